@@ -1,9 +1,29 @@
+/** The router Worker: HTTP routes and the cron watchdog. Durable Object classes are exported from here. */
 import { Hono } from "hono";
-import { DurableObject } from "cloudflare:workers";
-export class ControlPlane extends DurableObject<Env> {}
-export class Broker extends DurableObject<Env> {}
-export class Dispatcher extends DurableObject<Env> {}
-export class EventDisplay extends DurableObject<Env> {}
+import { ingress } from "./ingress.ts";
+import { management } from "./management.ts";
+import { operations } from "./operations.ts";
+import { reviews } from "./reviews.ts";
+import { watchdog } from "./scheduled.ts";
+
+export { Broker } from "../durable-objects/broker.ts";
+export { ControlPlane } from "../durable-objects/control-plane.ts";
+export { Dispatcher } from "../durable-objects/dispatcher.ts";
+export { EventDisplay } from "../durable-objects/event-display.ts";
+
 const app = new Hono<{ Bindings: Env }>();
-app.get("/healthz", (c) => c.json({ status: "ok" }));
-export default app;
+// Order matters: fixed paths before the two-segment ingress path.
+app.route("/", operations);
+app.route("/", reviews);
+app.route("/", management);
+app.route("/", ingress);
+app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+app.onError((err, c) => {
+  console.log(JSON.stringify({ level: "error", msg: "unhandled", error: err.message, stack: err.stack }));
+  return c.json({ error: "internal error" }, 500);
+});
+
+export default {
+  fetch: app.fetch,
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(watchdog(env)),
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,402 @@
+/**
+ * One broker's data plane (one object per namespace/broker). Ingest stores an event and one delivery row
+ * per matching trigger in a single transaction before answering; dispatch claims due rows with a lease,
+ * sends them through the trigger's dispatcher slots, and settles each outcome in SQLite. The retry
+ * schedule lives in `deliveries.next_at` and an alarm always covers the earliest row, so nothing depends
+ * on memory surviving an eviction or a deploy.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
+import { type CompiledFilter, compileTriggerFilter } from "../shared/filters/knative.ts";
+import type { Target } from "../shared/resources/destination.ts";
+import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
+import { CONNECTIONS_PER_SLOT, type OutboundResult } from "./dispatcher.ts";
+
+/** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
+export const MAX_TTL = 255;
+/** Lease beyond the delivery timeout before an unsettled row counts as lost and is sent again. */
+const LEASE_MARGIN_MS = 30_000;
+/** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
+const SAFETY_WAKE_MS = 30_000;
+/** Exhausted events kept for inspection and redelivery when no dead-letter sink took them. */
+export const DEAD_KEEP = 10_000;
+/** Retry-After a refused producer is told to wait when the backlog is full. */
+const BACKLOG_RETRY_AFTER_S = 5;
+/** Delivery latency histogram buckets, milliseconds (Prometheus `le`). */
+export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
+
+export type IngestResult =
+  | { status: 202; accepted: number; duplicates: number }
+  | { status: 400; error: string; field?: string }
+  | { status: 404; error: string }
+  | { status: 429; error: string; retryAfterSeconds: number };
+
+interface DeliveryRow {
+  id: number;
+  event_seq: number;
+  trigger: string;
+  phase: "subscriber" | "deadletter";
+  attempt: number;
+  error: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+interface Trigger {
+  config: TriggerConfig;
+  filter: CompiledFilter;
+  policy: DeliveryPolicy;
+  deadLetter?: Target;
+}
+
+type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
+
+export interface BrokerMetrics {
+  backlog: number;
+  dead: number;
+  counters: { trigger: string; name: string; value: number }[];
+}
+
+export class Broker extends DurableObject<Env> {
+  private readonly sql = this.ctx.storage.sql;
+  private config: BrokerConfig | null = null;
+  private triggers = new Map<string, Trigger>();
+  private backlog = 0;
+  private readonly inflight = new Map<string, number>();
+  private readonly slotLoad = new Map<string, number>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
+        phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT);
+      CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
+      CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (trigger, pkey, id);
+      CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_seq);
+      CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
+      CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+    const stored = this.sql.exec<{ value: string }>("SELECT value FROM config WHERE key = 'broker'").toArray()[0];
+    this.apply(stored ? JSON.parse(stored.value) : null);
+    this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
+  }
+
+  /** The control plane's push. `null` means the broker was deleted: its queue is dropped (and counted). */
+  async configure(config: BrokerConfig | null): Promise<void> {
+    const text = JSON.stringify(config);
+    const stored = this.sql.exec<{ value: string }>("SELECT value FROM config WHERE key = 'broker'").toArray()[0];
+    if (stored?.value !== text) {
+      this.ctx.storage.transactionSync(() => {
+        this.sql.exec("INSERT OR REPLACE INTO config (key, value) VALUES ('broker', ?)", text);
+        const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
+        const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
+        for (const row of dropped) this.count(String(row.trigger), "dropped", 1);
+        this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
+        this.backlog -= dropped.length;
+      });
+      this.apply(config);
+    }
+    await this.pump();
+  }
+
+  /** Accept events from ingress: durable (event, deliveries, dedup) before this returns 202. */
+  async ingest(events: CloudEvent[]): Promise<IngestResult> {
+    const result = this.accept(events);
+    if (result.status === 202 && result.accepted > 0) await this.pump();
+    return result;
+  }
+
+  /** The cron watchdog: make sure an alarm covers whatever is queued. */
+  async ensureAlarm(): Promise<void> {
+    await this.pump();
+  }
+
+  override async alarm(): Promise<void> {
+    this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
+    await this.pump();
+  }
+
+  metrics(): BrokerMetrics {
+    return {
+      backlog: this.backlog,
+      dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
+      counters: this.sql.exec<{ trigger: string; name: string; value: number }>("SELECT trigger, name, value FROM counters").toArray(),
+    };
+  }
+
+  /** Events no sink took, newest first: what the dashboard lists for redelivery. */
+  deadLetters(limit = 100): { id: number; trigger: string; at: number; reason: string; event: unknown }[] {
+    return this.sql
+      .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>("SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?", limit)
+      .toArray()
+      .map((r) => ({ id: r.id, trigger: r.trigger, at: r.at, reason: r.reason, event: JSON.parse(r.body) }));
+  }
+
+  /** Queue a kept dead letter to its trigger again, from the first attempt. */
+  async redeliver(id: number): Promise<boolean> {
+    const row = this.sql.exec<{ trigger: string; body: string }>("SELECT trigger, body FROM dead WHERE id = ?", id).toArray()[0];
+    if (!row || !this.triggers.has(row.trigger)) return false;
+    this.ctx.storage.transactionSync(() => {
+      const event = decodeStructured(row.body) as CloudEvent;
+      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body) VALUES (?, ?) RETURNING seq", Date.now(), row.body).one().seq;
+      this.enqueue(seq, row.trigger, event, Date.now());
+      this.sql.exec("DELETE FROM dead WHERE id = ?", id);
+    });
+    await this.pump();
+    return true;
+  }
+
+  private apply(config: BrokerConfig | null): void {
+    this.config = config;
+    this.triggers = new Map();
+    for (const t of config?.triggers ?? []) {
+      const compiled = compileTriggerFilter(t.filter);
+      // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
+      const filter: CompiledFilter = "filter" in compiled ? compiled.filter : () => "fail";
+      this.triggers.set(t.name, { config: t, filter, policy: resolvePolicy(t.delivery, config!.delivery), deadLetter: t.deadLetter ?? config!.deadLetter });
+    }
+  }
+
+  private accept(events: CloudEvent[]): IngestResult {
+    const config = this.config;
+    if (!config) return { status: 404, error: "broker not found" };
+    const now = Date.now();
+    const arrival = new Date(now).toISOString();
+    const prepared: CloudEvent[] = [];
+    for (const [i, e] of events.entries()) {
+      const ttl = nextTtl(e.attributes.knativebrokerttl);
+      if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
+      prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
+    }
+    const matches = prepared.map((e) => [...this.triggers.values()].filter((t) => safeMatch(t.filter, e)));
+    const wanted = matches.reduce((n, m) => n + m.length, 0);
+    if (this.backlog + wanted > config.backlogLimit) {
+      return { status: 429, error: `broker backlog is full (${this.backlog} of ${config.backlogLimit} deliveries queued)`, retryAfterSeconds: BACKLOG_RETRY_AFTER_S };
+    }
+    let accepted = 0;
+    let duplicates = 0;
+    this.ctx.storage.transactionSync(() => {
+      prepared.forEach((event, i) => {
+        if (this.isDuplicate(event, now, config.dedupWindowMs)) {
+          duplicates++;
+          return;
+        }
+        accepted++;
+        if (matches[i].length === 0) return;
+        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body) VALUES (?, ?) RETURNING seq", now, encodeStructured(event)).one().seq;
+        for (const t of matches[i]) this.enqueue(seq, t.config.name, event, now);
+      });
+      this.count("", "accepted", accepted);
+      if (duplicates > 0) this.count("", "duplicates", duplicates);
+    });
+    return { status: 202, accepted, duplicates };
+  }
+
+  /** Records (source, id) and tells whether it was already seen within the window. */
+  private isDuplicate(event: CloudEvent, now: number, windowMs: number): boolean {
+    if (windowMs <= 0) return false;
+    const source = String(event.attributes.source);
+    const id = String(event.attributes.id);
+    const seen = this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", source, id, now).toArray().length > 0;
+    if (!seen) this.sql.exec("INSERT OR REPLACE INTO dedup (source, id, expires_at) VALUES (?, ?, ?)", source, id, now + windowMs);
+    return seen;
+  }
+
+  private enqueue(seq: number, trigger: string, event: CloudEvent, now: number): void {
+    const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : "";
+    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (?, ?, ?, ?)", seq, trigger, pkey, now);
+    this.backlog++;
+    this.count(trigger, "matched", 1);
+  }
+
+  private count(trigger: string, name: string, n: number): void {
+    this.sql.exec("INSERT INTO counters (trigger, name, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value", trigger, name, n);
+  }
+
+  /** Start every due delivery there is room for, then arm the alarm for the next one. */
+  private async pump(): Promise<void> {
+    const now = Date.now();
+    for (const t of this.triggers.values()) {
+      const free = t.config.parallelism - (this.inflight.get(t.config.name) ?? 0);
+      if (free <= 0) continue;
+      // Ordered triggers take only the head of each partition key, so one key's retries hold that key back.
+      const rows = t.config.ordered
+        ? this.sql.exec<DeliveryRow>(
+            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND lease_until <= ? AND id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey) ORDER BY id LIMIT ?",
+            t.config.name, now, now, free)
+        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND lease_until <= ? ORDER BY next_at, id LIMIT ?", t.config.name, now, now, free);
+      for (const row of rows.toArray()) {
+        this.sql.exec("UPDATE deliveries SET lease_until = ? WHERE id = ?", now + t.policy.timeoutMs + LEASE_MARGIN_MS, row.id);
+        this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 0) + 1);
+        this.ctx.waitUntil(this.deliver(row, t));
+      }
+    }
+    await this.arm();
+  }
+
+  private async arm(): Promise<void> {
+    const next = this.sql.exec<{ t: number | null }>("SELECT min(max(next_at, lease_until)) AS t FROM deliveries").one().t;
+    if (next === null) return;
+    const now = Date.now();
+    await this.ctx.storage.setAlarm(next > now ? next : now + SAFETY_WAKE_MS);
+  }
+
+  private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.attempt(row, t);
+    } catch (e) {
+      outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
+    }
+    this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 1) - 1);
+    this.settle(row, t, outcome);
+    await this.pump();
+  }
+
+  private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
+    const stored = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
+    const event = decodeStructured(stored) as CloudEvent;
+    const toSubscriber = row.phase === "subscriber";
+    const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
+    const { knativebrokerttl: ttl, ...rest } = event.attributes;
+    // A broker target keeps the TTL so that loops through brokers end; other sinks never see it (Knative).
+    const attributes = target.kind === "broker" ? event.attributes : toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
+    const outgoing: CloudEvent = { attributes, data: event.data };
+    switch (target.kind) {
+      case "broker": {
+        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing]);
+        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
+      }
+      case "display":
+        await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing));
+        return { ok: true };
+      case "url": {
+        const result = await this.send(target.url, outgoing, t, toSubscriber);
+        if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
+        if (result.status < 200 || result.status >= 300) {
+          const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
+          return { ok: false, status: result.status, body: result.body, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
+        }
+        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl) : { ok: true };
+      }
+    }
+  }
+
+  /** Encode and send through the least-loaded of the trigger's dispatcher slots. */
+  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean): Promise<OutboundResult> {
+    const ns = this.config!.namespace;
+    let headers: Headers;
+    let body: Uint8Array | null;
+    if (t.policy.format === "json") {
+      headers = new Headers({ "content-type": "application/cloudevents+json" });
+      body = new TextEncoder().encode(encodeStructured(event));
+    } else {
+      ({ headers, body } = encodeBinary(event));
+    }
+    headers.set("kn-namespace", ns);
+    if (toSubscriber) headers.set("prefer", "reply");
+    const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_SLOT);
+    let slot = 0;
+    for (let i = 1; i < slots; i++) if ((this.slotLoad.get(`${t.config.name}#${i}`) ?? 0) < (this.slotLoad.get(`${t.config.name}#${slot}`) ?? 0)) slot = i;
+    const key = `${t.config.name}#${slot}`;
+    this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
+    try {
+      const stub = this.env.DISPATCHER.getByName(`${ns}/${this.config!.name}/${t.config.uid}/${slot}`);
+      return (await stub.send({ url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs })) as OutboundResult;
+    } finally {
+      this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
+    }
+  }
+
+  /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
+  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown): Outcome {
+    const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
+    if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
+      const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
+      return { ok: false, status: 502, body: `subscriber replied with a body that is not a CloudEvent: ${why}`, retryAfterMs: null };
+    }
+    const reply = decoded.events[0];
+    reply.attributes.knativebrokerttl = ttl as number;
+    const r = this.accept([reply]);
+    if (r.status === 202) {
+      this.count("", "replies", 1);
+      return { ok: true };
+    }
+    if (r.status === 400) {
+      // The reply chain used up its hops: the loop ends here, visibly.
+      this.count("", "dropped", 1);
+      console.log(JSON.stringify({ level: "warn", msg: "reply dropped: TTL exhausted", broker: this.key(), id: reply.attributes.id }));
+      return { ok: true };
+    }
+    return { ok: false, status: 503, body: `reply not stored: ${r.error}`, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
+  }
+
+  private settle(row: DeliveryRow, t: Trigger, outcome: Outcome): void {
+    const now = Date.now();
+    const name = t.config.name;
+    if (!this.triggers.has(name)) return; // the trigger was deleted meanwhile: its rows are gone already
+    if (outcome.ok) {
+      if (row.phase === "subscriber") {
+        const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
+        this.observeLatency(name, now - arrived);
+      }
+      this.finish(row, name, row.phase === "subscriber" ? "delivered" : "deadlettered");
+      return;
+    }
+    if (isRetryable(outcome.status) && row.attempt < t.policy.retry) {
+      const delay = retryDelayMs(t.policy, row.attempt + 1, outcome.status, outcome.retryAfterMs);
+      this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ?, lease_until = 0 WHERE id = ?", now + delay, row.id);
+      this.count(name, "retried", 1);
+      return;
+    }
+    if (row.phase === "subscriber" && t.deadLetter) {
+      const ext = errorExtensions(t.config.subscriberUri, outcome.status, outcome.body);
+      this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, lease_until = 0, error = ? WHERE id = ?", now, JSON.stringify(ext), row.id);
+      return;
+    }
+    // Nowhere left to send it: keep it (bounded), count it, log it. Never silently gone.
+    const reason = `${row.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${typeof outcome.body === "string" ? outcome.body : new TextDecoder().decode(outcome.body.subarray(0, 200))}`;
+    const body = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
+    this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, reason, body);
+    this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
+    console.log(JSON.stringify({ level: "error", msg: "delivery failed for good", broker: this.key(), trigger: name, reason }));
+    this.finish(row, name, "failed");
+  }
+
+  private finish(row: DeliveryRow, trigger: string, counter: string): void {
+    this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
+    this.sql.exec("DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)", row.event_seq, row.event_seq);
+    this.backlog--;
+    this.count(trigger, counter, 1);
+  }
+
+  private observeLatency(trigger: string, ms: number): void {
+    const bucket = LATENCY_BUCKETS_MS.find((b) => ms <= b);
+    this.count(trigger, bucket === undefined ? "latency_le_inf" : `latency_le_${bucket}`, 1);
+    this.count(trigger, "latency_sum_ms", ms);
+  }
+
+  private key(): string {
+    return `${this.config?.namespace}/${this.config?.name}`;
+  }
+}
+
+/** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less. */
+function nextTtl(raw: unknown): number {
+  if (raw === undefined || !/^-?\d+$/.test(String(raw))) return MAX_TTL;
+  return Math.max(Number(raw) - 1, 0);
+}
+
+function safeMatch(filter: CompiledFilter, event: CloudEvent): boolean {
+  try {
+    return filter(event) !== "fail";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The control plane: the desired state of every resource (one object for the whole router). It stores
+ * manifests as given, fills metadata and status, and pushes the compiled form to the data plane.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { FieldError } from "../shared/delivery/policy.ts";
+import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
+import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
+import { apiVersions, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
+import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
+import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+
+export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
+
+type Row = { manifest: string };
+
+export class ControlPlane extends DurableObject<Env> {
+  private readonly sql = this.ctx.storage.sql;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS resources (
+        kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, manifest TEXT NOT NULL,
+        PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`);
+  }
+
+  /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
+  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName?: string): Promise<ApplyResult> {
+    const info = kindByName(kind)!;
+    this.remember(ctx);
+    const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
+    const given = body as Manifest;
+    const name = typeof given?.metadata?.name === "string" ? given.metadata.name : pathName;
+    if (envelope.length > 0) return this.refuse(info, name, envelope);
+    const causes = info.validate({ ...given, spec: given.spec ?? {} });
+    if (causes.length > 0) return this.refuse(info, name, causes);
+
+    const existing = this.read(kind, namespace, given.metadata.name);
+    if (existing && mode === "post") {
+      return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
+    }
+    const specChanged = !existing || JSON.stringify(existing.spec) !== JSON.stringify(given.spec ?? {});
+    const manifest: Manifest = {
+      apiVersion: given.apiVersion,
+      kind: info.kind,
+      metadata: {
+        ...given.metadata,
+        namespace,
+        uid: existing?.metadata.uid ?? crypto.randomUUID(),
+        generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
+        creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
+        resourceVersion: String(this.nextVersion()),
+      },
+      spec: given.spec ?? {},
+    };
+    this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
+    await this.propagate(manifest, ctx);
+    return { code: existing ? 200 : 201, object: this.withStatus(manifest, ctx) };
+  }
+
+  get(kind: string, namespace: string, name: string, ctx: ResolveContext): Manifest | null {
+    const m = this.read(kind, namespace, name);
+    return m ? this.withStatus(m, ctx) : null;
+  }
+
+  /** Resources of a kind in one namespace, or in all namespaces when `namespace` is undefined. */
+  list(kind: string, namespace: string | undefined, ctx: ResolveContext): Manifest[] {
+    return this.manifests(kind, namespace).map((m) => this.withStatus(m, ctx));
+  }
+
+  async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
+    const m = this.read(kind, namespace, name);
+    if (!m) return null;
+    const shown = this.withStatus(m, ctx);
+    this.sql.exec("DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name);
+    await this.propagate(m, ctx);
+    return shown;
+  }
+
+  /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
+  async reconcile(): Promise<number> {
+    const ctx = this.lastContext();
+    if (!ctx) return 0;
+    const brokers = this.manifests("Broker");
+    for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
+    return brokers.length;
+  }
+
+  private refuse(info: KindInfo, name: string | undefined, causes: FieldError[]): ApplyResult {
+    return { code: 422, status: invalid(info.kind, name, causes) };
+  }
+
+  private manifests(kind: string, namespace?: string): Manifest[] {
+    const rows =
+      namespace === undefined
+        ? this.sql.exec<Row>("SELECT manifest FROM resources WHERE kind = ? ORDER BY namespace, name", kind)
+        : this.sql.exec<Row>("SELECT manifest FROM resources WHERE kind = ? AND namespace = ? ORDER BY name", kind, namespace);
+    return rows.toArray().map((r) => JSON.parse(r.manifest));
+  }
+
+  private read(kind: string, namespace: string, name: string): Manifest | null {
+    const row = this.sql.exec<Row>("SELECT manifest FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name).toArray()[0];
+    return row ? JSON.parse(row.manifest) : null;
+  }
+
+  private nextVersion(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = 'resourceVersion'").toArray()[0];
+    const next = (row ? Number(row.value) : 0) + 1;
+    this.sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('resourceVersion', ?)", String(next));
+    return next;
+  }
+
+  /** The router's public URL as last seen, so the cron watchdog can resolve destinations too. */
+  private remember(ctx: ResolveContext): void {
+    this.sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('context', ?)", JSON.stringify(ctx));
+  }
+
+  private lastContext(): ResolveContext | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = 'context'").toArray()[0];
+    return row ? JSON.parse(row.value) : null;
+  }
+
+  /** Reconcile the data plane after a change of `m` (stored or deleted). */
+  private async propagate(m: Manifest, ctx: ResolveContext): Promise<void> {
+    const ns = m.metadata.namespace!;
+    if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
+    if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+  }
+
+  private async pushBroker(namespace: string, name: string, ctx: ResolveContext): Promise<void> {
+    const stub = this.env.BROKER.getByName(`${namespace}/${name}`);
+    await stub.configure(this.brokerConfig(namespace, name, ctx));
+  }
+
+  private brokerConfig(namespace: string, name: string, ctx: ResolveContext): BrokerConfig | null {
+    const broker = this.read("Broker", namespace, name) as Manifest<BrokerSpec> | null;
+    if (!broker) return null;
+    const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
+    const dls = broker.spec.delivery?.deadLetterSink;
+    return {
+      namespace,
+      name,
+      ...brokerSettings(broker),
+      delivery: broker.spec.delivery,
+      deadLetter: dls ? resolveDestination(dls, namespace, ctx, broker.metadata.annotations) : undefined,
+      triggers: triggers.map((t) => {
+        const tdls = t.spec.delivery?.deadLetterSink;
+        const subscriber = resolveDestination(t.spec.subscriber, namespace, ctx, t.metadata.annotations);
+        return {
+          name: t.metadata.name,
+          uid: t.metadata.uid!,
+          filter: { filter: t.spec.filter, filters: t.spec.filters },
+          subscriber,
+          subscriberUri: targetUrl(subscriber, ctx.baseUrl),
+          delivery: t.spec.delivery,
+          deadLetter: tdls ? resolveDestination(tdls, namespace, ctx, t.metadata.annotations) : undefined,
+          ...triggerSettings(t),
+        };
+      }),
+    };
+  }
+
+  /** Knative-style status, computed from the current state of the resources it depends on. */
+  private withStatus(m: Manifest, ctx: ResolveContext): Manifest {
+    const ns = m.metadata.namespace!;
+    const observedGeneration = m.metadata.generation;
+    if (m.kind === "Broker") {
+      const spec = m.spec as BrokerSpec;
+      const dls = spec.delivery?.deadLetterSink;
+      return {
+        ...m,
+        status: {
+          observedGeneration,
+          conditions: [ready(true, "BrokerReady", "")],
+          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
+          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
+        },
+      };
+    }
+    if (m.kind === "Trigger") {
+      const spec = m.spec as unknown as TriggerSpec;
+      const brokerExists = this.read("Broker", ns, spec.broker) !== null;
+      const dls = spec.delivery?.deadLetterSink;
+      return {
+        ...m,
+        status: {
+          observedGeneration,
+          conditions: [
+            brokerExists ? ready(true, "TriggerReady", "") : ready(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
+          ],
+          subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
+          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
+        },
+      };
+    }
+    return m;
+  }
+}
+
+function ready(ok: boolean, reason: string, message: string): Condition {
+  return { type: "Ready", status: ok ? "True" : "False", reason, ...(message ? { message } : {}) };
+}

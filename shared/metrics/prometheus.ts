@@ -1,0 +1,69 @@
+/** Prometheus text exposition (format 0.0.4) of the brokers' counters (API.md §4). */
+
+export interface BrokerSample {
+  namespace: string;
+  broker: string;
+  backlog: number;
+  dead: number;
+  /** trigger "" holds broker-level counters. */
+  counters: { trigger: string; name: string; value: number }[];
+}
+
+const PREFIX = "edge_eventing";
+/** Counter name in the broker -> metric name and help. */
+const COUNTERS: Record<string, { metric: string; help: string; broker?: boolean }> = {
+  accepted: { metric: "events_accepted_total", help: "Events accepted at ingress (202), duplicates excluded.", broker: true },
+  duplicates: { metric: "events_duplicate_total", help: "Events refused as duplicates of (source, id) within the dedup window.", broker: true },
+  replies: { metric: "events_reply_total", help: "Reply events re-ingested into the broker.", broker: true },
+  matched: { metric: "events_matched_total", help: "Events that passed a trigger's filter and were queued for it." },
+  delivered: { metric: "events_delivered_total", help: "Events the subscriber accepted." },
+  retried: { metric: "events_retried_total", help: "Delivery attempts that failed and were scheduled again." },
+  deadlettered: { metric: "events_dead_lettered_total", help: "Events the dead-letter sink accepted after the subscriber failed." },
+  failed: { metric: "events_failed_total", help: "Events that exhausted delivery with no dead-letter sink left; kept for redelivery." },
+  dropped: { metric: "events_dropped_total", help: "Queued events dropped: trigger or broker deleted, or reply TTL exhausted." },
+};
+export const LATENCY_METRIC = `${PREFIX}_delivery_latency_seconds`;
+
+function labels(l: Record<string, string>): string {
+  const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
+  return `{${parts.join(",")}}`;
+}
+
+export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): string {
+  const lines: string[] = [];
+  const family = (name: string, type: string, help: string) => lines.push(`# HELP ${PREFIX}_${name} ${help}`, `# TYPE ${PREFIX}_${name} ${type}`);
+
+  family("backlog", "gauge", "Deliveries queued in the broker (pending, retrying or in flight).");
+  for (const s of samples) lines.push(`${PREFIX}_backlog${labels({ namespace: s.namespace, broker: s.broker })} ${s.backlog}`);
+  family("dead_letters_kept", "gauge", "Events kept after failing for good, awaiting inspection or redelivery.");
+  for (const s of samples) lines.push(`${PREFIX}_dead_letters_kept${labels({ namespace: s.namespace, broker: s.broker })} ${s.dead}`);
+
+  for (const [name, c] of Object.entries(COUNTERS)) {
+    family(c.metric, "counter", c.help);
+    for (const s of samples) {
+      for (const row of s.counters.filter((r) => r.name === name)) {
+        const l: Record<string, string> = row.trigger === "" ? { namespace: s.namespace, broker: s.broker } : { namespace: s.namespace, broker: s.broker, trigger: row.trigger };
+        lines.push(`${PREFIX}_${c.metric}${labels(l)} ${row.value}`);
+      }
+    }
+  }
+
+  lines.push(`# HELP ${LATENCY_METRIC} Time from an event's arrival to its acceptance by the subscriber.`, `# TYPE ${LATENCY_METRIC} histogram`);
+  for (const s of samples) {
+    const triggers = [...new Set(s.counters.filter((r) => r.name.startsWith("latency_le_")).map((r) => r.trigger))];
+    for (const trigger of triggers) {
+      const get = (name: string) => s.counters.find((r) => r.trigger === trigger && r.name === name)?.value ?? 0;
+      const base = { namespace: s.namespace, broker: s.broker, trigger };
+      let cumulative = 0;
+      for (const b of bucketsMs) {
+        cumulative += get(`latency_le_${b}`);
+        lines.push(`${LATENCY_METRIC}_bucket${labels({ ...base, le: String(b / 1000) })} ${cumulative}`);
+      }
+      cumulative += get("latency_le_inf");
+      lines.push(`${LATENCY_METRIC}_bucket${labels({ ...base, le: "+Inf" })} ${cumulative}`);
+      lines.push(`${LATENCY_METRIC}_sum${labels(base)} ${get("latency_sum_ms") / 1000}`);
+      lines.push(`${LATENCY_METRIC}_count${labels(base)} ${cumulative}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,99 @@
+/**
+ * Knative Destinations (`uri` and/or `ref`) and how the router resolves them: a URL it fetches, or a
+ * Broker or EventDisplay inside the router. A URL that points at the router's own broker ingress is
+ * resolved to that broker, so a subscriber cannot make an unbounded loop through HTTP.
+ */
+import type { Destination, FieldError } from "../delivery/policy.ts";
+
+export type Target =
+  | { kind: "url"; url: string }
+  | { kind: "broker"; namespace: string; name: string }
+  | { kind: "display"; namespace: string; name: string };
+
+export interface ResolveContext {
+  /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
+  baseUrl: string;
+  /** `https://{name}.{namespace}.{DOMAIN}` by default; `{DOMAIN}` is the configured or annotated domain. */
+  domainTemplate: string;
+  domain: string;
+}
+
+/** Alibaba's per-resource override of the Knative Service domain (seed manifests use it). */
+export const DOMAIN_ANNOTATION = "k8s.aliyun.com/domain";
+
+const SERVICE = { group: "serving.knative.dev", kind: "Service" };
+const BROKER = { group: "eventing.knative.dev", kind: "Broker" };
+const DISPLAY = { group: "edge-eventing.dev", kind: "EventDisplay" };
+const REF_KINDS = [SERVICE, BROKER, DISPLAY];
+
+function isRefKind(ref: { apiVersion?: string; kind: string }, want: { group: string; kind: string }): boolean {
+  return ref.kind === want.kind && (ref.apiVersion === undefined || ref.apiVersion.split("/")[0] === want.group);
+}
+
+export function validateDestination(value: unknown, path: string, required: boolean): FieldError[] {
+  if (value === undefined || value === null) return required ? [{ field: path, message: "is required" }] : [];
+  if (typeof value !== "object" || Array.isArray(value)) return [{ field: path, message: "must be an object with uri and/or ref" }];
+  const d = value as Record<string, unknown>;
+  const causes: FieldError[] = [];
+  if (d.uri === undefined && d.ref === undefined) causes.push({ field: path, message: "needs uri or ref" });
+  if (d.uri !== undefined) {
+    if (typeof d.uri !== "string") causes.push({ field: `${path}.uri`, message: "must be a string" });
+    else if (d.ref === undefined && !isHttpUrl(d.uri)) causes.push({ field: `${path}.uri`, message: "must be an absolute http or https URL" });
+  }
+  if (d.ref !== undefined) {
+    const ref = d.ref as Record<string, unknown>;
+    if (typeof ref !== "object" || ref === null || typeof ref.kind !== "string" || typeof ref.name !== "string" || ref.name === "") {
+      causes.push({ field: `${path}.ref`, message: "must have kind and name" });
+    } else if (!REF_KINDS.some((k) => isRefKind(ref as { kind: string; apiVersion?: string }, k))) {
+      causes.push({
+        field: `${path}.ref`,
+        message: `cannot resolve ${String(ref.apiVersion ?? "")} ${ref.kind}: supported are serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker, edge-eventing.dev/v1alpha1 EventDisplay`,
+      });
+    }
+  }
+  return causes;
+}
+
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Resolve a validated Destination in `namespace`; `annotations` may override the Service domain. */
+export function resolveDestination(dest: Destination, namespace: string, ctx: ResolveContext, annotations?: Record<string, string>): Target {
+  const ref = dest.ref;
+  if (ref && isRefKind(ref, BROKER)) return { kind: "broker", namespace: ref.namespace ?? namespace, name: ref.name };
+  if (ref && isRefKind(ref, DISPLAY)) return { kind: "display", namespace: ref.namespace ?? namespace, name: ref.name };
+  let url = dest.uri ?? "";
+  if (ref) {
+    const domain = annotations?.[DOMAIN_ANNOTATION] ?? ctx.domain;
+    const base = ctx.domainTemplate
+      .replaceAll("{name}", ref.name)
+      .replaceAll("{namespace}", ref.namespace ?? namespace)
+      .replaceAll("{DOMAIN}", domain);
+    url = dest.uri ? new URL(dest.uri, base.endsWith("/") ? base : `${base}/`).toString() : base;
+  }
+  return selfBroker(url, ctx.baseUrl) ?? { kind: "url", url };
+}
+
+function selfBroker(url: string, baseUrl: string): Target | undefined {
+  if (!url.startsWith(`${baseUrl}/`)) return undefined;
+  const m = /^\/([a-z0-9-]+)\/([a-z0-9.-]+)\/?$/.exec(new URL(url).pathname);
+  return m ? { kind: "broker", namespace: m[1], name: m[2] } : undefined;
+}
+
+/** The URL a user sees in status (subscriberUri, deadLetterSinkUri). */
+export function targetUrl(target: Target, baseUrl: string): string {
+  switch (target.kind) {
+    case "url":
+      return target.url;
+    case "broker":
+      return `${baseUrl}/${target.namespace}/${target.name}`;
+    case "display":
+      return `${baseUrl}/display/${target.namespace}/${target.name}`;
+  }
+}

@@ -1,0 +1,121 @@
+/** Broker and Trigger (eventing.knative.dev/v1): validation, router settings, and the data-plane config. */
+import { parseDuration } from "../delivery/duration.ts";
+import { type DeliverySpec, type FieldError, validateDelivery } from "../delivery/policy.ts";
+import { compileTriggerFilter, type TriggerFilterSpec } from "../filters/knative.ts";
+import { type Target, validateDestination } from "./destination.ts";
+import type { Manifest } from "./manifest.ts";
+
+export interface BrokerSpec {
+  delivery?: DeliverySpec;
+  config?: unknown;
+}
+
+export interface TriggerSpec extends TriggerFilterSpec {
+  broker: string;
+  subscriber: { uri?: string; ref?: { apiVersion?: string; kind: string; name: string; namespace?: string } };
+  delivery?: DeliverySpec;
+}
+
+/** Router settings a Broker takes as annotations (Knative manifests stay valid without them). */
+export const BROKER_ANNOTATIONS = {
+  backlogLimit: "edge-eventing.dev/backlog-limit",
+  dedupWindow: "edge-eventing.dev/dedup-window",
+} as const;
+/** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
+export const TRIGGER_ANNOTATIONS = {
+  deliveryOrder: "kafka.eventing.knative.dev/delivery.order",
+  parallelism: "edge-eventing.dev/parallelism",
+} as const;
+
+export const DEFAULT_BACKLOG_LIMIT = 100_000;
+export const MAX_BACKLOG_LIMIT = 10_000_000;
+export const DEFAULT_DEDUP_WINDOW_MS = 10 * 60_000;
+export const MAX_DEDUP_WINDOW_MS = 7 * 86_400_000;
+/** Knative Kafka's in-flight cap per partition (max.poll.records). */
+export const DEFAULT_PARALLELISM = 50;
+export const MAX_PARALLELISM = 1000;
+
+export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
+  const a = m.metadata.annotations ?? {};
+  const causes = validateDelivery(m.spec?.delivery, "spec.delivery");
+  causes.push(...validateDestination(m.spec?.delivery?.deadLetterSink, "spec.delivery.deadLetterSink", false));
+  const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
+  if (backlog !== undefined && !isIntIn(backlog, 1, MAX_BACKLOG_LIMIT)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.backlogLimit}`, message: `must be an integer from 1 to ${MAX_BACKLOG_LIMIT}` });
+  }
+  const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
+  if (dedup !== undefined) {
+    const ms = parseDuration(dedup);
+    if (ms === null || ms > MAX_DEDUP_WINDOW_MS) {
+      causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.dedupWindow}`, message: "must be an ISO 8601 duration of at most P7D (PT0S turns dedup off)" });
+    }
+  }
+  return causes;
+}
+
+export function validateTrigger(m: Manifest<TriggerSpec>): FieldError[] {
+  const spec = (m.spec ?? {}) as Partial<TriggerSpec>;
+  const a = m.metadata.annotations ?? {};
+  const causes: FieldError[] = [];
+  if (typeof spec.broker !== "string" || spec.broker === "") causes.push({ field: "spec.broker", message: "is required" });
+  causes.push(...validateDestination(spec.subscriber, "spec.subscriber", true));
+  causes.push(...validateDelivery(spec.delivery, "spec.delivery"));
+  causes.push(...validateDestination(spec.delivery?.deadLetterSink, "spec.delivery.deadLetterSink", false));
+  const compiled = compileTriggerFilter(spec);
+  if ("causes" in compiled) causes.push(...compiled.causes);
+  const order = a[TRIGGER_ANNOTATIONS.deliveryOrder];
+  if (order !== undefined && order !== "ordered" && order !== "unordered") {
+    causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.deliveryOrder}`, message: 'must be "ordered" or "unordered"' });
+  }
+  const par = a[TRIGGER_ANNOTATIONS.parallelism];
+  if (par !== undefined && !isIntIn(par, 1, MAX_PARALLELISM)) {
+    causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.parallelism}`, message: `must be an integer from 1 to ${MAX_PARALLELISM}` });
+  }
+  return causes;
+}
+
+function isIntIn(text: string, min: number, max: number): boolean {
+  const n = Number(text);
+  return /^\d+$/.test(text) && n >= min && n <= max;
+}
+
+/** What the control plane pushes to a broker's Durable Object: everything routing and delivery need. */
+export interface BrokerConfig {
+  namespace: string;
+  name: string;
+  backlogLimit: number;
+  dedupWindowMs: number;
+  delivery?: DeliverySpec;
+  deadLetter?: Target;
+  triggers: TriggerConfig[];
+}
+
+export interface TriggerConfig {
+  name: string;
+  uid: string;
+  filter: TriggerFilterSpec;
+  subscriber: Target;
+  /** The subscriber as a URL, for status and `knativeerrordest`. */
+  subscriberUri: string;
+  /** The trigger's own delivery, replacing the broker's whole when set. */
+  delivery?: DeliverySpec;
+  deadLetter?: Target;
+  ordered: boolean;
+  parallelism: number;
+}
+
+export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs"> {
+  const a = m.metadata.annotations ?? {};
+  const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
+  const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
+  return {
+    backlogLimit: backlog === undefined ? DEFAULT_BACKLOG_LIMIT : Number(backlog),
+    dedupWindowMs: dedup === undefined ? DEFAULT_DEDUP_WINDOW_MS : (parseDuration(dedup) ?? DEFAULT_DEDUP_WINDOW_MS),
+  };
+}
+
+export function triggerSettings(m: Manifest<TriggerSpec>): Pick<TriggerConfig, "ordered" | "parallelism"> {
+  const a = m.metadata.annotations ?? {};
+  const par = a[TRIGGER_ANNOTATIONS.parallelism];
+  return { ordered: a[TRIGGER_ANNOTATIONS.deliveryOrder] === "ordered", parallelism: par === undefined ? DEFAULT_PARALLELISM : Number(par) };
+}

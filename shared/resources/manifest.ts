@@ -1,0 +1,102 @@
+/** Kubernetes-shaped resources: what every manifest has, and how a request body becomes one. */
+import { parseAllDocuments } from "yaml";
+import type { FieldError } from "../delivery/policy.ts";
+
+export interface Metadata {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface Manifest<Spec = Record<string, unknown>> {
+  apiVersion: string;
+  kind: string;
+  metadata: Metadata;
+  spec: Spec;
+  status?: Record<string, unknown>;
+}
+
+/** DNS-1123 subdomain, as Kubernetes requires of object names. */
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** DNS-1123 label, as Kubernetes requires of namespaces. */
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isValidName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= 253 && NAME.test(name);
+}
+
+export function isValidNamespace(ns: unknown): ns is string {
+  return typeof ns === "string" && ns.length <= 63 && LABEL.test(ns);
+}
+
+/** Largest management request body; manifests are small, and this bounds YAML parsing work. */
+export const MAX_MANIFEST_BYTES = 256 * 1024;
+
+/** One JSON or YAML document from a request body, or the reason it is not one. */
+export function parseManifestBody(contentType: string | null, text: string): { value: unknown } | { error: string } {
+  const type = (contentType ?? "application/json").split(";")[0].trim().toLowerCase();
+  if (type === "application/json" || type.endsWith("+json")) {
+    try {
+      return { value: JSON.parse(text) };
+    } catch (e) {
+      return { error: `body is not valid JSON: ${(e as Error).message}` };
+    }
+  }
+  if (type === "application/yaml" || type === "application/x-yaml" || type === "text/yaml") {
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs)) return { error: "body holds no YAML document" };
+    const nonEmpty = docs.filter((d) => d.contents !== null);
+    if (nonEmpty.length !== 1) return { error: `body must hold exactly one YAML document, found ${nonEmpty.length}` };
+    const doc = nonEmpty[0];
+    if (doc.errors.length > 0) return { error: `body is not valid YAML: ${doc.errors[0].message}` };
+    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  }
+  return { error: `unsupported Content-Type ${type}: use application/json or application/yaml` };
+}
+
+/** The checks every manifest shares; kind-specific checks come from its KindInfo. */
+export function validateEnvelope(value: unknown, expect: { apiVersions: string[]; kind: string; namespace: string; name?: string }): FieldError[] {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return [{ field: "", message: "must be an object" }];
+  const m = value as Record<string, unknown>;
+  const causes: FieldError[] = [];
+  if (!expect.apiVersions.includes(m.apiVersion as string)) {
+    causes.push({ field: "apiVersion", message: `must be one of ${expect.apiVersions.join(", ")}` });
+  }
+  if (m.kind !== expect.kind) causes.push({ field: "kind", message: `must be ${expect.kind}` });
+  const md = m.metadata as Record<string, unknown> | undefined;
+  if (typeof md !== "object" || md === null || Array.isArray(md)) {
+    causes.push({ field: "metadata", message: "must be an object" });
+    return causes;
+  }
+  if (!isValidName(md.name)) causes.push({ field: "metadata.name", message: "must be a DNS-1123 subdomain (lower-case letters, digits, '-', '.')" });
+  else if (expect.name !== undefined && md.name !== expect.name) {
+    causes.push({ field: "metadata.name", message: `must match the name in the path (${expect.name})` });
+  }
+  if (md.namespace !== undefined && md.namespace !== expect.namespace) {
+    causes.push({ field: "metadata.namespace", message: `must match the namespace in the path (${expect.namespace})` });
+  }
+  for (const key of ["labels", "annotations"] as const) {
+    const map = md[key];
+    if (map === undefined) continue;
+    if (typeof map !== "object" || map === null || Array.isArray(map) || Object.values(map).some((v) => typeof v !== "string")) {
+      causes.push({ field: `metadata.${key}`, message: "must be a map of strings" });
+    }
+  }
+  if (m.spec !== undefined && (typeof m.spec !== "object" || m.spec === null || Array.isArray(m.spec))) {
+    causes.push({ field: "spec", message: "must be an object" });
+  }
+  return causes;
+}

@@ -1,0 +1,24 @@
+/** Kubernetes `Status` objects, the shape every management API error takes (API.md §3). */
+import type { FieldError } from "../delivery/policy.ts";
+
+export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType";
+
+export interface KubeStatus {
+  apiVersion: "v1";
+  kind: "Status";
+  status: "Failure" | "Success";
+  reason?: StatusReason;
+  code: number;
+  message: string;
+  details?: { name?: string; kind?: string; causes?: FieldError[] };
+}
+
+export function failure(code: number, reason: StatusReason, message: string, details?: KubeStatus["details"]): KubeStatus {
+  return { apiVersion: "v1", kind: "Status", status: "Failure", reason, code, message, ...(details ? { details } : {}) };
+}
+
+/** 422 Invalid with every cause, as `kubectl apply` shows them. */
+export function invalid(kind: string, name: string | undefined, causes: FieldError[]): KubeStatus {
+  const list = causes.map((c) => `${c.field}: ${c.message}`).join("; ");
+  return failure(422, "Invalid", `${kind} "${name ?? ""}" is invalid: ${list}`, { name, kind, causes });
+}

@@ -1,0 +1,88 @@
+/**
+ * A real HTTP subscriber for tests: records every request it receives and answers with a script that a
+ * test sets per path (status, headers, body, delay), so it can fail on demand.
+ *   POST /_script?path=/p  body: [{status, headers?, body?, delayMs?, repeat?}]  (last entry repeats)
+ *   GET  /_received?path=/p  -> the recorded requests, oldest first
+ * Anything else is a delivery: recorded, then answered by the script for its path (default 200, no body).
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Step {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  delayMs?: number;
+  /** How many requests this step answers (default 1); the last step answers all the rest. */
+  repeat?: number;
+}
+
+export interface Received {
+  path: string;
+  at: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Subscriber {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+export async function startSubscriber(): Promise<Subscriber> {
+  const scripts = new Map<string, Step[]>();
+  const received = new Map<string, Received[]>();
+  let inflight = 0;
+  let peak = 0;
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const body = await readBody(req);
+    if (url.pathname === "/_script") {
+      scripts.set(url.searchParams.get("path") ?? "/", JSON.parse(body));
+      received.set(url.searchParams.get("path") ?? "/", []);
+      res.writeHead(204).end();
+      return;
+    }
+    if (url.pathname === "/_received") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received.get(url.searchParams.get("path") ?? "/") ?? []));
+      return;
+    }
+    if (url.pathname === "/_peak") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ peak, inflight }));
+      return;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+    const list = received.get(url.pathname) ?? [];
+    list.push({ path: url.pathname, at: Date.now(), headers, body });
+    received.set(url.pathname, list);
+    const script = scripts.get(url.pathname) ?? [{ status: 200 }];
+    const step = script[0];
+    if (script.length > 1) {
+      step.repeat = (step.repeat ?? 1) - 1;
+      if (step.repeat <= 0) script.shift();
+    }
+    inflight++;
+    peak = Math.max(peak, inflight);
+    if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+    inflight--;
+    res.writeHead(step.status, step.headers ?? {}).end(step.body ?? "");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

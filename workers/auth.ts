@@ -1,0 +1,20 @@
+/** The admin bearer token (Worker secret ADMIN_TOKEN). No token configured: every call is refused. */
+import type { MiddlewareHandler } from "hono";
+import { failure } from "../shared/resources/status.ts";
+
+export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  const given = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+  if (!expected || !given || !(await sameSecret(given, expected))) {
+    const why = expected ? "a valid bearer token is required" : "no ADMIN_TOKEN is configured on this router: management is closed";
+    return c.json(failure(401, "Unauthorized", why), 401, { "www-authenticate": 'Bearer realm="edge-eventing"' });
+  }
+  await next();
+};
+
+/** Constant-time comparison (through digests, so lengths leak nothing either). */
+export async function sameSecret(a: string, b: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b))]);
+  return crypto.subtle.timingSafeEqual(da, db);
+}

@@ -1,0 +1,22 @@
+/** Where the router is reachable and how it resolves Knative Service refs, from vars and the request. */
+import type { Broker } from "../durable-objects/broker.ts";
+import type { ControlPlane } from "../durable-objects/control-plane.ts";
+import type { ResolveContext } from "../shared/resources/destination.ts";
+
+export function resolveContext(env: Env, requestUrl: string): ResolveContext {
+  const configured = (env as { PUBLIC_URL?: string }).PUBLIC_URL;
+  return {
+    baseUrl: (configured || new URL(requestUrl).origin).replace(/\/+$/, ""),
+    domainTemplate: env.DOMAIN_TEMPLATE,
+    domain: env.DOMAIN,
+  };
+}
+
+/**
+ * RPC stubs typed by the classes' own signatures (the generated stub types turn results holding
+ * `unknown`, such as manifests, into `never`).
+ */
+export type Stub<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+
+export const control = (env: Env) => env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>;
+export const broker = (env: Env, namespace: string, name: string) => env.BROKER.getByName(`${namespace}/${name}`) as unknown as Stub<Broker>;

@@ -1,0 +1,48 @@
+/** Event ingress: `POST /{namespace}/{broker}` (API.md §1). Decoding here; storing in the broker object. */
+import { Hono } from "hono";
+import { decodeHttp } from "../shared/cloudevents/index.ts";
+import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
+import { readLimited } from "./body.ts";
+import { broker } from "./context.ts";
+
+/** Largest ingress request body (any mode). Each stored event stays well under SQLite's 2 MB row limit. */
+export const MAX_INGRESS_BYTES = 1024 * 1024;
+/** Most events in one batch request. */
+export const MAX_BATCH_EVENTS = 1000;
+
+export const ingress = new Hono<{ Bindings: Env }>();
+
+const ALLOW = "POST, OPTIONS";
+
+ingress.post("/:namespace/:broker", async (c) => {
+  const { namespace, broker: name } = c.req.param();
+  if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: "broker not found" }, 404);
+  const body = await readLimited(c.req.raw, MAX_INGRESS_BYTES);
+  if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
+  const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
+  if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
+  if (decoded.events.length === 0) return c.body(null, 202);
+  const r = await broker(c.env, namespace, name).ingest(decoded.events);
+  switch (r.status) {
+    case 202:
+      return c.body(null, 202);
+    case 429:
+      return c.json({ error: r.error }, 429, { "retry-after": String(r.retryAfterSeconds) });
+    case 400:
+      return c.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, 400);
+    default:
+      return c.json({ error: r.error }, r.status);
+  }
+});
+
+/** CloudEvents webhook abuse protection (http-webhook §4): grant the asking origin. */
+ingress.options("/:namespace/:broker", (c) => {
+  const origin = c.req.header("webhook-request-origin");
+  const headers: Record<string, string> = { allow: ALLOW };
+  if (origin) headers["webhook-allowed-origin"] = origin;
+  const rate = c.req.header("webhook-request-rate");
+  if (rate) headers["webhook-allowed-rate"] = "*";
+  return c.body(null, 200, headers);
+});
+
+ingress.all("/:namespace/:broker", (c) => c.json({ error: `method ${c.req.method} not allowed; use POST` }, 405, { allow: ALLOW }));

@@ -1,0 +1,55 @@
+/** FilterReview and ExpressionReview: what a trigger would decide, with nothing stored (API.md §3). */
+import { Hono } from "hono";
+import { decodeStructured } from "../shared/cloudevents/index.ts";
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { compileTriggerFilter } from "../shared/filters/knative.ts";
+import { reviewExpression } from "../shared/filters/review.ts";
+import { MAX_MANIFEST_BYTES, parseManifestBody } from "../shared/resources/manifest.ts";
+import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { requireAdmin } from "./auth.ts";
+import { readTextLimited } from "./body.ts";
+
+export const reviews = new Hono<{ Bindings: Env }>();
+const BASE = "/apis/edge-eventing.dev/v1alpha1";
+reviews.use(`${BASE}/*`, requireAdmin);
+
+type Review = { apiVersion?: string; kind?: string; spec?: Record<string, unknown> };
+
+/** The review body and its event, or the Status to answer. */
+async function readReview(req: Request, kind: string): Promise<{ review: Review; event: CloudEvent } | KubeStatus> {
+  const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
+  if (text === null) return failure(413, "RequestEntityTooLarge", `review is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  const parsed = parseManifestBody(req.headers.get("content-type"), text);
+  if ("error" in parsed) return failure(400, "BadRequest", parsed.error);
+  const review = parsed.value as Review;
+  if (typeof review !== "object" || review === null || review.kind !== kind || typeof review.spec !== "object" || review.spec === null) {
+    return invalid(kind, undefined, [{ field: "kind", message: `must be ${kind} with a spec` }]);
+  }
+  const event = decodeStructured(JSON.stringify(review.spec.event ?? null));
+  if ("error" in event) return invalid(kind, undefined, [{ field: `spec.event${event.field ? `.${event.field}` : ""}`, message: event.error }]);
+  return { review, event };
+}
+
+const RESULT = { pass: "Pass", fail: "Fail", nofilter: "NoFilter" } as const;
+
+reviews.post(`${BASE}/filterreviews`, async (c) => {
+  const r = await readReview(c.req.raw, "FilterReview");
+  if ("code" in r) return c.json(r, r.code as 400);
+  const spec = r.review.spec!;
+  const compiled = compileTriggerFilter({ filter: spec.filter as never, filters: spec.filters as never });
+  if ("causes" in compiled) return c.json(invalid("FilterReview", undefined, compiled.causes), 422);
+  const result = compiled.filter(r.event);
+  return c.json({ ...r.review, status: { result: RESULT[result], delivered: result !== "fail" } }, 201);
+});
+
+reviews.post(`${BASE}/expressionreviews`, async (c) => {
+  const r = await readReview(c.req.raw, "ExpressionReview");
+  if ("code" in r) return c.json(r, r.code as 400);
+  const { language, expression } = r.review.spec as { language?: unknown; expression?: unknown };
+  const causes = [];
+  if (language !== "cesql" && language !== "cel") causes.push({ field: "spec.language", message: 'must be "cesql" or "cel"' });
+  if (typeof expression !== "string") causes.push({ field: "spec.expression", message: "must be a string" });
+  if (causes.length > 0) return c.json(invalid("ExpressionReview", undefined, causes), 422);
+  const status = reviewExpression(language as "cesql" | "cel", expression as string, r.event);
+  return c.json({ ...r.review, status }, 201);
+});
