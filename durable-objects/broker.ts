@@ -240,11 +240,20 @@ export class Broker extends DurableObject<Env> {
     await this.arm();
   }
 
+  /**
+   * Wake at the earliest future due time or lease expiry. Rows already due but not started wait for free
+   * parallelism or their partition's head, which completions release; for them the alarm is a safety net.
+   */
   private async arm(): Promise<void> {
-    const next = this.sql.exec<{ t: number | null }>("SELECT min(max(next_at, lease_until)) AS t FROM deliveries").one().t;
-    if (next === null) return;
     const now = Date.now();
-    await this.ctx.storage.setAlarm(next > now ? next : now + SAFETY_WAKE_MS);
+    const row = this.sql
+      .exec<{ future: number | null; waiting: number }>(
+        "SELECT min(CASE WHEN max(next_at, lease_until) > ?1 THEN max(next_at, lease_until) END) AS future, count(CASE WHEN max(next_at, lease_until) <= ?1 THEN 1 END) AS waiting FROM deliveries",
+        now,
+      )
+      .one();
+    const at = Math.min(row.future ?? Infinity, row.waiting > 0 ? now + SAFETY_WAKE_MS : Infinity);
+    if (at !== Infinity) await this.ctx.storage.setAlarm(at);
   }
 
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {

@@ -23,7 +23,7 @@ async function readManifest(req: Request): Promise<{ value: unknown } | { status
   const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
   if (text === null) return { status: failure(413, "RequestEntityTooLarge", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`) };
   const parsed = parseManifestBody(req.headers.get("content-type"), text);
-  return "error" in parsed ? { status: failure(400, "BadRequest", parsed.error) } : parsed;
+  return "error" in parsed ? { status: parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error) } : parsed;
 }
 
 management.get("/apis/:group/:version/:plural", async (c) => {

@@ -20,7 +20,7 @@ async function readReview(req: Request, kind: string): Promise<{ review: Review;
   const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
   if (text === null) return failure(413, "RequestEntityTooLarge", `review is larger than ${MAX_MANIFEST_BYTES} bytes`);
   const parsed = parseManifestBody(req.headers.get("content-type"), text);
-  if ("error" in parsed) return failure(400, "BadRequest", parsed.error);
+  if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error);
   const review = parsed.value as Review;
   if (typeof review !== "object" || review === null || review.kind !== kind || typeof review.spec !== "object" || review.spec === null) {
     return invalid(kind, undefined, [{ field: "kind", message: `must be ${kind} with a spec` }]);

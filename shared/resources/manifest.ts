@@ -45,26 +45,30 @@ export function isValidNamespace(ns: unknown): ns is string {
 /** Largest management request body; manifests are small, and this bounds YAML parsing work. */
 export const MAX_MANIFEST_BYTES = 256 * 1024;
 
-/** One JSON or YAML document from a request body, or the reason it is not one. */
-export function parseManifestBody(contentType: string | null, text: string): { value: unknown } | { error: string } {
-  const type = (contentType ?? "application/json").split(";")[0].trim().toLowerCase();
+/** Types a client sends when it does not say (curl -d, fetch with a string body): parsed as YAML, a superset of JSON. */
+const UNDECLARED = new Set(["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]);
+const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml"]);
+
+/** One JSON or YAML document from a request body, or the reason it is not one (415 for other media types). */
+export function parseManifestBody(contentType: string | null, text: string): { value: unknown } | { error: string; status: 400 | 415 } {
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
   if (type === "application/json" || type.endsWith("+json")) {
     try {
       return { value: JSON.parse(text) };
     } catch (e) {
-      return { error: `body is not valid JSON: ${(e as Error).message}` };
+      return { error: `body is not valid JSON: ${(e as Error).message}`, status: 400 };
     }
   }
-  if (type === "application/yaml" || type === "application/x-yaml" || type === "text/yaml") {
-    const docs = parseAllDocuments(text);
-    if (!Array.isArray(docs)) return { error: "body holds no YAML document" };
-    const nonEmpty = docs.filter((d) => d.contents !== null);
-    if (nonEmpty.length !== 1) return { error: `body must hold exactly one YAML document, found ${nonEmpty.length}` };
-    const doc = nonEmpty[0];
-    if (doc.errors.length > 0) return { error: `body is not valid YAML: ${doc.errors[0].message}` };
-    return { value: doc.toJS({ maxAliasCount: 100 }) };
+  if (!YAML_TYPES.has(type) && !UNDECLARED.has(type)) {
+    return { error: `unsupported Content-Type ${type}: use application/json or application/yaml`, status: 415 };
   }
-  return { error: `unsupported Content-Type ${type}: use application/json or application/yaml` };
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) return { error: "body holds no YAML document", status: 400 };
+  const nonEmpty = docs.filter((d) => d.contents !== null);
+  if (nonEmpty.length !== 1) return { error: `body must hold exactly one YAML document, found ${nonEmpty.length}`, status: 400 };
+  const doc = nonEmpty[0];
+  if (doc.errors.length > 0) return { error: `body is not valid YAML: ${doc.errors[0].message}`, status: 400 };
+  return { value: doc.toJS({ maxAliasCount: 100 }) };
 }
 
 /** The checks every manifest shares; kind-specific checks come from its KindInfo. */
