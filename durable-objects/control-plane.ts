@@ -6,8 +6,9 @@ import { DurableObject } from "cloudflare:workers";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
-import { apiVersions, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
+import { apiVersions, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
+import { channelConfig, channelName, type SinkEntry, sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
@@ -85,7 +86,9 @@ export class ControlPlane extends DurableObject<Env> {
     if (!ctx) return 0;
     const brokers = this.manifests("Broker");
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
-    return brokers.length;
+    const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
+    for (const s of sources) await this.pushChannel(s, ctx);
+    return brokers.length + sources.length;
   }
 
   private refuse(info: KindInfo, name: string | undefined, causes: FieldError[]): ApplyResult {
@@ -122,11 +125,25 @@ export class ControlPlane extends DurableObject<Env> {
     return row ? JSON.parse(row.value) : null;
   }
 
-  /** Reconcile the data plane after a change of `m` (stored or deleted). */
+  /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */
   private async propagate(m: Manifest, ctx: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+    if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
+  }
+
+  /** A source's delivery channel: configured while the source exists and its sink is not a Broker. */
+  private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
+    const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
+    const stub = this.env.BROKER.getByName(`${source.metadata.namespace}/${channelName(source.kind, source.metadata.name)}`);
+    await stub.configure(stored ? channelConfig(stored, ctx) : null);
+  }
+
+  /** Where a source's events enter: its sink Broker, or its own channel. Null when the source does not exist. */
+  sourceEntry(kind: string, namespace: string, name: string, ctx: ResolveContext): SinkEntry | null {
+    const m = this.read(kind, namespace, name) as Manifest<SourceSpec> | null;
+    return m ? sinkEntry(m, ctx) : null;
   }
 
   private async pushBroker(namespace: string, name: string, ctx: ResolveContext): Promise<void> {
@@ -195,7 +212,18 @@ export class ControlPlane extends DurableObject<Env> {
         },
       };
     }
-    return m;
+    if (kindByName(m.kind)?.source) {
+      const spec = m.spec as SourceSpec;
+      return {
+        ...m,
+        status: {
+          observedGeneration,
+          conditions: [ready(true, "SourceReady", "")],
+          sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
+        },
+      };
+    }
+    return { ...m, status: { observedGeneration } };
   }
 }
 

@@ -1,5 +1,11 @@
 /** The resource kinds the management API serves, by group, version and plural (API.md §3 Resources). */
+import { validateScaledObject } from "../autoscaling/scaled-object.ts";
+import { validateMnsSourceSpec } from "../bridges/mns/spec.ts";
+import { validateRedisStreamSourceSpec } from "../bridges/redis/spec.ts";
+import { validateRocketMQSourceSpec } from "../bridges/rocketmq/spec.ts";
 import type { FieldError } from "../delivery/policy.ts";
+import { validatePingSource } from "../sources/ping.ts";
+import { validateWebhookSpec } from "../webhooks/spec.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 
@@ -9,11 +15,23 @@ export interface KindInfo {
   kind: string;
   plural: string;
   validate(m: Manifest): FieldError[];
+  /** Sources deliver to `spec.sink`. */
+  source?: boolean;
 }
+
+const SOURCES = "sources.knative.dev";
+const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 export const KINDS: KindInfo[] = [
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never) },
+  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: (m) => validatePingSource(m.spec), source: true },
+  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: (m) => validateWebhookSpec("GitHubSource", m.spec), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: (m) => validateWebhookSpec("WebhookSource", m.spec), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: (m) => validateRocketMQSourceSpec(m.spec), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: (m) => validateMnsSourceSpec(m.spec), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: (m) => validateRedisStreamSourceSpec(m.spec), source: true },
+  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m) => validateScaledObject(m.spec, m.metadata.annotations) },
 ];
 
 export function findKind(group: string, version: string, plural: string): KindInfo | undefined {

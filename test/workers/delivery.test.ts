@@ -1,5 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { Broker } from "../../durable-objects/broker.ts";
+import type { Stub } from "../../workers/context.ts";
 import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
@@ -73,7 +75,7 @@ describe("delivery to subscribers", () => {
     await apply("triggers", trigger("down", { broker: "b", filters: [{ exact: { type: "down.t" } }], subscriber: { uri: `${sub}/down` }, delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.05S" } }));
     await send("b", binaryEvent("x-1", "down.t"));
     await receivedAtLeast(sub, "/down", 3);
-    const stub = env.BROKER.getByName(`${NS}/b`);
+    const stub = env.BROKER.getByName(`${NS}/b`) as unknown as Stub<Broker>;
     const dead = await eventually(async () => {
       const list = await stub.deadLetters();
       return list.find((d) => d.trigger === "down");

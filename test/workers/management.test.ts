@@ -9,7 +9,7 @@ const put = (path: string, body: unknown, headers: Record<string, string> = {}) 
 
 describe("management API", () => {
   it("refuses every call without the admin token, or with a wrong one", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Basic dGVzdC10b2tlbg==" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Basic dGVzdC10b2tlbg==" }] as Record<string, string>[]) {
       const r = await exports.default.fetch(`http://router.test${resourcePath("default", "brokers")}`, { headers });
       expect(r.status).toBe(401);
       expect(await r.json()).toMatchObject({ kind: "Status", status: "Failure", reason: "Unauthorized", code: 401 });

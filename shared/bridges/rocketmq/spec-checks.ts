@@ -1,0 +1,70 @@
+/**
+ * Field checks the RocketMQSource, MNSSource and RedisStreamSource validators share. Each appends
+ * `{field, message}` causes (paths start with `spec.`) and returns the value when it is usable.
+ * Secrets never appear in a spec: `{secretKeyRef: {name: ENV_NAME}}` names a Worker secret.
+ */
+import type { FieldError } from "../../delivery/policy.ts";
+
+export type Spec = Record<string, unknown>;
+
+/** Worker secret and variable names as `wrangler secret put` accepts them. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function stringField(spec: Spec, name: string, errors: FieldError[], required: boolean): string | undefined {
+  const v = spec[name];
+  if (v === undefined) {
+    if (required) errors.push({ field: `spec.${name}`, message: "is required" });
+    return undefined;
+  }
+  if (typeof v !== "string" || v === "") {
+    errors.push({ field: `spec.${name}`, message: "must be a non-empty string" });
+    return undefined;
+  }
+  return v;
+}
+
+export function intField(spec: Spec, name: string, min: number, max: number, errors: FieldError[]): number | undefined {
+  const v = spec[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    errors.push({ field: `spec.${name}`, message: `must be an integer from ${min} to ${max}` });
+    return undefined;
+  }
+  return v;
+}
+
+export function urlField(spec: Spec, name: string, errors: FieldError[]): string | undefined {
+  const v = stringField(spec, name, errors, true);
+  if (v === undefined) return undefined;
+  let protocol = "";
+  try {
+    protocol = new URL(v).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== "https:" && protocol !== "http:") {
+    errors.push({ field: `spec.${name}`, message: "must be an absolute http or https URL" });
+    return undefined;
+  }
+  return v;
+}
+
+/** `{secretKeyRef: {name}}`; returns the secret's name. */
+export function secretField(spec: Spec, name: string, errors: FieldError[], required: boolean): string | undefined {
+  const v = spec[name];
+  if (v === undefined) {
+    if (required) errors.push({ field: `spec.${name}.secretKeyRef.name`, message: "is required" });
+    return undefined;
+  }
+  const ref = isObject(v) ? v.secretKeyRef : undefined;
+  const secret = isObject(ref) ? ref.name : undefined;
+  if (typeof secret !== "string" || !ENV_NAME.test(secret)) {
+    errors.push({ field: `spec.${name}.secretKeyRef.name`, message: "must name a Worker secret (letters, digits, underscore)" });
+    return undefined;
+  }
+  return secret;
+}

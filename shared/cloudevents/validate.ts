@@ -1,0 +1,109 @@
+/** The core specification's rules for context attributes (CloudEvents 1.0 and 0.3). */
+import type { AttributeValue, CloudEvent, InputError } from "./event.ts";
+import { isMediaType } from "./media-type.ts";
+
+export function badRequest(error: string, field?: string): InputError {
+  return field === undefined ? { status: 400, error } : { status: 400, error, field };
+}
+
+const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+
+/** `[a-z0-9]+`, any length (20 is only a SHOULD), and never `data`. */
+export function isAttributeName(name: string): boolean {
+  return name !== "data" && ATTRIBUTE_NAME.test(name);
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** What a CloudEvents String must not hold: control characters, surrogates, noncharacters. */
+const FORBIDDEN_CHARACTER = /[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/u;
+
+const URI_CHARACTERS = "(?:[A-Za-z0-9\\-._~:/?#\\[\\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*";
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
+const ABSOLUTE_URI = new RegExp(`^[A-Za-z][A-Za-z0-9+.-]*:${URI_CHARACTERS}$`);
+const URI_REFERENCE = new RegExp(`^${URI_CHARACTERS}$`);
+
+/** RFC 3986 URI-reference: a colon before the first `/`, `?` or `#` must end a valid scheme. */
+function isUriReference(value: string): boolean {
+  if (!URI_REFERENCE.test(value)) return false;
+  const delimiter = value.search(/[:/?#]/);
+  return delimiter < 0 || value[delimiter] !== ":" || SCHEME.test(value.slice(0, delimiter));
+}
+
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** RFC 3339 `date-time`, field ranges included (leap second 60 allowed, as §5.6 does). */
+function isTimestamp(value: string): boolean {
+  const m = TIMESTAMP.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : 30 + ((month + Math.floor(month / 8)) % 2);
+  const offsetOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 &&
+    second <= 60 && offsetOk;
+}
+
+/** A rule for a String-typed attribute the specification defines: an error message or undefined. */
+type Rule = (value: string) => string | undefined;
+
+const nonEmpty: Rule = (v) => (v === "" ? "must not be empty" : undefined);
+const anyString: Rule = () => undefined;
+const uriReference: Rule = (v) =>
+  v === "" ? "must not be empty" : isUriReference(v) ? undefined : "must be a URI-reference (RFC 3986)";
+const absoluteUri: Rule = (v) => (ABSOLUTE_URI.test(v) ? undefined : "must be an absolute URI (RFC 3986)");
+const mediaType: Rule = (v) => (isMediaType(v) ? undefined : "must be a media type such as application/json");
+const timestamp: Rule = (v) => (isTimestamp(v) ? undefined : "must be an RFC 3339 timestamp");
+
+const COMMON: [string, Rule][] = [
+  ["specversion", anyString], ["id", nonEmpty], ["source", uriReference], ["type", nonEmpty],
+  ["datacontenttype", mediaType], ["subject", nonEmpty], ["time", timestamp],
+];
+const RULES: ReadonlyMap<string, ReadonlyMap<string, Rule>> = new Map([
+  ["1.0", new Map([...COMMON, ["dataschema", absoluteUri]])],
+  ["0.3", new Map([...COMMON, ["schemaurl", uriReference], ["datacontentencoding", nonEmpty]])],
+]);
+
+const REQUIRED = ["id", "source", "type"] as const;
+
+export function badAttributeName(name: string): InputError {
+  const problem = name === "data" ? "is reserved for the event's data" : "must be lower-case letters and digits only";
+  return badRequest(`attribute name ${JSON.stringify(name)} ${problem}`, name);
+}
+
+function attributeError(name: string, value: AttributeValue, rule: Rule | undefined): InputError | null {
+  if (!isAttributeName(name)) return badAttributeName(name);
+  if (typeof value === "string") {
+    const bad = FORBIDDEN_CHARACTER.exec(value);
+    if (bad) {
+      const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+      return badRequest(`attribute ${name} contains the forbidden character U+${code}`, name);
+    }
+    const problem = rule?.(value);
+    return problem === undefined ? null : badRequest(`attribute ${name} ${problem}`, name);
+  }
+  if (rule) return badRequest(`attribute ${name} must be a string`, name);
+  if (typeof value === "boolean") return null;
+  if (typeof value === "number" && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX) return null;
+  return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range`, name);
+}
+
+/** The first rule the event breaks, as a 400 naming the attribute; null when it is valid. */
+export function validateEvent(event: CloudEvent): InputError | null {
+  const attributes = event.attributes;
+  const specversion = attributes.specversion;
+  if (specversion === undefined) return badRequest("missing required attribute specversion", "specversion");
+  const rules = typeof specversion === "string" ? RULES.get(specversion) : undefined;
+  if (!rules) {
+    return badRequest(`specversion ${JSON.stringify(specversion)} is not supported: use "1.0" or "0.3"`, "specversion");
+  }
+  for (const name of REQUIRED) {
+    if (!Object.hasOwn(attributes, name)) return badRequest(`missing required attribute ${name}`, name);
+  }
+  for (const name in attributes) {
+    const error = attributeError(name, attributes[name], rules.get(name));
+    if (error) return error;
+  }
+  return null;
+}

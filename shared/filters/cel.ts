@@ -1,0 +1,144 @@
+/**
+ * CEL filters (API.md §3 `spec.filters[].cel`) on @marcbachmann/cel-js. The environment has one
+ * variable, `event`, a map of the event's attributes and extensions plus `data`:
+ * - Attributes keep their CloudEvents type: String and Boolean as such, Integer as CEL `int`.
+ *   `time` and the URI attributes are strings, as CESQL reads them.
+ * - `event.data` is the parsed JSON when the data is JSON (`dataAsJson`), otherwise absent, so
+ *   `has(event.data)` tells. It is parsed once per evaluation, and only by expressions that can read it.
+ * - JSON numbers are CEL `double`, as in cel-go's JSON mapping. CEL compares numbers across types,
+ *   so `event.data.count > 5`, `== 7` and `in [7, 8]` work with int literals; arithmetic does not
+ *   mix types (`event.data.count + 1` is an error): write `+ 1.0` or `int(event.data.count) + 1`.
+ * - A missing key (`event.subject` on an event without subject) is an error, so the filter fails;
+ *   guard with `has(event.subject)`.
+ * Parse and type errors are found at compile time; evaluation never throws.
+ */
+import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from "@marcbachmann/cel-js";
+import { Duration, UnsignedInt } from "@marcbachmann/cel-js/evaluator";
+import type { CloudEvent } from "../cloudevents/event.ts";
+import { dataAsJson } from "../cloudevents/index.ts";
+
+/** Longest accepted expression, in UTF-16 code units. */
+export const MAX_CEL_EXPRESSION_LENGTH = 16384;
+/** Parse-time limits handed to cel-js. */
+export const CEL_LIMITS = { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 32 };
+
+export type CelErrorKind = "parse" | "type" | "evaluation";
+export interface CelError {
+  kind: CelErrorKind;
+  message: string;
+}
+export interface CelResult {
+  value: unknown;
+  /** Boolean, Integer, UnsignedInteger, Double, String, Bytes, Null, List, Map, Timestamp, Duration or Type. */
+  type: string;
+  error: CelError | null;
+}
+export interface CelProgram {
+  evaluate(event: CloudEvent): CelResult;
+}
+export interface CelOptions {
+  /** `bool` (the default, for filters) refuses expressions whose checked type can only be something else. */
+  result?: "bool" | "any";
+}
+
+// Built once: cel-js environments are expensive to create, and nothing registers into it later.
+const environment = new Environment({ limits: CEL_LIMITS }).registerVariable("event", "map");
+
+function describe(e: unknown): string {
+  if (e instanceof ParseError || e instanceof EvaluationError || e instanceof CelTypeError) {
+    const at = e.range ? ` at position ${e.range.start}` : "";
+    return `${e.summary}${at}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function compileCel(expression: string, options: CelOptions = {}): { program: CelProgram } | { error: CelError } {
+  if (expression.length > MAX_CEL_EXPRESSION_LENGTH) {
+    return { error: { kind: "parse", message: `expression is ${expression.length} characters long; the limit is ${MAX_CEL_EXPRESSION_LENGTH}` } };
+  }
+  let evaluator: ReturnType<Environment["parse"]>;
+  try {
+    evaluator = environment.parse(expression);
+  } catch (e) {
+    return { error: { kind: "parse", message: describe(e) } };
+  }
+  const checked = evaluator.check();
+  if (!checked.valid) return { error: { kind: "type", message: describe(checked.error) } };
+  const type = String(checked.type);
+  const withData = readsData(evaluator.ast);
+  if ((options.result ?? "bool") === "bool" && type !== "bool" && type !== "dyn") {
+    return { error: { kind: "type", message: `a filter must return bool, this expression returns ${type}` } };
+  }
+  return {
+    program: {
+      evaluate(event) {
+        try {
+          const value: unknown = evaluator({ event: celEvent(event, withData) });
+          return { value, type: celTypeOf(value), error: null };
+        } catch (e) {
+          return { value: null, type: "Null", error: { kind: "evaluation", message: describe(e) } };
+        }
+      },
+    },
+  };
+}
+
+/** The `event` map: attributes by name (Integer as int), and `data` when the expression can read it. */
+function celEvent(event: CloudEvent, withData: boolean): Record<string, unknown> {
+  const view: Record<string, unknown> = { ...event.attributes };
+  for (const name in view) {
+    const v = view[name];
+    if (typeof v === "number") view[name] = BigInt(v);
+  }
+  if (withData && event.data !== undefined) {
+    const data = dataAsJson(event);
+    if (data !== undefined) view.data = data;
+  }
+  return view;
+}
+
+type AstNode = { op: string; args: unknown };
+
+function isNode(value: unknown): value is AstNode {
+  return typeof value === "object" && value !== null && "op" in value && "args" in value;
+}
+
+/**
+ * Whether the expression can reach `event.data`: true unless every use of `event` is a field
+ * access to another field (`event.type`). Passing `event` whole (`[event]`, macros over it,
+ * `event["data"]`) counts as reading data. Walks cel-js's parsed tree (pinned version; the tests
+ * fail if its shape changes).
+ */
+function readsData(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(readsData);
+  if (!isNode(node)) return false;
+  if (node.op === "id") return node.args === "event";
+  const args = node.args;
+  if ((node.op === "." || node.op === ".?") && Array.isArray(args) && isNode(args[0]) && args[0].op === "id" && args[0].args === "event") {
+    return args[1] === "data";
+  }
+  return readsData(args);
+}
+
+/** The value's CEL type, named as ExpressionReview names types (API.md §3). */
+function celTypeOf(value: unknown): string {
+  switch (typeof value) {
+    case "boolean":
+      return "Boolean";
+    case "bigint":
+      return "Integer";
+    case "number":
+      return "Double";
+    case "string":
+      return "String";
+  }
+  if (value === null || value === undefined) return "Null";
+  if (value instanceof UnsignedInt) return "UnsignedInteger";
+  if (value instanceof Duration) return "Duration";
+  if (value instanceof Date) return "Timestamp";
+  if (value instanceof Uint8Array) return "Bytes";
+  if (Array.isArray(value)) return "List";
+  // cel-js type values (`type(x)`) are an unexported class tagged `Type<name>`.
+  if (Object.prototype.toString.call(value).startsWith("[object Type<")) return "Type";
+  return "Map";
+}

@@ -1,0 +1,125 @@
+/**
+ * Scales a remote workload through the Kubernetes API:
+ * - apps/v1 Deployment/StatefulSet: the `scale` subresource, merge patch of spec.replicas;
+ * - serving.knative.dev/v1 Service: the latest ready Revision's `autoscaling.knative.dev/min-scale`
+ *   annotation (Knative >= 1.21 syncs Revision annotations to the PodAutoscaler), so no decision
+ *   ever mints a new Revision, which a change of the Service template would.
+ * Every write carries the resourceVersion it was computed from; a 409 re-reads and retries.
+ */
+import { apiError, KubernetesApiError } from "./errors.ts";
+
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** Resolved connection: secrets already read from the Worker environment. */
+export interface ClusterCredentials {
+  url: string;
+  token: string;
+  access?: { clientId: string; clientSecret: string };
+}
+
+export interface ScaleTarget { apiVersion: string; kind: string; name: string; namespace: string }
+
+export interface ScaleState {
+  /** What the scaler last asked for: spec.replicas, or the Revision's min-scale. */
+  replicas: number;
+  /** Pods the workload reports: status.replicas, or the Revision's status.actualReplicas. */
+  currentReplicas: number;
+  resourceVersion: string;
+  /** The Revision that carries the scale, for Knative Services. */
+  revision?: string;
+}
+
+export const MERGE_PATCH = "application/merge-patch+json";
+export const MIN_SCALE = "autoscaling.knative.dev/min-scale";
+/** Attempts of a write that meets 409 Conflict. */
+export const MAX_CONFLICT_RETRIES = 3;
+
+const PLURALS: Record<string, string> = { Deployment: "deployments", StatefulSet: "statefulsets" };
+
+export class KubernetesClient {
+  readonly #fetch: FetchLike;
+  readonly #cluster: ClusterCredentials;
+
+  constructor(fetch: FetchLike, cluster: ClusterCredentials) {
+    this.#fetch = fetch;
+    this.#cluster = cluster;
+  }
+
+  async getScale(target: ScaleTarget): Promise<ScaleState> {
+    if (isKnative(target)) {
+      const revision = await this.#latestReadyRevision(target);
+      const rev = await this.#request<KnativeRevision>("GET", revisionPath(target.namespace, revision));
+      const minScale = Number(rev.metadata.annotations?.[MIN_SCALE] ?? 0);
+      return { replicas: minScale, currentReplicas: rev.status?.actualReplicas ?? 0, resourceVersion: rev.metadata.resourceVersion, revision };
+    }
+    const scale = await this.#request<Scale>("GET", scalePath(target));
+    return { replicas: scale.spec.replicas ?? 0, currentReplicas: scale.status?.replicas ?? 0, resourceVersion: scale.metadata.resourceVersion };
+  }
+
+  /** Sets the replicas; no write when they already match. Returns the state after the call. */
+  async setReplicas(target: ScaleTarget, replicas: number): Promise<ScaleState & { changed: boolean }> {
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`replicas must be an integer >= 0, got ${replicas}`);
+    for (let attempt = 1; ; attempt++) {
+      const now = await this.getScale(target);
+      if (now.replicas === replicas) return { ...now, changed: false };
+      try {
+        if (isKnative(target)) {
+          const rev = await this.#request<KnativeRevision>("PATCH", revisionPath(target.namespace, now.revision!), {
+            metadata: { resourceVersion: now.resourceVersion, annotations: { [MIN_SCALE]: String(replicas) } },
+          });
+          return { ...now, replicas, resourceVersion: rev.metadata.resourceVersion, changed: true };
+        }
+        const scale = await this.#request<Scale>("PATCH", scalePath(target), {
+          metadata: { resourceVersion: now.resourceVersion },
+          spec: { replicas },
+        });
+        return { ...now, replicas: scale.spec.replicas ?? replicas, resourceVersion: scale.metadata.resourceVersion, changed: true };
+      } catch (e) {
+        if (!(e instanceof KubernetesApiError) || e.status !== 409 || attempt >= MAX_CONFLICT_RETRIES) throw e;
+      }
+    }
+  }
+
+  async #latestReadyRevision(target: ScaleTarget): Promise<string> {
+    const path = `/apis/serving.knative.dev/v1/namespaces/${target.namespace}/services/${target.name}`;
+    const svc = await this.#request<{ status?: { latestReadyRevisionName?: string } }>("GET", path);
+    const name = svc.status?.latestReadyRevisionName;
+    if (!name) throw new KubernetesApiError(409, "NotReady", `GET ${path}: Knative Service ${target.namespace}/${target.name} has no ready revision yet (status.latestReadyRevisionName)`);
+    return name;
+  }
+
+  async #request<T>(method: "GET" | "PATCH", path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: "application/json", Authorization: `Bearer ${this.#cluster.token}` };
+    if (this.#cluster.access) {
+      headers["CF-Access-Client-Id"] = this.#cluster.access.clientId;
+      headers["CF-Access-Client-Secret"] = this.#cluster.access.clientSecret;
+    }
+    if (body !== undefined) headers["Content-Type"] = MERGE_PATCH;
+    const res = await this.#fetch(this.#cluster.url + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual",
+    });
+    if (!res.ok) throw await apiError(method, path, res);
+    return (await res.json()) as T;
+  }
+}
+
+interface Scale {
+  metadata: { resourceVersion: string };
+  spec: { replicas?: number };
+  status?: { replicas?: number };
+}
+
+interface KnativeRevision {
+  metadata: { resourceVersion: string; annotations?: Record<string, string> };
+  status?: { actualReplicas?: number };
+}
+
+const isKnative = (t: ScaleTarget) => t.apiVersion === "serving.knative.dev/v1" && t.kind === "Service";
+
+function scalePath(t: ScaleTarget): string {
+  const plural = PLURALS[t.kind];
+  if (t.apiVersion !== "apps/v1" || !plural) throw new RangeError(`cannot scale ${t.apiVersion} ${t.kind}: use apps/v1 Deployment or StatefulSet, or serving.knative.dev/v1 Service`);
+  return `/apis/apps/v1/namespaces/${t.namespace}/${plural}/${t.name}/scale`;
+}
+
+const revisionPath = (ns: string, name: string) => `/apis/serving.knative.dev/v1/namespaces/${ns}/revisions/${name}`;

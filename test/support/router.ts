@@ -1,0 +1,73 @@
+/**
+ * The router as a user runs it: `wrangler dev` in its own process group on a free port, with local
+ * SQLite-backed Durable Object storage in `persistDir`. `kill()` is SIGKILL to the whole group (wrangler and
+ * workerd), for crash tests; a new router on the same `persistDir` restarts on the same storage.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { TOKEN } from "./client.ts";
+
+export interface RunningRouter {
+  url: string;
+  persistDir: string;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+  /** SIGKILL, no goodbye. */
+  kill(): Promise<void>;
+  output(): string;
+}
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+export async function startRouter(opts: { persistDir?: string; vars?: Record<string, string> } = {}): Promise<RunningRouter> {
+  const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edge-eventing-"));
+  const port = await freePort();
+  const vars = { ADMIN_TOKEN: TOKEN, ...opts.vars };
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--inspector-port", String(await freePort()), "--test-scheduled", "--show-interactive-dev-session=false", "--log-level", "warn"];
+  for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  let log = "";
+  child.stdout!.on("data", (d) => (log += d));
+  child.stderr!.on("data", (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const signal = async (sig: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // already gone
+    }
+    await exited;
+  };
+  await waitHealthy(url, child, () => log);
+  return { url, persistDir, stop: () => signal("SIGTERM"), kill: () => signal("SIGKILL"), output: () => log };
+}
+
+async function waitHealthy(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`router exited early:\n${log()}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`router did not become healthy:\n${log()}`);
+}

@@ -1,0 +1,124 @@
+/** CEL filters: the `event` variable, JSON data, compile-time checks, errors that never throw, and the review. */
+import { describe, expect, it } from "vitest";
+import type { CloudEvent } from "../../../shared/cloudevents/event.ts";
+import { compileCel } from "../../../shared/filters/cel.ts";
+import { reviewExpression } from "../../../shared/filters/review.ts";
+
+const attributes = { specversion: "1.0", id: "1", source: "/orders", type: "order.created", exint: 42, exbool: true };
+const withJson = (json: string): CloudEvent => ({ attributes: { ...attributes, datacontenttype: "application/json" }, data: { kind: "json", json } });
+const EVENT = withJson('{"count": 7, "price": 9.5, "items": [{"sku": "a"}, {"sku": "b"}], "customer": {"tier": "gold"}}');
+
+function evaluate(expression: string, event: CloudEvent = EVENT) {
+  const compiled = compileCel(expression, { result: "any" });
+  if ("error" in compiled) throw new Error(compiled.error.message);
+  return compiled.program.evaluate(event);
+}
+
+describe("compileCel", () => {
+  it.each([
+    ["event.type ==", "parse", /^Unexpected token: EOF at position 13$/],
+    ['event.type = "a"', "parse", /Unexpected character: = at position 11/],
+    ['1 + "a" == 2', "type", /no such overload: int \+ string at position 0/],
+    ["foo == 1", "type", /Unknown variable: foo/],
+    ["size(event.type)", "type", "a filter must return bool, this expression returns int"],
+  ])("refuses %s with a %s error", (expression, kind, message) => {
+    const compiled = compileCel(expression);
+    expect("error" in compiled && compiled.error.kind).toBe(kind);
+    if ("error" in compiled) expect(compiled.error.message).toMatch(message);
+  });
+
+  it("accepts dyn expressions as filters, which are checked at evaluation", () => {
+    expect("program" in compileCel("event.type")).toBe(true);
+    expect("program" in compileCel("size(event.type)", { result: "any" })).toBe(true);
+  });
+
+  it("limits the expression size and depth", () => {
+    expect(compileCel(`${"(".repeat(70)}true${")".repeat(70)}`)).toMatchObject({ error: { kind: "parse" } });
+    expect(compileCel(`"${"a".repeat(16384)}" == ""`)).toMatchObject({ error: { kind: "parse", message: /limit is 16384/ } });
+  });
+});
+
+describe("the event variable", () => {
+  it.each([
+    ['event.type == "order.created" && event.source.startsWith("/ord")', true],
+    ["event.exint + 1 == 43", true],
+    ["event.exbool", true],
+    ["event.data.count > 5", true],
+    ["event.data.count == 7", true],
+    ["event.data.count in [6, 7]", true],
+    ["event.data.price < 10", true],
+    ["int(event.data.count) + 1 == 8", true],
+    ["event.data.count + 1.0 == 8.0", true],
+    ['event.data.items.exists(i, i.sku == "b")', true],
+    ['event.data.customer.tier == "gold"', true],
+    ["has(event.subject)", false],
+    ["has(event.data.missing)", false],
+  ])("%s is %s", (expression, value) => {
+    expect(evaluate(expression)).toEqual({ value, type: "Boolean", error: null });
+  });
+
+  it("reports type errors and missing keys as errors, never throws", () => {
+    for (const expression of ["event.data.count + 1 == 8", 'event.subject == "x"', "event.data.nope.deeper", "event.exint / 0 == 1"]) {
+      const r = evaluate(expression);
+      expect(r).toMatchObject({ value: null, type: "Null", error: { kind: "evaluation" } });
+    }
+    expect(evaluate('event.subject == "x"').error?.message).toBe("No such key: subject at position 6");
+  });
+
+  it("has no data unless the data is JSON", () => {
+    const text: CloudEvent = { attributes: { ...attributes, datacontenttype: "text/plain" }, data: { kind: "text", text: "hi" } };
+    const bytes: CloudEvent = { attributes, data: { kind: "binary", bytes: new Uint8Array([1, 2]) } };
+    const jsonBytes: CloudEvent = {
+      attributes: { ...attributes, datacontenttype: "application/json" },
+      data: { kind: "binary", bytes: new TextEncoder().encode('{"n": 1}') },
+    };
+    expect(evaluate("has(event.data)", text).value).toBe(false);
+    expect(evaluate("has(event.data)", bytes).value).toBe(false);
+    expect(evaluate("has(event.data)", { attributes }).value).toBe(false);
+    expect(evaluate("event.data.n == 1", jsonBytes).value).toBe(true);
+    expect(evaluate("event.data == null", withJson("null")).value).toBe(true);
+  });
+
+  it("parses data only for expressions that can read it", () => {
+    const broken = withJson("{not json");
+    expect(evaluate('event.type == "order.created"', broken)).toEqual({ value: true, type: "Boolean", error: null });
+    for (const expression of ["event.data.x == 1", 'event["data"].x == 1', "[event][0].data.x == 1", 'event.exists(k, k == "data")']) {
+      expect(evaluate(expression, broken).error?.kind).toBe("evaluation");
+    }
+    expect(evaluate('event["data"].count == 7').value).toBe(true);
+    expect(evaluate('event.exists(k, k == "data")').value).toBe(true);
+  });
+});
+
+describe("ExpressionReview for CEL", () => {
+  it.each([
+    ["event.data.count", 7, "Double"],
+    ["event.exint * 2", 84, "Integer"],
+    ["9223372036854775807", "9223372036854775807", "Integer"],
+    ["5u", 5, "UnsignedInteger"],
+    ["1.0 / 0.0", "Infinity", "Double"],
+    ['b"ab"', "YWI=", "Bytes"],
+    ["[1, 2]", [1, 2], "List"],
+    ['{"a": [1]}', { a: [1] }, "Map"],
+    ["event.data.items[0]", { sku: "a" }, "Map"],
+    ['timestamp("2024-01-01T10:00:00+02:00")', "2024-01-01T08:00:00.000Z", "Timestamp"],
+    ['duration("1.5s")', "1.5s", "Duration"],
+    ["null", null, "Null"],
+  ])("%s gives %j (%s)", (expression, value, type) => {
+    expect(reviewExpression("cel", expression, EVENT)).toEqual({ value, type, error: null });
+  });
+
+  it("reports compile and evaluation errors with their message", () => {
+    expect(reviewExpression("cel", "1 +", EVENT)).toEqual({ value: null, type: "Null", error: { kind: "parse", message: "Unexpected token: EOF at position 3" } });
+    expect(reviewExpression("cel", "event.nope", EVENT)).toEqual({
+      value: null,
+      type: "Null",
+      error: { kind: "evaluation", message: "No such key: nope at position 6" },
+    });
+  });
+
+  it("refuses values nested too deeply to show", () => {
+    const deep = withJson(`${"[".repeat(70)}${"]".repeat(70)}`);
+    expect(reviewExpression("cel", "event.data", deep).error).toEqual({ kind: "evaluation", message: "value is nested deeper than 64 levels" });
+  });
+});
