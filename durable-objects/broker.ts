@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter } from "../shared/filters/knative.ts";
 import type { Target } from "../shared/resources/destination.ts";
@@ -54,6 +55,8 @@ type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Arr
 
 export interface BrokerMetrics {
   backlog: number;
+  /** Deliveries in flight per trigger right now: the concurrency an autoscaler scales on. */
+  inflight: Record<string, number>;
   dead: number;
   counters: { trigger: string; name: string; value: number }[];
 }
@@ -70,7 +73,7 @@ export class Broker extends DurableObject<Env> {
     super(ctx, env);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, trace TEXT);
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
@@ -105,9 +108,12 @@ export class Broker extends DurableObject<Env> {
     await this.pump();
   }
 
-  /** Accept events from ingress: durable (event, deliveries, dedup) before this returns 202. */
-  async ingest(events: CloudEvent[]): Promise<IngestResult> {
-    const result = this.accept(events);
+  /**
+   * Accept events from ingress: durable (event, deliveries, dedup) before this returns 202.
+   * `traceparent` is the request's trace context, kept for events that carry none of their own.
+   */
+  async ingest(events: CloudEvent[], traceparent?: string): Promise<IngestResult> {
+    const result = this.accept(events, traceparent);
     if (result.status === 202 && result.accepted > 0) await this.pump();
     return result;
   }
@@ -122,9 +128,40 @@ export class Broker extends DurableObject<Env> {
     await this.pump();
   }
 
+  /**
+   * A live feed of this broker (WebSocket, hibernation API): every accepted event with the triggers it
+   * matched, and every delivery outcome. The Worker authenticates before it forwards the upgrade.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1]);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    ws.close(code === 1005 ? 1000 : code, "closing");
+  }
+
+  private watching(): boolean {
+    return this.ctx.getWebSockets().length > 0;
+  }
+
+  private notify(message: Record<string, unknown>): void {
+    const text = JSON.stringify(message);
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(text);
+      } catch {
+        // a socket closing under us: the runtime drops it
+      }
+    }
+  }
+
   metrics(): BrokerMetrics {
     return {
       backlog: this.backlog,
+      inflight: Object.fromEntries(this.inflight),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.sql.exec<{ trigger: string; name: string; value: number }>("SELECT trigger, name, value FROM counters").toArray(),
     };
@@ -163,7 +200,7 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  private accept(events: CloudEvent[]): IngestResult {
+  private accept(events: CloudEvent[], traceparent?: string): IngestResult {
     const config = this.config;
     if (!config) return { status: 404, error: "broker not found" };
     const now = Date.now();
@@ -189,9 +226,13 @@ export class Broker extends DurableObject<Env> {
         }
         accepted++;
         if (matches[i].length === 0) return;
-        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body) VALUES (?, ?) RETURNING seq", now, encodeStructured(event)).one().seq;
+        const trace = isTraceparent(event.attributes.traceparent) ? event.attributes.traceparent : isTraceparent(traceparent) ? traceparent : null;
+        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, trace) VALUES (?, ?, ?) RETURNING seq", now, encodeStructured(event), trace).one().seq;
         for (const t of matches[i]) this.enqueue(seq, t.config.name, event, now);
       });
+      if (this.watching()) {
+        prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: event.attributes.id, source: event.attributes.source, type: event.attributes.type, matched: matches[i].map((t) => t.config.name) }));
+      }
       this.count("", "accepted", accepted);
       if (duplicates > 0) this.count("", "duplicates", duplicates);
     });
@@ -269,8 +310,9 @@ export class Broker extends DurableObject<Env> {
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
-    const stored = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
-    const event = decodeStructured(stored) as CloudEvent;
+    const stored = this.sql.exec<{ body: string; trace: string | null }>("SELECT body, trace FROM events WHERE seq = ?", row.event_seq).one();
+    const event = decodeStructured(stored.body) as CloudEvent;
+    const traceparent = childTraceparent(stored.trace);
     const toSubscriber = row.phase === "subscriber";
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
     const { knativebrokerttl: ttl, ...rest } = event.attributes;
@@ -279,26 +321,26 @@ export class Broker extends DurableObject<Env> {
     const outgoing: CloudEvent = { attributes, data: event.data };
     switch (target.kind) {
       case "broker": {
-        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing]);
+        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing], traceparent);
         return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
       }
       case "display":
         await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing));
         return { ok: true };
       case "url": {
-        const result = await this.send(target.url, outgoing, t, toSubscriber);
+        const result = await this.send(target.url, outgoing, t, toSubscriber, traceparent);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
         if (result.status < 200 || result.status >= 300) {
           const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
           return { ok: false, status: result.status, body: result.body, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
         }
-        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl) : { ok: true };
+        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl, traceparent) : { ok: true };
       }
     }
   }
 
   /** Encode and send through the least-loaded of the trigger's dispatcher slots. */
-  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean): Promise<OutboundResult> {
+  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean, traceparent: string): Promise<OutboundResult> {
     const ns = this.config!.namespace;
     let headers: Headers;
     let body: Uint8Array | null;
@@ -309,6 +351,7 @@ export class Broker extends DurableObject<Env> {
       ({ headers, body } = encodeBinary(event));
     }
     headers.set("kn-namespace", ns);
+    headers.set("traceparent", traceparent);
     if (toSubscriber) headers.set("prefer", "reply");
     const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_SLOT);
     let slot = 0;
@@ -324,7 +367,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
-  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown): Outcome {
+  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, traceparent: string): Outcome {
     const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
     if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
       const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
@@ -332,7 +375,7 @@ export class Broker extends DurableObject<Env> {
     }
     const reply = decoded.events[0];
     reply.attributes.knativebrokerttl = ttl as number;
-    const r = this.accept([reply]);
+    const r = this.accept([reply], traceparent);
     if (r.status === 202) {
       this.count("", "replies", 1);
       return { ok: true };
@@ -347,27 +390,39 @@ export class Broker extends DurableObject<Env> {
   }
 
   private settle(row: DeliveryRow, t: Trigger, outcome: Outcome): void {
-    const now = Date.now();
     const name = t.config.name;
     if (!this.triggers.has(name)) return; // the trigger was deleted meanwhile: its rows are gone already
+    const verdict = this.record(row, t, outcome);
+    if (verdict !== "delivered") {
+      const status = outcome.ok ? null : outcome.status;
+      console.log(JSON.stringify({ level: verdict === "retry" ? "warn" : "info", msg: `delivery ${verdict}`, broker: this.key(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, status }));
+    }
+    if (this.watching()) this.notify({ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status });
+  }
+
+  /** Write an attempt's outcome: done, retry later, move to the dead-letter sink, or keep as failed. */
+  private record(row: DeliveryRow, t: Trigger, outcome: Outcome): "delivered" | "deadlettered" | "retry" | "to-dead-letter-sink" | "failed" {
+    const now = Date.now();
+    const name = t.config.name;
     if (outcome.ok) {
       if (row.phase === "subscriber") {
         const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
         this.observeLatency(name, now - arrived);
       }
-      this.finish(row, name, row.phase === "subscriber" ? "delivered" : "deadlettered");
-      return;
+      const verdict = row.phase === "subscriber" ? "delivered" : "deadlettered";
+      this.finish(row, name, verdict);
+      return verdict;
     }
     if (isRetryable(outcome.status) && row.attempt < t.policy.retry) {
       const delay = retryDelayMs(t.policy, row.attempt + 1, outcome.status, outcome.retryAfterMs);
       this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ?, lease_until = 0 WHERE id = ?", now + delay, row.id);
       this.count(name, "retried", 1);
-      return;
+      return "retry";
     }
     if (row.phase === "subscriber" && t.deadLetter) {
       const ext = errorExtensions(t.config.subscriberUri, outcome.status, outcome.body);
       this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, lease_until = 0, error = ? WHERE id = ?", now, JSON.stringify(ext), row.id);
-      return;
+      return "to-dead-letter-sink";
     }
     // Nowhere left to send it: keep it (bounded), count it, log it. Never silently gone.
     const reason = `${row.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${typeof outcome.body === "string" ? outcome.body : new TextDecoder().decode(outcome.body.subarray(0, 200))}`;
@@ -376,6 +431,7 @@ export class Broker extends DurableObject<Env> {
     this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
     console.log(JSON.stringify({ level: "error", msg: "delivery failed for good", broker: this.key(), trigger: name, reason }));
     this.finish(row, name, "failed");
+    return "failed";
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: string): void {

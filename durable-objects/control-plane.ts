@@ -3,6 +3,8 @@
  * manifests as given, fills metadata and status, and pushes the compiled form to the data plane.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { Stub } from "./stub.ts";
+import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
@@ -58,17 +60,24 @@ export class ControlPlane extends DurableObject<Env> {
     };
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
     await this.propagate(manifest, ctx);
-    return { code: existing ? 200 : 201, object: this.withStatus(manifest, ctx) };
+    return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx) };
   }
 
-  get(kind: string, namespace: string, name: string, ctx: ResolveContext): Manifest | null {
+  async get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
     const m = this.read(kind, namespace, name);
-    return m ? this.withStatus(m, ctx) : null;
+    return m ? this.withLiveStatus(m, ctx) : null;
   }
 
   /** Resources of a kind in one namespace, or in all namespaces when `namespace` is undefined. */
-  list(kind: string, namespace: string | undefined, ctx: ResolveContext): Manifest[] {
-    return this.manifests(kind, namespace).map((m) => this.withStatus(m, ctx));
+  async list(kind: string, namespace: string | undefined, ctx: ResolveContext): Promise<Manifest[]> {
+    return Promise.all(this.manifests(kind, namespace).map((m) => this.withLiveStatus(m, ctx)));
+  }
+
+  /** Status as computed here, with what a runner object reports merged over it. */
+  private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
+    const shown = this.withStatus(m, ctx);
+    if (!RUNNERS[m.kind]) return shown;
+    return { ...shown, status: { ...shown.status, ...(await this.runner(m).status()) } };
   }
 
   async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
@@ -88,7 +97,9 @@ export class ControlPlane extends DurableObject<Env> {
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
     for (const s of sources) await this.pushChannel(s, ctx);
-    return brokers.length + sources.length;
+    const runs = Object.keys(RUNNERS).flatMap((kind) => this.manifests(kind));
+    for (const r of runs) await this.pushRunner(r, ctx);
+    return brokers.length + sources.length + runs.length;
   }
 
   private refuse(info: KindInfo, name: string | undefined, causes: FieldError[]): ApplyResult {
@@ -131,6 +142,19 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
+    if (RUNNERS[m.kind]) await this.pushRunner(m, ctx);
+  }
+
+  private runner(m: Manifest): Stub<Runner> {
+    const ns = this.env[RUNNERS[m.kind]] as unknown as DurableObjectNamespace;
+    return ns.getByName(runnerKey(m.kind, m.metadata.namespace!, m.metadata.name)) as unknown as Stub<Runner>;
+  }
+
+  /** Hand a runner kind's current manifest (or null once deleted) to the object that runs it. */
+  private async pushRunner(m: Manifest, ctx: ResolveContext): Promise<void> {
+    const stored = this.read(m.kind, m.metadata.namespace!, m.metadata.name);
+    const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
+    await this.runner(m).configure(stored ? { manifest: stored, sink, ctx } : null);
   }
 
   /** A source's delivery channel: configured while the source exists and its sink is not a Broker. */

@@ -1,6 +1,7 @@
 /** Where the router is reachable and how it resolves Knative Service refs, from vars and the request. */
 import type { Broker } from "../durable-objects/broker.ts";
 import type { ControlPlane } from "../durable-objects/control-plane.ts";
+import type { Stub } from "../durable-objects/stub.ts";
 import type { ResolveContext } from "../shared/resources/destination.ts";
 
 export function resolveContext(env: Env, requestUrl: string): ResolveContext {
@@ -11,12 +12,6 @@ export function resolveContext(env: Env, requestUrl: string): ResolveContext {
     domain: env.DOMAIN,
   };
 }
-
-/**
- * RPC stubs typed by the classes' own signatures (the generated stub types turn results holding
- * `unknown`, such as manifests, into `never`).
- */
-export type Stub<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
 
 export const control = (env: Env) => env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>;
 export const broker = (env: Env, namespace: string, name: string) => env.BROKER.getByName(`${namespace}/${name}`) as unknown as Stub<Broker>;

@@ -5,17 +5,21 @@ import { management } from "./management.ts";
 import { operations } from "./operations.ts";
 import { reviews } from "./reviews.ts";
 import { watchdog } from "./scheduled.ts";
+import { webhooks } from "./webhooks.ts";
 
+export { Autoscaler } from "../durable-objects/autoscaler.ts";
 export { Broker } from "../durable-objects/broker.ts";
 export { ControlPlane } from "../durable-objects/control-plane.ts";
 export { Dispatcher } from "../durable-objects/dispatcher.ts";
 export { EventDisplay } from "../durable-objects/event-display.ts";
+export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();
 // Order matters: fixed paths before the two-segment ingress path.
 app.route("/", operations);
 app.route("/", reviews);
 app.route("/", management);
+app.route("/", webhooks);
 app.route("/", ingress);
 app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 app.onError((err, c) => {

@@ -22,7 +22,7 @@ ingress.post("/:namespace/:broker", async (c) => {
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.events.length === 0) return c.body(null, 202);
-  const r = await broker(c.env, namespace, name).ingest(decoded.events);
+  const r = await broker(c.env, namespace, name).ingest(decoded.events, c.req.header("traceparent"));
   switch (r.status) {
     case 202:
       return c.body(null, 202);

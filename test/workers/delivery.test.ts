@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { Broker } from "../../durable-objects/broker.ts";
-import type { Stub } from "../../workers/context.ts";
+import type { Stub } from "../../durable-objects/stub.ts";
 import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");

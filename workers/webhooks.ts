@@ -1,0 +1,82 @@
+/**
+ * SaaS webhook ingress: `POST /webhooks/{namespace}/{source}` (API.md §2). Verification and mapping are
+ * shared/webhooks; storing is the sink's broker object. The provider gets its expected 2xx only after the
+ * broker answered 202 (the event is durable), so a failure here makes the provider retry, and the
+ * provider's delivery id as the event id makes that retry a duplicate the broker stores once.
+ */
+import { Hono } from "hono";
+import type { ResolveContext } from "../shared/resources/destination.ts";
+import type { Manifest } from "../shared/resources/manifest.ts";
+import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
+import { sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
+import { MAX_WEBHOOK_BODY_BYTES, providerResponse, receiveWebhook } from "../shared/webhooks/receive.ts";
+import { type WebhookKind, webhookConfig } from "../shared/webhooks/spec.ts";
+import { readLimited } from "./body.ts";
+import { broker, control, resolveContext } from "./context.ts";
+
+/**
+ * Both kinds share the path. When a GitHubSource and a WebhookSource have the same name, the
+ * GitHubSource answers: it is the Knative kind, so a migrated Knative manifest keeps its URL.
+ */
+const KINDS_BY_PRECEDENCE: WebhookKind[] = ["GitHubSource", "WebhookSource"];
+
+/** Retry-After when the sink's broker is not configured (yet): the provider retries, nothing is lost. */
+const SINK_MISSING_RETRY_AFTER_S = 30;
+
+export const webhooks = new Hono<{ Bindings: Env }>();
+
+webhooks.post("/webhooks/:namespace/:source", async (c) => {
+  const { namespace, source: name } = c.req.param();
+  const ctx = resolveContext(c.env, c.req.url);
+  const manifest = isValidNamespace(namespace) && isValidName(name) ? await findSource(c.env, namespace, name, ctx) : null;
+  if (!manifest) return c.json({ error: `no GitHubSource or WebhookSource ${namespace}/${name}` }, 404);
+
+  const body = await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
+  if (body === null) return c.json({ error: `request body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` }, 413);
+
+  const secrets = c.env as unknown as Record<string, unknown>;
+  const resource = { kind: manifest.kind as WebhookKind, metadata: { namespace, name }, spec: manifest.spec as Record<string, unknown> };
+  const config = webhookConfig(resource, (secret) => (typeof secrets[secret] === "string" ? (secrets[secret] as string) : undefined));
+  if ("error" in config) return c.json({ error: config.error }, 500);
+
+  const outcome = await receiveWebhook(config, { url: publicRequestUrl(ctx.baseUrl, c.req.url), headers: c.req.raw.headers, body }, Date.now());
+  if (outcome.kind === "rejected") return c.json({ error: outcome.error }, outcome.status);
+  if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
+
+  const entry = sinkEntry(manifest, ctx);
+  const stored = await broker(c.env, entry.namespace, entry.name).ingest([outcome.event]);
+  switch (stored.status) {
+    case 202: {
+      const reply = providerResponse(config.provider);
+      return c.body(reply.body, reply.status as 200, reply.headers);
+    }
+    // 503, not 429: every provider retries a 5xx, not all retry a 429 (GitHub retries neither by itself).
+    case 429:
+      return c.json({ error: stored.error }, 503, { "retry-after": String(stored.retryAfterSeconds) });
+    case 404:
+      return c.json({ error: `the sink of ${manifest.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {
+        "retry-after": String(SINK_MISSING_RETRY_AFTER_S),
+      });
+    default:
+      return c.json(stored.field ? { error: stored.error, field: stored.field } : { error: stored.error }, 400);
+  }
+});
+
+webhooks.all("/webhooks/:namespace/:source", (c) => c.json({ error: `method ${c.req.method} not allowed; use POST` }, 405, { allow: "POST" }));
+
+async function findSource(env: Env, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest<SourceSpec> | null> {
+  for (const kind of KINDS_BY_PRECEDENCE) {
+    const m = await control(env).get(kind, namespace, name, ctx);
+    if (m) return m as Manifest<SourceSpec>;
+  }
+  return null;
+}
+
+/**
+ * The URL the provider called: the router's public URL (PUBLIC_URL, when the Worker sits behind a proxy)
+ * with the request's path and query. Only Twilio signs it, and a source's `spec.publicUrl` overrides it.
+ */
+function publicRequestUrl(baseUrl: string, requestUrl: string): string {
+  const u = new URL(requestUrl);
+  return `${baseUrl}${u.pathname}${u.search}`;
+}
