@@ -34,9 +34,12 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   const body = await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` }, 413);
 
-  const secrets = c.env as unknown as Record<string, unknown>;
+  const bindings = c.env as unknown as Record<string, unknown>;
   const resource = { kind: manifest.kind as WebhookKind, metadata: { namespace, name }, spec: manifest.spec as Record<string, unknown> };
-  const config = webhookConfig(resource, (secret) => (typeof secrets[secret] === "string" ? (secrets[secret] as string) : undefined));
+  const config = webhookConfig(resource, (secret) => {
+    const value = bindings[secret];
+    return typeof value === "string" ? value : undefined;
+  });
   if ("error" in config) return c.json({ error: config.error }, 500);
 
   const outcome = await receiveWebhook(config, { url: publicRequestUrl(ctx.baseUrl, c.req.url), headers: c.req.raw.headers, body }, Date.now());
@@ -50,7 +53,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
       const reply = providerResponse(config.provider);
       return c.body(reply.body, reply.status as 200, reply.headers);
     }
-    // 503, not 429: every provider retries a 5xx, not all retry a 429 (GitHub retries neither by itself).
+    // 503, not 429: providers that retry all retry a 5xx; not all of them retry a 429.
     case 429:
       return c.json({ error: stored.error }, 503, { "retry-after": String(stored.retryAfterSeconds) });
     case 404:
