@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { resolveDestination, validateDestination } from "../../../shared/resources/destination.ts";
+import { parseManifestBody, validateEnvelope } from "../../../shared/resources/manifest.ts";
+import { renderMetrics } from "../../../shared/metrics/prometheus.ts";
+
+const ctx = { baseUrl: "https://events.example.com", domainTemplate: "https://{name}.{namespace}.{DOMAIN}", domain: "svc.example.com" };
+
+describe("destinations", () => {
+  it("resolves URIs, Knative Services (with Alibaba's domain annotation), Brokers and the display", () => {
+    expect(resolveDestination({ uri: "https://a.example/x" }, "ns", ctx)).toEqual({ kind: "url", url: "https://a.example/x" });
+    expect(resolveDestination({ ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "asr" } }, "live", ctx)).toEqual({ kind: "url", url: "https://asr.live.svc.example.com" });
+    expect(resolveDestination({ ref: { kind: "Service", name: "asr" }, uri: "/hook" }, "live", ctx, { "k8s.aliyun.com/domain": "ack.cn" })).toEqual({ kind: "url", url: "https://asr.live.ack.cn/hook" });
+    expect(resolveDestination({ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b", namespace: "other" } }, "ns", ctx)).toEqual({ kind: "broker", namespace: "other", name: "b" });
+    expect(resolveDestination({ ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "d" } }, "ns", ctx)).toEqual({ kind: "display", namespace: "ns", name: "d" });
+  });
+
+  it("turns a URI at the router's own ingress into an internal broker delivery (no HTTP loop)", () => {
+    expect(resolveDestination({ uri: "https://events.example.com/default/default" }, "ns", ctx)).toEqual({ kind: "broker", namespace: "default", name: "default" });
+  });
+
+  it("refuses what it cannot resolve", () => {
+    expect(validateDestination({ ref: { apiVersion: "v1", kind: "ConfigMap", name: "x" } }, "spec.subscriber", true)[0].field).toBe("spec.subscriber.ref");
+    expect(validateDestination({ uri: "ftp://x" }, "spec.subscriber", true)[0].field).toBe("spec.subscriber.uri");
+    expect(validateDestination(undefined, "spec.subscriber", true)[0].message).toBe("is required");
+  });
+});
+
+describe("manifest bodies", () => {
+  it("reads JSON, YAML, and undeclared bodies as YAML; refuses other media types", () => {
+    expect(parseManifestBody("application/json", '{"a":1}')).toEqual({ value: { a: 1 } });
+    expect(parseManifestBody("application/yaml", "a: 1\n")).toEqual({ value: { a: 1 } });
+    expect(parseManifestBody(null, "a: [1, 2]")).toEqual({ value: { a: [1, 2] } });
+    expect(parseManifestBody("application/xml", "<a/>")).toMatchObject({ status: 415 });
+    expect(parseManifestBody("application/yaml", "a: 1\n---\nb: 2\n")).toMatchObject({ status: 400 });
+    expect(parseManifestBody("application/yaml", "a: [1\n")).toMatchObject({ status: 400 });
+  });
+
+  it("checks apiVersion, kind, names and namespaces", () => {
+    const causes = validateEnvelope({ apiVersion: "eventing.knative.dev/v2", kind: "Brokr", metadata: { name: "Bad_Name", namespace: "x" } }, { apiVersions: ["eventing.knative.dev/v1"], kind: "Broker", namespace: "y" });
+    expect(causes.map((c) => c.field)).toEqual(["apiVersion", "kind", "metadata.name", "metadata.namespace"]);
+  });
+});
+
+describe("Prometheus exposition", () => {
+  it("renders counters with labels and a cumulative latency histogram", () => {
+    const text = renderMetrics(
+      [{ namespace: "ns", broker: "b", backlog: 3, dead: 1, counters: [
+        { trigger: "", name: "accepted", value: 10 },
+        { trigger: "t", name: "delivered", value: 7 },
+        { trigger: "t", name: "latency_le_10", value: 5 },
+        { trigger: "t", name: "latency_le_100", value: 2 },
+        { trigger: "t", name: "latency_sum_ms", value: 150 },
+      ] }],
+      [10, 100],
+    );
+    expect(text).toContain('edge_eventing_backlog{namespace="ns",broker="b"} 3');
+    expect(text).toContain('edge_eventing_events_accepted_total{namespace="ns",broker="b"} 10');
+    expect(text).toContain('edge_eventing_events_delivered_total{namespace="ns",broker="b",trigger="t"} 7');
+    expect(text).toContain('edge_eventing_delivery_latency_seconds_bucket{namespace="ns",broker="b",trigger="t",le="0.1"} 7');
+    expect(text).toContain('edge_eventing_delivery_latency_seconds_bucket{namespace="ns",broker="b",trigger="t",le="+Inf"} 7');
+    expect(text).toContain('edge_eventing_delivery_latency_seconds_sum{namespace="ns",broker="b",trigger="t"} 0.15');
+  });
+});
