@@ -435,7 +435,8 @@ export class Broker extends DurableObject<Env> {
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: string): void {
-    this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
+    // The row may be gone already (its trigger deleted and re-created while this attempt was in flight).
+    if (this.sql.exec("DELETE FROM deliveries WHERE id = ? RETURNING id", row.id).toArray().length === 0) return;
     this.sql.exec("DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)", row.event_seq, row.event_seq);
     this.backlog--;
     this.count(trigger, counter, 1);

@@ -39,6 +39,8 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Upper bounds that keep one attempt inside a Durable Object's 15-minute alarm and a sane schedule. */
 export const MAX_TIMEOUT_MS = 10 * 60_000;
 export const MAX_RETRY = 100;
+/** No single wait is longer than a day: Knative's uncapped exponential reaches years within 30 retries. */
+export const MAX_BACKOFF_MS = 86_400_000;
 
 export interface FieldError {
   field: string;
@@ -94,11 +96,11 @@ export function isRetryable(status: number | null): boolean {
 
 /**
  * Wait before retry `n` (1-based), the documented formula: linear `delay*n`, exponential `delay*2^n`,
- * capped by backoffMax. With retryAfterMax set, a 429/503 Retry-After stretches the wait up to that cap.
+ * capped by backoffMax (and always by a day). With retryAfterMax set, a 429/503 Retry-After stretches the wait up to that cap.
  */
 export function retryDelayMs(policy: DeliveryPolicy, n: number, status: number | null, retryAfterMs: number | null): number {
   const base = policy.backoffPolicy === "linear" ? policy.backoffDelayMs * n : policy.backoffDelayMs * 2 ** n;
-  const backoff = policy.backoffMaxMs === null ? base : Math.min(base, policy.backoffMaxMs);
+  const backoff = Math.min(base, policy.backoffMaxMs ?? MAX_BACKOFF_MS);
   if (policy.retryAfterMaxMs === null || retryAfterMs === null || (status !== 429 && status !== 503)) return backoff;
   return Math.max(backoff, Math.min(retryAfterMs, policy.retryAfterMaxMs));
 }

@@ -77,3 +77,10 @@ describe("trace context", () => {
     expect(isTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01")).toBe(false);
   });
 });
+
+describe("backoff bound", () => {
+  it("never waits more than a day, whatever the retry count", () => {
+    const exp = resolvePolicy({ retry: 100, backoffPolicy: "exponential", backoffDelay: "PT1S" }, undefined);
+    expect(retryDelayMs(exp, 100, 500, null)).toBe(86_400_000);
+  });
+});
