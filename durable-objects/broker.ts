@@ -73,7 +73,7 @@ export class Broker extends DurableObject<Env> {
     super(ctx, env);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, trace TEXT);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
@@ -110,10 +110,11 @@ export class Broker extends DurableObject<Env> {
 
   /**
    * Accept events from ingress: durable (event, deliveries, dedup) before this returns 202.
-   * `traceparent` is the request's trace context, kept for events that carry none of their own.
+   * `headers` are the request's pass-through headers (shared/delivery/headers.ts), sent on with every
+   * delivery; an event's own `traceparent` extension wins over the request's.
    */
-  async ingest(events: CloudEvent[], traceparent?: string): Promise<IngestResult> {
-    const result = this.accept(events, traceparent);
+  async ingest(events: CloudEvent[], headers: Record<string, string> = {}): Promise<IngestResult> {
+    const result = this.accept(events, headers);
     if (result.status === 202 && result.accepted > 0) await this.pump();
     return result;
   }
@@ -200,7 +201,7 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  private accept(events: CloudEvent[], traceparent?: string): IngestResult {
+  private accept(events: CloudEvent[], headers: Record<string, string>): IngestResult {
     const config = this.config;
     if (!config) return { status: 404, error: "broker not found" };
     const now = Date.now();
@@ -226,8 +227,10 @@ export class Broker extends DurableObject<Env> {
         }
         accepted++;
         if (matches[i].length === 0) return;
-        const trace = isTraceparent(event.attributes.traceparent) ? event.attributes.traceparent : isTraceparent(traceparent) ? traceparent : null;
-        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, trace) VALUES (?, ?, ?) RETURNING seq", now, encodeStructured(event), trace).one().seq;
+        const own = event.attributes.traceparent;
+        const forwarded = isTraceparent(own) ? { ...headers, traceparent: own } : headers;
+        const stored = Object.keys(forwarded).length > 0 ? JSON.stringify(forwarded) : null;
+        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, headers) VALUES (?, ?, ?) RETURNING seq", now, encodeStructured(event), stored).one().seq;
         for (const t of matches[i]) this.enqueue(seq, t.config.name, event, now);
       });
       if (this.watching()) {
@@ -310,9 +313,10 @@ export class Broker extends DurableObject<Env> {
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
-    const stored = this.sql.exec<{ body: string; trace: string | null }>("SELECT body, trace FROM events WHERE seq = ?", row.event_seq).one();
+    const stored = this.sql.exec<{ body: string; headers: string | null }>("SELECT body, headers FROM events WHERE seq = ?", row.event_seq).one();
     const event = decodeStructured(stored.body) as CloudEvent;
-    const traceparent = childTraceparent(stored.trace);
+    const forwarded: Record<string, string> = stored.headers ? JSON.parse(stored.headers) : {};
+    forwarded.traceparent = childTraceparent(forwarded.traceparent);
     const toSubscriber = row.phase === "subscriber";
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
     const { knativebrokerttl: ttl, ...rest } = event.attributes;
@@ -321,26 +325,26 @@ export class Broker extends DurableObject<Env> {
     const outgoing: CloudEvent = { attributes, data: event.data };
     switch (target.kind) {
       case "broker": {
-        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing], traceparent);
+        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing], forwarded);
         return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
       }
       case "display":
         await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing));
         return { ok: true };
       case "url": {
-        const result = await this.send(target.url, outgoing, t, toSubscriber, traceparent);
+        const result = await this.send(target.url, outgoing, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
         if (result.status < 200 || result.status >= 300) {
           const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
           return { ok: false, status: result.status, body: result.body, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
         }
-        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl, traceparent) : { ok: true };
+        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl, forwarded) : { ok: true };
       }
     }
   }
 
   /** Encode and send through the least-loaded of the trigger's dispatcher slots. */
-  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean, traceparent: string): Promise<OutboundResult> {
+  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
     const ns = this.config!.namespace;
     let headers: Headers;
     let body: Uint8Array | null;
@@ -350,8 +354,8 @@ export class Broker extends DurableObject<Env> {
     } else {
       ({ headers, body } = encodeBinary(event));
     }
+    for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
     headers.set("kn-namespace", ns);
-    headers.set("traceparent", traceparent);
     if (toSubscriber) headers.set("prefer", "reply");
     const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_SLOT);
     let slot = 0;
@@ -367,7 +371,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
-  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, traceparent: string): Outcome {
+  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Outcome {
     const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
     if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
       const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
@@ -375,7 +379,7 @@ export class Broker extends DurableObject<Env> {
     }
     const reply = decoded.events[0];
     reply.attributes.knativebrokerttl = ttl as number;
-    const r = this.accept([reply], traceparent);
+    const r = this.accept([reply], forwarded);
     if (r.status === 202) {
       this.count("", "replies", 1);
       return { ok: true };

@@ -1,6 +1,7 @@
 /** Event ingress: `POST /{namespace}/{broker}` (API.md §1). Decoding here; storing in the broker object. */
 import { Hono } from "hono";
 import { decodeHttp } from "../shared/cloudevents/index.ts";
+import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
 import { broker } from "./context.ts";
@@ -22,7 +23,7 @@ ingress.post("/:namespace/:broker", async (c) => {
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.events.length === 0) return c.body(null, 202);
-  const r = await broker(c.env, namespace, name).ingest(decoded.events, c.req.header("traceparent"));
+  const r = await broker(c.env, namespace, name).ingest(decoded.events, passThroughHeaders(c.req.raw.headers));
   switch (r.status) {
     case 202:
       return c.body(null, 202);

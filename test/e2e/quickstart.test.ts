@@ -76,3 +76,17 @@ spec:
     expect(shown[0].event).toMatchObject({ id: "hello-1", type: "dev.example.greeting", data: { msg: "hello" } });
   });
 });
+
+describe("a router with no admin token configured", () => {
+  it("fails closed: every management call is 401, ingress still answers", async () => {
+    const bare = await startRouter({ vars: { ADMIN_TOKEN: "" } });
+    try {
+      const r = await fetch(`${bare.url}/apis/eventing.knative.dev/v1/namespaces/default/brokers`, { headers: auth });
+      expect(r.status).toBe(401);
+      expect(((await r.json()) as { message: string }).message).toMatch(/no ADMIN_TOKEN/);
+      expect((await fetch(`${bare.url}/default/default`, binaryEvent("x"))).status).toBe(404);
+    } finally {
+      await bare.stop();
+    }
+  });
+});

@@ -27,17 +27,23 @@ export function deliveryScenarios(h: Harness, ns: string): void {
   });
 
   describe("delivery to subscribers", () => {
-  it("delivers in binary mode with Knative's headers, the arrival time, no TTL, and the data unchanged", async () => {
+  it("delivers in binary mode with Knative's headers, the arrival time, the trace, no TTL, and the data unchanged", async () => {
     await script(sub(), "/bin", [{ status: 200 }]);
     await apply("triggers", trigger("bin", { broker: "b", filter: { attributes: { type: "bin.t" } }, subscriber: { uri: `${sub()}/bin` } }));
     const body = '{"a": 1.0,  "big": 12345678901234567890}';
-    expect((await send("b", binaryEvent("bin-1", "bin.t", { "ce-myext": "Euro%20%E2%82%AC" }, body))).status).toBe(202);
+    const extra = { "ce-myext": "Euro%20%E2%82%AC", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "x-request-id": "req-7", authorization: "Bearer producer-secret", "x-custom": "stays" };
+    expect((await send("b", binaryEvent("bin-1", "bin.t", extra, body))).status).toBe(202);
     const [got] = await receivedAtLeast(sub(), "/bin", 1);
     expect(got.body).toBe(body);
     expect(got.headers).toMatchObject({ "ce-id": "bin-1", "ce-type": "bin.t", "ce-source": "/test", "ce-specversion": "1.0", "content-type": "application/json", prefer: "reply", "kn-namespace": ns });
     expect(got.headers["ce-myext"]).toBe("Euro%20%E2%82%AC");
     expect(got.headers["ce-knativearrivaltime"]).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(got.headers["ce-knativebrokerttl"]).toBeUndefined();
+    // Knative's pass-through allow-list, and the producer's trace continued as a child span.
+    expect(got.headers["x-request-id"]).toBe("req-7");
+    expect(got.headers.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$/);
+    expect(got.headers.authorization).toBeUndefined();
+    expect(got.headers["x-custom"]).toBeUndefined();
   });
 
     it("delivers structured JSON when delivery.format is json", async () => {
