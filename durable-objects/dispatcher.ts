@@ -4,6 +4,7 @@
  * connection budget: parallelism is a setting, not an accident of the runtime.
  */
 import { DurableObject } from "cloudflare:workers";
+import { readCapped } from "../shared/streams.ts";
 
 /** Connections one object keeps open at once (Cloudflare's per-invocation limit). */
 export const CONNECTIONS_PER_SLOT = 6;
@@ -28,7 +29,7 @@ export class Dispatcher extends DurableObject<Env> {
     this.peak = Math.max(this.peak, this.inflight);
     try {
       const res = await fetch(req.url, { method: "POST", headers: req.headers, body: req.body, signal: AbortSignal.timeout(req.timeoutMs), redirect: "manual" });
-      const { body, truncated } = await readCapped(res, MAX_RESPONSE_BYTES);
+      const { bytes: body, truncated } = await readCapped(res.body, MAX_RESPONSE_BYTES);
       const headers: [string, string][] = [];
       res.headers.forEach((v, k) => {
         if (k === "content-type" || k === "retry-after" || k.startsWith("ce-")) headers.push([k, v]);
@@ -46,34 +47,4 @@ export class Dispatcher extends DurableObject<Env> {
   stats(): { inflight: number; peak: number } {
     return { inflight: this.inflight, peak: this.peak };
   }
-}
-
-async function readCapped(res: Response, max: number): Promise<{ body: Uint8Array; truncated: boolean }> {
-  if (!res.body) return { body: new Uint8Array(0), truncated: false };
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      return { body: concat(chunks, max), truncated: true };
-    }
-  }
-  return { body: concat(chunks, size), truncated: false };
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    const n = Math.min(c.length, size - at);
-    out.set(c.subarray(0, n), at);
-    at += n;
-    if (at >= size) break;
-  }
-  return out;
 }

@@ -1,16 +1,6 @@
-import { afterAll, beforeAll } from "vitest";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
-import { type RunningRouter, startRouter } from "../support/router.ts";
-import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
+import { routerWithSubscriber } from "../support/router.ts";
 
-let router: RunningRouter;
-let sub: Subscriber;
+const { router, subscriber } = routerWithSubscriber();
 
-beforeAll(async () => {
-  [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-});
-afterAll(async () => {
-  await Promise.all([router?.stop(), sub?.close()]);
-});
-
-deliveryScenarios({ fetch: (path, init) => fetch(`${router.url}${path}`, init), subscriber: () => sub.url }, "e2e");
+deliveryScenarios({ fetch: (path, init) => fetch(`${router().url}${path}`, init), subscriber: () => subscriber().url }, "e2e");

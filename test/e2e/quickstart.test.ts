@@ -2,30 +2,24 @@
  * The README walk-through, over real HTTP against `wrangler dev`: apply a Broker and a Trigger, post an
  * event, see it at the built-in event display and at a real HTTP subscriber.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auth, binaryEvent, eventually, receivedAtLeast } from "../support/client.ts";
-import { type RunningRouter, startRouter } from "../support/router.ts";
-import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
+import { routerWithSubscriber, startRouter } from "../support/router.ts";
 
-let router: RunningRouter;
-let sub: Subscriber;
+const started = routerWithSubscriber();
 
-beforeAll(async () => {
-  [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-});
-afterAll(async () => {
-  await Promise.all([router?.stop(), sub?.close()]);
-});
-
-const yaml = (text: string) => ({ ...auth, "content-type": "application/yaml" });
+const yaml = { ...auth, "content-type": "application/yaml" };
 
 describe("quick start over HTTP", () => {
   it("answers healthz without a token and refuses management without one", async () => {
+    const router = started.router();
     expect((await fetch(`${router.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/brokers`)).status).toBe(401);
   });
 
   it("routes an event from a Knative manifest to the event display and a subscriber", async () => {
+    const router = started.router();
+    const sub = started.subscriber();
     const manifests = {
       broker: `apiVersion: eventing.knative.dev/v1
 kind: Broker
@@ -62,7 +56,7 @@ spec:
 `,
     };
     for (const [plural, name, body] of [["brokers", "default", manifests.broker], ["triggers", "display", manifests.display], ["triggers", "service", manifests.service]]) {
-      const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${name}`, { method: "PUT", headers: yaml(body), body });
+      const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${name}`, { method: "PUT", headers: yaml, body });
       expect(r.status).toBe(201);
     }
     const sent = await fetch(`${router.url}/default/default`, binaryEvent("hello-1", "dev.example.greeting", {}, '{"msg":"hello"}'));

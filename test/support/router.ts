@@ -8,7 +8,9 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { TOKEN } from "./client.ts";
+import { type Subscriber, startSubscriber } from "./subscriber.ts";
 
 export interface RunningRouter {
   url: string;
@@ -70,4 +72,17 @@ async function waitHealthy(url: string, child: ChildProcess, log: () => string):
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`router did not become healthy:\n${log()}`);
+}
+
+/** A router and a real HTTP subscriber for one test file, started before its tests and stopped after. */
+export function routerWithSubscriber(): { router: () => RunningRouter; subscriber: () => Subscriber } {
+  let router: RunningRouter;
+  let sub: Subscriber;
+  beforeAll(async () => {
+    [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
+  });
+  afterAll(async () => {
+    await Promise.all([router?.stop(), sub?.close()]);
+  });
+  return { router: () => router, subscriber: () => sub };
 }
