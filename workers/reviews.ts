@@ -4,10 +4,9 @@ import { decodeStructured } from "../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { compileTriggerFilter } from "../shared/filters/knative.ts";
 import { reviewExpression } from "../shared/filters/review.ts";
-import { MAX_MANIFEST_BYTES, parseManifestBody } from "../shared/resources/manifest.ts";
-import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { invalid, type KubeStatus } from "../shared/resources/status.ts";
 import { requireAdmin } from "./auth.ts";
-import { readTextLimited } from "./body.ts";
+import { readManifest } from "./body.ts";
 
 export const reviews = new Hono<{ Bindings: Env }>();
 const BASE = "/apis/edge-eventing.dev/v1alpha1";
@@ -17,10 +16,8 @@ type Review = { apiVersion?: string; kind?: string; spec?: Record<string, unknow
 
 /** The review body and its event, or the Status to answer. */
 async function readReview(req: Request, kind: string): Promise<{ review: Review; event: CloudEvent } | KubeStatus> {
-  const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
-  if (text === null) return failure(413, "RequestEntityTooLarge", `review is larger than ${MAX_MANIFEST_BYTES} bytes`);
-  const parsed = parseManifestBody(req.headers.get("content-type"), text);
-  if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error);
+  const parsed = await readManifest(req);
+  if ("code" in parsed) return parsed;
   const review = parsed.value as Review;
   if (typeof review !== "object" || review === null || review.kind !== kind || typeof review.spec !== "object" || review.spec === null) {
     return invalid(kind, undefined, [{ field: "kind", message: `must be ${kind} with a spec` }]);
