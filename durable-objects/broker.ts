@@ -219,6 +219,7 @@ export class Broker extends DurableObject<Env> {
     }
     let accepted = 0;
     let duplicates = 0;
+    const matched = new Map<string, number>();
     this.ctx.storage.transactionSync(() => {
       prepared.forEach((event, i) => {
         if (this.isDuplicate(event, now, config.dedupWindowMs)) {
@@ -231,13 +232,17 @@ export class Broker extends DurableObject<Env> {
         const forwarded = isTraceparent(own) ? { ...headers, traceparent: own } : headers;
         const stored = Object.keys(forwarded).length > 0 ? JSON.stringify(forwarded) : null;
         const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, headers) VALUES (?, ?, ?) RETURNING seq", now, encodeStructured(event), stored).one().seq;
-        for (const t of matches[i]) this.enqueue(seq, t.config.name, event, now);
+        for (const t of matches[i]) {
+          this.enqueue(seq, t.config.name, event, now);
+          matched.set(t.config.name, (matched.get(t.config.name) ?? 0) + 1);
+        }
       });
       if (this.watching()) {
         prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: event.attributes.id, source: event.attributes.source, type: event.attributes.type, matched: matches[i].map((t) => t.config.name) }));
       }
       this.count("", "accepted", accepted);
       if (duplicates > 0) this.count("", "duplicates", duplicates);
+      for (const [trigger, n] of matched) this.count(trigger, "matched", n);
     });
     return { status: 202, accepted, duplicates };
   }
@@ -256,7 +261,6 @@ export class Broker extends DurableObject<Env> {
     const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : "";
     this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (?, ?, ?, ?)", seq, trigger, pkey, now);
     this.backlog++;
-    this.count(trigger, "matched", 1);
   }
 
   private count(trigger: string, name: string, n: number): void {
