@@ -1,10 +1,252 @@
-/** Scales one ScaledObject's target from the router's metrics. Being implemented: see issue 6. */
+/**
+ * Scales one ScaledObject's target (issue 6). Its alarm ticks every min(pollingInterval, 2 s) with a
+ * concurrency/rps trigger (Knative's KPA tick), else every pollingInterval (KEDA): read the metrics
+ * (a Trigger's broker, or a source poller's status), feed the windows, decide, bound, and call the
+ * Kubernetes API only to re-read the target (once per pollingInterval) or to change its replicas.
+ * Plan, decider state and status live in SQLite, so an eviction resets nothing.
+ */
 import { DurableObject } from "cloudflare:workers";
-import type { Runner, RunnerInput } from "./runner.ts";
+import type { Broker } from "./broker.ts";
+import { runnerKey, type Runner, type RunnerInput } from "./runner.ts";
+import type { Stub } from "./stub.ts";
+import { TICK_SEC } from "../shared/autoscaling/decider.ts";
+import type { KedaMetric } from "../shared/autoscaling/keda.ts";
+import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
+import { deciderSpecFrom, type AutoscalerPlan, type TriggerSpec } from "../shared/autoscaling/scaled-object.ts";
+import { kedaTriggers, newScalerState, observeSecond, scaleStep, type ScalerState } from "../shared/autoscaling/scaler.ts";
+import { SOURCE_KINDS, sourceMetric } from "../shared/autoscaling/source-metrics.ts";
+import { KubernetesClient, type FetchLike } from "../shared/kubernetes/client.ts";
+import { connectCluster } from "../shared/kubernetes/cluster.ts";
+import { KubernetesApiError } from "../shared/kubernetes/errors.ts";
+import type { Condition } from "../shared/resources/manifest.ts";
+
+/** Limit: one Kubernetes API call may take this long before the tick gives up on it. */
+const K8S_TIMEOUT_MS = 10_000;
+/** Alarms fire a little early or late: a KEDA poll due within this much counts as due. */
+const ALARM_SLACK_SEC = 0.25;
+
+interface Configured {
+  namespace: string;
+  plan: AutoscalerPlan;
+}
+
+/** Everything a tick carries to the next one (JSON in SQLite). */
+interface Runtime {
+  scaler: ScalerState | null;
+  /** The KPA trigger's previous broker sample, for rps. */
+  sample: TriggerSample | null;
+  /** The last whole second fed into the windows (one value per second, as Knative scrapes). */
+  lastSecond: number | null;
+  lastKedaSec: number | null;
+  /** Kafka committed offsets of the last poll, per trigger index (excludePersistentLag). */
+  kafkaPrevious: Record<number, Record<string, number>>;
+  /** The target as last read or written: replicas asked for, pods it reports. */
+  target: { replicas: number; currentReplicas: number; readAtSec: number } | null;
+  lastActiveTime: string | null;
+  lastDecision: Decision | null;
+  lastError: { time: string; message: string } | null;
+}
+
+interface Decision {
+  time: string;
+  /** After bounds: what the target is asked for. */
+  desiredReplicas: number;
+  /** Before bounds: the larger of the KPA and KEDA answers. */
+  unbounded: number;
+  /** The metric values this decision saw, keyed `<trigger or source>.<metric>`. */
+  observed: Record<string, number>;
+}
+
+const freshRuntime = (): Runtime => ({
+  scaler: null, sample: null, lastSecond: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
+  lastActiveTime: null, lastDecision: null, lastError: null,
+});
+
+const condition = (type: string, status: Condition["status"], reason: string, message?: string): Condition => ({ type, status, reason, ...(message ? { message } : {}) });
 
 export class Autoscaler extends DurableObject<Env> implements Runner {
-  async configure(_input: RunnerInput | null): Promise<void> {}
+  private readonly sql = this.ctx.storage.sql;
+  /** The tick in progress: alarms arriving meanwhile wait for it instead of interleaving with it. */
+  private running: Promise<void> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
+  }
+
+  async configure(input: RunnerInput | null): Promise<void> {
+    if (!input) {
+      await this.ctx.storage.deleteAlarm();
+      this.sql.exec("DELETE FROM kv");
+      return;
+    }
+    let configured: Configured;
+    try {
+      configured = { namespace: input.manifest.metadata.namespace ?? "default", plan: deciderSpecFrom(input.manifest) };
+    } catch (e) {
+      // The control plane validates first; this only guards against a manifest stored by an older version.
+      await this.ctx.storage.deleteAlarm();
+      this.sql.exec("DELETE FROM kv WHERE key IN ('plan', 'runtime')");
+      this.put("status", { conditions: [condition("Ready", "False", "InvalidSpec", (e as Error).message)] });
+      return;
+    }
+    const text = JSON.stringify(configured);
+    if (this.getText("plan") !== text) {
+      // A new plan starts new windows: their sizes and targets may have changed.
+      this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES ('plan', ?)", text);
+      this.sql.exec("DELETE FROM kv WHERE key = 'runtime'");
+      this.put("status", { conditions: [condition("Ready", "Unknown", "Pending", "waiting for the first tick")] });
+      await this.ctx.storage.setAlarm(Date.now());
+    } else if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now());
+    }
+  }
+
   async status(): Promise<Record<string, unknown>> {
-    return {};
+    return this.get<Record<string, unknown>>("status") ?? {};
+  }
+
+  override async alarm(): Promise<void> {
+    this.running ??= this.tick().finally(() => (this.running = null));
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    const planText = this.getText("plan");
+    if (planText === null) return;
+    const { namespace, plan } = JSON.parse(planText) as Configured;
+    const kpaTrigger = plan.triggers.find((t) => t.metric === "concurrency" || t.metric === "rps");
+    const intervalSec = kpaTrigger ? Math.min(plan.pollingIntervalSec, TICK_SEC) : plan.pollingIntervalSec;
+    const nowMs = Date.now();
+    const tSec = nowMs / 1000;
+    const rt = this.get<Runtime>("runtime") ?? freshRuntime();
+    const time = new Date(nowMs).toISOString();
+    const problems: { reason: string; message: string }[] = [];
+    const brokers = new Map<string, Promise<BrokerCounters>>();
+    const brokerMetrics = (name: string) => {
+      if (!brokers.has(name)) brokers.set(name, (this.env.BROKER.getByName(`${namespace}/${name}`) as unknown as Stub<Broker>).metrics());
+      return brokers.get(name)!;
+    };
+    const observedValues: Record<string, number> = {};
+
+    try {
+      const { fetch: k8sFetch, credentials } = connectCluster(plan.cluster, this.env as unknown as Record<string, unknown>, timedFetch);
+      const client = new KubernetesClient(k8sFetch, credentials);
+      if (!rt.target || tSec - rt.target.readAtSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC) {
+        const scale = await client.getScale(plan.target);
+        rt.target = { replicas: scale.replicas, currentReplicas: scale.currentReplicas, readAtSec: tSec };
+      }
+      rt.scaler ??= newScalerState(plan, rt.target.currentReplicas, tSec);
+
+      // The decider runs only on ticks that read its metric: a gap would read as idle and scale down.
+      let kpaRead = false;
+      if (kpaTrigger) {
+        try {
+          const value = this.observeKpa(rt, kpaTrigger, await brokerMetrics(kpaTrigger.broker!), plan, nowMs);
+          if (value !== null) observedValues[`${kpaTrigger.source}.${kpaTrigger.metric}`] = value;
+          kpaRead = true;
+        } catch (e) {
+          problems.push({ reason: "MetricUnavailable", message: `Broker ${namespace}/${kpaTrigger.broker}: ${(e as Error).message}` });
+        }
+      }
+
+      let keda: KedaMetric[] | undefined;
+      const polled = kedaTriggers(plan);
+      if (polled.length > 0 && (rt.lastKedaSec === null || tSec - rt.lastKedaSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC)) {
+        const read = await Promise.all(polled.map((t) => this.kedaMetric(t, plan.triggers.indexOf(t), namespace, rt, brokerMetrics)));
+        const missing = read.filter((r) => typeof r === "string");
+        for (const message of missing) problems.push({ reason: "MetricUnavailable", message });
+        // Never decide on part of the metrics: a missing one could read as idle and scale to zero.
+        if (missing.length === 0) {
+          keda = read as KedaMetric[];
+          polled.forEach((t, i) => (observedValues[`${t.source}.${t.metric}`] = keda![i].value));
+          rt.lastKedaSec = tSec;
+        }
+      }
+
+      const step = scaleStep(plan, rt.scaler, { tSec, readyPods: rt.target.currentReplicas, current: rt.target.replicas, kpa: kpaRead, keda });
+      rt.scaler = step.state;
+      if (isActive(step.state)) rt.lastActiveTime = time;
+      if (step.desired !== null) rt.lastDecision = { time, desiredReplicas: step.replicas, unbounded: step.desired, observed: observedValues };
+      if (step.replicas !== rt.target.replicas) {
+        const set = await client.setReplicas(plan.target, step.replicas);
+        rt.target = { replicas: set.replicas, currentReplicas: set.currentReplicas, readAtSec: tSec };
+      }
+    } catch (e) {
+      const reason = e instanceof KubernetesApiError ? e.reason : "ScaleTargetUnavailable";
+      problems.push({ reason, message: (e as Error).message });
+    }
+
+    // A configure() or delete that landed while this tick awaited wins over what the tick computed.
+    if (this.getText("plan") !== planText) return;
+    const error = problems.map((p) => p.message).join("; ");
+    if (error) rt.lastError = { time, message: error };
+    this.put("runtime", rt);
+    this.put("status", {
+      conditions: [
+        error ? condition("Ready", "False", problems[0].reason, error) : condition("Ready", "True", "ScaledObjectReady"),
+        rt.scaler && isActive(rt.scaler) ? condition("Active", "True", "ScalerActive") : condition("Active", "False", "ScalerNotActive"),
+      ],
+      scaleTargetKind: `${plan.target.apiVersion}.${plan.target.kind}`,
+      currentReplicas: rt.target?.currentReplicas ?? null,
+      desiredReplicas: rt.lastDecision?.desiredReplicas ?? null,
+      ...(rt.scaler?.decider ? { mode: rt.scaler.panic ? "panic" : "stable" } : {}),
+      lastActiveTime: rt.lastActiveTime,
+      lastDecision: rt.lastDecision,
+      lastError: rt.lastError,
+    });
+    await this.ctx.storage.setAlarm(nowMs + intervalSec * 1000);
+  }
+
+  /** Feeds the KPA windows with the trigger's concurrency or rps for each second since the last feed. */
+  private observeKpa(rt: Runtime, trigger: TriggerSpec, metrics: BrokerCounters, plan: AutoscalerPlan, nowMs: number): number | null {
+    const sample = sampleTrigger(metrics, trigger.source, nowMs);
+    const second = Math.floor(nowMs / 1000);
+    if (rt.lastSecond !== null && second <= rt.lastSecond) return null;
+    const value = trigger.metric === "concurrency" ? sample.inflight : rateBetween(rt.sample, sample);
+    rt.sample = sample;
+    if (value === null) return null;
+    // The value holds since the last feed (at most a stable window back: older seconds leave the window anyway).
+    const from = Math.max(rt.lastSecond === null ? second : rt.lastSecond + 1, second - plan.decider!.stableWindowSec + 1);
+    for (let s = from; s <= second; s++) observeSecond(rt.scaler!, s, value);
+    rt.lastSecond = second;
+    return value;
+  }
+
+  /** One KEDA trigger's metric, or a message saying why it is unavailable. */
+  private async kedaMetric(trigger: TriggerSpec, index: number, namespace: string, rt: Runtime, brokerMetrics: (name: string) => Promise<BrokerCounters>): Promise<KedaMetric | string> {
+    try {
+      if (trigger.type === "edge-eventing") {
+        const value = backlogOf(sampleTrigger(await brokerMetrics(trigger.broker!), trigger.source, Date.now()));
+        return { value, target: trigger.target, active: value > trigger.activationTarget };
+      }
+      const kind = SOURCE_KINDS[trigger.type];
+      const poller = this.env.POLLER.getByName(runnerKey(kind, namespace, trigger.source)) as unknown as Stub<Runner>;
+      const read = sourceMetric(trigger, await poller.status(), rt.kafkaPrevious[index]);
+      if (!read.ok) return read.error;
+      rt.kafkaPrevious[index] = read.previous;
+      return read.metric;
+    } catch (e) {
+      const where = trigger.type === "edge-eventing" ? `Broker ${namespace}/${trigger.broker}` : `${SOURCE_KINDS[trigger.type]} ${trigger.source}`;
+      return `${where}: ${(e as Error).message}`;
+    }
+  }
+
+  private getText(key: string): string | null {
+    return this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  private get<T>(key: string): T | null {
+    const text = this.getText(key);
+    return text === null ? null : (JSON.parse(text) as T);
+  }
+
+  private put(key: string, value: unknown): void {
+    this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, JSON.stringify(value));
   }
 }
+
+/** KEDA's activity, or a non-zero KPA decision. */
+const isActive = (s: ScalerState) => s.active || (s.kpaWant ?? 0) > 0;
+
+const timedFetch: FetchLike = (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(K8S_TIMEOUT_MS) });

@@ -1,10 +1,11 @@
 /**
  * `edge-eventing autoscale decide --input FILE` replays observations through the KPA decider and
- * prints one result per observation. `autoscale simulate --input FILE [--plot]` replays a traffic
- * trace through a ScaledObject and prints the replica curve. FILE `-` reads stdin; JSON or YAML.
+ * prints one result per observation. `autoscale simulate --input FILE [--scaled-object FILE] [--plot]`
+ * replays a traffic trace through a ScaledObject (inline, or the manifest file the router is given)
+ * and prints the replica curve. FILE `-` reads stdin; JSON or YAML.
  */
 import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { runDecisions, validateDecideInput, type DecideInput } from "../../shared/autoscaling/decide-input.ts";
 import { deciderSpecFrom, InvalidScaledObjectError } from "../../shared/autoscaling/scaled-object.ts";
 import { simulate, type SimulationInput, type SimulationRow } from "../../shared/autoscaling/simulate.ts";
@@ -27,24 +28,32 @@ const nodeIO: CliIO = {
 };
 
 const USAGE = `usage: edge-eventing autoscale decide --input FILE
-       edge-eventing autoscale simulate --input FILE [--plot]
+       edge-eventing autoscale simulate --input FILE [--scaled-object FILE] [--plot]
 FILE is JSON or YAML; - reads stdin. See docs/AUTOSCALING.md.
 `;
 
 export async function autoscale(args: string[], io: CliIO = nodeIO): Promise<number> {
   const [sub, ...rest] = args;
-  const inputAt = rest.indexOf("--input");
-  const path = inputAt >= 0 ? rest[inputAt + 1] : undefined;
-  const unknown = rest.filter((a, i) => i !== inputAt && i !== inputAt + 1 && !(sub === "simulate" && a === "--plot"));
-  if ((sub !== "decide" && sub !== "simulate") || !path || unknown.length > 0) {
+  const options = sub === "simulate" ? ["--input", "--scaled-object"] : ["--input"];
+  const value = (name: string) => (rest.indexOf(name) >= 0 ? rest[rest.indexOf(name) + 1] : undefined);
+  const path = value("--input");
+  const manifestPath = value("--scaled-object");
+  const known = new Set(options.flatMap((o) => (rest.includes(o) ? [rest.indexOf(o), rest.indexOf(o) + 1] : [])));
+  const unknown = rest.filter((a, i) => !known.has(i) && !(sub === "simulate" && a === "--plot"));
+  if ((sub !== "decide" && sub !== "simulate") || !path || (rest.includes("--scaled-object") && !manifestPath) || unknown.length > 0) {
     io.err(USAGE);
     return 2;
   }
   let input: unknown;
+  let reading = path;
   try {
     input = parseYaml(await io.read(path));
+    if (manifestPath) {
+      reading = manifestPath;
+      input = { ...(typeof input === "object" && input !== null ? input : {}), scaledObject: scaledObjectIn(await io.read(manifestPath)) };
+    }
   } catch (e) {
-    io.err(`cannot read ${path}: ${(e as Error).message}\n`);
+    io.err(`cannot read ${reading}: ${(e as Error).message}\n`);
     return 1;
   }
   if (sub === "decide") {
@@ -57,6 +66,14 @@ export async function autoscale(args: string[], io: CliIO = nodeIO): Promise<num
     return 0;
   }
   return runSimulate(input, rest.includes("--plot"), io);
+}
+
+/** The ScaledObject of a manifest file, which may hold several YAML documents (as `kubectl apply -f` takes). */
+function scaledObjectIn(text: string): unknown {
+  const docs = parseAllDocuments(text).map((d) => d.toJS() as { kind?: unknown } | null);
+  const found = docs.filter((d) => d?.kind === "ScaledObject");
+  if (found.length !== 1) throw new Error(`expected exactly one document of kind ScaledObject, found ${found.length}`);
+  return found[0];
 }
 
 function runSimulate(input: unknown, plot: boolean, io: CliIO): number {

@@ -30,6 +30,8 @@ export interface TriggerSpec {
   type: "edge-eventing" | "kafka" | "rocketmq" | "redis-streams";
   /** The Trigger or source resource whose metric drives scaling (same namespace). */
   source: string;
+  /** edge-eventing: the Broker the Trigger belongs to (its object holds the metrics). */
+  broker?: string;
   metric: TriggerMetric;
   /** AverageValue target per replica (backlog and lag metrics). */
   target: number;
@@ -97,12 +99,17 @@ function parseTrigger(t: unknown, at: string, errors: FieldError[]): TriggerSpec
   switch (t.type) {
     case "edge-eventing": {
       const source = metaName(meta, "trigger", `${m}.trigger`, errors);
+      const broker = metaName(meta, "broker", `${m}.broker`, errors);
       const metric = meta.metric;
-      if (metric === "concurrency" || metric === "rps") return { type: t.type, source, metric, target: 0, activationTarget: 0 };
+      if (metric === "concurrency" || metric === "rps") {
+        // 0: the per-pod target comes from the autoscaling.knative.dev/target annotation or its default.
+        const target = meta.target === undefined ? 0 : metaNumber(meta, "target", undefined, `${m}.target`, errors, 0.01);
+        return { type: t.type, source, broker, metric, target, activationTarget: 0 };
+      }
       if (metric === "backlog") {
         const target = metaNumber(meta, "target", undefined, `${m}.target`, errors, 1);
         const activationTarget = metaNumber(meta, "activationTarget", 0, `${m}.activationTarget`, errors);
-        return { type: t.type, source, metric, target, activationTarget };
+        return { type: t.type, source, broker, metric, target, activationTarget };
       }
       errors.push({ field: `${m}.metric`, message: 'must be "concurrency", "rps" or "backlog"' });
       return null;
@@ -228,19 +235,26 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   const cooldownPeriodSec = int(s, "cooldownPeriod", 300, 0, 86_400, errors);
 
   const triggers: TriggerSpec[] = [];
+  const specIndex = new Map<TriggerSpec, number>();
   if (!Array.isArray(s.triggers) || s.triggers.length === 0 || s.triggers.length > MAX_TRIGGERS) {
     errors.push({ field: "spec.triggers", message: `must list 1 to ${MAX_TRIGGERS} triggers` });
   } else {
     s.triggers.forEach((t, i) => {
       const parsed = parseTrigger(t, `spec.triggers[${i}]`, errors);
-      if (parsed) triggers.push(parsed);
+      if (!parsed) return;
+      triggers.push(parsed);
+      specIndex.set(parsed, i);
     });
   }
   const kpa = triggers.filter((t) => t.metric === "concurrency" || t.metric === "rps");
   if (kpa.length > 1) errors.push({ field: "spec.triggers", message: "at most one concurrency or rps trigger (the KPA decider uses one metric)" });
 
   const metric = kpa[0]?.metric === "rps" ? "rps" : "concurrency";
-  const total = tuning.target ?? (metric === "rps" ? 200 : 100);
+  const metaTarget = kpa[0]?.target || undefined;
+  if (metaTarget !== undefined && tuning.target !== undefined && metaTarget !== tuning.target) {
+    errors.push({ field: `spec.triggers[${specIndex.get(kpa[0])}].metadata.target`, message: `disagrees with autoscaling.knative.dev/target (${tuning.target})` });
+  }
+  const total = metaTarget ?? tuning.target ?? (metric === "rps" ? 200 : 100);
   const decider: DeciderSpec | null = kpa.length === 0 ? null : {
     scalingMetric: metric,
     targetValue: Math.max(0.01, total * tuning.utilization),

@@ -3,11 +3,9 @@
  * concurrency/rps trigger, KEDA every pollingInterval for backlog/lag triggers, the larger wins;
  * pods become ready `podStartSec` after they are asked for. Deterministic, one step per second.
  */
-import { applyBounds, newBoundsState } from "./bounds.ts";
-import { decide, newDeciderState, TICK_SEC } from "./decider.ts";
-import { kedaReplicas, newKedaState } from "./keda.ts";
+import { TICK_SEC } from "./decider.ts";
+import { kedaTriggers, newScalerState, observeSecond, scaleStep } from "./scaler.ts";
 import type { AutoscalerPlan } from "./scaled-object.ts";
-import { newMetricWindows, observe, observed } from "./window-average.ts";
 
 /** Piecewise constant: each point holds until the next one. */
 export type TracePoint = { tSec: number; eventsPerSec: number } | { tSec: number; value: number };
@@ -42,13 +40,8 @@ export function simulate(plan: AutoscalerPlan, input: SimulationInput): Simulati
   /** Ready times of each requested pod, oldest first. */
   let pods: number[] = new Array<number>(desired).fill(0);
   let backlog = 0;
-  let decider = plan.decider ? newDeciderState(plan.decider, desired, 0) : null;
-  const windows = plan.decider ? newMetricWindows(plan.decider.stableWindowSec, plan.panicWindowPercentage) : null;
-  let bounds = newBoundsState();
-  let keda = newKedaState();
-  let kpaWant = 0;
-  let kedaWant = 0;
-  let panic = false;
+  let state = newScalerState(plan, desired, 0);
+  const polled = kedaTriggers(plan);
   const rows: SimulationRow[] = [];
 
   let ti = 0;
@@ -62,27 +55,18 @@ export function simulate(plan: AutoscalerPlan, input: SimulationInput): Simulati
     else if (metric === "rps") value = point.eventsPerSec;
     else value = backlog = Math.max(0, backlog + point.eventsPerSec - ready * perPodRate);
 
-    if (plan.decider && windows && decider && t % TICK_SEC === 0) {
-      observe(windows, t, value);
-      const step = decide(plan.decider, decider, { tSec: t, readyPods: ready, ...observed(windows, t) });
-      decider = step.state;
-      panic = step.result.panic;
-      if (step.result.valid) kpaWant = step.result.desiredPodCount;
-    } else if (windows) observe(windows, t, value);
-    const kedaTriggers = plan.triggers.filter((tr) => tr.metric === "backlog" || tr.metric === "lag");
-    if (kedaTriggers.length > 0 && t % plan.pollingIntervalSec === 0) {
-      const metrics = kedaTriggers.map((tr) => ({ value, target: tr.target, active: value > tr.activationTarget }));
-      const step = kedaReplicas(plan.keda, keda, { tSec: t, current: desired, metrics });
-      keda = step.state;
-      kedaWant = step.replicas;
-    }
-    const bounded = applyBounds(plan.bounds, bounds, { tSec: t, desired: Math.max(kpaWant, kedaWant), current: desired });
-    bounds = bounded.state;
-    if (bounded.replicas > desired) pods = [...pods, ...new Array<number>(bounded.replicas - desired).fill(t + podStart)];
+    observeSecond(state, t, value);
+    const kedaPoll = polled.length > 0 && t % plan.pollingIntervalSec === 0;
+    const step = scaleStep(plan, state, {
+      tSec: t, readyPods: ready, current: desired, kpa: t % TICK_SEC === 0,
+      keda: kedaPoll ? polled.map((tr) => ({ value, target: tr.target, active: value > tr.activationTarget })) : undefined,
+    });
+    state = step.state;
+    if (step.replicas > desired) pods = [...pods, ...new Array<number>(step.replicas - desired).fill(t + podStart)];
     // Scale-down removes the newest (possibly not yet ready) pods first.
-    else if (bounded.replicas < desired) pods = pods.slice(0, bounded.replicas);
-    desired = bounded.replicas;
-    rows.push({ tSec: t, value, desired, ready, panic });
+    else if (step.replicas < desired) pods = pods.slice(0, step.replicas);
+    desired = step.replicas;
+    rows.push({ tSec: t, value, desired, ready, panic: state.panic });
   }
   return rows;
 }

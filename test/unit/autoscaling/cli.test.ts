@@ -49,7 +49,7 @@ scaledObject:
   spec:
     scaleTargetRef: {name: consumer}
     cluster: {url: https://k8s.example.com, secretKeyRef: {name: K8S_TOKEN}}
-    triggers: [{type: edge-eventing, metadata: {trigger: orders, metric: rps}}]
+    triggers: [{type: edge-eventing, metadata: {broker: default, trigger: orders, metric: rps}}]
 initialReplicas: 1
 podStartSec: 4
 trace: [{tSec: 0, eventsPerSec: 7}, {tSec: 30, eventsPerSec: 70}, {tSec: 150, eventsPerSec: 0}]
@@ -64,6 +64,32 @@ durationSec: 400
     expect(desired.at(-1)).toBe(0); // scaled to zero after the burst
     expect(rows.some((r) => r[4] === "yes")).toBe(true); // the step up panics
     expect(text).toMatch(/# ready, \+ starting/);
+  });
+
+  it("simulate takes the ScaledObject from a manifest file (the one applied to the router) and the trace from --input", async () => {
+    const manifest = `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {name: default}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: consumer}
+spec:
+  scaleTargetRef: {name: consumer}
+  pollingInterval: 5
+  maxReplicaCount: 8
+  cluster: {url: https://k8s.example.com, secretKeyRef: {name: K8S_TOKEN}}
+  triggers: [{type: edge-eventing, metadata: {broker: default, trigger: orders, metric: backlog, target: "10"}}]
+`;
+    const { cli, out } = io({ "so.yaml": manifest, "trace.yaml": "trace: [{tSec: 0, value: 200}]\ndurationSec: 60\n" });
+    expect(await autoscale(["simulate", "--input", "trace.yaml", "--scaled-object", "so.yaml"], cli)).toBe(0);
+    const desired = out.join("").split("\n").filter((l) => /^\d+\t/.test(l)).map((l) => Number(l.split("\t")[2]));
+    expect(Math.max(...desired)).toBe(8); // ceil(200 / 10) capped at maxReplicaCount
+
+    const bad = io({ "two.yaml": `${manifest}---\n${manifest}`, "trace.yaml": "trace: [{tSec: 0, value: 1}]" });
+    expect(await autoscale(["simulate", "--input", "trace.yaml", "--scaled-object", "two.yaml"], bad.cli)).toBe(1);
+    expect(bad.err.join("")).toMatch(/cannot read two.yaml: expected exactly one document of kind ScaledObject, found 2/);
+    expect(await autoscale(["simulate", "--input", "trace.yaml", "--scaled-object"], bad.cli)).toBe(2);
   });
 
   it("simulate reports ScaledObject errors by field", async () => {

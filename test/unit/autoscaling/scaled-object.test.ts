@@ -4,7 +4,7 @@ import { deciderSpecFrom, validateScaledObject } from "../../../shared/autoscali
 const base = {
   scaleTargetRef: { name: "consumer" },
   cluster: { url: "https://k8s.example.com", secretKeyRef: { name: "K8S_TOKEN" } },
-  triggers: [{ type: "edge-eventing", metadata: { trigger: "orders", metric: "concurrency" } }],
+  triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "orders", metric: "concurrency" } }],
 };
 const fields = (spec: unknown, annotations?: Record<string, string>) => validateScaledObject(spec, annotations).map((e) => e.field);
 
@@ -19,7 +19,7 @@ describe("ScaledObject validation", () => {
 
   it("maps Knative and ACK annotations onto the decider and bounds", () => {
     const plan = deciderSpecFrom({
-      spec: { ...base, triggers: [{ type: "edge-eventing", metadata: { trigger: "orders", metric: "rps" } }] },
+      spec: { ...base, triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "orders", metric: "rps" } }] },
       metadata: { annotations: {
         "autoscaling.knative.dev/target": "10", "autoscaling.knative.dev/target-utilization-percentage": "50",
         "autoscaling.knative.dev/window": "2m", "autoscaling.knative.dev/panic-threshold-percentage": "300",
@@ -44,7 +44,7 @@ describe("ScaledObject validation", () => {
 
   it("validates each trigger type's metadata", () => {
     const triggers = [
-      { type: "edge-eventing", metadata: { trigger: "a", metric: "latency" } },
+      { type: "edge-eventing", metadata: { broker: "b", trigger: "a", metric: "latency" } },
       { type: "edge-eventing", metadata: { trigger: "a", metric: "backlog" } },
       { type: "kafka", metadata: { kafkaSource: "k", lagThreshold: "0", allowIdleConsumers: "true", limitToPartitionsWithLag: "yes" } },
       { type: "kafka", metadata: { kafkaSource: "k", limitToPartitionsWithLag: "true", ensureEvenDistributionOfPartitions: "true" } },
@@ -52,12 +52,21 @@ describe("ScaledObject validation", () => {
       { type: "cpu", metadata: {} },
     ];
     expect(fields({ ...base, triggers })).toEqual([
-      "spec.triggers[0].metadata.metric", "spec.triggers[1].metadata.target", "spec.triggers[2].metadata.lagThreshold",
+      "spec.triggers[0].metadata.metric", "spec.triggers[1].metadata.broker", "spec.triggers[1].metadata.target", "spec.triggers[2].metadata.lagThreshold",
       "spec.triggers[2].metadata.limitToPartitionsWithLag", "spec.triggers[3].metadata.ensureEvenDistributionOfPartitions",
       "spec.triggers[4].metadata.redisStreamSource", "spec.triggers[5].type",
     ]);
-    const two = [base.triggers[0], { type: "edge-eventing", metadata: { trigger: "b", metric: "rps" } }];
+    const two = [base.triggers[0], { type: "edge-eventing", metadata: { broker: "default", trigger: "b", metric: "rps" } }];
     expect(fields({ ...base, triggers: two })).toEqual(["spec.triggers"]);
+  });
+
+  it("takes the KPA target from trigger metadata, which must agree with the target annotation", () => {
+    const triggers = [{ type: "edge-eventing", metadata: { broker: "default", trigger: "orders", metric: "concurrency", target: "4" } }];
+    const plan = deciderSpecFrom({ spec: { ...base, triggers } });
+    expect(plan.decider).toMatchObject({ totalValue: 4, targetValue: 4 * 0.7 });
+    expect(plan.triggers[0]).toMatchObject({ broker: "default", source: "orders", metric: "concurrency" });
+    expect(fields({ ...base, triggers }, { "autoscaling.knative.dev/target": "5" })).toEqual(["spec.triggers[0].metadata.target"]);
+    expect(fields({ ...base, triggers }, { "autoscaling.knative.dev/target": "4" })).toEqual([]);
   });
 
   it("reads KEDA's string metadata for Kafka and a Knative Service target", () => {

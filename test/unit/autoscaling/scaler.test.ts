@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { backlogOf, rateBetween, sampleTrigger } from "../../../shared/autoscaling/router-metrics.ts";
+import { deciderSpecFrom, type TriggerSpec } from "../../../shared/autoscaling/scaled-object.ts";
+import { newScalerState, observeSecond, scaleStep, type ScalerState } from "../../../shared/autoscaling/scaler.ts";
+import { sourceMetric } from "../../../shared/autoscaling/source-metrics.ts";
+
+const cluster = { url: "https://k8s.example.com", secretKeyRef: { name: "K8S_TOKEN" } };
+const kpaPlan = deciderSpecFrom({
+  metadata: { annotations: { "autoscaling.knative.dev/window": "6s" } },
+  spec: {
+    scaleTargetRef: { name: "consumer" }, cluster, minReplicaCount: 1, maxReplicaCount: 10,
+    triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "t", metric: "concurrency", target: "2" } }],
+  },
+});
+
+/** Feeds `value` each second from `from` to `to` and steps every 2 s; returns the replicas per step. */
+function run(state: ScalerState, from: number, to: number, value: number, current: number, persist: boolean) {
+  const out: number[] = [];
+  for (let t = from; t < to; t++) {
+    observeSecond(state, t, value);
+    if (t % 2 !== 0) continue;
+    const step = scaleStep(kpaPlan, state, { tSec: t, readyPods: 1, current, kpa: true });
+    // What the Autoscaler object does between ticks: store as JSON, read back.
+    state = persist ? JSON.parse(JSON.stringify(step.state)) : step.state;
+    current = step.replicas;
+    out.push(step.replicas);
+  }
+  return { out, state, current };
+}
+
+describe("scaler step (KPA + KEDA + bounds)", () => {
+  it("decides the same after every state went through JSON as it does in memory", () => {
+    const mem = run(newScalerState(kpaPlan, 1, 0), 0, 6, 20, 1, false);
+    const stored = run(newScalerState(kpaPlan, 1, 0), 0, 6, 20, 1, true);
+    expect(stored.out).toEqual(mem.out);
+    expect(mem.out.at(-1)).toBe(10); // ceil(20 / 1.4) = 15, capped at maxReplicaCount
+    const memDown = run(mem.state, 6, 30, 0, mem.current, false);
+    const storedDown = run(stored.state, 6, 30, 0, stored.current, true);
+    expect(storedDown.out).toEqual(memDown.out);
+    // Panic holds 10 for a stable window after the last overload, then the idle window asks for min 1.
+    expect(memDown.out.slice(0, 3)).toEqual([10, 10, 10]);
+    expect(memDown.out.at(-1)).toBe(1);
+  });
+
+  it("leaves the target alone until a metric has been seen", () => {
+    const state = newScalerState(kpaPlan, 3, 0);
+    const step = scaleStep(kpaPlan, state, { tSec: 0, readyPods: 3, current: 3, kpa: true });
+    expect(step).toMatchObject({ replicas: 3, desired: null });
+    const keda = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, triggers: [{ type: "kafka", metadata: { kafkaSource: "k" } }] } });
+    expect(scaleStep(keda, newScalerState(keda, 3, 0), { tSec: 0, readyPods: 3, current: 3, kpa: false })).toMatchObject({ replicas: 3, desired: null });
+    expect(scaleStep(keda, newScalerState(keda, 3, 0), { tSec: 0, readyPods: 3, current: 3, kpa: false, keda: [{ value: 95, target: 10, active: true }] }).replicas).toBe(10);
+  });
+});
+
+describe("router metrics of a trigger", () => {
+  const metrics = (matched: number, delivered: number, inflight: number) => ({
+    inflight: { t: inflight, other: 9 },
+    counters: [
+      { trigger: "t", name: "matched", value: matched }, { trigger: "t", name: "delivered", value: delivered },
+      { trigger: "t", name: "deadlettered", value: 1 }, { trigger: "t", name: "retried", value: 7 },
+      { trigger: "other", name: "matched", value: 1000 },
+    ],
+  });
+
+  it("reads concurrency, backlog (matched minus finished) and the matched rate between samples", () => {
+    const a = sampleTrigger(metrics(10, 2, 4), "t", 1_000);
+    expect(a.inflight).toBe(4);
+    expect(backlogOf(a)).toBe(7);
+    const b = sampleTrigger(metrics(40, 30, 0), "t", 3_000);
+    expect(rateBetween(a, b)).toBe(15);
+    expect(rateBetween(null, b)).toBeNull();
+    // A recreated broker restarts its counters: no rate from that pair.
+    expect(rateBetween(b, sampleTrigger(metrics(3, 0, 0), "t", 4_000))).toBeNull();
+  });
+});
+
+describe("source metrics from a poller's status", () => {
+  const plan = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, triggers: [
+    { type: "kafka", metadata: { kafkaSource: "orders", lagThreshold: "10", activationLagThreshold: "5" } },
+    { type: "redis-streams", metadata: { redisStreamSource: "rs", pendingEntriesCount: "4" } },
+  ] } });
+  const [kafka, redis] = plan.triggers as [TriggerSpec, TriggerSpec];
+
+  it("applies KEDA's Kafka formula to partition offsets, and a total lag as reported", () => {
+    const partitions = [{ topic: "o", partition: 0, committed: 0, latest: 100 }, { topic: "o", partition: 1, committed: 5, latest: 7 }];
+    // 102 lag capped at 2 partitions × 10.
+    expect(sourceMetric(kafka, { partitions })).toMatchObject({ ok: true, value: 20, metric: { value: 20, target: 10, active: true } });
+    expect(sourceMetric(kafka, { lag: 3 })).toMatchObject({ ok: true, metric: { value: 3, active: false } });
+    expect(sourceMetric(redis, { backlog: 9 })).toMatchObject({ ok: true, metric: { value: 9, target: 4, active: true } });
+  });
+
+  it("names the source and the missing fields when the poller reports no lag", () => {
+    expect(sourceMetric(kafka, { lastPollAt: null })).toEqual({ ok: false, error: "KafkaSource orders reports no status.partitions or status.lag yet" });
+    expect(sourceMetric(redis, { backlog: -1 })).toEqual({ ok: false, error: "RedisStreamSource rs reports no status.backlog or status.lag yet" });
+  });
+});

@@ -1,0 +1,155 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { Autoscaler } from "../../durable-objects/autoscaler.ts";
+import type { Broker } from "../../durable-objects/broker.ts";
+import { runnerKey } from "../../durable-objects/runner.ts";
+import type { Stub } from "../../durable-objects/stub.ts";
+import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
+
+const sub = inject("subscriberUrl");
+const k8s = inject("kubernetesUrl");
+const control = inject("kubernetesControlUrl");
+const NS = "scale";
+const url = (path: string) => `http://router.test${path}`;
+const soPath = (name: string) => `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${name}`;
+const MERGE_PATCH = "application/merge-patch+json";
+
+interface Recorded { method: string; path: string; headers: Record<string, string>; body: string }
+
+async function apply(path: string, body: unknown): Promise<any> {
+  const r = await exports.default.fetch(url(path), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(r.status, await r.clone().text()).toBeLessThan(300);
+  return r.json();
+}
+const getScaledObject = async (name: string) => (await (await exports.default.fetch(url(soPath(name)), { headers: auth })).json()) as any;
+const requests = async (path: string): Promise<Recorded[]> => ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
+const patchedReplicas = async (path: string) => (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
+const autoscaler = (name: string) => env.AUTOSCALER.getByName(runnerKey("ScaledObject", NS, name));
+const brokerStub = () => env.BROKER.getByName(`${NS}/b`) as unknown as Stub<Broker>;
+
+async function addToFake(kind: "workloads" | "knative-services", body: Record<string, unknown>): Promise<void> {
+  const r = await fetch(`${control}/${kind}`, { method: "POST", body: JSON.stringify({ namespace: NS, ...body }) });
+  expect(r.status).toBe(204);
+}
+
+/** Runs the autoscaler's alarm now, then again every 200 ms, until `check` holds (bounded by `timeoutMs`). */
+async function stepUntil<T>(name: string, check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await runDurableObjectAlarm(autoscaler(name));
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; status: ${JSON.stringify((await getScaledObject(name)).status)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const scaledObject = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({
+  apiVersion: "keda.sh/v1alpha1",
+  kind: "ScaledObject",
+  metadata: { name, annotations },
+  spec: { pollingInterval: 1, cluster: { url: k8s, secretKeyRef: { name: "K8S_TOKEN" } }, ...spec },
+});
+
+beforeAll(async () => {
+  await apply(resourcePath(NS, "brokers", "b"), broker("b"));
+});
+
+describe("ScaledObjects in the router", () => {
+  it("scales a Deployment up on a trigger's concurrency burst, holds it through the panic window, then scales back down", { timeout: 60_000 }, async () => {
+    await addToFake("workloads", { kind: "Deployment", name: "consumer", replicas: 1 });
+    await script(sub, "/slow", [{ status: 200, delayMs: 4000 }]);
+    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
+    // Per-pod target 2 × 70 % utilization; a 6 s stable window (Knative's minimum) and a 1 s panic window.
+    await apply(soPath("consumer"), scaledObject("consumer", {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "consumer" }, minReplicaCount: 1, maxReplicaCount: 10,
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "concurrency", target: "2" } }],
+    }, { "autoscaling.knative.dev/window": "6s" }));
+    const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/consumer/scale`;
+
+    await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`slow-${i}`, "slow.t"))));
+    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 20, 5_000, "20 deliveries in flight");
+
+    // 20 in flight / 1.4 per pod = 15 pods, capped by maxReplicaCount.
+    await stepUntil("consumer", async () => (await patchedReplicas(scalePath)).includes(10), 3_000, "a scale-up to 10");
+    const up = (await requests(scalePath)).find((r) => r.method === "PATCH")!;
+    expect(up.headers["content-type"]).toBe(MERGE_PATCH);
+    expect(JSON.parse(up.body)).toMatchObject({ metadata: { resourceVersion: expect.any(String) }, spec: { replicas: 10 } });
+    let so = await getScaledObject("consumer");
+    expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic", lastError: null, lastDecision: { desiredReplicas: 10, observed: { "slow.concurrency": 20 } } });
+    expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "True" }));
+
+    // The burst drains; the autoscaler still holds the panic count (Knative never scales down in panic).
+    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 0, 10_000, "the burst to drain");
+    await runDurableObjectAlarm(autoscaler("consumer"));
+    so = await getScaledObject("consumer");
+    expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic" });
+    expect(await patchedReplicas(scalePath)).toEqual([10]);
+
+    // Panic ends a stable window after the last overload; the idle stable window then asks for 0, bounded to min 1.
+    await stepUntil("consumer", async () => (await patchedReplicas(scalePath)).at(-1) === 1, 15_000, "the scale-down to 1");
+    const fake = (await (await fetch(`${control}/object?path=${encodeURIComponent(scalePath.replace(/\/scale$/, ""))}`)).json()) as any;
+    expect(fake.spec.replicas).toBe(1);
+    so = await getScaledObject("consumer");
+    expect(so.status).toMatchObject({ desiredReplicas: 1, mode: "stable" });
+  });
+
+  it("scales a Knative Service on a trigger's backlog through its Revision's min-scale, never writing the Service", async () => {
+    await addToFake("knative-services", { name: "ksvc", revision: "ksvc-00001" });
+    await script(sub, "/queue", [{ status: 200, delayMs: 4000 }]);
+    await apply(resourcePath(NS, "triggers", "queue"), trigger("queue", { broker: "b", filter: { attributes: { type: "queue.t" } }, subscriber: { uri: `${sub}/queue` } }));
+    await apply(soPath("ksvc"), scaledObject("ksvc", {
+      scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" }, maxReplicaCount: 10,
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "queue", metric: "backlog", target: "2" } }],
+    }));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`queue-${i}`, "queue.t"))));
+
+    // KEDA activates 0 -> 1, then the HPA formula asks for ceil(10 / 2) = 5.
+    const revisionPath = `/apis/serving.knative.dev/v1/namespaces/${NS}/revisions/ksvc-00001`;
+    const minScales = async () => (await requests(revisionPath)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).metadata.annotations["autoscaling.knative.dev/min-scale"]);
+    await stepUntil("ksvc", async () => (await minScales()).includes("5"), 3_500, "min-scale 5 on the revision");
+    expect(await minScales()).toEqual(["1", "5"]);
+    const patches = (await requests(revisionPath)).filter((r) => r.method === "PATCH");
+    expect(patches.every((p) => p.headers["content-type"] === MERGE_PATCH)).toBe(true);
+    // Only reads of the Service: a write to its template is what would mint a new Revision.
+    expect((await requests(`/apis/serving.knative.dev/v1/namespaces/${NS}/services/ksvc`)).map((r) => r.method)).not.toContain("PATCH");
+    expect((await requests("/")).filter((r) => !["GET", "PATCH"].includes(r.method))).toEqual([]);
+    const so = await getScaledObject("ksvc");
+    expect(so.status).toMatchObject({ desiredReplicas: 5, scaleTargetKind: "serving.knative.dev/v1.Service", lastDecision: { observed: { "queue.backlog": 10 } } });
+    expect(so.status.mode).toBeUndefined();
+    expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Active", status: "True" }));
+  });
+
+  it("reports a refused token as Ready False with the API server's answer, and stops when deleted", async () => {
+    await addToFake("workloads", { kind: "Deployment", name: "guarded", replicas: 2 });
+    await apply(soPath("denied"), scaledObject("denied", {
+      scaleTargetRef: { name: "guarded" }, cluster: { url: k8s, secretKeyRef: { name: "K8S_WRONG_TOKEN" } },
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "backlog", target: "5" } }],
+    }));
+    expect(await runDurableObjectAlarm(autoscaler("denied"))).toBe(true);
+    const so = await getScaledObject("denied");
+    const ready = so.status.conditions.find((c: any) => c.type === "Ready");
+    expect(ready).toMatchObject({ status: "False", reason: "Unauthorized" });
+    expect(ready.message).toMatch(/401.*bearer token was refused.*spec\.cluster\.secretKeyRef/);
+    expect(so.status.lastError.message).toBe(ready.message);
+
+    const r = await exports.default.fetch(url(soPath("denied")), { method: "DELETE", headers: auth });
+    expect(r.status).toBe(200);
+    expect(await runDurableObjectAlarm(autoscaler("denied"))).toBe(false);
+    expect(await (autoscaler("denied") as unknown as Stub<Autoscaler>).status()).toEqual({});
+  });
+
+  it("holds the replicas and says which source is silent when a source reports no lag", async () => {
+    await addToFake("workloads", { kind: "Deployment", name: "kafka-consumer", replicas: 3 });
+    await apply(soPath("lagging"), scaledObject("lagging", {
+      scaleTargetRef: { name: "kafka-consumer" }, minReplicaCount: 0, cooldownPeriod: 0,
+      triggers: [{ type: "kafka", metadata: { kafkaSource: "orders-src", lagThreshold: "10" } }],
+    }));
+    await runDurableObjectAlarm(autoscaler("lagging"));
+    const so = await getScaledObject("lagging");
+    expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "False", reason: "MetricUnavailable", message: expect.stringContaining("KafkaSource orders-src reports no status.partitions or status.lag") }));
+    expect(so.status.currentReplicas).toBe(3);
+    expect((await requests(`/apis/apps/v1/namespaces/${NS}/deployments/kafka-consumer`)).map((q) => q.method)).toEqual(["GET"]);
+  });
+});
