@@ -1,6 +1,8 @@
 /** The router Worker: HTTP routes and the cron watchdog. Durable Object classes are exported from here. */
 import { Hono } from "hono";
+import { dashboard } from "./dashboard.ts";
 import { ingress } from "./ingress.ts";
+import { live } from "./live.ts";
 import { management } from "./management.ts";
 import { operations } from "./operations.ts";
 import { reviews } from "./reviews.ts";
@@ -17,6 +19,8 @@ export { SourcePoller } from "../durable-objects/source-poller.ts";
 const app = new Hono<{ Bindings: Env }>();
 // Order matters: fixed paths before the two-segment ingress path.
 app.route("/", operations);
+app.route("/", dashboard);
+app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
 app.route("/", reviews);
 app.route("/", management);
 app.route("/", webhooks);

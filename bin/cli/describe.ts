@@ -1,0 +1,76 @@
+/**
+ * `describe KIND [NAME]`: a resource as a person reads it (metadata, spec, conditions), and for brokers
+ * and triggers the delivery counters from the broker's metrics subresource.
+ */
+import { stringify as toYaml } from "yaml";
+import { type Api, apiFor } from "./api.ts";
+import { parse } from "./args.ts";
+import { type Resource, table } from "./format.ts";
+import type { Command } from "./io.ts";
+import { collectionPath, objectPath, resolveKind } from "./kinds.ts";
+import { brokerSubresource, type BrokerMetrics } from "../../shared/resources/broker-api.ts";
+
+export const describe: Command = {
+  usage: "describe KIND [NAME] [-n NAMESPACE]",
+  async run(args, cli) {
+    const { values, positionals } = parse(args, {}, { min: 1, max: 2 });
+    const kind = resolveKind(positionals[0]);
+    const api = apiFor(values, cli);
+    const items = positionals[1]
+      ? [(await api.call<Resource>("GET", objectPath(kind, api.ctx.namespace, positionals[1]))).body]
+      : (await api.call<{ items: Resource[] }>("GET", collectionPath(kind, api.ctx.namespace))).body.items;
+    const texts = [];
+    for (const r of items) texts.push(describeResource(r, await deliveryOf(api, r)));
+    cli.io.out(texts.join("\n\n"));
+    return 0;
+  },
+};
+
+/** The broker's counters for a Broker or a Trigger; null for other kinds. */
+async function deliveryOf(api: Api, r: Resource): Promise<{ metrics: BrokerMetrics; trigger?: string } | null> {
+  const ns = r.metadata.namespace ?? api.ctx.namespace;
+  if (r.kind === "Broker") return { metrics: (await api.call<BrokerMetrics>("GET", brokerSubresource(ns, r.metadata.name, "metrics"))).body };
+  if (r.kind !== "Trigger" || typeof r.spec?.broker !== "string") return null;
+  try {
+    return { metrics: (await api.call<BrokerMetrics>("GET", brokerSubresource(ns, r.spec.broker, "metrics"))).body, trigger: r.metadata.name };
+  } catch {
+    return null; // the trigger's broker does not exist: its Ready condition already says so
+  }
+}
+
+const indent = (text: string, by: string) => text.trimEnd().split("\n").map((l) => `${by}${l}`).join("\n");
+const pairs = (map: Record<string, string> | undefined) => (map && Object.keys(map).length > 0 ? Object.entries(map).map(([k, v]) => `${k}=${v}`).join("\n              ") : "<none>");
+
+export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics; trigger?: string } | null): string {
+  const { conditions, ...restStatus } = r.status ?? {};
+  const lines = [
+    `Name:         ${r.metadata.name}`,
+    `Namespace:    ${r.metadata.namespace ?? ""}`,
+    `API Version:  ${r.apiVersion ?? ""}`,
+    `Kind:         ${r.kind ?? ""}`,
+    `Labels:       ${pairs(r.metadata.labels)}`,
+    `Annotations:  ${pairs(r.metadata.annotations)}`,
+    `Created:      ${r.metadata.creationTimestamp ?? "<unknown>"}`,
+    "Spec:",
+    r.spec && Object.keys(r.spec).length > 0 ? indent(toYaml(r.spec, { lineWidth: 0 }), "  ") : "  <none>",
+    "Status:",
+  ];
+  const extra = Object.fromEntries(Object.entries(restStatus).filter(([, v]) => v !== undefined));
+  if (Object.keys(extra).length > 0) lines.push(indent(toYaml(extra, { lineWidth: 0 }), "  "));
+  lines.push("  Conditions:");
+  lines.push(conditions?.length ? indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"], conditions.map((c) => [c.type, c.status, c.reason ?? "", c.message ?? ""])), "    ") : "    <none>");
+  if (delivery) lines.push(...deliveryLines(delivery.metrics, delivery.trigger));
+  return `${lines.join("\n")}\n`;
+}
+
+function deliveryLines(m: BrokerMetrics, trigger: string | undefined): string[] {
+  const count = (t: string, name: string) => m.counters.find((c) => c.trigger === t && c.name === name)?.value ?? 0;
+  if (trigger === undefined) {
+    return ["Delivery:", `  Accepted:           ${count("", "accepted")}`, `  Backlog:            ${m.backlog}`, `  Dead letters kept:  ${m.dead}`];
+  }
+  return [
+    "Delivery:",
+    ...(["matched", "delivered", "retried", "deadlettered", "failed", "dropped"] as const).map((n) => `  ${`${n[0].toUpperCase()}${n.slice(1)}:`.padEnd(20)}${count(trigger, n)}`),
+    `  ${"In flight:".padEnd(20)}${m.inflight[trigger] ?? 0}`,
+  ];
+}

@@ -1,0 +1,169 @@
+/**
+ * The CLI as a user runs it (`node bin/edge-eventing.mjs`, a child process) against `wrangler dev`:
+ * apply a multi-document Knative manifest, get, describe, send, tail, review, delete, and the exit codes
+ * scripts rely on (0 done, 1 the API refused, 2 wrong usage).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, receivedAtLeast, TOKEN } from "../support/client.ts";
+import { type RunningRouter, startRouter } from "../support/router.ts";
+import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
+
+const BIN = resolve(import.meta.dirname, "../../bin/edge-eventing.mjs");
+let router: RunningRouter;
+let sub: Subscriber;
+let dir: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run>; stdout: () => string; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, EDGE_EVENTING_SERVER: router.url, EDGE_EVENTING_TOKEN: TOKEN, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<Run>((ok) => child.once("close", (code) => ok({ code, stdout, stderr })));
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
+}
+const cli = (args: string[], env?: Record<string, string>) => start(args, env).done;
+
+beforeAll(async () => {
+  [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
+  dir = mkdtempSync(join(tmpdir(), "edge-eventing-cli-"));
+  // Knative's own manifests, unchanged: the Service is the cluster's business and is skipped.
+  writeFileSync(join(dir, "app.yaml"), `apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: shop
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: orders
+  namespace: shop
+spec:
+  template:
+    spec:
+      containers:
+        - image: example.com/orders
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: orders
+  namespace: shop
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: com.example.order
+  subscriber:
+    uri: ${sub.url}/orders
+`);
+  writeFileSync(join(dir, "bad.yaml"), `apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: broken
+  namespace: shop
+spec:
+  broker: default
+  filters:
+    - cesql: "type = = 'x'"
+  subscriber:
+    uri: ${sub.url}/never
+`);
+});
+afterAll(async () => {
+  await Promise.all([router?.stop(), sub?.close()]);
+});
+
+describe("edge-eventing CLI against a running router", () => {
+  it("applies a multi-document Knative manifest, skipping kinds the router does not serve", async () => {
+    const r = await cli(["apply", "-f", join(dir, "app.yaml")]);
+    expect(r).toMatchObject({ code: 0, stdout: "broker.eventing.knative.dev/default created\ntrigger.eventing.knative.dev/orders created\n" });
+    expect(r.stderr).toContain("skipped: Service (serving.knative.dev/v1) is not served by edge-eventing");
+    expect((await cli(["apply", "-f", join(dir, "app.yaml")])).stdout).toBe("broker.eventing.knative.dev/default configured\ntrigger.eventing.knative.dev/orders configured\n");
+  });
+
+  it("lists with get -o wide and shows one with -o json", async () => {
+    const wide = await cli(["get", "triggers", "-n", "shop", "-o", "wide"]);
+    expect(wide.code).toBe(0);
+    const [header, row] = wide.stdout.trim().split("\n");
+    expect(header.split(/\s{2,}/)).toEqual(["NAME", "BROKER", "SUBSCRIBER_URI", "AGE", "READY", "REASON", "FILTER", "MESSAGE"]);
+    expect(row).toMatch(new RegExp(`^orders\\s+default\\s+${sub.url}/orders\\s+\\d+s\\s+True\\s+type=com.example.order$`));
+    const json = await cli(["get", "broker", "default", "-n", "shop", "-o", "json"]);
+    expect(JSON.parse(json.stdout).status.address.url).toBe(`${router.url}/shop/default`);
+  });
+
+  it("describes a trigger with its conditions and delivery counters", async () => {
+    const r = await cli(["describe", "trigger", "orders", "-n", "shop"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Name:\s+orders\nNamespace:\s+shop\n/);
+    expect(r.stdout).toMatch(/Ready\s+True\s+TriggerReady/);
+    expect(r.stdout).toMatch(/Delivered:\s+\d+/);
+  });
+
+  it("sends an event that tail shows with its routing, and the subscriber receives", async () => {
+    const tail = start(["tail", "default", "-n", "shop", "--trigger", "orders", "--count", "2"]);
+    await eventually(async () => tail.stderr().includes("watching shop/default"), 15_000, "tail to connect");
+    const sent = await cli(["send", "default", "-n", "shop", "--type", "com.example.order", "--id", "order-1", "-d", '{"sku":"A1"}']);
+    expect(sent).toMatchObject({ code: 0, stdout: "event order-1 accepted by shop/default (202)\n" });
+    const [got] = await receivedAtLeast(sub.url, "/orders", 1);
+    expect(got.body).toBe('{"sku":"A1"}');
+    const r = await tail.done;
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/event\s+com\.example\.order\s+id=order-1 source=edge-eventing\/cli\s+-> orders$/);
+    expect(lines[1]).toMatch(/delivery\s+orders\s+delivered\s+event#\d+ attempt=1$/);
+  });
+
+  it("sends structured and batch modes from a file", async () => {
+    const file = join(dir, "batch.json");
+    writeFileSync(file, JSON.stringify([1, 2].map((n) => ({ specversion: "1.0", id: `b-${n}`, source: "/cli-test", type: "com.example.order", data: { n } }))));
+    expect(await cli(["send", "default", "-n", "shop", "-f", file, "--mode", "batch"])).toMatchObject({ code: 0, stdout: "2 events accepted by shop/default (202)\n" });
+    expect((await cli(["send", "default", "-n", "shop", "--type", "com.example.order", "--mode", "structured", "-d", "plain text"])).code).toBe(0);
+    const got = await receivedAtLeast(sub.url, "/orders", 4);
+    expect(got.map((g) => g.headers["ce-id"] ?? JSON.parse(g.body).id)).toEqual(expect.arrayContaining(["b-1", "b-2"]));
+  });
+
+  it("reviews a trigger's filter and an expression", async () => {
+    const event = JSON.stringify({ specversion: "1.0", id: "r1", source: "/s", type: "com.example.order" });
+    expect(await cli(["review", "filter", "-n", "shop", "--trigger", "orders", "--event", event])).toMatchObject({ code: 0, stdout: "Pass: the event would be delivered\n" });
+    const other = JSON.stringify({ specversion: "1.0", id: "r2", source: "/s", type: "com.example.refund" });
+    expect((await cli(["review", "filter", "-n", "shop", "--trigger", "orders", "--event", other])).stdout).toBe("Fail: the event would not be delivered\n");
+    expect((await cli(["review", "expression", "type LIKE 'com.%'", "--event", event])).stdout).toBe("true (Boolean)\n");
+  });
+
+  it("exits 1 with the Status causes when the API refuses, and 2 on wrong usage", async () => {
+    const invalid = await cli(["apply", "-f", join(dir, "bad.yaml")]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/Error from server \(Invalid\): Trigger "broken" is invalid\n {2}\* spec\.filters\[0\]\.cesql: /);
+    const missing = await cli(["get", "trigger", "nope", "-n", "shop"]);
+    expect(missing).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): triggers "nope" not found\n' });
+    const unauthorized = await cli(["get", "brokers"], { EDGE_EVENTING_TOKEN: "" });
+    expect(unauthorized.code).toBe(1);
+    expect(unauthorized.stderr).toContain("Error from server (Unauthorized)");
+    expect(unauthorized.stderr).toContain("hint: pass --token or set EDGE_EVENTING_TOKEN");
+    expect((await cli(["get"])).code).toBe(2);
+    expect((await cli(["get", "widgets"])).stderr).toContain('unknown resource type "widgets"');
+    expect((await cli(["frobnicate"])).code).toBe(2);
+    expect((await cli(["send", "default", "--type", "x", "--ext", "Bad=1"])).code).toBe(2);
+    expect((await cli(["get", "brokers", "--server", "http://127.0.0.1:1"])).stderr).toContain("cannot reach the router at http://127.0.0.1:1");
+  });
+
+  it("deletes what a file applied, and exits 1 on what is already gone", async () => {
+    const r = await cli(["delete", "-f", join(dir, "app.yaml")]);
+    expect(r).toMatchObject({ code: 0, stdout: "broker.eventing.knative.dev/default deleted\ntrigger.eventing.knative.dev/orders deleted\n" });
+    expect((await cli(["delete", "trigger", "orders", "-n", "shop"])).code).toBe(1);
+    expect((await cli(["delete", "trigger", "orders", "-n", "shop", "--ignore-not-found"])).code).toBe(0);
+    expect((await cli(["get", "triggers", "-n", "shop"])).stderr).toBe("No triggers found in shop namespace.\n");
+  });
+});

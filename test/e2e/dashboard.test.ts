@@ -1,0 +1,90 @@
+/**
+ * The dashboard in a real browser (Debian's chromium through playwright-core) against `wrangler dev`:
+ * sign in with the token, see the triggers with their Ready condition, watch a chart move as events are
+ * sent, and redeliver a dead letter. Screenshots land in docs/screenshots/ for the README.
+ */
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, binaryEvent, receivedAtLeast, script, TOKEN, trigger } from "../support/client.ts";
+import { type RunningRouter, startRouter } from "../support/router.ts";
+import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`dashboard e2e skipped: ${CHROMIUM} is missing (CI installs Debian's chromium)`);
+
+let router: RunningRouter;
+let sub: Subscriber;
+let browser: BrowserContext;
+let page: Page;
+
+async function put(plural: string, body: { metadata: { name: string } }) {
+  const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${body.metadata.name}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(r.status).toBe(201);
+}
+
+describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
+  beforeAll(async () => {
+    [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
+    await put("brokers", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" }, spec: {} } as never);
+    await put("triggers", trigger("orders", { broker: "default", filter: { attributes: { type: "com.example.order" } }, subscriber: { uri: `${sub.url}/orders` } }));
+    await put("triggers", trigger("flaky", { broker: "default", filter: { attributes: { type: "com.example.flaky" } }, subscriber: { uri: `${sub.url}/flaky` }, delivery: { retry: 0 } }));
+    // A fresh profile directory every run: nothing carries over between runs.
+    browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-eventing-chromium-")), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 1000 },
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage();
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([router?.stop(), sub?.close()]);
+  });
+
+  it("asks for the token, then shows the triggers and their Ready condition", async () => {
+    await page.goto(`${router.url}/ui`);
+    await page.fill("#token", TOKEN);
+    await page.click("#login button[type=submit]");
+    const row = page.locator('table[data-kind="Triggers"] tr[data-name="orders"]');
+    await row.waitFor();
+    expect(await row.locator("td").nth(3).textContent()).toBe("True");
+    await page.locator('article[data-trigger="default/orders"]').waitFor();
+    await expect.poll(() => page.locator("#conn").textContent(), { timeout: 10_000 }).toBe("live: 1/1 brokers");
+  });
+
+  it("moves the trigger's chart when events are sent", async () => {
+    const card = page.locator('article[data-trigger="default/orders"]');
+    const before = await card.locator('polyline[data-series="delivered"]').getAttribute("points");
+    for (let i = 0; i < 3; i++) expect((await fetch(`${router.url}/default/default`, binaryEvent(`order-${i}`, "com.example.order"))).status).toBe(202);
+    await receivedAtLeast(sub.url, "/orders", 3);
+    await expect.poll(() => card.locator('span[data-series="delivered"]').getAttribute("data-total"), { timeout: 10_000 }).toBe("3");
+    expect(await card.locator('span[data-series="accepted"]').getAttribute("data-total")).toBe("3");
+    expect(await card.locator('polyline[data-series="delivered"]').getAttribute("points")).not.toBe(before);
+    await expect.poll(() => page.locator("#tail li").count()).toBeGreaterThanOrEqual(6);
+    expect(await page.locator("#tail").textContent()).toContain("id=order-2");
+    await expect.poll(() => card.locator('span[data-series="latency"]').textContent(), { timeout: 10_000 }).toMatch(/^latency \d+ ms$/);
+    await page.screenshot({ path: join(SHOTS, "dashboard.png"), fullPage: true });
+  });
+
+  it("lists a dead letter and redelivers it", async () => {
+    await script(sub.url, "/flaky", [{ status: 500 }]);
+    expect((await fetch(`${router.url}/default/default`, binaryEvent("flaky-1", "com.example.flaky"))).status).toBe(202);
+    const dead = page.locator("#dead tr[data-dead]");
+    await dead.waitFor();
+    expect(await dead.textContent()).toContain("flaky-1");
+    await page.screenshot({ path: join(SHOTS, "dead-letters.png"), fullPage: true });
+    await script(sub.url, "/flaky", [{ status: 200 }]);
+    await dead.locator("button").click();
+    const [got] = await receivedAtLeast(sub.url, "/flaky", 1);
+    expect(got.headers["ce-id"]).toBe("flaky-1");
+    await page.locator("#dead tr[data-dead]").waitFor({ state: "detached" });
+    expect(await page.locator("#dead-status").textContent()).toContain("queued for redelivery");
+  });
+});
