@@ -1,10 +1,379 @@
-/** Runs one source on its alarm (PingSource ticks, bridge long-poll loops). Being implemented: see issue 4. */
+/**
+ * Runs one source on its alarm (one object per source, see runner.ts).
+ *
+ * Bridge sources (KafkaSource, RocketMQSource, MNSSource, RedisStreamSource) run a continuous loop:
+ * each alarm is one bounded cycle (long-poll the bridge, hand the batch to the sink broker in one
+ * ingest, dead-letter poison messages, commit what was taken) and re-arms at once, so latency is the
+ * long-poll's, not the cron's. A 429 from the sink holds the batch in memory: no fetch until it is in
+ * (the Kafka consumer is kept alive meanwhile), nothing committed, retried after Retry-After. Held
+ * messages lost to an eviction are uncommitted, so the bridge delivers them again.
+ *
+ * PingSource: the alarm sits at the next tick; a fired tick is ingested with an id derived from the
+ * tick, so a tick fired twice is deduplicated by the broker, then the next tick is armed.
+ */
 import { DurableObject } from "cloudflare:workers";
+import type { Broker, IngestResult } from "./broker.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
+import type { Stub } from "./stub.ts";
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
+import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
+import { poisonEvent } from "../shared/bridges/poison.ts";
+import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
+import type { PolledMessage } from "../shared/bridges/types.ts";
+import { resolveDestination } from "../shared/resources/destination.ts";
+import { kindByName } from "../shared/resources/kinds.ts";
+import type { Condition } from "../shared/resources/manifest.ts";
+import type { SinkEntry, SourceSpec } from "../shared/resources/sources.ts";
+import { nextTick, pingEvent, type PingSourceResource } from "../shared/sources/ping.ts";
+
+/** An empty poll waits at least this long before the next (bridges that answer at once, e.g. Redis). */
+export const MIN_CYCLE_MS = 1_000;
+/** Upper bound of one poll, long-poll wait included (bridges wait at most 30 s). */
+export const POLL_BUDGET_MS = 60_000;
+/** Failure backoff: 1 s doubling up to 60 s. */
+const BACKOFF_BASE_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+/** The watchdog re-arms a loop whose alarm is this far overdue. */
+export const STALL_MS = 2 * 60_000;
+/** Events per ingest call at most; halves after a 429 (a batch larger than the free backlog never fits whole). */
+export const MAX_INGEST_BATCH = 1_000;
+export const DEAD_LETTER_TIMEOUT_MS = 10_000;
+
+interface LoopStatus {
+  ready: Condition["status"];
+  reason: string;
+  message?: string;
+  lastPollTime?: string;
+  lag?: number;
+  /** Messages held back by backpressure or a failed hand-off. */
+  heldMessages?: number;
+  lastError?: string;
+  lastErrorTime?: string;
+}
+
+interface Bridge {
+  input: string;
+  client: SourceBridge;
+}
+
+type HandOff = { handed: PolledMessage[]; held: PolledMessage[]; retryAfterMs?: number; error?: string; skipped: string[] };
 
 export class SourcePoller extends DurableObject<Env> implements Runner {
-  async configure(_input: RunnerInput | null): Promise<void> {}
-  async status(): Promise<Record<string, unknown>> {
-    return {};
+  private readonly sql = this.ctx.storage.sql;
+  private bridge: Bridge | undefined;
+  private held: PolledMessage[] | null = null;
+  private chunk = MAX_INGEST_BATCH;
+  private failures = 0;
+  private running = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
   }
+
+  async configure(input: RunnerInput | null): Promise<void> {
+    if (input === null) return this.stop();
+    const text = JSON.stringify(input);
+    if (this.read("input") !== text) {
+      // Changed: the old consumer goes (its bridge or group may differ) and the loop restarts on the new input.
+      await this.closeBridge();
+      this.held = null;
+      this.write("input", text);
+      this.sql.exec("DELETE FROM kv WHERE key = 'tick'");
+      return this.start(input);
+    }
+    // Unchanged (the cron watchdog): leave a running loop alone, restart one that stalled.
+    const at = await this.ctx.storage.getAlarm();
+    if (!this.running && (at === null || at < Date.now() - STALL_MS)) await this.start(input);
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const s = this.readJson<LoopStatus>("status");
+    if (!s) return this.read("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
+    const { ready, reason, message, ...fields } = s;
+    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields };
+  }
+
+  override async alarm(): Promise<void> {
+    const input = this.readJson<RunnerInput>("input");
+    if (!input) return;
+    this.running = true;
+    try {
+      if (input.manifest.kind === "PingSource") await this.tick(input);
+      else await this.cycle(input);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async start(input: RunnerInput): Promise<void> {
+    if (input.manifest.kind !== "PingSource") return this.ctx.storage.setAlarm(Date.now());
+    const tick = this.armedTick(input) ?? nextTick(...this.schedule(input), Date.now());
+    if (tick === null) return this.setStatus({ ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
+    this.write("tick", String(tick));
+    await this.ctx.storage.setAlarm(tick);
+  }
+
+  /** Deleted: close the consumer (Kafka: delete the instance), forget everything, no alarm. */
+  private async stop(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    const input = this.readJson<RunnerInput>("input");
+    if (!this.bridge && input && input.manifest.kind !== "PingSource") {
+      try {
+        this.bridge = { input: JSON.stringify(input), client: this.createBridge(input) };
+      } catch {
+        // a secret gone with the source: nothing to close with
+      }
+    }
+    await this.closeBridge();
+    this.held = null;
+    this.sql.exec("DELETE FROM kv");
+  }
+
+  private async closeBridge(): Promise<void> {
+    const bridge = this.bridge;
+    this.bridge = undefined;
+    try {
+      await bridge?.client.close();
+    } catch (error) {
+      log("warn", "closing the bridge consumer failed", { error: (error as Error).message });
+    }
+  }
+
+  // -- PingSource ------------------------------------------------------------------------------------
+
+  private async tick(input: RunnerInput): Promise<void> {
+    const tick = this.armedTick(input);
+    if (tick === null) return this.start(input);
+    const event = pingEvent(input.manifest as unknown as PingSourceResource, tick);
+    const r = await this.ingest(input.sink!, [event]);
+    if (this.read("input") === null) return; // deleted meanwhile
+    if (r.status !== 202) {
+      // Same tick again later: its id makes a repeat harmless.
+      this.fail(`sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`, r.status === 429 ? "SinkBackpressure" : "SinkUnavailable");
+      return this.arm(Date.now() + (r.status === 429 ? r.retryAfterSeconds * 1000 : this.backoff()));
+    }
+    this.failures = 0;
+    this.setStatus({ ...this.currentStatus(), ready: "True", reason: "Scheduled", message: undefined, lastPollTime: new Date(tick).toISOString() });
+    const next = nextTick(...this.schedule(input), Math.max(tick, Date.now()));
+    if (next === null) return this.setStatus({ ...this.currentStatus(), ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
+    this.write("tick", String(next));
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  private armedTick(input: RunnerInput): number | null {
+    const tick = this.read("tick");
+    return tick === null || input.manifest.kind !== "PingSource" ? null : Number(tick);
+  }
+
+  private schedule(input: RunnerInput): [string, string | undefined] {
+    const spec = (input.manifest as unknown as PingSourceResource).spec;
+    return [spec.schedule || "* * * * *", spec.timezone];
+  }
+
+  // -- Bridge sources --------------------------------------------------------------------------------
+
+  private async cycle(input: RunnerInput): Promise<void> {
+    const started = Date.now();
+    let bridge: Bridge;
+    try {
+      bridge = this.bridgeFor(input);
+    } catch (error) {
+      this.fail((error as Error).message, "ConfigError");
+      return this.arm(Date.now() + this.backoff());
+    }
+    let messages: PolledMessage[];
+    let lag: number | undefined;
+    try {
+      if (this.held) {
+        // Backpressure: no new fetch until the held batch is in.
+        messages = this.held;
+        await bridge.client.keepAlive?.();
+      } else {
+        const batch = await bridge.client.poll(AbortSignal.timeout(POLL_BUDGET_MS));
+        messages = batch.messages;
+        lag = batch.lag;
+      }
+    } catch (error) {
+      if (this.bridge !== bridge) return; // reconfigured or deleted meanwhile: the new loop is armed
+      this.fail(`poll: ${(error as Error).message}`, "PollFailed");
+      return this.arm(Date.now() + this.backoff());
+    }
+    if (this.bridge !== bridge) return; // uncommitted: whatever replaces this consumer reads it again
+    const polledAt = this.held ? this.currentStatus().lastPollTime : new Date().toISOString();
+
+    const result = await this.handOff(input, messages);
+    if (result.handed.length > 0 && this.bridge === bridge) {
+      try {
+        await bridge.client.commit(result.handed);
+      } catch (error) {
+        // Handed off but not committed: delivered again later, and deduplicated by the broker on (source, id).
+        this.held = null;
+        this.fail(`commit: ${(error as Error).message}`, "CommitFailed");
+        return this.arm(Date.now() + this.backoff());
+      }
+    }
+    this.held = result.held.length > 0 ? result.held : null;
+    const base = { ...this.currentStatus(), lastPollTime: polledAt, ...(lag !== undefined ? { lag } : {}), heldMessages: result.held.length };
+    for (const skipped of result.skipped) this.noteError(skipped, base);
+    if (result.error) {
+      const reason = result.retryAfterMs !== undefined ? "SinkBackpressure" : "SinkUnavailable";
+      if (reason === "SinkUnavailable") this.noteError(result.error, base);
+      this.setStatus({ ...base, ready: reason === "SinkBackpressure" ? "True" : "False", reason, message: result.error });
+      return this.arm(Date.now() + (result.retryAfterMs ?? this.backoff()));
+    }
+    this.failures = 0;
+    this.setStatus({ ...base, ready: "True", reason: "Polling", message: undefined });
+    await this.arm(messages.length === 0 ? Math.max(Date.now() + 1, started + MIN_CYCLE_MS) : Date.now() + 1);
+  }
+
+  private bridgeFor(input: RunnerInput): Bridge {
+    const text = JSON.stringify(input);
+    if (this.bridge?.input !== text) this.bridge = { input: text, client: this.createBridge(input) };
+    return this.bridge;
+  }
+
+  private createBridge(input: RunnerInput): SourceBridge {
+    const env = this.env as unknown as Record<string, unknown>;
+    return createSourceBridge(input.manifest, {
+      secret: (name) => (typeof env[name] === "string" ? (env[name] as string) : undefined),
+      fetch: (url, init) => fetch(url, init),
+      store: {
+        load: async () => this.readJson<KafkaPollerState>("bridge") ?? undefined,
+        save: async (state) => this.write("bridge", JSON.stringify(state)),
+      },
+    });
+  }
+
+  /** Events to the sink in as few ingest calls as it takes; poison (and events the sink refuses as invalid) to the dead-letter sink. */
+  private async handOff(input: RunnerInput, messages: PolledMessage[]): Promise<HandOff> {
+    const good = messages.filter((m) => m.event);
+    const poison = messages.filter((m) => !m.event);
+    const out: HandOff = { handed: [], held: [], skipped: [] };
+    let i = 0;
+    while (i < good.length) {
+      const part = good.slice(i, i + this.chunk);
+      const r = await this.ingest(input.sink!, part.map((m) => m.event!));
+      if (r.status === 202) {
+        out.handed.push(...part);
+        i += part.length;
+        this.chunk = Math.min(MAX_INGEST_BATCH, this.chunk * 2);
+      } else if (r.status === 400 && part.length > 1) {
+        this.chunk = 1; // one of them is refused: find it, one at a time
+      } else if (r.status === 400) {
+        poison.push({ key: part[0].key, poison: `the sink refused the event: ${r.error}${r.field ? ` (field ${r.field})` : ""}` });
+        i++;
+      } else {
+        if (r.status === 429) {
+          this.chunk = Math.max(1, Math.ceil(part.length / 2));
+          out.retryAfterMs = r.retryAfterSeconds * 1000;
+        }
+        out.error = `sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`;
+        break;
+      }
+    }
+    out.held.push(...good.slice(i));
+    for (const m of poison) {
+      const outcome = await this.deadLetter(input, m);
+      if (outcome.ok) {
+        out.handed.push(m);
+        if (outcome.skipped) out.skipped.push(outcome.skipped);
+      } else {
+        out.held.push(m);
+        out.error ??= outcome.error;
+      }
+    }
+    return out;
+  }
+
+  private ingest(sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult> {
+    const stub = this.env.BROKER.getByName(`${sink.namespace}/${sink.name}`) as unknown as Stub<Broker>;
+    return stub.ingest(events);
+  }
+
+  /** A poison message to `spec.delivery.deadLetterSink`; without one it is skipped (and reported in status). */
+  private async deadLetter(input: RunnerInput, message: PolledMessage): Promise<{ ok: true; skipped?: string } | { ok: false; error: string }> {
+    const { manifest } = input;
+    const namespace = manifest.metadata.namespace!;
+    const dls = (manifest.spec as SourceSpec).delivery?.deadLetterSink;
+    if (!dls) {
+      log("error", "poison message skipped: no dead-letter sink", { source: manifest.metadata.name, key: message.key, reason: message.poison });
+      return { ok: true, skipped: `poison message ${message.key} skipped (no spec.delivery.deadLetterSink): ${message.poison}` };
+    }
+    const plural = kindByName(manifest.kind)?.plural ?? manifest.kind.toLowerCase();
+    const event = poisonEvent({ namespace, plural, name: manifest.metadata.name }, message, Date.now());
+    const target = resolveDestination(dls, namespace, input.ctx, manifest.metadata.annotations);
+    try {
+      switch (target.kind) {
+        case "broker": {
+          const r = await this.ingest(target, [event]);
+          return r.status === 202 ? { ok: true } : { ok: false, error: `dead-letter sink ${sinkName(target)} answered ${r.status}: ${r.error}` };
+        }
+        case "display":
+          await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event));
+          return { ok: true };
+        case "url": {
+          const { headers, body } = encodeBinary(event);
+          const response = await fetch(target.url, { method: "POST", headers, body, signal: AbortSignal.timeout(DEAD_LETTER_TIMEOUT_MS) });
+          await response.body?.cancel();
+          return response.ok ? { ok: true } : { ok: false, error: `dead-letter sink ${target.url} answered ${response.status}` };
+        }
+      }
+    } catch (error) {
+      return { ok: false, error: `dead-letter sink: ${(error as Error).message}` };
+    }
+  }
+
+  // -- State -----------------------------------------------------------------------------------------
+
+  /** Arm the next cycle unless the source was deleted meanwhile. */
+  private async arm(at: number): Promise<void> {
+    if (this.read("input") !== null) await this.ctx.storage.setAlarm(at);
+  }
+
+  private backoff(): number {
+    return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.failures++);
+  }
+
+  private fail(error: string, reason: string): void {
+    log("warn", "source cycle failed", { reason, error });
+    const base = this.currentStatus();
+    this.noteError(error, base);
+    this.setStatus({ ...base, ready: "False", reason, message: error });
+  }
+
+  private noteError(error: string, into: LoopStatus): void {
+    into.lastError = error;
+    into.lastErrorTime = new Date().toISOString();
+  }
+
+  private currentStatus(): LoopStatus {
+    return this.readJson<LoopStatus>("status") ?? { ready: "Unknown", reason: "Starting" };
+  }
+
+  private setStatus(status: LoopStatus): void {
+    if (this.read("input") !== null) this.write("status", JSON.stringify(status));
+  }
+
+  private read(key: string): string | null {
+    return this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  private readJson<T>(key: string): T | null {
+    const text = this.read(key);
+    return text === null ? null : (JSON.parse(text) as T);
+  }
+
+  private write(key: string, value: string): void {
+    this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, value);
+  }
+}
+
+function sinkName(sink: SinkEntry): string {
+  return `${sink.namespace}/${sink.name}`;
+}
+
+function log(level: string, msg: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ level, msg, ...fields }));
 }

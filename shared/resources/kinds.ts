@@ -1,5 +1,6 @@
 /** The resource kinds the management API serves, by group, version and plural (API.md §3 Resources). */
 import { validateScaledObject } from "../autoscaling/scaled-object.ts";
+import { validateKafkaSourceSpec } from "../bridges/kafka/spec.ts";
 import { validateMnsSourceSpec } from "../bridges/mns/spec.ts";
 import { validateRedisStreamSourceSpec } from "../bridges/redis/spec.ts";
 import { validateRocketMQSourceSpec } from "../bridges/rocketmq/spec.ts";
@@ -26,6 +27,7 @@ export const KINDS: KindInfo[] = [
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never) },
   { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: (m) => validatePingSource(m.spec), source: true },
+  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: (m) => validateKafkaSourceSpec(m.spec, m.metadata), source: true },
   { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: (m) => validateWebhookSpec("GitHubSource", m.spec), source: true },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: (m) => validateWebhookSpec("WebhookSource", m.spec), source: true },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: (m) => validateRocketMQSourceSpec(m.spec), source: true },

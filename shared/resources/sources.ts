@@ -12,7 +12,7 @@ import type { Manifest } from "./manifest.ts";
 export interface SourceSpec {
   sink?: Destination;
   delivery?: DeliverySpec;
-  /** KafkaSource: `ordered` (Knative's default) keeps order per partition key. */
+  /** KafkaSource: `ordered` (Knative's default for it) or `unordered`. */
   ordering?: string;
 }
 
@@ -53,9 +53,17 @@ export function channelConfig(source: Manifest<SourceSpec>, ctx: ResolveContext)
         filter: {},
         subscriber,
         subscriberUri: targetUrl(subscriber, ctx.baseUrl),
-        ordered: source.spec.ordering === "ordered",
+        ordered: isOrdered(source),
         parallelism: DEFAULT_PARALLELISM,
       },
     ],
   };
+}
+
+/**
+ * Knative's KafkaSource delivers in order unless `ordering: unordered`; the router keeps that order per
+ * record key (the `partitionkey` extension), which is at least as strict for every key.
+ */
+function isOrdered(source: Manifest<SourceSpec>): boolean {
+  return source.spec.ordering === "ordered" || (source.kind === "KafkaSource" && source.spec.ordering === undefined);
 }

@@ -5,3 +5,4 @@ export type { BridgeAuth, BridgeType, ConfigError, KafkaPollerConfig, TopicParti
 export { recordToMessage, recordKey, KEY_TYPES } from "./record.ts";
 export type { KafkaHeader, KafkaRecord, KeyType, SourceRef } from "./record.ts";
 export { KafkaBridgeError, InstanceGoneError, ResponseTooLargeError } from "./bridge.ts";
+export { kafkaPollerConfig, validateKafkaSourceSpec, KEY_TYPE_LABEL } from "./spec.ts";

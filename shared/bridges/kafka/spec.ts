@@ -1,0 +1,118 @@
+/**
+ * KafkaSource (`sources.knative.dev`) spec: Knative's fields plus `spec.bridge`, validated, and the
+ * poller config it yields once the bridge secret is resolved. A Knative manifest applies unchanged
+ * with one `spec.bridge` added: `bootstrapServers` and `net` are accepted and unused (the bridge
+ * holds the Kafka connection), `consumers` is accepted and one poller runs per source.
+ *
+ *   spec: {bootstrapServers?, topics, consumerGroup?, initialOffset?, consumers?, ordering?, net?,
+ *          delivery?, ceOverrides?, sink, pollTimeoutMs?, assignment?,
+ *          bridge: {type, url, secretKeyRef?: {name}, idleExpiryMs?, maxBytes?}}
+ */
+import type { FieldError } from "../../delivery/policy.ts";
+import { validateDelivery } from "../../delivery/policy.ts";
+import { validateDestination } from "../../resources/destination.ts";
+import { isObject, secretField } from "../rocketmq/spec-checks.ts";
+import type { BridgeAuth, BridgeType, KafkaPollerConfig, TopicPartition } from "./config.ts";
+import { validateKafkaPollerConfig } from "./config.ts";
+import type { KeyType } from "./record.ts";
+
+export const KEY_TYPE_LABEL = "kafkasources.sources.knative.dev/key-type";
+/** Knative's default group is `knative-kafka-source-<uuid>`; the resource's uid keeps it stable here. */
+export const DEFAULT_GROUP_PREFIX = "knative-kafka-source-";
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+interface Metadata {
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  labels?: Record<string, string>;
+}
+
+/** Every problem of a KafkaSource spec (empty when valid), with the manifest's field paths. */
+export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}): FieldError[] {
+  if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
+  const errors: FieldError[] = [];
+  const bad = (field: string, message: string) => errors.push({ field, message });
+  if (spec.bootstrapServers !== undefined && !isStringArray(spec.bootstrapServers)) bad("spec.bootstrapServers", "must be a list of host:port strings");
+  if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1)) bad("spec.consumers", "must be a positive integer");
+  if (spec.ordering !== undefined && spec.ordering !== "ordered" && spec.ordering !== "unordered") bad("spec.ordering", "must be ordered or unordered");
+  if (spec.net !== undefined && !isObject(spec.net)) bad("spec.net", "must be an object");
+  if (spec.topics !== undefined && !isStringArray(spec.topics)) bad("spec.topics", "must be a list of topic names");
+  if (spec.consumerGroup !== undefined && typeof spec.consumerGroup !== "string") bad("spec.consumerGroup", "must be a string");
+  if (spec.assignment !== undefined && !Array.isArray(spec.assignment)) bad("spec.assignment", "must be a list of {topic, partition}");
+  errors.push(...validateDelivery(spec.delivery, "spec.delivery"));
+  if (isObject(spec.delivery)) errors.push(...validateDestination(spec.delivery.deadLetterSink, "spec.delivery.deadLetterSink", false));
+  errors.push(...validateDestination(spec.sink, "spec.sink", true));
+  errors.push(...validateOverrides(spec.ceOverrides));
+
+  if (!isObject(spec.bridge)) {
+    bad("spec.bridge", "is required: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef}");
+    return errors;
+  }
+  // `spec.bridge` has the shape of a secret field: checks spec.bridge.secretKeyRef.name.
+  if (spec.bridge.secretKeyRef !== undefined) secretField(spec, "bridge", errors, false);
+  // The poller's own checks, on the config this spec yields (a placeholder secret stands for the real one).
+  const placeholder = (value: string | undefined) => value ?? "placeholder";
+  const config = kafkaPollerConfig(
+    { namespace: placeholder(metadata.namespace), name: placeholder(metadata.name), uid: placeholder(metadata.uid), labels: metadata.labels },
+    { ...spec, assignment: Array.isArray(spec.assignment) ? spec.assignment : undefined, bridge: { ...spec.bridge, secretKeyRef: undefined } },
+    () => undefined,
+  );
+  if (spec.bridge.type === "upstash") config.bridge.auth = { username: "placeholder", password: "placeholder" };
+  const reported = new Set(errors.map((e) => e.field));
+  // Names are checked with the envelope (the namespace may come from the request path); one cause per field.
+  const more = validateKafkaPollerConfig(config).filter((e) => !e.field.startsWith("metadata.namespace") && !e.field.startsWith("metadata.name") && !reported.has(e.field));
+  return [...errors, ...more];
+}
+
+/**
+ * The poller config of a valid spec; `secret(name)` reads a Worker secret. The bridge secret's value
+ * is `username:password` (HTTP Basic, and what Upstash needs) or else a bearer token.
+ */
+export function kafkaPollerConfig(
+  metadata: { namespace: string; name: string; uid?: string; labels?: Record<string, string> },
+  spec: Record<string, unknown>,
+  secret: (name: string) => string | undefined,
+): KafkaPollerConfig {
+  const bridge = spec.bridge as Record<string, unknown>;
+  const secretName = (bridge.secretKeyRef as { name?: string } | undefined)?.name;
+  let auth: BridgeAuth | undefined;
+  if (secretName !== undefined) {
+    const value = secret(secretName);
+    if (!value) throw new Error(`spec.bridge.secretKeyRef: Worker secret ${secretName} is not set`);
+    const colon = value.indexOf(":");
+    auth = colon > 0 ? { username: value.slice(0, colon), password: value.slice(colon + 1) } : { token: value };
+  }
+  return {
+    bridge: {
+      type: bridge.type as BridgeType,
+      url: bridge.url as string,
+      auth,
+      idleExpiryMs: bridge.idleExpiryMs as number | undefined,
+      maxBytes: bridge.maxBytes as number | undefined,
+    },
+    topics: spec.topics as string[],
+    consumerGroup: (spec.consumerGroup as string | undefined) ?? `${DEFAULT_GROUP_PREFIX}${metadata.uid}`,
+    initialOffset: (spec.initialOffset as "earliest" | "latest" | undefined) ?? "latest", // Knative's default
+    source: { namespace: metadata.namespace, name: metadata.name },
+    keyType: (metadata.labels?.[KEY_TYPE_LABEL] as KeyType | undefined) ?? "string",
+    pollTimeoutMs: spec.pollTimeoutMs as number | undefined,
+    assignment: spec.assignment as TopicPartition[] | undefined,
+  };
+}
+
+/** `ceOverrides.extensions` as Knative validates them: lower-case alphanumeric names, string values. */
+function validateOverrides(value: unknown): FieldError[] {
+  if (value === undefined) return [];
+  const extensions = isObject(value) ? value.extensions : undefined;
+  if (!isObject(value) || (extensions !== undefined && !isObject(extensions))) return [{ field: "spec.ceOverrides", message: "extensions must be a map of strings" }];
+  return Object.entries(extensions ?? {}).flatMap(([name, v]) => {
+    const field = `spec.ceOverrides.extensions.${name}`;
+    if (!EXTENSION_NAME.test(name)) return [{ field, message: "extension names are 1-20 lower-case letters and digits" }];
+    return typeof v === "string" ? [] : [{ field, message: "must be a string" }];
+  });
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}

@@ -1,0 +1,59 @@
+/**
+ * Which bridge client runs which source kind, built from a stored (validated) manifest. The source
+ * poller object holds one of these per source; secrets are read by name, state is saved through
+ * `store` (Kafka keeps its consumer instance and pending offsets there).
+ */
+import type { Manifest } from "../resources/manifest.ts";
+import { createKafkaPoller } from "./kafka/poller.ts";
+import type { PollerStateStore } from "./kafka/poller.ts";
+import { kafkaPollerConfig } from "./kafka/spec.ts";
+import { createMnsPoller } from "./mns/poller.ts";
+import { mnsPollerConfig } from "./mns/spec.ts";
+import { createRedisStreamPoller } from "./redis/poller.ts";
+import { redisStreamPollerConfig } from "./redis/spec.ts";
+import { createRocketMQPoller } from "./rocketmq/poller.ts";
+import { rocketMQPollerConfig } from "./rocketmq/spec.ts";
+import type { FetchLike, PollBatch, SourcePoller } from "./types.ts";
+
+export interface BridgeDeps {
+  secret: (name: string) => string | undefined;
+  fetch: FetchLike;
+  store: PollerStateStore;
+}
+
+/** A poller plus what the loop may call while it does not poll (backpressure). */
+export interface SourceBridge extends SourcePoller {
+  /** Keeps a server-side consumer from expiring while fetching is paused (Kafka); absent elsewhere. */
+  keepAlive?(): Promise<void>;
+}
+
+/** The bridge client of a source manifest; throws naming the field when a secret is not set. */
+export function createSourceBridge(manifest: Manifest, deps: BridgeDeps): SourceBridge {
+  const metadata = { namespace: manifest.metadata.namespace!, name: manifest.metadata.name };
+  const spec = manifest.spec;
+  switch (manifest.kind) {
+    case "KafkaSource": {
+      const poller = createKafkaPoller(kafkaPollerConfig({ ...metadata, uid: manifest.metadata.uid, labels: manifest.metadata.labels }, spec, deps.secret), deps.fetch, deps.store);
+      const extensions = (spec.ceOverrides as { extensions?: Record<string, string> } | undefined)?.extensions;
+      return extensions ? { ...poller, poll: async (signal) => withOverrides(await poller.poll(signal), extensions) } : poller;
+    }
+    case "RocketMQSource":
+      return createRocketMQPoller(rocketMQPollerConfig(metadata, spec, deps.secret), deps.fetch);
+    case "MNSSource":
+      return createMnsPoller(mnsPollerConfig(metadata, spec, deps.secret), deps.fetch);
+    case "RedisStreamSource": {
+      const { config, redis } = redisStreamPollerConfig(metadata, spec, deps.secret);
+      return createRedisStreamPoller(config, { ...redis, retry: false, enableTelemetry: false });
+    }
+    default:
+      throw new Error(`kind ${manifest.kind} has no bridge`);
+  }
+}
+
+/** Knative applies `ceOverrides.extensions` on top of every event of the source. */
+function withOverrides(batch: PollBatch, extensions: Record<string, string>): PollBatch {
+  return {
+    ...batch,
+    messages: batch.messages.map((m) => (m.event ? { ...m, event: { ...m.event, attributes: { ...m.event.attributes, ...extensions } } } : m)),
+  };
+}

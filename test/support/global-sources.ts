@@ -1,0 +1,162 @@
+/**
+ * vitest globalSetup: the message systems the source pollers read, for the workerd test files. The
+ * fakes (Kafka REST, RocketMQ, MNS) and redis-server run here in Node; tests drive them over a small
+ * control API on 127.0.0.1 whose URL is provided as `sourcesControlUrl`:
+ *
+ *   POST /start   {type: "kafka", variant} | {type: "rocketmq"|"mns", accessKeyId, accessKeySecret}
+ *                 | {type: "redis", token}                 -> {id, url} | {skip: "reason"}
+ *   POST /{id}/{operation}  JSON arguments                 -> JSON result (see OPERATIONS)
+ *
+ * Tests pass credentials they read from their own Worker env, so the fakes check what the router sends.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { TestProject } from "vitest/node";
+import { type FakeRocketMQ, startFakeRocketMQ } from "../fakes/alibaba-mq.ts";
+import { type FakeBridge, KafkaLog, type RestVariant, startKafkaRestFake } from "../fakes/kafka-rest.ts";
+import { type FakeMns, startFakeMns } from "../fakes/mns.ts";
+import { freePort } from "./router.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    sourcesControlUrl: string;
+  }
+}
+
+type Args = Record<string, any>;
+type Fake = { url: string; close(): Promise<void>; ops: Record<string, (args: Args) => unknown> };
+
+/** Bounded start of a child: resolves with the first output match of `ready`. */
+const CHILD_START_MS = 10_000;
+
+function kafkaOps(fake: FakeBridge, log: KafkaLog): Fake["ops"] {
+  return {
+    createTopic: ({ name, partitions }) => log.createTopic(name, partitions ?? 1),
+    produce: ({ topic, value, key, headers, partition }) => log.produce(topic, { value, key, headers, partition }),
+    /** Recorded requests of the bridge (the query as a string). */
+    requests: () => fake.requests.map((r) => ({ method: r.method, path: r.path, query: r.query.toString(), body: r.body })),
+    committed: ({ group }) => Object.fromEntries(log.groupCommits(group)),
+    instances: () => log.instances.size,
+  };
+}
+
+function rocketmqOps(fake: FakeRocketMQ): Fake["ops"] {
+  return {
+    createTopic: ({ topic }) => fake.createTopic(topic),
+    publish: ({ topic, body, tag, properties }) => ({ id: fake.publish(topic, { body, tag, properties }) }),
+    acked: ({ topic, group }) => fake.acked(topic, group),
+  };
+}
+
+function mnsOps(fake: FakeMns): Fake["ops"] {
+  return {
+    createQueue: ({ queue }) => fake.createQueue(queue),
+    send: ({ queue, body }) => ({ id: fake.send(queue, body) }),
+    remaining: ({ queue }) => fake.remaining(queue),
+  };
+}
+
+function startChild(children: ChildProcess[], cmd: string, args: string[], ready: RegExp): Promise<RegExpExecArray> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    const timer = setTimeout(() => fail(new Error(`${cmd} did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
+    let out = "";
+    const watch = (c: Buffer) => {
+      out += c.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        done(m);
+      }
+    };
+    child.stdout!.on("data", watch);
+    child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("exit", (code) => fail(new Error(`${cmd} exited with ${code}: ${out}`)));
+  });
+}
+
+export default async function setup(project: TestProject) {
+  const fakes = new Map<string, Fake>();
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  let redisPort: number | undefined;
+  const redisInstalled = spawnSync("redis-server", ["--version"]).status === 0;
+
+  async function startRedis(token: string): Promise<Fake | { skip: string }> {
+    if (!redisInstalled) return { skip: "redis-server is not installed (apt-get install redis-server)" };
+    if (redisPort === undefined) {
+      const dir = mkdtempSync(join(tmpdir(), "edge-sources-redis-"));
+      dirs.push(dir);
+      const port = await freePort();
+      await startChild(children, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], /Ready to accept connections/);
+      redisPort = port;
+    }
+    const m = await startChild(children, process.execPath, [resolve("bin/upstash-redis.mjs"), "--redis", `127.0.0.1:${redisPort}`, "--port", "0", "--token", token], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    return { url: m[1], close: async () => {}, ops: {} };
+  }
+
+  async function start(args: Args): Promise<Fake | { skip: string }> {
+    switch (args.type) {
+      case "kafka": {
+        const log = new KafkaLog();
+        const fake = await startKafkaRestFake(args.variant as RestVariant, { log });
+        return { url: fake.url, close: () => fake.close(), ops: kafkaOps(fake, log) };
+      }
+      case "rocketmq": {
+        const fake = await startFakeRocketMQ({ accessKeyId: args.accessKeyId, accessKeySecret: args.accessKeySecret });
+        return { url: fake.url, close: () => fake.close(), ops: rocketmqOps(fake) };
+      }
+      case "mns": {
+        const fake = await startFakeMns({ accessKeyId: args.accessKeyId, accessKeySecret: args.accessKeySecret });
+        return { url: fake.url, close: () => fake.close(), ops: mnsOps(fake) };
+      }
+      case "redis":
+        return startRedis(args.token);
+      default:
+        throw new Error(`unknown fake type ${args.type}`);
+    }
+  }
+
+  const server = createServer(async (req, res) => {
+    const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body ?? null));
+    try {
+      const args = JSON.parse((await readBody(req)) || "{}") as Args;
+      const path = new URL(req.url ?? "/", "http://localhost").pathname.split("/").filter(Boolean);
+      if (path.length === 1 && path[0] === "start") {
+        const started = await start(args);
+        if ("skip" in started) return reply(200, started);
+        const id = String(fakes.size + 1);
+        fakes.set(id, started);
+        return reply(200, { id, url: started.url });
+      }
+      const op = fakes.get(path[0])?.ops[path[1]];
+      if (path.length !== 2 || !op) return reply(404, { error: `no operation ${req.url}` });
+      return reply(200, await op(args));
+    } catch (error) {
+      return reply(500, { error: (error as Error).message });
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  project.provide("sourcesControlUrl", `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+
+  return async () => {
+    await new Promise((done) => server.close(done));
+    await Promise.all([...fakes.values()].map((f) => f.close()));
+    for (const child of children) child.kill("SIGKILL");
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => done(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", fail);
+  });
+}
