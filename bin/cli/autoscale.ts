@@ -4,28 +4,11 @@
  * replays a traffic trace through a ScaledObject (inline, or the manifest file the router is given)
  * and prints the replica curve. FILE `-` reads stdin; JSON or YAML.
  */
-import { readFile } from "node:fs/promises";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { runDecisions, validateDecideInput, type DecideInput } from "../../shared/autoscaling/decide-input.ts";
 import { deciderSpecFrom, InvalidScaledObjectError } from "../../shared/autoscaling/scaled-object.ts";
 import { simulate, type SimulationInput, type SimulationRow } from "../../shared/autoscaling/simulate.ts";
-
-export interface CliIO {
-  read(path: string): Promise<string>;
-  out(text: string): void;
-  err(text: string): void;
-}
-
-const nodeIO: CliIO = {
-  read: async (path) => {
-    if (path !== "-") return readFile(path, "utf8");
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
-  },
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
+import { nodeIO, type CliIO } from "./io.ts";
 
 const USAGE = `usage: edge-eventing autoscale decide --input FILE
        edge-eventing autoscale simulate --input FILE [--scaled-object FILE] [--plot]

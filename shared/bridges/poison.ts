@@ -5,16 +5,10 @@
  */
 import type { CloudEvent } from "../cloudevents/event.ts";
 import { ERROR_DATA_MAX_BYTES } from "../delivery/policy.ts";
+import { sourceUri, type SourceId } from "./common/message-event.ts";
 import type { PolledMessage } from "./types.ts";
 
 export const POISON_EVENT_TYPE = "dev.edge-eventing.source.poison";
-
-export interface SourceId {
-  namespace: string;
-  /** Lower-case plural of the kind, e.g. `kafkasources`. */
-  plural: string;
-  name: string;
-}
 
 export function poisonEvent(source: SourceId, message: PolledMessage, nowMs: number): CloudEvent {
   const reason = message.poison ?? "unknown reason";
@@ -24,7 +18,7 @@ export function poisonEvent(source: SourceId, message: PolledMessage, nowMs: num
       specversion: "1.0",
       // Stable per message: a re-sent poison record is deduplicated like any other event.
       id: `poison:${message.key}`,
-      source: `/apis/v1/namespaces/${source.namespace}/${source.plural}/${source.name}`,
+      source: sourceUri(source),
       type: POISON_EVENT_TYPE,
       subject: message.key,
       time: new Date(nowMs).toISOString(),

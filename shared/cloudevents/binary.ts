@@ -9,7 +9,7 @@ import { badAttributeName, badRequest, isAttributeName, validateEvent } from "./
 const utf8Encoder = new TextEncoder();
 
 /** A JSON media type and a body that parses: JSON text; anything else: the bytes as they are. */
-function bodyData(contentType: string | null, body: Uint8Array): EventData | undefined {
+export function bodyData(contentType: string | null, body: Uint8Array): EventData | undefined {
   if (body.length === 0) return undefined;
   if (contentType !== null && isJsonMediaType(contentType)) {
     const json = decodeUtf8(body);

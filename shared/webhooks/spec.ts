@@ -5,7 +5,7 @@
  * what `receiveWebhook` needs, reading secret values through the caller's lookup.
  */
 import type { FieldError } from "../delivery/policy.ts";
-import { isObject, secretField, stringField, urlField } from "../bridges/rocketmq/spec-checks.ts";
+import { isObject, secretField, stringField, urlField } from "../resources/spec-checks.ts";
 import { validateDestination } from "../resources/destination.ts";
 import { GITHUB_EVENTS } from "./github-events.ts";
 import { PROVIDERS } from "./types.ts";

@@ -8,8 +8,8 @@
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { aliyunStringToSign, ROCKETMQ_SIGNING, type AliyunSigningScheme } from "../../shared/bridges/rocketmq/signature.ts";
-import { xmlElements, xmlEscape, decodeXmlText } from "../../shared/bridges/rocketmq/xml.ts";
+import { aliyunStringToSign, ROCKETMQ_SIGNING, type AliyunSigningScheme } from "../../shared/bridges/alibaba/signature.ts";
+import { xmlElements, xmlEscape, decodeXmlText } from "../../shared/bridges/alibaba/xml.ts";
 
 export const MAX_DATE_SKEW_MS = 15 * 60 * 1000;
 
@@ -36,12 +36,12 @@ export class ServiceError extends Error {
   }
 }
 
-export function errorXml(xmlns: string, code: string, message: string, host: string): string {
+function errorXml(xmlns: string, code: string, message: string, host: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error xmlns="${xmlns}"><Code>${code}</Code><Message>${xmlEscape(message)}</Message><RequestId>${randomUUID().replaceAll("-", "").toUpperCase().slice(0, 24)}</RequestId><HostId>${host}</HostId></Error>`;
 }
 
 /** Verify a request as the service does; throws the ServiceError the service would answer. */
-export function verifySignature(scheme: AliyunSigningScheme, creds: FakeCredentials, req: IncomingMessage, body: string, nowMs: number): void {
+function verifySignature(scheme: AliyunSigningScheme, creds: FakeCredentials, req: IncomingMessage, body: string, nowMs: number): void {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
   const auth = headers.authorization;
@@ -81,61 +81,110 @@ export function intParam(url: URL, name: string, min: number, max: number, fallb
   return n;
 }
 
-/** Long-poll support: wake waiting receives when a message is published. Bounded by `ms`. */
-export class Waiters {
+/** The `<Errors>` answer to a batch delete/ack, or 204 when every handle was accepted. */
+export function batchResult(xmlns: string, errors: string[]): { status: number; body?: string } {
+  if (errors.length === 0) return { status: 204 };
+  return { status: 404, body: `<?xml version="1.0" encoding="UTF-8"?>\n<Errors xmlns="${xmlns}">${errors.join("")}</Errors>` };
+}
+
+/** What a test holds of either fake, besides its own way of adding and inspecting messages. */
+export interface FakeAliyunService {
+  url: string;
+  requests: RecordedRequest[];
+  /** Move the fake's clock forward (handles expire, messages become visible again). */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * What both fakes are built on: a node:http server on 127.0.0.1 that checks the signature, records
+ * requests and turns ServiceErrors into `<Error>` XML; a clock tests move forward; long-poll waits.
+ */
+export class AliyunFake {
+  readonly requests: RecordedRequest[] = [];
+  url = "";
+  #offset = 0;
   #waiting = new Set<() => void>();
-  wait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiting.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#waiting.add(done);
-    });
+  #server?: Server;
+
+  now(): number {
+    return Date.now() + this.#offset;
   }
+
+  /** Move the clock forward (handles expire, messages become visible again). */
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+
+  /** Wake the receives waiting in `longPoll` (a message arrived). */
   wake(): void {
     for (const w of [...this.#waiting]) w();
   }
-}
 
-/** A node:http server on 127.0.0.1 that records requests and turns ServiceErrors into XML. */
-export async function serveXml(
-  xmlns: string,
-  handle: (req: IncomingMessage, url: URL, body: string) => Promise<{ status: number; body?: string }>,
-  log: RecordedRequest[],
-): Promise<{ server: Server; url: string }> {
-  let host = "";
-  const server = createServer((req, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      let status: number;
-      let text: string | undefined;
-      try {
-        ({ status, body: text } = await handle(req, new URL(req.url ?? "/", host), body));
-      } catch (e) {
-        const err = e instanceof ServiceError ? e : new ServiceError(500, "InternalError", String(e));
-        status = err.status;
-        text = errorXml(xmlns, err.code, err.message, host);
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
-      log.push({ method: req.method ?? "", url: req.url ?? "", status, headers });
-      res.writeHead(status, text === undefined ? {} : { "content-type": "text/xml;charset=utf-8" });
-      res.end(text);
+  /** `pick()` until it finds messages or `waitSeconds` pass; then 404 MessageNotExist, as the services answer. */
+  async longPoll<T>(waitSeconds: number, pick: () => T[]): Promise<T[]> {
+    const deadline = Date.now() + waitSeconds * 1000;
+    for (;;) {
+      const picked = pick();
+      if (picked.length > 0) return picked;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ServiceError(404, "MessageNotExist", "Message not exist.");
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.#waiting.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        this.#waiting.add(done);
+      });
+    }
+  }
+
+  async listen(
+    scheme: AliyunSigningScheme,
+    xmlns: string,
+    creds: FakeCredentials,
+    handle: (req: IncomingMessage, url: URL, body: string) => Promise<{ status: number; body?: string }>,
+  ): Promise<void> {
+    const server = createServer((req, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", async () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        let status: number;
+        let text: string | undefined;
+        try {
+          verifySignature(scheme, creds, req, body, this.now());
+          ({ status, body: text } = await handle(req, new URL(req.url ?? "/", this.url), body));
+        } catch (e) {
+          const err = e instanceof ServiceError ? e : new ServiceError(500, "InternalError", String(e));
+          status = err.status;
+          text = errorXml(xmlns, err.code, err.message, this.url);
+        }
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+        this.requests.push({ method: req.method ?? "", url: req.url ?? "", status, headers });
+        res.writeHead(status, text === undefined ? {} : { "content-type": "text/xml;charset=utf-8" });
+        res.end(text);
+      });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { server, url: host };
-}
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.#server = server;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
 
-export function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
+  /** The test's handle, once listening. */
+  service(): FakeAliyunService {
+    return { url: this.url, requests: this.requests, advance: (ms) => this.advance(ms), close: () => this.close() };
+  }
+
+  close(): Promise<void> {
+    const server = this.#server;
+    if (!server) return Promise.resolve();
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,17 +210,12 @@ interface StoredMessage {
   groups: Map<string, { handle?: string; nextConsumeTime: number; consumedTimes: number; acked: boolean }>;
 }
 
-export interface FakeRocketMQ {
-  url: string;
-  requests: RecordedRequest[];
+export interface FakeRocketMQ extends FakeAliyunService {
   createTopic(topic: string): void;
   /** Publish to a topic (created on first use); returns the MessageId. */
   publish(topic: string, message: PublishInput): string;
   /** Message ids a group has acknowledged. */
   acked(topic: string, group: string): string[];
-  /** Move the fake's clock forward (handles expire, messages become visible again). */
-  advance(ms: number): void;
-  close(): Promise<void>;
 }
 
 export interface FakeRocketMQOptions extends FakeCredentials {
@@ -183,15 +227,12 @@ export interface FakeRocketMQOptions extends FakeCredentials {
 
 export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<FakeRocketMQ> {
   const topics = new Map<string, StoredMessage[]>();
-  const requests: RecordedRequest[] = [];
-  const waiters = new Waiters();
+  const fake = new AliyunFake();
+  const now = () => fake.now();
   const retryMs = options.retryIntervalMs ?? 5 * 60 * 1000;
-  let offset = 0;
-  const now = () => Date.now() + offset;
   let seq = 0;
 
-  const { server, url } = await serveXml(MQ_XMLNS, async (req, u, body) => {
-    verifySignature(ROCKETMQ_SIGNING, options, req, body, now());
+  await fake.listen(ROCKETMQ_SIGNING, MQ_XMLNS, options, async (req, u, body) => {
     const m = /^\/topics\/([^/]+)\/messages$/.exec(u.pathname);
     if (!m) throw new ServiceError(400, "InvalidRequestURL", `The request url is invalid: ${u.pathname}`);
     const topic = decodeURIComponent(m[1]);
@@ -216,26 +257,19 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
           hit.state!.handle = undefined;
         }
       }
-      if (errors.length === 0) return { status: 204 };
-      return { status: 404, body: `<?xml version="1.0" encoding="UTF-8"?>\n<Errors xmlns="${MQ_XMLNS}">${errors.join("")}</Errors>` };
+      return batchResult(MQ_XMLNS, errors);
     }
     if (req.method !== "GET") throw new ServiceError(400, "InvalidRequestURL", `Method ${req.method} is not allowed.`);
 
     const count = intParam(u, "numOfMessages", 1, 16, 1);
     const waitSeconds = intParam(u, "waitseconds", 0, 30, 0);
     const tags = u.searchParams.get("tag")?.split("||");
-    const deadline = Date.now() + waitSeconds * 1000;
-    for (;;) {
-      const picked = messages.filter((msg) => {
-        const state = msg.groups.get(group);
-        return (!tags || (msg.tag !== undefined && tags.includes(msg.tag))) && !state?.acked && (state?.nextConsumeTime ?? 0) <= now();
-      }).slice(0, count);
-      if (picked.length > 0) return { status: 200, body: consumeXml(picked, group) };
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ServiceError(404, "MessageNotExist", "Message not exist.");
-      await waiters.wait(left);
-    }
-  }, requests);
+    const picked = await fake.longPoll(waitSeconds, () => messages.filter((msg) => {
+      const state = msg.groups.get(group);
+      return (!tags || (msg.tag !== undefined && tags.includes(msg.tag))) && !state?.acked && (state?.nextConsumeTime ?? 0) <= now();
+    }).slice(0, count));
+    return { status: 200, body: consumeXml(picked, group) };
+  });
 
   function consumeXml(picked: StoredMessage[], group: string): string {
     const t = now();
@@ -257,8 +291,7 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
   }
 
   return {
-    url,
-    requests,
+    ...fake.service(),
     createTopic(topic) {
       if (!topics.has(topic)) topics.set(topic, []);
     },
@@ -268,15 +301,11 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
       const list = topics.get(topic) ?? [];
       topics.set(topic, list);
       list.push({ id, body: message.body, tag: message.tag, properties, publishTime: now(), groups: new Map() });
-      waiters.wake();
+      fake.wake();
       return id;
     },
     acked(topic, group) {
       return (topics.get(topic) ?? []).filter((msg) => msg.groups.get(group)?.acked).map((msg) => msg.id);
     },
-    advance(ms) {
-      offset += ms;
-    },
-    close: () => closeServer(server),
   };
 }

@@ -3,14 +3,13 @@
  * poller depends on it: `MNS` signature checks, (Batch)ReceiveMessage long-poll answering 404
  * MessageNotExist when empty, VisibilityTimeout after which a receipt handle is dead and the
  * message visible again (DequeueCount grows), DeleteMessage and BatchDeleteMessage with
- * `<Errors>` per failed handle. Signature, XML errors and long-poll come from the RocketMQ fake.
+ * `<Errors>` per failed handle. Signature, XML errors, clock and long-poll come from the RocketMQ fake.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { MNS_SIGNING } from "../../shared/bridges/rocketmq/signature.ts";
-import { xmlEscape } from "../../shared/bridges/rocketmq/xml.ts";
+import { MNS_SIGNING } from "../../shared/bridges/alibaba/signature.ts";
+import { xmlEscape } from "../../shared/bridges/alibaba/xml.ts";
 import {
-  ackError, closeServer, intParam, receiptHandlesOf, serveXml, ServiceError, verifySignature, Waiters,
-  type FakeCredentials, type RecordedRequest,
+  ackError, AliyunFake, batchResult, intParam, receiptHandlesOf, ServiceError, type FakeAliyunService, type FakeCredentials,
 } from "./alibaba-mq.ts";
 
 export const MNS_XMLNS = "http://mns.aliyuncs.com/doc/v1/";
@@ -26,16 +25,12 @@ interface QueuedMessage {
   priority: number;
 }
 
-export interface FakeMns {
-  url: string;
-  requests: RecordedRequest[];
+export interface FakeMns extends FakeAliyunService {
   createQueue(name: string): void;
   /** SendMessage; returns the MessageId. */
   send(queue: string, body: string): string;
   /** Messages still in the queue (not deleted), visible or not. */
   remaining(queue: string): string[];
-  advance(ms: number): void;
-  close(): Promise<void>;
 }
 
 export interface FakeMnsOptions extends FakeCredentials {
@@ -47,14 +42,11 @@ export interface FakeMnsOptions extends FakeCredentials {
 
 export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
   const queues = new Map<string, QueuedMessage[]>();
-  const requests: RecordedRequest[] = [];
-  const waiters = new Waiters();
+  const fake = new AliyunFake();
+  const now = () => fake.now();
   const visibilityMs = (options.visibilityTimeoutSeconds ?? 30) * 1000;
-  let offset = 0;
-  const now = () => Date.now() + offset;
 
-  const { server, url } = await serveXml(MNS_XMLNS, async (req, u, body) => {
-    verifySignature(MNS_SIGNING, options, req, body, now());
+  await fake.listen(MNS_SIGNING, MNS_XMLNS, options, async (req, u, body) => {
     const m = /^\/queues\/([^/]+)\/messages$/.exec(u.pathname);
     if (!m) throw new ServiceError(400, "InvalidArgument", `The request url is invalid: ${u.pathname}`);
     const queue = queues.get(decodeURIComponent(m[1]));
@@ -71,26 +63,16 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
         const e = deleteHandle(queue, h);
         return e ? [ackError(e.code, e.message, h)] : [];
       });
-      if (errors.length === 0) return { status: 204 };
-      return { status: 404, body: `<?xml version="1.0" encoding="UTF-8"?>\n<Errors xmlns="${MNS_XMLNS}">${errors.join("")}</Errors>` };
+      return batchResult(MNS_XMLNS, errors);
     }
     if (req.method !== "GET") throw new ServiceError(400, "InvalidArgument", `Method ${req.method} is not allowed.`);
 
     const batch = u.searchParams.has("numOfMessages");
     const count = intParam(u, "numOfMessages", 1, 16, 1);
     const waitSeconds = intParam(u, "waitseconds", 0, 30, options.pollingWaitSeconds ?? 0);
-    const deadline = Date.now() + waitSeconds * 1000;
-    for (;;) {
-      const picked = queue.filter((msg) => msg.nextVisibleTime <= now()).slice(0, count);
-      if (picked.length > 0) {
-        const items = picked.map(receive);
-        return { status: 200, body: `<?xml version="1.0" encoding="UTF-8"?>\n${batch ? `<Messages xmlns="${MNS_XMLNS}">${items.join("")}</Messages>` : items[0].replace("<Message>", `<Message xmlns="${MNS_XMLNS}">`)}` };
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ServiceError(404, "MessageNotExist", "Message not exist.");
-      await waiters.wait(left);
-    }
-  }, requests);
+    const items = (await fake.longPoll(waitSeconds, () => queue.filter((msg) => msg.nextVisibleTime <= now()).slice(0, count))).map(receive);
+    return { status: 200, body: `<?xml version="1.0" encoding="UTF-8"?>\n${batch ? `<Messages xmlns="${MNS_XMLNS}">${items.join("")}</Messages>` : items[0].replace("<Message>", `<Message xmlns="${MNS_XMLNS}">`)}` };
+  });
 
   function deleteHandle(queue: QueuedMessage[], handle: string): { code: string; message: string } | undefined {
     const i = queue.findIndex((msg) => msg.handle === handle);
@@ -115,8 +97,7 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
 
   let seq = 0;
   return {
-    url,
-    requests,
+    ...fake.service(),
     createQueue(name) {
       if (!queues.has(name)) queues.set(name, []);
     },
@@ -125,15 +106,11 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
       if (!list) throw new Error(`no queue ${queue}`);
       const id = `5F290C926D472878-1-15B8${String(++seq).padStart(6, "0")}-200000001`;
       list.push({ id, body, enqueueTime: now(), dequeueCount: 0, nextVisibleTime: 0, priority: 8 });
-      waiters.wake();
+      fake.wake();
       return id;
     },
     remaining(queue) {
       return (queues.get(queue) ?? []).map((msg) => msg.id);
     },
-    advance(ms) {
-      offset += ms;
-    },
-    close: () => closeServer(server),
   };
 }

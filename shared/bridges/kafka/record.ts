@@ -4,12 +4,13 @@
  * (Kafka protocol binding, structured or binary mode) passes through unchanged; any other record,
  * including one whose CloudEvent does not validate, is wrapped as `dev.knative.kafka.event`.
  */
-import type { AttributeValue, CloudEvent, EventData } from "../../cloudevents/event.ts";
+import type { AttributeValue, CloudEvent } from "../../cloudevents/event.ts";
 import { encodeBase64 } from "../../cloudevents/base64.ts";
+import { bodyData } from "../../cloudevents/binary.ts";
 import { decodeStructured, validateEvent } from "../../cloudevents/index.ts";
-import { isJsonText } from "../../cloudevents/json-scan.ts";
-import { isJsonMediaType, mediaTypeEssence } from "../../cloudevents/media-type.ts";
+import { mediaTypeEssence } from "../../cloudevents/media-type.ts";
 import { decodeUtf8 } from "../../cloudevents/utf8.ts";
+import { extensionName, sourceUri } from "../common/message-event.ts";
 import type { PolledMessage } from "../types.ts";
 
 /** Label `kafkasources.sources.knative.dev/key-type`. */
@@ -86,7 +87,7 @@ function binaryMode(record: KafkaRecord): CloudEvent {
     if (h.key.startsWith("ce_")) attributes[h.key.slice(3)] = h.value === null ? "" : utf8.decode(h.value);
     else if (h.key === "content-type" && h.value !== null) attributes.datacontenttype = utf8.decode(h.value);
   }
-  const data = eventData(record.value, attributes.datacontenttype as string | undefined);
+  const data = record.value && bodyData((attributes.datacontenttype as string | undefined) ?? null, record.value);
   return data ? { attributes, data } : { attributes };
 }
 
@@ -94,7 +95,7 @@ function wrapRecord(record: KafkaRecord, source: SourceRef, keyType: KeyType): C
   const attributes: Record<string, AttributeValue> = {
     specversion: "1.0",
     id: `partition:${record.partition}/offset:${record.offset}`,
-    source: `/apis/v1/namespaces/${source.namespace}/kafkasources/${source.name}#${record.topic}`,
+    source: sourceUri({ ...source, plural: "kafkasources" }, record.topic),
     type: "dev.knative.kafka.event",
     subject: `partition:${record.partition}#${record.offset}`,
   };
@@ -103,7 +104,7 @@ function wrapRecord(record: KafkaRecord, source: SourceRef, keyType: KeyType): C
   for (const h of record.headers ?? []) {
     const value = h.value === null ? "" : utf8.decode(h.value);
     if (h.key === "content-type") contentType = value.toLowerCase();
-    else attributes[`kafkaheader${h.key.toLowerCase().replace(/[^a-z0-9]/g, "")}`] = value;
+    else attributes[extensionName("kafkaheader", h.key)] = value;
   }
   if (contentType !== undefined) attributes.datacontenttype = contentType;
   if (record.key !== null && record.key.length > 0) {
@@ -111,7 +112,7 @@ function wrapRecord(record: KafkaRecord, source: SourceRef, keyType: KeyType): C
     attributes.key = key;
     attributes.partitionkey = key;
   }
-  const data = eventData(record.value, contentType);
+  const data = record.value && bodyData(contentType ?? null, record.value);
   return data ? { attributes, data } : { attributes };
 }
 
@@ -148,16 +149,6 @@ function javaInstant(ms: number): string {
   const iso = new Date(ms).toISOString(); // 2020-06-11T17:49:50.120Z
   const fraction = iso.slice(20, 23).replace(/0+$/, "");
   return `${iso.slice(0, 19)}${fraction ? `.${fraction}` : ""}Z`;
-}
-
-/** Value bytes as event data (as the binary-mode codec does): JSON text under a JSON media type when it parses, else the bytes. */
-function eventData(value: Uint8Array | null, contentType: string | undefined): EventData | undefined {
-  if (value === null || value.length === 0) return undefined;
-  if (contentType !== undefined && isJsonMediaType(contentType)) {
-    const json = decodeUtf8(value);
-    if (json !== null && isJsonText(json)) return { kind: "json", json };
-  }
-  return { kind: "binary", bytes: value };
 }
 
 function headerText(headers: KafkaHeader[], name: string): string | undefined {

@@ -11,7 +11,7 @@
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDelivery } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
-import { isObject, secretField } from "../rocketmq/spec-checks.ts";
+import { isObject, secretField } from "../../resources/spec-checks.ts";
 import type { BridgeAuth, BridgeType, KafkaPollerConfig, TopicPartition } from "./config.ts";
 import { validateKafkaPollerConfig } from "./config.ts";
 import type { KeyType } from "./record.ts";

@@ -5,7 +5,7 @@
  * Stream values are read as UTF-8 text (the REST protocol carries strings).
  */
 import { Redis, type RedisConfigCloudflare } from "@upstash/redis/cloudflare";
-import { extensionName, messageEvent } from "../rocketmq/message-event.ts";
+import { extensionName, messageEvent, sourceUri } from "../common/message-event.ts";
 import type { PolledMessage, SourcePoller } from "../types.ts";
 
 export const REDIS_STREAM_EVENT_TYPE = "dev.edge-eventing.redisstream.message";
@@ -54,7 +54,7 @@ export function createRedisStreamPoller(config: RedisStreamPollerConfig, redisCl
   const redis = new Redis({ ...redisClientOptions, automaticDeserialization: false });
   const { stream, group, consumer } = config;
   const dataField = config.dataField ?? "data";
-  const source = `/apis/v1/namespaces/${config.namespace}/redisstreamsources/${config.name}#${stream}`;
+  const source = sourceUri({ namespace: config.namespace, plural: "redisstreamsources", name: config.name }, stream);
   let groupReady = false;
   let claimCursor = "0-0";
 
@@ -80,10 +80,9 @@ export function createRedisStreamPoller(config: RedisStreamPollerConfig, redisCl
     for (const [field, value] of Object.entries(values)) {
       if (field !== dataField) extensions[extensionName("redisfield", field)] ??= String(value);
     }
-    const result = messageEvent(typeof body === "string" && body !== "" ? new TextEncoder().encode(body) : undefined, {
+    return messageEvent(typeof body === "string" ? new TextEncoder().encode(body) : undefined, {
       id, source, type: REDIS_STREAM_EVENT_TYPE, timeMs: Number(id.split("-")[0]), extensions,
     });
-    return { key: id, ...result };
   }
 
   return {

@@ -9,7 +9,7 @@ import type { RedisConfigCloudflare } from "@upstash/redis/cloudflare";
 import { parseDuration } from "../../delivery/duration.ts";
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
-import { intField, isObject, secretField, stringField, urlField } from "../rocketmq/spec-checks.ts";
+import { intField, isObject, secretField, stringField, urlField } from "../../resources/spec-checks.ts";
 import { REDIS_DEFAULT_MIN_IDLE_MS, REDIS_MAX_COUNT, type RedisStreamPollerConfig } from "./poller.ts";
 
 export function validateRedisStreamSourceSpec(spec: unknown): FieldError[] {

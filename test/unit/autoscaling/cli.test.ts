@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { autoscale, type CliIO } from "../../../bin/cli/autoscale.ts";
+import { autoscale } from "../../../bin/cli/autoscale.ts";
+import type { CliIO } from "../../../bin/cli/io.ts";
 
 function io(files: Record<string, string>) {
   const out: string[] = [];
@@ -9,6 +10,7 @@ function io(files: Record<string, string>) {
       if (!(path in files)) throw new Error("ENOENT");
       return files[path];
     },
+    files: async (path) => [path],
     out: (t) => out.push(t),
     err: (t) => err.push(t),
   };

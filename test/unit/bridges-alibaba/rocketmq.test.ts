@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AliyunApiError } from "../../../shared/bridges/rocketmq/aliyun-http.ts";
+import { AliyunApiError } from "../../../shared/bridges/alibaba/http.ts";
 import { createRocketMQPoller, type RocketMQPollerConfig } from "../../../shared/bridges/rocketmq/poller.ts";
 import type { PolledMessage } from "../../../shared/bridges/types.ts";
 import { startFakeRocketMQ, type FakeRocketMQ } from "../../fakes/alibaba-mq.ts";

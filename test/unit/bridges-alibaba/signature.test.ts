@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { aliyunAuthorization, aliyunStringToSign, MNS_SIGNING, ROCKETMQ_SIGNING } from "../../../shared/bridges/rocketmq/signature.ts";
+import { aliyunAuthorization, aliyunStringToSign, MNS_SIGNING, ROCKETMQ_SIGNING } from "../../../shared/bridges/alibaba/signature.ts";
 
 interface Vector {
   name: string;

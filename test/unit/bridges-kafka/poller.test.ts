@@ -1,35 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createKafkaPoller, validateKafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
-import type { KafkaPollerConfig, KafkaPollerState, PollerStateStore } from "../../../shared/bridges/kafka/index.ts";
+import type { KafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
 import type { PolledMessage } from "../../../shared/bridges/types.ts";
 import { KafkaLog, startKafkaRestFake } from "../../fakes/kafka-rest.ts";
 import type { FakeBridge, RestVariant } from "../../fakes/kafka-rest.ts";
+import { ids, memoryStore, pollerConfig } from "./helpers.ts";
 
-/** Saves through JSON, as Durable Object storage would keep it across evictions. */
-function memoryStore(): PollerStateStore & { saved?: KafkaPollerState } {
-  return {
-    saved: undefined,
-    async load() {
-      return this.saved && JSON.parse(JSON.stringify(this.saved));
-    },
-    async save(state) {
-      this.saved = JSON.parse(JSON.stringify(state));
-    },
-  };
-}
-
-const config = (type: RestVariant, url: string, extra: Partial<KafkaPollerConfig> = {}): KafkaPollerConfig => ({
-  bridge: { type, url },
-  topics: ["orders"],
-  consumerGroup: "g1",
-  initialOffset: "earliest",
-  source: { namespace: "default", name: "ks" },
-  keyType: "string",
-  pollTimeoutMs: 30,
-  ...extra,
-});
-
-const ids = (messages: PolledMessage[]) => messages.map((m) => m.event?.attributes.id);
+const config = (type: RestVariant, url: string, extra: Partial<KafkaPollerConfig> = {}) => pollerConfig({ type, url }, extra);
 const isCommit = (r: { method: string; path: string }) => r.method === "POST" && /\/instances\/[^/]+\/offsets$/.test(r.path);
 const creates = (fake: FakeBridge) => fake.requests.filter((r) => r.method === "POST" && /^\/consumers\/[^/]+$/.test(r.path));
 

@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createKafkaPoller } from "../../../shared/bridges/kafka/index.ts";
-import type { KafkaPollerConfig, KafkaPollerState, PollerStateStore } from "../../../shared/bridges/kafka/index.ts";
-import type { PolledMessage } from "../../../shared/bridges/types.ts";
 import { KafkaLog, startUpstashKafkaFake } from "../../fakes/kafka-rest.ts";
 import type { FakeBridge } from "../../fakes/kafka-rest.ts";
+import { ids, memoryStore, pollerConfig } from "./helpers.ts";
 
 const auth = { username: "user", password: "secret" };
-const ids = (messages: PolledMessage[]) => messages.map((m) => m.event?.attributes.id);
 const unusedFetch = () => Promise.reject(new Error("@upstash/kafka uses the global fetch"));
-
-function memoryStore(): PollerStateStore {
-  let saved: KafkaPollerState | undefined;
-  return { load: async () => saved && structuredClone(saved), save: async (s) => void (saved = structuredClone(s)) };
-}
 
 let bridge: FakeBridge | undefined;
 afterEach(async () => bridge?.close());
@@ -21,15 +14,7 @@ async function setup() {
   const log = new KafkaLog();
   log.createTopic("orders", 1);
   bridge = await startUpstashKafkaFake({ log, auth });
-  const config: KafkaPollerConfig = {
-    bridge: { type: "upstash", url: bridge.url, auth },
-    topics: ["orders"],
-    consumerGroup: "g1",
-    initialOffset: "earliest",
-    source: { namespace: "default", name: "ks" },
-    keyType: "string",
-    pollTimeoutMs: 30,
-  };
+  const config = pollerConfig({ type: "upstash", url: bridge.url, auth });
   return { log, bridge, poller: createKafkaPoller(config, unusedFetch, memoryStore()) };
 }
 

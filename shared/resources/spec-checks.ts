@@ -1,9 +1,10 @@
 /**
- * Field checks the RocketMQSource, MNSSource and RedisStreamSource validators share. Each appends
- * `{field, message}` causes (paths start with `spec.`) and returns the value when it is usable.
+ * Field checks the source manifests' spec validators share (RocketMQ, MNS, Redis Streams, the
+ * webhook sources). Each appends `{field, message}` causes (paths start with `spec.`) and returns
+ * the value when it is usable.
  * Secrets never appear in a spec: `{secretKeyRef: {name: ENV_NAME}}` names a Worker secret.
  */
-import type { FieldError } from "../../delivery/policy.ts";
+import type { FieldError } from "../delivery/policy.ts";
 
 export type Spec = Record<string, unknown>;
 
