@@ -9,6 +9,7 @@ import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
+import { type SourceSpec, validateSourceCommon } from "./sources.ts";
 
 export interface KindInfo {
   group: string;
@@ -20,19 +21,22 @@ export interface KindInfo {
   source?: boolean;
 }
 
+/** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
+const sourceChecks = (own: (m: Manifest) => FieldError[]) => (m: Manifest) => [...own(m), ...validateSourceCommon(m as Manifest<SourceSpec>)];
+
 const SOURCES = "sources.knative.dev";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 export const KINDS: KindInfo[] = [
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never) },
-  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: (m) => validatePingSource(m.spec), source: true },
-  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: (m) => validateKafkaSourceSpec(m.spec, m.metadata), source: true },
-  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: (m) => validateWebhookSpec("GitHubSource", m.spec), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: (m) => validateWebhookSpec("WebhookSource", m.spec), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: (m) => validateRocketMQSourceSpec(m.spec), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: (m) => validateMnsSourceSpec(m.spec), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: (m) => validateRedisStreamSourceSpec(m.spec), source: true },
+  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true },
+  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true },
+  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m) => validateScaledObject(m.spec, m.metadata.annotations) },
 ];
 

@@ -108,10 +108,12 @@ export function sourceDelivery(source: Manifest<SourceSpec>): DeliverySpec | und
   return { ...fromAnnotations, ...source.spec.delivery };
 }
 
-/** What every source shares: a sink, an optional delivery, and well-formed ACK delivery annotations. */
+/**
+ * What every source shares beyond its sink (which each kind's validator checks with its own fields): an
+ * optional delivery with its dead-letter sink, and well-formed ACK delivery annotations.
+ */
 export function validateSourceCommon(m: Manifest<SourceSpec>): FieldError[] {
-  const causes = validateDestination(m.spec?.sink, "spec.sink", true);
-  causes.push(...validateDelivery(m.spec?.delivery, "spec.delivery"));
+  const causes = validateDelivery(m.spec?.delivery, "spec.delivery");
   causes.push(...validateDestination(m.spec?.delivery?.deadLetterSink, "spec.delivery.deadLetterSink", false));
   const a = m.metadata.annotations ?? {};
   const count = a[ACK_ANNOTATIONS.retryCount];

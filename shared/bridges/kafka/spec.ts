@@ -9,7 +9,6 @@
  *          bridge: {type, url, secretKeyRef?: {name}, idleExpiryMs?, maxBytes?}}
  */
 import type { FieldError } from "../../delivery/policy.ts";
-import { validateDelivery } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
 import { isObject, secretField } from "../../resources/spec-checks.ts";
 import type { BridgeAuth, BridgeType, KafkaPollerConfig, TopicPartition } from "./config.ts";
@@ -40,8 +39,6 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   if (spec.topics !== undefined && !isStringArray(spec.topics)) bad("spec.topics", "must be a list of topic names");
   if (spec.consumerGroup !== undefined && typeof spec.consumerGroup !== "string") bad("spec.consumerGroup", "must be a string");
   if (spec.assignment !== undefined && !Array.isArray(spec.assignment)) bad("spec.assignment", "must be a list of {topic, partition}");
-  errors.push(...validateDelivery(spec.delivery, "spec.delivery"));
-  if (isObject(spec.delivery)) errors.push(...validateDestination(spec.delivery.deadLetterSink, "spec.delivery.deadLetterSink", false));
   errors.push(...validateDestination(spec.sink, "spec.sink", true));
   errors.push(...validateOverrides(spec.ceOverrides));
 

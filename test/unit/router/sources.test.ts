@@ -42,7 +42,7 @@ describe("ACK delivery annotations", () => {
   it("are validated with the source, every cause named", () => {
     const bad = source("KafkaSource", { sink }, { "k8s.aliyun.com/retry-count": "many", "k8s.aliyun.com/retry-interval": "soon" });
     expect(validateSourceCommon(bad).map((c) => c.field)).toEqual(["metadata.annotations.k8s.aliyun.com/retry-count", "metadata.annotations.k8s.aliyun.com/retry-interval"]);
-    expect(validateSourceCommon(source("PingSource", {})).map((c) => c.field)).toEqual(["spec.sink"]);
+    expect(validateSourceCommon(source("PingSource", { sink, delivery: { retry: -1, deadLetterSink: { uri: "nope" } } })).map((c) => c.field)).toEqual(["spec.delivery.retry", "spec.delivery.deadLetterSink.uri"]);
     expect(validateSourceCommon(source("PingSource", { sink }, { "k8s.aliyun.com/req-timeout": "20m" }))[0].field).toBe("metadata.annotations.k8s.aliyun.com/req-timeout");
   });
 });
