@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core) against `wrangler dev`:
  * sign in with the token, see the triggers with their Ready condition, watch a chart move as events are
- * sent, and redeliver a dead letter. Screenshots land in docs/screenshots/ for the README.
+ * sent, and redeliver a dead letter. Screenshots go to a temporary folder; with UPDATE_SCREENSHOTS=1 they
+ * replace the README's in docs/screenshots/.
  */
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { type RunningRouter, startRouter } from "../support/router.ts";
 import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
+const SHOTS = process.env.UPDATE_SCREENSHOTS ? resolve(import.meta.dirname, "../../docs/screenshots") : mkdtempSync(join(tmpdir(), "edge-eventing-shots-"));
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`dashboard e2e skipped: ${CHROMIUM} is missing (CI installs Debian's chromium)`);
 
