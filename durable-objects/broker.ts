@@ -68,6 +68,13 @@ export class Broker extends DurableObject<Env> {
   private backlog = 0;
   private readonly inflight = new Map<string, number>();
   private readonly slotLoad = new Map<string, number>();
+  /** Triggers that got new rows or a free slot since the last pump: only they need a look. */
+  private readonly touched = new Set<string>();
+  /**
+   * The alarm time this object set last and that has not fired yet. setAlarm is a storage write on every
+   * ingest and settle otherwise; an alarm that comes earlier than needed only pumps once more.
+   */
+  private armedAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,10 +84,12 @@ export class Broker extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT);
+        next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT,
+        due_at INTEGER GENERATED ALWAYS AS (max(next_at, lease_until)) VIRTUAL);
       CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
       CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (trigger, pkey, id);
       CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_seq);
+      CREATE INDEX IF NOT EXISTS deliveries_wake ON deliveries (due_at);
       CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
@@ -90,8 +99,13 @@ export class Broker extends DurableObject<Env> {
     this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
   }
 
-  /** The control plane's push. `null` means the broker was deleted: its queue is dropped (and counted). */
+  /**
+   * The control plane's push, on every change and once a minute from the cron watchdog, which is why it
+   * writes the alarm again (in case the platform lost it). `null`: the broker was deleted, its queue is
+   * dropped (and counted).
+   */
   async configure(config: BrokerConfig | null): Promise<void> {
+    this.armedAt = null;
     const text = JSON.stringify(config);
     const stored = this.sql.exec<{ value: string }>("SELECT value FROM config WHERE key = 'broker'").toArray()[0];
     if (stored?.value !== text) {
@@ -115,16 +129,12 @@ export class Broker extends DurableObject<Env> {
    */
   async ingest(events: CloudEvent[], headers: Record<string, string> = {}): Promise<IngestResult> {
     const result = this.accept(events, headers);
-    if (result.status === 202 && result.accepted > 0) await this.pump();
+    if (result.status === 202 && result.accepted > 0) await this.pump("touched");
     return result;
   }
 
-  /** The cron watchdog: make sure an alarm covers whatever is queued. */
-  async ensureAlarm(): Promise<void> {
-    await this.pump();
-  }
-
   override async alarm(): Promise<void> {
+    this.armedAt = null;
     this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
     await this.pump();
   }
@@ -235,6 +245,7 @@ export class Broker extends DurableObject<Env> {
         for (const t of matches[i]) {
           this.enqueue(seq, t.config.name, event, now);
           matched.set(t.config.name, (matched.get(t.config.name) ?? 0) + 1);
+          this.touched.add(t.config.name);
         }
       });
       if (this.watching()) {
@@ -267,10 +278,16 @@ export class Broker extends DurableObject<Env> {
     this.sql.exec("INSERT INTO counters (trigger, name, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value", trigger, name, n);
   }
 
-  /** Start every due delivery there is room for, then arm the alarm for the next one. */
-  private async pump(): Promise<void> {
+  /**
+   * Start every due delivery there is room for, then arm the alarm for the next one. `only: "touched"` looks
+   * at just the triggers that got new rows or freed a slot (ingest and completions: the hot path); the
+   * alarm and configuration changes look at all.
+   */
+  private async pump(only?: "touched"): Promise<void> {
     const now = Date.now();
-    for (const t of this.triggers.values()) {
+    const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
+    this.touched.clear();
+    for (const t of look) {
       const free = t.config.parallelism - (this.inflight.get(t.config.name) ?? 0);
       if (free <= 0) continue;
       // Ordered triggers take only the head of each partition key, so one key's retries hold that key back.
@@ -294,14 +311,17 @@ export class Broker extends DurableObject<Env> {
    */
   private async arm(): Promise<void> {
     const now = Date.now();
+    // Two index lookups on due_at = max(next_at, lease_until), not a scan of the queue.
     const row = this.sql
       .exec<{ future: number | null; waiting: number }>(
-        "SELECT min(CASE WHEN max(next_at, lease_until) > ?1 THEN max(next_at, lease_until) END) AS future, count(CASE WHEN max(next_at, lease_until) <= ?1 THEN 1 END) AS waiting FROM deliveries",
+        "SELECT (SELECT min(due_at) FROM deliveries WHERE due_at > ?1) AS future, EXISTS (SELECT 1 FROM deliveries WHERE due_at <= ?1) AS waiting",
         now,
       )
       .one();
-    const at = Math.min(row.future ?? Infinity, row.waiting > 0 ? now + SAFETY_WAKE_MS : Infinity);
-    if (at !== Infinity) await this.ctx.storage.setAlarm(at);
+    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity);
+    if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
+    this.armedAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
@@ -313,7 +333,8 @@ export class Broker extends DurableObject<Env> {
     }
     this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 1) - 1);
     this.settle(row, t, outcome);
-    await this.pump();
+    this.touched.add(t.config.name);
+    await this.pump("touched");
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {

@@ -1,0 +1,58 @@
+/**
+ * `npm run bench`: the router against its baselines on one local runtime. Prints a table, writes
+ * bench/results.json and docs/BENCHMARKS.md (with the analysis kept in bench/limits.md).
+ * Bounded: every load phase stops at a request count or a duration, every wait has a timeout.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { measureFilters } from "./filters.ts";
+import { residentMiB } from "./memory.ts";
+import { markdown, type Machine, type Results, table } from "./report.ts";
+import { ROOT, startRuntime } from "./runtime.ts";
+import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
+import { startSink } from "./sink.ts";
+
+const LATENCY_RATES = [50, 200];
+const LATENCY_SECONDS = 5;
+
+function machine(): Machine {
+  const version = (pkg: string) => JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version as string;
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGiB: os.totalmem() / 2 ** 30,
+    node: process.version,
+    workerd: execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" }).trim().replace(/^workerd /, ""),
+    wrangler: version("wrangler"),
+    os: `${os.type()} ${os.release()}`,
+  };
+}
+
+const sink = await startSink();
+const rt = await startRuntime({ subscriberUrl: sink.url });
+const bench = { rt, sink, run: `r${Date.now().toString(36)}` };
+const idle = rt.pid ? residentMiB(rt.pid).rss : NaN;
+const rows: Row[] = [];
+let peak = NaN;
+try {
+  for (const [name, scenario] of [
+    ["ingress", () => ingress(bench)],
+    ["latency", () => latency(bench, LATENCY_RATES, LATENCY_SECONDS)],
+    ["fan-out", () => fanout(bench)],
+    ["slow subscriber", () => slowSubscriber(bench)],
+  ] as const) {
+    process.stderr.write(`bench: ${name}...\n`);
+    rows.push(...(await scenario()));
+  }
+} finally {
+  peak = rt.pid ? residentMiB(rt.pid).peak : NaN;
+  await rt.dispose();
+  await sink.close();
+}
+process.stderr.write("bench: filters...\n");
+const results: Results = { at: new Date().toISOString(), command: "npm run bench", machine: machine(), rows, filters: measureFilters(), memory: { idleMiB: idle, peakMiB: peak } };
+console.log(table(results));
+writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, readFileSync(join(ROOT, "bench/limits.md"), "utf8").trim()));

@@ -1,0 +1,151 @@
+/**
+ * The benchmark scenarios. Each returns rows: a figure for the router and the figure of its baseline,
+ * measured in the same run on the same runtime, so the ratio is what the router costs.
+ */
+import { closedLoop, openLoop, percentile, waitFor } from "./load.ts";
+import type { Runtime } from "./runtime.ts";
+import { batchEvents, binaryEvent, brokerWithTriggers } from "./setup.ts";
+import type { Sink } from "./sink.ts";
+
+export interface Row {
+  scenario: string;
+  unit: string;
+  router: number;
+  baselineName: string;
+  baseline: number;
+  /** router / baseline, except for latency where lower is better: router / baseline too, read as "times slower". */
+  ratio: number;
+  goal?: { text: string; met: boolean };
+  note?: string;
+}
+
+export interface Bench {
+  rt: Runtime;
+  sink: Sink;
+  /** Run-unique prefix for event ids. */
+  run: string;
+}
+
+const INGRESS = { concurrency: 32, durationMs: 5_000, maxRequests: 20_000 };
+/** How long a scenario may wait for its deliveries to drain before it counts what arrived. */
+const DRAIN_MS = 120_000;
+
+const sum = (sink: Sink, path: string, n: number) => Array.from({ length: n }, (_, i) => sink.count(`${path}/${i}`)).reduce((a, b) => a + b, 0);
+
+/** Wait until every accepted delivery of a scenario arrived, so the next scenario starts on a quiet runtime. */
+async function drain(b: Bench, path: string, triggers: number, expected: number): Promise<number> {
+  await waitFor(() => sum(b.sink, path, triggers) >= expected, DRAIN_MS);
+  return sum(b.sink, path, triggers);
+}
+
+function rate(ok: number, ms: number): number {
+  return (ok / ms) * 1000;
+}
+
+function failed(r: { failures: Record<string, number> }): string | undefined {
+  return Object.keys(r.failures).length ? `non-202 answers: ${JSON.stringify(r.failures)}` : undefined;
+}
+
+export async function ingress(b: Bench): Promise<Row[]> {
+  const url = await brokerWithTriggers(b.rt.router, { broker: "ingress", triggers: 1, subscriber: b.sink.url, path: "/ingress" });
+  const bare = await closedLoop({ ...INGRESS, request: (i) => ({ url: `${b.rt.bare}/bench/ingress`, init: binaryEvent(`${b.run}-bare-${i}`) }) });
+  const single = await closedLoop({ ...INGRESS, request: (i) => ({ url, init: binaryEvent(`${b.run}-single-${i}`) }) });
+  await drain(b, "/ingress", 1, single.ok);
+  const batch = await closedLoop({ ...INGRESS, concurrency: 4, maxRequests: 400, request: (i) => ({ url, init: batchEvents(`${b.run}-batch-${i}`, 100) }) });
+  const delivered = await drain(b, "/ingress", 1, single.ok + batch.ok * 100);
+  const singleRate = rate(single.ok, single.elapsedMs);
+  const bareRate = rate(bare.ok, bare.elapsedMs);
+  const batchRate = rate(batch.ok * 100, batch.elapsedMs);
+  return [
+    { scenario: "single-event ingress", unit: "events/s", router: singleRate, baselineName: "bare Worker (read body, 202)", baseline: bareRate, ratio: singleRate / bareRate, goal: { text: ">= 0.5x bare", met: singleRate / bareRate >= 0.5 }, note: failed(single) },
+    {
+      scenario: "batch ingress (100/request)",
+      unit: "events/s",
+      router: batchRate,
+      baselineName: "router single-event ingress",
+      baseline: singleRate,
+      ratio: batchRate / singleRate,
+      goal: { text: ">= 10x single", met: batchRate / singleRate >= 10 },
+      note: failed(batch) ?? (delivered < single.ok + batch.ok * 100 ? `only ${delivered} of ${single.ok + batch.ok * 100} delivered within ${DRAIN_MS} ms` : undefined),
+    },
+  ];
+}
+
+/** Send-to-receipt latency at fixed rates, through the router and through the forwarding Worker. */
+export async function latency(b: Bench, rates: number[], seconds: number): Promise<Row[]> {
+  const url = await brokerWithTriggers(b.rt.router, { broker: "latency", triggers: 1, subscriber: b.sink.url, path: "/latency" });
+  const rows: Row[] = [];
+  for (const perSecond of rates) {
+    const count = perSecond * seconds;
+    const measure = async (target: (i: number) => string, tag: string) => {
+      const ids = Array.from({ length: count }, (_, i) => `${b.run}-lat-${tag}-${perSecond}-${i}`);
+      const r = await openLoop({ perSecond, count, request: (i) => ({ url: target(i), init: binaryEvent(ids[i]) }) });
+      await waitFor(() => ids.every((id) => b.sink.receivedAt(id) !== undefined), DRAIN_MS);
+      const lat = ids.flatMap((id, i) => {
+        const at = b.sink.receivedAt(id);
+        return at === undefined ? [] : [at - r.sentAt[i]];
+      });
+      return { p50: percentile(lat, 50), p99: percentile(lat, 99), lost: count - lat.length, r };
+    };
+    const direct = await measure(() => `${b.rt.forward}/direct/0`, "direct");
+    const routed = await measure(() => url, "router");
+    const note = routed.lost || direct.lost ? `not received: router ${routed.lost}, direct ${direct.lost}` : failed(routed.r);
+    rows.push(
+      { scenario: `e2e latency p50 @ ${perSecond}/s`, unit: "ms", router: routed.p50, baselineName: "forwarding Worker", baseline: direct.p50, ratio: routed.p50 / direct.p50, note },
+      { scenario: `e2e latency p99 @ ${perSecond}/s`, unit: "ms", router: routed.p99, baselineName: "forwarding Worker", baseline: direct.p99, ratio: routed.p99 / direct.p99, goal: { text: "<= 2x direct", met: routed.p99 / direct.p99 <= 2 }, note },
+    );
+  }
+  return rows;
+}
+
+/** Delivered events/s to 1, 10 and 100 matching triggers, each against the 1-trigger rate. */
+export async function fanout(b: Bench): Promise<Row[]> {
+  const plan = [
+    { triggers: 1, events: 2000 },
+    { triggers: 10, events: 300 },
+    { triggers: 100, events: 40 },
+  ];
+  const measured: { triggers: number; rate: number; note?: string }[] = [];
+  for (const p of plan) {
+    const path = `/fanout${p.triggers}`;
+    const url = await brokerWithTriggers(b.rt.router, { broker: `fanout${p.triggers}`, triggers: p.triggers, subscriber: b.sink.url, path });
+    const start = performance.now();
+    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: p.events, request: (i) => ({ url, init: binaryEvent(`${b.run}-fan${p.triggers}-${i}`) }) });
+    const expected = sent.ok * p.triggers;
+    const got = await drain(b, path, p.triggers, expected);
+    const ms = performance.now() - start;
+    measured.push({ triggers: p.triggers, rate: rate(got, ms), note: failed(sent) ?? (got < expected ? `only ${got} of ${expected} delivered` : undefined) });
+  }
+  const one = measured[0].rate;
+  return measured.map((m) => ({
+    scenario: `fan-out to ${m.triggers} trigger${m.triggers > 1 ? "s" : ""}`,
+    unit: "deliveries/s",
+    router: m.rate,
+    baselineName: "fan-out to 1 trigger",
+    baseline: one,
+    ratio: m.rate / one,
+    goal: m.triggers === 10 ? { text: ">= 0.3x 1-trigger", met: m.rate / one >= 0.3 } : undefined,
+    note: m.note,
+  }));
+}
+
+/**
+ * A subscriber that takes 200 ms, with trigger parallelism 1, 6 and 50, against the forwarding Worker
+ * driven with the same concurrency: what the parallelism setting buys, measured.
+ */
+export async function slowSubscriber(b: Bench): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const parallelism of [1, 6, 50]) {
+    const events = parallelism * 15; // about 3 s of work at the ideal rate
+    const path = `/slow/p${parallelism}`;
+    const url = await brokerWithTriggers(b.rt.router, { broker: `slow${parallelism}`, triggers: 1, subscriber: b.sink.url, path, parallelism });
+    const direct = await closedLoop({ concurrency: parallelism, durationMs: 60_000, maxRequests: events, request: () => ({ url: `${b.rt.forward}${path}/direct`, init: binaryEvent(`${b.run}-slowdirect`) }) });
+    const start = performance.now();
+    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: events, request: (i) => ({ url, init: binaryEvent(`${b.run}-slow${parallelism}-${i}`) }) });
+    const got = await drain(b, path, 1, sent.ok);
+    const routed = rate(got, performance.now() - start);
+    const directRate = rate(direct.ok, direct.elapsedMs);
+    rows.push({ scenario: `slow subscriber (200 ms), parallelism ${parallelism}`, unit: "deliveries/s", router: routed, baselineName: `forwarding Worker, ${parallelism} concurrent`, baseline: directRate, ratio: routed / directRate, note: failed(sent) });
+  }
+  return rows;
+}

@@ -1,0 +1,48 @@
+/**
+ * The benchmark's subscriber: a Node HTTP server on loopback that counts deliveries per path and keeps
+ * the receipt time of each CloudEvent id (for send-to-receipt latency). `/slow/...` paths answer after
+ * SLOW_MS, the slow-subscriber scenario. It keeps no bodies, so a long run stays small.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export const SLOW_MS = 200;
+
+export interface Sink {
+  url: string;
+  /** Deliveries received on `path` so far. */
+  count(path: string): number;
+  /** Receipt time (performance.now()) of the event with this ce-id, the first time it arrived. */
+  receivedAt(id: string): number | undefined;
+  close(): Promise<void>;
+}
+
+export async function startSink(): Promise<Sink> {
+  const counts = new Map<string, number>();
+  const arrivals = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const at = performance.now();
+    const id = req.headers["ce-id"];
+    if (typeof id === "string" && !arrivals.has(id)) arrivals.set(id, at);
+    const path = (req.url ?? "/").split("?")[0];
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    req.resume();
+    req.on("end", () => {
+      if (path.startsWith("/slow/")) setTimeout(() => res.writeHead(200).end(), SLOW_MS);
+      else res.writeHead(200).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: (path) => counts.get(path) ?? 0,
+    receivedAt: (id) => arrivals.get(id),
+    close: () =>
+      new Promise((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
