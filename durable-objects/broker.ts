@@ -10,7 +10,7 @@ import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "..
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
-import { type CompiledFilter, compileTriggerFilter } from "../shared/filters/knative.ts";
+import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { CONNECTIONS_PER_SLOT, type OutboundResult } from "./dispatcher.ts";
@@ -222,7 +222,10 @@ export class Broker extends DurableObject<Env> {
       if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
-    const matches = prepared.map((e) => [...this.triggers.values()].filter((t) => safeMatch(t.filter, e)));
+    const matches = prepared.map((e) => {
+      const scratch = {}; // what one trigger's filter derives from this event, the next ones reuse
+      return [...this.triggers.values()].filter((t) => safeMatch(t.filter, e, scratch));
+    });
     const wanted = matches.reduce((n, m) => n + m.length, 0);
     if (this.backlog + wanted > config.backlogLimit) {
       return { status: 429, error: `broker backlog is full (${this.backlog} of ${config.backlogLimit} deliveries queued)`, retryAfterSeconds: BACKLOG_RETRY_AFTER_S };
@@ -488,9 +491,9 @@ function nextTtl(raw: unknown): number {
   return Math.max(Number(raw) - 1, 0);
 }
 
-function safeMatch(filter: CompiledFilter, event: CloudEvent): boolean {
+function safeMatch(filter: CompiledFilter, event: CloudEvent, scratch: FilterScratch): boolean {
   try {
-    return filter(event) !== "fail";
+    return filter(event, scratch) !== "fail";
   } catch {
     return false;
   }

@@ -35,6 +35,13 @@ export interface CelResult {
 }
 export interface CelProgram {
   evaluate(event: CloudEvent): CelResult;
+  /** The filter's question, without building a result: true only for `true` without error. */
+  matches(event: CloudEvent, scratch?: FilterScratch): boolean;
+}
+
+/** Per-event scratch shared by the filters evaluated on one event (see shared/filters/knative.ts). */
+export interface FilterScratch {
+  cel?: Record<string, unknown>;
 }
 export interface CelOptions {
   /** `bool` (the default, for filters) refuses expressions whose checked type can only be something else. */
@@ -73,24 +80,38 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
     program: {
       evaluate(event) {
         try {
-          const value: unknown = evaluator({ event: celEvent(event, withData) });
+          const value: unknown = evaluator({ event: celEvent(event, withData, {}) });
           return { value, type: celTypeOf(value), error: null };
         } catch (e) {
           return { value: null, type: "Null", error: { kind: "evaluation", message: describe(e) } };
+        }
+      },
+      matches(event, scratch = {}) {
+        try {
+          return evaluator({ event: celEvent(event, withData, scratch) }) === true;
+        } catch {
+          return false;
         }
       },
     },
   };
 }
 
-/** The `event` map: attributes by name (Integer as int), and `data` when the expression can read it. */
-function celEvent(event: CloudEvent, withData: boolean): Record<string, unknown> {
-  const view: Record<string, unknown> = { ...event.attributes };
-  for (const name in view) {
-    const v = view[name];
-    if (typeof v === "number") view[name] = BigInt(v);
+/**
+ * The `event` map: attributes by name (Integer as int), and `data` once an expression that can read it
+ * asks. Built once per event and kept in `scratch` for the other filters on the same event.
+ */
+function celEvent(event: CloudEvent, withData: boolean, scratch: FilterScratch): Record<string, unknown> {
+  let view = scratch.cel;
+  if (!view) {
+    view = { ...event.attributes };
+    for (const name in view) {
+      const v = view[name];
+      if (typeof v === "number") view[name] = BigInt(v);
+    }
+    scratch.cel = view;
   }
-  if (withData && event.data !== undefined) {
+  if (withData && event.data !== undefined && !("data" in view)) {
     const data = dataAsJson(event);
     if (data !== undefined) view.data = data;
   }

@@ -9,11 +9,16 @@
 import type { CloudEvent } from "../cloudevents/event.ts";
 import type { FieldError } from "../delivery/policy.ts";
 import { lookupAttribute } from "./attributes.ts";
-import { compileCel } from "./cel.ts";
+import { compileCel, type FilterScratch } from "./cel.ts";
 import { compileCesql } from "./cesql/index.ts";
 
 export type FilterResult = "pass" | "fail" | "nofilter";
-export type CompiledFilter = (event: CloudEvent) => FilterResult;
+/**
+ * `scratch` is per event, shared by every trigger evaluated on it: what one filter derives from the
+ * event (the CEL view, parsed data) the next one reuses. Omitted, each call starts fresh.
+ */
+export type CompiledFilter = (event: CloudEvent, scratch?: FilterScratch) => FilterResult;
+export type { FilterScratch };
 
 /** The filter parts of a Trigger (or a FilterReview) spec. */
 export interface TriggerFilterSpec {
@@ -190,10 +195,10 @@ function matchFilter(kind: keyof typeof MATCHERS, map: Record<string, string>): 
 function all(children: CompiledFilter[]): CompiledFilter {
   if (children.length === 0) return noFilter;
   if (children.length === 1) return children[0];
-  return (event) => {
+  return (event, scratch) => {
     let result: FilterResult = "nofilter";
     for (const child of children) {
-      result = child(event);
+      result = child(event, scratch);
       if (result === "fail") return "fail";
     }
     return result;
@@ -203,10 +208,10 @@ function all(children: CompiledFilter[]): CompiledFilter {
 /** `any`: Pass short-circuits; otherwise the last child's result, so any(Fail, NoFilter) delivers. */
 function any(children: CompiledFilter[]): CompiledFilter {
   if (children.length === 1) return children[0];
-  return (event) => {
+  return (event, scratch) => {
     let result: FilterResult = "nofilter";
     for (const child of children) {
-      result = child(event);
+      result = child(event, scratch);
       if (result === "pass") return "pass";
     }
     return result;
@@ -214,8 +219,8 @@ function any(children: CompiledFilter[]): CompiledFilter {
 }
 
 function not(inner: CompiledFilter): CompiledFilter {
-  return (event) => {
-    const r = inner(event);
+  return (event, scratch) => {
+    const r = inner(event, scratch);
     return r === "pass" ? "fail" : r === "fail" ? "pass" : "nofilter";
   };
 }
@@ -243,8 +248,5 @@ function celFilter(expression: string, path: string, causes: FieldError[]): Comp
     return undefined;
   }
   const { program } = compiled;
-  return (event) => {
-    const r = program.evaluate(event);
-    return r.error === null && r.value === true ? "pass" : "fail";
-  };
+  return (event, scratch) => (program.matches(event, scratch) ? "pass" : "fail");
 }

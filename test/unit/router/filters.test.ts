@@ -74,6 +74,25 @@ describe("attribute dialects", () => {
   });
 });
 
+describe("per-event scratch", () => {
+  it("lets CEL filters on one event share its view, whichever reads data first", () => {
+    const withData: CloudEvent = { ...event, data: { kind: "json", json: '{"amount": 5}' } };
+    const compile = (cel: string) => {
+      const c = compileTriggerFilter({ filters: [{ cel }] });
+      if ("causes" in c) throw new Error("bad");
+      return c.filter;
+    };
+    const attrs = compile("event.count == 42");
+    const data = compile("event.data.amount == 5.0");
+    for (const order of [[attrs, data], [data, attrs]]) {
+      const scratch = {};
+      expect(order.map((f) => f(withData, scratch))).toEqual(["pass", "pass"]);
+    }
+    const other: CloudEvent = { ...event, attributes: { ...event.attributes, count: 1 } };
+    expect(attrs(other, {})).toBe("fail");
+  });
+});
+
 describe("validation", () => {
   const causes = (spec: TriggerFilterSpec) => {
     const c = compileTriggerFilter(spec);
