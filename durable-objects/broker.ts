@@ -13,7 +13,7 @@ import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, res
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { CONNECTIONS_PER_SLOT, type OutboundResult } from "./dispatcher.ts";
+import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -68,6 +68,8 @@ export class Broker extends DurableObject<Env> {
   private backlog = 0;
   private readonly inflight = new Map<string, number>();
   private readonly slotLoad = new Map<string, number>();
+  /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
+  private readonly connections = new Connections();
   /** Triggers that got new rows or a free slot since the last pump: only they need a look. */
   private readonly touched = new Set<string>();
   /**
@@ -167,6 +169,11 @@ export class Broker extends DurableObject<Env> {
         // a socket closing under us: the runtime drops it
       }
     }
+  }
+
+  /** The broker's own connection budget, so tests can check the limit by design. */
+  connectionStats(): { open: number; peak: number } {
+    return this.connections.stats();
   }
 
   metrics(): BrokerMetrics {
@@ -371,7 +378,7 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  /** Encode and send through the least-loaded of the trigger's dispatcher slots. */
+  /** Encode and send: from this object while it has a connection free, else through a dispatcher slot. */
   private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
     const ns = this.config!.namespace;
     let headers: Headers;
@@ -385,14 +392,20 @@ export class Broker extends DurableObject<Env> {
     for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
     headers.set("kn-namespace", ns);
     if (toSubscriber) headers.set("prefer", "reply");
-    const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_SLOT);
+    const req: OutboundRequest = { url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs };
+    return this.connections.free ? this.connections.send(req) : this.sendThroughSlot(req, t);
+  }
+
+  /** The least-loaded of the trigger's ceil(parallelism / 6) dispatcher slots. */
+  private async sendThroughSlot(req: OutboundRequest, t: Trigger): Promise<OutboundResult> {
+    const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_OBJECT);
     let slot = 0;
     for (let i = 1; i < slots; i++) if ((this.slotLoad.get(`${t.config.name}#${i}`) ?? 0) < (this.slotLoad.get(`${t.config.name}#${slot}`) ?? 0)) slot = i;
     const key = `${t.config.name}#${slot}`;
     this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
     try {
-      const stub = this.env.DISPATCHER.getByName(`${ns}/${this.config!.name}/${t.config.uid}/${slot}`);
-      return (await stub.send({ url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs })) as OutboundResult;
+      const stub = this.env.DISPATCHER.getByName(`${this.config!.namespace}/${this.config!.name}/${t.config.uid}/${slot}`);
+      return (await stub.send(req)) as OutboundResult;
     } finally {
       this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
     }
