@@ -10,7 +10,7 @@ import { resolveDestination, type ResolveContext, targetUrl } from "../shared/re
 import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
 import { apiVersions, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
-import { channelConfig, channelName, type SinkEntry, sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
+import { sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
@@ -157,17 +157,12 @@ export class ControlPlane extends DurableObject<Env> {
     await this.runner(m).configure(stored ? { manifest: stored, sink, ctx } : null);
   }
 
-  /** A source's delivery channel: configured while the source exists and its sink is not a Broker. */
+  /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
-    const stub = this.env.BROKER.getByName(`${source.metadata.namespace}/${channelName(source.kind, source.metadata.name)}`);
-    await stub.configure(stored ? channelConfig(stored, ctx) : null);
-  }
-
-  /** Where a source's events enter: its sink Broker, or its own channel. Null when the source does not exist. */
-  sourceEntry(kind: string, namespace: string, name: string, ctx: ResolveContext): SinkEntry | null {
-    const m = this.read(kind, namespace, name) as Manifest<SourceSpec> | null;
-    return m ? sinkEntry(m, ctx) : null;
+    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
+      await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config);
+    }
   }
 
   private async pushBroker(namespace: string, name: string, ctx: ResolveContext): Promise<void> {

@@ -16,15 +16,13 @@ import type { Broker, IngestResult } from "./broker.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
 import type { Stub } from "./stub.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
 import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
 import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
 import type { PolledMessage } from "../shared/bridges/types.ts";
-import { resolveDestination } from "../shared/resources/destination.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
-import type { Condition } from "../shared/resources/manifest.ts";
-import type { SinkEntry, SourceSpec } from "../shared/resources/sources.ts";
+import type { Condition, Manifest } from "../shared/resources/manifest.ts";
+import { deadLetterEntry, type SinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { nextTick, pingEvent, type PingSourceResource } from "../shared/sources/ping.ts";
 
 /** An empty poll waits at least this long before the next (bridges that answer at once, e.g. Redis). */
@@ -38,7 +36,6 @@ const BACKOFF_MAX_MS = 60_000;
 export const STALL_MS = 2 * 60_000;
 /** Events per ingest call at most; halves after a 429 (a batch larger than the free backlog never fits whole). */
 export const MAX_INGEST_BATCH = 1_000;
-export const DEAD_LETTER_TIMEOUT_MS = 10_000;
 
 interface LoopStatus {
   ready: Condition["status"];
@@ -292,36 +289,25 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     return stub.ingest(events);
   }
 
-  /** A poison message to `spec.delivery.deadLetterSink`; without one it is skipped (and reported in status). */
+  /**
+   * A poison message, as a CloudEvent, into the source's dead-letter route (the dead-letter Broker, or a
+   * channel that delivers to the dead-letter sink with the source's retries); without one it is skipped
+   * and reported in status.
+   */
   private async deadLetter(input: RunnerInput, message: PolledMessage): Promise<{ ok: true; skipped?: string } | { ok: false; error: string }> {
     const { manifest } = input;
-    const namespace = manifest.metadata.namespace!;
-    const dls = (manifest.spec as SourceSpec).delivery?.deadLetterSink;
-    if (!dls) {
+    const entry = deadLetterEntry(manifest as Manifest<SourceSpec>, input.ctx);
+    if (!entry) {
       log("error", "poison message skipped: no dead-letter sink", { source: manifest.metadata.name, key: message.key, reason: message.poison });
       return { ok: true, skipped: `poison message ${message.key} skipped (no spec.delivery.deadLetterSink): ${message.poison}` };
     }
     const plural = kindByName(manifest.kind)?.plural ?? manifest.kind.toLowerCase();
-    const event = poisonEvent({ namespace, plural, name: manifest.metadata.name }, message, Date.now());
-    const target = resolveDestination(dls, namespace, input.ctx, manifest.metadata.annotations);
+    const event = poisonEvent({ namespace: manifest.metadata.namespace!, plural, name: manifest.metadata.name }, message, Date.now());
     try {
-      switch (target.kind) {
-        case "broker": {
-          const r = await this.ingest(target, [event]);
-          return r.status === 202 ? { ok: true } : { ok: false, error: `dead-letter sink ${sinkName(target)} answered ${r.status}: ${r.error}` };
-        }
-        case "display":
-          await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event));
-          return { ok: true };
-        case "url": {
-          const { headers, body } = encodeBinary(event);
-          const response = await fetch(target.url, { method: "POST", headers, body, signal: AbortSignal.timeout(DEAD_LETTER_TIMEOUT_MS) });
-          await response.body?.cancel();
-          return response.ok ? { ok: true } : { ok: false, error: `dead-letter sink ${target.url} answered ${response.status}` };
-        }
-      }
+      const r = await this.ingest(entry, [event]);
+      return r.status === 202 ? { ok: true } : { ok: false, error: `dead-letter route ${sinkName(entry)} answered ${r.status}: ${r.error}` };
     } catch (error) {
-      return { ok: false, error: `dead-letter sink: ${(error as Error).message}` };
+      return { ok: false, error: `dead-letter route: ${(error as Error).message}` };
     }
   }
 

@@ -7,7 +7,7 @@
 import { parseGoDuration } from "../autoscaling/go-duration.ts";
 import { parseDuration } from "../delivery/duration.ts";
 import { type DeliverySpec, type Destination, type FieldError, validateDelivery } from "../delivery/policy.ts";
-import { type ResolveContext, resolveDestination, targetUrl, validateDestination } from "./destination.ts";
+import { type ResolveContext, resolveDestination, type Target, targetUrl, validateDestination } from "./destination.ts";
 import { type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 
@@ -25,37 +25,79 @@ export interface SinkEntry {
 }
 
 /** A channel's name holds ':', which no Broker name can, so channels never collide with brokers or ingress. */
-export function channelName(kind: string, name: string): string {
-  return `source:${kind.toLowerCase()}:${name}`;
+function channelName(source: Manifest<SourceSpec>, purpose: "sink" | "dead-letter"): string {
+  const base = `source:${source.kind.toLowerCase()}:${source.metadata.name}`;
+  return purpose === "sink" ? base : `${base}:${purpose}`;
 }
 
+/**
+ * A source's two destinations: its sink, and its dead-letter sink for messages that cannot become
+ * events (poison). Each is a Broker (ingested directly) or gets a channel of its own.
+ */
+interface Route {
+  purpose: "sink" | "dead-letter";
+  target: Target;
+  /** The channel's delivery; a channel to the dead-letter sink has no dead-letter sink itself. */
+  delivery: DeliverySpec | undefined;
+}
+
+function routes(source: Manifest<SourceSpec>, ctx: ResolveContext): Route[] {
+  const ns = source.metadata.namespace!;
+  const resolve = (d: Destination) => resolveDestination(d, ns, ctx, source.metadata.annotations);
+  const delivery = sourceDelivery(source);
+  const list: Route[] = [{ purpose: "sink", target: resolve(source.spec.sink ?? {}), delivery }];
+  const dls = delivery?.deadLetterSink;
+  if (dls) {
+    const { deadLetterSink: _, ...rest } = delivery!;
+    list.push({ purpose: "dead-letter", target: resolve(dls), delivery: rest });
+  }
+  return list;
+}
+
+function entryOf(source: Manifest<SourceSpec>, route: Route): SinkEntry {
+  return route.target.kind === "broker" ? { namespace: route.target.namespace, name: route.target.name } : { namespace: source.metadata.namespace!, name: channelName(source, route.purpose) };
+}
+
+/** Where a source's events are ingested. */
 export function sinkEntry(source: Manifest<SourceSpec>, ctx: ResolveContext): SinkEntry {
-  const ns = source.metadata.namespace!;
-  const target = resolveDestination(source.spec.sink ?? {}, ns, ctx, source.metadata.annotations);
-  return target.kind === "broker" ? { namespace: target.namespace, name: target.name } : { namespace: ns, name: channelName(source.kind, source.metadata.name) };
+  return entryOf(source, routes(source, ctx)[0]);
 }
 
-/** The channel's configuration, or null when the sink is a Broker (no channel needed). */
-export function channelConfig(source: Manifest<SourceSpec>, ctx: ResolveContext): BrokerConfig | null {
-  const ns = source.metadata.namespace!;
-  const subscriber = resolveDestination(source.spec.sink ?? {}, ns, ctx, source.metadata.annotations);
-  if (subscriber.kind === "broker") return null;
-  const dls = source.spec.delivery?.deadLetterSink;
+/** Where a source's poison messages (as CloudEvents) are ingested, or null without a dead-letter sink. */
+export function deadLetterEntry(source: Manifest<SourceSpec>, ctx: ResolveContext): SinkEntry | null {
+  const route = routes(source, ctx)[1];
+  return route ? entryOf(source, route) : null;
+}
+
+/**
+ * Every channel object a source may own, each with its configuration, or null when it is not needed
+ * (its destination is a Broker, or there is no dead-letter sink), so a stale one is cleared.
+ */
+export function sourceChannels(source: Manifest<SourceSpec>, ctx: ResolveContext | null): { entry: SinkEntry; config: BrokerConfig | null }[] {
+  const live = ctx ? routes(source, ctx) : [];
+  return (["sink", "dead-letter"] as const).map((purpose) => {
+    const entry = { namespace: source.metadata.namespace!, name: channelName(source, purpose) };
+    const route = live.find((r) => r.purpose === purpose);
+    return { entry, config: route && route.target.kind !== "broker" ? channelConfig(source, route, entry, ctx!) : null };
+  });
+}
+
+function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEntry, ctx: ResolveContext): BrokerConfig {
+  const dls = route.delivery?.deadLetterSink;
   return {
-    namespace: ns,
-    name: channelName(source.kind, source.metadata.name),
+    ...entry,
     backlogLimit: DEFAULT_BACKLOG_LIMIT,
     dedupWindowMs: DEFAULT_DEDUP_WINDOW_MS,
-    delivery: sourceDelivery(source),
-    deadLetter: dls ? resolveDestination(dls, ns, ctx, source.metadata.annotations) : undefined,
+    delivery: route.delivery,
+    deadLetter: dls ? resolveDestination(dls, entry.namespace, ctx, source.metadata.annotations) : undefined,
     triggers: [
       {
-        name: "sink",
-        uid: source.metadata.uid!,
+        name: route.purpose,
+        uid: `${source.metadata.uid}:${route.purpose}`,
         filter: {},
-        subscriber,
-        subscriberUri: targetUrl(subscriber, ctx.baseUrl),
-        ordered: isOrdered(source),
+        subscriber: route.target,
+        subscriberUri: targetUrl(route.target, ctx.baseUrl),
+        ordered: route.purpose === "sink" && isOrdered(source),
         parallelism: DEFAULT_PARALLELISM,
       },
     ],

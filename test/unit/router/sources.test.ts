@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Manifest } from "../../../shared/resources/manifest.ts";
-import { channelConfig, sinkEntry, type SourceSpec, sourceDelivery, validateSourceCommon } from "../../../shared/resources/sources.ts";
+import { deadLetterEntry, sinkEntry, sourceChannels, type SourceSpec, sourceDelivery, validateSourceCommon } from "../../../shared/resources/sources.ts";
 
 const ctx = { baseUrl: "https://r.example", domainTemplate: "https://{name}.{namespace}.{DOMAIN}", domain: "svc.example" };
 const source = (kind: string, spec: SourceSpec, annotations: Record<string, string> = {}): Manifest<SourceSpec> => ({
@@ -10,22 +10,39 @@ const source = (kind: string, spec: SourceSpec, annotations: Record<string, stri
   spec,
 });
 
+const channel = (s: Manifest<SourceSpec>, i = 0) => sourceChannels(s, ctx)[i].config;
+
 describe("source sinks", () => {
   it("ingests straight into a sink Broker, and through the source's own channel otherwise", () => {
     const toBroker = source("PingSource", { sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "default" } } });
     expect(sinkEntry(toBroker, ctx)).toEqual({ namespace: "ns", name: "default" });
-    expect(channelConfig(toBroker, ctx)).toBeNull();
+    expect(channel(toBroker)).toBeNull();
     const toService = source("KafkaSource", { sink: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "asr" } } });
     expect(sinkEntry(toService, ctx)).toEqual({ namespace: "ns", name: "source:kafkasource:s" });
-    const channel = channelConfig(toService, ctx)!;
-    expect(channel.triggers).toHaveLength(1);
-    expect(channel.triggers[0]).toMatchObject({ subscriberUri: "https://asr.ns.svc.example", ordered: true, filter: {} });
+    const config = channel(toService)!;
+    expect(config.name).toBe("source:kafkasource:s");
+    expect(config.triggers).toHaveLength(1);
+    expect(config.triggers[0]).toMatchObject({ subscriberUri: "https://asr.ns.svc.example", ordered: true, filter: {} });
+  });
+
+  it("routes poison messages to the dead-letter sink through a channel of their own, with the source's retries", () => {
+    const sink = { uri: "https://x.example" };
+    expect(deadLetterEntry(source("KafkaSource", { sink }), ctx)).toBeNull();
+    const s = source("KafkaSource", { sink, delivery: { retry: 4, deadLetterSink: { uri: "https://dls.example" } } });
+    expect(deadLetterEntry(s, ctx)).toEqual({ namespace: "ns", name: "source:kafkasource:s:dead-letter" });
+    const dl = channel(s, 1)!;
+    expect(dl.delivery).toEqual({ retry: 4 });
+    expect(dl.triggers[0]).toMatchObject({ subscriberUri: "https://dls.example", ordered: false });
+    expect(channel(s, 0)!.deadLetter).toEqual({ kind: "url", url: "https://dls.example" });
+    const toBroker = source("KafkaSource", { sink, delivery: { deadLetterSink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "dead" } } } });
+    expect(deadLetterEntry(toBroker, ctx)).toEqual({ namespace: "ns", name: "dead" });
+    expect(channel(toBroker, 1)).toBeNull();
   });
 
   it("orders KafkaSource deliveries unless ordering is unordered, as Knative does", () => {
     const sink = { uri: "https://x.example" };
-    expect(channelConfig(source("KafkaSource", { sink, ordering: "unordered" }), ctx)!.triggers[0].ordered).toBe(false);
-    expect(channelConfig(source("PingSource", { sink }), ctx)!.triggers[0].ordered).toBe(false);
+    expect(channel(source("KafkaSource", { sink, ordering: "unordered" }))!.triggers[0].ordered).toBe(false);
+    expect(channel(source("PingSource", { sink }))!.triggers[0].ordered).toBe(false);
   });
 });
 
