@@ -3,10 +3,9 @@
  * ingress answers 429 with Retry-After; the queue (and the runtime's memory) stays bounded; every event
  * answered 202 is delivered.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { receivedAtLeast, received, script } from "../support/client.ts";
-import { type RunningRouter, startRouter } from "../support/router.ts";
-import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
+import { routerWithSubscriber } from "../support/router.ts";
 import { apply, broker, event, metrics, trigger, workerdRssMiB } from "./harness.ts";
 
 const NS = "flood";
@@ -14,17 +13,11 @@ const BACKLOG_LIMIT = 50;
 const FLOOD = 1_000;
 const SENDERS = 16;
 
-let router: RunningRouter;
-let sub: Subscriber;
-beforeAll(async () => {
-  [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-});
-afterAll(async () => {
-  await router?.kill();
-  await sub?.close();
-});
+const started = routerWithSubscriber();
 
 it(`refuses with 429 + Retry-After past a backlog of ${BACKLOG_LIMIT}, stays bounded, loses nothing accepted`, async () => {
+  const router = started.router();
+  const sub = started.subscriber();
   await script(sub.url, "/slow", [{ status: 200, delayMs: 100 }]);
   await apply(router.url, NS, "brokers", broker("b", { "edge-eventing.dev/backlog-limit": String(BACKLOG_LIMIT) }));
   await apply(router.url, NS, "triggers", trigger("slow", { broker: "b", subscriber: { uri: `${sub.url}/slow` } }, { "edge-eventing.dev/parallelism": "5" }));

@@ -3,10 +3,10 @@
  * event must end delivered or dead-lettered within the retry policy, and the broker's counters must add
  * up: accepted = delivered + dead-lettered + failed + still queued, per trigger.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { received, script } from "../support/client.ts";
-import { freePort, type RunningRouter, startRouter } from "../support/router.ts";
-import { type Step, startSubscriber, type Subscriber } from "../support/subscriber.ts";
+import { freePort, routerWithSubscriber } from "../support/router.ts";
+import type { Step } from "../support/subscriber.ts";
 import { apply, broker, event, metrics, sleep, trigger } from "./harness.ts";
 
 const NS = "faults";
@@ -14,17 +14,11 @@ const EVENTS_PER_FAULT = 20;
 /** retry 3, linear 100 ms, 500 ms per attempt: the worst case is a few seconds per event. */
 const DELIVERY = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S", timeout: "PT0.5S" };
 
-let router: RunningRouter;
-let sub: Subscriber;
-beforeAll(async () => {
-  [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-});
-afterAll(async () => {
-  await router?.kill();
-  await sub?.close();
-});
+const started = routerWithSubscriber();
 
 it("ends every event delivered or dead-lettered under subscriber faults, and the counts add up", async () => {
+  const router = started.router();
+  const sub = started.subscriber();
   const refused = `http://127.0.0.1:${await freePort()}/nobody-listens`;
   const faults: Record<string, { steps?: Step[]; uri?: string }> = {
     storm: { steps: [{ status: 503, repeat: 40 }, { status: 500, repeat: 10 }, { status: 200 }] },
