@@ -63,13 +63,7 @@ it(`loses no acknowledged event across ${CRASHES} SIGKILLs under load`, async ()
     accepted.push(...round.accepted);
     router = await startRouter({ persistDir });
   }
-  // Traffic after the last restart wakes the broker as any producer would; its own alarm covers the rest.
-  for (let i = 0; i < 10; i++) {
-    const res = await fetch(`${router.url}/${NS}/orders`, event(`after-${i}`));
-    expect(res.status).toBe(202);
-    accepted.push(`after-${i}`);
-  }
-
+  // No traffic after the last restart: the broker's persisted alarm alone must finish the queue.
   const want = new Set(accepted);
   const deadline = Date.now() + 90_000;
   let got: string[] = [];
