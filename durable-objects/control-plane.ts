@@ -10,7 +10,7 @@ import { resolveDestination, type ResolveContext, targetUrl } from "../shared/re
 import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
 import { apiVersions, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
-import { sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
+import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
@@ -87,6 +87,15 @@ export class ControlPlane extends DurableObject<Env> {
     this.sql.exec("DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name);
     await this.propagate(m, ctx);
     return shown;
+  }
+
+  /** Every broker object in use: the brokers, and the channels of sources whose destinations need one. */
+  dataPlane(ctx: ResolveContext): SinkEntry[] {
+    const brokers = this.manifests("Broker").map((b) => ({ namespace: b.metadata.namespace!, name: b.metadata.name }));
+    const channels = KINDS.filter((k) => k.source)
+      .flatMap((k) => this.manifests(k.kind) as Manifest<SourceSpec>[])
+      .flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
+    return [...brokers, ...channels];
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */

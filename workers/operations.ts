@@ -10,15 +10,10 @@ export const operations = new Hono<{ Bindings: Env }>();
 
 operations.get("/healthz", (c) => c.json({ status: "ok" }));
 
+/** Brokers, and sources' delivery channels (labelled broker="source:<kind>:<name>[:dead-letter]"). */
 operations.get("/metrics", requireAdmin, async (c) => {
-  const brokers = await control(c.env).list("Broker", undefined, resolveContext(c.env, c.req.url));
-  const samples = await Promise.all(
-    brokers.map(async (b) => {
-      const namespace = b.metadata.namespace!;
-      const m = await broker(c.env, namespace, b.metadata.name).metrics();
-      return { namespace, broker: b.metadata.name, ...m };
-    }),
-  );
+  const objects = await control(c.env).dataPlane(resolveContext(c.env, c.req.url));
+  const samples = await Promise.all(objects.map(async ({ namespace, name }) => ({ namespace, broker: name, ...(await broker(c.env, namespace, name).metrics()) })));
   return c.text(renderMetrics(samples, LATENCY_BUCKETS_MS), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 

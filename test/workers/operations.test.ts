@@ -24,6 +24,13 @@ describe("operations", () => {
     expect(text).toMatch(/# TYPE edge_eventing_delivery_latency_seconds histogram/);
   });
 
+  it("includes the delivery channel of a source whose sink is not a broker", async () => {
+    const ping = { apiVersion: "sources.knative.dev/v1", kind: "PingSource", metadata: { name: "tick" }, spec: { schedule: "* * * * *", sink: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "tick" } } } };
+    expect((await put("/apis/sources.knative.dev/v1/namespaces/ops/pingsources/tick", ping)).status).toBe(201);
+    const text = await (await r("/metrics", { headers: auth })).text();
+    expect(text).toContain('edge_eventing_backlog{namespace="ops",broker="source:pingsource:tick"} 0');
+  });
+
   it("guards metrics and the event display with the admin token; healthz is open", async () => {
     expect((await r("/metrics")).status).toBe(401);
     expect((await r("/display/ops/m")).status).toBe(401);
