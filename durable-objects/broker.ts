@@ -8,6 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { sameSecret } from "../shared/crypto.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
@@ -31,7 +32,7 @@ export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 500
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
   | { status: 400; error: string; field?: string }
-  | { status: 404; error: string }
+  | { status: 401 | 403 | 404 | 500; error: string }
   | { status: 429; error: string; retryAfterSeconds: number };
 
 interface DeliveryRow {
@@ -129,10 +130,25 @@ export class Broker extends DurableObject<Env> {
    * `headers` are the request's pass-through headers (shared/delivery/headers.ts), sent on with every
    * delivery; an event's own `traceparent` extension wins over the request's.
    */
-  async ingest(events: CloudEvent[], headers: Record<string, string> = {}): Promise<IngestResult> {
+  async ingest(events: CloudEvent[], headers: Record<string, string> = {}, producer?: { bearer: string | undefined }): Promise<IngestResult> {
+    const refused = producer && (await this.refuseProducer(producer.bearer));
+    if (refused) return refused;
     const result = this.accept(events, headers);
     if (result.status === 202 && result.accepted > 0) await this.pump("touched");
     return result;
+  }
+
+  /**
+   * Public ingress (`producer` given) of a broker that requires a token: 401 without one, 403 with a wrong
+   * one. Sources, replies and broker-to-broker deliveries are the router's own and pass no `producer`.
+   */
+  private async refuseProducer(bearer: string | undefined): Promise<IngestResult | null> {
+    const name = this.config?.ingressTokenSecret;
+    if (!name) return null;
+    const expected = (this.env as unknown as Record<string, unknown>)[name];
+    if (typeof expected !== "string" || expected === "") return { status: 500, error: `the broker's ingress token secret ${name} is not set on this router` };
+    if (!bearer) return { status: 401, error: "this broker requires Authorization: Bearer <ingress token>" };
+    return (await sameSecret(bearer, expected)) ? null : { status: 403, error: "the ingress token is not valid for this broker" };
   }
 
   override async alarm(): Promise<void> {

@@ -1,5 +1,6 @@
 /** The admin bearer token (Worker secret ADMIN_TOKEN). No token configured: every call is refused. */
 import type { MiddlewareHandler } from "hono";
+import { sameSecret } from "../shared/crypto.ts";
 import { failure } from "../shared/resources/status.ts";
 
 export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
@@ -11,10 +12,3 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env }> = async (c, next
   }
   await next();
 };
-
-/** Constant-time comparison (through digests, so lengths leak nothing either). */
-export async function sameSecret(a: string, b: string): Promise<boolean> {
-  const enc = new TextEncoder();
-  const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", enc.encode(a)), crypto.subtle.digest("SHA-256", enc.encode(b))]);
-  return crypto.subtle.timingSafeEqual(da, db);
-}

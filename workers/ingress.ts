@@ -23,7 +23,8 @@ ingress.post("/:namespace/:broker", async (c) => {
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.events.length === 0) return c.body(null, 202);
-  const r = await broker(c.env, namespace, name).ingest(decoded.events, passThroughHeaders(c.req.raw.headers));
+  const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+  const r = await broker(c.env, namespace, name).ingest(decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
   switch (r.status) {
     case 202:
       return c.body(null, 202);
@@ -31,6 +32,8 @@ ingress.post("/:namespace/:broker", async (c) => {
       return c.json({ error: r.error }, 429, { "retry-after": String(r.retryAfterSeconds) });
     case 400:
       return c.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, 400);
+    case 401:
+      return c.json({ error: r.error }, 401, { "www-authenticate": 'Bearer realm="edge-eventing ingress"' });
     default:
       return c.json({ error: r.error }, r.status);
   }

@@ -12,7 +12,8 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { bearerFromProtocols } from "../shared/resources/broker-api.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { failure } from "../shared/resources/status.ts";
-import { requireAdmin, sameSecret } from "./auth.ts";
+import { sameSecret } from "../shared/crypto.ts";
+import { requireAdmin } from "./auth.ts";
 import { broker, control, resolveContext } from "./context.ts";
 
 export const live = new Hono<{ Bindings: Env }>();

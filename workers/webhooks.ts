@@ -60,8 +60,10 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
       return c.json({ error: `the sink of ${manifest.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {
         "retry-after": String(SINK_MISSING_RETRY_AFTER_S),
       });
-    default:
+    case 400:
       return c.json(stored.field ? { error: stored.error, field: stored.field } : { error: stored.error }, 400);
+    default:
+      return c.json({ error: stored.error }, 500);
   }
 });
 

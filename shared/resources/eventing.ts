@@ -20,7 +20,12 @@ export interface TriggerSpec extends TriggerFilterSpec {
 export const BROKER_ANNOTATIONS = {
   backlogLimit: "edge-eventing.dev/backlog-limit",
   dedupWindow: "edge-eventing.dev/dedup-window",
+  /** Names a Worker secret; producers then send `Authorization: Bearer <its value>` (401 without, 403 wrong). */
+  ingressTokenSecret: "edge-eventing.dev/ingress-token-secret",
 } as const;
+
+/** How a Worker secret may be named (wrangler secret put NAME). */
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
 export const TRIGGER_ANNOTATIONS = {
   deliveryOrder: "kafka.eventing.knative.dev/delivery.order",
@@ -42,6 +47,10 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
   const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
   if (backlog !== undefined && !isIntIn(backlog, 1, MAX_BACKLOG_LIMIT)) {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.backlogLimit}`, message: `must be an integer from 1 to ${MAX_BACKLOG_LIMIT}` });
+  }
+  const secret = a[BROKER_ANNOTATIONS.ingressTokenSecret];
+  if (secret !== undefined && !SECRET_NAME.test(secret)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: "must name a Worker secret (letters, digits, _)" });
   }
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
   if (dedup !== undefined) {
@@ -85,6 +94,8 @@ export interface BrokerConfig {
   name: string;
   backlogLimit: number;
   dedupWindowMs: number;
+  /** The Worker secret producers must present as a bearer token, when the broker requires one. */
+  ingressTokenSecret?: string;
   delivery?: DeliverySpec;
   deadLetter?: Target;
   triggers: TriggerConfig[];
@@ -104,13 +115,14 @@ export interface TriggerConfig {
   parallelism: number;
 }
 
-export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs"> {
+export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret"> {
   const a = m.metadata.annotations ?? {};
   const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
   return {
     backlogLimit: backlog === undefined ? DEFAULT_BACKLOG_LIMIT : Number(backlog),
     dedupWindowMs: dedup === undefined ? DEFAULT_DEDUP_WINDOW_MS : (parseDuration(dedup) ?? DEFAULT_DEDUP_WINDOW_MS),
+    ingressTokenSecret: a[BROKER_ANNOTATIONS.ingressTokenSecret],
   };
 }
 

@@ -4,7 +4,7 @@
  * CloudEvent whose id is the provider's delivery id so the broker's (source, id) window drops retries.
  */
 import type { CloudEvent } from "../cloudevents/event.ts";
-import { sha256, toHex } from "./crypto.ts";
+import { sha256, toHex } from "../crypto.ts";
 import { mapDelivery } from "./mapping.ts";
 import { decodeUtf8, eventData, isFormMediaType, mediaTypeOf, parsePayload, textAt } from "./payload.ts";
 import { verifySignature } from "./signatures.ts";

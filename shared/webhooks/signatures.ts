@@ -2,7 +2,7 @@
  * Each provider's signature check over the raw body bytes, with every configured secret (rotation):
  * null when one secret verifies, otherwise the reason (answered as 401). Comparisons are constant-time.
  */
-import { concatBytes, fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "./crypto.ts";
+import { concatBytes, fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
 import { verifyTwilio } from "./twilio.ts";
 import type { GenericHmacSettings, WebhookConfig, WebhookRequest } from "./types.ts";
 

@@ -4,7 +4,7 @@
  * signed as parameters: Twilio adds `bodySHA256=<hex>` to the URL and signs the URL alone. As in
  * Twilio's SDK validators, the URL is tried with its port removed and with the scheme's default port.
  */
-import { fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "./crypto.ts";
+import { fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
 import { decodeUtf8, isFormMediaType, mediaTypeOf } from "./payload.ts";
 import type { WebhookRequest } from "./types.ts";
 

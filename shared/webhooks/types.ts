@@ -1,6 +1,6 @@
 /** What the webhook route hands this module and what it gets back (API.md §2). */
 import type { CloudEvent } from "../cloudevents/event.ts";
-import type { HashAlgorithm } from "./crypto.ts";
+import type { HashAlgorithm } from "../crypto.ts";
 
 export const PROVIDERS = ["github", "gitlab", "stripe", "slack", "standard-webhooks", "shopify", "twilio", "jira", "generic-hmac"] as const;
 export type Provider = (typeof PROVIDERS)[number];

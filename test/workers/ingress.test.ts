@@ -60,3 +60,23 @@ describe("event ingress", () => {
     expect(((await r.json()) as any).error).toMatch(/backlog/);
   });
 });
+
+describe("ingress credentials", () => {
+  it("answers 401 without and 403 with a wrong bearer token when the broker requires one, 202 with the right one", async () => {
+    const b = broker("locked", { "edge-eventing.dev/ingress-token-secret": "INGRESS_TOKEN" });
+    expect((await exports.default.fetch(url(resourcePath("ing", "brokers", "locked")), { method: "PUT", headers: auth, body: JSON.stringify(b) })).status).toBe(201);
+    const send = (headers: Record<string, string>) => exports.default.fetch(url("/ing/locked"), binaryEvent("c-1", "t", headers));
+    const none = await send({});
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect((await send({ authorization: "Bearer nope" })).status).toBe(403);
+    expect((await send({ authorization: "Bearer producer-secret" })).status).toBe(202);
+  });
+
+  it("refuses an ingress token annotation that cannot name a secret", async () => {
+    const b = broker("badlock", { "edge-eventing.dev/ingress-token-secret": "not a name" });
+    const r = await exports.default.fetch(url(resourcePath("ing", "brokers", "badlock")), { method: "PUT", headers: auth, body: JSON.stringify(b) });
+    expect(r.status).toBe(422);
+    expect(((await r.json()) as any).details.causes[0].field).toBe("metadata.annotations.edge-eventing.dev/ingress-token-secret");
+  });
+});

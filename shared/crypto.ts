@@ -1,4 +1,4 @@
-/** Bytes, encodings and HMAC over Web Crypto only, so verification runs the same in Node and workerd. */
+/** Bytes, encodings, hashes and constant-time comparison over Web Crypto only: the same in Node and workerd. */
 
 export type HashAlgorithm = "sha1" | "sha256" | "sha512";
 
@@ -70,4 +70,10 @@ export function fromBase64(text: string): Uint8Array | null {
   } catch {
     return null;
   }
+}
+
+/** Two secrets compared in constant time, through digests so that their lengths leak nothing either. */
+export async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [da, db] = await Promise.all([sha256(utf8(a)), sha256(utf8(b))]);
+  return timingSafeEqual(da, db);
 }
