@@ -12,6 +12,7 @@ import { sameSecret } from "../shared/crypto.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
+import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
@@ -53,14 +54,6 @@ interface Trigger {
 }
 
 type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
-
-export interface BrokerMetrics {
-  backlog: number;
-  /** Deliveries in flight per trigger right now: the concurrency an autoscaler scales on. */
-  inflight: Record<string, number>;
-  dead: number;
-  counters: { trigger: string; name: string; value: number }[];
-}
 
 export class Broker extends DurableObject<Env> {
   private readonly sql = this.ctx.storage.sql;
@@ -176,7 +169,7 @@ export class Broker extends DurableObject<Env> {
     return this.ctx.getWebSockets().length > 0;
   }
 
-  private notify(message: Record<string, unknown>): void {
+  private notify(message: LiveMessage): void {
     const text = JSON.stringify(message);
     for (const ws of this.ctx.getWebSockets()) {
       try {
@@ -202,7 +195,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** Events no sink took, newest first: what the dashboard lists for redelivery. */
-  deadLetters(limit = 100): { id: number; trigger: string; at: number; reason: string; event: unknown }[] {
+  deadLetters(limit = 100): DeadLetter[] {
     return this.sql
       .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>("SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?", limit)
       .toArray()
@@ -275,7 +268,7 @@ export class Broker extends DurableObject<Env> {
         }
       });
       if (this.watching()) {
-        prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: event.attributes.id, source: event.attributes.source, type: event.attributes.type, matched: matches[i].map((t) => t.config.name) }));
+        prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) }));
       }
       this.count("", "accepted", accepted);
       if (duplicates > 0) this.count("", "duplicates", duplicates);

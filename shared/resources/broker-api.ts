@@ -8,6 +8,7 @@ export function brokerSubresource(namespace: string, broker: string, sub: Broker
 export interface BrokerMetrics {
   backlog: number;
   dead: number;
+  /** Deliveries in flight per trigger right now: the concurrency an autoscaler scales on. */
   inflight: Record<string, number>;
   /** trigger "" holds broker-level counters (accepted, duplicates). */
   counters: { trigger: string; name: string; value: number }[];
