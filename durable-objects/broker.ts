@@ -446,10 +446,13 @@ export class Broker extends DurableObject<Env> {
   private settle(row: DeliveryRow, t: Trigger, outcome: Outcome): void {
     const name = t.config.name;
     if (!this.triggers.has(name)) return; // the trigger was deleted meanwhile: its rows are gone already
+    // Everything but a plain success is logged, with the event's id (read now: settling may delete the event).
+    const id = outcome.ok && row.phase === "subscriber" ? undefined : this.sql.exec<{ id: string }>("SELECT json_extract(body, '$.id') AS id FROM events WHERE seq = ?", row.event_seq).one().id;
     const verdict = this.record(row, t, outcome);
     if (verdict !== "delivered") {
-      const status = outcome.ok ? null : outcome.status;
-      console.log(JSON.stringify({ level: verdict === "retry" ? "warn" : "info", msg: `delivery ${verdict}`, broker: this.key(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, status }));
+      const level = verdict === "failed" ? "error" : verdict === "retry" ? "warn" : "info";
+      const failure = outcome.ok ? {} : { status: outcome.status, error: describeBody(outcome.body) };
+      console.log(JSON.stringify({ level, msg: `delivery ${verdict}`, broker: this.key(), trigger: name, id, phase: row.phase, attempt: row.attempt + 1, ...failure }));
     }
     if (this.watching()) this.notify({ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status });
   }
@@ -479,11 +482,10 @@ export class Broker extends DurableObject<Env> {
       return "to-dead-letter-sink";
     }
     // Nowhere left to send it: keep it (bounded), count it, log it. Never silently gone.
-    const reason = `${row.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${typeof outcome.body === "string" ? outcome.body : new TextDecoder().decode(outcome.body.subarray(0, 200))}`;
+    const reason = `${row.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${describeBody(outcome.body)}`;
     const body = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
     this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, reason, body);
     this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
-    console.log(JSON.stringify({ level: "error", msg: "delivery failed for good", broker: this.key(), trigger: name, reason }));
     this.finish(row, name, "failed");
     return "failed";
   }
@@ -505,6 +507,11 @@ export class Broker extends DurableObject<Env> {
   private key(): string {
     return `${this.config?.namespace}/${this.config?.name}`;
   }
+}
+
+/** The start of a failure's response body (or error text), for logs and the kept dead letter's reason. */
+function describeBody(body: Uint8Array | string): string {
+  return typeof body === "string" ? body.slice(0, 200) : new TextDecoder().decode(body.subarray(0, 200));
 }
 
 /** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less. */
