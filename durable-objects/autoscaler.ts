@@ -2,7 +2,8 @@
  * Scales one ScaledObject's target (issue 6). Its alarm ticks every min(pollingInterval, 2 s) with a
  * concurrency/rps trigger (Knative's KPA tick), else every pollingInterval (KEDA): read the metrics
  * (a Trigger's broker, or a source poller's status), feed the windows, decide, bound, and call the
- * Kubernetes API only to re-read the target (once per pollingInterval) or to change its replicas.
+ * Kubernetes API only to re-read the target (once per pollingInterval) or to change its replicas,
+ * within the limits of shared/kubernetes/rate-limit.ts; under the dry-run annotation it never writes.
  * Plan, decider state and status live in SQLite, so an eviction resets nothing.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -13,11 +14,13 @@ import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
 import { deciderSpecFrom, type AutoscalerPlan, type TriggerSpec } from "../shared/autoscaling/scaled-object.ts";
+import type { DecisionInputs, DecisionReason } from "../shared/autoscaling/explain.ts";
 import { kedaTriggers, newScalerState, observeSecond, scaleStep, type ScalerState } from "../shared/autoscaling/scaler.ts";
 import { SOURCE_KINDS, sourceMetric } from "../shared/autoscaling/source-metrics.ts";
 import { KubernetesClient, type FetchLike } from "../shared/kubernetes/client.ts";
 import { connectCluster } from "../shared/kubernetes/cluster.ts";
 import { KubernetesApiError } from "../shared/kubernetes/errors.ts";
+import { applyScale, withCallBudget, type Actuation, type Applied } from "../shared/kubernetes/rate-limit.ts";
 import type { Condition } from "../shared/resources/manifest.ts";
 
 /** Limit: one Kubernetes API call may take this long before the tick gives up on it. */
@@ -42,6 +45,8 @@ interface Runtime {
   kafkaPrevious: Record<number, Record<string, number>>;
   /** The target as last read or written: replicas asked for, pods it reports. */
   target: { replicas: number; currentReplicas: number; readAtSec: number } | null;
+  /** When the last scale write was sent (the write limit counts from it). */
+  lastWriteSec: number | null;
   lastActiveTime: string | null;
   lastDecision: Decision | null;
   lastError: { time: string; message: string } | null;
@@ -55,11 +60,17 @@ interface Decision {
   unbounded: number;
   /** The metric values this decision saw, keyed `<trigger or source>.<metric>`. */
   observed: Record<string, number>;
+  /** What the deciders saw (window averages, targets, ready pods), which one won and why. */
+  inputs: DecisionInputs;
+  reason: DecisionReason;
+  message: string;
+  /** Failed: the write's error is the status's lastError. */
+  actuation: Actuation | "Failed";
 }
 
 const freshRuntime = (): Runtime => ({
   scaler: null, sample: null, lastSecond: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
-  lastActiveTime: null, lastDecision: null, lastError: null,
+  lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
 
 const condition = (type: string, status: Condition["status"], reason: string, message?: string): Condition => ({ type, status, reason, ...(message ? { message } : {}) });
@@ -128,10 +139,11 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       return brokers.get(name)!;
     };
     const observedValues: Record<string, number> = {};
+    let nextTickMs = nowMs + intervalSec * 1000;
 
     try {
       const { fetch: k8sFetch, credentials } = connectCluster(plan.cluster, this.env as unknown as Record<string, unknown>, timedFetch);
-      const client = new KubernetesClient(k8sFetch, credentials);
+      const client = new KubernetesClient(withCallBudget(k8sFetch), credentials);
       if (!rt.target || tSec - rt.target.readAtSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC) {
         const scale = await client.getScale(plan.target);
         rt.target = { replicas: scale.replicas, currentReplicas: scale.currentReplicas, readAtSec: tSec };
@@ -167,11 +179,31 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       const step = scaleStep(plan, rt.scaler, { tSec, readyPods: rt.target.currentReplicas, current: rt.target.replicas, kpa: kpaRead, keda });
       rt.scaler = step.state;
       if (isActive(step.state)) rt.lastActiveTime = time;
-      if (step.desired !== null) rt.lastDecision = { time, desiredReplicas: step.replicas, unbounded: step.desired, observed: observedValues };
-      if (step.replicas !== rt.target.replicas) {
-        const set = await client.setReplicas(plan.target, step.replicas);
-        rt.target = { replicas: set.replicas, currentReplicas: set.currentReplicas, readAtSec: tSec };
+      // A tick on which no decider ran (an extra alarm, a held-back write's retry) keeps the decision it
+      // applied on record, with what became of it, unless the bounds moved the replicas.
+      const decided = step.inputs.kpa !== undefined || step.inputs.keda !== undefined;
+      const record = (actuation: Decision["actuation"]) => {
+        if (step.desired !== null && (decided || rt.lastDecision?.desiredReplicas !== step.replicas)) {
+          rt.lastDecision = {
+            time, desiredReplicas: step.replicas, unbounded: step.desired, observed: observedValues,
+            inputs: step.inputs, reason: step.reason, message: step.message, actuation,
+          };
+        } else if (rt.lastDecision && actuation !== "Unchanged") {
+          rt.lastDecision.actuation = actuation;
+        }
+      };
+      let applied: Applied;
+      try {
+        applied = await applyScale(client, plan.target, step.replicas, { tSec, current: rt.target.replicas, lastWriteSec: rt.lastWriteSec ?? null, dryRun: plan.dryRun });
+      } catch (e) {
+        record("Failed");
+        throw e;
       }
+      record(applied.actuation);
+      if (applied.scale) rt.target = { replicas: applied.scale.replicas, currentReplicas: applied.scale.currentReplicas, readAtSec: tSec };
+      if (applied.actuation === "Written") rt.lastWriteSec = tSec;
+      // A held-back write is retried as soon as the limit allows, with the decision of that tick.
+      if (applied.retryAtSec !== undefined) nextTickMs = Math.min(nextTickMs, applied.retryAtSec * 1000);
     } catch (e) {
       const reason = e instanceof KubernetesApiError ? e.reason : "ScaleTargetUnavailable";
       problems.push({ reason, message: (e as Error).message });
@@ -186,6 +218,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       conditions: [
         error ? condition("Ready", "False", problems[0].reason, error) : condition("Ready", "True", "ScaledObjectReady"),
         rt.scaler && isActive(rt.scaler) ? condition("Active", "True", "ScalerActive") : condition("Active", "False", "ScalerNotActive"),
+        ...(plan.dryRun ? [condition("DryRun", "True", "DryRunAnnotation", "decisions are reported, never written to the target")] : []),
       ],
       scaleTargetKind: `${plan.target.apiVersion}.${plan.target.kind}`,
       currentReplicas: rt.target?.currentReplicas ?? null,
@@ -195,7 +228,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       lastDecision: rt.lastDecision,
       lastError: rt.lastError,
     });
-    await this.ctx.storage.setAlarm(nowMs + intervalSec * 1000);
+    await this.ctx.storage.setAlarm(nextTickMs);
   }
 
   /** Feeds the KPA windows with the trigger's concurrency or rps for each second since the last feed. */

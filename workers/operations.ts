@@ -1,7 +1,7 @@
 /** Operations (API.md §4): liveness, Prometheus metrics, and the built-in event display. */
 import { Hono } from "hono";
-import { renderMetrics } from "../shared/metrics/prometheus.ts";
-import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
+import { renderAutoscalerMetrics, renderMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
+import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker.ts";
 import { requireAdmin } from "./auth.ts";
 import { broker, control, resolveContext } from "./context.ts";
@@ -10,12 +10,32 @@ export const operations = new Hono<{ Bindings: Env }>();
 
 operations.get("/healthz", (c) => c.json({ status: "ok" }));
 
-/** Brokers, and sources' delivery channels (labelled broker="source:<kind>:<name>[:dead-letter]"). */
+/**
+ * Brokers, and sources' delivery channels (labelled broker="source:<kind>:<name>[:dead-letter]"),
+ * then ScaledObjects from the status their Autoscaler objects report.
+ */
 operations.get("/metrics", requireAdmin, async (c) => {
-  const objects = await control(c.env).dataPlane(resolveContext(c.env, c.req.url));
+  const ctx = resolveContext(c.env, c.req.url);
+  const objects = await control(c.env).dataPlane(ctx);
   const samples = await Promise.all(objects.map(async ({ namespace, name }) => ({ namespace, broker: name, ...(await broker(c.env, namespace, name).metrics()) })));
-  return c.text(renderMetrics(samples, LATENCY_BUCKETS_MS), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
+  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderAutoscalerMetrics(scaled);
+  return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
+
+/** The gauges' values from a ScaledObject's status (docs/AUTOSCALING.md lists its fields). */
+function autoscalerSample(m: Manifest): AutoscalerSample {
+  const s = (m.status ?? {}) as { desiredReplicas?: number | null; currentReplicas?: number | null; mode?: string; lastDecision?: { time: string } | null };
+  const decided = s.lastDecision ? Date.parse(s.lastDecision.time) / 1000 : NaN;
+  return {
+    namespace: m.metadata.namespace ?? "default",
+    scaledObject: m.metadata.name,
+    desiredReplicas: s.desiredReplicas ?? null,
+    currentReplicas: s.currentReplicas ?? null,
+    panic: s.mode === undefined ? null : s.mode === "panic",
+    lastDecisionTime: Number.isFinite(decided) ? decided : null,
+  };
+}
 
 /** What `kubectl logs event-display` shows in Knative: the events a display received, newest first. */
 operations.get("/display/:namespace/:name", requireAdmin, async (c) => {

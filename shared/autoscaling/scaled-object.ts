@@ -49,7 +49,11 @@ export interface AutoscalerPlan {
   keda: KedaPolicy;
   pollingIntervalSec: number;
   triggers: TriggerSpec[];
+  /** Decide and report, never write the target (annotation DRY_RUN_ANNOTATION). */
+  dryRun: boolean;
 }
+
+export const DRY_RUN_ANNOTATION = "edge-eventing.dev/dry-run";
 
 const TARGETS: Record<string, string[]> = { "apps/v1": ["Deployment", "StatefulSet"], "serving.knative.dev/v1": ["Service"] };
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -220,6 +224,7 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   if (!isObj(spec)) errors.push({ field: "spec", message: "must be an object" });
   const { tuning, errors: annotationErrors } = knativeTuning(annotations);
   errors.push(...annotationErrors);
+  const dryRun = metaBool(annotations ?? {}, DRY_RUN_ANNOTATION, `metadata.annotations.${DRY_RUN_ANNOTATION}`, errors);
 
   let minReplicaCount = int(s, "minReplicaCount", 0, 0, MAX_REPLICAS, errors);
   let maxReplicaCount = int(s, "maxReplicaCount", 100, 1, MAX_REPLICAS, errors);
@@ -281,6 +286,7 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
     keda: { minReplicaCount, maxReplicaCount, cooldownPeriodSec },
     pollingIntervalSec,
     triggers,
+    dryRun,
   };
   return { plan, errors };
 }

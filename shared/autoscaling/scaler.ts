@@ -6,6 +6,7 @@
  */
 import { applyBounds, newBoundsState, type BoundsState } from "./bounds.ts";
 import { decide, newDeciderState, type DeciderState } from "./decider.ts";
+import { explainDecision, type DecisionInputs, type DecisionReason } from "./explain.ts";
 import { kedaReplicas, newKedaState, type KedaMetric, type KedaState } from "./keda.ts";
 import type { AutoscalerPlan } from "./scaled-object.ts";
 import { newMetricWindows, observe, observed, type MetricWindows } from "./window-average.ts";
@@ -64,25 +65,40 @@ export interface StepResult {
   /** Before bounds: the larger of the KPA and KEDA wants; null while no metric was ever seen. */
   desired: number | null;
   state: ScalerState;
+  /** What the deciders saw this step, and why `replicas` (docs/AUTOSCALING.md, status.lastDecision). */
+  inputs: DecisionInputs;
+  reason: DecisionReason;
+  message: string;
 }
 
 export function scaleStep(plan: AutoscalerPlan, state: ScalerState, input: StepInput): StepResult {
   let { decider, kpaWant, kedaWant, panic, active, keda } = state;
+  const inputs: DecisionInputs = { readyPods: input.readyPods, currentReplicas: input.current };
   if (plan.decider && decider && state.windows && input.kpa) {
-    const step = decide(plan.decider, decider, { tSec: input.tSec, readyPods: input.readyPods, ...observed(state.windows, input.tSec) });
+    const seen = observed(state.windows, input.tSec);
+    const step = decide(plan.decider, decider, { tSec: input.tSec, readyPods: input.readyPods, ...seen });
     decider = step.state;
     panic = step.result.panic;
-    if (step.result.valid) kpaWant = step.result.desiredPodCount;
+    if (step.result.valid) {
+      kpaWant = step.result.desiredPodCount;
+      inputs.kpa = {
+        metric: plan.decider.scalingMetric, observedStable: seen.observedStable, observedPanic: seen.observedPanic,
+        target: plan.decider.targetValue, panicThreshold: plan.decider.panicThreshold, panic,
+      };
+    }
   }
   if (input.keda) {
     const step = kedaReplicas(plan.keda, keda, { tSec: input.tSec, current: input.current, metrics: input.keda });
     keda = step.state;
     kedaWant = step.replicas;
     active = step.active;
+    const names = kedaTriggers(plan).map((t) => `${t.source}.${t.metric}`);
+    inputs.keda = input.keda.map((m, i) => ({ metric: names[i] ?? `trigger ${i}`, ...m }));
   }
   const next = { decider, windows: state.windows, bounds: state.bounds, keda, kpaWant, kedaWant, panic, active };
-  if (kpaWant === null && kedaWant === null) return { replicas: input.current, desired: null, state: next };
+  const explain = (replicas: number) => explainDecision(plan, inputs, { kpa: kpaWant, keda: kedaWant, panic, kedaActive: active }, replicas);
+  if (kpaWant === null && kedaWant === null) return { replicas: input.current, desired: null, state: next, inputs, ...explain(input.current) };
   const desired = Math.max(kpaWant ?? 0, kedaWant ?? 0);
   const bounded = applyBounds(plan.bounds, state.bounds, { tSec: input.tSec, desired, current: input.current });
-  return { replicas: bounded.replicas, desired, state: { ...next, bounds: bounded.state } };
+  return { replicas: bounded.replicas, desired, state: { ...next, bounds: bounded.state }, inputs, ...explain(bounded.replicas) };
 }

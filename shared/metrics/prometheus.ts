@@ -67,3 +67,34 @@ export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): str
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** One ScaledObject's status as gauges; null: not known yet (no tick, no decision, no KPA trigger). */
+export interface AutoscalerSample {
+  namespace: string;
+  scaledObject: string;
+  desiredReplicas: number | null;
+  currentReplicas: number | null;
+  panic: boolean | null;
+  /** Unix time in seconds. */
+  lastDecisionTime: number | null;
+}
+
+const AUTOSCALER_GAUGES: { metric: string; help: string; value: (s: AutoscalerSample) => number | null }[] = [
+  { metric: "autoscaler_desired_replicas", help: "Replicas the ScaledObject's last decision asks for, after min/max bounds.", value: (s) => s.desiredReplicas },
+  { metric: "autoscaler_current_replicas", help: "Pods the scale target reports at its last read.", value: (s) => s.currentReplicas },
+  { metric: "autoscaler_panic_mode", help: "1 while the KPA decider is in panic mode, 0 in stable mode (concurrency/rps triggers only).", value: (s) => (s.panic === null ? null : Number(s.panic)) },
+  { metric: "autoscaler_last_decision_timestamp_seconds", help: "Unix time of the ScaledObject's last scaling decision.", value: (s) => s.lastDecisionTime },
+];
+
+/** Gauges per ScaledObject; a family lists only the ScaledObjects that have its value. */
+export function renderAutoscalerMetrics(samples: AutoscalerSample[]): string {
+  const lines: string[] = [];
+  for (const g of AUTOSCALER_GAUGES) {
+    lines.push(`# HELP ${PREFIX}_${g.metric} ${g.help}`, `# TYPE ${PREFIX}_${g.metric} gauge`);
+    for (const s of samples) {
+      const v = g.value(s);
+      if (v !== null) lines.push(`${PREFIX}_${g.metric}${labels({ namespace: s.namespace, scaledobject: s.scaledObject })} ${v}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -93,6 +93,8 @@ export interface FakeAliyunService {
   requests: RecordedRequest[];
   /** Move the fake's clock forward (handles expire, messages become visible again). */
   advance(ms: number): void;
+  /** Answer the next `count` requests with `method` (any when absent) with `status` InternalError, after the signature check. */
+  failNext(count: number, status: number, method?: string): void;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export class AliyunFake {
   #offset = 0;
   #waiting = new Set<() => void>();
   #server?: Server;
+  #faults: Array<{ left: number; status: number; method?: string }> = [];
 
   now(): number {
     return Date.now() + this.#offset;
@@ -156,6 +159,11 @@ export class AliyunFake {
         let text: string | undefined;
         try {
           verifySignature(scheme, creds, req, body, this.now());
+          const fault = this.#faults.find((f) => f.left > 0 && (!f.method || f.method === req.method));
+          if (fault) {
+            fault.left--;
+            throw new ServiceError(fault.status, "InternalError", `injected fault: HTTP ${fault.status}`);
+          }
           ({ status, body: text } = await handle(req, new URL(req.url ?? "/", this.url), body));
         } catch (e) {
           const err = e instanceof ServiceError ? e : new ServiceError(500, "InternalError", String(e));
@@ -176,7 +184,13 @@ export class AliyunFake {
 
   /** The test's handle, once listening. */
   service(): FakeAliyunService {
-    return { url: this.url, requests: this.requests, advance: (ms) => this.advance(ms), close: () => this.close() };
+    return {
+      url: this.url,
+      requests: this.requests,
+      advance: (ms) => this.advance(ms),
+      failNext: (count, status, method) => void this.#faults.push({ left: count, status, method }),
+      close: () => this.close(),
+    };
   }
 
   close(): Promise<void> {

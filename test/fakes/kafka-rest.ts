@@ -126,6 +126,13 @@ export interface FakeBridge {
   url: string;
   log: KafkaLog;
   requests: RecordedRequest[];
+  /** Answer the next `count` requests whose method and path match with `status` (the server's error envelope). */
+  failNext(count: number, status: number, match?: { method?: string; path?: string }): void;
+  /** The server forgets this node's consumer instances, as its idle sweep does. */
+  expireInstances(): number;
+  /** Stop listening (connections refused); `restart` listens on the same port, its instances gone as after a real restart. */
+  stop(): Promise<void>;
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -178,6 +185,19 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
   const requests: RecordedRequest[] = [];
   const node = Math.random().toString(36).slice(2);
   let url = "";
+  const faults: Array<{ left: number; status: number; method?: string; path?: string }> = [];
+  /** A request that matches a pending fault consumes one of its answers. */
+  function injected(req: RecordedRequest): HttpError | undefined {
+    const fault = faults.find((f) => f.left > 0 && (!f.method || f.method === req.method) && (!f.path || req.path.includes(f.path)));
+    if (!fault) return undefined;
+    fault.left--;
+    return failure(variant, fault.status, fault.status * 100, `injected fault: HTTP ${fault.status}`);
+  }
+  const expireInstances = () => {
+    let n = 0;
+    for (const [id, instance] of log.instances) if (instance.node === node && log.instances.delete(id)) n++;
+    return n;
+  };
 
   const expectedAuth = options.auth
     ? "token" in options.auth
@@ -454,6 +474,8 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
     let type = variant === "upstash" ? "application/json" : V2;
     try {
       if (expectedAuth !== undefined && req.headers.authorization !== expectedAuth) throw failure(variant, 401, 40101, "Unauthorized");
+      const fault = injected(recorded);
+      if (fault) throw fault;
       const result = variant === "upstash" ? await handleUpstash(recorded) : await handleRest(recorded);
       ({ status, body } = result);
       if ("type" in result && typeof result.type === "string") type = result.type;
@@ -467,17 +489,35 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
       res.writeHead(status, { "content-type": type }).end(JSON.stringify(body));
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  url = `http://127.0.0.1:${port}`;
   return {
     url,
     log,
     requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    failNext: (count, status, match = {}) => void faults.push({ left: count, status, ...match }),
+    expireInstances,
+    stop,
+    restart: async () => {
+      expireInstances();
+      await listen(port);
+    },
+    close: stop,
   };
 }
 

@@ -5,7 +5,7 @@
  *
  *   POST /start   {type: "kafka", variant} | {type: "rocketmq"|"mns", accessKeyId, accessKeySecret}
  *                 | {type: "redis", token}                 -> {id, url} | {skip: "reason"}
- *   POST /{id}/{operation}  JSON arguments                 -> JSON result (see OPERATIONS)
+ *   POST /{id}/{operation}  JSON arguments                 -> JSON result (the *Ops functions below)
  *
  * Tests pass credentials they read from their own Worker env, so the fakes check what the router sends.
  */
@@ -30,7 +30,7 @@ declare module "vitest" {
 type Args = Record<string, any>;
 type Fake = { url: string; close(): Promise<void>; ops: Record<string, (args: Args) => unknown> };
 
-/** Bounded start of a child: resolves with the first output match of `ready`. */
+/** Bounded start (and stop) of a child: resolves with the first output match of `ready`. */
 const CHILD_START_MS = 10_000;
 
 function kafkaOps(fake: FakeBridge, log: KafkaLog): Fake["ops"] {
@@ -41,11 +41,27 @@ function kafkaOps(fake: FakeBridge, log: KafkaLog): Fake["ops"] {
     requests: () => fake.requests.map((r) => ({ method: r.method, path: r.path, query: r.query.toString(), body: r.body })),
     committed: ({ group }) => Object.fromEntries(log.groupCommits(group)),
     instances: () => log.instances.size,
+    /** Faults: the next `count` requests matching method/path (a substring) answered with `status`. */
+    failNext: ({ count, status, method, path }) => fake.failNext(count, status, { method, path }),
+    /** The server forgets its consumer instances (idle expiry). */
+    expireInstances: () => fake.expireInstances(),
+    /** Bridge down (connections refused) and back on the same URL, its consumer instances gone. */
+    stop: () => fake.stop(),
+    restart: () => fake.restart(),
+  };
+}
+
+/** Faults and the clock, common to the Alibaba fakes. */
+function aliyunOps(fake: FakeRocketMQ | FakeMns): Fake["ops"] {
+  return {
+    failNext: ({ count, status, method }) => fake.failNext(count, status, method),
+    advance: ({ ms }) => fake.advance(ms),
   };
 }
 
 function rocketmqOps(fake: FakeRocketMQ): Fake["ops"] {
   return {
+    ...aliyunOps(fake),
     createTopic: ({ topic }) => fake.createTopic(topic),
     publish: ({ topic, body, tag, properties }) => ({ id: fake.publish(topic, { body, tag, properties }) }),
     acked: ({ topic, group }) => fake.acked(topic, group),
@@ -54,6 +70,7 @@ function rocketmqOps(fake: FakeRocketMQ): Fake["ops"] {
 
 function mnsOps(fake: FakeMns): Fake["ops"] {
   return {
+    ...aliyunOps(fake),
     createQueue: ({ queue }) => fake.createQueue(queue),
     send: ({ queue, body }) => ({ id: fake.send(queue, body) }),
     remaining: ({ queue }) => fake.remaining(queue),
@@ -84,20 +101,29 @@ export default async function setup(project: TestProject) {
   const fakes = new Map<string, Fake>();
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
-  let redisPort: number | undefined;
   const redisInstalled = spawnSync("redis-server", ["--version"]).status === 0;
+  let redis: { port: number; dir: string } | undefined;
+  let redisStarts: Promise<unknown> = Promise.resolve();
 
-  async function startRedis(token: string): Promise<Fake | { skip: string }> {
-    if (!redisInstalled) return { skip: "redis-server is not installed (apt-get install redis-server)" };
-    if (redisPort === undefined) {
-      const dir = mkdtempSync(join(tmpdir(), "edge-sources-redis-"));
-      dirs.push(dir);
-      const port = await freePort();
-      await startChild(children, "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], /Ready to accept connections/);
-      redisPort = port;
-    }
-    const m = await startChild(children, process.execPath, [resolve("bin/upstash-redis.mjs"), "--redis", `127.0.0.1:${redisPort}`, "--port", "0", "--token", token], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    return { url: m[1], close: async () => {}, ops: {} };
+  /**
+   * Through `npm run dev:redis`'s script, so the tests run what developers run: the first call starts
+   * redis-server, later ones reuse it and put another REST server (with their token) in front.
+   * One start at a time, so two never both find the port free.
+   */
+  function startRedis(token: string): Promise<Fake | { skip: string }> {
+    const run = redisStarts.then(async (): Promise<Fake | { skip: string }> => {
+      if (!redisInstalled) return { skip: "redis-server is not installed (apt-get install redis-server)" };
+      if (!redis) {
+        const dir = mkdtempSync(join(tmpdir(), "edge-sources-redis-"));
+        dirs.push(dir);
+        redis = { port: await freePort(), dir };
+      }
+      const args = ["--redis-port", String(redis.port), "--port", "0", "--dir", redis.dir, "--token", token];
+      const m = await startChild(children, process.execPath, [resolve("bin/dev-redis.mjs"), ...args], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      return { url: m[1], close: async () => {}, ops: {} };
+    });
+    redisStarts = run.catch(() => undefined);
+    return run;
   }
 
   async function start(args: Args): Promise<Fake | { skip: string }> {
@@ -147,7 +173,12 @@ export default async function setup(project: TestProject) {
   return async () => {
     await new Promise((done) => server.close(done));
     await Promise.all([...fakes.values()].map((f) => f.close()));
-    for (const child of children) child.kill("SIGKILL");
+    // SIGTERM: bin/dev-redis.mjs stops the redis-server it started and exits after it (bounded wait).
+    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((done) => {
+      const timer = setTimeout(done, CHILD_START_MS);
+      c.once("exit", () => done(clearTimeout(timer)));
+      c.kill("SIGTERM");
+    })));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -78,6 +78,11 @@ describe("ScaledObjects in the router", () => {
     expect(JSON.parse(up.body)).toMatchObject({ metadata: { resourceVersion: expect.any(String) }, spec: { replicas: 10 } });
     let so = await getScaledObject("consumer");
     expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic", lastError: null, lastDecision: { desiredReplicas: 10, observed: { "slow.concurrency": 20 } } });
+    // The decision's inputs and reason: the KPA's window averages against 2 × 70 % per pod, capped by the max.
+    expect(so.status.lastDecision).toMatchObject({
+      reason: "PanicWindow", inputs: { readyPods: 1, kpa: { metric: "concurrency", observedPanic: 20, target: 1.4, panic: true } },
+      message: expect.stringMatching(/^KPA panic mode \(stable concurrency [\d.]+, panic concurrency 20, target 1.4 per pod, ready pods 1\) asks for 15; capped at maxReplicaCount 10$/),
+    });
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "True" }));
 
     // The burst drains; the autoscaler still holds the panic count (Knative never scales down in panic).
@@ -108,7 +113,8 @@ describe("ScaledObjects in the router", () => {
     // KEDA activates 0 -> 1, then the HPA formula asks for ceil(10 / 2) = 5.
     const revisionPath = `/apis/serving.knative.dev/v1/namespaces/${NS}/revisions/ksvc-00001`;
     const minScales = async () => (await requests(revisionPath)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).metadata.annotations["autoscaling.knative.dev/min-scale"]);
-    await stepUntil("ksvc", async () => (await minScales()).includes("5"), 3_500, "min-scale 5 on the revision");
+    // The second write waits out the write limit (one per target per 2 s) after the first.
+    await stepUntil("ksvc", async () => (await minScales()).includes("5"), 5_000, "min-scale 5 on the revision");
     expect(await minScales()).toEqual(["1", "5"]);
     const patches = (await requests(revisionPath)).filter((r) => r.method === "PATCH");
     expect(patches.every((p) => p.headers["content-type"] === MERGE_PATCH)).toBe(true);
@@ -116,7 +122,7 @@ describe("ScaledObjects in the router", () => {
     expect((await requests(`/apis/serving.knative.dev/v1/namespaces/${NS}/services/ksvc`)).map((r) => r.method)).not.toContain("PATCH");
     expect((await requests("/")).filter((r) => !["GET", "PATCH"].includes(r.method))).toEqual([]);
     const so = await getScaledObject("ksvc");
-    expect(so.status).toMatchObject({ desiredReplicas: 5, scaleTargetKind: "serving.knative.dev/v1.Service", lastDecision: { observed: { "queue.backlog": 10 } } });
+    expect(so.status).toMatchObject({ desiredReplicas: 5, scaleTargetKind: "serving.knative.dev/v1.Service", lastDecision: { observed: { "queue.backlog": 10 }, reason: "KedaAverageValue", actuation: "Written" } });
     expect(so.status.mode).toBeUndefined();
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Active", status: "True" }));
   });
@@ -151,5 +157,49 @@ describe("ScaledObjects in the router", () => {
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "False", reason: "MetricUnavailable", message: expect.stringContaining("KafkaSource orders-src reports no status.partitions or status.lag") }));
     expect(so.status.currentReplicas).toBe(3);
     expect((await requests(`/apis/apps/v1/namespaces/${NS}/deployments/kafka-consumer`)).map((q) => q.method)).toEqual(["GET"]);
+  });
+
+  it("in dry-run reports the replicas it would set and why, and never writes the target", async () => {
+    await addToFake("workloads", { kind: "Deployment", name: "rehearsal", replicas: 1 });
+    await script(sub, "/held", [{ status: 200, delayMs: 4000 }]);
+    await apply(resourcePath(NS, "triggers", "held"), trigger("held", { broker: "b", filter: { attributes: { type: "held.t" } }, subscriber: { uri: `${sub}/held` } }));
+    await apply(soPath("rehearsal"), scaledObject("rehearsal", {
+      scaleTargetRef: { name: "rehearsal" }, maxReplicaCount: 10,
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "held", metric: "backlog", target: "2" } }],
+    }, { "edge-eventing.dev/dry-run": "true" }));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`held-${i}`, "held.t"))));
+
+    // Backlog 6 at 2 per replica: KEDA's HPA would set 3.
+    const status = await stepUntil("rehearsal", async () => {
+      const s = (await getScaledObject("rehearsal")).status;
+      return s.lastDecision?.desiredReplicas === 3 && s;
+    }, 5_000, "a dry-run decision of 3");
+    expect(status.lastDecision).toMatchObject({
+      actuation: "DryRun", reason: "KedaAverageValue", inputs: { currentReplicas: 1, keda: [{ metric: "held.backlog", value: 6, target: 2, active: true }] },
+    });
+    expect(status.conditions).toContainEqual(expect.objectContaining({ type: "DryRun", status: "True" }));
+    const deploymentPath = `/apis/apps/v1/namespaces/${NS}/deployments/rehearsal`;
+    expect((await requests(deploymentPath)).map((r) => r.method)).not.toContain("PATCH");
+    const fake = (await (await fetch(`${control}/object?path=${encodeURIComponent(deploymentPath)}`)).json()) as any;
+    expect(fake.spec.replicas).toBe(1);
+  });
+
+  it("exports each ScaledObject's desired and current replicas, panic mode and last decision time on /metrics", async () => {
+    const before = (await getScaledObject("consumer")).status;
+    const text = await (await exports.default.fetch(url("/metrics"), { headers: auth })).text();
+    const gauge = (name: string, so: string) => {
+      const m = new RegExp(`^edge_eventing_autoscaler_${name}\\{namespace="${NS}",scaledobject="${so}"\\} (\\S+)$`, "m").exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    expect(text).toMatch(/# TYPE edge_eventing_autoscaler_desired_replicas gauge/);
+    expect([gauge("desired_replicas", "consumer"), gauge("current_replicas", "consumer"), gauge("panic_mode", "consumer")]).toEqual([1, 1, 0]);
+    const decidedAt = gauge("last_decision_timestamp_seconds", "consumer")!;
+    expect(decidedAt).toBeGreaterThanOrEqual(Date.parse(before.lastDecision.time) / 1000);
+    expect(decidedAt).toBeLessThanOrEqual(Date.now() / 1000);
+    // A KEDA-only ScaledObject has no panic mode; a dry-run one shows what it would set.
+    expect([gauge("desired_replicas", "ksvc"), gauge("panic_mode", "ksvc")]).toEqual([5, undefined]);
+    expect([gauge("desired_replicas", "rehearsal"), gauge("current_replicas", "rehearsal")]).toEqual([3, 1]);
+    // The broker families are unchanged beside them.
+    expect(text).toContain(`edge_eventing_backlog{namespace="${NS}",broker="b"}`);
   });
 });

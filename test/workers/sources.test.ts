@@ -5,77 +5,13 @@
  * Alarm loops run by themselves; `runDurableObjectAlarm` steps one where a test needs it now.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyEventing, applySource, control, deleteSource, getSource, kafkaFake, kafkaSpec, NS, poller, redisServer, secrets } from "../fakes/sources-client.ts";
+import { auth, broker, eventually, received, receivedAtLeast, script, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
-const ctl = inject("sourcesControlUrl");
-const NS = "src";
-const url = (path: string) => `http://router.test${path}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const GROUPS: Record<string, string> = {
-  kafkasources: "sources.knative.dev/v1beta1",
-  pingsources: "sources.knative.dev/v1",
-  rocketmqsources: "sources.edge-eventing.dev/v1alpha1",
-  mnssources: "sources.edge-eventing.dev/v1alpha1",
-  redisstreamsources: "sources.edge-eventing.dev/v1alpha1",
-};
-const KINDS: Record<string, string> = {
-  kafkasources: "KafkaSource",
-  pingsources: "PingSource",
-  rocketmqsources: "RocketMQSource",
-  mnssources: "MNSSource",
-  redisstreamsources: "RedisStreamSource",
-};
-const sourcePath = (plural: string, name: string) => `/apis/${GROUPS[plural]}/namespaces/${NS}/${plural}/${name}`;
-
-async function applySource(plural: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<any> {
-  const body = { apiVersion: GROUPS[plural], kind: KINDS[plural], metadata: { name, ...metadata }, spec };
-  const r = await exports.default.fetch(url(sourcePath(plural, name)), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
-async function getSource(plural: string, name: string): Promise<any> {
-  return (await exports.default.fetch(url(sourcePath(plural, name)), { headers: auth })).json();
-}
-async function applyEventing(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await exports.default.fetch(url(resourcePath(NS, plural, body.metadata.name)), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
-/** Worker bindings of the test runtime (vitest.config.ts) that the fakes take as credentials. */
-const secrets = env as unknown as Record<string, string>;
-const poller = (plural: string, name: string) => env.POLLER.getByName(`${KINDS[plural]}/${NS}/${name}`);
-
-/** The fakes' control API (global-sources.ts). */
-async function control<T = any>(path: string, args: Record<string, unknown> = {}): Promise<T> {
-  const r = await fetch(`${ctl}/${path}`, { method: "POST", body: JSON.stringify(args) });
-  const body = await r.json();
-  if (!r.ok) throw new Error(`control ${path}: ${JSON.stringify(body)}`);
-  return body as T;
-}
-async function kafkaFake(topic: string) {
-  const fake = await control<{ id: string; url: string }>("start", { type: "kafka", variant: "confluent-v2" });
-  await control(`${fake.id}/createTopic`, { name: topic });
-  return {
-    url: fake.url,
-    produce: (record: { value?: string; key?: string }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
-    commits: async () => (await control<Array<{ method: string; path: string; body: string }>>(`${fake.id}/requests`)).filter((r) => r.method === "POST" && r.path.endsWith("/offsets")).map((r) => JSON.parse(r.body)),
-    requests: () => control<Array<{ method: string; path: string }>>(`${fake.id}/requests`),
-    committed: (group: string) => control<Record<string, number>>(`${fake.id}/committed`, { group }),
-  };
-}
-const kafkaSpec = (bridgeUrl: string, topic: string, sink: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  bootstrapServers: ["my-cluster-kafka-bootstrap.kafka:9092"],
-  topics: [topic],
-  consumerGroup: `g-${topic}`,
-  initialOffset: "earliest",
-  sink,
-  bridge: { type: "confluent-v2", url: bridgeUrl },
-  pollTimeoutMs: 500,
-  ...extra,
-});
 const lastOffsetCommitted = (commits: Array<{ offsets: Array<{ offset: number }> }>) => commits.at(-1)?.offsets[0]?.offset;
 
 describe("KafkaSource through a Confluent REST proxy", () => {
@@ -180,7 +116,7 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await kafka.produce({ value: "before" });
     await applySource("kafkasources", "gone", kafkaSpec(kafka.url, "gone", { uri: `${sub}/gone` }));
     await receivedAtLeast(sub, "/gone", 1);
-    const r = await exports.default.fetch(url(sourcePath("kafkasources", "gone")), { method: "DELETE", headers: auth });
+    const r = await deleteSource("kafkasources", "gone");
     expect(r.status).toBe(200);
     expect((await kafka.requests()).some((q) => q.method === "DELETE" && q.path.includes("/instances/"))).toBe(true);
     expect(await runInDurableObject(poller("kafkasources", "gone"), (_o, state) => state.storage.getAlarm())).toBeNull();
@@ -193,7 +129,7 @@ describe("KafkaSource through a Confluent REST proxy", () => {
 
 describe("KafkaSource manifests", () => {
   const put = (apiVersion: string, name: string, spec: Record<string, unknown>) =>
-    exports.default.fetch(url(`/apis/${apiVersion}/namespaces/${NS}/kafkasources/${name}`), {
+    exports.default.fetch(`http://router.test/apis/${apiVersion}/namespaces/${NS}/kafkasources/${name}`, {
       method: "PUT",
       headers: { ...auth, "content-type": "application/json" },
       body: JSON.stringify({ apiVersion, kind: "KafkaSource", metadata: { name }, spec }),
@@ -210,7 +146,7 @@ describe("KafkaSource manifests", () => {
     const good = await put("sources.knative.dev/v1", "fine", { ...knative, bridge: { type: "strimzi", url: "https://bridge.example" } });
     expect(good.status).toBe(201);
     expect(await runInDurableObject(poller("kafkasources", "fine"), (_o, state) => state.storage.getAlarm())).not.toBeNull();
-    await exports.default.fetch(url(`/apis/sources.knative.dev/v1/namespaces/${NS}/kafkasources/fine`), { method: "DELETE", headers: auth });
+    await deleteSource("kafkasources", "fine");
   });
 });
 
@@ -247,15 +183,12 @@ describe("Alibaba Cloud sources through their fakes", () => {
 describe("RedisStreamSource through real redis and the Upstash REST server", () => {
   it("delivers stream entries and acknowledges them", async (ctx) => {
     const token = secrets.SLACK_SIGNING_SECRET;
-    const redis = await control<{ url: string } | { skip: string }>("start", { type: "redis", token });
+    const redis = await redisServer(token);
     if ("skip" in redis) {
       console.warn(`RedisStreamSource test skipped: ${redis.skip}`);
       return ctx.skip();
     }
-    const command = async (...args: string[]) => {
-      const r = await fetch(redis.url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(args) });
-      return ((await r.json()) as { result: unknown }).result;
-    };
+    const { command } = redis;
     await script(sub, "/redis", [{ status: 200 }]);
     await applySource("redisstreamsources", "rs", { url: redis.url, token: { secretKeyRef: { name: "SLACK_SIGNING_SECRET" } }, stream: "orders", consumerGroup: "router", initialOffset: "earliest", sink: { uri: `${sub}/redis` } });
     const id = (await command("XADD", "orders", "*", "data", '{"n":1}', "region", "eu")) as string;

@@ -69,6 +69,14 @@ describe("ScaledObject validation", () => {
     expect(fields({ ...base, triggers }, { "autoscaling.knative.dev/target": "4" })).toEqual([]);
   });
 
+  it("reads the dry-run annotation, off by default, and refuses a value other than true or false", () => {
+    expect(deciderSpecFrom({ spec: base }).dryRun).toBe(false);
+    expect(deciderSpecFrom({ spec: base, metadata: { annotations: { "edge-eventing.dev/dry-run": "true" } } }).dryRun).toBe(true);
+    expect(validateScaledObject(base, { "edge-eventing.dev/dry-run": "yes" })).toEqual([
+      { field: "metadata.annotations.edge-eventing.dev/dry-run", message: 'must be "true" or "false", got "yes"' },
+    ]);
+  });
+
   it("reads KEDA's string metadata for Kafka and a Knative Service target", () => {
     const plan = deciderSpecFrom({ spec: {
       ...base, scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "orders" },

@@ -52,6 +52,24 @@ describe("scaler step (KPA + KEDA + bounds)", () => {
   });
 });
 
+describe("decision reasons", () => {
+  it("shows the KPA's window averages, target and ready pods, and the bound that capped it", () => {
+    const state = newScalerState(kpaPlan, 1, 0);
+    for (let t = 0; t <= 4; t++) observeSecond(state, t, 20);
+    const step = scaleStep(kpaPlan, state, { tSec: 4, readyPods: 1, current: 1, kpa: true });
+    expect(step.inputs).toEqual({ readyPods: 1, currentReplicas: 1, kpa: { metric: "concurrency", observedStable: 20, observedPanic: 20, target: 1.4, panicThreshold: 2, panic: true } });
+    expect(step).toMatchObject({ replicas: 10, desired: 15, reason: "PanicWindow" });
+    expect(step.message).toBe("KPA panic mode (stable concurrency 20, panic concurrency 20, target 1.4 per pod, ready pods 1) asks for 15; capped at maxReplicaCount 10");
+  });
+
+  it("names KEDA's activation and the metric that drove it", () => {
+    const keda = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, minReplicaCount: 0, triggers: [{ type: "kafka", metadata: { kafkaSource: "k", lagThreshold: "10" } }] } });
+    const step = scaleStep(keda, newScalerState(keda, 0, 0), { tSec: 0, readyPods: 0, current: 0, kpa: false, keda: [{ value: 95, target: 10, active: true }] });
+    expect(step).toMatchObject({ replicas: 1, reason: "KedaActivation", inputs: { keda: [{ metric: "k.lag", value: 95, target: 10, active: true }] } });
+    expect(step.message).toBe("KEDA a trigger became active (k.lag 95 (target 10 per replica, active)) asks for 1");
+  });
+});
+
 describe("router metrics of a trigger", () => {
   const metrics = (matched: number, delivered: number, inflight: number) => ({
     inflight: { t: inflight, other: 9 },
