@@ -23,6 +23,8 @@ export const MAX_TTL = 255;
 const LEASE_MARGIN_MS = 30_000;
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
+/** Expired dedup entries are purged by the alarm no more often than this. */
+const DEDUP_PURGE_INTERVAL_MS = 60_000;
 /** Exhausted events kept for inspection and redelivery when no dead-letter sink took them. */
 export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
@@ -98,13 +100,16 @@ export class Broker extends DurableObject<Env> {
   /**
    * The control plane's push, on every change and once a minute from the cron watchdog, which is why it
    * writes the alarm again (in case the platform lost it). `null`: the broker was deleted, its queue is
-   * dropped (and counted).
+   * dropped (and counted). `version` orders pushes: one older than the last applied is ignored.
    */
-  async configure(config: BrokerConfig | null): Promise<void> {
+  async configure(config: BrokerConfig | null, version: number): Promise<void> {
     this.armedAt = null;
     const text = JSON.stringify(config);
-    const stored = this.sql.exec<{ value: string }>("SELECT value FROM config WHERE key = 'broker'").toArray()[0];
-    if (stored?.value !== text) {
+    const stored = Object.fromEntries(this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM config").toArray().map((r) => [r.key, r.value]));
+    // Pushes can overtake each other; an older one must not undo a newer (and drop its triggers' queues).
+    if (Number(stored.version ?? -1) > version) return;
+    this.sql.exec("INSERT OR REPLACE INTO config (key, value) VALUES ('version', ?)", String(version));
+    if (stored.broker !== text) {
       this.ctx.storage.transactionSync(() => {
         this.sql.exec("INSERT OR REPLACE INTO config (key, value) VALUES ('broker', ?)", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
@@ -162,7 +167,8 @@ export class Broker extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    ws.close(code === 1005 ? 1000 : code, "closing");
+    // 1005, 1006 and 1015 only report what happened; they may not be sent.
+    ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, "closing");
   }
 
   private watching(): boolean {
@@ -238,7 +244,9 @@ export class Broker extends DurableObject<Env> {
       if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
-    const matches = prepared.map((e) => {
+    const fresh = this.unseen(prepared, now, config.dedupWindowMs);
+    const matches = prepared.map((e, i) => {
+      if (!fresh[i]) return [];
       const scratch = {}; // what one trigger's filter derives from this event, the next ones reuse
       return [...this.triggers.values()].filter((t) => safeMatch(t.filter, e, scratch));
     });
@@ -251,9 +259,12 @@ export class Broker extends DurableObject<Env> {
     const matched = new Map<string, number>();
     this.ctx.storage.transactionSync(() => {
       prepared.forEach((event, i) => {
-        if (this.isDuplicate(event, now, config.dedupWindowMs)) {
+        if (!fresh[i]) {
           duplicates++;
           return;
+        }
+        if (config.dedupWindowMs > 0) {
+          this.sql.exec("INSERT OR REPLACE INTO dedup (source, id, expires_at) VALUES (?, ?, ?)", String(event.attributes.source), String(event.attributes.id), now + config.dedupWindowMs);
         }
         accepted++;
         if (matches[i].length === 0) return;
@@ -277,14 +288,18 @@ export class Broker extends DurableObject<Env> {
     return { status: 202, accepted, duplicates };
   }
 
-  /** Records (source, id) and tells whether it was already seen within the window. */
-  private isDuplicate(event: CloudEvent, now: number, windowMs: number): boolean {
-    if (windowMs <= 0) return false;
-    const source = String(event.attributes.source);
-    const id = String(event.attributes.id);
-    const seen = this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", source, id, now).toArray().length > 0;
-    if (!seen) this.sql.exec("INSERT OR REPLACE INTO dedup (source, id, expires_at) VALUES (?, ?, ?)", source, id, now + windowMs);
-    return seen;
+  /** Per event: not seen within the dedup window, neither stored before nor earlier in this request. */
+  private unseen(events: CloudEvent[], now: number, windowMs: number): boolean[] {
+    if (windowMs <= 0) return events.map(() => true);
+    const inRequest = new Set<string>();
+    return events.map((e) => {
+      const source = String(e.attributes.source);
+      const id = String(e.attributes.id);
+      const key = JSON.stringify([source, id]);
+      if (inRequest.has(key)) return false;
+      inRequest.add(key);
+      return this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", source, id, now).toArray().length === 0;
+    });
   }
 
   private enqueue(seq: number, trigger: string, event: CloudEvent, now: number): void {
@@ -327,17 +342,22 @@ export class Broker extends DurableObject<Env> {
   /**
    * Wake at the earliest future due time or lease expiry. Rows already due but not started wait for free
    * parallelism or their partition's head, which completions release; for them the alarm is a safety net.
+   * Expired dedup entries are purged by the alarm too, batched at most once a minute.
    */
   private async arm(): Promise<void> {
     const now = Date.now();
-    // Two index lookups on due_at = max(next_at, lease_until), not a scan of the queue.
+    // Index lookups (due_at = max(next_at, lease_until), dedup expiry), not a scan of the queue.
     const row = this.sql
-      .exec<{ future: number | null; waiting: number }>(
-        "SELECT (SELECT min(due_at) FROM deliveries WHERE due_at > ?1) AS future, EXISTS (SELECT 1 FROM deliveries WHERE due_at <= ?1) AS waiting",
+      .exec<{ future: number | null; waiting: number; expiry: number | null }>(
+        "SELECT (SELECT min(due_at) FROM deliveries WHERE due_at > ?1) AS future, EXISTS (SELECT 1 FROM deliveries WHERE due_at <= ?1) AS waiting, (SELECT min(expires_at) FROM dedup) AS expiry",
         now,
       )
       .one();
-    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity);
+    const at = Math.min(
+      row.future ?? Infinity,
+      row.waiting ? now + SAFETY_WAKE_MS : Infinity,
+      row.expiry === null ? Infinity : Math.max(row.expiry, now + DEDUP_PURGE_INTERVAL_MS),
+    );
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;
     await this.ctx.storage.setAlarm(at);
@@ -365,7 +385,8 @@ export class Broker extends DurableObject<Env> {
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
     const { knativebrokerttl: ttl, ...rest } = event.attributes;
     // A broker target keeps the TTL so that loops through brokers end; other sinks never see it (Knative).
-    const attributes = target.kind === "broker" ? event.attributes : toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
+    const kept = target.kind === "broker" ? event.attributes : rest;
+    const attributes = toSubscriber ? kept : { ...kept, ...JSON.parse(row.error ?? "{}") };
     const outgoing: CloudEvent = { attributes, data: event.data };
     switch (target.kind) {
       case "broker": {
@@ -382,7 +403,9 @@ export class Broker extends DurableObject<Env> {
           const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
           return { ok: false, status: result.status, body: result.body, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
         }
-        return toSubscriber && result.status === 200 && result.body.length > 0 ? this.reply(result, ttl, forwarded) : { ok: true };
+        // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
+        const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
+        return toSubscriber && result.status === 200 && carriesEvent ? this.reply(result, ttl, forwarded) : { ok: true };
       }
     }
   }
@@ -445,7 +468,8 @@ export class Broker extends DurableObject<Env> {
 
   private settle(row: DeliveryRow, t: Trigger, outcome: Outcome): void {
     const name = t.config.name;
-    if (!this.triggers.has(name)) return; // the trigger was deleted meanwhile: its rows are gone already
+    // The row is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
+    if (!this.triggers.has(name) || this.sql.exec("SELECT 1 FROM deliveries WHERE id = ?", row.id).toArray().length === 0) return;
     // Everything but a plain success is logged, with the event's id (read now: settling may delete the event).
     const id = outcome.ok && row.phase === "subscriber" ? undefined : this.sql.exec<{ id: string }>("SELECT json_extract(body, '$.id') AS id FROM events WHERE seq = ?", row.event_seq).one().id;
     const verdict = this.record(row, t, outcome);
@@ -491,8 +515,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: string): void {
-    // The row may be gone already (its trigger deleted and re-created while this attempt was in flight).
-    if (this.sql.exec("DELETE FROM deliveries WHERE id = ? RETURNING id", row.id).toArray().length === 0) return;
+    this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
     this.sql.exec("DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)", row.event_seq, row.event_seq);
     this.backlog--;
     this.count(trigger, counter, 1);

@@ -8,7 +8,7 @@ import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
-import { apiVersions, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
+import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
@@ -41,6 +41,8 @@ export class ControlPlane extends DurableObject<Env> {
     if (causes.length > 0) return this.refuse(info, name, causes);
 
     const existing = this.read(kind, namespace, given.metadata.name);
+    const frozen = existing ? immutableChanges(info, existing, { ...given, spec: given.spec ?? {} }) : [];
+    if (frozen.length > 0 && mode === "put") return this.refuse(info, name, frozen);
     if (existing && mode === "post") {
       return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
     }
@@ -85,6 +87,7 @@ export class ControlPlane extends DurableObject<Env> {
     if (!m) return null;
     const shown = this.withStatus(m, ctx);
     this.sql.exec("DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name);
+    this.nextVersion();
     await this.propagate(m, ctx);
     return shown;
   }
@@ -128,9 +131,14 @@ export class ControlPlane extends DurableObject<Env> {
     return row ? JSON.parse(row.manifest) : null;
   }
 
-  private nextVersion(): number {
+  /** The version of the latest change: pushes carry it so that a data-plane object ignores older ones. */
+  private version(): number {
     const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = 'resourceVersion'").toArray()[0];
-    const next = (row ? Number(row.value) : 0) + 1;
+    return row ? Number(row.value) : 0;
+  }
+
+  private nextVersion(): number {
+    const next = this.version() + 1;
     this.sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('resourceVersion', ?)", String(next));
     return next;
   }
@@ -170,13 +178,13 @@ export class ControlPlane extends DurableObject<Env> {
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
     for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
-      await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config);
+      await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config, this.version());
     }
   }
 
   private async pushBroker(namespace: string, name: string, ctx: ResolveContext): Promise<void> {
     const stub = this.env.BROKER.getByName(`${namespace}/${name}`);
-    await stub.configure(this.brokerConfig(namespace, name, ctx));
+    await stub.configure(this.brokerConfig(namespace, name, ctx), this.version());
   }
 
   private brokerConfig(namespace: string, name: string, ctx: ResolveContext): BrokerConfig | null {

@@ -19,6 +19,15 @@ export interface KindInfo {
   validate(m: Manifest): FieldError[];
   /** Sources deliver to `spec.sink`. */
   source?: boolean;
+  /** `spec` fields that cannot change once created (Knative: a Trigger's broker, a KafkaSource's group). */
+  immutable?: string[];
+}
+
+/** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
+export function immutableChanges(info: KindInfo, before: Manifest, after: Manifest): FieldError[] {
+  return (info.immutable ?? [])
+    .filter((f) => JSON.stringify(before.spec?.[f]) !== JSON.stringify(after.spec?.[f]))
+    .map((f) => ({ field: `spec.${f}`, message: `is immutable (was ${JSON.stringify(before.spec?.[f])})` }));
 }
 
 /** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
@@ -29,9 +38,9 @@ const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 export const KINDS: KindInfo[] = [
   { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
-  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never) },
+  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never), immutable: ["broker"] },
   { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true },
-  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true },
+  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true, immutable: ["consumerGroup"] },
   { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)), source: true },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true },

@@ -83,6 +83,17 @@ export function deliveryScenarios(h: Harness, ns: string): void {
     expect(dead.headers.prefer).toBeUndefined();
   });
 
+    it("gives the knativeerror extensions to a dead-letter sink that is a Broker too", async () => {
+      await apply("brokers", broker("dlq"));
+      await apply("triggers", trigger("dlq-all", { broker: "dlq", subscriber: { uri: `${sub()}/dlq-broker` } }));
+      await script(sub(), "/rejects", [{ status: 422, body: "no" }]);
+      await apply("triggers", trigger("rejects", { broker: "b", filters: [{ exact: { type: "rejects.t" } }], subscriber: { uri: `${sub()}/rejects` }, delivery: { retry: 0, deadLetterSink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "dlq" } } } }));
+      await send("b", binaryEvent("dlb-1", "rejects.t"));
+      const [dead] = await receivedAtLeast(sub(), "/dlq-broker", 1);
+      expect(dead.headers).toMatchObject({ "ce-id": "dlb-1", "ce-knativeerrorcode": "422", "ce-knativeerrordest": `${sub()}/rejects` });
+      expect(atob(dead.headers["ce-knativeerrordata"])).toBe("no");
+    });
+
     it("after the retries are exhausted with no dead-letter sink, counts the event as failed (kept, not lost)", async () => {
     await script(sub(), "/down", [{ status: 500, body: "down" }]);
     await apply("triggers", trigger("down", { broker: "b", filters: [{ exact: { type: "down.t" } }], subscriber: { uri: `${sub()}/down` }, delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.05S" } }));
@@ -151,6 +162,9 @@ export function deliveryScenarios(h: Harness, ns: string): void {
         await r.arrayBuffer();
       }
       expect(refused).toBeGreaterThan(0);
+      // A producer's retry of an event already stored is a duplicate: 202, even while the backlog is full.
+      const again = await send("small", binaryEvent(accepted[0]));
+      expect(again.status).toBe(202);
       const got = await receivedAtLeast(sub(), "/busy", accepted.length);
       expect(got.map((r) => r.headers["ce-id"]).sort()).toEqual(accepted.sort());
     });

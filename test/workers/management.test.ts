@@ -94,6 +94,16 @@ spec:
     expect((await api(resourcePath("default", "triggers", "bad"))).status).toBe(404);
   });
 
+  it("refuses to move a trigger to another broker, as Knative does (spec.broker is immutable)", async () => {
+    const path = resourcePath("imm", "triggers", "t");
+    const t = (b: string) => trigger("t", { broker: b, subscriber: { uri: "https://svc.example/x" } });
+    expect((await put(path, t("one"))).status).toBe(201);
+    const moved = await put(path, t("two"));
+    expect(moved.status).toBe(422);
+    expect(((await moved.json()) as any).details.causes).toEqual([{ field: "spec.broker", message: 'is immutable (was "one")' }]);
+    expect(((await (await api(path)).json()) as any).spec.broker).toBe("one");
+  });
+
   it("answers 409 to a create of an existing name, 404 to unknown kinds and names, and deletes", async () => {
     const path = resourcePath("c", "brokers");
     expect((await api(path, { method: "POST", body: JSON.stringify(broker("x")) })).status).toBe(201);
