@@ -145,7 +145,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (tick === null) return this.start(input);
     const event = pingEvent(input.manifest as unknown as PingSourceResource, tick);
     const r = await this.ingest(input.sink!, [event]);
-    if (this.read("input") === null) return; // deleted meanwhile
+    if (this.read("input") !== JSON.stringify(input)) return; // deleted or rescheduled meanwhile: that armed its own tick
     if (r.status !== 202) {
       // Same tick again later: its id makes a repeat harmless.
       this.fail(`sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`, r.status === 429 ? "SinkBackpressure" : "SinkUnavailable");
@@ -201,7 +201,8 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const polledAt = this.held ? this.currentStatus().lastPollTime : new Date().toISOString();
 
     const result = await this.handOff(input, messages);
-    if (result.handed.length > 0 && this.bridge === bridge) {
+    if (this.bridge !== bridge) return; // reconfigured meanwhile: uncommitted, so the new consumer reads it again
+    if (result.handed.length > 0) {
       try {
         await bridge.client.commit(result.handed);
       } catch (error) {
