@@ -15,6 +15,7 @@ import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from ".
 import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
+import type { Stub } from "./stub.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
@@ -389,13 +390,18 @@ export class Broker extends DurableObject<Env> {
     const attributes = toSubscriber ? kept : { ...kept, ...JSON.parse(row.error ?? "{}") };
     const outgoing: CloudEvent = { attributes, data: event.data };
     switch (target.kind) {
+      // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
+      // event the target broker deduplicates on (source, id).
       case "broker": {
-        const r = await this.env.BROKER.getByName(`${target.namespace}/${target.name}`).ingest([outgoing], forwarded);
+        const stub = this.env.BROKER.getByName(`${target.namespace}/${target.name}`) as unknown as Stub<Broker>;
+        const r = await withTimeout(stub.ingest([outgoing], forwarded), t.policy.timeoutMs);
+        if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
         return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
       }
-      case "display":
-        await this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing));
-        return { ok: true };
+      case "display": {
+        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing)).then(() => true), t.policy.timeoutMs);
+        return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
+      }
       case "url": {
         const result = await this.send(target.url, outgoing, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
@@ -529,6 +535,19 @@ export class Broker extends DurableObject<Env> {
 
   private key(): string {
     return `${this.config?.namespace}/${this.config?.name}`;
+  }
+}
+
+/** The promise's value, or null when it has not settled within `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
