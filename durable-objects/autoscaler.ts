@@ -8,6 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Broker } from "./broker.ts";
+import { KeyValueTable } from "./key-value.ts";
 import { runnerKey, type Runner, type RunnerInput } from "./runner.ts";
 import type { Stub } from "./stub.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
@@ -76,19 +77,14 @@ const freshRuntime = (): Runtime => ({
 const condition = (type: string, status: Condition["status"], reason: string, message?: string): Condition => ({ type, status, reason, ...(message ? { message } : {}) });
 
 export class Autoscaler extends DurableObject<Env> implements Runner {
-  private readonly sql = this.ctx.storage.sql;
+  private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   /** The tick in progress: alarms arriving meanwhile wait for it instead of interleaving with it. */
   private running: Promise<void> | null = null;
-
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
-  }
 
   async configure(input: RunnerInput | null): Promise<void> {
     if (!input) {
       await this.ctx.storage.deleteAlarm();
-      this.sql.exec("DELETE FROM kv");
+      this.kv.delete();
       return;
     }
     let configured: Configured;
@@ -97,16 +93,16 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
     } catch (e) {
       // The control plane validates first; this only guards against a manifest stored by an older version.
       await this.ctx.storage.deleteAlarm();
-      this.sql.exec("DELETE FROM kv WHERE key IN ('plan', 'runtime')");
-      this.put("status", { conditions: [condition("Ready", "False", "InvalidSpec", (e as Error).message)] });
+      this.kv.delete("plan", "runtime");
+      this.kv.putJson("status", { conditions: [condition("Ready", "False", "InvalidSpec", (e as Error).message)] });
       return;
     }
     const text = JSON.stringify(configured);
-    if (this.getText("plan") !== text) {
+    if (this.kv.get("plan") !== text) {
       // A new plan starts new windows: their sizes and targets may have changed.
-      this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES ('plan', ?)", text);
-      this.sql.exec("DELETE FROM kv WHERE key = 'runtime'");
-      this.put("status", { conditions: [condition("Ready", "Unknown", "Pending", "waiting for the first tick")] });
+      this.kv.put("plan", text);
+      this.kv.delete("runtime");
+      this.kv.putJson("status", { conditions: [condition("Ready", "Unknown", "Pending", "waiting for the first tick")] });
       await this.ctx.storage.setAlarm(Date.now());
     } else if ((await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Date.now());
@@ -114,7 +110,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    return this.get<Record<string, unknown>>("status") ?? {};
+    return this.kv.getJson<Record<string, unknown>>("status") ?? {};
   }
 
   override async alarm(): Promise<void> {
@@ -123,14 +119,14 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
   }
 
   private async tick(): Promise<void> {
-    const planText = this.getText("plan");
+    const planText = this.kv.get("plan");
     if (planText === null) return;
     const { namespace, plan } = JSON.parse(planText) as Configured;
     const kpaTrigger = plan.triggers.find((t) => t.metric === "concurrency" || t.metric === "rps");
     const intervalSec = kpaTrigger ? Math.min(plan.pollingIntervalSec, TICK_SEC) : plan.pollingIntervalSec;
     const nowMs = Date.now();
     const tSec = nowMs / 1000;
-    const rt = this.get<Runtime>("runtime") ?? freshRuntime();
+    const rt = this.kv.getJson<Runtime>("runtime") ?? freshRuntime();
     const time = new Date(nowMs).toISOString();
     const problems: { reason: string; message: string }[] = [];
     const brokers = new Map<string, Promise<BrokerCounters>>();
@@ -210,11 +206,11 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
     }
 
     // A configure() or delete that landed while this tick awaited wins over what the tick computed.
-    if (this.getText("plan") !== planText) return;
+    if (this.kv.get("plan") !== planText) return;
     const error = problems.map((p) => p.message).join("; ");
     if (error) rt.lastError = { time, message: error };
-    this.put("runtime", rt);
-    this.put("status", {
+    this.kv.putJson("runtime", rt);
+    this.kv.putJson("status", {
       conditions: [
         error ? condition("Ready", "False", problems[0].reason, error) : condition("Ready", "True", "ScaledObjectReady"),
         rt.scaler && isActive(rt.scaler) ? condition("Active", "True", "ScalerActive") : condition("Active", "False", "ScalerNotActive"),
@@ -263,19 +259,6 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       const where = trigger.type === "edge-eventing" ? `Broker ${namespace}/${trigger.broker}` : `${SOURCE_KINDS[trigger.type]} ${trigger.source}`;
       return `${where}: ${(e as Error).message}`;
     }
-  }
-
-  private getText(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0]?.value ?? null;
-  }
-
-  private get<T>(key: string): T | null {
-    const text = this.getText(key);
-    return text === null ? null : (JSON.parse(text) as T);
-  }
-
-  private put(key: string, value: unknown): void {
-    this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, JSON.stringify(value));
   }
 }
 

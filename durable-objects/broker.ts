@@ -15,6 +15,7 @@ import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from ".
 import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
+import { KeyValueTable } from "./key-value.ts";
 import type { Stub } from "./stub.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
@@ -60,6 +61,8 @@ type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Arr
 
 export class Broker extends DurableObject<Env> {
   private readonly sql = this.ctx.storage.sql;
+  /** The pushed configuration and its version (table `config`). */
+  private readonly settings = new KeyValueTable(this.sql, "config");
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
   private backlog = 0;
@@ -78,7 +81,6 @@ export class Broker extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
@@ -93,8 +95,7 @@ export class Broker extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
-    const stored = this.sql.exec<{ value: string }>("SELECT value FROM config WHERE key = 'broker'").toArray()[0];
-    this.apply(stored ? JSON.parse(stored.value) : null);
+    this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
   }
 
@@ -106,13 +107,12 @@ export class Broker extends DurableObject<Env> {
   async configure(config: BrokerConfig | null, version: number): Promise<void> {
     this.armedAt = null;
     const text = JSON.stringify(config);
-    const stored = Object.fromEntries(this.sql.exec<{ key: string; value: string }>("SELECT key, value FROM config").toArray().map((r) => [r.key, r.value]));
     // Pushes can overtake each other; an older one must not undo a newer (and drop its triggers' queues).
-    if (Number(stored.version ?? -1) > version) return;
-    this.sql.exec("INSERT OR REPLACE INTO config (key, value) VALUES ('version', ?)", String(version));
-    if (stored.broker !== text) {
+    if (Number(this.settings.get("version") ?? -1) > version) return;
+    this.settings.put("version", String(version));
+    if (this.settings.get("broker") !== text) {
       this.ctx.storage.transactionSync(() => {
-        this.sql.exec("INSERT OR REPLACE INTO config (key, value) VALUES ('broker', ?)", text);
+        this.settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
         const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
         for (const row of dropped) this.count(String(row.trigger), "dropped", 1);

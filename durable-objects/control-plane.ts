@@ -4,6 +4,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
+import { KeyValueTable } from "./key-value.ts";
 import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
@@ -19,14 +20,14 @@ type Row = { manifest: string };
 
 export class ControlPlane extends DurableObject<Env> {
   private readonly sql = this.ctx.storage.sql;
+  private readonly settings = new KeyValueTable(this.sql, "settings");
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS resources (
         kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, manifest TEXT NOT NULL,
-        PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`);
+        PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;`);
   }
 
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
@@ -133,24 +134,22 @@ export class ControlPlane extends DurableObject<Env> {
 
   /** The version of the latest change: pushes carry it so that a data-plane object ignores older ones. */
   private version(): number {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = 'resourceVersion'").toArray()[0];
-    return row ? Number(row.value) : 0;
+    return Number(this.settings.get("resourceVersion") ?? 0);
   }
 
   private nextVersion(): number {
     const next = this.version() + 1;
-    this.sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('resourceVersion', ?)", String(next));
+    this.settings.put("resourceVersion", String(next));
     return next;
   }
 
   /** The router's public URL as last seen, so the cron watchdog can resolve destinations too. */
   private remember(ctx: ResolveContext): void {
-    this.sql.exec("INSERT OR REPLACE INTO settings (key, value) VALUES ('context', ?)", JSON.stringify(ctx));
+    this.settings.putJson("context", ctx);
   }
 
   private lastContext(): ResolveContext | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = 'context'").toArray()[0];
-    return row ? JSON.parse(row.value) : null;
+    return this.settings.getJson<ResolveContext>("context");
   }
 
   /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */

@@ -14,6 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Broker, IngestResult } from "./broker.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
+import { KeyValueTable } from "./key-value.ts";
 import type { Stub } from "./stub.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
@@ -57,27 +58,22 @@ interface Bridge {
 type HandOff = { handed: PolledMessage[]; held: PolledMessage[]; retryAfterMs?: number; error?: string; skipped: string[] };
 
 export class SourcePoller extends DurableObject<Env> implements Runner {
-  private readonly sql = this.ctx.storage.sql;
+  private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   private bridge: Bridge | undefined;
   private held: PolledMessage[] | null = null;
   private chunk = MAX_INGEST_BATCH;
   private failures = 0;
   private running = false;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql.exec("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
-  }
-
   async configure(input: RunnerInput | null): Promise<void> {
     if (input === null) return this.stop();
     const text = JSON.stringify(input);
-    if (this.read("input") !== text) {
+    if (this.kv.get("input") !== text) {
       // Changed: the old consumer goes (its bridge or group may differ) and the loop restarts on the new input.
       await this.closeBridge();
       this.held = null;
-      this.write("input", text);
-      this.sql.exec("DELETE FROM kv WHERE key = 'tick'");
+      this.kv.put("input", text);
+      this.kv.delete("tick");
       return this.start(input);
     }
     // Unchanged (the cron watchdog): leave a running loop alone, restart one that stalled.
@@ -86,14 +82,14 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   async status(): Promise<Record<string, unknown>> {
-    const s = this.readJson<LoopStatus>("status");
-    if (!s) return this.read("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
+    const s = this.kv.getJson<LoopStatus>("status");
+    if (!s) return this.kv.get("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
     const { ready, reason, message, ...fields } = s;
     return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields };
   }
 
   override async alarm(): Promise<void> {
-    const input = this.readJson<RunnerInput>("input");
+    const input = this.kv.getJson<RunnerInput>("input");
     if (!input) return;
     this.running = true;
     try {
@@ -108,14 +104,14 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (input.manifest.kind !== "PingSource") return this.ctx.storage.setAlarm(Date.now());
     const tick = this.armedTick(input) ?? nextTick(...this.schedule(input), Date.now());
     if (tick === null) return this.setStatus({ ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
-    this.write("tick", String(tick));
+    this.kv.put("tick", String(tick));
     await this.ctx.storage.setAlarm(tick);
   }
 
   /** Deleted: close the consumer (Kafka: delete the instance), forget everything, no alarm. */
   private async stop(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
-    const input = this.readJson<RunnerInput>("input");
+    const input = this.kv.getJson<RunnerInput>("input");
     if (!this.bridge && input && input.manifest.kind !== "PingSource") {
       try {
         this.bridge = { input: JSON.stringify(input), client: this.createBridge(input) };
@@ -125,7 +121,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     }
     await this.closeBridge();
     this.held = null;
-    this.sql.exec("DELETE FROM kv");
+    this.kv.delete();
   }
 
   private async closeBridge(): Promise<void> {
@@ -145,7 +141,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (tick === null) return this.start(input);
     const event = pingEvent(input.manifest as unknown as PingSourceResource, tick);
     const r = await this.ingest(input.sink!, [event]);
-    if (this.read("input") !== JSON.stringify(input)) return; // deleted or rescheduled meanwhile: that armed its own tick
+    if (this.kv.get("input") !== JSON.stringify(input)) return; // deleted or rescheduled meanwhile: that armed its own tick
     if (r.status !== 202) {
       // Same tick again later: its id makes a repeat harmless.
       this.fail(`sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`, r.status === 429 ? "SinkBackpressure" : "SinkUnavailable");
@@ -155,12 +151,12 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     this.setStatus({ ...this.currentStatus(), ready: "True", reason: "Scheduled", message: undefined, lastPollTime: new Date(tick).toISOString() });
     const next = nextTick(...this.schedule(input), Math.max(tick, Date.now()));
     if (next === null) return this.setStatus({ ...this.currentStatus(), ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
-    this.write("tick", String(next));
+    this.kv.put("tick", String(next));
     await this.ctx.storage.setAlarm(next);
   }
 
   private armedTick(input: RunnerInput): number | null {
-    const tick = this.read("tick");
+    const tick = this.kv.get("tick");
     return tick === null || input.manifest.kind !== "PingSource" ? null : Number(tick);
   }
 
@@ -238,8 +234,8 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
       secret: (name) => (typeof env[name] === "string" ? (env[name] as string) : undefined),
       fetch: (url, init) => fetch(url, init),
       store: {
-        load: async () => this.readJson<KafkaPollerState>("bridge") ?? undefined,
-        save: async (state) => this.write("bridge", JSON.stringify(state)),
+        load: async () => this.kv.getJson<KafkaPollerState>("bridge") ?? undefined,
+        save: async (state) => this.kv.put("bridge", JSON.stringify(state)),
       },
     });
   }
@@ -316,7 +312,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   /** Arm the next cycle unless the source was deleted meanwhile. */
   private async arm(at: number): Promise<void> {
-    if (this.read("input") !== null) await this.ctx.storage.setAlarm(at);
+    if (this.kv.get("input") !== null) await this.ctx.storage.setAlarm(at);
   }
 
   private backoff(): number {
@@ -336,25 +332,13 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private currentStatus(): LoopStatus {
-    return this.readJson<LoopStatus>("status") ?? { ready: "Unknown", reason: "Starting" };
+    return this.kv.getJson<LoopStatus>("status") ?? { ready: "Unknown", reason: "Starting" };
   }
 
   private setStatus(status: LoopStatus): void {
-    if (this.read("input") !== null) this.write("status", JSON.stringify(status));
+    if (this.kv.get("input") !== null) this.kv.put("status", JSON.stringify(status));
   }
 
-  private read(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM kv WHERE key = ?", key).toArray()[0]?.value ?? null;
-  }
-
-  private readJson<T>(key: string): T | null {
-    const text = this.read(key);
-    return text === null ? null : (JSON.parse(text) as T);
-  }
-
-  private write(key: string, value: string): void {
-    this.sql.exec("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", key, value);
-  }
 }
 
 function sinkName(sink: SinkEntry): string {
