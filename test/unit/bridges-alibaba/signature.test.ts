@@ -13,7 +13,7 @@ interface Vector {
   expectedAuthorization: string;
 }
 
-const load = (file: string): Vector[] => JSON.parse(readFileSync(new URL(`../../../../shared/testdata/signing/${file}`, import.meta.url), "utf8"));
+const load = (file: string): Vector[] => JSON.parse(readFileSync(new URL(`../../fixtures/signing/${file}`, import.meta.url), "utf8"));
 
 describe.each([
   ["rocketmq-http-sign.json", ROCKETMQ_SIGNING],

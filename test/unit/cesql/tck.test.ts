@@ -1,5 +1,5 @@
 /**
- * The CESQL v1.0.0 TCK (shared/testdata/cesql-tck, read in place): every case of every official
+ * The CESQL v1.0.0 TCK (test/fixtures/cesql-tck): every case of every official
  * file through ExpressionReview (value, type and error kind) and as a trigger filter.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ import type { AttributeValue, CloudEvent } from "../../../shared/cloudevents/eve
 import { compileCesql, type CesqlFunction } from "../../../shared/filters/cesql/index.ts";
 import { reviewExpression } from "../../../shared/filters/review.ts";
 
-const TCK = new URL("../../../../shared/testdata/cesql-tck/", import.meta.url);
+const TCK = new URL("../../fixtures/cesql-tck/", import.meta.url);
 
 interface TckCase {
   name: string;

@@ -5,7 +5,7 @@ import { decodeHttp } from "../../../shared/cloudevents/index.ts";
 export const enc = new TextEncoder();
 export const dec = new TextDecoder();
 
-export const testdata = (path: string) => new URL(`../../../../shared/testdata/cloudevents-conformance/${path}`, import.meta.url);
+export const testdata = (path: string) => new URL(`../../fixtures/cloudevents-conformance/${path}`, import.meta.url);
 
 /** The required attributes of a valid 1.0 event. */
 export const REQUIRED = { specversion: "1.0", id: "A234-1234-1234", source: "/mycontext", type: "com.example.someevent" };
