@@ -13,12 +13,18 @@ export type Target =
 export interface ResolveContext {
   /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
   baseUrl: string;
-  /** `https://{name}.{namespace}.{DOMAIN}` by default; `{DOMAIN}` is the configured or annotated domain. */
+  /**
+   * A Knative Service's URL, `https://{HOST}` by default. `{HOST}` is the Service's host: the
+   * resource's `k8s.aliyun.com/domain` annotation when it has one, else `{name}.{namespace}.{DOMAIN}`.
+   */
   domainTemplate: string;
   domain: string;
 }
 
-/** Alibaba's per-resource override of the Knative Service domain (seed manifests use it). */
+/**
+ * Alibaba's per-resource host of the sink's (or subscriber's) Knative Service: the whole host, e.g.
+ * `event-display.default.example.com`, as ACK's manifests write it.
+ */
 export const DOMAIN_ANNOTATION = "k8s.aliyun.com/domain";
 
 const SERVICE = { group: "serving.knative.dev", kind: "Service" };
@@ -63,18 +69,25 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
-/** Resolve a validated Destination in `namespace`; `annotations` may override the Service domain. */
+/**
+ * Resolve a validated Destination in `namespace`. `annotations` are those of the resource whose sink or
+ * subscriber this is (its `k8s.aliyun.com/domain` names that Service's host); dead-letter sinks pass none.
+ */
 export function resolveDestination(dest: Destination, namespace: string, ctx: ResolveContext, annotations?: Record<string, string>): Target {
   const ref = dest.ref;
   if (ref && isRefKind(ref, BROKER)) return { kind: "broker", namespace: ref.namespace ?? namespace, name: ref.name };
   if (ref && isRefKind(ref, DISPLAY)) return { kind: "display", namespace: ref.namespace ?? namespace, name: ref.name };
   let url = dest.uri ?? "";
   if (ref) {
-    const domain = annotations?.[DOMAIN_ANNOTATION] ?? ctx.domain;
-    const base = ctx.domainTemplate
+    const ns = ref.namespace ?? namespace;
+    const host = annotations?.[DOMAIN_ANNOTATION];
+    // A template without {HOST} cannot place an annotated host: the annotation then is the URL's whole authority.
+    const template = host !== undefined && !ctx.domainTemplate.includes("{HOST}") ? "https://{HOST}" : ctx.domainTemplate;
+    const base = template
+      .replaceAll("{HOST}", host ?? `${ref.name}.${ns}.${ctx.domain}`)
       .replaceAll("{name}", ref.name)
-      .replaceAll("{namespace}", ref.namespace ?? namespace)
-      .replaceAll("{DOMAIN}", domain);
+      .replaceAll("{namespace}", ns)
+      .replaceAll("{DOMAIN}", ctx.domain);
     url = dest.uri ? new URL(dest.uri, base.endsWith("/") ? base : `${base}/`).toString() : base;
   }
   return selfBroker(url, ctx.baseUrl) ?? { kind: "url", url };

@@ -7,6 +7,9 @@
  *   spec: {bootstrapServers?, topics, consumerGroup?, initialOffset?, consumers?, ordering?, net?,
  *          delivery?, ceOverrides?, sink, pollTimeoutMs?, assignment?,
  *          bridge: {type, url, secretKeyRef?: {name}, idleExpiryMs?, maxBytes?}}
+ *
+ * `bootstrapServers` and `topics` are lists, or in v1alpha1 also comma-separated strings (`topics: a,b`);
+ * which form each version takes is its schema's rule (shared/resources/schemas.ts).
  */
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
@@ -32,18 +35,21 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (spec.bootstrapServers !== undefined && !isStringArray(spec.bootstrapServers)) bad("spec.bootstrapServers", "must be a list of host:port strings");
   if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1)) bad("spec.consumers", "must be a positive integer");
   if (spec.ordering !== undefined && spec.ordering !== "ordered" && spec.ordering !== "unordered") bad("spec.ordering", "must be ordered or unordered");
   if (spec.net !== undefined && !isObject(spec.net)) bad("spec.net", "must be an object");
-  if (spec.topics !== undefined && !isStringArray(spec.topics)) bad("spec.topics", "must be a list of topic names");
   if (spec.consumerGroup !== undefined && typeof spec.consumerGroup !== "string") bad("spec.consumerGroup", "must be a string");
   if (spec.assignment !== undefined && !Array.isArray(spec.assignment)) bad("spec.assignment", "must be a list of {topic, partition}");
   errors.push(...validateDestination(spec.sink, "spec.sink", true));
   errors.push(...validateOverrides(spec.ceOverrides));
 
   if (!isObject(spec.bridge)) {
-    bad("spec.bridge", "is required: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef}");
+    bad(
+      "spec.bridge",
+      "is required: Workers cannot open Kafka's TCP protocol, so the router reads the topics through a Kafka REST bridge " +
+        "(Confluent REST Proxy, Strimzi HTTP Bridge, Redpanda, Upstash) that you run or rent: " +
+        "add spec.bridge: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef: {name}} (docs/BRIDGES.md)",
+    );
     return errors;
   }
   // `spec.bridge` has the shape of a secret field: checks spec.bridge.secretKeyRef.name.
@@ -88,7 +94,7 @@ export function kafkaPollerConfig(
       idleExpiryMs: bridge.idleExpiryMs as number | undefined,
       maxBytes: bridge.maxBytes as number | undefined,
     },
-    topics: spec.topics as string[],
+    topics: namesOf(spec.topics),
     consumerGroup: (spec.consumerGroup as string | undefined) ?? `${DEFAULT_GROUP_PREFIX}${metadata.uid}`,
     initialOffset: (spec.initialOffset as "earliest" | "latest" | undefined) ?? "latest", // Knative's default
     source: { namespace: metadata.namespace, name: metadata.name },
@@ -110,6 +116,8 @@ function validateOverrides(value: unknown): FieldError[] {
   });
 }
 
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === "string");
+/** A list of names, from a list or from v1alpha1's comma-separated string. */
+function namesOf(value: unknown): string[] {
+  if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return value as string[];
 }
