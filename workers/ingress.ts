@@ -17,7 +17,8 @@ const ALLOW = "POST, OPTIONS";
 
 ingress.post("/:namespace/:broker", async (c) => {
   const { namespace, broker: name } = c.req.param();
-  if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: "broker not found" }, 404);
+  const notFound = `broker ${namespace}/${name} not found`;
+  if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: notFound }, 404);
   const body = await readLimited(c.req.raw, MAX_INGRESS_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
@@ -35,7 +36,7 @@ ingress.post("/:namespace/:broker", async (c) => {
     case 401:
       return c.json({ error: r.error }, 401, { "www-authenticate": 'Bearer realm="edge-eventing ingress"' });
     default:
-      return c.json({ error: r.error }, r.status);
+      return c.json({ error: r.status === 404 ? notFound : r.error }, r.status);
   }
 });
 

@@ -31,6 +31,7 @@ export const apply: Command = {
       }
       try {
         const r = await api.call("PUT", objectPath(t.kind, t.namespace, t.name), { body: JSON.stringify(t.manifest), headers: { "content-type": "application/json" } });
+        for (const w of r.warnings) cli.io.err(`Warning: ${w}\n`);
         cli.io.out(`${ref(t.kind, t.name)} ${r.status === 201 ? "created" : "configured"}\n`);
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
