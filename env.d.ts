@@ -5,3 +5,9 @@ interface Env {
   /** The router's public URL, when it differs from the URL requests arrive at. */
   PUBLIC_URL?: string;
 }
+
+// Vite's `?raw` imports (the workerd tests read fixtures this way).
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}
