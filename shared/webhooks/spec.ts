@@ -52,7 +52,6 @@ function validateGitHubSource(spec: Record<string, unknown>): FieldError[] {
   // Knative registers the hook with accessToken; here the hook is registered by hand, so it is optional.
   secretField(spec, "accessToken", errors, false);
   if (spec.githubAPIURL !== undefined) urlField(spec, "githubAPIURL", errors);
-  if (spec.secure !== undefined && typeof spec.secure !== "boolean") errors.push({ field: "spec.secure", message: "must be a boolean" });
   return errors;
 }
 
@@ -109,9 +108,6 @@ function genericSettings(value: unknown, errors: FieldError[]): void {
   }
   if (!ENCODINGS.includes(value.encoding as (typeof ENCODINGS)[number])) {
     errors.push({ field: "spec.genericHmac.encoding", message: `must be one of ${ENCODINGS.join(", ")}` });
-  }
-  if (value.prefix !== undefined && typeof value.prefix !== "string") {
-    errors.push({ field: "spec.genericHmac.prefix", message: "must be a string" });
   }
 }
 
