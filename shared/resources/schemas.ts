@@ -38,9 +38,13 @@ const workerSecret = obj({ secretKeyRef: obj({ name: str("a Worker secret's name
 /** Kubernetes' SecretKeySelector as Knative's kinds write it; `name` names the Worker secret, `key` is not used. */
 const kubeSecret = obj({ secretKeyRef: obj({ name: str("a Worker secret's name"), key: str(), optional: bool }) });
 
-const kReference = obj({ apiVersion: str(), kind: str(), name: str(), namespace: str(), group: str(), address: str() });
+/**
+ * Knative's KReference and Destination, without the fields the router cannot honour (`CACerts`, `audience`,
+ * `ref.group`, `ref.address`): refused as unknown rather than stored and ignored.
+ */
+const kReference = obj({ apiVersion: str(), kind: str(), name: str(), namespace: str() });
 const destination = obj(
-  { ref: kReference, uri: str("an absolute URL, or a path relative to ref"), CACerts: str(), audience: str() },
+  { ref: kReference, uri: str("an absolute URL, or a path relative to ref") },
   "a Knative Destination: uri and/or ref (a Knative Service, a Broker or an EventDisplay)",
 );
 const delivery = obj(
