@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import seedV1 from "../fixtures/seed/kafkasource-v1.yaml?raw";
 import seedV1alpha1 from "../fixtures/seed/kafkasource-v1alpha1.yaml?raw";
 import seedV1beta1 from "../fixtures/seed/kafkasource-v1beta1.yaml?raw";
+import { KINDS } from "../../shared/resources/kinds.ts";
 import { kafkaFake } from "../fakes/sources-client.ts";
 import { auth, binaryEvent, broker, eventually, received, resourcePath, script, trigger } from "../support/client.ts";
 
@@ -35,6 +36,7 @@ const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Recor
 
 describe("strict field validation", () => {
   it("refuses an unknown field of every kind with a 400 naming it and the closest known field, and stores nothing", async () => {
+    expect(TYPOS.map((t) => t.kind).sort()).toEqual(KINDS.map((k) => k.kind).sort());
     for (const t of TYPOS) {
       const r = await put(`/apis/${t.path}`, { apiVersion: t.apiVersion, kind: t.kind, metadata: { name: "x" }, spec: t.spec });
       const s = await json(r);
