@@ -47,37 +47,29 @@ export function checkSchema(value: unknown, schema: Schema): SchemaFindings {
   return findings;
 }
 
-const join = (path: string, key: string) => (path === "" ? key : `${path}.${key}`);
-
 function walk(value: unknown, schema: Schema, path: string, out: SchemaFindings): unknown {
   // null stands for an omitted field, as in Kubernetes' optional fields.
   if (value === null || value === undefined) return value;
-  if ("anyOf" in schema) {
-    const match = schema.anyOf.find((s) => !("anyOf" in s) && matches(value, s));
-    if (!match) {
-      out.invalid.push({ field: path, message: `must be of type ${schema.anyOf.map(typeName).join(" or ")}` });
-      return value;
-    }
-    return walk(value, match, path, out);
-  }
-  if (!matches(value, schema)) {
+  const shape = "anyOf" in schema ? schema.anyOf.find((s) => !("anyOf" in s) && matches(value, s)) : matches(value, schema) ? schema : undefined;
+  if (shape === undefined || "anyOf" in shape) {
     out.invalid.push({ field: path, message: `must be of type ${typeName(schema)}` });
     return value;
   }
-  if (schema.type === "array") return (value as unknown[]).map((item, i) => walk(item, schema.items, `${path}[${i}]`, out));
-  if (schema.type !== "object" || schema.preserveUnknownFields) return value;
-  const kept: Record<string, unknown> = {};
-  const known = schema.properties ?? {};
+  if (shape.type === "array") return (value as unknown[]).map((item, i) => walk(item, shape.items, `${path}[${i}]`, out));
+  if (shape.type !== "object" || shape.preserveUnknownFields) return value;
+  const known = shape.properties ?? {};
+  const kept: [string, unknown][] = [];
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const field = join(path, key);
-    const own = Object.hasOwn(known, key) ? known[key] : schema.additionalProperties;
-    if (own) kept[key] = walk(v, own, field, out);
+    const field = path === "" ? key : `${path}.${key}`;
+    const own = Object.hasOwn(known, key) ? known[key] : shape.additionalProperties;
+    if (own) kept.push([key, walk(v, own, field, out)]);
     else {
       const hint = closest(key, Object.keys(known));
       out.unknown.push(hint === undefined ? { field } : { field, hint });
     }
   }
-  return kept;
+  // fromEntries defines own properties, so a key such as "__proto__" stays data.
+  return Object.fromEntries(kept);
 }
 
 function matches(value: unknown, schema: ScalarSchema | ArraySchema | ObjectSchema): boolean {

@@ -33,6 +33,12 @@ describe("schema walk", () => {
     expect(found.pruned).toEqual({ ...given, spec: { ...given.spec, subscriber: { uri: "https://x" } }, status: { conditions: [{ type: "Ready" }] } });
   });
 
+  it("keeps a map key named __proto__ as data", () => {
+    const pruned = checkSchema(JSON.parse('{"metadata": {"annotations": {"__proto__": "x"}}}'), triggerSchema).pruned as { metadata: { annotations: object } };
+    expect(Object.getOwnPropertyDescriptor(pruned.metadata.annotations, "__proto__")?.value).toBe("x");
+    expect(JSON.stringify(pruned)).toBe('{"metadata":{"annotations":{"__proto__":"x"}}}');
+  });
+
   it("walks nested filters (all, any, not) as deep as they go", () => {
     const found = checkSchema(trigger({ broker: "b", filters: [{ all: [{ not: { any: [{ exacct: { type: "x" } }] } }] }] }), triggerSchema);
     expect(found.unknown).toEqual([{ field: "spec.filters[0].all[0].not.any[0].exacct", hint: "exact" }]);
