@@ -75,15 +75,18 @@ Object.assign(filter.properties!, { all: list(filter), any: list(filter), not: f
 /** What every source's spec has: the sink and the router's delivery channel settings. */
 const sourceCommon = { sink: destination, delivery };
 
-const broker = obj({ config: kReference, delivery });
+const broker = obj({ config: kReference, delivery }, "a Knative Broker: an ingress URL whose events reach every matching Trigger");
 const trigger = obj({
   broker: str("the Broker's name, immutable"),
   filter: obj({ attributes: mapOf(str()), sourceAndType: obj({ source: str(), type: str() }) }),
   filters: list(filter),
   subscriber: destination,
   delivery,
-});
-const pingSource = obj({ schedule: str(), timezone: str(), contentType: str(), data: str(), dataBase64: str(), ceOverrides, ...sourceCommon });
+}, "a Knative Trigger: a filter over a Broker's events and the subscriber they are delivered to");
+const pingSource = obj(
+  { schedule: str("cron, five or six fields"), timezone: str("IANA time zone"), contentType: str(), data: str(), dataBase64: str(), ceOverrides, ...sourceCommon },
+  "a Knative PingSource: one event per cron tick",
+);
 
 const kafkaNet = obj({
   sasl: obj({ enable: bool, user: kubeSecret, password: kubeSecret, type: kubeSecret }),
@@ -114,14 +117,15 @@ const kafkaCommon = {
 const names = list(str());
 /** v1alpha1 took comma-separated strings (`topics: a,b`); later v1alpha1 releases, v1beta1 and v1 take lists. */
 const namesOrCommaSeparated: Schema = { anyOf: [str(), names] };
-const kafkaSource = obj({ bootstrapServers: names, topics: names, ...kafkaCommon });
+const KAFKA = "a Knative KafkaSource: the topics' records as events, read through spec.bridge";
+const kafkaSource = obj({ bootstrapServers: names, topics: names, ...kafkaCommon }, KAFKA);
 const kafkaSourceV1alpha1 = obj({
   bootstrapServers: namesOrCommaSeparated,
   topics: namesOrCommaSeparated,
   serviceAccountName: str(),
   resources: obj({ requests: obj({ cpu: str(), memory: str() }), limits: obj({ cpu: str(), memory: str() }) }),
   ...kafkaCommon,
-});
+}, KAFKA);
 
 const gitHubSource = obj({
   ownerAndRepository: str(),
@@ -132,7 +136,7 @@ const gitHubSource = obj({
   secure: bool,
   serviceAccountName: str(),
   ...sourceCommon,
-});
+}, "Knative's GitHubSource: verified GitHub webhooks as events");
 const secretName = obj({ name: str("a Worker secret's name") });
 const webhookSource = obj({
   provider: str(),
@@ -141,7 +145,7 @@ const webhookSource = obj({
   publicUrl: str(),
   genericHmac: obj({ header: str(), algorithm: str(), encoding: str(), prefix: str() }),
   ...sourceCommon,
-});
+}, "verified SaaS webhooks (Stripe, Slack, Standard Webhooks, ...) as events");
 const alibabaCommon = {
   endpoint: str(),
   numOfMessages: int(),
@@ -151,8 +155,8 @@ const alibabaCommon = {
   securityToken: workerSecret,
   ...sourceCommon,
 };
-const rocketMQSource = obj({ instanceId: str(), topic: str(), groupId: str(), tag: str(), ...alibabaCommon });
-const mnsSource = obj({ queue: str(), bodyEncoding: str("raw or base64"), ...alibabaCommon });
+const rocketMQSource = obj({ instanceId: str(), topic: str(), groupId: str(), tag: str(), ...alibabaCommon }, "Alibaba Cloud RocketMQ messages as events, read over its HTTP API");
+const mnsSource = obj({ queue: str(), bodyEncoding: str("raw or base64"), ...alibabaCommon }, "Alibaba Cloud MNS queue messages as events");
 const redisStreamSource = obj({
   url: str(),
   token: workerSecret,
@@ -164,7 +168,7 @@ const redisStreamSource = obj({
   minIdleTime: str(),
   dataField: str(),
   ...sourceCommon,
-});
+}, "Redis stream entries as events, read through Upstash's REST API");
 
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
@@ -180,7 +184,7 @@ const scaledObject = obj({
     access: obj({ clientIdSecretKeyRef: secretRef, clientSecretSecretKeyRef: secretRef }),
     vpcService: str(),
   }),
-});
+}, "KEDA's ScaledObject: event-driven scaling of a workload in a remote Kubernetes cluster");
 
 /** A whole manifest of a kind whose spec has `spec`; `status` is the router's to compute and is dropped. */
 function manifest(spec: ObjectSchema): ObjectSchema {
