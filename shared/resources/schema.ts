@@ -48,8 +48,7 @@ export function checkSchema(value: unknown, schema: Schema): SchemaFindings {
 }
 
 function walk(value: unknown, schema: Schema, path: string, out: SchemaFindings): unknown {
-  // null stands for an omitted field, as in Kubernetes' optional fields.
-  if (value === null || value === undefined) return value;
+  if (value === undefined) return value;
   const shape = "anyOf" in schema ? schema.anyOf.find((s) => !("anyOf" in s) && matches(value, s)) : matches(value, schema) ? schema : undefined;
   if (shape === undefined || "anyOf" in shape) {
     out.invalid.push({ field: path, message: `must be of type ${typeName(schema)}` });
@@ -62,6 +61,8 @@ function walk(value: unknown, schema: Schema, path: string, out: SchemaFindings)
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const field = path === "" ? key : `${path}.${key}`;
     const own = Object.hasOwn(known, key) ? known[key] : shape.additionalProperties;
+    // A null field is an omitted one, as Kubernetes decodes it: dropped, so no check ever sees a null.
+    if (own && v === null) continue;
     if (own) kept.push([key, walk(v, own, field, out)]);
     else {
       const hint = closest(key, Object.keys(known));
@@ -79,6 +80,7 @@ function matches(value: unknown, schema: ScalarSchema | ArraySchema | ObjectSche
 }
 
 function typeOf(value: unknown): string {
+  if (value === null) return "null";
   if (Array.isArray(value)) return "array";
   return typeof value === "object" ? "object" : typeof value;
 }

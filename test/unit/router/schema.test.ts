@@ -33,6 +33,12 @@ describe("schema walk", () => {
     expect(found.pruned).toEqual({ ...given, spec: { ...given.spec, subscriber: { uri: "https://x" } }, status: { conditions: [{ type: "Ready" }] } });
   });
 
+  it("drops null fields and map values as omitted; a null list item is of the wrong type", () => {
+    const found = checkSchema(trigger({ broker: "b", delivery: null, filters: [null] }, { annotations: { a: null, b: "x" } }), triggerSchema);
+    expect(found.pruned).toEqual(trigger({ broker: "b", filters: [null] }, { annotations: { b: "x" } }));
+    expect(found.invalid).toEqual([{ field: "spec.filters[0]", message: "must be of type object" }]);
+  });
+
   it("keeps a map key named __proto__ as data", () => {
     const pruned = checkSchema(JSON.parse('{"metadata": {"annotations": {"__proto__": "x"}}}'), triggerSchema).pruned as { metadata: { annotations: object } };
     expect(Object.getOwnPropertyDescriptor(pruned.metadata.annotations, "__proto__")?.value).toBe("x");
