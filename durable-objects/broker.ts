@@ -558,10 +558,10 @@ function describeBody(body: Uint8Array | string): string {
   return typeof body === "string" ? body.slice(0, 200) : new TextDecoder().decode(body.subarray(0, 200));
 }
 
-/** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less. */
+/** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less, never above MAX_TTL. */
 function nextTtl(raw: unknown): number {
-  if (raw === undefined || !/^-?\d+$/.test(String(raw))) return MAX_TTL;
-  return Math.max(Number(raw) - 1, 0);
+  if (raw === undefined || !/^-?\d{1,10}$/.test(String(raw))) return MAX_TTL;
+  return Math.min(Math.max(Number(raw) - 1, 0), MAX_TTL);
 }
 
 function safeMatch(filter: CompiledFilter, event: CloudEvent, scratch: FilterScratch): boolean {

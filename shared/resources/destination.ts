@@ -4,6 +4,7 @@
  * resolved to that broker, so a subscriber cannot make an unbounded loop through HTTP.
  */
 import type { Destination, FieldError } from "../delivery/policy.ts";
+import { isValidName, isValidNamespace } from "./manifest.ts";
 
 export type Target =
   | { kind: "url"; url: string }
@@ -13,6 +14,11 @@ export type Target =
 export interface ResolveContext {
   /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
   baseUrl: string;
+  /**
+   * Every host that reaches this router, as `URL.host` spells it (lower case, default port dropped): the
+   * base URL's, the request's, and the `ROUTER_ALIASES` (e.g. the workers.dev alias of a custom domain).
+   */
+  selfHosts: string[];
   /**
    * A Knative Service's URL, `https://{HOST}` by default. `{HOST}` is the Service's host: the
    * resource's `k8s.aliyun.com/domain` annotation when it has one, else `{name}.{namespace}.{DOMAIN}`.
@@ -90,16 +96,43 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
       .replaceAll("{DOMAIN}", ctx.domain);
     url = dest.uri ? new URL(dest.uri, base.endsWith("/") ? base : `${base}/`).toString() : base;
   }
-  return selfBroker(url, ctx.baseUrl) ?? { kind: "url", url };
+  return selfBroker(url, ctx.selfHosts) ?? { kind: "url", url };
 }
 
-function selfBroker(url: string, baseUrl: string): Target | undefined {
-  if (!url.startsWith(`${baseUrl}/`)) return undefined;
-  const m = /^\/([a-z0-9-]+)\/([a-z0-9.-]+)\/?$/.exec(new URL(url).pathname);
-  return m ? { kind: "broker", namespace: m[1], name: m[2] } : undefined;
+/**
+ * A URL that reaches this router's ingress is a broker inside it. Hosts compare as URL parsing normalises them
+ * (case, default ports, either scheme: both reach the same Worker) and path segments percent-decoded, as the
+ * ingress route decodes them.
+ */
+function selfBroker(url: string, selfHosts: readonly string[]): Target | undefined {
+  const u = new URL(url);
+  if (!selfHosts.includes(u.host)) return undefined;
+  const segments = u.pathname.replace(/\/$/, "").split("/").slice(1).map(decodeSegment);
+  if (segments.length !== 2) return undefined;
+  const [namespace, name] = segments;
+  return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? { kind: "broker", namespace, name } : undefined;
 }
 
-/** The URL a user sees in status (subscriberUri, deadLetterSinkUri). */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hosts of the base URL, the request URL and the configured aliases (comma- or space-separated URLs or hosts). */
+export function selfHostsOf(baseUrl: string, requestUrl: string, aliases = ""): string[] {
+  const hosts = [baseUrl, requestUrl, ...aliases.split(/[\s,]+/).filter((a) => a !== "").map((a) => (a.includes("://") ? a : `https://${a}`))].flatMap((u) => {
+    try {
+      return [new URL(u).host];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set(hosts)];
+}
+
 export function targetUrl(target: Target, baseUrl: string): string {
   switch (target.kind) {
     case "url":

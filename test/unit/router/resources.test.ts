@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { resolveDestination, validateDestination } from "../../../shared/resources/destination.ts";
+import { resolveDestination, selfHostsOf, validateDestination } from "../../../shared/resources/destination.ts";
 import { parseManifestBody, validateEnvelope } from "../../../shared/resources/manifest.ts";
 import { renderMetrics } from "../../../shared/metrics/prometheus.ts";
 
-const ctx = { baseUrl: "https://events.example.com", domainTemplate: "https://{HOST}", domain: "svc.example.com" };
+const ctx = { baseUrl: "https://events.example.com", selfHosts: selfHostsOf("https://events.example.com", "https://events.example.com/apis"), domainTemplate: "https://{HOST}", domain: "svc.example.com" };
 
 describe("destinations", () => {
   it("resolves URIs, Knative Services (with Alibaba's domain annotation), Brokers and the display", () => {
@@ -30,6 +30,25 @@ describe("destinations", () => {
 
   it("turns a URI at the router's own ingress into an internal broker delivery (no HTTP loop)", () => {
     expect(resolveDestination({ uri: "https://events.example.com/default/default" }, "ns", ctx)).toEqual({ kind: "broker", namespace: "default", name: "default" });
+  });
+
+  it("recognises its own ingress however the URL spells the origin or the path", () => {
+    const aliased = { ...ctx, selfHosts: selfHostsOf(ctx.baseUrl, "https://events.example.com/apis", "edge-eventing.acme.workers.dev, https://internal.example:8443") };
+    const self = { kind: "broker", namespace: "default", name: "b" };
+    for (const uri of [
+      "HTTPS://EVENTS.EXAMPLE.COM/default/b",
+      "https://events.example.com:443/default/b",
+      "http://events.example.com/default/b",
+      "http://events.example.com:80/default/b/",
+      "https://events.example.com/d%65fault/b?x=1",
+      "https://edge-eventing.acme.workers.dev/default/b",
+      "https://internal.example:8443/default/b",
+    ]) {
+      expect(resolveDestination({ uri }, "ns", aliased), uri).toEqual(self);
+    }
+    for (const uri of ["https://events.example.com:8443/default/b", "https://other.example/default/b", "https://events.example.com/display/default/b", "https://events.example.com/default/b/x"]) {
+      expect(resolveDestination({ uri }, "ns", aliased), uri).toEqual({ kind: "url", url: uri });
+    }
   });
 
   it("refuses what it cannot resolve", () => {
