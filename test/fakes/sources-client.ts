@@ -61,7 +61,7 @@ export async function kafkaFake(topic: string) {
   const requests = () => control<Array<{ method: string; path: string; query: string; body: string }>>(`${fake.id}/requests`);
   return {
     url: fake.url,
-    produce: (record: { value?: string; key?: string }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
+    produce: (record: { value?: string; key?: string; headers?: Array<{ key: string; value: string | null }> }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
     commits: async () => (await requests()).filter((r) => r.method === "POST" && r.path.endsWith("/offsets")).map((r) => JSON.parse(r.body)),
     requests,
     committed: (group: string) => control<Record<string, number>>(`${fake.id}/committed`, { group }),
