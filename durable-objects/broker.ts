@@ -14,7 +14,8 @@ import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, res
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
 import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
-import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
+import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
+import { secretReader } from "../shared/secrets.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { Stub } from "./stub.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
@@ -146,8 +147,12 @@ export class Broker extends DurableObject<Env> {
   private async refuseProducer(bearer: string | undefined): Promise<IngestResult | null> {
     const name = this.config?.ingressTokenSecret;
     if (!name) return null;
-    const expected = (this.env as unknown as Record<string, unknown>)[name];
-    if (typeof expected !== "string" || expected === "") return { status: 500, error: `the broker's ingress token secret ${name} is not set on this router` };
+    let expected: string;
+    try {
+      expected = secretReader(this.env)(name, `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`);
+    } catch (e) {
+      return { status: 500, error: `the broker's ingress token cannot be read: ${(e as Error).message}` };
+    }
     if (!bearer) return { status: 401, error: "this broker requires Authorization: Bearer <ingress token>" };
     return (await sameSecret(bearer, expected)) ? null : { status: 403, error: "the ingress token is not valid for this broker" };
   }

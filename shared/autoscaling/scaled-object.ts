@@ -7,6 +7,7 @@ import type { ScaleBounds } from "./bounds.ts";
 import type { DeciderSpec } from "./decider.ts";
 import { KAFKA_DEFAULTS, type KafkaLagOptions } from "./kafka-lag.ts";
 import type { KedaPolicy } from "./keda.ts";
+import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
 
 export interface FieldError { field: string; message: string }
 
@@ -157,8 +158,8 @@ function parseTrigger(t: unknown, at: string, errors: FieldError[]): TriggerSpec
 }
 
 function secretRef(v: unknown, field: string, errors: FieldError[]): SecretRef {
-  if (!isObj(v) || typeof v.name !== "string" || !ENV_NAME.test(v.name)) {
-    errors.push({ field, message: "must be {name: WORKER_SECRET_NAME}" });
+  if (!isObj(v) || !isSecretName(v.name)) {
+    errors.push({ field: `${field}.name`, message: SECRET_NAME_RULE });
     return { name: "" };
   }
   return { name: v.name };

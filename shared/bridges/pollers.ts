@@ -14,9 +14,10 @@ import { redisStreamPollerConfig } from "./redis/spec.ts";
 import { createRocketMQPoller } from "./rocketmq/poller.ts";
 import { rocketMQPollerConfig } from "./rocketmq/spec.ts";
 import type { FetchLike, PollBatch, SourcePoller } from "./types.ts";
+import type { SecretReader } from "../secrets.ts";
 
 export interface BridgeDeps {
-  secret: (name: string) => string | undefined;
+  secret: SecretReader;
   fetch: FetchLike;
   store: PollerStateStore;
 }

@@ -4,6 +4,7 @@ import { type DeliverySpec, type FieldError, validateDelivery } from "../deliver
 import { compileTriggerFilter, type TriggerFilterSpec } from "../filters/knative.ts";
 import { type Target, validateDestination } from "./destination.ts";
 import type { Manifest } from "./manifest.ts";
+import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
 
 export interface BrokerSpec {
   delivery?: DeliverySpec;
@@ -24,8 +25,6 @@ export const BROKER_ANNOTATIONS = {
   ingressTokenSecret: "edge-eventing.dev/ingress-token-secret",
 } as const;
 
-/** How a Worker secret may be named (wrangler secret put NAME). */
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
 export const TRIGGER_ANNOTATIONS = {
   deliveryOrder: "kafka.eventing.knative.dev/delivery.order",
@@ -49,8 +48,8 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.backlogLimit}`, message: `must be an integer from 1 to ${MAX_BACKLOG_LIMIT}` });
   }
   const secret = a[BROKER_ANNOTATIONS.ingressTokenSecret];
-  if (secret !== undefined && !SECRET_NAME.test(secret)) {
-    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: "must name a Worker secret (letters, digits, _)" });
+  if (secret !== undefined && !isSecretName(secret)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE });
   }
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
   if (dedup !== undefined) {

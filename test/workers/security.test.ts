@@ -60,3 +60,27 @@ describe("a crafted media type", () => {
     await eventually(async () => (await kafka.commits()).length > 0, 10_000, "offsets committed");
   });
 });
+
+describe("Worker secrets a manifest may name", () => {
+  const sink = { uri: "https://sink.example/x" };
+  const aliyun = { endpoint: "https://1.mqrest.cn-hangzhou.aliyuncs.com", accessKeySecret: { secretKeyRef: { name: "SECRET_OK" } }, sink };
+  // Each names ADMIN_TOKEN where a secret goes; the RedisStreamSource is the review's: it would send the token to its url.
+  const CASES: Array<{ path: string; manifest: Record<string, unknown>; field: string }> = [
+    { path: "eventing.knative.dev/v1/namespaces/sec/brokers/tok", manifest: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "tok", annotations: { "edge-eventing.dev/ingress-token-secret": "ADMIN_TOKEN" } } }, field: "metadata.annotations.edge-eventing.dev/ingress-token-secret" },
+    { path: "sources.edge-eventing.dev/v1alpha1/namespaces/sec/redisstreamsources/r", manifest: { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "RedisStreamSource", metadata: { name: "r" }, spec: { url: "https://attacker.example", token: { secretKeyRef: { name: "ADMIN_TOKEN" } }, stream: "s", consumerGroup: "g", sink } }, field: "spec.token.secretKeyRef.name" },
+    { path: "sources.knative.dev/v1/namespaces/sec/kafkasources/k", manifest: { apiVersion: "sources.knative.dev/v1", kind: "KafkaSource", metadata: { name: "k" }, spec: { bootstrapServers: ["b:9092"], topics: ["t"], sink, bridge: { type: "confluent-v2", url: "https://bridge.example", secretKeyRef: { name: "DOMAIN" } } } }, field: "spec.bridge.secretKeyRef.name" },
+    { path: "sources.edge-eventing.dev/v1alpha1/namespaces/sec/rocketmqsources/q", manifest: { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "RocketMQSource", metadata: { name: "q" }, spec: { ...aliyun, topic: "t", groupId: "GID_x", accessKeyId: { secretKeyRef: { name: "ADMIN_TOKEN" } } } }, field: "spec.accessKeyId.secretKeyRef.name" },
+    { path: "sources.edge-eventing.dev/v1alpha1/namespaces/sec/mnssources/m", manifest: { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "MNSSource", metadata: { name: "m" }, spec: { ...aliyun, queue: "q", accessKeyId: { secretKeyRef: { name: "ADMIN_TOKEN" } } } }, field: "spec.accessKeyId.secretKeyRef.name" },
+    { path: "sources.knative.dev/v1alpha1/namespaces/sec/githubsources/g", manifest: { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name: "g" }, spec: { ownerAndRepository: "o/r", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "ADMIN_TOKEN", key: "token" } }, sink } }, field: "spec.secretToken.secretKeyRef.name" },
+    { path: "sources.edge-eventing.dev/v1alpha1/namespaces/sec/webhooksources/w", manifest: { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "WebhookSource", metadata: { name: "w" }, spec: { provider: "stripe", secretKeyRef: [{ name: "SECRET_OK" }, { name: "ADMIN_TOKEN" }], sink } }, field: "spec.secretKeyRef[1].name" },
+    { path: "keda.sh/v1alpha1/namespaces/sec/scaledobjects/s", manifest: { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "s" }, spec: { scaleTargetRef: { name: "d" }, cluster: { url: "https://k8s.example", secretKeyRef: { name: "ADMIN_TOKEN" } }, triggers: [{ type: "cpu", metadata: { value: "50" } }] } }, field: "spec.cluster.secretKeyRef.name" },
+  ];
+
+  it.each(CASES)("refuses $manifest.kind naming the router's own secret or a var, with a 422 naming $field", async ({ path, manifest, field }) => {
+    const r = await fetchRouter(`/apis/${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(manifest) });
+    const status = (await r.json()) as { reason: string; details?: { causes?: Array<{ field: string; message: string }> } };
+    expect(r.status, JSON.stringify(status)).toBe(422);
+    expect(status.details?.causes).toContainEqual({ field, message: expect.stringMatching(/starts with SECRET_/) });
+    expect((await fetchRouter(`/apis/${path}`, { headers: auth })).status).toBe(404);
+  });
+});

@@ -17,6 +17,7 @@ import { isObject, secretField } from "../../resources/spec-checks.ts";
 import type { BridgeAuth, BridgeType, KafkaPollerConfig, TopicPartition } from "./config.ts";
 import { validateKafkaPollerConfig } from "./config.ts";
 import type { KeyType } from "./record.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 export const KEY_TYPE_LABEL = "kafkasources.sources.knative.dev/key-type";
 /** Knative's default group is `knative-kafka-source-<uuid>`; the resource's uid keeps it stable here. */
@@ -56,7 +57,7 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   const config = kafkaPollerConfig(
     { namespace: placeholder(metadata.namespace), name: placeholder(metadata.name), uid: placeholder(metadata.uid), labels: metadata.labels },
     { ...spec, assignment: Array.isArray(spec.assignment) ? spec.assignment : undefined, bridge: { ...spec.bridge, secretKeyRef: undefined } },
-    () => undefined,
+    () => "placeholder",
   );
   if (spec.bridge.type === "upstash") config.bridge.auth = { username: "placeholder", password: "placeholder" };
   const reported = new Set(errors.map((e) => e.field));
@@ -66,20 +67,19 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
 }
 
 /**
- * The poller config of a valid spec; `secret(name)` reads a Worker secret. The bridge secret's value
+ * The poller config of a valid spec; `secret` reads the Worker secret it names. The bridge secret's value
  * is `username:password` (HTTP Basic, and what Upstash needs) or else a bearer token.
  */
 export function kafkaPollerConfig(
   metadata: { namespace: string; name: string; uid?: string; labels?: Record<string, string> },
   spec: Record<string, unknown>,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
 ): KafkaPollerConfig {
   const bridge = spec.bridge as Record<string, unknown>;
   const secretName = (bridge.secretKeyRef as { name?: string } | undefined)?.name;
   let auth: BridgeAuth | undefined;
   if (secretName !== undefined) {
-    const value = secret(secretName);
-    if (!value) throw new Error(`spec.bridge.secretKeyRef: Worker secret ${secretName} is not set`);
+    const value = secret(secretName, "spec.bridge.secretKeyRef.name");
     const colon = value.indexOf(":");
     auth = colon > 0 ? { username: value.slice(0, colon), password: value.slice(colon + 1) } : { token: value };
   }

@@ -1,5 +1,6 @@
 /** The KafkaSource spec: v1alpha1's comma-separated topics, and what a missing bridge tells the user. */
 import { describe, expect, it } from "vitest";
+import { secretReader } from "../../../shared/secrets.ts";
 import { kafkaPollerConfig, validateKafkaSourceSpec } from "../../../shared/bridges/kafka/spec.ts";
 
 const metadata = { namespace: "default", name: "kafka-source", uid: "u1" };
@@ -10,8 +11,8 @@ describe("KafkaSource spec", () => {
   it("reads v1alpha1's comma-separated topics as the list v1beta1 writes", () => {
     const v1alpha1 = { bootstrapServers: "b-1:9092,b-2:9092", topics: "demo, orders,", sink, bridge };
     expect(validateKafkaSourceSpec(v1alpha1, metadata)).toEqual([]);
-    expect(kafkaPollerConfig(metadata, v1alpha1, () => undefined).topics).toEqual(["demo", "orders"]);
-    expect(kafkaPollerConfig(metadata, { ...v1alpha1, topics: ["demo"] }, () => undefined).topics).toEqual(["demo"]);
+    expect(kafkaPollerConfig(metadata, v1alpha1, secretReader({})).topics).toEqual(["demo", "orders"]);
+    expect(kafkaPollerConfig(metadata, { ...v1alpha1, topics: ["demo"] }, secretReader({})).topics).toEqual(["demo"]);
     expect(validateKafkaSourceSpec({ ...v1alpha1, topics: " , " }, metadata)).toEqual([{ field: "spec.topics", message: "at least one topic is required" }]);
   });
 
