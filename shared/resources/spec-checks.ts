@@ -6,6 +6,7 @@
  */
 import type { FieldError } from "../delivery/policy.ts";
 import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export type Spec = Record<string, unknown>;
 
@@ -51,6 +52,15 @@ export function urlField(spec: Spec, name: string, errors: FieldError[]): string
     return undefined;
   }
   return v;
+}
+
+/** A URL the router sends credentials to: https, or http on this machine only (shared/transport.ts). */
+export function endpointField(spec: Spec, name: string, errors: FieldError[]): string | undefined {
+  const v = stringField(spec, name, errors, true);
+  if (v === undefined) return undefined;
+  if (isSecureEndpoint(v)) return v;
+  errors.push({ field: `spec.${name}`, message: SECURE_ENDPOINT_RULE });
+  return undefined;
 }
 
 /** `{secretKeyRef: {name}}`; returns the secret's name. */

@@ -84,3 +84,16 @@ describe("Worker secrets a manifest may name", () => {
     expect((await fetchRouter(`/apis/${path}`, { headers: auth })).status).toBe(404);
   });
 });
+
+describe("credentials in clear", () => {
+  it.each([
+    ["RedisStreamSource", "sources.edge-eventing.dev/v1alpha1/namespaces/sec/redisstreamsources/plain", { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "RedisStreamSource", metadata: { name: "plain" }, spec: { url: "http://redis.example", token: { secretKeyRef: { name: "SECRET_T" } }, stream: "s", consumerGroup: "g", sink: { uri: "https://sink.example" } } }, "spec.url"],
+    ["KafkaSource", "sources.knative.dev/v1/namespaces/sec/kafkasources/plain", { apiVersion: "sources.knative.dev/v1", kind: "KafkaSource", metadata: { name: "plain" }, spec: { bootstrapServers: ["b:9092"], topics: ["t"], sink: { uri: "https://sink.example" }, bridge: { type: "confluent-v2", url: "http://bridge.example" } } }, "spec.bridge.url"],
+  ])("refuses a %s whose bridge is plain http off this machine, with a 422 naming the field", async (_kind, path, manifest, field) => {
+    const r = await fetchRouter(`/apis/${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(manifest) });
+    expect(r.status).toBe(422);
+    const status = (await r.json()) as { details: { causes: Array<{ field: string; message: string }> } };
+    expect(status.details.causes).toContainEqual({ field, message: expect.stringMatching(/https URL \(http only for localhost/) });
+  });
+});
+

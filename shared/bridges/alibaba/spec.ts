@@ -8,7 +8,7 @@
  */
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
-import { intField, isObject, secretField, urlField, type Spec } from "../../resources/spec-checks.ts";
+import { intField, isObject, secretField, endpointField, type Spec } from "../../resources/spec-checks.ts";
 import { RECEIVE_MAX_MESSAGES, RECEIVE_MAX_WAIT_SECONDS, type AliyunReceiveConfig } from "./receiver.ts";
 import type { SecretReader } from "../../secrets.ts";
 
@@ -16,7 +16,7 @@ import type { SecretReader } from "../../secrets.ts";
 export function validateAliyunSourceSpec(spec: unknown, own: (spec: Spec, errors: FieldError[]) => void): FieldError[] {
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
-  urlField(spec, "endpoint", errors);
+  endpointField(spec, "endpoint", errors);
   own(spec, errors);
   intField(spec, "numOfMessages", 1, RECEIVE_MAX_MESSAGES, errors);
   intField(spec, "waitSeconds", 0, RECEIVE_MAX_WAIT_SECONDS, errors);
