@@ -12,11 +12,13 @@ import { sameSecret } from "../shared/crypto.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
-import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
+import type { BrokerMetrics, CounterName, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
+import { BrokerCounters } from "./broker-counters.ts";
 import { KeyValueTable } from "./key-value.ts";
+import { MeteredSql } from "./metered-sql.ts";
 import type { Stub } from "./stub.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
@@ -32,8 +34,6 @@ const DEDUP_PURGE_INTERVAL_MS = 60_000;
 export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
 const BACKLOG_RETRY_AFTER_S = 5;
-/** Delivery latency histogram buckets, milliseconds (Prometheus `le`). */
-export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
@@ -61,7 +61,9 @@ interface Trigger {
 type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
 
 export class Broker extends DurableObject<Env> {
-  private readonly sql = this.ctx.storage.sql;
+  /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
+  private readonly sql = new MeteredSql(this.ctx.storage.sql);
+  private readonly counters = new BrokerCounters(this.sql);
   /** The pushed configuration and its version (table `config`). */
   private readonly settings = new KeyValueTable(this.sql, "config");
   private config: BrokerConfig | null = null;
@@ -94,8 +96,7 @@ export class Broker extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS deliveries_wake ON deliveries (due_at);
       CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
-      CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+      CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);`);
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
   }
@@ -118,7 +119,7 @@ export class Broker extends DurableObject<Env> {
         const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
         if (dropped.length > 0) this.count("", "dropped", dropped.length);
-        this.sql.exec("DELETE FROM counters WHERE trigger <> '' AND trigger NOT IN (SELECT value FROM json_each(?))", keep);
+        this.counters.forget(config?.triggers.map((t) => t.name) ?? []);
         this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
         this.backlog -= dropped.length;
       });
@@ -160,6 +161,7 @@ export class Broker extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.armedAt = null;
     this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
+    this.counters.flush();
     await this.pump();
   }
 
@@ -204,7 +206,7 @@ export class Broker extends DurableObject<Env> {
       backlog: this.backlog,
       inflight: Object.fromEntries(this.inflight),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
-      counters: this.sql.exec<{ trigger: string; name: string; value: number }>("SELECT trigger, name, value FROM counters").toArray(),
+      counters: this.counters.rows(),
     };
   }
 
@@ -316,8 +318,8 @@ export class Broker extends DurableObject<Env> {
     this.backlog++;
   }
 
-  private count(trigger: string, name: string, n: number): void {
-    this.sql.exec("INSERT INTO counters (trigger, name, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = value + excluded.value", trigger, name, n);
+  private count(trigger: string, name: CounterName, n: number): void {
+    this.counters.add(trigger, name, n);
   }
 
   /**
@@ -501,7 +503,7 @@ export class Broker extends DurableObject<Env> {
     if (outcome.ok) {
       if (row.phase === "subscriber") {
         const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
-        this.observeLatency(name, now - arrived);
+        this.counters.observeLatency(name, now - arrived);
       }
       const verdict = row.phase === "subscriber" ? "delivered" : "deadlettered";
       this.finish(row, name, verdict);
@@ -527,17 +529,11 @@ export class Broker extends DurableObject<Env> {
     return "failed";
   }
 
-  private finish(row: DeliveryRow, trigger: string, counter: string): void {
+  private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
     this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
     this.sql.exec("DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)", row.event_seq, row.event_seq);
     this.backlog--;
     this.count(trigger, counter, 1);
-  }
-
-  private observeLatency(trigger: string, ms: number): void {
-    const bucket = LATENCY_BUCKETS_MS.find((b) => ms <= b);
-    this.count(trigger, bucket === undefined ? "latency_le_inf" : `latency_le_${bucket}`, 1);
-    this.count(trigger, "latency_sum_ms", ms);
   }
 
   private key(): string {

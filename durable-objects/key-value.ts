@@ -4,11 +4,11 @@
  * object's implicit transaction like any other SQL statement.
  */
 export class KeyValueTable {
-  private readonly sql: SqlStorage;
+  private readonly sql: Pick<SqlStorage, "exec">;
   private readonly table: string;
 
   /** `table` is a constant of the calling class, never user input. */
-  constructor(sql: SqlStorage, table: string) {
+  constructor(sql: Pick<SqlStorage, "exec">, table: string) {
     this.sql = sql;
     this.table = table;
     sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { renderAutoscalerMetrics, renderMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
-import { LATENCY_BUCKETS_MS } from "../durable-objects/broker.ts";
+import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
 import { broker, control, resolveContext } from "./context.ts";
 

@@ -1,4 +1,5 @@
 /** Prometheus text exposition (format 0.0.4) of the brokers' counters (API.md §4). */
+import type { CounterRow, EventCounter, StorageCounter } from "../resources/broker-api.ts";
 
 export interface BrokerSample {
   namespace: string;
@@ -6,12 +7,12 @@ export interface BrokerSample {
   backlog: number;
   dead: number;
   /** trigger "" holds broker-level counters. */
-  counters: { trigger: string; name: string; value: number }[];
+  counters: CounterRow[];
 }
 
 const PREFIX = "edge_eventing";
 /** Counter name in the broker -> metric name and help. */
-const COUNTERS: Record<string, { metric: string; help: string; broker?: boolean }> = {
+const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: string; broker?: boolean }> = {
   accepted: { metric: "events_accepted_total", help: "Events accepted at ingress (202), duplicates excluded.", broker: true },
   duplicates: { metric: "events_duplicate_total", help: "Events refused as duplicates of (source, id) within the dedup window.", broker: true },
   replies: { metric: "events_reply_total", help: "Reply events re-ingested into the broker.", broker: true },
@@ -21,6 +22,8 @@ const COUNTERS: Record<string, { metric: string; help: string; broker?: boolean 
   deadlettered: { metric: "events_dead_lettered_total", help: "Events the dead-letter sink accepted after the subscriber failed." },
   failed: { metric: "events_failed_total", help: "Events that exhausted delivery with no dead-letter sink left; kept for redelivery." },
   dropped: { metric: "events_dropped_total", help: "Queued events dropped: trigger or broker deleted, or reply TTL exhausted." },
+  rows_written: { metric: "storage_rows_written_total", help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).", broker: true },
+  rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };
 export const LATENCY_METRIC = `${PREFIX}_delivery_latency_seconds`;
 

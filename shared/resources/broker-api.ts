@@ -5,13 +5,27 @@ export function brokerSubresource(namespace: string, broker: string, sub: Broker
   return `/apis/eventing.knative.dev/v1/namespaces/${encodeURIComponent(namespace)}/brokers/${encodeURIComponent(broker)}/${sub}`;
 }
 
+/** What the broker counts per event: one list for the broker, /metrics and the dashboard. */
+export type EventCounter = "accepted" | "duplicates" | "replies" | "matched" | "delivered" | "retried" | "deadlettered" | "failed" | "dropped";
+/** Delivery latency histogram: a bucket per `le` in milliseconds, the overflow bucket and the sum. */
+export type LatencyCounter = `latency_le_${number}` | "latency_le_inf" | "latency_sum_ms";
+/** SQLite rows the broker's statements wrote and read (`cursor.rowsWritten`, `cursor.rowsRead`): its storage bill. */
+export type StorageCounter = "rows_written" | "rows_read";
+export type CounterName = EventCounter | LatencyCounter | StorageCounter;
+export interface CounterRow {
+  /** "" for broker-level counters. */
+  trigger: string;
+  name: CounterName;
+  value: number;
+}
+
 export interface BrokerMetrics {
   backlog: number;
   dead: number;
   /** Deliveries in flight per trigger right now: the concurrency an autoscaler scales on. */
   inflight: Record<string, number>;
-  /** trigger "" holds broker-level counters (accepted, duplicates). */
-  counters: { trigger: string; name: string; value: number }[];
+  /** trigger "" holds broker-level counters (accepted, duplicates, rows written and read). */
+  counters: CounterRow[];
 }
 
 export interface DeadLetter {

@@ -1,0 +1,77 @@
+/**
+ * The broker's storage bill: SQLite rows written and read per delivered event, from the broker's own
+ * `rows_written` / `rows_read` counters (summed from `cursor.rowsWritten` / `cursor.rowsRead` of every
+ * statement). Each scenario runs on a broker of its own, so its rows are its own.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, inject, it } from "vitest";
+import type { Broker } from "../../durable-objects/broker.ts";
+import type { Stub } from "../../durable-objects/stub.ts";
+import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
+import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+
+const NS = "store";
+const sub = inject("subscriberUrl");
+const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
+const brokerStub = (name: string) => env.BROKER.getByName(`${NS}/${name}`) as unknown as Stub<Broker>;
+const counter = (m: BrokerMetrics, name: string, t = "") => m.counters.filter((c) => c.trigger === t && c.name === name).reduce((n, c) => n + c.value, 0);
+const fast = { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.05S" };
+const EVENTS = 24;
+
+async function apply(plural: string, body: { metadata: { name: string } }) {
+  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(r.status).toBeLessThan(300);
+}
+
+/** (The retry scenario alternates 503 and 200 on one path: one failed attempt per event on average.) */
+/** Rows per event of sending EVENTS events (8 senders) to a broker until `done` says they all arrived. */
+async function rowsPerEvent(name: string, done: () => Promise<unknown>, finished = "delivered", triggers = 1) {
+  const b = brokerStub(name);
+  const before = await b.metrics();
+  for (let wave = 0; wave < EVENTS; wave += 8) {
+    const sent = await Promise.all(Array.from({ length: 8 }, (_, i) => fetchRouter(`/${NS}/${name}`, binaryEvent(`${name}-${wave + i}`, `${name}.t`))));
+    expect(sent.map((r) => r.status)).toEqual(Array(8).fill(202));
+  }
+  await done();
+  const after = await eventually(async () => {
+    const m = await b.metrics();
+    return m.backlog === 0 && m.counters.filter((c) => c.name === finished).reduce((n, c) => n + c.value, 0) >= EVENTS * triggers ? m : undefined;
+  }, 15_000, `${name}: all settled`);
+  const perEvent = (n: string) => (counter(after, n) - counter(before, n)) / EVENTS;
+  const figures = { scenario: name, rowsWritten: perEvent("rows_written"), rowsRead: perEvent("rows_read") };
+  console.log(`ROWS ${JSON.stringify(figures)}`);
+  return figures;
+}
+
+describe("storage rows per event", () => {
+  it("first-attempt success to one trigger", async () => {
+    await apply("brokers", broker("ok"));
+    await apply("triggers", trigger("ok", { broker: "ok", filters: [{ exact: { type: "ok.t" } }], subscriber: { uri: `${sub}/store-ok` } }));
+    const r = await rowsPerEvent("ok", () => receivedAtLeast(sub, "/store-ok", EVENTS));
+    expect(r.rowsWritten).toBeGreaterThan(0);
+    expect(r.rowsWritten).toBeLessThanOrEqual(40);
+  });
+
+  it("one retry, then success", async () => {
+    await script(sub, "/store-retry", Array.from({ length: EVENTS }, () => [{ status: 503 }, { status: 200 }]).flat());
+    await apply("brokers", broker("retry"));
+    await apply("triggers", trigger("retry", { broker: "retry", filters: [{ exact: { type: "retry.t" } }], subscriber: { uri: `${sub}/store-retry` }, delivery: fast }));
+    const r = await rowsPerEvent("retry", () => receivedAtLeast(sub, "/store-retry", EVENTS * 2, 15_000));
+    expect(r.rowsWritten).toBeLessThanOrEqual(60);
+  });
+
+  it("dead letter after a non-retryable failure", async () => {
+    await script(sub, "/store-reject", [{ status: 400 }]);
+    await apply("brokers", broker("dead"));
+    await apply("triggers", trigger("dead", { broker: "dead", filters: [{ exact: { type: "dead.t" } }], subscriber: { uri: `${sub}/store-reject` }, delivery: { ...fast, deadLetterSink: { uri: `${sub}/store-dls` } } }));
+    const r = await rowsPerEvent("dead", () => receivedAtLeast(sub, "/store-dls", EVENTS, 15_000), "deadlettered");
+    expect(r.rowsWritten).toBeLessThanOrEqual(60);
+  });
+
+  it("fan-out to 10 triggers", async () => {
+    await apply("brokers", broker("fan"));
+    for (let i = 0; i < 10; i++) await apply("triggers", trigger(`fan-${i}`, { broker: "fan", filters: [{ exact: { type: "fan.t" } }], subscriber: { uri: `${sub}/store-fan` } }));
+    const r = await rowsPerEvent("fan", () => receivedAtLeast(sub, "/store-fan", EVENTS * 10, 20_000), "delivered", 10);
+    expect(r.rowsWritten).toBeLessThanOrEqual(400);
+  });
+});
