@@ -24,8 +24,6 @@ import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type Outboun
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
-/** Lease beyond the delivery timeout before an unsettled row counts as lost and is sent again. */
-const LEASE_MARGIN_MS = 30_000;
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
 /** Expired dedup entries are purged by the alarm no more often than this. */
@@ -69,7 +67,14 @@ export class Broker extends DurableObject<Env> {
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
   private backlog = 0;
-  private readonly inflight = new Map<string, number>();
+  /**
+   * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
+   * runtime runs one instance of an object), so every stored row is due again then; no row is written to
+   * take or release a lease.
+   */
+  private readonly leased = new Map<string, Set<number>>();
+  /** Deliveries still queued per event (for events the queue holds): the event row goes with its last one. */
+  private remaining = new Map<number, number>();
   private readonly slotLoad = new Map<string, number>();
   /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
   private readonly connections = new Connections();
@@ -83,22 +88,24 @@ export class Broker extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Every index entry is a row written: only the indexes the hot path reads. Event seqs may be reused
+    // (no AUTOINCREMENT): an event row outlives all its deliveries. Delivery ids are never reused, so an
+    // attempt that outlived its row (trigger deleted) cannot settle a newer one.
     this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
       CREATE TABLE IF NOT EXISTS deliveries (
         id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT,
-        due_at INTEGER GENERATED ALWAYS AS (max(next_at, lease_until)) VIRTUAL);
+        next_at INTEGER NOT NULL, error TEXT);
       CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
       CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (trigger, pkey, id);
-      CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_seq);
-      CREATE INDEX IF NOT EXISTS deliveries_wake ON deliveries (due_at);
+      DROP INDEX IF EXISTS deliveries_event;
+      DROP INDEX IF EXISTS deliveries_wake;
       CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
+      DROP INDEX IF EXISTS dedup_expiry;
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);`);
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
-    this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
+    this.countQueue();
   }
 
   /**
@@ -121,8 +128,8 @@ export class Broker extends DurableObject<Env> {
         if (dropped.length > 0) this.count("", "dropped", dropped.length);
         this.counters.forget(config?.triggers.map((t) => t.name) ?? []);
         this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
-        this.backlog -= dropped.length;
       });
+      this.countQueue();
       this.apply(config);
     }
     await this.pump();
@@ -156,6 +163,13 @@ export class Broker extends DurableObject<Env> {
     }
     if (!bearer) return { status: 401, error: "this broker requires Authorization: Bearer <ingress token>" };
     return (await sameSecret(bearer, expected)) ? null : { status: 403, error: "the ingress token is not valid for this broker" };
+  }
+
+  /** Backlog and deliveries per event, from the table (a scan: at start and after a reconfiguration). */
+  private countQueue(): void {
+    const rows = this.sql.exec<{ seq: number; n: number }>("SELECT event_seq AS seq, count(*) AS n FROM deliveries GROUP BY event_seq").toArray();
+    this.remaining = new Map(rows.map((r) => [r.seq, r.n]));
+    this.backlog = rows.reduce((n, r) => n + r.n, 0);
   }
 
   override async alarm(): Promise<void> {
@@ -204,7 +218,7 @@ export class Broker extends DurableObject<Env> {
   metrics(): BrokerMetrics {
     return {
       backlog: this.backlog,
-      inflight: Object.fromEntries(this.inflight),
+      inflight: Object.fromEntries([...this.leased].map(([name, ids]) => [name, ids.size])),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
     };
@@ -315,6 +329,7 @@ export class Broker extends DurableObject<Env> {
   private enqueue(seq: number, trigger: string, event: CloudEvent, now: number): void {
     const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : "";
     this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (?, ?, ?, ?)", seq, trigger, pkey, now);
+    this.remaining.set(seq, (this.remaining.get(seq) ?? 0) + 1);
     this.backlog++;
   }
 
@@ -332,17 +347,20 @@ export class Broker extends DurableObject<Env> {
     const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
     this.touched.clear();
     for (const t of look) {
-      const free = t.config.parallelism - (this.inflight.get(t.config.name) ?? 0);
+      const leased = this.leased.get(t.config.name) ?? new Set<number>();
+      this.leased.set(t.config.name, leased);
+      const free = t.config.parallelism - leased.size;
       if (free <= 0) continue;
-      // Ordered triggers take only the head of each partition key, so one key's retries hold that key back.
+      const busy = JSON.stringify([...leased]);
+      // Ordered triggers take only the head of each partition key, so one key's retries (or its head in
+      // flight) hold that key back.
       const rows = t.config.ordered
         ? this.sql.exec<DeliveryRow>(
-            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND lease_until <= ? AND id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey) ORDER BY id LIMIT ?",
-            t.config.name, now, now, free)
-        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND lease_until <= ? ORDER BY next_at, id LIMIT ?", t.config.name, now, now, free);
+            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey) ORDER BY id LIMIT ?",
+            t.config.name, now, busy, free)
+        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", t.config.name, now, busy, free);
       for (const row of rows.toArray()) {
-        this.sql.exec("UPDATE deliveries SET lease_until = ? WHERE id = ?", now + t.policy.timeoutMs + LEASE_MARGIN_MS, row.id);
-        this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 0) + 1);
+        leased.add(row.id);
         this.ctx.waitUntil(this.deliver(row, t));
       }
     }
@@ -356,18 +374,17 @@ export class Broker extends DurableObject<Env> {
    */
   private async arm(): Promise<void> {
     const now = Date.now();
-    // Index lookups (due_at = max(next_at, lease_until), dedup expiry), not a scan of the queue.
+    // Index lookups per trigger on (trigger, next_at), not a scan of the queue; rows in flight count as
+    // waiting (their completion pumps). Dedup entries have no expiry index: a purge is a scan a minute.
     const row = this.sql
-      .exec<{ future: number | null; waiting: number; expiry: number | null }>(
-        "SELECT (SELECT min(due_at) FROM deliveries WHERE due_at > ?1) AS future, EXISTS (SELECT 1 FROM deliveries WHERE due_at <= ?1) AS waiting, (SELECT min(expires_at) FROM dedup) AS expiry",
-        now,
+      .exec<{ future: number | null; waiting: number; dedup: number }>(
+        `SELECT min(f) AS future, max(w) AS waiting, EXISTS (SELECT 1 FROM dedup) AS dedup FROM (SELECT
+           (SELECT min(next_at) FROM deliveries WHERE trigger = t.value AND next_at > ?1) AS f,
+           EXISTS (SELECT 1 FROM deliveries WHERE trigger = t.value AND next_at <= ?1) AS w FROM json_each(?2) t)`,
+        now, JSON.stringify([...this.triggers.keys()]),
       )
       .one();
-    const at = Math.min(
-      row.future ?? Infinity,
-      row.waiting ? now + SAFETY_WAKE_MS : Infinity,
-      row.expiry === null ? Infinity : Math.max(row.expiry, now + DEDUP_PURGE_INTERVAL_MS),
-    );
+    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity, row.dedup ? now + DEDUP_PURGE_INTERVAL_MS : Infinity);
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;
     await this.ctx.storage.setAlarm(at);
@@ -380,7 +397,7 @@ export class Broker extends DurableObject<Env> {
     } catch (e) {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
-    this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 1) - 1);
+    this.leased.get(t.config.name)?.delete(row.id);
     this.settle(row, t, outcome);
     this.touched.add(t.config.name);
     await this.pump("touched");
@@ -511,13 +528,13 @@ export class Broker extends DurableObject<Env> {
     }
     if (isRetryable(outcome.status) && row.attempt < t.policy.retry) {
       const delay = retryDelayMs(t.policy, row.attempt + 1, outcome.status, outcome.retryAfterMs);
-      this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ?, lease_until = 0 WHERE id = ?", now + delay, row.id);
+      this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ? WHERE id = ?", now + delay, row.id);
       this.count(name, "retried", 1);
       return "retry";
     }
     if (row.phase === "subscriber" && t.deadLetter) {
       const ext = errorExtensions(t.config.subscriberUri, outcome.status, outcome.body);
-      this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, lease_until = 0, error = ? WHERE id = ?", now, JSON.stringify(ext), row.id);
+      this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, error = ? WHERE id = ?", now, JSON.stringify(ext), row.id);
       return "to-dead-letter-sink";
     }
     // Nowhere left to send it: keep it (bounded), count it, log it. Never silently gone.
@@ -531,7 +548,12 @@ export class Broker extends DurableObject<Env> {
 
   private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
     this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
-    this.sql.exec("DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = ?)", row.event_seq, row.event_seq);
+    const left = (this.remaining.get(row.event_seq) ?? 1) - 1;
+    if (left > 0) this.remaining.set(row.event_seq, left);
+    else {
+      this.remaining.delete(row.event_seq);
+      this.sql.exec("DELETE FROM events WHERE seq = ?", row.event_seq);
+    }
     this.backlog--;
     this.count(trigger, counter, 1);
   }
