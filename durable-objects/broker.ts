@@ -10,7 +10,8 @@ import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "..
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { sameSecret } from "../shared/crypto.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
-import { type DeliveryPolicy, errorExtensions, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
+import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
+import { type DeliveryPolicy, parseRetryAfter, resolvePolicy } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
 import type { BrokerMetrics, CounterName, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
@@ -56,7 +57,6 @@ interface Trigger {
   deadLetter?: Target;
 }
 
-type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
 
 export class Broker extends DurableObject<Env> {
   /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
@@ -513,37 +513,37 @@ export class Broker extends DurableObject<Env> {
     if (this.watching()) this.notify({ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status });
   }
 
-  /** Write an attempt's outcome: done, retry later, move to the dead-letter sink, or keep as failed. */
-  private record(row: DeliveryRow, t: Trigger, outcome: Outcome): "delivered" | "deadlettered" | "retry" | "to-dead-letter-sink" | "failed" {
+  /** Write an attempt's outcome as decided: done, retry later, move to the dead-letter sink, or keep as failed. */
+  private record(row: DeliveryRow, t: Trigger, outcome: Outcome): Verdict {
     const now = Date.now();
     const name = t.config.name;
-    if (outcome.ok) {
-      if (row.phase === "subscriber") {
+    const d = decide({ phase: row.phase, attempt: row.attempt, policy: t.policy, hasDeadLetterSink: t.deadLetter !== undefined, subscriberUri: t.config.subscriberUri }, outcome);
+    switch (d.verdict) {
+      case "delivered": {
         const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
         this.counters.observeLatency(name, now - arrived);
+        this.finish(row, name, d.verdict);
+        break;
       }
-      const verdict = row.phase === "subscriber" ? "delivered" : "deadlettered";
-      this.finish(row, name, verdict);
-      return verdict;
+      case "deadlettered":
+        this.finish(row, name, d.verdict);
+        break;
+      case "retry":
+        this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ? WHERE id = ?", now + d.delayMs, row.id);
+        this.count(name, "retried", 1);
+        break;
+      case "to-dead-letter-sink":
+        this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, error = ? WHERE id = ?", now, JSON.stringify(d.extensions), row.id);
+        break;
+      case "failed": {
+        // Kept (bounded), counted, logged: never silently gone.
+        const body = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
+        this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, d.reason, body);
+        this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
+        this.finish(row, name, "failed");
+      }
     }
-    if (isRetryable(outcome.status) && row.attempt < t.policy.retry) {
-      const delay = retryDelayMs(t.policy, row.attempt + 1, outcome.status, outcome.retryAfterMs);
-      this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ? WHERE id = ?", now + delay, row.id);
-      this.count(name, "retried", 1);
-      return "retry";
-    }
-    if (row.phase === "subscriber" && t.deadLetter) {
-      const ext = errorExtensions(t.config.subscriberUri, outcome.status, outcome.body);
-      this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, error = ? WHERE id = ?", now, JSON.stringify(ext), row.id);
-      return "to-dead-letter-sink";
-    }
-    // Nowhere left to send it: keep it (bounded), count it, log it. Never silently gone.
-    const reason = `${row.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${describeBody(outcome.body)}`;
-    const body = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
-    this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, reason, body);
-    this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
-    this.finish(row, name, "failed");
-    return "failed";
+    return d.verdict;
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
@@ -576,10 +576,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null
   }
 }
 
-/** The start of a failure's response body (or error text), for logs and the kept dead letter's reason. */
-function describeBody(body: Uint8Array | string): string {
-  return typeof body === "string" ? body.slice(0, 200) : new TextDecoder().decode(body.subarray(0, 200));
-}
 
 /** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less, never above MAX_TTL. */
 function nextTtl(raw: unknown): number {
