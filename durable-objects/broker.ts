@@ -34,6 +34,11 @@ export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
 const BACKLOG_RETRY_AFTER_S = 5;
 
+/** The queue: one row per event and trigger until it settles. */
+const DELIVERIES_TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT,
+  phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT)`;
+
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
   | { status: 400; error: string; field?: string }
@@ -90,15 +95,15 @@ export class Broker extends DurableObject<Env> {
     super(ctx, env);
     // Every index entry is a row written: only the indexes the hot path reads. Event seqs may be reused
     // (no AUTOINCREMENT): an event row outlives all its deliveries. Delivery ids are never reused, so an
-    // attempt that outlived its row (trigger deleted) cannot settle a newer one.
+    // attempt that outlived its row (trigger deleted) cannot settle a newer one. `pkey` is NULL for
+    // unordered triggers, which keeps their rows out of the ordering index.
+    this.migrateDeliveries();
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
-      CREATE TABLE IF NOT EXISTS deliveries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
-        phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0,
-        next_at INTEGER NOT NULL, error TEXT);
+      ${DELIVERIES_TABLE};
       CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
-      CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (trigger, pkey, id);
+      DROP INDEX IF EXISTS deliveries_key;
+      CREATE INDEX IF NOT EXISTS deliveries_ordered ON deliveries (trigger, pkey, id) WHERE pkey IS NOT NULL;
       DROP INDEX IF EXISTS deliveries_event;
       DROP INDEX IF EXISTS deliveries_wake;
       CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
@@ -163,6 +168,21 @@ export class Broker extends DurableObject<Env> {
     }
     if (!bearer) return { status: 401, error: "this broker requires Authorization: Bearer <ingress token>" };
     return (await sameSecret(bearer, expected)) ? null : { status: 403, error: "the ingress token is not valid for this broker" };
+  }
+
+  /**
+   * Objects created before the lease moved to memory have `lease_until` and a NOT NULL `pkey`: copy their
+   * queue into the current table once (ids kept, so AUTOINCREMENT continues above them).
+   */
+  private migrateDeliveries(): void {
+    const old = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").toArray()[0];
+    if (!old?.sql.includes("lease_until")) return;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
+      this.sql.exec(DELIVERIES_TABLE);
+      this.sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old");
+      this.sql.exec("DROP TABLE deliveries_old");
+    });
   }
 
   /** Backlog and deliveries per event, from the table (a scan: at start and after a reconfiguration). */
@@ -327,7 +347,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   private enqueue(seq: number, trigger: string, event: CloudEvent, now: number): void {
-    const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : "";
+    const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : null;
     this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (?, ?, ?, ?)", seq, trigger, pkey, now);
     this.remaining.set(seq, (this.remaining.get(seq) ?? 0) + 1);
     this.backlog++;
@@ -356,7 +376,7 @@ export class Broker extends DurableObject<Env> {
       // flight) hold that key back.
       const rows = t.config.ordered
         ? this.sql.exec<DeliveryRow>(
-            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey) ORDER BY id LIMIT ?",
+            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND (pkey IS NULL OR id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey)) ORDER BY id LIMIT ?",
             t.config.name, now, busy, free)
         : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", t.config.name, now, busy, free);
       for (const row of rows.toArray()) {
