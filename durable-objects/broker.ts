@@ -16,7 +16,7 @@ import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { KeyValueTable } from "./key-value.ts";
-import type { Stub } from "./stub.ts";
+import { ingestInto } from "./routing.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
@@ -38,7 +38,9 @@ export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
   | { status: 400; error: string; field?: string }
   | { status: 401 | 403 | 404 | 500; error: string }
-  | { status: 429; error: string; retryAfterSeconds: number };
+  | { status: 429 | 503; error: string; retryAfterSeconds: number }
+  /** Misdirected: the events' partition under this broker's partition count is another one. */
+  | { status: 421; error: string };
 
 interface DeliveryRow {
   id: number;
@@ -61,8 +63,8 @@ type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Arr
 
 export class Broker extends DurableObject<Env> {
   private readonly sql = this.ctx.storage.sql;
-  /** The pushed configuration and its version (table `config`). */
-  private readonly settings = new KeyValueTable(this.sql, "config");
+  /** The pushed configuration and its version (table `config`); null until the first configuration. */
+  private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
   private backlog = 0;
@@ -80,6 +82,13 @@ export class Broker extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // No tables until the control plane configures this broker: a request that reaches an unknown broker
+    // (a stale routing table, a broker-to-broker target that was deleted) creates nothing.
+    if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'config'").toArray().length > 0) this.open();
+  }
+
+  /** Create (or open) the broker's tables and load its configuration. */
+  private open(): KeyValueTable {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
       CREATE TABLE IF NOT EXISTS deliveries (
@@ -95,8 +104,10 @@ export class Broker extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+    this.settings = new KeyValueTable(this.sql, "config");
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.backlog = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
+    return this.settings;
   }
 
   /**
@@ -105,14 +116,16 @@ export class Broker extends DurableObject<Env> {
    * dropped (and counted). `version` orders pushes: one older than the last applied is ignored.
    */
   async configure(config: BrokerConfig | null, version: number): Promise<void> {
+    if (!this.settings && config === null) return; // never configured: nothing to drop, nothing to create
+    const settings = this.settings ?? this.open();
     this.armedAt = null;
     const text = JSON.stringify(config);
     // Pushes can overtake each other; an older one must not undo a newer (and drop its triggers' queues).
-    if (Number(this.settings.get("version") ?? -1) > version) return;
-    this.settings.put("version", String(version));
-    if (this.settings.get("broker") !== text) {
+    if (Number(settings.get("version") ?? -1) > version) return;
+    settings.put("version", String(version));
+    if (settings.get("broker") !== text) {
       this.ctx.storage.transactionSync(() => {
-        this.settings.put("broker", text);
+        settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
         const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
         for (const row of dropped) this.count(String(row.trigger), "dropped", 1);
@@ -151,6 +164,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    if (!this.settings) return;
     this.armedAt = null;
     this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
     await this.pump();
@@ -193,6 +207,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   metrics(): BrokerMetrics {
+    if (!this.settings) return { backlog: 0, inflight: {}, dead: 0, counters: [] };
     return {
       backlog: this.backlog,
       inflight: Object.fromEntries(this.inflight),
@@ -203,6 +218,7 @@ export class Broker extends DurableObject<Env> {
 
   /** Events no sink took, newest first: what the dashboard lists for redelivery. */
   deadLetters(limit = 100): DeadLetter[] {
+    if (!this.settings) return [];
     return this.sql
       .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>("SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?", limit)
       .toArray()
@@ -211,6 +227,7 @@ export class Broker extends DurableObject<Env> {
 
   /** Queue a kept dead letter to its trigger again, from the first attempt. */
   async redeliver(id: number): Promise<boolean> {
+    if (!this.settings) return false;
     const row = this.sql.exec<{ trigger: string; body: string }>("SELECT trigger, body FROM dead WHERE id = ?", id).toArray()[0];
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
@@ -393,10 +410,9 @@ export class Broker extends DurableObject<Env> {
       // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
       // event the target broker deduplicates on (source, id).
       case "broker": {
-        const stub = this.env.BROKER.getByName(`${target.namespace}/${target.name}`) as unknown as Stub<Broker>;
-        const r = await withTimeout(stub.ingest([outgoing], forwarded), t.policy.timeoutMs);
+        const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
         if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
-        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
+        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
         const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing)).then(() => true), t.policy.timeoutMs);

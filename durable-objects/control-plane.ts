@@ -5,6 +5,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
+import type { RoutingTable } from "./routing.ts";
 import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
@@ -100,6 +101,11 @@ export class ControlPlane extends DurableObject<Env> {
       .flatMap((k) => this.manifests(k.kind) as Manifest<SourceSpec>[])
       .flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
     return [...brokers, ...channels];
+  }
+
+  /** The ingress's routing table: every broker and its partition count (durable-objects/routing.ts). */
+  routes(): RoutingTable {
+    return { brokers: Object.fromEntries(this.manifests("Broker").map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, { partitions: 1 }])) };
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */

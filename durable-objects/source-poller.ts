@@ -12,10 +12,10 @@
  * tick, so a tick fired twice is deduplicated by the broker, then the next tick is armed.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Broker, IngestResult } from "./broker.ts";
+import type { IngestResult } from "./broker.ts";
+import { ingestInto } from "./routing.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
 import { KeyValueTable } from "./key-value.ts";
-import type { Stub } from "./stub.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
@@ -282,8 +282,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private ingest(sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult> {
-    const stub = this.env.BROKER.getByName(`${sink.namespace}/${sink.name}`) as unknown as Stub<Broker>;
-    return stub.ingest(events);
+    return ingestInto(this.env, sink, events);
   }
 
   /**

@@ -12,7 +12,8 @@ import { sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { MAX_WEBHOOK_BODY_BYTES, providerResponse, receiveWebhook } from "../shared/webhooks/receive.ts";
 import { type WebhookKind, webhookConfig } from "../shared/webhooks/spec.ts";
 import { readLimited } from "./body.ts";
-import { broker, control, resolveContext } from "./context.ts";
+import { ingestInto } from "../durable-objects/routing.ts";
+import { control, resolveContext } from "./context.ts";
 
 /**
  * Both kinds share the path. When a GitHubSource and a WebhookSource have the same name, the
@@ -47,7 +48,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
 
   const entry = sinkEntry(manifest, ctx);
-  const stored = await broker(c.env, entry.namespace, entry.name).ingest([outcome.event]);
+  const stored = await ingestInto(c.env, entry, [outcome.event]);
   switch (stored.status) {
     case 202: {
       const reply = providerResponse(config.provider);

@@ -1,0 +1,122 @@
+/**
+ * Which brokers exist and how many partitions each has, as the ingress sees it: the control plane's
+ * routing table, cached per isolate. Unknown brokers are answered from the table, so a request to a random
+ * path never reaches (and never creates) a Broker object. Misses refresh the table at most once per
+ * REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot hammer the
+ * control plane either.
+ */
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { partitionObjectName, partitionOf } from "../shared/partitions.ts";
+import { isChannelName } from "../shared/resources/sources.ts";
+import type { Broker, IngestResult } from "./broker.ts";
+import type { ControlPlane } from "./control-plane.ts";
+import type { Stub } from "./stub.ts";
+
+/** A broker's entry in the routing table. */
+export interface Route {
+  partitions: number;
+}
+
+export interface RoutingTable {
+  /** By `namespace/name`. */
+  brokers: Record<string, Route>;
+}
+
+/** Least time between two refreshes of one isolate's table. */
+export const REFRESH_INTERVAL_MS = 1000;
+/** A hit older than this refreshes too, so deletions and growth reach every isolate without a miss. */
+const MAX_AGE_MS = 30_000;
+
+let table: RoutingTable | null = null;
+let fetchedAt = 0;
+let pending: Promise<RoutingTable> | null = null;
+/** Bumped by every refresh and by forgetRoutes, so a refresh that a forget overtook changes nothing. */
+let generations = 0;
+
+/** The broker's route, or null when the control plane does not know it. */
+export async function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
+  const key = `${namespace}/${name}`;
+  const hit = table?.brokers[key];
+  if (hit && Date.now() - fetchedAt < MAX_AGE_MS) return hit;
+  return (await refreshRoutes(env)).brokers[key] ?? null;
+}
+
+/**
+ * A table fetched no earlier than the next refresh slot: concurrent callers share one fetch, and a
+ * fetch starts at most once per REFRESH_INTERVAL_MS.
+ */
+export function refreshRoutes(env: Env): Promise<RoutingTable> {
+  if (pending) return pending;
+  const generation = ++generations;
+  pending = (async () => {
+    const wait = fetchedAt + REFRESH_INTERVAL_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    try {
+      const fresh = await (env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>).routes();
+      if (generation === generations) table = fresh;
+      return fresh;
+    } finally {
+      if (generation === generations) {
+        fetchedAt = Date.now();
+        pending = null;
+      }
+    }
+  })();
+  return pending;
+}
+
+/** Drop this isolate's table after a change made through it, so its own next request sees the change. */
+export function forgetRoutes(): void {
+  table = null;
+  fetchedAt = 0;
+  pending = null;
+  generations++;
+}
+
+/** Where an event is ingested: a broker (partitioned or not) or a source's channel. */
+export interface IngestTarget {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Store events in a broker: every event in the partition that owns it, all partitions of the request in
+ * parallel. A partition refuses events it does not own (421, a table older than a growth of the broker):
+ * those are sent again, once, after a refresh. One result for the whole request: 202 when every
+ * partition stored its events, else the first refusal (events other partitions stored are deduplicated
+ * when the producer retries).
+ */
+export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, producer?: { bearer: string | undefined }): Promise<IngestResult> {
+  const { namespace, name } = target;
+  // A source's channel is the router's own single-partition broker object, never in the table.
+  if (isChannelName(name)) return partitionStub(env, namespace, name, 0).ingest(events, headers, producer);
+  let route = await lookupRoute(env, namespace, name);
+  let todo = events;
+  const done: IngestResult[] = [];
+  for (let attempt = 0; todo.length > 0; attempt++) {
+    if (!route) return { status: 404, error: `broker ${namespace}/${name} not found` };
+    const partitions = route.partitions;
+    const groups = new Map<number, CloudEvent[]>();
+    for (const e of todo) {
+      const p = partitionOf(e, partitions);
+      const group = groups.get(p);
+      if (group) group.push(e);
+      else groups.set(p, [e]);
+    }
+    const results = await Promise.all([...groups].map(async ([p, group]) => ({ group, r: await partitionStub(env, namespace, name, p).ingest(group, headers, producer) })));
+    todo = results.flatMap(({ group, r }) => (r.status === 421 ? group : []));
+    done.push(...results.map(({ r }) => r).filter((r) => r.status !== 421));
+    if (todo.length === 0) break;
+    if (attempt === 1) return { status: 503, error: `broker ${namespace}/${name} is changing its partitions; retry`, retryAfterSeconds: 1 };
+    route = (await refreshRoutes(env)).brokers[`${namespace}/${name}`] ?? null;
+  }
+  const refused = done.find((r) => r.status !== 202);
+  if (refused) return refused;
+  return { status: 202, accepted: sum(done, "accepted"), duplicates: sum(done, "duplicates") };
+}
+
+export const partitionStub = (env: Env, namespace: string, name: string, partition: number) => env.BROKER.getByName(partitionObjectName(namespace, name, partition)) as unknown as Stub<Broker>;
+
+function sum(results: IngestResult[], field: "accepted" | "duplicates"): number {
+  return results.reduce((n, r) => n + (r.status === 202 ? r[field] : 0), 0);
+}
