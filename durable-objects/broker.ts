@@ -16,7 +16,8 @@ import type { BrokerMetrics, DeadLetter, LiveMessage } from "../shared/resources
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { KeyValueTable } from "./key-value.ts";
-import { ingestInto } from "./routing.ts";
+import { ingestInto, seenByEarlierOwners } from "./routing.ts";
+import { partitionOf } from "../shared/partitions.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
@@ -145,7 +146,7 @@ export class Broker extends DurableObject<Env> {
   async ingest(events: CloudEvent[], headers: Record<string, string> = {}, producer?: { bearer: string | undefined }): Promise<IngestResult> {
     const refused = producer && (await this.refuseProducer(producer.bearer));
     if (refused) return refused;
-    const result = this.accept(events, headers);
+    const result = await this.store(events, headers);
     if (result.status === 202 && result.accepted > 0) await this.pump("touched");
     return result;
   }
@@ -251,7 +252,25 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  private accept(events: CloudEvent[], headers: Record<string, string>): IngestResult {
+  /**
+   * A partition stores only the events it owns (421 for others: the sender's routing table is older than
+   * a growth of the broker), and after a growth also asks their earlier owners whether they hold them.
+   */
+  private async store(events: CloudEvent[], headers: Record<string, string>): Promise<IngestResult> {
+    const p = this.config?.partition;
+    if (!p) return this.accept(events, headers);
+    if (events.some((e) => partitionOf(e, p.count) !== p.index)) return { status: 421, error: `events of another partition: broker ${this.key()} has ${p.count} partitions, this is partition ${p.index}` };
+    return this.accept(events, headers, await seenByEarlierOwners(this.env, this.config!, events));
+  }
+
+  /** Of these (source, id) pairs, which this broker holds in its dedup window. */
+  seen(keys: { source: string; id: string }[]): boolean[] {
+    if (!this.settings) return keys.map(() => false);
+    const now = Date.now();
+    return keys.map((k) => this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", k.source, k.id, now).toArray().length > 0);
+  }
+
+  private accept(events: CloudEvent[], headers: Record<string, string>, seenElsewhere = new Set<number>()): IngestResult {
     const config = this.config;
     if (!config) return { status: 404, error: "broker not found" };
     const now = Date.now();
@@ -262,7 +281,7 @@ export class Broker extends DurableObject<Env> {
       if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
-    const fresh = this.unseen(prepared, now, config.dedupWindowMs);
+    const fresh = this.unseen(prepared, now, config.dedupWindowMs).map((f, i) => f && !seenElsewhere.has(i));
     const matches = prepared.map((e, i) => {
       if (!fresh[i]) return [];
       const scratch = {}; // what one trigger's filter derives from this event, the next ones reuse
@@ -427,7 +446,7 @@ export class Broker extends DurableObject<Env> {
         }
         // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
         const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
-        return toSubscriber && result.status === 200 && carriesEvent ? this.reply(result, ttl, forwarded) : { ok: true };
+        return toSubscriber && result.status === 200 && carriesEvent ? await this.reply(result, ttl, forwarded) : { ok: true };
       }
     }
   }
@@ -466,7 +485,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
-  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Outcome {
+  private async reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Promise<Outcome> {
     const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
     if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
       const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
@@ -474,7 +493,9 @@ export class Broker extends DurableObject<Env> {
     }
     const reply = decoded.events[0];
     reply.attributes.knativebrokerttl = ttl as number;
-    const r = this.accept([reply], forwarded);
+    const p = this.config!.partition;
+    // A partition keeps the replies it owns; others go to their owner like any event.
+    const r = !p || partitionOf(reply, p.count) === p.index ? await this.store([reply], forwarded) : await ingestInto(this.env, this.config!, [reply], forwarded);
     if (r.status === 202) {
       this.count("", "replies", 1);
       return { ok: true };

@@ -7,6 +7,7 @@
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionObjectName, partitionOf } from "../shared/partitions.ts";
+import type { BrokerConfig } from "../shared/resources/eventing.ts";
 import { isChannelName } from "../shared/resources/sources.ts";
 import type { Broker, IngestResult } from "./broker.ts";
 import type { ControlPlane } from "./control-plane.ts";
@@ -117,6 +118,36 @@ export async function ingestInto(env: Env, target: IngestTarget, events: CloudEv
 
 export const partitionStub = (env: Env, namespace: string, name: string, partition: number) => env.BROKER.getByName(partitionObjectName(namespace, name, partition)) as unknown as Stub<Broker>;
 
+/** Every partition object of a broker (a channel has one). */
+export function partitionStubs(env: Env, namespace: string, name: string, partitions: number): Stub<Broker>[] {
+  return Array.from({ length: partitions }, (_, i) => partitionStub(env, namespace, name, i));
+}
+
 function sum(results: IngestResult[], field: "accepted" | "duplicates"): number {
   return results.reduce((n, r) => n + (r.status === 202 ? r[field] : 0), 0);
+}
+
+/**
+ * After a broker grew, the events a partition now owns may have been stored, within the dedup window, by
+ * their owner under an earlier partition count: the indexes of `events` such an owner holds.
+ */
+export async function seenByEarlierOwners(env: Env, config: BrokerConfig, events: CloudEvent[]): Promise<Set<number>> {
+  const self = config.partition!;
+  const now = Date.now();
+  const asks = new Map<number, number[]>();
+  for (const earlier of self.previous.filter((p) => p.until > now)) {
+    events.forEach((e, i) => {
+      const owner = partitionOf(e, earlier.count);
+      if (owner !== self.index) asks.set(owner, [...(asks.get(owner) ?? []), i]);
+    });
+  }
+  const seen = new Set<number>();
+  await Promise.all(
+    [...asks].map(async ([owner, indexes]) => {
+      const keys = indexes.map((i) => ({ source: String(events[i].attributes.source), id: String(events[i].attributes.id) }));
+      const answers = await partitionStub(env, config.namespace, config.name, owner).seen(keys);
+      answers.forEach((held, k) => held && seen.add(indexes[k]));
+    }),
+  );
+  return seen;
 }
