@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { RoutingTable } from "./routing.ts";
-import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
+import { RUNNERS, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
@@ -87,7 +87,7 @@ export class ControlPlane extends DurableObject<Env> {
   private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
     if (!RUNNERS[m.kind]) return shown;
-    return { ...shown, status: { ...shown.status, ...(await this.runner(m).status()) } };
+    return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
   }
 
   async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
@@ -178,16 +178,24 @@ export class ControlPlane extends DurableObject<Env> {
     if (RUNNERS[m.kind]) await this.pushRunner(m, ctx);
   }
 
-  private runner(m: Manifest): Stub<Runner> {
-    const ns = this.env[RUNNERS[m.kind]] as unknown as DurableObjectNamespace;
-    return ns.getByName(runnerKey(m.kind, m.metadata.namespace!, m.metadata.name)) as unknown as Stub<Runner>;
-  }
-
-  /** Hand a runner kind's current manifest (or null once deleted) to the object that runs it. */
+  /**
+   * Hand a runner kind's current manifest (or null once deleted) to the objects that run it: one, or one
+   * per consumer of a KafkaSource; consumers beyond a lowered count are stopped.
+   */
   private async pushRunner(m: Manifest, ctx: ResolveContext): Promise<void> {
-    const stored = this.read(m.kind, m.metadata.namespace!, m.metadata.name);
+    const ns = m.metadata.namespace!;
+    const stored = this.read(m.kind, ns, m.metadata.name);
     const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
-    await this.runner(m).configure(stored ? { manifest: stored, sink, ctx } : null);
+    const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
+    const count = stored ? runnerCount(stored) : 0;
+    const was = Number(this.settings.get(key) ?? 1);
+    await Promise.all(
+      Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(stored && i < count ? { manifest: stored, sink, ctx, ...(i > 0 ? { consumer: i } : {}) } : null),
+      ),
+    );
+    if (stored) this.settings.put(key, String(count));
+    else this.settings.delete(key);
   }
 
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */

@@ -7,6 +7,7 @@
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionObjectName, partitionOf } from "../shared/partitions.ts";
+import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
 import { isChannelName } from "../shared/resources/sources.ts";
 import type { Broker, IngestResult } from "./broker.ts";
@@ -121,6 +122,12 @@ export const partitionStub = (env: Env, namespace: string, name: string, partiti
 /** Every partition object of a broker (a channel has one). */
 export function partitionStubs(env: Env, namespace: string, name: string, partitions: number): Stub<Broker>[] {
   return Array.from({ length: partitions }, (_, i) => partitionStub(env, namespace, name, i));
+}
+
+/** A broker's metrics summed over its partitions (what autoscaling reads). */
+export async function brokerMetrics(env: Env, namespace: string, name: string): Promise<PartitionedMetrics> {
+  const partitions = (await lookupRoute(env, namespace, name))?.partitions ?? 1;
+  return sumMetrics(await Promise.all(partitionStubs(env, namespace, name, partitions).map((stub) => stub.metrics())));
 }
 
 function sum(results: IngestResult[], field: "accepted" | "duplicates"): number {

@@ -20,6 +20,7 @@ import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
 import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
+import { kafkaConsumers } from "../shared/bridges/kafka/spec.ts";
 import type { PolledMessage } from "../shared/bridges/types.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
 import type { Condition, Manifest } from "../shared/resources/manifest.ts";
@@ -85,7 +86,9 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const s = this.kv.getJson<LoopStatus>("status");
     if (!s) return this.kv.get("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
     const { ready, reason, message, ...fields } = s;
-    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields };
+    const input = this.kv.getJson<RunnerInput>("input");
+    const consumers = input?.manifest.kind === "KafkaSource" ? kafkaConsumers(input.manifest.spec) : 1;
+    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields, ...(consumers > 1 ? { consumers } : {}) };
   }
 
   override async alarm(): Promise<void> {
@@ -231,6 +234,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   private createBridge(input: RunnerInput): SourceBridge {
     const env = this.env as unknown as Record<string, unknown>;
     return createSourceBridge(input.manifest, {
+      consumer: input.consumer,
       secret: (name) => (typeof env[name] === "string" ? (env[name] as string) : undefined),
       fetch: (url, init) => fetch(url, init),
       store: {
