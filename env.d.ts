@@ -4,4 +4,12 @@ interface Env {
   ADMIN_TOKEN?: string;
   /** The router's public URL, when it differs from the URL requests arrive at. */
   PUBLIC_URL?: string;
+  /** Other URLs or hosts that reach this Worker (the workers.dev alias of a custom domain): subscriber URLs on them are this router. */
+  ROUTER_ALIASES?: string;
+}
+
+// Vite's `?raw` imports (the workerd tests read fixtures this way).
+declare module "*?raw" {
+  const text: string;
+  export default text;
 }

@@ -3,7 +3,7 @@
 // Runtime types generated with workerd@1.20261102.1 2026-11-01 nodejs_compat
 interface __BaseEnv_Env {
 	DOMAIN: "example.com";
-	DOMAIN_TEMPLATE: "https://{name}.{namespace}.{DOMAIN}";
+	DOMAIN_TEMPLATE: "https://{HOST}";
 	CONTROL: DurableObjectNamespace<import("./workers/index").ControlPlane>;
 	BROKER: DurableObjectNamespace<import("./workers/index").Broker>;
 	DISPATCHER: DurableObjectNamespace<import("./workers/index").Dispatcher>;

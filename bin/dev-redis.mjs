@@ -7,7 +7,7 @@
  *
  *   node bin/dev-redis.mjs [--redis-port 6379] [--port 8079] [--token T] [--dir .wrangler/redis]
  *
- * The token: --token, else UPSTASH_REDIS_REST_TOKEN from the environment or .dev.vars, else a new one.
+ * The token: --token, else SECRET_UPSTASH_REDIS_REST_TOKEN from the environment or .dev.vars, else a new one.
  * Ctrl-C stops the REST server and the redis-server this script started (a reused one keeps running).
  */
 import { spawn } from "node:child_process";
@@ -17,7 +17,7 @@ import { resolve } from "node:path";
 import { runCommands } from "./resp.mjs";
 import { startServer } from "./upstash-redis.mjs";
 
-const TOKEN_VAR = "UPSTASH_REDIS_REST_TOKEN";
+const TOKEN_VAR = "SECRET_UPSTASH_REDIS_REST_TOKEN";
 /** How long a started redis-server may take to answer PING. */
 const START_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 100;

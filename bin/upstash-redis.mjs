@@ -95,7 +95,7 @@ export function startServer({ redis, port, token }) {
 }
 
 function parseArgs(argv) {
-  const opts = { redis: "127.0.0.1:6379", port: "8079", token: process.env.UPSTASH_REDIS_REST_TOKEN, "redis-password": undefined };
+  const opts = { redis: "127.0.0.1:6379", port: "8079", token: process.env.SECRET_UPSTASH_REDIS_REST_TOKEN, "redis-password": undefined };
   for (let i = 0; i < argv.length; i += 2) {
     const name = argv[i].replace(/^--/, "");
     if (!(name in opts) || argv[i + 1] === undefined) throw new Error(`unknown or incomplete option ${argv[i]}`);
@@ -104,7 +104,7 @@ function parseArgs(argv) {
   const [host, port] = opts.redis.split(":");
   if (!host || !/^\d+$/.test(port ?? "")) throw new Error("--redis must be host:port");
   if (!/^\d+$/.test(opts.port)) throw new Error("--port must be a number (0 picks a free port)");
-  if (!opts.token) throw new Error("--token (or UPSTASH_REDIS_REST_TOKEN) is required");
+  if (!opts.token) throw new Error("--token (or SECRET_UPSTASH_REDIS_REST_TOKEN) is required");
   return { redis: { host, port: Number(port), password: opts["redis-password"] }, port: Number(opts.port), token: opts.token };
 }
 

@@ -251,7 +251,7 @@ export class ControlPlane extends DurableObject<Env> {
       name,
       ...brokerSettings(broker),
       delivery: broker.spec.delivery,
-      deadLetter: dls ? resolveDestination(dls, namespace, ctx, broker.metadata.annotations) : undefined,
+      deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {
         const tdls = t.spec.delivery?.deadLetterSink;
         const subscriber = resolveDestination(t.spec.subscriber, namespace, ctx, t.metadata.annotations);
@@ -262,7 +262,7 @@ export class ControlPlane extends DurableObject<Env> {
           subscriber,
           subscriberUri: targetUrl(subscriber, ctx.baseUrl),
           delivery: t.spec.delivery,
-          deadLetter: tdls ? resolveDestination(tdls, namespace, ctx, t.metadata.annotations) : undefined,
+          deadLetter: tdls ? resolveDestination(tdls, namespace, ctx) : undefined,
           ...triggerSettings(t),
         };
       }),
@@ -282,7 +282,7 @@ export class ControlPlane extends DurableObject<Env> {
           observedGeneration,
           conditions: [ready(true, "BrokerReady", "")],
           address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
-          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
+          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
         },
       };
     }
@@ -298,7 +298,7 @@ export class ControlPlane extends DurableObject<Env> {
             brokerExists ? ready(true, "TriggerReady", "") : ready(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
           ],
           subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
-          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
+          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
         },
       };
     }

@@ -26,6 +26,7 @@ import { kindByName } from "../shared/resources/kinds.ts";
 import type { Condition, Manifest } from "../shared/resources/manifest.ts";
 import { deadLetterEntry, type SinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { nextTick, pingEvent, type PingSourceResource } from "../shared/sources/ping.ts";
+import { secretReader } from "../shared/secrets.ts";
 
 /** An empty poll waits at least this long before the next (bridges that answer at once, e.g. Redis). */
 export const MIN_CYCLE_MS = 1_000;
@@ -232,10 +233,9 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private createBridge(input: RunnerInput): SourceBridge {
-    const env = this.env as unknown as Record<string, unknown>;
     return createSourceBridge(input.manifest, {
       consumer: input.consumer,
-      secret: (name) => (typeof env[name] === "string" ? (env[name] as string) : undefined),
+      secret: secretReader(this.env),
       fetch: (url, init) => fetch(url, init),
       store: {
         load: async () => this.kv.getJson<KafkaPollerState>("bridge") ?? undefined,

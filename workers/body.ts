@@ -1,5 +1,5 @@
 /** Request bodies read with a hard size limit (shared/streams.ts), refused early on a larger Content-Length. */
-import { MAX_MANIFEST_BYTES, parseManifestBody } from "../shared/resources/manifest.ts";
+import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifestBody } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
 import { readCapped } from "../shared/streams.ts";
 
@@ -17,7 +17,7 @@ export async function readTextLimited(req: Request, max: number): Promise<string
 }
 
 /** Read and parse a manifest body; a failure is the Status to answer. */
-export async function readManifest(req: Request): Promise<{ value: unknown } | KubeStatus> {
+export async function readManifest(req: Request): Promise<ParsedManifest | KubeStatus> {
   const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
   if (text === null) return failure(413, "RequestEntityTooLarge", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   const parsed = parseManifestBody(req.headers.get("content-type"), text);

@@ -2,12 +2,13 @@
 import type { Broker } from "../durable-objects/broker.ts";
 import type { ControlPlane } from "../durable-objects/control-plane.ts";
 import type { Stub } from "../durable-objects/stub.ts";
-import type { ResolveContext } from "../shared/resources/destination.ts";
+import { type ResolveContext, selfHostsOf } from "../shared/resources/destination.ts";
 
 export function resolveContext(env: Env, requestUrl: string): ResolveContext {
-  const configured = (env as { PUBLIC_URL?: string }).PUBLIC_URL;
+  const baseUrl = (env.PUBLIC_URL || new URL(requestUrl).origin).replace(/\/+$/, "");
   return {
-    baseUrl: (configured || new URL(requestUrl).origin).replace(/\/+$/, ""),
+    baseUrl,
+    selfHosts: selfHostsOf(baseUrl, requestUrl, env.ROUTER_ALIASES),
     domainTemplate: env.DOMAIN_TEMPLATE,
     domain: env.DOMAIN,
   };

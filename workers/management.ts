@@ -1,5 +1,6 @@
 /** The Kubernetes-style management API (API.md §3): thin routes over the control plane object. */
 import { type Context, Hono } from "hono";
+import { decodeManifest, fieldValidationOf, warningHeader } from "../shared/resources/field-validation.ts";
 import { findKind, type KindInfo } from "../shared/resources/kinds.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
@@ -39,9 +40,14 @@ async function apply(c: Ctx, mode: "put" | "post") {
   if ("code" in kind) return status(c, kind);
   const name = mode === "put" ? c.req.param("name") : undefined;
   if (name !== undefined && !isValidName(name)) return status(c, failure(400, "BadRequest", `invalid name ${name}`));
+  const validation = fieldValidationOf(c.req.query("fieldValidation"));
+  if (typeof validation !== "string") return status(c, validation);
   const body = await readManifest(c.req.raw);
   if ("code" in body) return status(c, body);
-  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, body.value, mode, resolveContext(c.env, c.req.url), name);
+  const decoded = decodeManifest(kind, c.req.param("version")!, body, validation);
+  if ("code" in decoded) return status(c, decoded);
+  for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
+  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name);
   if (kind.kind === "Broker") forgetRoutes();
   return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
 }

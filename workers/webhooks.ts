@@ -11,6 +11,7 @@ import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { MAX_WEBHOOK_BODY_BYTES, providerResponse, receiveWebhook } from "../shared/webhooks/receive.ts";
 import { type WebhookKind, webhookConfig } from "../shared/webhooks/spec.ts";
+import { secretReader } from "../shared/secrets.ts";
 import { readLimited } from "./body.ts";
 import { ingestInto } from "../durable-objects/routing.ts";
 import { control, resolveContext } from "./context.ts";
@@ -26,25 +27,32 @@ const SINK_MISSING_RETRY_AFTER_S = 30;
 
 export const webhooks = new Hono<{ Bindings: Env }>();
 
+/**
+ * The one answer to a caller that has not proved it holds the source's secret, whatever failed: an unknown
+ * source, a secret not set, a bad signature. It tells nothing of which sources exist or what they need;
+ * the reason goes to the log.
+ */
+const UNVERIFIED = { error: "webhook verification failed" };
+
 webhooks.post("/webhooks/:namespace/:source", async (c) => {
   const { namespace, source: name } = c.req.param();
-  const ctx = resolveContext(c.env, c.req.url);
-  const manifest = isValidNamespace(namespace) && isValidName(name) ? await findSource(c.env, namespace, name, ctx) : null;
-  if (!manifest) return c.json({ error: `no GitHubSource or WebhookSource ${namespace}/${name}` }, 404);
-
   const body = await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` }, 413);
+  const refuse = (reason: string) => {
+    console.log(JSON.stringify({ level: "warn", msg: "webhook refused", source: `${namespace}/${name}`, reason }));
+    return c.json(UNVERIFIED, 401);
+  };
 
-  const bindings = c.env as unknown as Record<string, unknown>;
+  const ctx = resolveContext(c.env, c.req.url);
+  const manifest = isValidNamespace(namespace) && isValidName(name) ? await findSource(c.env, namespace, name, ctx) : null;
+  if (!manifest) return refuse("no GitHubSource or WebhookSource of this name");
+
   const resource = { kind: manifest.kind as WebhookKind, metadata: { namespace, name }, spec: manifest.spec as Record<string, unknown> };
-  const config = webhookConfig(resource, (secret) => {
-    const value = bindings[secret];
-    return typeof value === "string" ? value : undefined;
-  });
-  if ("error" in config) return c.json({ error: config.error }, 500);
+  const config = webhookConfig(resource, secretReader(c.env));
+  if ("error" in config) return refuse(config.error);
 
   const outcome = await receiveWebhook(config, { url: publicRequestUrl(ctx.baseUrl, c.req.url), headers: c.req.raw.headers, body }, Date.now());
-  if (outcome.kind === "rejected") return c.json({ error: outcome.error }, outcome.status);
+  if (outcome.kind === "rejected") return outcome.status === 401 ? refuse(outcome.error) : c.json({ error: outcome.error }, outcome.status);
   if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
 
   const entry = sinkEntry(manifest, ctx);

@@ -35,6 +35,13 @@ export class ApiError extends Error {
 export interface ApiResponse<T> {
   status: number;
   body: T;
+  /** The texts of the server's `Warning: 299 - "..."` headers (unknown fields with ?fieldValidation=Warn). */
+  warnings: string[];
+}
+
+/** Every warning text of a (possibly comma-joined) `Warning` header. */
+export function warningsOf(header: string | null): string[] {
+  return [...(header ?? "").matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\(.)/g, "$1"));
 }
 
 /** Longest wait for one API call: a router that hangs fails the command instead of the script. */
@@ -71,7 +78,7 @@ export function createApi(ctx: Context, fetchImpl: typeof fetch): Api {
         const hint = res.status === 401 && !ctx.token && init.auth !== false ? "pass --token or set EDGE_EVENTING_TOKEN (the router's ADMIN_TOKEN)" : undefined;
         throw new ApiError(res.status, typeof body === "object" && body !== null ? (body as ErrorBody) : { message: String(body) }, `HTTP ${res.status}`, hint);
       }
-      return { status: res.status, body: body as T };
+      return { status: res.status, body: body as T, warnings: warningsOf(res.headers.get("warning")) };
     },
   };
 }
@@ -83,7 +90,7 @@ export function describeError(e: ApiError): string {
   const reason = b.reason ?? String(e.status);
   const causes = b.details?.causes ?? [];
   let text: string;
-  if (causes.length > 0) {
+  if (causes.length > 0 && reason === "Invalid") {
     const subject = b.details?.kind ? `${b.details.kind} "${b.details.name ?? ""}" is invalid` : (b.message ?? "invalid");
     text = `Error from server (${reason}): ${subject}\n${causes.map((c) => `  * ${c.field || "(object)"}: ${c.message ?? ""}\n`).join("")}`;
   } else {

@@ -26,7 +26,7 @@ async function usage(): Promise<string> {
   return `usage:
 ${lines.join("")}
 context: --server/-s URL or EDGE_EVENTING_SERVER (default ${DEFAULT_SERVER}), --token or EDGE_EVENTING_TOKEN, -n NAMESPACE (default "default")
-exit codes: 0 done, 1 the API refused or was unreachable, 2 wrong usage (docs/OPERATIONS.md)
+exit codes: 0 done, 1 the API refused or was unreachable (or a reviewed expression does not parse), 2 wrong usage (docs/OPERATIONS.md)
 `;
 }
 

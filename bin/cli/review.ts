@@ -33,7 +33,8 @@ review expression EXPRESSION --event EVENT [--language cesql|cel] [-o yaml|json]
     const plural = sub === "filter" ? "filterreviews" : "expressionreviews";
     const { body: result } = await api.call<{ status: ReviewStatus }>("POST", `${BASE}/${plural}`, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
     cli.io.out(output ? render(result, output) : summary(result.status));
-    return 0;
+    // An expression that does not parse is one a Trigger would refuse: fail the command (scripts check it).
+    return result.status.error?.kind === "parse" ? 1 : 0;
   },
 };
 

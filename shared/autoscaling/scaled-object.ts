@@ -7,6 +7,8 @@ import type { ScaleBounds } from "./bounds.ts";
 import type { DeciderSpec } from "./decider.ts";
 import { KAFKA_DEFAULTS, type KafkaLagOptions } from "./kafka-lag.ts";
 import type { KedaPolicy } from "./keda.ts";
+import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export interface FieldError { field: string; message: string }
 
@@ -157,8 +159,8 @@ function parseTrigger(t: unknown, at: string, errors: FieldError[]): TriggerSpec
 }
 
 function secretRef(v: unknown, field: string, errors: FieldError[]): SecretRef {
-  if (!isObj(v) || typeof v.name !== "string" || !ENV_NAME.test(v.name)) {
-    errors.push({ field, message: "must be {name: WORKER_SECRET_NAME}" });
+  if (!isObj(v) || !isSecretName(v.name)) {
+    errors.push({ field: `${field}.name`, message: SECRET_NAME_RULE });
     return { name: "" };
   }
   return { name: v.name };
@@ -171,14 +173,8 @@ function parseCluster(v: unknown, errors: FieldError[]): ClusterConnection {
     return { url: "", secretKeyRef: { name: "" } };
   }
   let url = "";
-  try {
-    const u = new URL(String(v.url));
-    const local = u.hostname === "127.0.0.1" || u.hostname === "localhost";
-    if (u.protocol !== "https:" && !(u.protocol === "http:" && local)) throw new Error();
-    url = u.href.replace(/\/$/, "");
-  } catch {
-    errors.push({ field: `${at}.url`, message: "must be an https URL (http only for localhost)" });
-  }
+  if (isSecureEndpoint(v.url)) url = new URL(v.url as string).href.replace(/\/$/, "");
+  else errors.push({ field: `${at}.url`, message: SECURE_ENDPOINT_RULE });
   const cluster: ClusterConnection = { url, secretKeyRef: secretRef(v.secretKeyRef, `${at}.secretKeyRef`, errors) };
   if (v.access !== undefined) {
     const a = isObj(v.access) ? v.access : {};

@@ -14,9 +14,10 @@ import { redisStreamPollerConfig } from "./redis/spec.ts";
 import { createRocketMQPoller } from "./rocketmq/poller.ts";
 import { rocketMQPollerConfig } from "./rocketmq/spec.ts";
 import type { FetchLike, PollBatch, SourcePoller } from "./types.ts";
+import type { SecretReader } from "../secrets.ts";
 
 export interface BridgeDeps {
-  secret: (name: string) => string | undefined;
+  secret: SecretReader;
   fetch: FetchLike;
   store: PollerStateStore;
   /** KafkaSource: which of its consumer instances this poller runs. */
@@ -30,7 +31,8 @@ export interface SourceBridge extends SourcePoller {
 }
 
 /** The bridge client of a source manifest; throws naming the field when a secret is not set. */
-export function createSourceBridge(manifest: Manifest, deps: BridgeDeps): SourceBridge {
+export function createSourceBridge(manifest: Manifest, given: BridgeDeps): SourceBridge {
+  const deps = { ...given, fetch: namingUrl(given.fetch) };
   const metadata = { namespace: manifest.metadata.namespace!, name: manifest.metadata.name };
   const spec = manifest.spec;
   switch (manifest.kind) {
@@ -50,6 +52,22 @@ export function createSourceBridge(manifest: Manifest, deps: BridgeDeps): Source
     default:
       throw new Error(`kind ${manifest.kind} has no bridge`);
   }
+}
+
+/**
+ * A fetch whose network failures name the request (`GET https://bridge/consumers/g: Network connection
+ * lost.`), so a source's PollFailed status says which endpoint could not be reached. Query strings and
+ * credentials in the URL are left out.
+ */
+function namingUrl(fetch: FetchLike): FetchLike {
+  return async (input, init) => {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      const url = new URL(input);
+      throw new Error(`${init?.method ?? "GET"} ${url.origin}${url.pathname}: ${(error as Error).message}`, { cause: error });
+    }
+  };
 }
 
 /** Knative applies `ceOverrides.extensions` on top of every event of the source. */

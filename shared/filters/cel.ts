@@ -10,11 +10,15 @@
  *   mix types (`event.data.count + 1` is an error): write `+ 1.0` or `int(event.data.count) + 1`.
  * - A missing key (`event.subject` on an event without subject) is an error, so the filter fails;
  *   guard with `has(event.subject)`.
+ * - `matches()` runs on RE2 (re2js), the regular-expression syntax CEL specifies, in time linear in its
+ *   input: the pattern may come from the event, and a backtracking engine would let one event stall the
+ *   broker. Each `.matches(` call site is renamed to `.re2Matches(` before parsing (see `withLinearMatches`).
  * Parse and type errors are found at compile time; evaluation never throws.
  */
 import { Environment, EvaluationError, ParseError, TypeError as CelTypeError } from "@marcbachmann/cel-js";
 import { Duration, UnsignedInt } from "@marcbachmann/cel-js/evaluator";
 import type { CloudEvent } from "../cloudevents/event.ts";
+import { RE2JS } from "re2js";
 import { dataAsJson } from "../cloudevents/index.ts";
 
 /** Longest accepted expression, in UTF-16 code units. */
@@ -48,8 +52,28 @@ export interface CelOptions {
   result?: "bool" | "any";
 }
 
+/** Compiled RE2 patterns kept, by pattern text: literal patterns compile once, event-supplied ones are bounded. */
+const PATTERN_CACHE_SIZE = 256;
+const patterns = new Map<string, RE2JS>();
+
+function re2Matches(input: string, pattern: string): boolean {
+  let re = patterns.get(pattern);
+  if (!re) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (e) {
+      throw new Error(`invalid regular expression ${JSON.stringify(pattern.slice(0, 100))}: ${(e as Error).message}`);
+    }
+    if (patterns.size >= PATTERN_CACHE_SIZE) patterns.delete(patterns.keys().next().value!);
+    patterns.set(pattern, re);
+  }
+  return re.matcher(input).find();
+}
+
 // Built once: cel-js environments are expensive to create, and nothing registers into it later.
-const environment = new Environment({ limits: CEL_LIMITS }).registerVariable("event", "map");
+const environment = new Environment({ limits: CEL_LIMITS })
+  .registerVariable("event", "map")
+  .registerFunction("string.re2Matches(string): bool", re2Matches);
 
 function describe(e: unknown): string {
   if (e instanceof ParseError || e instanceof EvaluationError || e instanceof CelTypeError) {
@@ -66,6 +90,10 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
   let evaluator: ReturnType<Environment["parse"]>;
   try {
     evaluator = environment.parse(expression);
+    const checked = evaluator.check(); // on the text as written, so positions in errors are the user's
+    if (!checked.valid) return { error: { kind: "type", message: describe(checked.error) } };
+    const linear = withLinearMatches(expression, evaluator.ast);
+    if (linear !== expression) evaluator = environment.parse(linear);
   } catch (e) {
     return { error: { kind: "parse", message: describe(e) } };
   }
@@ -139,6 +167,41 @@ function readsData(node: unknown): boolean {
     return args[1] === "data";
   }
   return readsData(args);
+}
+
+/**
+ * The expression with every `x.matches(p)` method call renamed to `x.re2Matches(p)`. The method name is found
+ * from the parsed tree: after the receiver's end, past white space, comments and the dot.
+ */
+function withLinearMatches(expression: string, ast: unknown): string {
+  const sites: number[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!isNode(node)) return;
+    const args = node.args as unknown[];
+    if (node.op === "rcall" && args[0] === "matches") {
+      const receiver = args[1] as { end: number };
+      const dot = skipSpace(expression, receiver.end);
+      const at = skipSpace(expression, dot + 1);
+      if (expression[dot] !== "." || !expression.startsWith("matches", at)) throw new Error("cannot place a matches() call");
+      sites.push(at);
+    }
+    walk(node.args);
+  };
+  walk(ast);
+  let out = expression;
+  for (const at of sites.sort((a, b) => b - a)) out = `${out.slice(0, at)}re2Matches${out.slice(at + "matches".length)}`;
+  return out;
+}
+
+/** Past white space and `//` comments from `i`. */
+function skipSpace(s: string, i: number): number {
+  for (;;) {
+    while (/\s/.test(s[i] ?? "")) i++;
+    if (!s.startsWith("//", i)) return i;
+    const eol = s.indexOf("\n", i);
+    i = eol < 0 ? s.length : eol + 1;
+  }
 }
 
 /** The value's CEL type, named as ExpressionReview names types (API.md §3). */

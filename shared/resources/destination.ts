@@ -4,6 +4,7 @@
  * resolved to that broker, so a subscriber cannot make an unbounded loop through HTTP.
  */
 import type { Destination, FieldError } from "../delivery/policy.ts";
+import { isValidName, isValidNamespace } from "./manifest.ts";
 
 export type Target =
   | { kind: "url"; url: string }
@@ -13,12 +14,23 @@ export type Target =
 export interface ResolveContext {
   /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
   baseUrl: string;
-  /** `https://{name}.{namespace}.{DOMAIN}` by default; `{DOMAIN}` is the configured or annotated domain. */
+  /**
+   * Every host that reaches this router, as `URL.host` spells it (lower case, default port dropped): the
+   * base URL's, the request's, and the `ROUTER_ALIASES` (e.g. the workers.dev alias of a custom domain).
+   */
+  selfHosts: string[];
+  /**
+   * A Knative Service's URL, `https://{HOST}` by default. `{HOST}` is the Service's host: the
+   * resource's `k8s.aliyun.com/domain` annotation when it has one, else `{name}.{namespace}.{DOMAIN}`.
+   */
   domainTemplate: string;
   domain: string;
 }
 
-/** Alibaba's per-resource override of the Knative Service domain (seed manifests use it). */
+/**
+ * Alibaba's per-resource host of the sink's (or subscriber's) Knative Service: the whole host, e.g.
+ * `event-display.default.example.com`, as ACK's manifests write it.
+ */
 export const DOMAIN_ANNOTATION = "k8s.aliyun.com/domain";
 
 const SERVICE = { group: "serving.knative.dev", kind: "Service" };
@@ -63,30 +75,64 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
-/** Resolve a validated Destination in `namespace`; `annotations` may override the Service domain. */
+/**
+ * Resolve a validated Destination in `namespace`. `annotations` are those of the resource whose sink or
+ * subscriber this is (its `k8s.aliyun.com/domain` names that Service's host); dead-letter sinks pass none.
+ */
 export function resolveDestination(dest: Destination, namespace: string, ctx: ResolveContext, annotations?: Record<string, string>): Target {
   const ref = dest.ref;
   if (ref && isRefKind(ref, BROKER)) return { kind: "broker", namespace: ref.namespace ?? namespace, name: ref.name };
   if (ref && isRefKind(ref, DISPLAY)) return { kind: "display", namespace: ref.namespace ?? namespace, name: ref.name };
   let url = dest.uri ?? "";
   if (ref) {
-    const domain = annotations?.[DOMAIN_ANNOTATION] ?? ctx.domain;
-    const base = ctx.domainTemplate
+    const ns = ref.namespace ?? namespace;
+    const host = annotations?.[DOMAIN_ANNOTATION];
+    // A template without {HOST} cannot place an annotated host: the annotation then is the URL's whole authority.
+    const template = host !== undefined && !ctx.domainTemplate.includes("{HOST}") ? "https://{HOST}" : ctx.domainTemplate;
+    const base = template
+      .replaceAll("{HOST}", host ?? `${ref.name}.${ns}.${ctx.domain}`)
       .replaceAll("{name}", ref.name)
-      .replaceAll("{namespace}", ref.namespace ?? namespace)
-      .replaceAll("{DOMAIN}", domain);
+      .replaceAll("{namespace}", ns)
+      .replaceAll("{DOMAIN}", ctx.domain);
     url = dest.uri ? new URL(dest.uri, base.endsWith("/") ? base : `${base}/`).toString() : base;
   }
-  return selfBroker(url, ctx.baseUrl) ?? { kind: "url", url };
+  return selfBroker(url, ctx.selfHosts) ?? { kind: "url", url };
 }
 
-function selfBroker(url: string, baseUrl: string): Target | undefined {
-  if (!url.startsWith(`${baseUrl}/`)) return undefined;
-  const m = /^\/([a-z0-9-]+)\/([a-z0-9.-]+)\/?$/.exec(new URL(url).pathname);
-  return m ? { kind: "broker", namespace: m[1], name: m[2] } : undefined;
+/**
+ * A URL that reaches this router's ingress is a broker inside it. Hosts compare as URL parsing normalises them
+ * (case, default ports, either scheme: both reach the same Worker) and path segments percent-decoded, as the
+ * ingress route decodes them.
+ */
+function selfBroker(url: string, selfHosts: readonly string[]): Target | undefined {
+  const u = new URL(url);
+  if (!selfHosts.includes(u.host)) return undefined;
+  const segments = u.pathname.replace(/\/$/, "").split("/").slice(1).map(decodeSegment);
+  if (segments.length !== 2) return undefined;
+  const [namespace, name] = segments;
+  return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? { kind: "broker", namespace, name } : undefined;
 }
 
-/** The URL a user sees in status (subscriberUri, deadLetterSinkUri). */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hosts of the base URL, the request URL and the configured aliases (comma- or space-separated URLs or hosts). */
+export function selfHostsOf(baseUrl: string, requestUrl: string, aliases = ""): string[] {
+  const hosts = [baseUrl, requestUrl, ...aliases.split(/[\s,]+/).filter((a) => a !== "").map((a) => (a.includes("://") ? a : `https://${a}`))].flatMap((u) => {
+    try {
+      return [new URL(u).host];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set(hosts)];
+}
+
 export function targetUrl(target: Target, baseUrl: string): string {
   switch (target.kind) {
     case "url":

@@ -5,6 +5,7 @@ import { compileTriggerFilter, type TriggerFilterSpec } from "../filters/knative
 import { type Target, validateDestination } from "./destination.ts";
 import type { Manifest } from "./manifest.ts";
 import { MAX_PARTITIONS, PARTITIONS_ANNOTATION } from "../partitions.ts";
+import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
 
 export interface BrokerSpec {
   delivery?: DeliverySpec;
@@ -27,8 +28,6 @@ export const BROKER_ANNOTATIONS = {
   partitions: PARTITIONS_ANNOTATION,
 } as const;
 
-/** How a Worker secret may be named (wrangler secret put NAME). */
-const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
 export const TRIGGER_ANNOTATIONS = {
   deliveryOrder: "kafka.eventing.knative.dev/delivery.order",
@@ -52,8 +51,8 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.backlogLimit}`, message: `must be an integer from 1 to ${MAX_BACKLOG_LIMIT}` });
   }
   const secret = a[BROKER_ANNOTATIONS.ingressTokenSecret];
-  if (secret !== undefined && !SECRET_NAME.test(secret)) {
-    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: "must name a Worker secret (letters, digits, _)" });
+  if (secret !== undefined && !isSecretName(secret)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE });
   }
   const partitions = a[BROKER_ANNOTATIONS.partitions];
   if (partitions !== undefined && !isIntIn(partitions, 1, MAX_PARTITIONS)) {

@@ -47,13 +47,12 @@ interface Route {
 
 function routes(source: Manifest<SourceSpec>, ctx: ResolveContext): Route[] {
   const ns = source.metadata.namespace!;
-  const resolve = (d: Destination) => resolveDestination(d, ns, ctx, source.metadata.annotations);
   const delivery = sourceDelivery(source);
-  const list: Route[] = [{ purpose: "sink", target: resolve(source.spec.sink ?? {}), delivery }];
+  const list: Route[] = [{ purpose: "sink", target: resolveDestination(source.spec.sink ?? {}, ns, ctx, source.metadata.annotations), delivery }];
   const dls = delivery?.deadLetterSink;
   if (dls) {
     const { deadLetterSink: _, ...rest } = delivery!;
-    list.push({ purpose: "dead-letter", target: resolve(dls), delivery: rest });
+    list.push({ purpose: "dead-letter", target: resolveDestination(dls, ns, ctx), delivery: rest });
   }
   return list;
 }
@@ -93,7 +92,7 @@ function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEn
     backlogLimit: DEFAULT_BACKLOG_LIMIT,
     dedupWindowMs: DEFAULT_DEDUP_WINDOW_MS,
     delivery: route.delivery,
-    deadLetter: dls ? resolveDestination(dls, entry.namespace, ctx, source.metadata.annotations) : undefined,
+    deadLetter: dls ? resolveDestination(dls, entry.namespace, ctx) : undefined,
     triggers: [
       {
         name: route.purpose,

@@ -2,14 +2,14 @@
  * Field checks the source manifests' spec validators share (RocketMQ, MNS, Redis Streams, the
  * webhook sources). Each appends `{field, message}` causes (paths start with `spec.`) and returns
  * the value when it is usable.
- * Secrets never appear in a spec: `{secretKeyRef: {name: ENV_NAME}}` names a Worker secret.
+ * Secrets never appear in a spec: `{secretKeyRef: {name: SECRET_...}}` names a Worker secret (shared/secrets.ts).
  */
 import type { FieldError } from "../delivery/policy.ts";
+import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export type Spec = Record<string, unknown>;
 
-/** Worker secret and variable names as `wrangler secret put` accepts them. */
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -54,6 +54,15 @@ export function urlField(spec: Spec, name: string, errors: FieldError[]): string
   return v;
 }
 
+/** A URL the router sends credentials to: https, or http on this machine only (shared/transport.ts). */
+export function endpointField(spec: Spec, name: string, errors: FieldError[]): string | undefined {
+  const v = stringField(spec, name, errors, true);
+  if (v === undefined) return undefined;
+  if (isSecureEndpoint(v)) return v;
+  errors.push({ field: `spec.${name}`, message: SECURE_ENDPOINT_RULE });
+  return undefined;
+}
+
 /** `{secretKeyRef: {name}}`; returns the secret's name. */
 export function secretField(spec: Spec, name: string, errors: FieldError[], required: boolean): string | undefined {
   const v = spec[name];
@@ -63,8 +72,8 @@ export function secretField(spec: Spec, name: string, errors: FieldError[], requ
   }
   const ref = isObject(v) ? v.secretKeyRef : undefined;
   const secret = isObject(ref) ? ref.name : undefined;
-  if (typeof secret !== "string" || !ENV_NAME.test(secret)) {
-    errors.push({ field: `spec.${name}.secretKeyRef.name`, message: "must name a Worker secret (letters, digits, underscore)" });
+  if (!isSecretName(secret)) {
+    errors.push({ field: `spec.${name}.secretKeyRef.name`, message: SECRET_NAME_RULE });
     return undefined;
   }
   return secret;

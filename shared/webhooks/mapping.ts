@@ -16,7 +16,7 @@ export const GITLAB_TYPE_PREFIX = "dev.knative.sources.gitlab";
 export interface Mapped {
   type: string;
   source: string;
-  /** The provider's delivery id; undefined when it sends none (the caller then derives one from the body). */
+  /** The provider's delivery id, if it sends one (the caller decides whether it can be the event id). */
   id?: string;
   subject?: string;
   time?: string;
@@ -121,10 +121,12 @@ const MAPPERS: Record<WebhookConfig["provider"], Mapper> = {
     if (!topic) return { status: 400, error: "X-Shopify-Topic header is missing" };
     const json = requireJson(payload, "shopify", "application/json");
     if ("error" in json) return json;
+    // The shop domain header is not signed: kept as an extension, never as the source (part of the dedup key).
     const shop = headers.get("X-Shopify-Shop-Domain") ?? headers.get("Shopify-Shop-Domain");
     return {
       type: `${WEBHOOK_TYPE_PREFIX}.shopify.${topic}`,
-      source: shop ? `https://${shop}` : resourceSource(config),
+      source: resourceSource(config),
+      ...(shop ? { extensions: { shopifyshopdomain: shop } } : {}),
       // Shopify: the same X-Shopify-Event-Id across deliveries marks a duplicate.
       id: headers.get("X-Shopify-Event-Id") ?? headers.get("X-Shopify-Webhook-Id") ?? headers.get("Shopify-Webhook-Id") ?? undefined,
       subject: textAt(json.value, "admin_graphql_api_id") ?? textAt(json.value, "id"),

@@ -16,6 +16,14 @@ import type { Provider, ProviderReply, WebhookConfig, WebhookOutcome, WebhookReq
  */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Providers whose signature covers the delivery id: in the signed body (Stripe, Slack) or signed with it
+ * (Standard Webhooks' webhook-id). The others send their id in an unsigned header, so a captured delivery
+ * could be replayed under a fresh one: their event id is the SHA-256 of the signed body, which the broker's
+ * (source, id) window then deduplicates, and the provider's own id travels as `providerdeliveryid`.
+ */
+const SIGNED_ID: ReadonlySet<Provider> = new Set(["stripe", "slack", "standard-webhooks"]);
+
 export async function receiveWebhook(config: WebhookConfig, request: WebhookRequest, nowMs: number): Promise<WebhookOutcome> {
   if (request.body.length > MAX_WEBHOOK_BODY_BYTES) {
     return { kind: "rejected", status: 413, error: `body is ${request.body.length} bytes, over the ${MAX_WEBHOOK_BODY_BYTES}-byte limit` };
@@ -43,13 +51,14 @@ export async function receiveWebhook(config: WebhookConfig, request: WebhookRequ
   const mapped = mapDelivery(config, request.headers, payload);
   if ("error" in mapped) return { kind: "rejected", status: mapped.status, error: mapped.error };
 
+  const signedId = SIGNED_ID.has(config.provider) ? mapped.id : undefined;
   const attributes: CloudEvent["attributes"] = {
     specversion: "1.0",
-    // Providers without a delivery id: identical bodies are the same delivery.
-    id: mapped.id ?? toHex(await sha256(request.body)),
+    id: signedId ?? toHex(await sha256(request.body)),
     source: mapped.source,
     type: mapped.type,
   };
+  if (signedId === undefined && mapped.id !== undefined) attributes.providerdeliveryid = mapped.id;
   if (mapped.subject !== undefined) attributes.subject = mapped.subject;
   if (mapped.time !== undefined) attributes.time = mapped.time;
   const contentType = request.headers.get("content-type");

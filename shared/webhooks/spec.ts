@@ -7,6 +7,7 @@
 import type { FieldError } from "../delivery/policy.ts";
 import { isObject, secretField, stringField, urlField } from "../resources/spec-checks.ts";
 import { validateDestination } from "../resources/destination.ts";
+import type { SecretReader } from "../secrets.ts";
 import { GITHUB_EVENTS } from "./github-events.ts";
 import { PROVIDERS } from "./types.ts";
 import type { GenericHmacSettings, Provider, WebhookConfig } from "./types.ts";
@@ -14,8 +15,11 @@ import type { GenericHmacSettings, Provider, WebhookConfig } from "./types.ts";
 export type WebhookKind = "GitHubSource" | "WebhookSource";
 
 export const DEFAULT_TIMESTAMP_TOLERANCE_SECONDS = 300;
-/** Upper bound of spec.timestampToleranceSeconds: a day; a wider window is no replay protection. */
-export const MAX_TIMESTAMP_TOLERANCE_SECONDS = 86_400;
+/**
+ * Upper bound of spec.timestampToleranceSeconds: the brokers' default dedup window (10 minutes). A replay
+ * inside the tolerance is a duplicate the sink broker drops; outside it, the signature check refuses it.
+ */
+export const MAX_TIMESTAMP_TOLERANCE_SECONDS = 600;
 /** Secrets one WebhookSource verifies with at once: the current one and those being rotated out. */
 export const MAX_SECRETS = 5;
 
@@ -52,7 +56,6 @@ function validateGitHubSource(spec: Record<string, unknown>): FieldError[] {
   // Knative registers the hook with accessToken; here the hook is registered by hand, so it is optional.
   secretField(spec, "accessToken", errors, false);
   if (spec.githubAPIURL !== undefined) urlField(spec, "githubAPIURL", errors);
-  if (spec.secure !== undefined && typeof spec.secure !== "boolean") errors.push({ field: "spec.secure", message: "must be a boolean" });
   return errors;
 }
 
@@ -110,9 +113,6 @@ function genericSettings(value: unknown, errors: FieldError[]): void {
   if (!ENCODINGS.includes(value.encoding as (typeof ENCODINGS)[number])) {
     errors.push({ field: "spec.genericHmac.encoding", message: `must be one of ${ENCODINGS.join(", ")}` });
   }
-  if (value.prefix !== undefined && typeof value.prefix !== "string") {
-    errors.push({ field: "spec.genericHmac.prefix", message: "must be a string" });
-  }
 }
 
 export interface WebhookResource {
@@ -122,19 +122,19 @@ export interface WebhookResource {
 }
 
 /**
- * The verification config of a validated resource. `secret` reads a Worker secret by name; a
- * missing one is an error naming it (the route answers 500 and nothing is verified with "").
+ * The verification config of a validated resource. `secret` reads the Worker secrets it names; one that
+ * cannot be read is an error naming it (nothing is verified with "").
  */
-export function webhookConfig(resource: WebhookResource, secret: (name: string) => string | undefined): WebhookConfig | { error: string } {
+export function webhookConfig(resource: WebhookResource, secret: SecretReader): WebhookConfig | { error: string } {
   const { kind, metadata, spec } = resource;
   const ignored: FieldError[] = [];
   const names = kind === "GitHubSource" ? [secretField(spec, "secretToken", ignored, true)] : secretRefs(spec.secretKeyRef, ignored);
   if (ignored.length > 0 || names.some((n) => n === undefined)) return { error: `${kind} ${metadata.name} has an invalid secret reference` };
-  const secrets: string[] = [];
-  for (const name of names as string[]) {
-    const value = secret(name);
-    if (!value) return { error: `Worker secret ${name} is not set` };
-    secrets.push(value);
+  let secrets: string[];
+  try {
+    secrets = (names as string[]).map((name) => secret(name, kind === "GitHubSource" ? "spec.secretToken.secretKeyRef.name" : "spec.secretKeyRef"));
+  } catch (e) {
+    return { error: (e as Error).message };
   }
   const source = { namespace: metadata.namespace, name: metadata.name, kind };
   if (kind === "GitHubSource") {

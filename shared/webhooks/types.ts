@@ -43,7 +43,7 @@ export interface ProviderReply {
 }
 
 export type WebhookOutcome =
-  /** Verified; `event.attributes.id` is the provider's delivery id, so the broker deduplicates retries. */
+  /** Verified; `event.attributes.id` is a signed delivery id or the body's hash, so the broker deduplicates retries and replays. */
   | { kind: "event"; event: CloudEvent }
   /** A handshake or an event type the source does not want: answer it, store nothing. */
   | ({ kind: "reply" } & ProviderReply)

@@ -61,7 +61,7 @@ export async function kafkaFake(topic: string, partitions = 1) {
   const requests = () => control<Array<{ method: string; path: string; query: string; body: string }>>(`${fake.id}/requests`);
   return {
     url: fake.url,
-    produce: (record: { value?: string; key?: string; partition?: number }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
+    produce: (record: { value?: string; key?: string; partition?: number; headers?: Array<{ key: string; value: string | null }> }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
     instances: () => control<number>(`${fake.id}/instances`),
     commits: async () => (await requests()).filter((r) => r.method === "POST" && r.path.endsWith("/offsets")).map((r) => JSON.parse(r.body)),
     requests,

@@ -15,7 +15,7 @@ const GITHUB_SECRET = "reliability-secret";
 let router: RunningRouter;
 let sub: Subscriber;
 beforeAll(async () => {
-  [router, sub] = await Promise.all([startRouter({ vars: { GITHUB_WEBHOOK_SECRET: GITHUB_SECRET } }), startSubscriber()]);
+  [router, sub] = await Promise.all([startRouter({ vars: { SECRET_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET } }), startSubscriber()]);
   await apply(router.url, NS, "brokers", broker("b"));
 });
 afterAll(async () => {
@@ -57,7 +57,7 @@ it("answers 401 to every management call without a token, with a wrong one, or w
 it("stores nothing for webhooks that fail verification", async () => {
   await script(sub.url, "/sec-hook", [{ status: 200 }]);
   await apply(router.url, NS, "triggers", trigger("hook", { broker: "b", subscriber: { uri: `${sub.url}/sec-hook` } }));
-  await apply(router.url, NS, "githubsources", { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name: "repo" }, spec: { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } } } } as never, "sources.knative.dev/v1alpha1");
+  await apply(router.url, NS, "githubsources", { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name: "repo" }, spec: { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } } } } as never, "sources.knative.dev/v1alpha1");
   const before = (await metrics(router.url, NS, "b"))("events_accepted_total");
   const body = JSON.stringify({ ref: "refs/heads/main", repository: { name: "hello", html_url: "https://github.com/octo/hello" } });
   const signatures = [undefined, "sha256=" + "0".repeat(64), "sha1=abc", "sha256=zz", "garbage"];

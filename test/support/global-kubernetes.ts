@@ -18,7 +18,7 @@ declare module "vitest" {
   }
 }
 
-/** The ServiceAccount token the fake accepts: the workers project's K8S_TOKEN binding (vitest.config.ts). */
+/** The ServiceAccount token the fake accepts: the workers project's SECRET_K8S_TOKEN binding (vitest.config.ts). */
 export const KUBERNETES_TOKEN = "k8s-test-token";
 
 async function json(req: IncomingMessage): Promise<any> {

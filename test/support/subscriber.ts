@@ -1,7 +1,8 @@
 /**
  * A real HTTP subscriber for tests: records every request it receives and answers with a script that a
  * test sets per path (status, headers, body, delay), so it can fail on demand.
- *   POST /_script?path=/p  body: [{status, headers?, body?, delayMs?, repeat?}]  (last entry repeats)
+ *   POST /_script?path=/p  body: [{status, headers?, body?, delayMs?, repeat?}]  (last entry repeats;
+ *                          `{n}` in a header value becomes the request's number on that path, from 1)
  *   GET  /_received?path=/p  -> the recorded requests, oldest first
  * Anything else is a delivery: recorded, then answered by the script for its path (default 200, no body).
  */
@@ -79,7 +80,8 @@ export async function startSubscriber(): Promise<Subscriber> {
     peak = Math.max(peak, inflight);
     if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     inflight--;
-    res.writeHead(step.status, step.headers ?? {}).end(step.body ?? "");
+    const answer = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k, v.replaceAll("{n}", String(list.length))]));
+    res.writeHead(step.status, answer).end(step.body ?? "");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

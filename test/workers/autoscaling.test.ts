@@ -49,7 +49,7 @@ const scaledObject = (name: string, spec: Record<string, unknown>, annotations: 
   apiVersion: "keda.sh/v1alpha1",
   kind: "ScaledObject",
   metadata: { name, annotations },
-  spec: { pollingInterval: 1, cluster: { url: k8s, secretKeyRef: { name: "K8S_TOKEN" } }, ...spec },
+  spec: { pollingInterval: 1, cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_TOKEN" } }, ...spec },
 });
 
 beforeAll(async () => {
@@ -130,7 +130,7 @@ describe("ScaledObjects in the router", () => {
   it("reports a refused token as Ready False with the API server's answer, and stops when deleted", async () => {
     await addToFake("workloads", { kind: "Deployment", name: "guarded", replicas: 2 });
     await apply(soPath("denied"), scaledObject("denied", {
-      scaleTargetRef: { name: "guarded" }, cluster: { url: k8s, secretKeyRef: { name: "K8S_WRONG_TOKEN" } },
+      scaleTargetRef: { name: "guarded" }, cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_WRONG_TOKEN" } },
       triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "backlog", target: "5" } }],
     }));
     expect(await runDurableObjectAlarm(autoscaler("denied"))).toBe(true);

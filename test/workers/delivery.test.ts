@@ -30,6 +30,27 @@ describe("dispatch inside the runtime", () => {
   });
 });
 
+describe("reply loops", () => {
+  it("clamps a producer's knativebrokerttl to Knative's 255, so a subscriber that always replies ends after 255 deliveries", async () => {
+    const reply = { "ce-specversion": "1.0", "ce-id": "echo-{n}", "ce-source": "/echo", "ce-type": "loop.t", "content-type": "text/plain" };
+    await script(sub, "/echo", [{ status: 200, headers: reply, body: "again" }]);
+    const put = await fetchRouter(resourcePath(NS, "brokers", "loop"), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "loop" } }) });
+    expect(put.status).toBeLessThan(300);
+    await applyTrigger(trigger("echo", { broker: "loop", filters: [{ exact: { type: "loop.t" } }], subscriber: { uri: `${sub}/echo` } }));
+    const sent = await fetchRouter(`/${NS}/loop`, {
+      method: "POST",
+      headers: { "ce-specversion": "1.0", "ce-id": "loop-0", "ce-source": "/producer", "ce-type": "loop.t", "ce-knativebrokerttl": "2147483647", "content-type": "text/plain" },
+      body: "start",
+    });
+    expect(sent.status).toBe(202);
+    const all = await receivedAtLeast(sub, "/echo", 255, 25_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await receivedAtLeast(sub, "/echo", 255);
+    expect(all.length).toBe(255);
+    expect(after.length).toBe(255);
+  });
+});
+
 async function applyTrigger(body: { metadata: { name: string } }) {
   const r = await fetchRouter(resourcePath(NS, "triggers", body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
   expect(r.status).toBeLessThan(300);

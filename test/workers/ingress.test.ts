@@ -63,7 +63,7 @@ describe("event ingress", () => {
 
 describe("ingress credentials", () => {
   it("answers 401 without and 403 with a wrong bearer token when the broker requires one, 202 with the right one", async () => {
-    const b = broker("locked", { "edge-eventing.dev/ingress-token-secret": "INGRESS_TOKEN" });
+    const b = broker("locked", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" });
     expect((await exports.default.fetch(url(resourcePath("ing", "brokers", "locked")), { method: "PUT", headers: auth, body: JSON.stringify(b) })).status).toBe(201);
     const send = (headers: Record<string, string>) => exports.default.fetch(url("/ing/locked"), binaryEvent("c-1", "t", headers));
     const none = await send({});

@@ -46,7 +46,7 @@ const lastCommitted = (commits: Array<{ offsets: Array<{ offset: number }> }>) =
 
 describe("RedisStreamSource against real redis: the poller killed mid-batch", () => {
   it("loses no entry: what the dead poller read but never acknowledged is reclaimed with XAUTOCLAIM", async (ctx) => {
-    const token = secrets.SLACK_SIGNING_SECRET;
+    const token = secrets.SECRET_SLACK_SIGNING_SECRET;
     const redis = await redisServer(token, ctx);
     const { command } = redis;
     // The subscriber fails, so the broker's backlog (2) fills and the poller holds the rest of its batch.
@@ -55,7 +55,7 @@ describe("RedisStreamSource against real redis: the poller killed mid-batch", ()
     const added: string[] = [];
     for (let i = 0; i < 10; i++) added.push((await command("XADD", "killed", "*", "data", `{"n":${i}}`)) as string);
     await applySource("redisstreamsources", "rkill", {
-      url: redis.url, token: { secretKeyRef: { name: "SLACK_SIGNING_SECRET" } }, stream: "killed", consumerGroup: "router",
+      url: redis.url, token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } }, stream: "killed", consumerGroup: "router",
       initialOffset: "earliest", minIdleTime: "PT1S", sink: brokerSink("rkill"),
     });
     const held = await statusReason("redisstreamsources", "rkill", "SinkBackpressure");
@@ -169,7 +169,7 @@ describe("KafkaSource failure paths through a Confluent REST proxy", () => {
 
 describe("MNSSource failure path through its fake", () => {
   it("5xx on the delete after hand-off: the messages come back after VisibilityTimeout and are deleted then, none lost", async () => {
-    const keys = { accessKeyId: secrets.TWILIO_AUTH_TOKEN, accessKeySecret: secrets.SLACK_SIGNING_SECRET };
+    const keys = { accessKeyId: secrets.SECRET_TWILIO_AUTH_TOKEN, accessKeySecret: secrets.SECRET_SLACK_SIGNING_SECRET };
     const mns = await control<{ id: string; url: string }>("start", { type: "mns", ...keys });
     await control(`${mns.id}/createQueue`, { queue: "retry" });
     await script(sub, "/mns-retry", [{ status: 200 }]);
@@ -178,7 +178,7 @@ describe("MNSSource failure path through its fake", () => {
     await control(`${mns.id}/failNext`, { count: 1, status: 500, method: "DELETE" });
     await applySource("mnssources", "retry", {
       endpoint: mns.url, queue: "retry", waitSeconds: 1, sink: { uri: `${sub}/mns-retry` },
-      accessKeyId: { secretKeyRef: { name: "TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SLACK_SIGNING_SECRET" } },
+      accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
     });
     const failed = await statusReason("mnssources", "retry", "CommitFailed");
     expect(failed.conditions[0].message).toMatch(/^commit: .*500/);

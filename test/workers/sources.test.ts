@@ -180,8 +180,8 @@ describe("KafkaSource manifests", () => {
 
 describe("Alibaba Cloud sources through their fakes", () => {
   // Credentials are Worker bindings of the test runtime (vitest.config.ts): the fakes verify the signatures.
-  const credentials = { accessKeyId: { secretKeyRef: { name: "TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SLACK_SIGNING_SECRET" } } };
-  const keys = () => ({ accessKeyId: secrets.TWILIO_AUTH_TOKEN, accessKeySecret: secrets.SLACK_SIGNING_SECRET });
+  const credentials = { accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } } };
+  const keys = () => ({ accessKeyId: secrets.SECRET_TWILIO_AUTH_TOKEN, accessKeySecret: secrets.SECRET_SLACK_SIGNING_SECRET });
 
   it("RocketMQSource delivers a message and acknowledges it after the hand-off", async () => {
     const mq = await control<{ id: string; url: string }>("start", { type: "rocketmq", ...keys() });
@@ -210,11 +210,11 @@ describe("Alibaba Cloud sources through their fakes", () => {
 
 describe("RedisStreamSource through real redis and the Upstash REST server", () => {
   it("delivers stream entries and acknowledges them", async (ctx) => {
-    const token = secrets.SLACK_SIGNING_SECRET;
+    const token = secrets.SECRET_SLACK_SIGNING_SECRET;
     const redis = await redisServer(token, ctx);
     const { command } = redis;
     await script(sub, "/redis", [{ status: 200 }]);
-    await applySource("redisstreamsources", "rs", { url: redis.url, token: { secretKeyRef: { name: "SLACK_SIGNING_SECRET" } }, stream: "orders", consumerGroup: "router", initialOffset: "earliest", sink: { uri: `${sub}/redis` } });
+    await applySource("redisstreamsources", "rs", { url: redis.url, token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } }, stream: "orders", consumerGroup: "router", initialOffset: "earliest", sink: { uri: `${sub}/redis` } });
     const id = (await command("XADD", "orders", "*", "data", '{"n":1}', "region", "eu")) as string;
     const [got] = await receivedAtLeast(sub, "/redis", 1);
     expect(got.headers).toMatchObject({ "ce-type": "dev.edge-eventing.redisstream.message", "ce-id": id, "ce-redisfieldregion": "eu" });

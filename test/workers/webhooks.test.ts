@@ -37,6 +37,10 @@ async function hmacHex(secret: string, message: string): Promise<string> {
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
   return [...mac].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+/** SHA-256 as hex, computed here with Web Crypto. */
+async function sha256Hex(text: string): Promise<string> {
+  return [...new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The secret of GitHub's documented example (docs.github.com, "Validating webhook deliveries").
@@ -63,7 +67,7 @@ beforeAll(async () => {
   await applyResource("brokers", broker("hub"));
   await applyResource("triggers", trigger("github", { broker: "hub", filters: [{ prefix: { type: "dev.knative.source.github." } }], subscriber: { uri: `${sub}/wh-github` } }));
   await applyResource("triggers", trigger("twilio", { broker: "hub", filters: [{ prefix: { type: "dev.edge-eventing.webhook.twilio." } }], subscriber: { uri: `${sub}/wh-twilio` } }));
-  await githubSource("repo", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+  await githubSource("repo", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
 });
 
 describe("GitHubSource", () => {
@@ -74,17 +78,18 @@ describe("GitHubSource", () => {
     expect(ok.status).toBe(415);
     const bad = await hook("repo", { headers: documented, body: "Hello, World?" });
     expect(bad.status).toBe(401);
-    expect(await bad.json()).toEqual({ error: "X-Hub-Signature-256 does not match the body" });
+    expect(await bad.json()).toEqual({ error: "webhook verification failed" });
   });
 
-  it("delivers a signed push as a CloudEvent whose id is the delivery id, answering 202 as eventing-github does", async () => {
+  it("delivers a signed push as a CloudEvent whose id is the signed body's hash (the unsigned delivery id as an extension), answering 202 as eventing-github does", async () => {
     const body = pushBody("1111111");
     const r = await hook("repo", await githubDelivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", "push", body));
     expect(r.status).toBe(202);
     expect(await r.text()).toBe("accepted");
     const [got] = await receivedAtLeast(sub, "/wh-github", 1);
     expect(got.headers).toMatchObject({
-      "ce-id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+      "ce-id": await sha256Hex(body),
+      "ce-providerdeliveryid": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
       "ce-type": "dev.knative.source.github.push",
       "ce-source": "https://github.com/octo/hello",
       "ce-subject": "0000000...1111111",
@@ -115,7 +120,24 @@ describe("GitHubSource", () => {
     }
     await receivedAtLeast(sub, "/wh-github", 1);
     await sleep(300);
-    expect((await received(sub, "/wh-github")).map((g) => g.headers["ce-id"])).toEqual(["redelivered-1"]);
+    expect((await received(sub, "/wh-github")).map((g) => g.headers["ce-providerdeliveryid"])).toEqual(["redelivered-1"]);
+    expect(await counter("hub", "accepted")).toBe(accepted + 1);
+    expect(await counter("hub", "duplicates")).toBe(duplicates + 1);
+  });
+
+  it("stores a captured delivery replayed with a fresh X-GitHub-Delivery and another X-GitHub-Event once", async () => {
+    await githubSource("releases", { ownerAndRepository: "octo/hello", eventTypes: ["push", "release"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+    await script(sub, "/wh-github", [{ status: 200 }]);
+    const [accepted, duplicates] = [await counter("hub", "accepted"), await counter("hub", "duplicates")];
+    const captured = await githubDelivery("original-1", "push", pushBody("5555555"));
+    expect((await hook("releases", captured)).status).toBe(202);
+    // GitHub signs only the body: the attacker keeps it and the signature, and changes the unsigned headers.
+    const replay = { body: captured.body, headers: { ...captured.headers, "x-github-delivery": "forged-2", "x-github-event": "release" } };
+    expect((await hook("releases", replay)).status).toBe(202);
+    await receivedAtLeast(sub, "/wh-github", 1);
+    await sleep(300);
+    const got = await received(sub, "/wh-github");
+    expect(got.map((g) => [g.headers["ce-type"], g.headers["ce-providerdeliveryid"]])).toEqual([["dev.knative.source.github.push", "original-1"]]);
     expect(await counter("hub", "accepted")).toBe(accepted + 1);
     expect(await counter("hub", "duplicates")).toBe(duplicates + 1);
   });
@@ -129,8 +151,8 @@ describe("GitHubSource", () => {
   });
 
   it("answers when GitHubSource and WebhookSource share a name: the GitHubSource wins", async () => {
-    await webhookSource("shared-name", { provider: "slack", secretKeyRef: { name: "SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
-    await githubSource("shared-name", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+    await webhookSource("shared-name", { provider: "slack", secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
+    await githubSource("shared-name", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
     const r = await hook("shared-name", await githubDelivery("shared-1", "push", pushBody("4444444")));
     expect(r.status).toBe(202);
   });
@@ -145,16 +167,16 @@ describe("WebhookSource", () => {
   };
 
   it("refuses a signature whose timestamp is outside the tolerance with 401 and stores nothing", async () => {
-    await webhookSource("std", { provider: "standard-webhooks", secretKeyRef: { name: "STANDARD_WEBHOOK_SECRET" }, sink: toBroker("hub") });
+    await webhookSource("std", { provider: "standard-webhooks", secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" }, sink: toBroker("hub") });
     const before = await counter("hub", "accepted");
     const r = await hook("std", { headers: std.headers, body: std.body });
     expect(r.status).toBe(401);
-    expect((await r.json()) as { error: string }).toMatchObject({ error: expect.stringContaining("300s tolerance") });
+    expect(await r.json()).toEqual({ error: "webhook verification failed" });
     expect(await counter("hub", "accepted")).toBe(before);
   });
 
   it("delivers through its own channel to a uri sink (no broker), the vector replayed with tolerance 0", async () => {
-    await webhookSource("std-replay", { provider: "standard-webhooks", secretKeyRef: { name: "STANDARD_WEBHOOK_SECRET" }, timestampToleranceSeconds: 0, sink: { uri: `${sub}/wh-direct` } });
+    await webhookSource("std-replay", { provider: "standard-webhooks", secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" }, timestampToleranceSeconds: 0, sink: { uri: `${sub}/wh-direct` } });
     const r = await hook("std-replay", { headers: std.headers, body: std.body });
     expect(r.status).toBe(200);
     const [got] = await receivedAtLeast(sub, "/wh-direct", 1);
@@ -163,7 +185,7 @@ describe("WebhookSource", () => {
   });
 
   it("answers Slack's url_verification with the challenge and stores nothing", async () => {
-    await webhookSource("slack", { provider: "slack", secretKeyRef: { name: "SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
+    await webhookSource("slack", { provider: "slack", secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
     const before = await counter("hub", "accepted");
     const body = JSON.stringify({ token: "Jhj5dZrVaK7ZwHHjRyZWjbDl", challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", type: "url_verification" });
     const ts = String(Math.floor(Date.now() / 1000));
@@ -175,7 +197,7 @@ describe("WebhookSource", () => {
   });
 
   it("verifies Twilio's documented request against spec.publicUrl and answers empty TwiML", async () => {
-    await webhookSource("twilio", { provider: "twilio", secretKeyRef: { name: "TWILIO_AUTH_TOKEN" }, publicUrl: "https://mycompany.com/myapp.php", sink: toBroker("hub") });
+    await webhookSource("twilio", { provider: "twilio", secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" }, publicUrl: "https://mycompany.com/myapp.php", sink: toBroker("hub") });
     const body = new URLSearchParams({ CallSid: "CA1234567890ABCDE", Caller: "+14158675309", Digits: "1234", From: "+14158675309", To: "+18005551212" }).toString();
     const headers = { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "i-twilio-idempotency-token": "twilio-1" };
     const r = await hook("twilio", { headers, body }, "?foo=1&bar=2");
@@ -183,22 +205,25 @@ describe("WebhookSource", () => {
     expect(r.headers.get("content-type")).toBe("text/xml");
     expect(await r.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
     const [got] = await receivedAtLeast(sub, "/wh-twilio", 1);
-    expect(got.headers).toMatchObject({ "ce-id": "twilio-1", "ce-type": "dev.edge-eventing.webhook.twilio.call", "ce-subject": "CA1234567890ABCDE" });
+    expect(got.headers).toMatchObject({ "ce-id": await sha256Hex(body), "ce-providerdeliveryid": "twilio-1", "ce-type": "dev.edge-eventing.webhook.twilio.call", "ce-subject": "CA1234567890ABCDE" });
     expect(got.body).toBe(body);
   });
 
-  it("answers 500 naming the Worker secret a source refers to when it is not set", async () => {
-    await webhookSource("unset", { provider: "stripe", secretKeyRef: { name: "WH_SECRET_NOT_SET" }, sink: toBroker("hub") });
+  it("answers a source whose Worker secret is not set as it answers a bad signature: nothing names the secret", async () => {
+    await webhookSource("unset", { provider: "stripe", secretKeyRef: { name: "SECRET_WH_SECRET_NOT_SET" }, sink: toBroker("hub") });
     const r = await hook("unset", { headers: { "content-type": "application/json", "stripe-signature": "t=1,v1=00" }, body: "{}" });
-    expect(r.status).toBe(500);
-    expect(await r.json()).toEqual({ error: "Worker secret WH_SECRET_NOT_SET is not set" });
+    expect(r.status).toBe(401);
+    expect(await r.json()).toEqual({ error: "webhook verification failed" });
   });
 });
 
 describe("webhook route errors", () => {
-  it("answers 404 for an unknown source or an invalid name, 405 for another method", async () => {
-    expect((await hook("nope", { body: "{}" })).status).toBe(404);
-    expect((await hook("Not_A_Name", { body: "{}" })).status).toBe(404);
+  it("answers an unknown source or an invalid name as a bad signature (so nobody learns which exist), 405 for another method", async () => {
+    for (const name of ["nope", "Not_A_Name"]) {
+      const r = await hook(name, { body: "{}" });
+      expect(r.status).toBe(401);
+      expect(await r.json()).toEqual({ error: "webhook verification failed" });
+    }
     const get = await exports.default.fetch(url(`/webhooks/${NS}/repo`));
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -212,7 +237,7 @@ describe("webhook route errors", () => {
   });
 
   it("answers 503 with Retry-After while the sink Broker does not exist, so the provider retries later", async () => {
-    await githubSource("to-absent", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("absent") });
+    await githubSource("to-absent", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("absent") });
     const r = await hook("to-absent", await githubDelivery("absent-1", "push", pushBody("7777777")));
     expect(r.status).toBe(503);
     expect(r.headers.get("retry-after")).toBe("30");
@@ -223,7 +248,7 @@ describe("webhook route errors", () => {
     await applyResource("brokers", broker("tiny", { "edge-eventing.dev/backlog-limit": "1" }));
     await script(sub, "/wh-stuck", [{ status: 500 }]);
     await applyResource("triggers", trigger("stuck", { broker: "tiny", subscriber: { uri: `${sub}/wh-stuck` }, delivery: { retry: 5, backoffPolicy: "linear", backoffDelay: "PT10S" } }));
-    await githubSource("to-tiny", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("tiny") });
+    await githubSource("to-tiny", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("tiny") });
     expect((await hook("to-tiny", await githubDelivery("tiny-1", "push", pushBody("5555555")))).status).toBe(202);
     await receivedAtLeast(sub, "/wh-stuck", 1);
     const full = await hook("to-tiny", await githubDelivery("tiny-2", "push", pushBody("6666666")));

@@ -2,6 +2,7 @@
  * One signed request to an Alibaba Cloud HTTP API (RocketMQ HTTP or MNS): common headers, the
  * signature over the exact path and query sent, a client-side deadline, and typed errors.
  */
+import { readCapped } from "../../streams.ts";
 import type { FetchLike } from "../types.ts";
 import { aliyunAuthorization, httpDate, type AliyunSigningScheme } from "./signature.ts";
 import { parseAliyunError } from "./xml.ts";
@@ -22,6 +23,13 @@ export interface AliyunApi {
   /** Clock for the `Date` header (tests pin it). */
   now: () => number;
 }
+
+/**
+ * Largest response body read, well inside an isolate's 128 MB: a larger one fails the request unparsed, so a
+ * hostile or broken endpoint cannot exhaust the poller's memory. Sources whose messages are large ask for
+ * fewer per receive (`numOfMessages`).
+ */
+export const MAX_ALIYUN_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /** API version both services expect in `x-mq-version` / `x-mns-version`. */
 export const ALIYUN_API_VERSION = "2015-06-06";
@@ -65,7 +73,9 @@ export async function aliyunRequest(api: AliyunApi, req: AliyunRequest): Promise
     body: req.body,
     signal: req.signal ? AbortSignal.any([req.signal, deadline]) : deadline,
   });
-  return { status: res.status, text: await res.text() };
+  const { bytes, truncated } = await readCapped(res.body, MAX_ALIYUN_RESPONSE_BYTES);
+  if (truncated) throw new AliyunApiError(`${req.method} ${req.resource}`, res.status, "", `response larger than ${MAX_ALIYUN_RESPONSE_BYTES} bytes`);
+  return { status: res.status, text: new TextDecoder().decode(bytes) };
 }
 
 /** The typed error for a refused request (the body is an `<Error>` document when the service wrote it). */

@@ -8,14 +8,15 @@
  */
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
-import { intField, isObject, secretField, urlField, type Spec } from "../../resources/spec-checks.ts";
+import { intField, isObject, secretField, endpointField, type Spec } from "../../resources/spec-checks.ts";
 import { RECEIVE_MAX_MESSAGES, RECEIVE_MAX_WAIT_SECONDS, type AliyunReceiveConfig } from "./receiver.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 /** Every problem of an Alibaba source spec, in field order; `own` checks the kind's own fields. */
 export function validateAliyunSourceSpec(spec: unknown, own: (spec: Spec, errors: FieldError[]) => void): FieldError[] {
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
-  urlField(spec, "endpoint", errors);
+  endpointField(spec, "endpoint", errors);
   own(spec, errors);
   intField(spec, "numOfMessages", 1, RECEIVE_MAX_MESSAGES, errors);
   intField(spec, "waitSeconds", 0, RECEIVE_MAX_WAIT_SECONDS, errors);
@@ -27,19 +28,17 @@ export function validateAliyunSourceSpec(spec: unknown, own: (spec: Spec, errors
 }
 
 /**
- * The shared part of the poller config of a valid spec; `secret(name)` reads a Worker secret.
- * Throws naming the field whose secret is not set.
+ * The shared part of the poller config of a valid spec; `secret` reads the Worker secrets it names and
+ * throws naming the field whose secret cannot be read.
  */
 export function aliyunReceiveConfig(
   metadata: { namespace: string; name: string },
   spec: Spec,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
 ): AliyunReceiveConfig {
   const read = (field: string, required: boolean): string | undefined => {
     const name = (spec[field] as { secretKeyRef?: { name?: string } } | undefined)?.secretKeyRef?.name;
-    const value = name === undefined ? undefined : secret(name);
-    if (required && !value) throw new Error(`spec.${field}: Worker secret ${name ?? "(unnamed)"} is not set`);
-    return value;
+    return name === undefined && !required ? undefined : secret(name ?? "", `spec.${field}.secretKeyRef.name`);
   };
   return {
     endpoint: spec.endpoint as string,

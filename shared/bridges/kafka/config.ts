@@ -1,6 +1,7 @@
 /** KafkaSource poller settings, validated with errors that name the manifest field. */
 import { KEY_TYPES } from "./record.ts";
 import type { KeyType, SourceRef } from "./record.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../../transport.ts";
 
 export type BridgeType = "confluent-v2" | "redpanda" | "strimzi" | "upstash";
 export const BRIDGE_TYPES: readonly BridgeType[] = ["confluent-v2", "redpanda", "strimzi", "upstash"];
@@ -57,7 +58,7 @@ export function validateKafkaPollerConfig(config: KafkaPollerConfig): ConfigErro
   const bad = (field: string, message: string) => errors.push({ field, message });
   const { bridge } = config;
   if (!BRIDGE_TYPES.includes(bridge?.type)) bad("spec.bridge.type", `must be one of ${BRIDGE_TYPES.join(", ")}`);
-  if (!isHttpUrl(bridge?.url)) bad("spec.bridge.url", "must be an absolute http(s) URL");
+  if (!isSecureEndpoint(bridge?.url)) bad("spec.bridge.url", SECURE_ENDPOINT_RULE);
   if (bridge?.auth && "token" in bridge.auth && bridge.type === "upstash") {
     bad("spec.bridge.secretKeyRef", "upstash authenticates with username and password, not a token");
   }
@@ -96,15 +97,7 @@ export function validateKafkaPollerConfig(config: KafkaPollerConfig): ConfigErro
   return errors;
 }
 
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== "string") return false;
-  try {
-    const url = new URL(value);
-    return url.protocol === "https:" || url.protocol === "http:";
-  } catch {
-    return false;
-  }
-}
+
 
 /** `Authorization` header value for the bridge, if any. */
 export function authorization(auth: BridgeAuth | undefined): string | undefined {

@@ -147,7 +147,8 @@ export function createRestProxyClient(config: KafkaPollerConfig, fetch: FetchLik
     if (typeof created?.base_uri !== "string" || !/^https?:\/\//.test(created.base_uri)) {
       throw new KafkaBridgeError(`${type} create consumer: response has no absolute base_uri`, 200);
     }
-    return { name: typeof created.instance_id === "string" ? created.instance_id : name, baseUri: created.base_uri };
+    const instance = typeof created.instance_id === "string" ? created.instance_id : name;
+    return { name: instance, baseUri: pinnedInstanceUri(created.base_uri, groupUri, instance) };
   }
 
   return {
@@ -254,4 +255,14 @@ function base64ToBytes(text: unknown): Uint8Array {
   const bytes = typeof text === "string" ? decodeBase64(text) : null;
   if (bytes === null) throw new Error("the bridge sent a key, value or header that is not base64");
   return bytes;
+}
+
+/**
+ * Where the instance's calls (with the bridge's credentials) go: the proxy's `base_uri` when it is on the
+ * configured bridge's origin (instance affinity behind a load balancer); otherwise the instance's path under
+ * the configured URL. A proxy behind a gateway advertises its internal host, and no credential may follow a
+ * `base_uri` to another origin.
+ */
+export function pinnedInstanceUri(baseUri: string, groupUri: string, instance: string): string {
+  return new URL(baseUri).origin === new URL(groupUri).origin ? baseUri : `${groupUri}/instances/${encodeURIComponent(instance)}`;
 }

@@ -8,6 +8,9 @@
  *   spec: {bootstrapServers?, topics, consumerGroup?, initialOffset?, consumers?, ordering?, net?,
  *          delivery?, ceOverrides?, sink, pollTimeoutMs?, assignment?,
  *          bridge: {type, url, secretKeyRef?: {name}, idleExpiryMs?, maxBytes?}}
+ *
+ * `bootstrapServers` and `topics` are lists, or in v1alpha1 also comma-separated strings (`topics: a,b`);
+ * which form each version takes is its schema's rule (shared/resources/schemas.ts).
  */
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
@@ -15,6 +18,7 @@ import { isObject, secretField } from "../../resources/spec-checks.ts";
 import type { BridgeAuth, BridgeType, KafkaPollerConfig, TopicPartition } from "./config.ts";
 import { validateKafkaPollerConfig } from "./config.ts";
 import type { KeyType } from "./record.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 /** Most consumer instances one KafkaSource runs (each is an object polling on its own). */
 export const MAX_CONSUMERS = 64;
@@ -30,24 +34,24 @@ interface Metadata {
   labels?: Record<string, string>;
 }
 
-/** Every problem of a KafkaSource spec (empty when valid), with the manifest's field paths. */
+/** Every problem of a KafkaSource spec (empty when valid), with the manifest's field paths; JSON types are checked before, by its schema. */
 export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}): FieldError[] {
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (spec.bootstrapServers !== undefined && !isStringArray(spec.bootstrapServers)) bad("spec.bootstrapServers", "must be a list of host:port strings");
   if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1 && (spec.consumers as number) <= MAX_CONSUMERS)) bad("spec.consumers", `must be an integer from 1 to ${MAX_CONSUMERS}`);
   if (typeof spec.consumers === "number" && spec.consumers > 1 && spec.assignment !== undefined) bad("spec.consumers", "must be 1 with spec.assignment (every consumer would read the same partitions)");
   if (spec.ordering !== undefined && spec.ordering !== "ordered" && spec.ordering !== "unordered") bad("spec.ordering", "must be ordered or unordered");
-  if (spec.net !== undefined && !isObject(spec.net)) bad("spec.net", "must be an object");
-  if (spec.topics !== undefined && !isStringArray(spec.topics)) bad("spec.topics", "must be a list of topic names");
-  if (spec.consumerGroup !== undefined && typeof spec.consumerGroup !== "string") bad("spec.consumerGroup", "must be a string");
-  if (spec.assignment !== undefined && !Array.isArray(spec.assignment)) bad("spec.assignment", "must be a list of {topic, partition}");
   errors.push(...validateDestination(spec.sink, "spec.sink", true));
   errors.push(...validateOverrides(spec.ceOverrides));
 
   if (!isObject(spec.bridge)) {
-    bad("spec.bridge", "is required: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef}");
+    bad(
+      "spec.bridge",
+      "is required: Workers cannot open Kafka's TCP protocol, so the router reads the topics through a Kafka REST bridge " +
+        "(Confluent REST Proxy, Strimzi HTTP Bridge, Redpanda, Upstash) that you run or rent: " +
+        "add spec.bridge: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef: {name}} (docs/BRIDGES.md)",
+    );
     return errors;
   }
   // `spec.bridge` has the shape of a secret field: checks spec.bridge.secretKeyRef.name.
@@ -57,7 +61,7 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   const config = kafkaPollerConfig(
     { namespace: placeholder(metadata.namespace), name: placeholder(metadata.name), uid: placeholder(metadata.uid), labels: metadata.labels },
     { ...spec, assignment: Array.isArray(spec.assignment) ? spec.assignment : undefined, bridge: { ...spec.bridge, secretKeyRef: undefined } },
-    () => undefined,
+    () => "placeholder",
   );
   if (spec.bridge.type === "upstash") config.bridge.auth = { username: "placeholder", password: "placeholder" };
   const reported = new Set(errors.map((e) => e.field));
@@ -67,21 +71,20 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
 }
 
 /**
- * The poller config of a valid spec; `secret(name)` reads a Worker secret. The bridge secret's value
+ * The poller config of a valid spec; `secret` reads the Worker secret it names. The bridge secret's value
  * is `username:password` (HTTP Basic, and what Upstash needs) or else a bearer token.
  */
 export function kafkaPollerConfig(
   metadata: { namespace: string; name: string; uid?: string; labels?: Record<string, string> },
   spec: Record<string, unknown>,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
   consumer = 0,
 ): KafkaPollerConfig {
   const bridge = spec.bridge as Record<string, unknown>;
   const secretName = (bridge.secretKeyRef as { name?: string } | undefined)?.name;
   let auth: BridgeAuth | undefined;
   if (secretName !== undefined) {
-    const value = secret(secretName);
-    if (!value) throw new Error(`spec.bridge.secretKeyRef: Worker secret ${secretName} is not set`);
+    const value = secret(secretName, "spec.bridge.secretKeyRef.name");
     const colon = value.indexOf(":");
     auth = colon > 0 ? { username: value.slice(0, colon), password: value.slice(colon + 1) } : { token: value };
   }
@@ -93,7 +96,7 @@ export function kafkaPollerConfig(
       idleExpiryMs: bridge.idleExpiryMs as number | undefined,
       maxBytes: bridge.maxBytes as number | undefined,
     },
-    topics: spec.topics as string[],
+    topics: namesOf(spec.topics),
     consumerGroup: (spec.consumerGroup as string | undefined) ?? `${DEFAULT_GROUP_PREFIX}${metadata.uid}`,
     initialOffset: (spec.initialOffset as "earliest" | "latest" | undefined) ?? "latest", // Knative's default
     source: { namespace: metadata.namespace, name: metadata.name },
@@ -130,18 +133,16 @@ export function mergeConsumerStatus(statuses: Record<string, unknown>[]): Record
   };
 }
 
-/** `ceOverrides.extensions` as Knative validates them: lower-case alphanumeric names, string values. */
+/** `ceOverrides.extensions` names as Knative validates them (their types are the schema's). */
 function validateOverrides(value: unknown): FieldError[] {
-  if (value === undefined) return [];
-  const extensions = isObject(value) ? value.extensions : undefined;
-  if (!isObject(value) || (extensions !== undefined && !isObject(extensions))) return [{ field: "spec.ceOverrides", message: "extensions must be a map of strings" }];
-  return Object.entries(extensions ?? {}).flatMap(([name, v]) => {
-    const field = `spec.ceOverrides.extensions.${name}`;
-    if (!EXTENSION_NAME.test(name)) return [{ field, message: "extension names are 1-20 lower-case letters and digits" }];
-    return typeof v === "string" ? [] : [{ field, message: "must be a string" }];
-  });
+  const extensions = (value as { extensions?: Record<string, unknown> } | undefined)?.extensions ?? {};
+  return Object.keys(extensions)
+    .filter((name) => !EXTENSION_NAME.test(name))
+    .map((name) => ({ field: `spec.ceOverrides.extensions.${name}`, message: "extension names are 1-20 lower-case letters and digits" }));
 }
 
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === "string");
+/** A list of names, from a list or from v1alpha1's comma-separated string. */
+function namesOf(value: unknown): string[] {
+  if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return value as string[];
 }

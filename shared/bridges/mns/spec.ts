@@ -9,6 +9,7 @@ import type { FieldError } from "../../delivery/policy.ts";
 import { stringField } from "../../resources/spec-checks.ts";
 import { aliyunReceiveConfig, validateAliyunSourceSpec } from "../alibaba/spec.ts";
 import type { MnsBodyEncoding, MnsPollerConfig } from "./poller.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 /** MNS queue names: a letter or digit, then letters, digits and hyphens, at most 256 characters. */
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,255}$/;
@@ -26,7 +27,7 @@ export function validateMnsSourceSpec(spec: unknown): FieldError[] {
 export function mnsPollerConfig(
   metadata: { namespace: string; name: string },
   spec: Record<string, unknown>,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
 ): MnsPollerConfig {
   return {
     ...aliyunReceiveConfig(metadata, spec, secret),

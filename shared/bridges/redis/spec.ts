@@ -9,13 +9,14 @@ import type { RedisConfigCloudflare } from "@upstash/redis/cloudflare";
 import { parseDuration } from "../../delivery/duration.ts";
 import type { FieldError } from "../../delivery/policy.ts";
 import { validateDestination } from "../../resources/destination.ts";
-import { intField, isObject, secretField, stringField, urlField } from "../../resources/spec-checks.ts";
+import { intField, isObject, secretField, stringField, endpointField } from "../../resources/spec-checks.ts";
 import { REDIS_DEFAULT_MIN_IDLE_MS, REDIS_MAX_COUNT, type RedisStreamPollerConfig } from "./poller.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 export function validateRedisStreamSourceSpec(spec: unknown): FieldError[] {
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
-  urlField(spec, "url", errors);
+  endpointField(spec, "url", errors);
   secretField(spec, "token", errors, true);
   stringField(spec, "stream", errors, true);
   stringField(spec, "consumerGroup", errors, true);
@@ -35,11 +36,10 @@ export function validateRedisStreamSourceSpec(spec: unknown): FieldError[] {
 export function redisStreamPollerConfig(
   metadata: { namespace: string; name: string },
   spec: Record<string, unknown>,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
 ): { config: RedisStreamPollerConfig; redis: RedisConfigCloudflare } {
   const tokenName = (spec.token as { secretKeyRef: { name: string } }).secretKeyRef.name;
-  const token = secret(tokenName);
-  if (!token) throw new Error(`spec.token: Worker secret ${tokenName} is not set`);
+  const token = secret(tokenName, "spec.token.secretKeyRef.name");
   const idle = spec.minIdleTime === undefined ? REDIS_DEFAULT_MIN_IDLE_MS : parseDuration(spec.minIdleTime as string)!;
   return {
     config: {

@@ -10,6 +10,7 @@ import type { FieldError } from "../../delivery/policy.ts";
 import { stringField } from "../../resources/spec-checks.ts";
 import { aliyunReceiveConfig, validateAliyunSourceSpec } from "../alibaba/spec.ts";
 import type { RocketMQPollerConfig } from "./poller.ts";
+import type { SecretReader } from "../../secrets.ts";
 
 /** Limits of the API (request line up to 1024 characters keeps names short anyway). */
 const NAME_MAX = 255;
@@ -26,13 +27,13 @@ export function validateRocketMQSourceSpec(spec: unknown): FieldError[] {
 }
 
 /**
- * The poller config of a valid spec; `secret(name)` reads a Worker secret. Throws naming the
- * field whose secret is not set.
+ * The poller config of a valid spec; `secret` reads the Worker secrets it names and throws naming the
+ * field whose secret cannot be read.
  */
 export function rocketMQPollerConfig(
   metadata: { namespace: string; name: string },
   spec: Record<string, unknown>,
-  secret: (name: string) => string | undefined,
+  secret: SecretReader,
 ): RocketMQPollerConfig {
   return {
     ...aliyunReceiveConfig(metadata, spec, secret),

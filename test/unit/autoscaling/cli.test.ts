@@ -50,7 +50,7 @@ scaledObject:
   metadata: {annotations: {autoscaling.knative.dev/target: "10"}}
   spec:
     scaleTargetRef: {name: consumer}
-    cluster: {url: https://k8s.example.com, secretKeyRef: {name: K8S_TOKEN}}
+    cluster: {url: https://k8s.example.com, secretKeyRef: {name: SECRET_K8S_TOKEN}}
     triggers: [{type: edge-eventing, metadata: {broker: default, trigger: orders, metric: rps}}]
 initialReplicas: 1
 podStartSec: 4
@@ -80,7 +80,7 @@ spec:
   scaleTargetRef: {name: consumer}
   pollingInterval: 5
   maxReplicaCount: 8
-  cluster: {url: https://k8s.example.com, secretKeyRef: {name: K8S_TOKEN}}
+  cluster: {url: https://k8s.example.com, secretKeyRef: {name: SECRET_K8S_TOKEN}}
   triggers: [{type: edge-eventing, metadata: {broker: default, trigger: orders, metric: backlog, target: "10"}}]
 `;
     const { cli, out } = io({ "so.yaml": manifest, "trace.yaml": "trace: [{tSec: 0, value: 200}]\ndurationSec: 60\n" });

@@ -108,18 +108,18 @@ describe("fake API server protocol", () => {
 });
 
 describe("cluster connection from the Worker environment", () => {
-  const conn = { url: "https://kubernetes.default.svc", secretKeyRef: { name: "K8S_TOKEN" }, vpcService: "K8S_API" };
+  const conn = { url: "https://kubernetes.default.svc", secretKeyRef: { name: "SECRET_K8S_TOKEN" }, vpcService: "K8S_API" };
 
   it("routes through the Workers VPC binding with the token secret", async () => {
     const seen: string[] = [];
     const binding = { fetch: async (url: string) => (seen.push(url), new Response("{}")) };
-    const { fetch: f, credentials } = connectCluster(conn, { K8S_TOKEN: "tok", K8S_API: binding });
+    const { fetch: f, credentials } = connectCluster(conn, { SECRET_K8S_TOKEN: "tok", K8S_API: binding });
     await f("https://kubernetes.default.svc/apis", {});
     expect([credentials.token, seen]).toEqual(["tok", ["https://kubernetes.default.svc/apis"]]);
   });
 
   it("names the missing secret or binding", () => {
-    expect(() => connectCluster(conn, { K8S_API: { fetch } })).toThrow(/spec.cluster.secretKeyRef: Worker secret K8S_TOKEN is not set/);
-    expect(() => connectCluster(conn, { K8S_TOKEN: "tok" })).toThrow(/no Workers VPC binding named K8S_API/);
+    expect(() => connectCluster(conn, { K8S_API: { fetch } })).toThrow(/spec.cluster.secretKeyRef.name: Worker secret SECRET_K8S_TOKEN is not set/);
+    expect(() => connectCluster(conn, { SECRET_K8S_TOKEN: "tok" })).toThrow(/no Workers VPC binding named K8S_API/);
   });
 });

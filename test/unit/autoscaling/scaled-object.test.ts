@@ -3,7 +3,7 @@ import { deciderSpecFrom, validateScaledObject } from "../../../shared/autoscali
 
 const base = {
   scaleTargetRef: { name: "consumer" },
-  cluster: { url: "https://k8s.example.com", secretKeyRef: { name: "K8S_TOKEN" } },
+  cluster: { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
   triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "orders", metric: "concurrency" } }],
 };
 const fields = (spec: unknown, annotations?: Record<string, string>) => validateScaledObject(spec, annotations).map((e) => e.field);
@@ -36,7 +36,7 @@ describe("ScaledObject validation", () => {
     expect(fields({ ...base, scaleTargetRef: { apiVersion: "batch/v1", kind: "Job", name: "x" }, minReplicaCount: 5, maxReplicaCount: 2 }))
       .toEqual(["spec.minReplicaCount", "spec.scaleTargetRef.kind"]);
     expect(fields({ ...base, cluster: { url: "http://k8s.example.com", secretKeyRef: { name: "bad-name" }, access: {}, vpcService: "K8S" } }))
-      .toEqual(["spec.cluster.url", "spec.cluster.secretKeyRef", "spec.cluster.access.clientIdSecretKeyRef", "spec.cluster.access.clientSecretSecretKeyRef", "spec.cluster.vpcService"]);
+      .toEqual(["spec.cluster.url", "spec.cluster.secretKeyRef.name", "spec.cluster.access.clientIdSecretKeyRef.name", "spec.cluster.access.clientSecretSecretKeyRef.name", "spec.cluster.vpcService"]);
     expect(fields(base, { "autoscaling.knative.dev/window": "3s", "autoscaling.knative.dev/panic-threshold-percentage": "100", "autoscaling.knative.dev/scale-down-delay": "10s", "autoscaling.knative.dev/gc-time": "20s" }))
       .toEqual(["metadata.annotations.autoscaling.knative.dev/window", "metadata.annotations.autoscaling.knative.dev/panic-threshold-percentage", "metadata.annotations.autoscaling.knative.dev/gc-time"]);
     expect(fields({ ...base, maxReplicaCount: 4 }, { "autoscaling.knative.dev/max-scale": "5" })).toEqual(["spec.maxReplicaCount"]);

@@ -4,7 +4,7 @@ import { deciderSpecFrom, type TriggerSpec } from "../../../shared/autoscaling/s
 import { newScalerState, observeSecond, scaleStep, type ScalerState } from "../../../shared/autoscaling/scaler.ts";
 import { sourceMetric } from "../../../shared/autoscaling/source-metrics.ts";
 
-const cluster = { url: "https://k8s.example.com", secretKeyRef: { name: "K8S_TOKEN" } };
+const cluster = { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S_TOKEN" } };
 const kpaPlan = deciderSpecFrom({
   metadata: { annotations: { "autoscaling.knative.dev/window": "6s" } },
   spec: {

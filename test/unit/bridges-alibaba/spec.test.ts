@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { secretReader } from "../../../shared/secrets.ts";
 import { mnsPollerConfig, validateMnsSourceSpec } from "../../../shared/bridges/mns/spec.ts";
 import { rocketMQPollerConfig, validateRocketMQSourceSpec } from "../../../shared/bridges/rocketmq/spec.ts";
 
-const secrets = { accessKeyId: { secretKeyRef: { name: "ALIYUN_AK_ID" } }, accessKeySecret: { secretKeyRef: { name: "ALIYUN_AK_SECRET" } } };
+const secrets = { accessKeyId: { secretKeyRef: { name: "SECRET_ALIYUN_AK_ID" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_ALIYUN_AK_SECRET" } } };
 const sink = { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "handler" } };
-const env: Record<string, string> = { ALIYUN_AK_ID: "id", ALIYUN_AK_SECRET: "secret" };
+const env: Record<string, string> = { SECRET_ALIYUN_AK_ID: "id", SECRET_ALIYUN_AK_SECRET: "secret" };
 
 describe("RocketMQSource spec", () => {
   const spec = { endpoint: "https://1.mqrest.cn-hangzhou.aliyuncs.com", instanceId: "MQ_INST_1", topic: "t", groupId: "GID_g", tag: "A||B", ...secrets, sink };
@@ -25,7 +26,7 @@ describe("RocketMQSource spec", () => {
   });
 
   it("says which secret is missing when building the config", () => {
-    expect(() => rocketMQPollerConfig({ namespace: "ns", name: "src" }, spec, () => undefined)).toThrow("spec.accessKeyId: Worker secret ALIYUN_AK_ID is not set");
+    expect(() => rocketMQPollerConfig({ namespace: "ns", name: "src" }, spec, secretReader({}))).toThrow("spec.accessKeyId.secretKeyRef.name: Worker secret SECRET_ALIYUN_AK_ID is not set");
   });
 });
 

@@ -29,3 +29,32 @@ describe("Alibaba XML reader", () => {
     expect(parseAliyunError("<Errors><Error><ErrorCode>X</ErrorCode></Error></Errors>")).toBeUndefined();
   });
 });
+
+describe("Alibaba XML reader on hostile input", () => {
+  // The old patterns backtracked: 20 unterminated CDATA sections took about 3 s.
+  const hostile = [
+    `<Messages><Message><MessageBody>${"<![CDATA[x".repeat(20_000)}</MessageBody></Message></Messages>`,
+    `<Messages>${"<Message".repeat(50_000)}`,
+    `<Messages><Message>${"<".repeat(100_000)}`,
+    `${"<?".repeat(50_000)}<Messages/>`,
+    `<T>${"&#x1F600".repeat(50_000)}${"<![CDATA[".repeat(50_000)}</T>`,
+  ];
+
+  it("reads each in linear time", () => {
+    const started = performance.now();
+    for (const xml of hostile) {
+      xmlRoot(xml);
+      for (const m of xmlElements(xml, "Message")) xmlText(m, "MessageBody");
+      xmlText(xml, "T");
+    }
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("keeps an unterminated CDATA section as text and still finds the closing tag", () => {
+    const [message] = xmlElements(`<Message><Body>a<![CDATA[b</Body></Message>`, "Message");
+    expect(xmlText(message, "Body")).toBe("a<![CDATA[b");
+    expect(xmlElements(`<Message><Body>no end`, "Message")).toEqual([]);
+    expect(xmlRoot(`<?xml unterminated`)).toBeUndefined();
+    expect(xmlText("<T>&#x110000; &bogus; &#65;</T>", "T")).toBe("&#x110000; &bogus; A");
+  });
+});

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { pinnedInstanceUri } from "../../../shared/bridges/kafka/rest-proxy.ts";
 import { createKafkaPoller, validateKafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
 import type { KafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
 import type { PolledMessage } from "../../../shared/bridges/types.ts";
@@ -106,27 +107,28 @@ describe.each(["confluent-v2", "redpanda", "strimzi"] as const)("%s", (variant) 
 });
 
 describe("consumer instances", () => {
-  it("calls the base_uri of the node that holds the instance, never the load balancer", async () => {
-    const log = new KafkaLog();
-    const [a, b] = [await fake("confluent-v2", { log }), await fake("confluent-v2", { log })];
-    let turn = 0;
-    const balanced = (input: string, init?: RequestInit) => {
-      const node = [a, b][turn++ % 2];
-      return fetch(input.replace("http://lb.invalid", node.url), init);
+  it("pins the proxy's base_uri to the bridge's origin: no call, and no credential, goes to another host", async () => {
+    const bridge = await fake("confluent-v2");
+    // The proxy advertises its own host (as one behind a gateway does); the router reaches it only as gw.invalid.
+    const called: string[] = [];
+    const gateway = (input: string, init?: RequestInit) => {
+      called.push(new URL(input).origin);
+      return fetch(input.replace("https://gw.invalid", bridge.url), init);
     };
-    for (const v of ["a", "b", "c", "d"]) log.produce("orders", { value: v });
-    const poller = createKafkaPoller(config("confluent-v2", "http://lb.invalid"), balanced, memoryStore());
-    const seen: PolledMessage[] = [];
-    for (let i = 0; i < 3; i++) {
-      const batch = await poller.poll();
-      seen.push(...batch.messages.slice(0, 1));
-      await poller.commit(batch.messages.slice(0, 1));
-    }
-    expect(ids(seen)).toEqual(["partition:0/offset:0", "partition:0/offset:1", "partition:0/offset:2"]);
-    const holder = creates(a).length === 1 ? a : b;
-    const other = holder === a ? b : a;
-    expect(other.requests.filter((r) => r.path.includes("/instances/"))).toEqual([]);
-    expect(holder.requests.filter((r) => r.path.includes("/instances/")).length).toBeGreaterThan(5);
+    for (const v of ["a", "b"]) bridge.log.produce("orders", { value: v });
+    const poller = createKafkaPoller(config("confluent-v2", "https://gw.invalid", { bridge: { type: "confluent-v2", url: "https://gw.invalid", auth: { token: "t0ken" } } }), gateway, memoryStore());
+    const batch = await poller.poll();
+    await poller.commit(batch.messages);
+    expect(ids(batch.messages)).toEqual(["partition:0/offset:0", "partition:0/offset:1"]);
+    expect(new Set(called)).toEqual(new Set(["https://gw.invalid"]));
+    expect(bridge.requests.filter((r) => r.path.includes("/instances/")).length).toBeGreaterThan(2);
+  });
+
+  it("keeps a base_uri on the bridge's own origin as given (instance affinity behind one origin)", () => {
+    const group = "https://kafka.example/rest/consumers/g";
+    expect(pinnedInstanceUri("https://kafka.example/node-2/consumers/g/instances/c1", group, "c1")).toBe("https://kafka.example/node-2/consumers/g/instances/c1");
+    expect(pinnedInstanceUri("http://10.0.0.7:8082/consumers/g/instances/c1", group, "c1")).toBe("https://kafka.example/rest/consumers/g/instances/c1");
+    expect(pinnedInstanceUri("https://attacker.example/consumers/g/instances/c%201", group, "c 1")).toBe("https://kafka.example/rest/consumers/g/instances/c%201");
   });
 
   it("keeps an idle instance alive before the server expires it, and replaces an expired one without a 404", async () => {
@@ -210,12 +212,15 @@ describe("status", () => {
 
 describe("validateKafkaPollerConfig", () => {
   it("names the field of each problem", () => {
-    const fields = (c: Partial<KafkaPollerConfig>) => validateKafkaPollerConfig({ ...config("confluent-v2", "http://x"), ...c }).map((e) => e.field);
+    const fields = (c: Partial<KafkaPollerConfig>) => validateKafkaPollerConfig({ ...config("confluent-v2", "https://x"), ...c }).map((e) => e.field);
     expect(fields({})).toEqual([]);
     expect(fields({ topics: ["bad topic"] })).toEqual(["spec.topics[0]"]);
-    expect(fields({ bridge: { type: "redpanda", url: "http://x" }, initialOffset: "latest" })).toEqual(["spec.initialOffset"]);
-    expect(fields({ bridge: { type: "upstash", url: "http://x", auth: { token: "t" } } })).toEqual(["spec.bridge.secretKeyRef"]);
+    expect(fields({ bridge: { type: "redpanda", url: "https://x" }, initialOffset: "latest" })).toEqual(["spec.initialOffset"]);
+    expect(fields({ bridge: { type: "upstash", url: "https://x", auth: { token: "t" } } })).toEqual(["spec.bridge.secretKeyRef"]);
     expect(fields({ bridge: { type: "redpanda", url: "ftp://x" }, assignment: [{ topic: "orders", partition: 0 }] })).toEqual(["spec.bridge.url", "spec.assignment"]);
     expect(fields({ pollTimeoutMs: 60_000 })).toEqual(["spec.pollTimeoutMs"]);
+    // Credentials go over https only; plain http is for this machine (local development, the test fakes).
+    for (const url of ["http://kafka.example", "http://10.0.0.7:8082"]) expect(fields({ bridge: { type: "redpanda", url } })).toEqual(["spec.bridge.url"]);
+    for (const url of ["http://localhost:8082", "http://127.0.0.1:8082", "http://[::1]:8082"]) expect(fields({ bridge: { type: "redpanda", url } })).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { secretReader } from "../../../shared/secrets.ts";
 import { redisStreamPollerConfig, validateRedisStreamSourceSpec } from "../../../shared/bridges/redis/spec.ts";
 
 const spec = {
-  url: "https://eu1-example.upstash.io", token: { secretKeyRef: { name: "UPSTASH_REDIS_REST_TOKEN" } },
+  url: "https://eu1-example.upstash.io", token: { secretKeyRef: { name: "SECRET_UPSTASH_REDIS_REST_TOKEN" } },
   stream: "orders", consumerGroup: "router", minIdleTime: "PT2M", sink: { uri: "https://example.com/in" },
 };
 
@@ -21,6 +22,6 @@ describe("RedisStreamSource spec", () => {
   });
 
   it("says when the token secret is not set", () => {
-    expect(() => redisStreamPollerConfig({ namespace: "ns", name: "src" }, spec, () => undefined)).toThrow("spec.token: Worker secret UPSTASH_REDIS_REST_TOKEN is not set");
+    expect(() => redisStreamPollerConfig({ namespace: "ns", name: "src" }, spec, secretReader({}))).toThrow("spec.token.secretKeyRef.name: Worker secret SECRET_UPSTASH_REDIS_REST_TOKEN is not set");
   });
 });

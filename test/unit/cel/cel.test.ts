@@ -122,3 +122,35 @@ describe("ExpressionReview for CEL", () => {
     expect(reviewExpression("cel", "event.data", deep).error).toEqual({ kind: "evaluation", message: "value is nested deeper than 64 levels" });
   });
 });
+
+describe("matches() on RE2", () => {
+  const evil = (input: string, pattern: string): CloudEvent => withJson(JSON.stringify({ input, pattern }));
+
+  it("matches as CEL specifies (RE2 syntax, a match anywhere in the string)", () => {
+    expect(evaluate('event.type.matches("^order\\\\.")').value).toBe(true);
+    expect(evaluate('event.type.matches("created")').value).toBe(true);
+    expect(evaluate('event.type . matches ("^created")').value).toBe(false);
+    expect(evaluate('"x.matches(y)" == "x.matches(y)" && event.source.matches("orders$")').value).toBe(true);
+    expect(evaluate("event.data.customer.tier.matches(event.data.items[0].sku)").value).toBe(false);
+  });
+
+  it("evaluates a catastrophic pattern from the event in linear time", () => {
+    const filter = compileCel("event.data.input.matches(event.data.pattern)");
+    if ("error" in filter) throw new Error(filter.error.message);
+    const started = performance.now();
+    // Native backtracking needs minutes for (a+)+$ against 40 a's and a b; RE2 answers at once.
+    for (const [input, pattern] of [[`${"a".repeat(40)}b`, "(a+)+$"], [`${"x".repeat(5000)}!`, "(x|x|xx)*y"], [`${"a".repeat(100_000)}`, "(a*)*b"]]) {
+      expect(filter.program.matches(evil(input, pattern))).toBe(false);
+    }
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it("reports an invalid pattern as an evaluation error; the filter does not match", () => {
+    const bad = evaluate("event.data.input.matches(event.data.pattern)", evil("a", "("));
+    expect(bad.error).toMatchObject({ kind: "evaluation" });
+    expect(bad.error?.message).toMatch(/invalid regular expression/);
+    // A lookahead is JavaScript syntax, not RE2's: refused, where a native RegExp would have matched.
+    const lookahead = evaluate('event.type.matches("^(?=order)")');
+    expect(lookahead.error?.message).toMatch(/invalid regular expression/);
+  });
+});

@@ -98,6 +98,28 @@ describe("exit codes", () => {
     expect(f.err.join("")).toBe('m.yaml#1: Error from server (Invalid): Broker "a" is invalid\n  * spec.delivery.retry: must be >= 0\n');
     expect(f.out.join("")).toBe("broker.eventing.knative.dev/b configured\n");
   });
+  it("prints the server's Warning headers on apply, and a strict decoding error as its message", async () => {
+    const warned = fakeCli(() => new Response("{}", { status: 201, headers: { "content-type": "application/json", warning: '299 - "unknown field \\"spec.x\\"", 299 - "duplicate field \\"spec.y\\""' } }), { "m.yaml": manifests });
+    expect(await main(["apply", "-f", "m.yaml"], warned.cli)).toBe(0);
+    expect(warned.err.join("")).toBe('Warning: unknown field "spec.x"\nWarning: duplicate field "spec.y"\n'.repeat(2));
+    const warn = fakeCli(() => json({}, 201), { "m.yaml": manifests });
+    expect(await main(["apply", "-f", "m.yaml", "--validate", "warn"], warn.cli)).toBe(0);
+    expect(warn.calls[0].url).toBe("http://127.0.0.1:8787/apis/eventing.knative.dev/v1/namespaces/default/brokers/a?fieldValidation=Warn");
+    expect(await main(["apply", "-f", "m.yaml", "--validate", "loose"], warn.cli)).toBe(2);
+    const message = 'Broker in version "v1" cannot be handled as a Broker: strict decoding error: unknown field "spec.delivry" (did you mean "delivery"?)';
+    const refused = fakeCli(() => json({ kind: "Status", reason: "BadRequest", code: 400, message, details: { kind: "brokers", name: "a", causes: [{ field: "spec.delivry", message: "unknown field" }] } }, 400), { "m.yaml": manifests });
+    expect(await main(["apply", "-f", "m.yaml"], refused.cli)).toBe(1);
+    expect(refused.err[0]).toBe(`m.yaml#1: Error from server (BadRequest): ${message}\n`);
+  });
+  it("review expression: 1 when the expression does not parse, 0 when it evaluates (even with an evaluation error)", async () => {
+    const status = (error: unknown) => json({ kind: "ExpressionReview", status: { value: false, type: "Boolean", error } });
+    const event = '{"specversion":"1.0","id":"1","source":"/s","type":"t"}';
+    const parseError = fakeCli(() => status({ kind: "parse", message: "unexpected token" }));
+    expect(await main(["review", "expression", "type = ", "--event", event], parseError.cli)).toBe(1);
+    expect(parseError.out.join("")).toBe("false (Boolean)\nerror (parse): unexpected token\n");
+    const missing = fakeCli(() => status({ kind: "missingAttribute", message: "no x" }));
+    expect(await main(["review", "expression", "x = 1", "--event", event], missing.cli)).toBe(0);
+  });
   it("2 for usage mistakes, before any request", async () => {
     const f = fakeCli(() => json({}));
     expect(await main(["get", "brokers", "--bogus"], f.cli)).toBe(2);

@@ -1,21 +1,54 @@
 import { describe, expect, it } from "vitest";
-import { resolveDestination, validateDestination } from "../../../shared/resources/destination.ts";
+import { resolveDestination, selfHostsOf, validateDestination } from "../../../shared/resources/destination.ts";
 import { parseManifestBody, validateEnvelope } from "../../../shared/resources/manifest.ts";
 import { renderMetrics } from "../../../shared/metrics/prometheus.ts";
 
-const ctx = { baseUrl: "https://events.example.com", domainTemplate: "https://{name}.{namespace}.{DOMAIN}", domain: "svc.example.com" };
+const ctx = { baseUrl: "https://events.example.com", selfHosts: selfHostsOf("https://events.example.com", "https://events.example.com/apis"), domainTemplate: "https://{HOST}", domain: "svc.example.com" };
 
 describe("destinations", () => {
   it("resolves URIs, Knative Services (with Alibaba's domain annotation), Brokers and the display", () => {
     expect(resolveDestination({ uri: "https://a.example/x" }, "ns", ctx)).toEqual({ kind: "url", url: "https://a.example/x" });
     expect(resolveDestination({ ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "asr" } }, "live", ctx)).toEqual({ kind: "url", url: "https://asr.live.svc.example.com" });
-    expect(resolveDestination({ ref: { kind: "Service", name: "asr" }, uri: "/hook" }, "live", ctx, { "k8s.aliyun.com/domain": "ack.cn" })).toEqual({ kind: "url", url: "https://asr.live.ack.cn/hook" });
+    expect(resolveDestination({ ref: { kind: "Service", name: "asr" }, uri: "/hook" }, "live", ctx, { "k8s.aliyun.com/domain": "asr.live.ack.cn" })).toEqual({ kind: "url", url: "https://asr.live.ack.cn/hook" });
     expect(resolveDestination({ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b", namespace: "other" } }, "ns", ctx)).toEqual({ kind: "broker", namespace: "other", name: "b" });
     expect(resolveDestination({ ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "d" } }, "ns", ctx)).toEqual({ kind: "display", namespace: "ns", name: "d" });
   });
 
+  it("takes k8s.aliyun.com/domain as the Service's whole host, as Alibaba's manifests write it", () => {
+    const sink = { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "event-display" } };
+    const annotations = { "k8s.aliyun.com/domain": "event-display.default.example.com" };
+    expect(resolveDestination(sink, "default", ctx, annotations)).toEqual({ kind: "url", url: "https://event-display.default.example.com" });
+    // {HOST} is placed where the template says; {name}, {namespace} and {DOMAIN} keep their meaning.
+    const local = { ...ctx, domainTemplate: "http://127.0.0.1:9000/{HOST}" };
+    expect(resolveDestination(sink, "default", local, annotations)).toEqual({ kind: "url", url: "http://127.0.0.1:9000/event-display.default.example.com" });
+    expect(resolveDestination(sink, "default", local)).toEqual({ kind: "url", url: "http://127.0.0.1:9000/event-display.default.svc.example.com" });
+    // A template without {HOST} cannot place the annotated host: the annotation is then the URL's authority.
+    const legacy = { ...ctx, domainTemplate: "https://{name}.{namespace}.{DOMAIN}" };
+    expect(resolveDestination(sink, "default", legacy, annotations)).toEqual({ kind: "url", url: "https://event-display.default.example.com" });
+    expect(resolveDestination(sink, "default", legacy)).toEqual({ kind: "url", url: "https://event-display.default.svc.example.com" });
+  });
+
   it("turns a URI at the router's own ingress into an internal broker delivery (no HTTP loop)", () => {
     expect(resolveDestination({ uri: "https://events.example.com/default/default" }, "ns", ctx)).toEqual({ kind: "broker", namespace: "default", name: "default" });
+  });
+
+  it("recognises its own ingress however the URL spells the origin or the path", () => {
+    const aliased = { ...ctx, selfHosts: selfHostsOf(ctx.baseUrl, "https://events.example.com/apis", "edge-eventing.acme.workers.dev, https://internal.example:8443") };
+    const self = { kind: "broker", namespace: "default", name: "b" };
+    for (const uri of [
+      "HTTPS://EVENTS.EXAMPLE.COM/default/b",
+      "https://events.example.com:443/default/b",
+      "http://events.example.com/default/b",
+      "http://events.example.com:80/default/b/",
+      "https://events.example.com/d%65fault/b?x=1",
+      "https://edge-eventing.acme.workers.dev/default/b",
+      "https://internal.example:8443/default/b",
+    ]) {
+      expect(resolveDestination({ uri }, "ns", aliased), uri).toEqual(self);
+    }
+    for (const uri of ["https://events.example.com:8443/default/b", "https://other.example/default/b", "https://events.example.com/display/default/b", "https://events.example.com/default/b/x"]) {
+      expect(resolveDestination({ uri }, "ns", aliased), uri).toEqual({ kind: "url", url: uri });
+    }
   });
 
   it("refuses what it cannot resolve", () => {
@@ -27,12 +60,19 @@ describe("destinations", () => {
 
 describe("manifest bodies", () => {
   it("reads JSON, YAML, and undeclared bodies as YAML; refuses other media types", () => {
-    expect(parseManifestBody("application/json", '{"a":1}')).toEqual({ value: { a: 1 } });
-    expect(parseManifestBody("application/yaml", "a: 1\n")).toEqual({ value: { a: 1 } });
-    expect(parseManifestBody(null, "a: [1, 2]")).toEqual({ value: { a: [1, 2] } });
+    expect(parseManifestBody("application/json", '{"a":1}')).toEqual({ value: { a: 1 }, duplicates: [] });
+    expect(parseManifestBody("application/yaml", "a: 1\n")).toEqual({ value: { a: 1 }, duplicates: [] });
+    expect(parseManifestBody(null, "a: [1, 2]")).toEqual({ value: { a: [1, 2] }, duplicates: [] });
     expect(parseManifestBody("application/xml", "<a/>")).toMatchObject({ status: 415 });
     expect(parseManifestBody("application/yaml", "a: 1\n---\nb: 2\n")).toMatchObject({ status: 400 });
     expect(parseManifestBody("application/yaml", "a: [1\n")).toMatchObject({ status: 400 });
+  });
+
+  it("names every duplicated key of a JSON or YAML body by its field path; the last value is kept", () => {
+    const json = '{"spec": {"broker": "a", "filters": [{"exact": {"type": "x", "type": "y"}}], "broker": "b"}}';
+    expect(parseManifestBody("application/json", json)).toEqual({ value: { spec: { broker: "b", filters: [{ exact: { type: "y" } }] } }, duplicates: ["spec.filters[0].exact.type", "spec.broker"] });
+    const yaml = "spec:\n  broker: a\n  broker: b\nmetadata: {name: x}\nmetadata: {name: y}\n";
+    expect(parseManifestBody("application/yaml", yaml)).toEqual({ value: { spec: { broker: "b" }, metadata: { name: "y" } }, duplicates: ["spec.broker", "metadata"] });
   });
 
   it("checks apiVersion, kind, names and namespaces", () => {

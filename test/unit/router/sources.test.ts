@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Manifest } from "../../../shared/resources/manifest.ts";
 import { deadLetterEntry, sinkEntry, sourceChannels, type SourceSpec, sourceDelivery, validateSourceCommon } from "../../../shared/resources/sources.ts";
 
-const ctx = { baseUrl: "https://r.example", domainTemplate: "https://{name}.{namespace}.{DOMAIN}", domain: "svc.example" };
+const ctx = { baseUrl: "https://r.example", selfHosts: ["r.example"], domainTemplate: "https://{name}.{namespace}.{DOMAIN}", domain: "svc.example" };
 const source = (kind: string, spec: SourceSpec, annotations: Record<string, string> = {}): Manifest<SourceSpec> => ({
   apiVersion: "sources.knative.dev/v1",
   kind,

@@ -68,10 +68,12 @@ describe("Shopify", () => {
     "X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5",
   };
 
-  it("maps the topic, shop and event id", async () => {
+  it("maps the topic; the unsigned shop domain and event id are extensions, the id is the signed body's hash", async () => {
     expect(attributes(await receiveWebhook(config("shopify", [secret]), request(headers, body), NOW))).toMatchObject({
-      id: "98880550-7158-44d4-b7cd-2c97c8a091b5",
-      source: "https://shop.myshopify.com",
+      id: createHash("sha256").update(body).digest("hex"),
+      providerdeliveryid: "98880550-7158-44d4-b7cd-2c97c8a091b5",
+      shopifyshopdomain: "shop.myshopify.com",
+      source: "/apis/v1/namespaces/default/webhooksources/hooks",
       type: "dev.edge-eventing.webhook.shopify.orders/create",
       subject: "gid://shopify/Order/820982911946154508",
     });
@@ -89,7 +91,8 @@ describe("GitLab", () => {
   it("accepts the secret token and maps as Knative's eventing-gitlab does", async () => {
     const out = await receiveWebhook(config("gitlab", ["glsecret"]), request({ ...base, "X-Gitlab-Token": "glsecret" }, body), NOW);
     expect(attributes(out)).toMatchObject({
-      id: "0b3c-retry-stable",
+      id: createHash("sha256").update(body).digest("hex"),
+      providerdeliveryid: "0b3c-retry-stable",
       source: "https://gitlab.com/group/project",
       type: "dev.knative.sources.gitlab.merge_request",
       comgitlabevent: "Merge Request Hook",
@@ -142,11 +145,12 @@ describe("generic HMAC", () => {
 });
 
 describe("Jira mapping", () => {
-  it("types by webhookEvent, sources by the site, ids by X-Atlassian-Webhook-Identifier", async () => {
+  it("types by webhookEvent, sources by the site, keeps X-Atlassian-Webhook-Identifier (unsigned) as an extension", async () => {
     const body = JSON.stringify({ webhookEvent: "jira:issue_updated", timestamp: 1767225600000, issue: { key: "ENG-1", self: "https://acme.atlassian.net/rest/api/2/issue/10001" } });
     const headers = { ...JSON_TYPE, "X-Hub-Signature": `sha256=${createHmac("sha256", "j").update(body).digest("hex")}`, "X-Atlassian-Webhook-Identifier": "wh-7" };
     expect(attributes(await receiveWebhook(config("jira", ["j"]), request(headers, body), NOW))).toMatchObject({
-      id: "wh-7",
+      id: createHash("sha256").update(body).digest("hex"),
+      providerdeliveryid: "wh-7",
       source: "https://acme.atlassian.net",
       type: "dev.edge-eventing.webhook.jira.jira:issue_updated",
       subject: "ENG-1",
@@ -216,7 +220,8 @@ describe("GitHubSource", () => {
   it("emits Knative's type, source and subject for a listed event", async () => {
     expect(attributes(await receiveWebhook(cfg, request(headers("ping"), body), NOW))).toEqual({
       specversion: "1.0",
-      id: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+      id: createHash("sha256").update(body).digest("hex"),
+      providerdeliveryid: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
       source: "https://github.com/o/repo",
       type: "dev.knative.source.github.ping",
       subject: "42",

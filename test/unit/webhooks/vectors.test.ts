@@ -3,6 +3,7 @@
  * receiveWebhook, plus negatives derived from them: one byte changed, a missing prefix, a stale
  * timestamp, an unknown version tag, and secret rotation.
  */
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { receiveWebhook } from "../../../shared/webhooks/receive.ts";
 import { config, request, tamper } from "./helpers.ts";
@@ -151,7 +152,9 @@ describe("Twilio (docs example and SDK RequestValidator tests)", () => {
       const out = await receiveWebhook(config("twilio", [token]), twilio(signature, form(caller)), NOW);
       expect(out.kind).toBe("event");
       if (out.kind !== "event") continue;
-      expect(out.event.attributes).toMatchObject({ id: "tok-1", type: "dev.edge-eventing.webhook.twilio.call", subject: "CA1234567890ABCDE" });
+      // Twilio signs the URL and the parameters, not the idempotency header: the id is the signed body's hash.
+      const id = createHash("sha256").update(form(caller)).digest("hex");
+      expect(out.event.attributes).toMatchObject({ id, providerdeliveryid: "tok-1", type: "dev.edge-eventing.webhook.twilio.call", subject: "CA1234567890ABCDE" });
     }
   });
 
