@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from "vitest";
 import { partitionObjectName, partitionOf } from "../../shared/partitions.ts";
 import { resolveContext } from "../../workers/context.ts";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
-import { auth, binaryEvent, broker, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 import type { Received } from "../support/subscriber.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
@@ -157,5 +157,40 @@ describe("partitioned brokers", () => {
     const e = { attributes: ev("x-1"), data: undefined } as never;
     const other = (partitionOf(e, 4) + 1) % 4;
     expect((await env.BROKER.getByName(partitionObjectName(NS, "s", other)).ingest([e])).status).toBe(421);
+  });
+
+  it("are read as one broker: dead letters of every partition, redelivered by their id, and one live feed from all partitions", async () => {
+    expect((await apply(NS, "brokers", broker("rd", PARTITIONS))).status).toBe(201);
+    await script(mine, "/rd", [{ status: 500, repeat: 8 }, { status: 200 }]);
+    expect((await apply(NS, "triggers", trigger("rd", { broker: "rd", subscriber: { uri: `${mine}/rd` }, delivery: { retry: 0 } }))).status).toBe(201);
+    const base = `/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/rd`;
+    const live = await fetchRouter(`${base}/live`, { headers: { ...auth, upgrade: "websocket" } });
+    expect(live.status).toBe(101);
+    const ws = live.webSocket!;
+    ws.accept();
+    const messages: any[] = [];
+    ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data))));
+    const events = Array.from({ length: 8 }, (_, i) => ev(`rd-${i}`));
+    expect((await fetchRouter(`/${NS}/rd`, batch(events))).status).toBe(202);
+    const dead = await eventually(async () => {
+      const list = (await (await fetchRouter(`${base}/deadletters`, { headers: auth })).json()) as any;
+      return list.items.length === 8 ? list.items : undefined;
+    });
+    const owners = new Set(events.map((e) => partitionOf({ attributes: e as never, data: undefined }, 4)));
+    expect(new Set(dead.map((d: any) => d.partition))).toEqual(owners);
+    expect(new Set(dead.map((d: any) => d.id)).size).toBe(8);
+    // One feed: every event's acceptance and its failed delivery, each marked with its partition.
+    await eventually(async () => messages.filter((m) => m.kind === "delivery").length >= 8 || undefined);
+    expect(messages.filter((m) => m.kind === "event").map((m) => m.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(new Set(messages.map((m) => m.partition))).toEqual(owners);
+    ws.close(1000, "done");
+    const target = dead.find((d: any) => d.partition !== 0) ?? dead[0];
+    const r = await fetchRouter(`${base}/deadletters/${target.id}/redeliver`, { method: "POST", headers: auth });
+    expect(r.status).toBe(200);
+    const got = await receivedAtLeast(mine, "/rd", 9);
+    expect(got[8].headers["ce-id"]).toBe(target.event.id);
+    const left = (await (await fetchRouter(`${base}/deadletters`, { headers: auth })).json()) as any;
+    expect(left.items.map((d: any) => d.id)).not.toContain(target.id);
+    expect(left.items).toHaveLength(7);
   });
 });
