@@ -282,6 +282,7 @@ export class ControlPlane extends DurableObject<Env> {
           observedGeneration,
           conditions: [ready(true, "BrokerReady", "")],
           address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
+          partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
         },
       };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CloudEvent } from "../../../shared/cloudevents/event.ts";
 import { fnv1a64, jumpHash, partitionObjectName, partitionOf } from "../../../shared/partitions.ts";
+import { deadLetterId, deadLetterRow, sumMetrics } from "../../../shared/resources/broker-api.ts";
 
 const event = (id: string, extra: Record<string, string> = {}): CloudEvent => ({ attributes: { specversion: "1.0", id, source: "/s", type: "t", ...extra }, data: undefined });
 
@@ -46,5 +47,28 @@ describe("partition hash", () => {
   it("keeps partition 0 under the broker's original object name", () => {
     expect(partitionObjectName("ns", "b", 0)).toBe("ns/b");
     expect(partitionObjectName("ns", "b", 3)).toBe("ns/b#3");
+  });
+});
+
+describe("reading a partitioned broker", () => {
+  it("sums counters, backlog, dead letters and in-flight over the partitions, and keeps each partition's own", () => {
+    const m = sumMetrics([
+      { backlog: 2, dead: 1, inflight: { t: 1 }, counters: [{ trigger: "", name: "accepted", value: 5 }, { trigger: "t", name: "delivered", value: 3 }] },
+      { backlog: 3, dead: 0, inflight: { t: 2, u: 1 }, counters: [{ trigger: "", name: "accepted", value: 7 }] },
+    ]);
+    expect(m).toEqual({
+      backlog: 5,
+      dead: 1,
+      inflight: { t: 3, u: 1 },
+      counters: [{ trigger: "", name: "accepted", value: 12 }, { trigger: "t", name: "delivered", value: 3 }],
+      partitions: 2,
+      byPartition: [{ partition: 0, backlog: 2, dead: 1 }, { partition: 1, backlog: 3, dead: 0 }],
+    });
+  });
+
+  it("gives dead letters one id across partitions that finds the partition again", () => {
+    expect(deadLetterRow(deadLetterId(41, 0))).toEqual({ row: 41, partition: 0 });
+    expect(deadLetterRow(deadLetterId(7, 255))).toEqual({ row: 7, partition: 255 });
+    expect(deadLetterId(1, 3)).not.toBe(deadLetterId(3, 1));
   });
 });
