@@ -2,7 +2,6 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { Autoscaler } from "../../durable-objects/autoscaler.ts";
-import type { Broker } from "../../durable-objects/broker.ts";
 import { runnerKey } from "../../durable-objects/runner.ts";
 import type { Stub } from "../../durable-objects/stub.ts";
 import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
@@ -26,7 +25,8 @@ const getScaledObject = async (name: string) => (await (await exports.default.fe
 const requests = async (path: string): Promise<Recorded[]> => ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
 const patchedReplicas = async (path: string) => (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
 const autoscaler = (name: string) => env.AUTOSCALER.getByName(runnerKey("ScaledObject", NS, name));
-const brokerStub = () => env.BROKER.getByName(`${NS}/b`) as unknown as Stub<Broker>;
+/** The broker's in-flight deliveries over all its partitions, as its metrics subresource sums them. */
+const inflight = async (trigger: string) => ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b/metrics`), { headers: auth })).json()) as any).inflight[trigger] ?? 0;
 
 async function addToFake(kind: "workloads" | "knative-services", body: Record<string, unknown>): Promise<void> {
   const r = await fetch(`${control}/${kind}`, { method: "POST", body: JSON.stringify({ namespace: NS, ...body }) });
@@ -53,7 +53,8 @@ const scaledObject = (name: string, spec: Record<string, unknown>, annotations: 
 });
 
 beforeAll(async () => {
-  await apply(resourcePath(NS, "brokers", "b"), broker("b"));
+  // Four partitions: what the autoscaler reads must be the whole broker's, not one object's.
+  await apply(resourcePath(NS, "brokers", "b"), broker("b", { "edge-eventing.dev/partitions": "4" }));
 });
 
 describe("ScaledObjects in the router", () => {
@@ -69,7 +70,7 @@ describe("ScaledObjects in the router", () => {
     const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/consumer/scale`;
 
     await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`slow-${i}`, "slow.t"))));
-    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 20, 5_000, "20 deliveries in flight");
+    await eventually(async () => (await inflight("slow")) === 20, 5_000, "20 deliveries in flight");
 
     // 20 in flight / 1.4 per pod = 15 pods, capped by maxReplicaCount.
     await stepUntil("consumer", async () => (await patchedReplicas(scalePath)).includes(10), 3_000, "a scale-up to 10");
@@ -86,7 +87,7 @@ describe("ScaledObjects in the router", () => {
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "True" }));
 
     // The burst drains; the autoscaler still holds the panic count (Knative never scales down in panic).
-    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 0, 10_000, "the burst to drain");
+    await eventually(async () => (await inflight("slow")) === 0, 10_000, "the burst to drain");
     await runDurableObjectAlarm(autoscaler("consumer"));
     so = await getScaledObject("consumer");
     expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic" });
@@ -200,6 +201,6 @@ describe("ScaledObjects in the router", () => {
     expect([gauge("desired_replicas", "ksvc"), gauge("panic_mode", "ksvc")]).toEqual([5, undefined]);
     expect([gauge("desired_replicas", "rehearsal"), gauge("current_replicas", "rehearsal")]).toEqual([3, 1]);
     // The broker families are unchanged beside them.
-    expect(text).toContain(`edge_eventing_backlog{namespace="${NS}",broker="b"}`);
+    expect(text).toContain(`edge_eventing_backlog{namespace="${NS}",broker="b",partition="0"}`);
   });
 });
