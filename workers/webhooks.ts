@@ -64,6 +64,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
     }
     // 503, not 429: providers that retry all retry a 5xx; not all of them retry a 429.
     case 429:
+    case 503:
       return c.json({ error: stored.error }, 503, { "retry-after": String(stored.retryAfterSeconds) });
     case 404:
       return c.json({ error: `the sink of ${manifest.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {
