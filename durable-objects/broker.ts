@@ -17,7 +17,7 @@ import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
 import { KeyValueTable } from "./key-value.ts";
-import { ingestInto, seenByEarlierOwners } from "./routing.ts";
+import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
 import { partitionOf } from "../shared/partitions.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
@@ -33,6 +33,8 @@ const DEDUP_PURGE_INTERVAL_MS = 60_000;
 export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
 const BACKLOG_RETRY_AFTER_S = 5;
+/** How long a key that moved here by a growth waits before asking its earlier partition again. */
+const ORDER_HOLD_MS = 500;
 /** Delivery latency histogram buckets, milliseconds (Prometheus `le`). */
 export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
@@ -81,6 +83,8 @@ export class Broker extends DurableObject<Env> {
    * ingest and settle otherwise; an alarm that comes earlier than needed only pumps once more.
    */
   private armedAt: number | null = null;
+  /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
+  private readonly drained = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -408,6 +412,11 @@ export class Broker extends DurableObject<Env> {
   }
 
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
+    if (await this.heldForOrder(row, t)) {
+      this.sql.exec("UPDATE deliveries SET next_at = ?, lease_until = 0 WHERE id = ?", Date.now() + ORDER_HOLD_MS, row.id);
+      this.inflight.set(t.config.name, (this.inflight.get(t.config.name) ?? 1) - 1);
+      return this.arm();
+    }
     let outcome: Outcome;
     try {
       outcome = await this.attempt(row, t);
@@ -418,6 +427,29 @@ export class Broker extends DurableObject<Env> {
     this.settle(row, t, outcome);
     this.touched.add(t.config.name);
     await this.pump("touched");
+  }
+
+  /**
+   * Per-key order across a growth of the broker: a key that moved here waits, on an ordered trigger, until
+   * its earlier partition has no queued event of it left. Once drained it stays drained (that partition
+   * refuses the key's new events), so each key is asked about until then only.
+   */
+  private async heldForOrder(row: DeliveryRow, t: Trigger): Promise<boolean> {
+    const key = `${t.config.name}\u0000${row.pkey}`;
+    if (!t.config.ordered || !this.config?.partition?.previous.length || this.drained.has(key)) return false;
+    try {
+      if (await queuedAtEarlierOwner(this.env, this.config, t.config.name, String(row.pkey))) return true;
+    } catch {
+      return true; // not known: ask again after the hold
+    }
+    this.drained.add(key);
+    return false;
+  }
+
+  /** Whether this partition has queued deliveries of `pkey` for an ordered trigger. */
+  queued(trigger: string, pkey: string): boolean {
+    if (!this.settings) return false;
+    return this.sql.exec("SELECT 1 FROM deliveries WHERE trigger = ? AND pkey = ? LIMIT 1", trigger, pkey).toArray().length > 0;
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {

@@ -6,7 +6,7 @@
  * control plane either.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { partitionObjectName, partitionOf } from "../shared/partitions.ts";
+import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
 import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
 import { isChannelName } from "../shared/resources/sources.ts";
@@ -118,6 +118,20 @@ export async function ingestInto(env: Env, target: IngestTarget, events: CloudEv
 }
 
 export const partitionStub = (env: Env, namespace: string, name: string, partition: number) => env.BROKER.getByName(partitionObjectName(namespace, name, partition)) as unknown as Stub<Broker>;
+
+/**
+ * Whether an ordered trigger's delivery for `pkey` must wait: after a growth moved the key here, its
+ * earlier owner may still hold queued events of the key, which go first.
+ */
+export async function queuedAtEarlierOwner(env: Env, config: BrokerConfig, trigger: string, pkey: string): Promise<boolean> {
+  const self = config.partition;
+  if (!self || pkey === "") return false;
+  const now = Date.now();
+  const owners = new Set(self.previous.filter((p) => p.until > now).map((p) => partitionOfKey(pkey, p.count)));
+  owners.delete(self.index);
+  const answers = await Promise.all([...owners].map((owner) => partitionStub(env, config.namespace, config.name, owner).queued(trigger, pkey)));
+  return answers.some(Boolean);
+}
 
 /** Every partition object of a broker (a channel has one). */
 export function partitionStubs(env: Env, namespace: string, name: string, partitions: number): Stub<Broker>[] {

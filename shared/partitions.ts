@@ -23,6 +23,11 @@ export function partitionOf(event: CloudEvent, partitions: number): number {
   return partitions <= 1 ? 0 : jumpHash(fnv1a64(partitionInput(event)), partitions);
 }
 
+/** The partition that owns every event with this `partitionkey`. */
+export function partitionOfKey(key: string, partitions: number): number {
+  return partitions <= 1 ? 0 : jumpHash(fnv1a64(`key:${key}`), partitions);
+}
+
 /** Partition 0 keeps the broker's original object name, so a broker that grows keeps its data. */
 export function partitionObjectName(namespace: string, broker: string, partition: number): string {
   return partition === 0 ? `${namespace}/${broker}` : `${namespace}/${broker}#${partition}`;

@@ -147,6 +147,25 @@ describe("partitioned brokers", () => {
     expect((await Promise.all([2, 3, 4, 5, 6, 7].map((p) => accepted("g", p)))).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
   });
 
+  it("keep order per partitionkey across a growth: a key that moved waits until its old partition has delivered what it held", async () => {
+    expect((await apply(NS, "brokers", broker("og", { "edge-eventing.dev/partitions": "1" }))).status).toBe(201);
+    // The first attempts fail, so the old partition still holds every key's first events when the broker grows.
+    await script(mine, "/og", [{ status: 503, repeat: 8 }, { status: 200 }]);
+    const t = trigger("og", { broker: "og", subscriber: { uri: `${mine}/og` }, delivery: { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.5S" } }, { "kafka.eventing.knative.dev/delivery.order": "ordered" });
+    expect((await apply(NS, "triggers", t)).status).toBe(201);
+    const keys = Array.from({ length: 8 }, (_, k) => `og-${k}`);
+    const moved = keys.filter((k) => partitionOf({ attributes: { partitionkey: k }, data: undefined } as never, 4) !== 0);
+    expect(moved.length).toBeGreaterThan(0);
+    expect((await fetchRouter(`/${NS}/og`, batch(keys.flatMap((k) => [0, 1].map((n) => ev(`${k}/${n}`, { partitionkey: k })))))).status).toBe(202);
+    await receivedAtLeast(mine, "/og", 8);
+    expect((await apply(NS, "brokers", broker("og", { "edge-eventing.dev/partitions": "4" }))).status).toBe(200);
+    expect((await fetchRouter(`/${NS}/og`, batch(keys.flatMap((k) => [2, 3].map((n) => ev(`${k}/${n}`, { partitionkey: k })))))).status).toBe(202);
+    const got = await receivedAtLeast(mine, "/og", 8 + 32, 20_000);
+    const delivered = ids(got.slice(8));
+    for (const k of keys) expect(delivered.filter((id) => id.startsWith(`${k}/`))).toEqual([0, 1, 2, 3].map((n) => `${k}/${n}`));
+    expect(await Promise.all(moved.map((k) => accepted("og", partitionOf({ attributes: { partitionkey: k }, data: undefined } as never, 4))))).not.toContain(0);
+  });
+
   it("refuses fewer partitions with a 422 naming the annotation, and a partition refuses events it does not own", async () => {
     expect((await apply(NS, "brokers", broker("s", PARTITIONS))).status).toBe(201);
     const r = await apply(NS, "brokers", broker("s", { "edge-eventing.dev/partitions": "2" }));
