@@ -9,6 +9,12 @@ export interface ScaleBounds {
   initialScale: number;
   /** ACK `pod-buffer-size` (assumption): warm pods added to any non-zero decision. */
   podBufferSize: number;
+  /**
+   * Whether Knative's scale-to-zero gates (grace period, retention, a stable window active) hold the last
+   * pod: for Knative Services only. KEDA scales other targets to minReplicaCount once no trigger has been
+   * active for cooldownPeriod, which its own decision already reflects.
+   */
+  knativeScaleToZero: boolean;
   /** config-autoscaler `scale-to-zero-grace-period` (30 s). */
   scaleToZeroGraceSec: number;
   scaleToZeroRetentionSec: number;
@@ -42,7 +48,7 @@ export function applyBounds(b: ScaleBounds, state: BoundsState, input: BoundsInp
 
   const activeSinceSec = input.current > 0 ? (state.activeSinceSec ?? input.tSec) : null;
   let zeroSinceSec: number | null = null;
-  if (replicas === 0 && input.current > 0) {
+  if (b.knativeScaleToZero && replicas === 0 && input.current > 0) {
     // Knative holds one pod until the target was active a stable window and idle a grace period.
     zeroSinceSec = state.zeroSinceSec ?? input.tSec;
     const idleEnough = input.tSec - zeroSinceSec >= Math.max(b.scaleToZeroGraceSec, b.scaleToZeroRetentionSec);

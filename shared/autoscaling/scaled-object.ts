@@ -269,14 +269,15 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
     reachable: true,
     activationScale: tuning.activationScale,
   };
+  const target = parseTarget(s.scaleTargetRef, namespace, errors);
   const plan: AutoscalerPlan = {
-    target: parseTarget(s.scaleTargetRef, namespace, errors),
+    target,
     cluster: parseCluster(s.cluster, errors),
     decider,
     panicWindowPercentage: tuning.panicWindowPercentage,
     bounds: {
       minScale: minReplicaCount, maxScale: maxReplicaCount, initialScale: tuning.initialScale,
-      podBufferSize: tuning.podBufferSize, scaleToZeroGraceSec: 30,
+      podBufferSize: tuning.podBufferSize, knativeScaleToZero: target.apiVersion.startsWith("serving.knative.dev/") && target.kind === "Service", scaleToZeroGraceSec: 30,
       scaleToZeroRetentionSec: tuning.scaleToZeroRetentionSec, stableWindowSec: tuning.stableWindowSec,
     },
     keda: { minReplicaCount, maxReplicaCount, cooldownPeriodSec },

@@ -3,7 +3,9 @@
  * JSON type they arrived with (binary mode: strings) and data keeps its exact bytes or
  * JSON text, so an event leaves the router as it came in (Knative: never modify data).
  */
-export type AttributeValue = string | number | boolean;
+export type AttributeValue = string | number | boolean | AttributeMap;
+/** A CloudEvents 0.3 Map-typed extension (String-indexed; 1.0 dropped the type). */
+export type AttributeMap = { readonly [key: string]: string | number | boolean };
 
 export type EventData =
   /** Raw JSON text: structured `data` with a JSON media type (or none), or a binary JSON body. */

@@ -3,7 +3,7 @@
  * over the text; `data` is kept as the exact span it occupies.
  */
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import type { AttributeValue, CloudEvent, EventData, InputError } from "./event.ts";
+import type { AttributeMap, AttributeValue, CloudEvent, EventData, InputError } from "./event.ts";
 import {
   CHAR, JsonSyntaxError, decodeString, expectChar, expectEnd, scanString, scanValue, skipWhitespace, unexpected,
 } from "./json-scan.ts";
@@ -23,17 +23,30 @@ interface ObjectRead {
   end: number;
 }
 
-/** A member value other than `data`: its attribute value, undefined for null (absent), or an error. */
-function attributeValue(text: string, name: string, value: Span): AttributeValue | undefined | InputError {
+/** A member value other than `data`: its attribute value (undefined for null: absent), or the refusal. */
+function attributeValue(text: string, name: string, value: Span): { value: AttributeValue | undefined } | { refused: InputError } {
   const first = text.charCodeAt(value.start);
-  if (first === CHAR.QUOTE) return decodeString(text, value.start, value.end);
+  if (first === CHAR.QUOTE) return { value: decodeString(text, value.start, value.end) };
   const raw = text.slice(value.start, value.end);
-  if (raw === "true") return true;
-  if (raw === "false") return false;
-  if (raw === "null") return undefined;
+  if (raw === "true") return { value: true };
+  if (raw === "false") return { value: false };
+  if (raw === "null") return { value: undefined };
+  // A CloudEvents 0.3 Map: an object of primitive values (validation refuses it in 1.0 events).
+  if (first === CHAR.LBRACE) return mapValue(name, raw);
   // Only integer notation: `1.0` or `1e2` would come back out as `1` or `100`.
-  if (INTEGER.test(raw)) return Number(raw);
-  return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range`, name);
+  if (INTEGER.test(raw)) return { value: Number(raw) };
+  return { refused: badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range`, name) };
+}
+
+function mapValue(name: string, raw: string): { value: AttributeMap } | { refused: InputError } {
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  for (const key in parsed) {
+    const v = parsed[key];
+    if (typeof v !== "string" && typeof v !== "boolean" && !(typeof v === "number" && Number.isInteger(v))) {
+      return { refused: badRequest(`map attribute ${name} has a value that is not a string, a boolean or an integer`, `${name}.${key}`) };
+    }
+  }
+  return { value: parsed as AttributeMap };
 }
 
 function isNull(text: string, span: Span): boolean {
@@ -51,12 +64,14 @@ function eventData(text: string, attributes: CloudEvent["attributes"], data?: Sp
   }
   if (!data) return undefined;
   const isString = text.charCodeAt(data.start) === CHAR.QUOTE;
-  const encoding = attributes.specversion === "0.3" ? attributes.datacontentencoding : undefined;
-  if (typeof encoding === "string" && encoding.toLowerCase() === "base64") {
-    // CloudEvents 0.3: data is base64 text; it stays text, as it came.
+  if (isBase64Encoded(attributes)) {
+    // CloudEvents 0.3: `data` is the bytes in base64. The event holds the bytes; the encoding is the
+    // format's business (encodeStructured writes it again), so a binary-mode subscriber gets the bytes.
     if (!isString) return badRequest("data must be a base64 string when datacontentencoding is base64", "data");
-    const textData = decodeString(text, data.start, data.end);
-    return decodeBase64(textData) ? { kind: "text", text: textData } : badRequest("data is not valid base64", "data");
+    const bytes = decodeBase64(decodeString(text, data.start, data.end));
+    if (!bytes) return badRequest("data is not valid base64", "data");
+    delete attributes.datacontentencoding;
+    return { kind: "binary", bytes };
   }
   const contentType = attributes.datacontenttype;
   if (isString && typeof contentType === "string" && !isJsonMediaType(contentType)) {
@@ -86,8 +101,8 @@ function readEventObject(text: string, pos: number): ObjectRead {
       else {
         if (!isAttributeName(name)) return { result: badAttributeName(name), end: value.end };
         const attribute = attributeValue(text, name, value);
-        if (typeof attribute === "object") return { result: attribute, end: value.end };
-        if (attribute !== undefined) attributes[name] = attribute;
+        if ("refused" in attribute) return { result: attribute.refused, end: value.end };
+        if (attribute.value !== undefined) attributes[name] = attribute.value;
       }
       pos = skipWhitespace(text, value.end);
       const next = text.charCodeAt(pos++);
@@ -175,16 +190,29 @@ export function decodeBatch(text: string, maxEvents: number): CloudEvent[] | Inp
   }
 }
 
-/** The application/cloudevents+json body: attributes in their order, then the data as it came. */
+/** CloudEvents 0.3's `datacontentencoding: base64` (case-insensitive, as 0.3's values are). */
+export function isBase64Encoded(attributes: CloudEvent["attributes"]): boolean {
+  const encoding = attributes.specversion === "0.3" ? attributes.datacontentencoding : undefined;
+  return typeof encoding === "string" && encoding.toLowerCase() === "base64";
+}
+
+/**
+ * The application/cloudevents+json body: attributes in their order, then the data as it came. Bytes are
+ * `data_base64` in 1.0; 0.3 has no such member, so there they are base64 text in `data` with
+ * `datacontentencoding: base64`.
+ */
 export function encodeStructured(event: CloudEvent): string {
-  let out = "{";
-  for (const name in event.attributes) {
-    out += (out.length > 1 ? "," : "") + JSON.stringify(name) + ":" + JSON.stringify(event.attributes[name]);
-  }
   const data = event.data;
+  const v03Bytes = data?.kind === "binary" && event.attributes.specversion === "0.3";
+  const attributes = v03Bytes ? { ...event.attributes, datacontentencoding: "base64" } : event.attributes;
+  let out = "{";
+  for (const name in attributes) {
+    out += (out.length > 1 ? "," : "") + JSON.stringify(name) + ":" + JSON.stringify(attributes[name]);
+  }
   if (data) {
     const member = data.kind === "json" ? `"data":${data.json}`
       : data.kind === "text" ? `"data":${JSON.stringify(data.text)}`
+      : v03Bytes ? `"data":"${encodeBase64(data.bytes)}"`
       : `"data_base64":"${encodeBase64(data.bytes)}"`;
     out += (out.length > 1 ? "," : "") + member;
   }

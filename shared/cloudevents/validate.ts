@@ -72,8 +72,18 @@ export function badAttributeName(name: string): InputError {
   return badRequest(`attribute name ${JSON.stringify(name)} ${problem}`, name);
 }
 
-function attributeError(name: string, value: AttributeValue, rule: Rule | undefined): InputError | null {
+function attributeError(name: string, value: AttributeValue, rule: Rule | undefined, mapsAllowed: boolean): InputError | null {
   if (!isAttributeName(name)) return badAttributeName(name);
+  if (typeof value === "object") {
+    if (!mapsAllowed || rule) return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range${mapsAllowed ? "" : " (maps are CloudEvents 0.3 only)"}`, name);
+    for (const key in value) {
+      // A key becomes part of a header name in binary mode (`ce-{name}-{key}`).
+      if (!isAttributeName(key)) return badRequest(`map attribute ${name} has key ${JSON.stringify(key)}: keys must be lower-case letters and digits`, `${name}.${key}`);
+      const error = attributeError(`${name}${key}`, value[key], undefined, false);
+      if (error) return { ...error, field: `${name}.${key}` };
+    }
+    return null;
+  }
   if (typeof value === "string") {
     const bad = FORBIDDEN_CHARACTER.exec(value);
     if (bad) {
@@ -102,7 +112,7 @@ export function validateEvent(event: CloudEvent): InputError | null {
     if (!Object.hasOwn(attributes, name)) return badRequest(`missing required attribute ${name}`, name);
   }
   for (const name in attributes) {
-    const error = attributeError(name, attributes[name], rules.get(name));
+    const error = attributeError(name, attributes[name], rules.get(name), specversion === "0.3");
     if (error) return error;
   }
   return null;

@@ -137,7 +137,14 @@ function compileOne(item: unknown, path: string, causes: FieldError[]): Compiled
       if (value.trim() === "") return undefined;
       return dialect === "cesql" ? cesqlFilter(value, at, causes) : celFilter(value, at, causes);
     }
+    default:
+      return unhandled(dialect);
   }
+}
+
+/** A dialect in DIALECTS without a case above fails to compile here. */
+function unhandled(dialect: never): never {
+  throw new Error(`filter dialect ${String(dialect)} has no compiler`);
 }
 
 function stringMap(value: unknown, path: string, causes: FieldError[], allowEmptyValue: boolean): Record<string, string> {

@@ -20,18 +20,19 @@ it("ends every event delivered or dead-lettered under subscriber faults, and the
   const router = started.router();
   const sub = started.subscriber();
   const refused = `http://127.0.0.1:${await freePort()}/nobody-listens`;
-  const faults: Record<string, { steps?: Step[]; uri?: string }> = {
+  // `timeout` overrides DELIVERY's: a slow subscriber must be slow, not timed out, however loaded the machine.
+  const faults: Record<string, { steps?: Step[]; uri?: string; timeout?: string }> = {
     storm: { steps: [{ status: 503, repeat: 40 }, { status: 500, repeat: 10 }, { status: 200 }] },
     timeout: { steps: [{ status: 200, delayMs: 1_000, repeat: 15 }, { status: 200 }] },
     refused: { uri: refused },
-    slow: { steps: [{ status: 200, delayMs: 300 }] },
+    slow: { steps: [{ status: 200, delayMs: 300 }], timeout: "PT10S" },
     ratelimit: { steps: [{ status: 429, headers: { "retry-after": "1" }, repeat: 15 }, { status: 200 }] },
   };
   await apply(router.url, NS, "brokers", broker("b"));
   for (const [name, f] of Object.entries(faults)) {
     if (f.steps) await script(sub.url, `/fault/${name}`, f.steps);
     await script(sub.url, `/dlq/${name}`, [{ status: 200 }]);
-    await apply(router.url, NS, "triggers", trigger(name, { broker: "b", filter: { attributes: { fault: name } }, subscriber: { uri: f.uri ?? `${sub.url}/fault/${name}` }, delivery: { ...DELIVERY, deadLetterSink: { uri: `${sub.url}/dlq/${name}` } } }));
+    await apply(router.url, NS, "triggers", trigger(name, { broker: "b", filter: { attributes: { fault: name } }, subscriber: { uri: f.uri ?? `${sub.url}/fault/${name}` }, delivery: { ...DELIVERY, timeout: f.timeout ?? DELIVERY.timeout, deadLetterSink: { uri: `${sub.url}/dlq/${name}` } } }));
   }
 
   const names = Object.keys(faults);

@@ -128,6 +128,23 @@ describe("ScaledObjects in the router", () => {
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Active", status: "True" }));
   });
 
+  it("scales a Deployment up while events wait, and to minReplicaCount 0 once no trigger was active for cooldownPeriod (KEDA; no Knative grace period)", { timeout: 60_000 }, async () => {
+    await addToFake("workloads", { kind: "Deployment", name: "display", replicas: 0 });
+    await script(sub, "/slow-display", [{ status: 200, delayMs: 1500 }]);
+    await apply(resourcePath(NS, "triggers", "slow-display"), trigger("slow-display", { broker: "b", filter: { attributes: { type: "display.t" } }, subscriber: { uri: `${sub}/slow-display` } }, { "edge-eventing.dev/parallelism": "2" }));
+    await apply(soPath("display"), scaledObject("display", {
+      scaleTargetRef: { name: "display" }, minReplicaCount: 0, maxReplicaCount: 5, cooldownPeriod: 1,
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow-display", metric: "backlog", target: "2" } }],
+    }));
+    const deployment = `/apis/apps/v1/namespaces/${NS}/deployments/display`;
+    await Promise.all(Array.from({ length: 8 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`display-${i}`, "display.t"))));
+    await stepUntil("display", async () => (await patchedReplicas(deployment)).some((n) => n >= 3), 10_000, "a scale-up while events wait");
+    // The backlog drains at 2 per 1.5 s; then, a second of cooldown later, zero: not 60 s stable + 30 s grace.
+    const idle = await stepUntil("display", async () => (await patchedReplicas(deployment)).at(-1) === 0 && (await getScaledObject("display")), 25_000, "scale to zero after the cooldown");
+    expect(idle.status.lastDecision).toMatchObject({ desiredReplicas: 0, reason: "KedaIdle" });
+    expect(idle.status.lastDecision.message).not.toMatch(/grace period/);
+  });
+
   it("reports a refused token as Ready False with the API server's answer, and stops when deleted", async () => {
     await addToFake("workloads", { kind: "Deployment", name: "guarded", replicas: 2 });
     await apply(soPath("denied"), scaledObject("denied", {

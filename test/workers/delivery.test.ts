@@ -30,6 +30,20 @@ describe("dispatch inside the runtime", () => {
   });
 });
 
+describe("CloudEvents 0.3 fidelity", () => {
+  it("delivers a structured 0.3 event's base64 data as the decoded bytes and its Map extension as ce-{name}-{key} headers", async () => {
+    await script(sub, "/v03", [{ status: 200 }]);
+    await applyTrigger(trigger("v03", { broker: "b", filters: [{ exact: { type: "v03.t" } }], subscriber: { uri: `${sub}/v03` } }));
+    const event = { specversion: "0.3", id: "v03-1", source: "/v03", type: "v03.t", datacontenttype: "text/plain", datacontentencoding: "base64", labels: { tier: "gold", region: "eu" }, data: btoa("hello, 0.3") };
+    const r = await fetchRouter(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(event) });
+    expect(r.status).toBe(202);
+    const [got] = await receivedAtLeast(sub, "/v03", 1);
+    expect(got.headers).toMatchObject({ "ce-specversion": "0.3", "ce-id": "v03-1", "ce-labels-tier": "gold", "ce-labels-region": "eu", "content-type": "text/plain" });
+    expect(got.headers["ce-datacontentencoding"]).toBeUndefined();
+    expect(got.body).toBe("hello, 0.3");
+  });
+});
+
 describe("reply loops", () => {
   it("clamps a producer's knativebrokerttl to Knative's 255, so a subscriber that always replies ends after 255 deliveries", async () => {
     const reply = { "ce-specversion": "1.0", "ce-id": "echo-{n}", "ce-source": "/echo", "ce-type": "loop.t", "content-type": "text/plain" };

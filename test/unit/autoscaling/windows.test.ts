@@ -48,7 +48,7 @@ describe("Go durations", () => {
 });
 
 describe("scale bounds after the decision", () => {
-  const b: ScaleBounds = { minScale: 0, maxScale: 5, initialScale: 3, podBufferSize: 1, scaleToZeroGraceSec: 30, scaleToZeroRetentionSec: 0, stableWindowSec: 60 };
+  const b: ScaleBounds = { minScale: 0, maxScale: 5, initialScale: 3, podBufferSize: 1, knativeScaleToZero: true, scaleToZeroGraceSec: 30, scaleToZeroRetentionSec: 0, stableWindowSec: 60 };
 
   it("holds the initial scale until reached, adds the buffer, caps at max", () => {
     let r = applyBounds(b, newBoundsState(), { tSec: 0, desired: 1, current: 0 });
@@ -58,7 +58,13 @@ describe("scale bounds after the decision", () => {
     expect(applyBounds(b, r.state, { tSec: 4, desired: 9, current: 2 }).replicas).toBe(5);
   });
 
-  it("goes to zero only after a stable window active and a grace period idle", () => {
+  it("lets a target that is not a Knative Service go to zero at once: KEDA's cooldownPeriod has already passed", () => {
+    const keda = { ...b, knativeScaleToZero: false };
+    const r = applyBounds(keda, { initialized: true, activeSinceSec: 0, zeroSinceSec: null }, { tSec: 5, desired: 0, current: 1 });
+    expect(r.replicas).toBe(0);
+  });
+
+  it("goes to zero only after a stable window active and a grace period idle (Knative Services)", () => {
     let s: BoundsState = { initialized: true, activeSinceSec: null, zeroSinceSec: null };
     let r = applyBounds(b, s, { tSec: 0, desired: 2, current: 2 });
     r = applyBounds(b, (s = r.state), { tSec: 40, desired: 0, current: 3 });

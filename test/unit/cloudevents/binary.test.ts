@@ -130,3 +130,33 @@ describe("encodeBinary", () => {
     expect(encodeBinary({ attributes: REQUIRED }).body).toBeNull();
   });
 });
+
+describe("binary mode: CloudEvents 0.3", () => {
+  const v03 = { "ce-specversion": "0.3", "ce-id": "1", "ce-source": "/s", "ce-type": "t" };
+
+  it("sends a base64-encoded structured 0.3 event's data as the decoded bytes, without datacontentencoding", () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+    const event = only(decodeHttp(new Headers({ "content-type": "application/cloudevents+json" }), enc.encode(JSON.stringify({ specversion: "0.3", id: "1", source: "/s", type: "t", datacontenttype: "image/png", datacontentencoding: "Base64", data: "iVBORw==" })), LIMITS));
+    const { headers, body } = encodeBinary(event);
+    expect(body).toEqual(png);
+    expect(headers.get("ce-datacontentencoding")).toBeNull();
+    expect(headers.get("content-type")).toBe("image/png");
+    // And back: the binary request's bytes are the same event.
+    expect(only(binary(Object.fromEntries(headers), png))).toEqual(event);
+  });
+
+  it("writes a Map attribute as one ce-{name}-{key} header per entry and reads it back", () => {
+    const event: CloudEvent = { attributes: { specversion: "0.3", id: "1", source: "/s", type: "t", labels: { tier: "gold", region: "eu west" } } };
+    const { headers } = encodeBinary(event);
+    expect(headers.get("ce-labels-tier")).toBe("gold");
+    expect(headers.get("ce-labels-region")).toBe("eu%20west");
+    expect(headers.has("ce-labels")).toBe(false);
+    const back = only(binary(Object.fromEntries(headers)));
+    expect(back.attributes.labels).toEqual({ tier: "gold", region: "eu west" });
+  });
+
+  it("refuses a dashed header in 1.0, and a 0.3 attribute given both plain and as a map", () => {
+    expectRefused(binary({ ...v03, "ce-specversion": "1.0", "ce-labels-tier": "gold" }), 400, "labels-tier");
+    expectRefused(binary({ ...v03, "ce-labels": "x", "ce-labels-tier": "gold" }), 400, "labels");
+  });
+});
