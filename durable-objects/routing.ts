@@ -3,7 +3,8 @@
  * routing table, cached per isolate. Unknown brokers are answered from the table, so a request to a random
  * path never reaches (and never creates) a Broker object. Misses refresh the table at most once per
  * REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot hammer the
- * control plane either.
+ * control plane either. Around the table: `ingestInto`, the one way anything stores events in a broker,
+ * and the calls between a partitioned broker's partitions (dedup and order after a growth).
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
@@ -159,7 +160,10 @@ export async function seenByEarlierOwners(env: Env, config: BrokerConfig, events
   for (const earlier of self.previous.filter((p) => p.until > now)) {
     events.forEach((e, i) => {
       const owner = partitionOf(e, earlier.count);
-      if (owner !== self.index) asks.set(owner, [...(asks.get(owner) ?? []), i]);
+      if (owner === self.index) return;
+      const list = asks.get(owner);
+      if (list) list.push(i);
+      else asks.set(owner, [i]);
     });
   }
   const seen = new Set<number>();

@@ -25,8 +25,8 @@ const getScaledObject = async (name: string) => (await (await exports.default.fe
 const requests = async (path: string): Promise<Recorded[]> => ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
 const patchedReplicas = async (path: string) => (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
 const autoscaler = (name: string) => env.AUTOSCALER.getByName(runnerKey("ScaledObject", NS, name));
-/** The broker's in-flight deliveries over all its partitions, as its metrics subresource sums them. */
-const inflight = async (trigger: string) => ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b/metrics`), { headers: auth })).json()) as any).inflight[trigger] ?? 0;
+/** Broker b4's in-flight deliveries over all its partitions, as its metrics subresource sums them. */
+const inflight = async (trigger: string) => ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b4/metrics`), { headers: auth })).json()) as any).inflight[trigger] ?? 0;
 
 async function addToFake(kind: "workloads" | "knative-services", body: Record<string, unknown>): Promise<void> {
   const r = await fetch(`${control}/${kind}`, { method: "POST", body: JSON.stringify({ namespace: NS, ...body }) });
@@ -53,23 +53,24 @@ const scaledObject = (name: string, spec: Record<string, unknown>, annotations: 
 });
 
 beforeAll(async () => {
+  await apply(resourcePath(NS, "brokers", "b"), broker("b"));
   // Four partitions: what the autoscaler reads must be the whole broker's, not one object's.
-  await apply(resourcePath(NS, "brokers", "b"), broker("b", { "edge-eventing.dev/partitions": "4" }));
+  await apply(resourcePath(NS, "brokers", "b4"), broker("b4", { "edge-eventing.dev/partitions": "4" }));
 });
 
 describe("ScaledObjects in the router", () => {
   it("scales a Deployment up on a trigger's concurrency burst, holds it through the panic window, then scales back down", { timeout: 60_000 }, async () => {
     await addToFake("workloads", { kind: "Deployment", name: "consumer", replicas: 1 });
     await script(sub, "/slow", [{ status: 200, delayMs: 4000 }]);
-    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
+    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b4", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
     // Per-pod target 2 × 70 % utilization; a 6 s stable window (Knative's minimum) and a 1 s panic window.
     await apply(soPath("consumer"), scaledObject("consumer", {
       scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "consumer" }, minReplicaCount: 1, maxReplicaCount: 10,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "concurrency", target: "2" } }],
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b4", trigger: "slow", metric: "concurrency", target: "2" } }],
     }, { "autoscaling.knative.dev/window": "6s" }));
     const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/consumer/scale`;
 
-    await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`slow-${i}`, "slow.t"))));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b4`), binaryEvent(`slow-${i}`, "slow.t"))));
     await eventually(async () => (await inflight("slow")) === 20, 5_000, "20 deliveries in flight");
 
     // 20 in flight / 1.4 per pod = 15 pods, capped by maxReplicaCount.
@@ -218,6 +219,6 @@ describe("ScaledObjects in the router", () => {
     expect([gauge("desired_replicas", "ksvc"), gauge("panic_mode", "ksvc")]).toEqual([5, undefined]);
     expect([gauge("desired_replicas", "rehearsal"), gauge("current_replicas", "rehearsal")]).toEqual([3, 1]);
     // The broker families are unchanged beside them.
-    expect(text).toContain(`edge_eventing_backlog{namespace="${NS}",broker="b",partition="0"}`);
+    expect(text).toContain(`edge_eventing_backlog{namespace="${NS}",broker="b"}`);
   });
 });
