@@ -11,6 +11,7 @@ import { measureFilters } from "./filters.ts";
 import { residentMiB } from "./memory.ts";
 import { markdown, type Machine, type Results, table } from "./report.ts";
 import { ROOT, startRuntime } from "./runtime.ts";
+import { partitions } from "./partitions.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 
@@ -42,6 +43,7 @@ try {
     ["latency", () => latency(bench, LATENCY_RATES, LATENCY_SECONDS)],
     ["fan-out", () => fanout(bench)],
     ["slow subscriber", () => slowSubscriber(bench)],
+    ["partitions", () => partitions(bench)],
   ] as const) {
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));

@@ -13,11 +13,12 @@ async function put(router: string, plural: string, name: string, manifest: unkno
  * A broker with `triggers` triggers that all match every event, trigger i delivering to `${subscriber}${path}/${i}`.
  * Returns the broker's ingress URL.
  */
-export async function brokerWithTriggers(router: string, o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number }): Promise<string> {
+export async function brokerWithTriggers(router: string, o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number; partitions?: number }): Promise<string> {
+  const partitions = o.partitions ? { "edge-eventing.dev/partitions": String(o.partitions) } : {};
   await put(router, "brokers", o.broker, {
     apiVersion: "eventing.knative.dev/v1",
     kind: "Broker",
-    metadata: { name: o.broker, annotations: { "edge-eventing.dev/backlog-limit": "1000000" } },
+    metadata: { name: o.broker, annotations: { "edge-eventing.dev/backlog-limit": "1000000", ...partitions } },
     spec: {},
   });
   for (let i = 0; i < o.triggers; i++) {

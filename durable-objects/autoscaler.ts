@@ -7,10 +7,9 @@
  * Plan, decider state and status live in SQLite, so an eviction resets nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Broker } from "./broker.ts";
 import { KeyValueTable } from "./key-value.ts";
-import { runnerKey, type Runner, type RunnerInput } from "./runner.ts";
-import type { Stub } from "./stub.ts";
+import { brokerMetrics } from "./routing.ts";
+import { runnerStatus, type Runner, type RunnerInput } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -130,8 +129,8 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
     const time = new Date(nowMs).toISOString();
     const problems: { reason: string; message: string }[] = [];
     const brokers = new Map<string, Promise<BrokerCounters>>();
-    const brokerMetrics = (name: string) => {
-      if (!brokers.has(name)) brokers.set(name, (this.env.BROKER.getByName(`${namespace}/${name}`) as unknown as Stub<Broker>).metrics());
+    const brokerCounters = (name: string) => {
+      if (!brokers.has(name)) brokers.set(name, brokerMetrics(this.env, namespace, name));
       return brokers.get(name)!;
     };
     const observedValues: Record<string, number> = {};
@@ -150,7 +149,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       let kpaRead = false;
       if (kpaTrigger) {
         try {
-          const value = this.observeKpa(rt, kpaTrigger, await brokerMetrics(kpaTrigger.broker!), plan, nowMs);
+          const value = this.observeKpa(rt, kpaTrigger, await brokerCounters(kpaTrigger.broker!), plan, nowMs);
           if (value !== null) observedValues[`${kpaTrigger.source}.${kpaTrigger.metric}`] = value;
           kpaRead = true;
         } catch (e) {
@@ -161,7 +160,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       let keda: KedaMetric[] | undefined;
       const polled = kedaTriggers(plan);
       if (polled.length > 0 && (rt.lastKedaSec === null || tSec - rt.lastKedaSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC)) {
-        const read = await Promise.all(polled.map((t) => this.kedaMetric(t, plan.triggers.indexOf(t), namespace, rt, brokerMetrics)));
+        const read = await Promise.all(polled.map((t) => this.kedaMetric(t, plan.triggers.indexOf(t), namespace, rt, brokerCounters)));
         const missing = read.filter((r) => typeof r === "string");
         for (const message of missing) problems.push({ reason: "MetricUnavailable", message });
         // Never decide on part of the metrics: a missing one could read as idle and scale to zero.
@@ -243,15 +242,14 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
   }
 
   /** One KEDA trigger's metric, or a message saying why it is unavailable. */
-  private async kedaMetric(trigger: TriggerSpec, index: number, namespace: string, rt: Runtime, brokerMetrics: (name: string) => Promise<BrokerCounters>): Promise<KedaMetric | string> {
+  private async kedaMetric(trigger: TriggerSpec, index: number, namespace: string, rt: Runtime, brokerCounters: (name: string) => Promise<BrokerCounters>): Promise<KedaMetric | string> {
     try {
       if (trigger.type === "edge-eventing") {
-        const value = backlogOf(sampleTrigger(await brokerMetrics(trigger.broker!), trigger.source, Date.now()));
+        const value = backlogOf(sampleTrigger(await brokerCounters(trigger.broker!), trigger.source, Date.now()));
         return { value, target: trigger.target, active: value > trigger.activationTarget };
       }
       const kind = SOURCE_KINDS[trigger.type];
-      const poller = this.env.POLLER.getByName(runnerKey(kind, namespace, trigger.source)) as unknown as Stub<Runner>;
-      const read = sourceMetric(trigger, await poller.status(), rt.kafkaPrevious[index]);
+      const read = sourceMetric(trigger, await runnerStatus(this.env, kind, namespace, trigger.source), rt.kafkaPrevious[index]);
       if (!read.ok) return read.error;
       rt.kafkaPrevious[index] = read.previous;
       return read.metric;

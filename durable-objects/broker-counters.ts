@@ -20,9 +20,9 @@ export class BrokerCounters {
 
   private readonly sql: MeteredSql;
 
+  /** The `counters` table is the broker's (created with its other tables once it is configured). */
   constructor(sql: MeteredSql) {
     this.sql = sql;
-    sql.exec("CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID");
   }
 
   add(trigger: string, name: CounterName, n: number): void {

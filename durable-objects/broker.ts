@@ -20,7 +20,8 @@ import { secretReader } from "../shared/secrets.ts";
 import { BrokerCounters } from "./broker-counters.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { MeteredSql } from "./metered-sql.ts";
-import type { Stub } from "./stub.ts";
+import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
+import { partitionOf } from "../shared/partitions.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
@@ -33,6 +34,8 @@ const DEDUP_PURGE_INTERVAL_MS = 60_000;
 export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
 const BACKLOG_RETRY_AFTER_S = 5;
+/** How long a key that moved here by a growth waits before asking its earlier partition again. */
+const ORDER_HOLD_MS = 500;
 
 /** The queue: one row per event and trigger until it settles. */
 const DELIVERIES_TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
@@ -43,12 +46,15 @@ export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
   | { status: 400; error: string; field?: string }
   | { status: 401 | 403 | 404 | 500; error: string }
-  | { status: 429; error: string; retryAfterSeconds: number };
+  | { status: 429 | 503; error: string; retryAfterSeconds: number }
+  /** Misdirected: the events' partition under this broker's partition count is another one. */
+  | { status: 421; error: string };
 
 interface DeliveryRow {
   id: number;
   event_seq: number;
   trigger: string;
+  pkey: string | null;
   phase: "subscriber" | "deadletter";
   attempt: number;
   error: string | null;
@@ -67,8 +73,8 @@ export class Broker extends DurableObject<Env> {
   /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
   private readonly sql = new MeteredSql(this.ctx.storage.sql);
   private readonly counters = new BrokerCounters(this.sql);
-  /** The pushed configuration and its version (table `config`). */
-  private readonly settings = new KeyValueTable(this.sql, "config");
+  /** The pushed configuration and its version (table `config`); null until the first configuration. */
+  private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
   private backlog = 0;
@@ -90,13 +96,23 @@ export class Broker extends DurableObject<Env> {
    * ingest and settle otherwise; an alarm that comes earlier than needed only pumps once more.
    */
   private armedAt: number | null = null;
+  /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
+  private readonly drained = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    // Every index entry is a row written: only the indexes the hot path reads. Event seqs may be reused
-    // (no AUTOINCREMENT): an event row outlives all its deliveries. Delivery ids are never reused, so an
-    // attempt that outlived its row (trigger deleted) cannot settle a newer one. `pkey` is NULL for
-    // unordered triggers, which keeps their rows out of the ordering index.
+    // No tables until the control plane configures this broker: a request that reaches an unknown broker
+    // (a stale routing table, a broker-to-broker target that was deleted) creates nothing.
+    if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'config'").toArray().length > 0) this.open();
+  }
+
+  /**
+   * Create (or open) the broker's tables and load its configuration. Every index entry is a row written:
+   * only the indexes the hot path reads. Event seqs may be reused (no AUTOINCREMENT): an event row outlives
+   * all its deliveries. Delivery ids are never reused, so an attempt that outlived its row (trigger
+   * deleted) cannot settle a newer one. `pkey` is NULL for unordered triggers, outside the ordering index.
+   */
+  private open(): KeyValueTable {
     this.migrateDeliveries();
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
@@ -108,9 +124,12 @@ export class Broker extends DurableObject<Env> {
       DROP INDEX IF EXISTS deliveries_wake;
       CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
       DROP INDEX IF EXISTS dedup_expiry;
-      CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+    this.settings = new KeyValueTable(this.sql, "config");
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.countQueue();
+    return this.settings;
   }
 
   /**
@@ -119,14 +138,16 @@ export class Broker extends DurableObject<Env> {
    * dropped (and counted). `version` orders pushes: one older than the last applied is ignored.
    */
   async configure(config: BrokerConfig | null, version: number): Promise<void> {
+    if (!this.settings && config === null) return; // never configured: nothing to drop, nothing to create
+    const settings = this.settings ?? this.open();
     this.armedAt = null;
     const text = JSON.stringify(config);
     // Pushes can overtake each other; an older one must not undo a newer (and drop its triggers' queues).
-    if (Number(this.settings.get("version") ?? -1) > version) return;
-    this.settings.put("version", String(version));
-    if (this.settings.get("broker") !== text) {
+    if (Number(settings.get("version") ?? -1) > version) return;
+    settings.put("version", String(version));
+    if (settings.get("broker") !== text) {
       this.ctx.storage.transactionSync(() => {
-        this.settings.put("broker", text);
+        settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
         const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
@@ -148,7 +169,7 @@ export class Broker extends DurableObject<Env> {
   async ingest(events: CloudEvent[], headers: Record<string, string> = {}, producer?: { bearer: string | undefined }): Promise<IngestResult> {
     const refused = producer && (await this.refuseProducer(producer.bearer));
     if (refused) return refused;
-    const result = this.accept(events, headers);
+    const result = await this.store(events, headers);
     if (result.status === 202 && result.accepted > 0) await this.pump("touched");
     return result;
   }
@@ -193,6 +214,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    if (!this.settings) return;
     this.armedAt = null;
     this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
     this.counters.flush();
@@ -236,6 +258,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   metrics(): BrokerMetrics {
+    if (!this.settings) return { backlog: 0, inflight: {}, dead: 0, counters: [] };
     return {
       backlog: this.backlog,
       inflight: Object.fromEntries([...this.leased].map(([name, ids]) => [name, ids.size])),
@@ -246,6 +269,7 @@ export class Broker extends DurableObject<Env> {
 
   /** Events no sink took, newest first: what the dashboard lists for redelivery. */
   deadLetters(limit = 100): DeadLetter[] {
+    if (!this.settings) return [];
     return this.sql
       .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>("SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?", limit)
       .toArray()
@@ -254,6 +278,7 @@ export class Broker extends DurableObject<Env> {
 
   /** Queue a kept dead letter to its trigger again, from the first attempt. */
   async redeliver(id: number): Promise<boolean> {
+    if (!this.settings) return false;
     const row = this.sql.exec<{ trigger: string; body: string }>("SELECT trigger, body FROM dead WHERE id = ?", id).toArray()[0];
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
@@ -277,7 +302,25 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  private accept(events: CloudEvent[], headers: Record<string, string>): IngestResult {
+  /**
+   * A partition stores only the events it owns (421 for others: the sender's routing table is older than
+   * a growth of the broker), and after a growth also asks their earlier owners whether they hold them.
+   */
+  private async store(events: CloudEvent[], headers: Record<string, string>): Promise<IngestResult> {
+    const p = this.config?.partition;
+    if (!p) return this.accept(events, headers);
+    if (events.some((e) => partitionOf(e, p.count) !== p.index)) return { status: 421, error: `events of another partition: broker ${this.key()} has ${p.count} partitions, this is partition ${p.index}` };
+    return this.accept(events, headers, await seenByEarlierOwners(this.env, this.config!, events));
+  }
+
+  /** Of these (source, id) pairs, which this broker holds in its dedup window. */
+  seen(keys: { source: string; id: string }[]): boolean[] {
+    if (!this.settings) return keys.map(() => false);
+    const now = Date.now();
+    return keys.map((k) => this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", k.source, k.id, now).toArray().length > 0);
+  }
+
+  private accept(events: CloudEvent[], headers: Record<string, string>, seenElsewhere = new Set<number>()): IngestResult {
     const config = this.config;
     if (!config) return { status: 404, error: "broker not found" };
     const now = Date.now();
@@ -288,7 +331,7 @@ export class Broker extends DurableObject<Env> {
       if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
-    const fresh = this.unseen(prepared, now, config.dedupWindowMs);
+    const fresh = this.unseen(prepared, now, config.dedupWindowMs).map((f, i) => f && !seenElsewhere.has(i));
     const matches = prepared.map((e, i) => {
       if (!fresh[i]) return [];
       const scratch = {}; // what one trigger's filter derives from this event, the next ones reuse
@@ -411,6 +454,11 @@ export class Broker extends DurableObject<Env> {
   }
 
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
+    if (await this.heldForOrder(row, t)) {
+      this.sql.exec("UPDATE deliveries SET next_at = ? WHERE id = ?", Date.now() + ORDER_HOLD_MS, row.id);
+      this.leased.get(t.config.name)?.delete(row.id);
+      return this.arm();
+    }
     let outcome: Outcome;
     try {
       outcome = await this.attempt(row, t);
@@ -421,6 +469,30 @@ export class Broker extends DurableObject<Env> {
     this.settle(row, t, outcome);
     this.touched.add(t.config.name);
     await this.pump("touched");
+  }
+
+  /**
+   * Per-key order across a growth of the broker: a key that moved here waits, on an ordered trigger, until
+   * its earlier partition has no queued event of it left. Once drained it stays drained (that partition
+   * refuses the key's new events), so each key is asked about until then only.
+   */
+  private async heldForOrder(row: DeliveryRow, t: Trigger): Promise<boolean> {
+    const key = `${t.config.name}\u0000${row.pkey}`;
+    // A row queued while the trigger was unordered (pkey NULL) has no key to hold.
+    if (!t.config.ordered || row.pkey === null || !this.config?.partition?.previous.length || this.drained.has(key)) return false;
+    try {
+      if (await queuedAtEarlierOwner(this.env, this.config, t.config.name, String(row.pkey))) return true;
+    } catch {
+      return true; // not known: ask again after the hold
+    }
+    this.drained.add(key);
+    return false;
+  }
+
+  /** Whether this partition has queued deliveries of `pkey` for an ordered trigger. */
+  queued(trigger: string, pkey: string): boolean {
+    if (!this.settings) return false;
+    return this.sql.exec("SELECT 1 FROM deliveries WHERE trigger = ? AND pkey = ? LIMIT 1", trigger, pkey).toArray().length > 0;
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
@@ -439,10 +511,9 @@ export class Broker extends DurableObject<Env> {
       // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
       // event the target broker deduplicates on (source, id).
       case "broker": {
-        const stub = this.env.BROKER.getByName(`${target.namespace}/${target.name}`) as unknown as Stub<Broker>;
-        const r = await withTimeout(stub.ingest([outgoing], forwarded), t.policy.timeoutMs);
+        const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
         if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
-        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
+        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
         const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing)).then(() => true), t.policy.timeoutMs);
@@ -457,7 +528,7 @@ export class Broker extends DurableObject<Env> {
         }
         // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
         const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
-        return toSubscriber && result.status === 200 && carriesEvent ? this.reply(result, ttl, forwarded) : { ok: true };
+        return toSubscriber && result.status === 200 && carriesEvent ? await this.reply(result, ttl, forwarded) : { ok: true };
       }
     }
   }
@@ -496,7 +567,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
-  private reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Outcome {
+  private async reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Promise<Outcome> {
     const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
     if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
       const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
@@ -504,7 +575,9 @@ export class Broker extends DurableObject<Env> {
     }
     const reply = decoded.events[0];
     reply.attributes.knativebrokerttl = ttl as number;
-    const r = this.accept([reply], forwarded);
+    const p = this.config!.partition;
+    // A partition keeps the replies it owns; others go to their owner like any event.
+    const r = !p || partitionOf(reply, p.count) === p.index ? await this.store([reply], forwarded) : await ingestInto(this.env, this.config!, [reply], forwarded);
     if (r.status === 202) {
       this.count("", "replies", 1);
       return { ok: true };

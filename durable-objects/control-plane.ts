@@ -5,10 +5,13 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
-import { RUNNERS, type Runner, runnerKey } from "./runner.ts";
+import type { RoutingTable } from "./routing.ts";
+import { RUNNERS, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
-import { type BrokerConfig, type BrokerSpec, brokerSettings, triggerSettings, type TriggerSpec } from "../shared/resources/eventing.ts";
+import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
+import { partitionObjectName } from "../shared/partitions.ts";
+import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
@@ -27,7 +30,10 @@ export class ControlPlane extends DurableObject<Env> {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS resources (
         kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, manifest TEXT NOT NULL,
-        PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;`);
+        PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;`);
+    // Brokers from before the routing table were single objects, configured already.
+    this.sql.exec("INSERT OR IGNORE INTO routes SELECT namespace || '/' || name, 1, '[]' FROM resources WHERE kind = 'Broker'");
   }
 
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
@@ -43,6 +49,7 @@ export class ControlPlane extends DurableObject<Env> {
 
     const existing = this.read(kind, namespace, given.metadata.name);
     const frozen = existing ? immutableChanges(info, existing, { ...given, spec: given.spec ?? {} }) : [];
+    if (existing && kind === "Broker") frozen.push(...validateBrokerChange(existing as Manifest<BrokerSpec>, given as Manifest<BrokerSpec>));
     if (frozen.length > 0 && mode === "put") return this.refuse(info, name, frozen);
     if (existing && mode === "post") {
       return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
@@ -80,7 +87,7 @@ export class ControlPlane extends DurableObject<Env> {
   private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
     if (!RUNNERS[m.kind]) return shown;
-    return { ...shown, status: { ...shown.status, ...(await this.runner(m).status()) } };
+    return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
   }
 
   async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
@@ -93,13 +100,23 @@ export class ControlPlane extends DurableObject<Env> {
     return shown;
   }
 
-  /** Every broker object in use: the brokers, and the channels of sources whose destinations need one. */
-  dataPlane(ctx: ResolveContext): SinkEntry[] {
-    const brokers = this.manifests("Broker").map((b) => ({ namespace: b.metadata.namespace!, name: b.metadata.name }));
+  /** Every broker object in use: the brokers (with their partition counts), and the channels of sources whose destinations need one. */
+  dataPlane(ctx: ResolveContext): (SinkEntry & { partitions?: number })[] {
+    const brokers = this.manifests("Broker").map((b) => ({ namespace: b.metadata.namespace!, name: b.metadata.name, partitions: this.route(b.metadata.namespace!, b.metadata.name)?.partitions ?? 1 }));
     const channels = KINDS.filter((k) => k.source)
       .flatMap((k) => this.manifests(k.kind) as Manifest<SourceSpec>[])
       .flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
     return [...brokers, ...channels];
+  }
+
+  /**
+   * The ingress's routing table (durable-objects/routing.ts): every broker whose partitions are configured,
+   * with their count. A broker enters it, and a grown count replaces the old one, only once every
+   * partition has its configuration.
+   */
+  routes(): RoutingTable {
+    const rows = this.sql.exec<{ broker: string; partitions: number }>("SELECT broker, partitions FROM routes").toArray();
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])) };
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
@@ -161,16 +178,24 @@ export class ControlPlane extends DurableObject<Env> {
     if (RUNNERS[m.kind]) await this.pushRunner(m, ctx);
   }
 
-  private runner(m: Manifest): Stub<Runner> {
-    const ns = this.env[RUNNERS[m.kind]] as unknown as DurableObjectNamespace;
-    return ns.getByName(runnerKey(m.kind, m.metadata.namespace!, m.metadata.name)) as unknown as Stub<Runner>;
-  }
-
-  /** Hand a runner kind's current manifest (or null once deleted) to the object that runs it. */
+  /**
+   * Hand a runner kind's current manifest (or null once deleted) to the objects that run it: one, or one
+   * per consumer of a KafkaSource; consumers beyond a lowered count are stopped.
+   */
   private async pushRunner(m: Manifest, ctx: ResolveContext): Promise<void> {
-    const stored = this.read(m.kind, m.metadata.namespace!, m.metadata.name);
+    const ns = m.metadata.namespace!;
+    const stored = this.read(m.kind, ns, m.metadata.name);
     const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
-    await this.runner(m).configure(stored ? { manifest: stored, sink, ctx } : null);
+    const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
+    const count = stored ? runnerCount(stored) : 0;
+    const was = Number(this.settings.get(key) ?? 1);
+    await Promise.all(
+      Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(stored && i < count ? { manifest: stored, sink, ctx, ...(i > 0 ? { consumer: i } : {}) } : null),
+      ),
+    );
+    if (stored) this.settings.put(key, String(count));
+    else this.settings.delete(key);
   }
 
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
@@ -181,9 +206,39 @@ export class ControlPlane extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Configure every partition of a broker, then publish its route. Growth is ordered so that at every
+   * moment exactly one partition accepts a given event: the new partitions are configured first (nothing
+   * routes to them yet), then the existing ones learn the new count (from then on they refuse the events
+   * that moved, 421), and only then does the routing table send those events to their new owners. Jump
+   * hashing moves events only to new partitions, so an existing partition never gains an event.
+   */
   private async pushBroker(namespace: string, name: string, ctx: ResolveContext): Promise<void> {
-    const stub = this.env.BROKER.getByName(`${namespace}/${name}`);
-    await stub.configure(this.brokerConfig(namespace, name, ctx), this.version());
+    const key = `${namespace}/${name}`;
+    const route = this.route(namespace, name);
+    const config = this.brokerConfig(namespace, name, ctx);
+    const version = this.version();
+    const configure = (i: number, c: BrokerConfig | null) => (this.env.BROKER.getByName(partitionObjectName(namespace, name, i)) as unknown as Stub<Broker>).configure(c, version);
+    if (!config) {
+      this.sql.exec("DELETE FROM routes WHERE broker = ?", key);
+      await Promise.all(range(0, route?.partitions ?? 1).map((i) => configure(i, null)));
+      return;
+    }
+    const was = route?.partitions ?? 0;
+    const now = Date.now();
+    const count = Math.max(partitionCount(this.read("Broker", namespace, name) as Manifest<BrokerSpec>), was);
+    const previous = (route?.previous ?? []).filter((p) => p.until > now);
+    if (route && count > was) previous.push({ count: was, until: now + config.dedupWindowMs });
+    // The backlog limit is the broker's: each partition holds its share.
+    const of = (index: number): BrokerConfig => ({ ...config, backlogLimit: Math.ceil(config.backlogLimit / count), partition: { index, count, previous } });
+    await Promise.all(range(was, count).map((i) => configure(i, of(i))));
+    await Promise.all(range(0, Math.min(was, count)).map((i) => configure(i, of(i))));
+    this.sql.exec("INSERT OR REPLACE INTO routes (broker, partitions, previous) VALUES (?, ?, ?)", key, count, JSON.stringify(previous));
+  }
+
+  private route(namespace: string, name: string): { partitions: number; previous: PartitionIdentity["previous"] } | null {
+    const row = this.sql.exec<{ partitions: number; previous: string }>("SELECT partitions, previous FROM routes WHERE broker = ?", `${namespace}/${name}`).toArray()[0];
+    return row ? { partitions: row.partitions, previous: JSON.parse(row.previous) } : null;
   }
 
   private brokerConfig(namespace: string, name: string, ctx: ResolveContext): BrokerConfig | null {
@@ -227,6 +282,7 @@ export class ControlPlane extends DurableObject<Env> {
           observedGeneration,
           conditions: [ready(true, "BrokerReady", "")],
           address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
+          partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
         },
       };
@@ -260,6 +316,10 @@ export class ControlPlane extends DurableObject<Env> {
     }
     return { ...m, status: { observedGeneration } };
   }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(to - from, 0) }, (_, i) => from + i);
 }
 
 function ready(ok: boolean, reason: string, message: string): Condition {

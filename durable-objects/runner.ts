@@ -6,11 +6,15 @@
 import type { ResolveContext } from "../shared/resources/destination.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import type { SinkEntry } from "../shared/resources/sources.ts";
+import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
+import type { Stub } from "./stub.ts";
 
 export interface RunnerInput {
   manifest: Manifest;
   /** Sources: the broker object their events are ingested into. */
   sink?: SinkEntry;
+  /** KafkaSource: which of its `spec.consumers` consumer instances this object runs (0 when there is one). */
+  consumer?: number;
   ctx: ResolveContext;
 }
 
@@ -31,6 +35,25 @@ export const RUNNERS: Record<string, "POLLER" | "AUTOSCALER"> = {
   ScaledObject: "AUTOSCALER",
 };
 
-export function runnerKey(kind: string, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
+/** The object that runs a resource; a KafkaSource's consumers after the first get their own. */
+export function runnerKey(kind: string, namespace: string, name: string, consumer = 0): string {
+  return consumer === 0 ? `${kind}/${namespace}/${name}` : `${kind}/${namespace}/${name}#${consumer}`;
+}
+
+/** How many objects run a resource: a KafkaSource's `spec.consumers`, else one. */
+export function runnerCount(m: Manifest): number {
+  return m.kind === "KafkaSource" ? kafkaConsumers(m.spec) : 1;
+}
+
+export function runnerStub(env: Env, kind: string, namespace: string, name: string, consumer = 0): Stub<Runner> {
+  return (env[RUNNERS[kind]] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
+}
+
+/** A resource's live status: its object's, or its consumers' merged (each reports how many there are). */
+export async function runnerStatus(env: Env, kind: string, namespace: string, name: string): Promise<Record<string, unknown>> {
+  const first = await runnerStub(env, kind, namespace, name).status();
+  const count = typeof first.consumers === "number" ? first.consumers : 1;
+  if (count <= 1) return first;
+  const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => runnerStub(env, kind, namespace, name, i + 1).status()));
+  return mergeConsumerStatus([first, ...rest]);
 }

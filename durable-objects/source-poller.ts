@@ -12,14 +12,15 @@
  * tick, so a tick fired twice is deduplicated by the broker, then the next tick is armed.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Broker, IngestResult } from "./broker.ts";
+import type { IngestResult } from "./broker.ts";
+import { ingestInto } from "./routing.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
 import { KeyValueTable } from "./key-value.ts";
-import type { Stub } from "./stub.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
 import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
+import { kafkaConsumers } from "../shared/bridges/kafka/spec.ts";
 import type { PolledMessage } from "../shared/bridges/types.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
 import type { Condition, Manifest } from "../shared/resources/manifest.ts";
@@ -86,7 +87,9 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const s = this.kv.getJson<LoopStatus>("status");
     if (!s) return this.kv.get("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
     const { ready, reason, message, ...fields } = s;
-    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields };
+    const input = this.kv.getJson<RunnerInput>("input");
+    const consumers = input?.manifest.kind === "KafkaSource" ? kafkaConsumers(input.manifest.spec) : 1;
+    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields, ...(consumers > 1 ? { consumers } : {}) };
   }
 
   override async alarm(): Promise<void> {
@@ -231,6 +234,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   private createBridge(input: RunnerInput): SourceBridge {
     return createSourceBridge(input.manifest, {
+      consumer: input.consumer,
       secret: secretReader(this.env),
       fetch: (url, init) => fetch(url, init),
       store: {
@@ -282,8 +286,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private ingest(sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult> {
-    const stub = this.env.BROKER.getByName(`${sink.namespace}/${sink.name}`) as unknown as Stub<Broker>;
-    return stub.ingest(events);
+    return ingestInto(this.env, sink, events);
   }
 
   /**

@@ -1,5 +1,4 @@
 /** Where the router is reachable and how it resolves Knative Service refs, from vars and the request. */
-import type { Broker } from "../durable-objects/broker.ts";
 import type { ControlPlane } from "../durable-objects/control-plane.ts";
 import type { Stub } from "../durable-objects/stub.ts";
 import { type ResolveContext, selfHostsOf } from "../shared/resources/destination.ts";
@@ -15,4 +14,3 @@ export function resolveContext(env: Env, requestUrl: string): ResolveContext {
 }
 
 export const control = (env: Env) => env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>;
-export const broker = (env: Env, namespace: string, name: string) => env.BROKER.getByName(`${namespace}/${name}`) as unknown as Stub<Broker>;

@@ -4,7 +4,7 @@ import { decodeHttp } from "../shared/cloudevents/index.ts";
 import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
-import { broker } from "./context.ts";
+import { ingestInto, lookupRoute } from "../durable-objects/routing.ts";
 
 /** Largest ingress request body (any mode). Each stored event stays well under SQLite's 2 MB row limit. */
 export const MAX_INGRESS_BYTES = 1024 * 1024;
@@ -17,26 +17,31 @@ const ALLOW = "POST, OPTIONS";
 
 ingress.post("/:namespace/:broker", async (c) => {
   const { namespace, broker: name } = c.req.param();
-  const notFound = `broker ${namespace}/${name} not found`;
-  if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: notFound }, 404);
+  const notFound = () => c.json({ error: `broker ${namespace}/${name} not found` }, 404);
+  if (!isValidNamespace(namespace) || !isValidName(name)) return notFound();
+  // Decided before the body is read or any broker object is touched (API.md §1 404).
+  if (!(await lookupRoute(c.env, namespace, name))) return notFound();
   const body = await readLimited(c.req.raw, MAX_INGRESS_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.events.length === 0) return c.body(null, 202);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const r = await broker(c.env, namespace, name).ingest(decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
+  const r = await ingestInto(c.env, { namespace, name }, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
   switch (r.status) {
     case 202:
       return c.body(null, 202);
     case 429:
-      return c.json({ error: r.error }, 429, { "retry-after": String(r.retryAfterSeconds) });
+    case 503:
+      return c.json({ error: r.error }, r.status, { "retry-after": String(r.retryAfterSeconds) });
     case 400:
       return c.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, 400);
+    case 404:
+      return notFound();
     case 401:
       return c.json({ error: r.error }, 401, { "www-authenticate": 'Bearer realm="edge-eventing ingress"' });
     default:
-      return c.json({ error: r.status === 404 ? notFound : r.error }, r.status);
+      return c.json({ error: r.error }, r.status);
   }
 });
 

@@ -4,6 +4,7 @@ import { decodeManifest, fieldValidationOf, warningHeader } from "../shared/reso
 import { findKind, type KindInfo } from "../shared/resources/kinds.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
+import { forgetRoutes } from "../durable-objects/routing.ts";
 import { requireAdmin } from "./auth.ts";
 import { readManifest } from "./body.ts";
 import { control, resolveContext } from "./context.ts";
@@ -47,6 +48,7 @@ async function apply(c: Ctx, mode: "put" | "post") {
   if ("code" in decoded) return status(c, decoded);
   for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
   const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name);
+  if (kind.kind === "Broker") forgetRoutes();
   return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
 }
 
@@ -68,6 +70,7 @@ management.delete(ITEM, async (c) => {
   if ("code" in kind) return status(c, kind);
   const { namespace, name, plural } = c.req.param();
   const m = await control(c.env).delete(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
+  if (kind.kind === "Broker") forgetRoutes();
   if (!m) return status(c, notFound(`${plural} "${name}"`));
   return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, details: { name, kind: plural, uid: m.metadata.uid } });
 });

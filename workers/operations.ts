@@ -4,7 +4,8 @@ import { renderAutoscalerMetrics, renderMetrics, type AutoscalerSample } from ".
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
-import { broker, control, resolveContext } from "./context.ts";
+import { partitionStubs } from "../durable-objects/routing.ts";
+import { control, resolveContext } from "./context.ts";
 
 export const operations = new Hono<{ Bindings: Env }>();
 
@@ -17,7 +18,12 @@ operations.get("/healthz", (c) => c.json({ status: "ok" }));
 operations.get("/metrics", requireAdmin, async (c) => {
   const ctx = resolveContext(c.env, c.req.url);
   const objects = await control(c.env).dataPlane(ctx);
-  const samples = await Promise.all(objects.map(async ({ namespace, name }) => ({ namespace, broker: name, ...(await broker(c.env, namespace, name).metrics()) })));
+  const perBroker = await Promise.all(
+    objects.map(({ namespace, name, partitions = 1 }) =>
+      Promise.all(partitionStubs(c.env, namespace, name, partitions).map(async (stub, p) => ({ namespace, broker: name, ...(partitions > 1 ? { partition: String(p) } : {}), ...(await stub.metrics()) }))),
+    ),
+  );
+  const samples = perBroker.flat();
   const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
   const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderAutoscalerMetrics(scaled);
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });

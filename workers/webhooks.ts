@@ -13,7 +13,8 @@ import { MAX_WEBHOOK_BODY_BYTES, providerResponse, receiveWebhook } from "../sha
 import { type WebhookKind, webhookConfig } from "../shared/webhooks/spec.ts";
 import { secretReader } from "../shared/secrets.ts";
 import { readLimited } from "./body.ts";
-import { broker, control, resolveContext } from "./context.ts";
+import { ingestInto } from "../durable-objects/routing.ts";
+import { control, resolveContext } from "./context.ts";
 
 /**
  * Both kinds share the path. When a GitHubSource and a WebhookSource have the same name, the
@@ -55,7 +56,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
 
   const entry = sinkEntry(manifest, ctx);
-  const stored = await broker(c.env, entry.namespace, entry.name).ingest([outcome.event]);
+  const stored = await ingestInto(c.env, entry, [outcome.event]);
   switch (stored.status) {
     case 202: {
       const reply = providerResponse(config.provider);
@@ -63,6 +64,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
     }
     // 503, not 429: providers that retry all retry a 5xx; not all of them retry a 429.
     case 429:
+    case 503:
       return c.json({ error: stored.error }, 503, { "retry-after": String(stored.retryAfterSeconds) });
     case 404:
       return c.json({ error: `the sink of ${manifest.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {

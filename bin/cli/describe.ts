@@ -8,7 +8,7 @@ import { parse } from "./args.ts";
 import { type Resource, table } from "./format.ts";
 import type { Command } from "./io.ts";
 import { collectionPath, objectPath, resolveKind } from "./kinds.ts";
-import { brokerSubresource, type BrokerMetrics } from "../../shared/resources/broker-api.ts";
+import { brokerSubresource, type BrokerMetrics, type PartitionedMetrics } from "../../shared/resources/broker-api.ts";
 
 export const describe: Command = {
   usage: "describe KIND [NAME] [-n NAMESPACE]",
@@ -66,7 +66,9 @@ export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics
 function deliveryLines(m: BrokerMetrics, trigger: string | undefined): string[] {
   const count = (t: string, name: string) => m.counters.find((c) => c.trigger === t && c.name === name)?.value ?? 0;
   if (trigger === undefined) {
-    return ["Delivery:", `  Accepted:           ${count("", "accepted")}`, `  Backlog:            ${m.backlog}`, `  Dead letters kept:  ${m.dead}`];
+    const parts = (m as PartitionedMetrics).byPartition;
+    const partitions = parts ? [`  Partitions:         ${parts.length}`, ...parts.map((p) => `    ${String(p.partition).padEnd(18)}backlog ${p.backlog}, dead letters ${p.dead}`)] : [];
+    return ["Delivery:", `  Accepted:           ${count("", "accepted")}`, `  Backlog:            ${m.backlog}`, `  Dead letters kept:  ${m.dead}`, ...partitions];
   }
   return [
     "Delivery:",

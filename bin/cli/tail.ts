@@ -62,5 +62,7 @@ export function formatLive(msg: LiveMessage): string {
   }
   const status = msg.status === null ? "" : `  status=${msg.status}`;
   const phase = msg.phase === "subscriber" ? "" : `  phase=${msg.phase}`;
-  return `${at}  delivery  ${msg.trigger}  ${msg.verdict}  event#${msg.eventSeq} attempt=${msg.attempt}${phase}${status}\n`;
+  // On a partitioned broker event numbers are per partition: `event#3.12` is event 12 of partition 3.
+  const seq = msg.partition === undefined ? `${msg.eventSeq}` : `${msg.partition}.${msg.eventSeq}`;
+  return `${at}  delivery  ${msg.trigger}  ${msg.verdict}  event#${seq} attempt=${msg.attempt}${phase}${status}\n`;
 }

@@ -20,6 +20,8 @@ export interface BridgeDeps {
   secret: SecretReader;
   fetch: FetchLike;
   store: PollerStateStore;
+  /** KafkaSource: which of its consumer instances this poller runs. */
+  consumer?: number;
 }
 
 /** A poller plus what the loop may call while it does not poll (backpressure). */
@@ -35,7 +37,7 @@ export function createSourceBridge(manifest: Manifest, given: BridgeDeps): Sourc
   const spec = manifest.spec;
   switch (manifest.kind) {
     case "KafkaSource": {
-      const poller = createKafkaPoller(kafkaPollerConfig({ ...metadata, uid: manifest.metadata.uid, labels: manifest.metadata.labels }, spec, deps.secret), deps.fetch, deps.store);
+      const poller = createKafkaPoller(kafkaPollerConfig({ ...metadata, uid: manifest.metadata.uid, labels: manifest.metadata.labels }, spec, deps.secret, deps.consumer), deps.fetch, deps.store);
       const extensions = (spec.ceOverrides as { extensions?: Record<string, string> } | undefined)?.extensions;
       return extensions ? { ...poller, poll: async (signal) => withOverrides(await poller.poll(signal), extensions) } : poller;
     }

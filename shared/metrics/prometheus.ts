@@ -4,6 +4,8 @@ import type { CounterRow, EventCounter, StorageCounter } from "../resources/brok
 export interface BrokerSample {
   namespace: string;
   broker: string;
+  /** Set for the partitions of a partitioned broker (API.md §5): every series then carries it. */
+  partition?: string;
   backlog: number;
   dead: number;
   /** trigger "" holds broker-level counters. */
@@ -27,6 +29,11 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
 };
 export const LATENCY_METRIC = `${PREFIX}_delivery_latency_seconds`;
 
+/** A sample's labels, with `trigger` when given; `partition` last, when the sample has one. */
+function sampleLabels(s: BrokerSample, trigger?: string): Record<string, string> {
+  return { namespace: s.namespace, broker: s.broker, ...(trigger === undefined ? {} : { trigger }), ...(s.partition === undefined ? {} : { partition: s.partition }) };
+}
+
 function labels(l: Record<string, string>): string {
   const parts = Object.entries(l).map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`);
   return `{${parts.join(",")}}`;
@@ -37,16 +44,15 @@ export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): str
   const family = (name: string, type: string, help: string) => lines.push(`# HELP ${PREFIX}_${name} ${help}`, `# TYPE ${PREFIX}_${name} ${type}`);
 
   family("backlog", "gauge", "Deliveries queued in the broker (pending, retrying or in flight).");
-  for (const s of samples) lines.push(`${PREFIX}_backlog${labels({ namespace: s.namespace, broker: s.broker })} ${s.backlog}`);
+  for (const s of samples) lines.push(`${PREFIX}_backlog${labels(sampleLabels(s))} ${s.backlog}`);
   family("dead_letters_kept", "gauge", "Events kept after failing for good, awaiting inspection or redelivery.");
-  for (const s of samples) lines.push(`${PREFIX}_dead_letters_kept${labels({ namespace: s.namespace, broker: s.broker })} ${s.dead}`);
+  for (const s of samples) lines.push(`${PREFIX}_dead_letters_kept${labels(sampleLabels(s))} ${s.dead}`);
 
   for (const [name, c] of Object.entries(COUNTERS)) {
     family(c.metric, "counter", c.help);
     for (const s of samples) {
       for (const row of s.counters.filter((r) => r.name === name)) {
-        const l: Record<string, string> = row.trigger === "" ? { namespace: s.namespace, broker: s.broker } : { namespace: s.namespace, broker: s.broker, trigger: row.trigger };
-        lines.push(`${PREFIX}_${c.metric}${labels(l)} ${row.value}`);
+        lines.push(`${PREFIX}_${c.metric}${labels(sampleLabels(s, row.trigger === "" ? undefined : row.trigger))} ${row.value}`);
       }
     }
   }
@@ -56,7 +62,7 @@ export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): str
     const triggers = [...new Set(s.counters.filter((r) => r.name.startsWith("latency_le_")).map((r) => r.trigger))];
     for (const trigger of triggers) {
       const get = (name: string) => s.counters.find((r) => r.trigger === trigger && r.name === name)?.value ?? 0;
-      const base = { namespace: s.namespace, broker: s.broker, trigger };
+      const base = sampleLabels(s, trigger);
       let cumulative = 0;
       for (const b of bucketsMs) {
         cumulative += get(`latency_le_${b}`);

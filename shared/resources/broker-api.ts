@@ -1,4 +1,6 @@
 /** The broker subresources of docs/OPERATIONS.md: served by workers/live.ts, called by the CLI and the dashboard. */
+import { MAX_PARTITIONS } from "../partitions.ts";
+
 export type BrokerSubresource = "live" | "metrics" | "deadletters";
 
 export function brokerSubresource(namespace: string, broker: string, sub: BrokerSubresource): string {
@@ -29,17 +31,61 @@ export interface BrokerMetrics {
 }
 
 export interface DeadLetter {
+  /** Unique across the broker's partitions: what `redeliver` takes (see deadLetterId). */
   id: number;
+  /** The partition that keeps it, on a partitioned broker. */
+  partition?: number;
   trigger: string;
   at: number;
   reason: string;
   event: Record<string, unknown>;
 }
 
+/** A partitioned broker's metrics subresource: the sums over its partitions, and each partition's own. */
+export interface PartitionedMetrics extends BrokerMetrics {
+  partitions: number;
+  byPartition?: { partition: number; backlog: number; dead: number }[];
+}
+
+/** One broker's metrics from its partitions' (counters, backlog, in-flight and dead letters summed). */
+export function sumMetrics(parts: BrokerMetrics[]): PartitionedMetrics {
+  const inflight: Record<string, number> = {};
+  const counters = new Map<string, CounterRow>();
+  for (const m of parts) {
+    for (const [t, n] of Object.entries(m.inflight)) inflight[t] = (inflight[t] ?? 0) + n;
+    for (const c of m.counters) {
+      const key = JSON.stringify([c.trigger, c.name]);
+      const into = counters.get(key);
+      if (into) into.value += c.value;
+      else counters.set(key, { ...c });
+    }
+  }
+  return {
+    backlog: parts.reduce((n, m) => n + m.backlog, 0),
+    dead: parts.reduce((n, m) => n + m.dead, 0),
+    inflight,
+    counters: [...counters.values()],
+    partitions: parts.length,
+    ...(parts.length > 1 ? { byPartition: parts.map((m, partition) => ({ partition, backlog: m.backlog, dead: m.dead })) } : {}),
+  };
+}
+
+/**
+ * A dead letter's id across a broker's partitions: the partition's own row id and the partition, in one
+ * number (row * MAX_PARTITIONS + partition), so one id finds its partition again after N grows.
+ */
+export function deadLetterId(row: number, partition: number): number {
+  return row * MAX_PARTITIONS + partition;
+}
+
+export function deadLetterRow(id: number): { row: number; partition: number } {
+  return { row: Math.floor(id / MAX_PARTITIONS), partition: id % MAX_PARTITIONS };
+}
+
 /** What the live feed pushes (durable-objects/broker.ts). */
 export type LiveMessage =
-  | { kind: "event"; at: number; id: string; source: string; type: string; matched: string[] }
-  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: string; attempt: number; verdict: string; status: number | null };
+  | { kind: "event"; at: number; id: string; source: string; type: string; matched: string[]; partition?: number }
+  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: string; attempt: number; verdict: string; status: number | null; partition?: number };
 
 /**
  * The WebSocket subprotocol that carries the bearer token, as Kubernetes does it for browsers (which cannot

@@ -4,6 +4,7 @@ import { type DeliverySpec, type FieldError, validateDelivery } from "../deliver
 import { compileTriggerFilter, type TriggerFilterSpec } from "../filters/knative.ts";
 import { type Target, validateDestination } from "./destination.ts";
 import type { Manifest } from "./manifest.ts";
+import { MAX_PARTITIONS, PARTITIONS_ANNOTATION } from "../partitions.ts";
 import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
 
 export interface BrokerSpec {
@@ -23,6 +24,8 @@ export const BROKER_ANNOTATIONS = {
   dedupWindow: "edge-eventing.dev/dedup-window",
   /** Names a Worker secret; producers then send `Authorization: Bearer <its value>` (401 without, 403 wrong). */
   ingressTokenSecret: "edge-eventing.dev/ingress-token-secret",
+  /** How many partition objects share the broker's events (API.md §5); may only grow. */
+  partitions: PARTITIONS_ANNOTATION,
 } as const;
 
 /** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
@@ -51,6 +54,10 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
   if (secret !== undefined && !isSecretName(secret)) {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE });
   }
+  const partitions = a[BROKER_ANNOTATIONS.partitions];
+  if (partitions !== undefined && !isIntIn(partitions, 1, MAX_PARTITIONS)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.partitions}`, message: `must be an integer from 1 to ${MAX_PARTITIONS}` });
+  }
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
   if (dedup !== undefined) {
     const ms = parseDuration(dedup);
@@ -59,6 +66,19 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
     }
   }
   return causes;
+}
+
+/** A broker's partition count (its annotation, default 1). */
+export function partitionCount(m: Manifest<BrokerSpec>): number {
+  const text = m.metadata.annotations?.[BROKER_ANNOTATIONS.partitions];
+  return text === undefined ? 1 : Number(text);
+}
+
+/** A re-applied broker may add partitions, never remove them: their queues would be orphaned. */
+export function validateBrokerChange(before: Manifest<BrokerSpec>, after: Manifest<BrokerSpec>): FieldError[] {
+  const was = partitionCount(before);
+  const now = partitionCount(after);
+  return now < was ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.partitions}`, message: `cannot shrink from ${was} to ${now} partitions (it may only grow)` }] : [];
 }
 
 export function validateTrigger(m: Manifest<TriggerSpec>): FieldError[] {
@@ -98,6 +118,18 @@ export interface BrokerConfig {
   delivery?: DeliverySpec;
   deadLetter?: Target;
   triggers: TriggerConfig[];
+  /** A partition of a partitioned broker: which one, and the counts before recent growth (for dedup). */
+  partition?: PartitionIdentity;
+}
+
+export interface PartitionIdentity {
+  index: number;
+  count: number;
+  /**
+   * Partition counts this broker had before it grew, each until its dedup window after the growth ran
+   * out (epoch ms): an event's owner under such a count may hold its (source, id) in its dedup table.
+   */
+  previous: { count: number; until: number }[];
 }
 
 export interface TriggerConfig {

@@ -25,6 +25,10 @@ export interface SinkEntry {
 }
 
 /** A channel's name holds ':', which no Broker name can, so channels never collide with brokers or ingress. */
+export function isChannelName(name: string): boolean {
+  return name.includes(":");
+}
+
 function channelName(source: Manifest<SourceSpec>, purpose: "sink" | "dead-letter"): string {
   const base = `source:${source.kind.toLowerCase()}:${source.metadata.name}`;
   return purpose === "sink" ? base : `${base}:${purpose}`;

@@ -55,13 +55,14 @@ export async function control<T = any>(path: string, args: Record<string, unknow
 }
 
 /** A Confluent v2 REST proxy fake with one topic, and its controls. */
-export async function kafkaFake(topic: string) {
+export async function kafkaFake(topic: string, partitions = 1) {
   const fake = await control<{ id: string; url: string }>("start", { type: "kafka", variant: "confluent-v2" });
-  await control(`${fake.id}/createTopic`, { name: topic });
+  await control(`${fake.id}/createTopic`, { name: topic, partitions });
   const requests = () => control<Array<{ method: string; path: string; query: string; body: string }>>(`${fake.id}/requests`);
   return {
     url: fake.url,
-    produce: (record: { value?: string; key?: string; headers?: Array<{ key: string; value: string | null }> }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
+    produce: (record: { value?: string; key?: string; partition?: number; headers?: Array<{ key: string; value: string | null }> }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
+    instances: () => control<number>(`${fake.id}/instances`),
     commits: async () => (await requests()).filter((r) => r.method === "POST" && r.path.endsWith("/offsets")).map((r) => JSON.parse(r.body)),
     requests,
     committed: (group: string) => control<Record<string, number>>(`${fake.id}/committed`, { group }),

@@ -1,7 +1,8 @@
 /**
  * Crash: SIGKILL the runtime (wrangler and workerd, the whole process group) under load three times and
  * restart it on the same storage. Every event answered 202 must reach the subscriber; duplicates (a crash
- * between delivery and its deletion) are allowed, counted and reported.
+ * between delivery and its deletion) are allowed, counted and reported. Run for a broker of one partition
+ * and for one of four (API.md §5).
  */
 import { afterAll, expect, it } from "vitest";
 import { received } from "../support/client.ts";
@@ -9,7 +10,6 @@ import { type RunningRouter, startRouter } from "../support/router.ts";
 import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
 import { apply, broker, event, sleep, trigger } from "./harness.ts";
 
-const NS = "crash";
 const CRASHES = 3;
 /** Load runs this long before each SIGKILL. */
 const LOAD_MS = 2_000;
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 /** Send events until the router dies; returns the ids it answered 202. */
-async function loadUntilKilled(r: RunningRouter, tag: string): Promise<{ accepted: string[]; refused: number }> {
+async function loadUntilKilled(r: RunningRouter, ns: string, tag: string): Promise<{ accepted: string[]; refused: number }> {
   const accepted: string[] = [];
   let refused = 0;
   let n = 0;
@@ -32,7 +32,7 @@ async function loadUntilKilled(r: RunningRouter, tag: string): Promise<{ accepte
     while (!dead) {
       const id = `${tag}-${n++}`;
       try {
-        const res = await fetch(`${r.url}/${NS}/orders`, { ...event(id), signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`${r.url}/${ns}/orders`, { ...event(id), signal: AbortSignal.timeout(5_000) });
         await res.arrayBuffer();
         if (res.status === 202) accepted.push(id);
         else refused++;
@@ -49,16 +49,19 @@ async function loadUntilKilled(r: RunningRouter, tag: string): Promise<{ accepte
   return { accepted, refused };
 }
 
-it(`loses no acknowledged event across ${CRASHES} SIGKILLs under load`, async () => {
+it.each([1, 4])(`loses no acknowledged event across ${CRASHES} SIGKILLs under load, broker of %i partition(s)`, async (partitions) => {
+  const NS = `crash-${partitions}`;
+  await router?.kill();
+  await sub?.close();
   sub = await startSubscriber();
   router = await startRouter();
   const persistDir = router.persistDir;
-  await apply(router.url, NS, "brokers", broker("orders"));
+  await apply(router.url, NS, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
   await apply(router.url, NS, "triggers", trigger("all", { broker: "orders", subscriber: { uri: `${sub.url}/crash` }, delivery: { retry: 20, backoffPolicy: "linear", backoffDelay: "PT0.2S", timeout: "PT2S" } }));
 
   const accepted: string[] = [];
   for (let crash = 1; crash <= CRASHES; crash++) {
-    const round = await loadUntilKilled(router, `c${crash}`);
+    const round = await loadUntilKilled(router, NS, `c${crash}`);
     expect(round.refused, "non-202 answers before the kill").toBe(0);
     accepted.push(...round.accepted);
     router = await startRouter({ persistDir });
@@ -76,7 +79,7 @@ it(`loses no acknowledged event across ${CRASHES} SIGKILLs under load`, async ()
   for (const id of got) seen.set(id, (seen.get(id) ?? 0) + 1);
   const lost = [...want].filter((id) => !seen.has(id));
   const duplicates = [...seen.values()].reduce((n, c) => n + (c - 1), 0);
-  console.log(`crash: ${CRASHES} SIGKILLs, ${want.size} events acknowledged, ${got.length} deliveries, ${lost.length} lost, ${duplicates} duplicates`);
+  console.log(`crash (${partitions} partitions): ${CRASHES} SIGKILLs, ${want.size} events acknowledged, ${got.length} deliveries, ${lost.length} lost, ${duplicates} duplicates`);
   expect(want.size).toBeGreaterThan(CRASHES * 50);
   expect(lost).toEqual([]);
 }, 240_000);

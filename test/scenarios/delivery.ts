@@ -12,7 +12,8 @@ export interface Harness {
   subscriber(): string;
 }
 
-export function deliveryScenarios(h: Harness, ns: string): void {
+/** `brokerAnnotations` go on every broker the scenarios create (e.g. a partition count). */
+export function deliveryScenarios(h: Harness, ns: string, brokerAnnotations: Record<string, string> = {}): void {
   const sub = () => h.subscriber();
   const apply = async (plural: string, body: { metadata: { name: string } }) => {
     const r = await h.fetch(resourcePath(ns, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -23,7 +24,7 @@ export function deliveryScenarios(h: Harness, ns: string): void {
   const fast = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S" };
 
   beforeAll(async () => {
-    await apply("brokers", broker("b"));
+    await apply("brokers", broker("b", brokerAnnotations));
   });
 
   describe("delivery to subscribers", () => {
@@ -84,7 +85,7 @@ export function deliveryScenarios(h: Harness, ns: string): void {
   });
 
     it("gives the knativeerror extensions to a dead-letter sink that is a Broker too", async () => {
-      await apply("brokers", broker("dlq"));
+      await apply("brokers", broker("dlq", brokerAnnotations));
       await apply("triggers", trigger("dlq-all", { broker: "dlq", subscriber: { uri: `${sub()}/dlq-broker` } }));
       await script(sub(), "/rejects", [{ status: 422, body: "no" }]);
       await apply("triggers", trigger("rejects", { broker: "b", filters: [{ exact: { type: "rejects.t" } }], subscriber: { uri: `${sub()}/rejects` }, delivery: { retry: 0, deadLetterSink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "dlq" } } } }));
@@ -101,7 +102,7 @@ export function deliveryScenarios(h: Harness, ns: string): void {
     await receivedAtLeast(sub(), "/down", 3);
     const failed = await eventually(async () => {
       const text = await (await h.fetch("/metrics", { headers: auth })).text();
-      return new RegExp(`edge_eventing_events_failed_total\\{namespace="${ns}",broker="b",trigger="down"\\} 1`).test(text) || undefined;
+      return new RegExp(`edge_eventing_events_failed_total\\{namespace="${ns}",broker="b",trigger="down"(,partition="\\d+")?\\} 1`).test(text) || undefined;
     });
     expect(failed).toBe(true);
     expect(await received(sub(), "/down")).toHaveLength(3);
@@ -146,7 +147,7 @@ export function deliveryScenarios(h: Harness, ns: string): void {
     expect(odd).toEqual(["o-1", "o-3", "o-5"]);
   });
     it("answers 429 with Retry-After past the backlog limit and delivers every event it accepted", async () => {
-      await apply("brokers", broker("small", { "edge-eventing.dev/backlog-limit": "3" }));
+      await apply("brokers", broker("small", { ...brokerAnnotations, "edge-eventing.dev/backlog-limit": "3" }));
       await script(sub(), "/busy", [{ status: 200, delayMs: 150 }]);
       await apply("triggers", trigger("busy", { broker: "small", subscriber: { uri: `${sub()}/busy` } }, { "edge-eventing.dev/parallelism": "1" }));
       const accepted: string[] = [];

@@ -48,14 +48,17 @@ export async function startSubscriber(): Promise<Subscriber> {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const body = await readBody(req);
-    if (url.pathname === "/_script") {
-      scripts.set(url.searchParams.get("path") ?? "/", JSON.parse(body));
-      received.set(url.searchParams.get("path") ?? "/", []);
+    // A base URL with a path prefix (`${url}/run-a`) gives a test its own paths: `${url}/run-a/_script?path=/p` scripts `/run-a/p`.
+    const control = /^(.*)\/(_script|_received)$/.exec(url.pathname);
+    const target = control ? control[1] + (url.searchParams.get("path") ?? "/") : "";
+    if (control?.[2] === "_script") {
+      scripts.set(target, JSON.parse(body));
+      received.set(target, []);
       res.writeHead(204).end();
       return;
     }
-    if (url.pathname === "/_received") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received.get(url.searchParams.get("path") ?? "/") ?? []));
+    if (control?.[2] === "_received") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received.get(target) ?? []));
       return;
     }
     if (url.pathname === "/_peak") {

@@ -2,7 +2,6 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { Autoscaler } from "../../durable-objects/autoscaler.ts";
-import type { Broker } from "../../durable-objects/broker.ts";
 import { runnerKey } from "../../durable-objects/runner.ts";
 import type { Stub } from "../../durable-objects/stub.ts";
 import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
@@ -26,7 +25,8 @@ const getScaledObject = async (name: string) => (await (await exports.default.fe
 const requests = async (path: string): Promise<Recorded[]> => ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
 const patchedReplicas = async (path: string) => (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
 const autoscaler = (name: string) => env.AUTOSCALER.getByName(runnerKey("ScaledObject", NS, name));
-const brokerStub = () => env.BROKER.getByName(`${NS}/b`) as unknown as Stub<Broker>;
+/** Broker b4's in-flight deliveries over all its partitions, as its metrics subresource sums them. */
+const inflight = async (trigger: string) => ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b4/metrics`), { headers: auth })).json()) as any).inflight[trigger] ?? 0;
 
 async function addToFake(kind: "workloads" | "knative-services", body: Record<string, unknown>): Promise<void> {
   const r = await fetch(`${control}/${kind}`, { method: "POST", body: JSON.stringify({ namespace: NS, ...body }) });
@@ -54,22 +54,24 @@ const scaledObject = (name: string, spec: Record<string, unknown>, annotations: 
 
 beforeAll(async () => {
   await apply(resourcePath(NS, "brokers", "b"), broker("b"));
+  // Four partitions: what the autoscaler reads must be the whole broker's, not one object's.
+  await apply(resourcePath(NS, "brokers", "b4"), broker("b4", { "edge-eventing.dev/partitions": "4" }));
 });
 
 describe("ScaledObjects in the router", () => {
   it("scales a Deployment up on a trigger's concurrency burst, holds it through the panic window, then scales back down", { timeout: 60_000 }, async () => {
     await addToFake("workloads", { kind: "Deployment", name: "consumer", replicas: 1 });
     await script(sub, "/slow", [{ status: 200, delayMs: 4000 }]);
-    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
+    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b4", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
     // Per-pod target 2 × 70 % utilization; a 6 s stable window (Knative's minimum) and a 1 s panic window.
     await apply(soPath("consumer"), scaledObject("consumer", {
       scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "consumer" }, minReplicaCount: 1, maxReplicaCount: 10,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "concurrency", target: "2" } }],
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b4", trigger: "slow", metric: "concurrency", target: "2" } }],
     }, { "autoscaling.knative.dev/window": "6s" }));
     const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/consumer/scale`;
 
-    await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`slow-${i}`, "slow.t"))));
-    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 20, 5_000, "20 deliveries in flight");
+    await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b4`), binaryEvent(`slow-${i}`, "slow.t"))));
+    await eventually(async () => (await inflight("slow")) === 20, 5_000, "20 deliveries in flight");
 
     // 20 in flight / 1.4 per pod = 15 pods, capped by maxReplicaCount.
     await stepUntil("consumer", async () => (await patchedReplicas(scalePath)).includes(10), 3_000, "a scale-up to 10");
@@ -86,7 +88,7 @@ describe("ScaledObjects in the router", () => {
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "True" }));
 
     // The burst drains; the autoscaler still holds the panic count (Knative never scales down in panic).
-    await eventually(async () => (await brokerStub().metrics()).inflight.slow === 0, 10_000, "the burst to drain");
+    await eventually(async () => (await inflight("slow")) === 0, 10_000, "the burst to drain");
     await runDurableObjectAlarm(autoscaler("consumer"));
     so = await getScaledObject("consumer");
     expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic" });

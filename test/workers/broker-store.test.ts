@@ -82,7 +82,9 @@ describe("schema upgrade", () => {
     const stub = env.BROKER.getByName(`${NS}/upgrade`);
     const after = await runInDurableObject(stub, (_o: unknown, state: DurableObjectState) => {
       const sql = state.storage.sql;
-      sql.exec("DROP TABLE deliveries");
+      // An object of the previous schema: configured (a config table), a queue in the old deliveries table.
+      sql.exec("CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
+      sql.exec("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT)");
       sql.exec(`CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT,
         due_at INTEGER GENERATED ALWAYS AS (max(next_at, lease_until)) VIRTUAL)`);

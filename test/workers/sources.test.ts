@@ -125,6 +125,34 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     expect(await received(sub, "/gone")).toHaveLength(1);
     expect(await poller("kafkasources", "gone").status()).toEqual({});
   });
+
+  it("runs spec.consumers consumer instances in the group, each polled on its own and committing only the partitions the group gave it", async () => {
+    const kafka = await kafkaFake("spread", 6);
+    await script(sub, "/spread", [{ status: 200 }]);
+    await applySource("kafkasources", "spread", kafkaSpec(kafka.url, "spread", { uri: `${sub}/spread` }, { consumers: 3 }));
+    // Records produced once all three members have joined, so the group's assignment is settled.
+    await eventually(async () => (await kafka.instances()) === 3, 10_000, "three consumer instances");
+    for (let i = 0; i < 30; i++) await kafka.produce({ key: `k${i}`, value: String(i), partition: i % 6 });
+    const got = await receivedAtLeast(sub, "/spread", 30, 15_000);
+    expect(new Set(got.map((r) => r.headers["ce-subject"])).size).toBe(30);
+    await eventually(async () => Object.values(await kafka.committed("g-spread")).reduce((a, b) => a + b, 0) === 30, 10_000, "every partition committed");
+    const byInstance = new Map<string, Set<number>>();
+    for (const r of await kafka.requests()) {
+      if (r.method !== "POST" || !r.path.endsWith("/offsets")) continue;
+      const instance = r.path.split("/instances/")[1].split("/")[0];
+      for (const o of JSON.parse(r.body).offsets) byInstance.set(instance, new Set([...(byInstance.get(instance) ?? []), o.partition]));
+    }
+    expect(byInstance.size).toBe(3);
+    const partitions = [...byInstance.values()].flatMap((s) => [...s]);
+    expect(partitions.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const status = (await getSource("kafkasources", "spread")).status;
+    expect(status.consumers).toBe(3);
+    expect(status.conditions.find((c: any) => c.type === "Ready").status).toBe("True");
+    // Fewer consumers: the extra instances leave the group (deleted on the bridge).
+    await applySource("kafkasources", "spread", kafkaSpec(kafka.url, "spread", { uri: `${sub}/spread` }, { consumers: 1 }));
+    await eventually(async () => (await kafka.instances()) === 1, 10_000, "one consumer instance left");
+  });
+
 });
 
 describe("KafkaSource manifests", () => {

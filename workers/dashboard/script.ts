@@ -107,7 +107,8 @@ async function loadResources() {
     box.append(h("table", { "data-kind": title }, h("thead", {}, h("tr", {}, ["Kind", "Namespace", "Name", "Ready", "Reason", "Message"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows.map(({ kind, r }) => {
         const ready = ((r.status || {}).conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
-        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name),
+        const partitions = (r.status || {}).partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
+        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions),
           h("td", { class: "ready-" + ready.status }, ready.status), h("td", {}, ready.reason || ""), h("td", {}, ready.message || ""));
       }))));
   }
@@ -151,17 +152,20 @@ function showConnections() {
   $("conn").textContent = "live: " + open + "/" + state.sockets.size + " brokers";
 }
 
+/** " #p" for what a partition of a partitioned broker sent or keeps (dead letters, live messages). */
+const partitionOf = (x) => (x.partition === undefined ? "" : " #" + x.partition);
+
 function onLive(key, msg) {
   const ns = key.split("/")[0];
   if (msg.kind === "event") {
     for (const t of msg.matched) bump(ns + "/" + t, "accepted");
-    addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + "  event " + msg.type + "  id=" + msg.id + "  source=" + msg.source + "  -> ",
+    addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + partitionOf(msg) + "  event " + msg.type + "  id=" + msg.id + "  source=" + msg.source + "  -> ",
       msg.matched.length ? msg.matched.join(", ") : h("span", { class: "muted" }, "no trigger matched")));
     return;
   }
   const series = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" }[msg.verdict];
   if (series) bump(ns + "/" + msg.trigger, series);
-  addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + "  delivery " + msg.trigger + "  ",
+  addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + partitionOf(msg) + "  delivery " + msg.trigger + "  ",
     h("span", { class: "verdict-" + msg.verdict }, msg.verdict), "  attempt " + msg.attempt + (msg.status === null ? "" : "  status " + msg.status)));
   fetchMetrics(key, false);
   if (msg.verdict === "failed") loadDeadLetters(key);
@@ -280,7 +284,7 @@ function renderDead() {
   if (rows.length === 0) { box.append(h("p", { class: "muted" }, "No dead letters.")); return; }
   box.append(h("table", {}, h("thead", {}, h("tr", {}, ["Broker", "Trigger", "When", "Event", "Reason", ""].map((c) => h("th", {}, c)))),
     h("tbody", {}, rows.map(({ b, d }) => h("tr", { "data-dead": d.id },
-      h("td", {}, b.key), h("td", {}, d.trigger), h("td", {}, new Date(d.at).toLocaleString()),
+      h("td", {}, b.key + partitionOf(d)), h("td", {}, d.trigger), h("td", {}, new Date(d.at).toLocaleString()),
       h("td", {}, h("code", {}, d.event.type + " " + d.event.id)), h("td", {}, d.reason),
       h("td", {}, h("button", { type: "button", onclick: () => redeliver(b.key, d.id) }, "Redeliver")))))));
 }

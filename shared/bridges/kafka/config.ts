@@ -33,6 +33,8 @@ export interface KafkaPollerConfig {
   pollTimeoutMs?: number;
   /** Read only these partitions (manual assignment, one poller per partition); Confluent v2 and Strimzi only. */
   assignment?: TopicPartition[];
+  /** Which of the source's `spec.consumers` consumer instances this poller is (0 when there is one). */
+  consumer?: number;
 }
 
 export const DEFAULT_POLL_TIMEOUT_MS = 10_000;

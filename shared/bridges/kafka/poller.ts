@@ -78,7 +78,9 @@ export function createKafkaPoller(
   const margin = idleExpiryMs === undefined ? 0 : Math.min(EXPIRY_MARGIN_MS, idleExpiryMs / 10);
   const configKey = JSON.stringify([config.bridge.type, config.bridge.url, config.consumerGroup, config.topics, config.assignment ?? null]);
   // A fixed name per source (and assignment) so a restart replaces its instance instead of leaking one.
-  const instanceName = ["edge", config.source.namespace, config.source.name, ...(config.assignment ?? []).map((tp) => `${tp.topic}-${tp.partition}`)].join("-");
+  // Each of `spec.consumers` is its own member of the group, so the group spreads the partitions over them.
+  const member = config.consumer ? [`c${config.consumer}`] : [];
+  const instanceName = ["edge", config.source.namespace, config.source.name, ...member, ...(config.assignment ?? []).map((tp) => `${tp.topic}-${tp.partition}`)].join("-");
 
   let state: KafkaPollerState | undefined;
   let queue: Promise<unknown> = Promise.resolve();

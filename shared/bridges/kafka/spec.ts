@@ -2,7 +2,8 @@
  * KafkaSource (`sources.knative.dev`) spec: Knative's fields plus `spec.bridge`, validated, and the
  * poller config it yields once the bridge secret is resolved. A Knative manifest applies unchanged
  * with one `spec.bridge` added: `bootstrapServers` and `net` are accepted and unused (the bridge
- * holds the Kafka connection), `consumers` is accepted and one poller runs per source.
+ * holds the Kafka connection). `consumers` (default 1) runs that many consumer instances in the group,
+ * each polled by its own object, so the group spreads the topics' partitions over them.
  *
  *   spec: {bootstrapServers?, topics, consumerGroup?, initialOffset?, consumers?, ordering?, net?,
  *          delivery?, ceOverrides?, sink, pollTimeoutMs?, assignment?,
@@ -19,6 +20,8 @@ import { validateKafkaPollerConfig } from "./config.ts";
 import type { KeyType } from "./record.ts";
 import type { SecretReader } from "../../secrets.ts";
 
+/** Most consumer instances one KafkaSource runs (each is an object polling on its own). */
+export const MAX_CONSUMERS = 64;
 export const KEY_TYPE_LABEL = "kafkasources.sources.knative.dev/key-type";
 /** Knative's default group is `knative-kafka-source-<uuid>`; the resource's uid keeps it stable here. */
 export const DEFAULT_GROUP_PREFIX = "knative-kafka-source-";
@@ -36,7 +39,8 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1)) bad("spec.consumers", "must be a positive integer");
+  if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1 && (spec.consumers as number) <= MAX_CONSUMERS)) bad("spec.consumers", `must be an integer from 1 to ${MAX_CONSUMERS}`);
+  if (typeof spec.consumers === "number" && spec.consumers > 1 && spec.assignment !== undefined) bad("spec.consumers", "must be 1 with spec.assignment (every consumer would read the same partitions)");
   if (spec.ordering !== undefined && spec.ordering !== "ordered" && spec.ordering !== "unordered") bad("spec.ordering", "must be ordered or unordered");
   errors.push(...validateDestination(spec.sink, "spec.sink", true));
   errors.push(...validateOverrides(spec.ceOverrides));
@@ -74,6 +78,7 @@ export function kafkaPollerConfig(
   metadata: { namespace: string; name: string; uid?: string; labels?: Record<string, string> },
   spec: Record<string, unknown>,
   secret: SecretReader,
+  consumer = 0,
 ): KafkaPollerConfig {
   const bridge = spec.bridge as Record<string, unknown>;
   const secretName = (bridge.secretKeyRef as { name?: string } | undefined)?.name;
@@ -98,6 +103,33 @@ export function kafkaPollerConfig(
     keyType: (metadata.labels?.[KEY_TYPE_LABEL] as KeyType | undefined) ?? "string",
     pollTimeoutMs: spec.pollTimeoutMs as number | undefined,
     assignment: spec.assignment as TopicPartition[] | undefined,
+    consumer,
+  };
+}
+
+/** How many consumer instances a KafkaSource runs (`spec.consumers`, default 1). */
+export function kafkaConsumers(spec: Record<string, unknown> | undefined): number {
+  return typeof spec?.consumers === "number" ? spec.consumers : 1;
+}
+
+/**
+ * One status from the consumer instances' own: Ready from the first that is not, lag and held messages
+ * summed, the latest poll.
+ */
+export function mergeConsumerStatus(statuses: Record<string, unknown>[]): Record<string, unknown> {
+  const ready = (s: Record<string, unknown>) => (s.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === "Ready")?.status === "True";
+  const total = (field: string) => {
+    const values = statuses.map((s) => s[field]).filter((v): v is number => typeof v === "number");
+    return values.length > 0 ? { [field]: values.reduce((a, b) => a + b, 0) } : {};
+  };
+  const polls = statuses.map((s) => s.lastPollTime).filter((v): v is string => typeof v === "string").sort();
+  return {
+    ...statuses[0],
+    conditions: (statuses.find((s) => !ready(s)) ?? statuses[0]).conditions,
+    ...total("lag"),
+    ...total("heldMessages"),
+    ...(polls.length > 0 ? { lastPollTime: polls[polls.length - 1] } : {}),
+    consumers: statuses.length,
   };
 }
 

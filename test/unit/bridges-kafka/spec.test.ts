@@ -1,7 +1,7 @@
 /** The KafkaSource spec: v1alpha1's comma-separated topics, and what a missing bridge tells the user. */
 import { describe, expect, it } from "vitest";
 import { secretReader } from "../../../shared/secrets.ts";
-import { kafkaPollerConfig, validateKafkaSourceSpec } from "../../../shared/bridges/kafka/spec.ts";
+import { kafkaPollerConfig, MAX_CONSUMERS, mergeConsumerStatus, validateKafkaSourceSpec } from "../../../shared/bridges/kafka/spec.ts";
 
 const metadata = { namespace: "default", name: "kafka-source", uid: "u1" };
 const sink = { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "event-display" } };
@@ -21,5 +21,19 @@ describe("KafkaSource spec", () => {
     expect(cause.field).toBe("spec.bridge");
     expect(cause.message).toMatch(/^is required: Workers cannot open Kafka's TCP protocol/);
     expect(cause.message).toContain("spec.bridge: {type: confluent-v2 | strimzi | redpanda | upstash, url, secretKeyRef: {name}} (docs/BRIDGES.md)");
+  });
+
+  it("takes spec.consumers from 1 to the documented maximum, and not with a manual assignment", () => {
+    const spec = { topics: ["demo"], sink, bridge, consumers: 4 };
+    expect(validateKafkaSourceSpec(spec, metadata)).toEqual([]);
+    expect(validateKafkaSourceSpec({ ...spec, consumers: MAX_CONSUMERS + 1 }, metadata)).toEqual([{ field: "spec.consumers", message: `must be an integer from 1 to ${MAX_CONSUMERS}` }]);
+    expect(validateKafkaSourceSpec({ ...spec, assignment: [{ topic: "demo", partition: 0 }] }, metadata).map((c) => c.field)).toContain("spec.consumers");
+  });
+
+  it("merges the consumers' status: Ready from the first that is not, lag summed, latest poll", () => {
+    const ok = (lag: number, at: string) => ({ conditions: [{ type: "Ready", status: "True", reason: "Polling" }], lag, lastPollTime: at });
+    const failing = { conditions: [{ type: "Ready", status: "False", reason: "PollFailed", message: "down" }], lag: 5, lastPollTime: "2026-01-01T00:00:01Z" };
+    const merged = mergeConsumerStatus([ok(1, "2026-01-01T00:00:03Z"), failing, ok(2, "2026-01-01T00:00:02Z")]);
+    expect(merged).toMatchObject({ conditions: failing.conditions, lag: 8, lastPollTime: "2026-01-01T00:00:03Z", consumers: 3 });
   });
 });

@@ -36,6 +36,12 @@ describe("tables", () => {
     expect(text).toMatch(/Delivered:\s+7\n/);
     expect(text).toMatch(/In flight:\s+2\n/);
   });
+  it("describes a partitioned broker's partitions", () => {
+    const broker = { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "big", namespace: "shop" }, spec: {}, status: { partitions: 2 } };
+    const metrics = { backlog: 5, dead: 1, inflight: {}, counters: [], partitions: 2, byPartition: [{ partition: 0, backlog: 2, dead: 0 }, { partition: 1, backlog: 3, dead: 1 }] };
+    const text = describeResource(broker, { metrics });
+    expect(text).toMatch(/Partitions:\s+2\n\s+0\s+backlog 2, dead letters 0\n\s+1\s+backlog 3, dead letters 1\n/);
+  });
 });
 
 describe("errors", () => {
@@ -54,6 +60,7 @@ describe("live lines", () => {
     expect(formatLive(event)).toBe("2026-01-01T12:00:00.000Z  event     order  id=e1 source=/s  -> orders\n");
     expect(formatLive({ ...event, matched: [] })).toContain("-> (no trigger matched)");
     expect(formatLive(delivery)).toBe("2026-01-01T12:00:00.000Z  delivery  orders  retry  event#3 attempt=2  status=503\n");
+    expect(formatLive({ ...delivery, partition: 2 })).toContain("event#2.3 attempt=2");
   });
   it("keeps only what concerns --trigger", () => {
     expect([concerns(event, "orders"), concerns(event, "other"), concerns(delivery, "other"), concerns(delivery, undefined)]).toEqual([true, false, false, true]);
