@@ -51,6 +51,11 @@ describe("storage rows per event", () => {
     const r = await rowsPerEvent("ok", () => receivedAtLeast(sub, "/store-ok", EVENTS));
     expect(r.rowsWritten).toBeGreaterThan(0);
     expect(r.rowsWritten).toBeLessThanOrEqual(8);
+    // The same counts reach /metrics, where a user sees the bill coming.
+    const text = await (await fetchRouter("/metrics", { headers: auth })).text();
+    const written = Number(text.match(/^edge_eventing_storage_rows_written_total\{namespace="store",broker="ok"\} (\d+)$/m)?.[1]);
+    expect(written).toBeGreaterThanOrEqual(r.rowsWritten * EVENTS);
+    expect(text).toMatch(/^edge_eventing_storage_rows_read_total\{namespace="store",broker="ok"\} \d+$/m);
   });
 
   it("one retry, then success", async () => {
