@@ -15,7 +15,7 @@ if (!token) {
 const port = process.env.PORT ?? "8787";
 console.log(`\nedge-eventing router: http://127.0.0.1:${port}`);
 console.log(`admin token (from ${VARS}): ${token}`);
-console.log(`  export TOKEN=${token}\n`);
+console.log(`  export EDGE_EVENTING_TOKEN=${token}\n`);
 
 const child = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", port, "--test-scheduled", ...process.argv.slice(2)], { stdio: "inherit" });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
