@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
 import { brokerMetrics } from "./routing.ts";
-import { runnerStatus, type Runner, type RunnerInput } from "./runner.ts";
+import { sourceBacklog, type Runner, type RunnerInput } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -248,8 +248,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
         const value = backlogOf(sampleTrigger(await brokerCounters(trigger.broker!), trigger.source, Date.now()));
         return { value, target: trigger.target, active: value > trigger.activationTarget };
       }
-      const kind = SOURCE_KINDS[trigger.type];
-      const read = sourceMetric(trigger, await runnerStatus(this.env, kind, namespace, trigger.source), rt.kafkaPrevious[index]);
+      const read = sourceMetric({ ...trigger, type: trigger.type }, await sourceBacklog(this.env, SOURCE_KINDS[trigger.type], namespace, trigger.source), rt.kafkaPrevious[index]);
       if (!read.ok) return read.error;
       rt.kafkaPrevious[index] = read.previous;
       return read.metric;

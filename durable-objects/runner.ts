@@ -8,6 +8,10 @@ import type { Manifest } from "../shared/resources/manifest.ts";
 import type { SinkEntry } from "../shared/resources/sources.ts";
 import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
 import type { Stub } from "./stub.ts";
+import type { SourcePoller } from "./source-poller.ts";
+import { brokerMetrics } from "./routing.ts";
+import { backlogOf, sampleTrigger } from "../shared/autoscaling/router-metrics.ts";
+import type { SourceBacklog } from "../shared/autoscaling/source-metrics.ts";
 
 export interface RunnerInput {
   manifest: Manifest;
@@ -56,4 +60,25 @@ export async function runnerStatus(env: Env, kind: string, namespace: string, na
   if (count <= 1) return first;
   const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => runnerStub(env, kind, namespace, name, i + 1).status()));
   return mergeConsumerStatus([first, ...rest]);
+}
+
+/**
+ * A bridge source's backlog for autoscaling: its consumers' bridge figures summed, plus the events its
+ * channel holds for the sink (the channel's one trigger is named `sink`, see shared/resources/sources.ts).
+ */
+export async function sourceBacklog(env: Env, kind: string, namespace: string, name: string): Promise<SourceBacklog> {
+  const count = (await runnerStatus(env, kind, namespace, name)).consumers;
+  const stubs = Array.from({ length: typeof count === "number" ? count : 1 }, (_, i) => runnerStub(env, kind, namespace, name, i) as unknown as Stub<SourcePoller>);
+  const read = await Promise.all(stubs.map((stub) => stub.backlog()));
+  if (read[0] === null) return { buffered: 0, unmeasured: `no such ${kind} in namespace ${namespace}` };
+  const consumers = read.filter((c) => c !== null);
+  const channel = consumers[0].channel;
+  const buffered = channel ? backlogOf(sampleTrigger(await brokerMetrics(env, channel.namespace, channel.name), "sink", Date.now())) : 0;
+  const pending = consumers.filter((c) => c.pending !== undefined);
+  return {
+    buffered,
+    ...(consumers.some((c) => c.partitions) ? { partitions: consumers.flatMap((c) => c.partitions ?? []) } : {}),
+    ...(pending.length > 0 ? { pending: pending.reduce((n, c) => n + c.pending!, 0) } : {}),
+    ...(kind === "RocketMQSource" && !channel ? { unmeasured: "its sink is a Broker, and the RocketMQ HTTP API tells no backlog: scale on the Trigger's backlog (type edge-eventing)" } : {}),
+  };
 }

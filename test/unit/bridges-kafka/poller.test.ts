@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { pinnedInstanceUri } from "../../../shared/bridges/kafka/rest-proxy.ts";
 import { createKafkaPoller, validateKafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
+import { partitionOffsets } from "../../../shared/bridges/kafka/poller.ts";
 import type { KafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
 import type { PolledMessage } from "../../../shared/bridges/types.ts";
 import { KafkaLog, startKafkaRestFake } from "../../fakes/kafka-rest.ts";
@@ -199,10 +200,15 @@ describe("status", () => {
     const bridge = await fake("confluent-v2");
     for (const v of ["a", "b", "c", "d", "e"]) bridge.log.produce("orders", { value: v });
     let clock = 5_000;
-    const poller = createKafkaPoller(config("confluent-v2", bridge.url), fetch, memoryStore(), () => clock);
+    const store = memoryStore();
+    const poller = createKafkaPoller(config("confluent-v2", bridge.url), fetch, store, () => clock);
     const batch = await poller.poll();
     expect(batch.lag).toBe(5);
     expect(await poller.status()).toMatchObject({ lastPollAt: 5_000, lag: 5, lastError: undefined });
+    // KEDA's per-partition figures: fetched and uncommitted records are still lag; committed ones are not.
+    expect(partitionOffsets(store.saved!)).toEqual([{ topic: "orders", partition: 0, committed: 0, latest: 5 }]);
+    await poller.commit(batch.messages.slice(0, 3));
+    expect(partitionOffsets(store.saved!)).toEqual([{ topic: "orders", partition: 0, committed: 3, latest: 5 }]);
     await bridge.close();
     clock += 1_000;
     await expect(poller.poll()).rejects.toThrow();
