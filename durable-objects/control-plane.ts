@@ -6,7 +6,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { RoutingTable } from "./routing.ts";
-import { RUNNERS, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
+import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
@@ -86,7 +86,7 @@ export class ControlPlane extends DurableObject<Env> {
   /** Status as computed here, with what a runner object reports merged over it. */
   private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
-    if (!RUNNERS[m.kind]) return shown;
+    if (!runnerBinding(m.kind)) return shown;
     return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
   }
 
@@ -127,7 +127,7 @@ export class ControlPlane extends DurableObject<Env> {
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
     for (const s of sources) await this.pushChannel(s, ctx);
-    const runs = Object.keys(RUNNERS).flatMap((kind) => this.manifests(kind));
+    const runs = KINDS.filter((k) => k.runs).flatMap((k) => this.manifests(k.kind));
     for (const r of runs) await this.pushRunner(r, ctx);
     return brokers.length + sources.length + runs.length;
   }
@@ -175,7 +175,7 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
-    if (RUNNERS[m.kind]) await this.pushRunner(m, ctx);
+    if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
   }
 
   /**

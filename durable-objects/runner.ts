@@ -4,6 +4,7 @@
  * when the resource was deleted) and from the cron watchdog, and merges `status()` into what users read.
  */
 import type { ResolveContext } from "../shared/resources/destination.ts";
+import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import type { SinkEntry } from "../shared/resources/sources.ts";
 import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
@@ -29,15 +30,11 @@ export interface Runner {
   status(): Promise<Record<string, unknown>>;
 }
 
-/** Which binding runs which kind. */
-export const RUNNERS: Record<string, "POLLER" | "AUTOSCALER"> = {
-  PingSource: "POLLER",
-  KafkaSource: "POLLER",
-  RocketMQSource: "POLLER",
-  MNSSource: "POLLER",
-  RedisStreamSource: "POLLER",
-  ScaledObject: "AUTOSCALER",
-};
+/** The binding whose objects run a kind (KindInfo.runs), or undefined for kinds nothing runs. */
+export function runnerBinding(kind: string): "POLLER" | "AUTOSCALER" | undefined {
+  const runs = kindByName(kind)?.runs;
+  return runs === undefined ? undefined : runs === "scaling" ? "AUTOSCALER" : "POLLER";
+}
 
 /** The object that runs a resource; a KafkaSource's consumers after the first get their own. */
 export function runnerKey(kind: string, namespace: string, name: string, consumer = 0): string {
@@ -50,7 +47,7 @@ export function runnerCount(m: Manifest): number {
 }
 
 export function runnerStub(env: Env, kind: string, namespace: string, name: string, consumer = 0): Stub<Runner> {
-  return (env[RUNNERS[kind]] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
+  return (env[runnerBinding(kind)!] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
 }
 
 /** A resource's live status: its object's, or its consumers' merged (each reports how many there are). */

@@ -123,7 +123,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (!input) return;
     this.running = true;
     try {
-      if (input.manifest.kind === "PingSource") await this.tick(input);
+      if (scheduled(input)) await this.tick(input);
       else await this.cycle(input);
     } finally {
       this.running = false;
@@ -131,7 +131,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private async start(input: RunnerInput): Promise<void> {
-    if (input.manifest.kind !== "PingSource") return this.ctx.storage.setAlarm(Date.now());
+    if (!scheduled(input)) return this.ctx.storage.setAlarm(Date.now());
     const tick = this.armedTick(input) ?? nextTick(...this.schedule(input), Date.now());
     if (tick === null) return this.setStatus({ ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
     this.kv.put("tick", String(tick));
@@ -142,7 +142,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   private async stop(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     const input = this.kv.getJson<RunnerInput>("input");
-    if (!this.bridge && input && input.manifest.kind !== "PingSource") {
+    if (!this.bridge && input && !scheduled(input)) {
       try {
         this.bridge = { input: JSON.stringify(input), client: this.createBridge(input) };
       } catch {
@@ -187,7 +187,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   private armedTick(input: RunnerInput): number | null {
     const tick = this.kv.get("tick");
-    return tick === null || input.manifest.kind !== "PingSource" ? null : Number(tick);
+    return tick === null || !scheduled(input) ? null : Number(tick);
   }
 
   private schedule(input: RunnerInput): [string, string | undefined] {
@@ -370,6 +370,11 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (this.kv.get("input") !== null) this.kv.put("status", JSON.stringify(status));
   }
 
+}
+
+/** A schedule (PingSource) ticks; every other kind run here is a bridge poll loop. */
+function scheduled(input: RunnerInput): boolean {
+  return kindByName(input.manifest.kind)?.runs === "schedule";
 }
 
 function sinkName(sink: SinkEntry): string {

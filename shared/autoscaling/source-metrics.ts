@@ -6,9 +6,10 @@
 import type { KedaMetric } from "./keda.ts";
 import { kafkaLag, type PartitionOffsets } from "./kafka-lag.ts";
 import type { TriggerSpec } from "./scaled-object.ts";
+import type { BridgeKind } from "../resources/kinds.ts";
 
 /** The source kind each trigger type reads. */
-export const SOURCE_KINDS = { kafka: "KafkaSource", rocketmq: "RocketMQSource", "redis-streams": "RedisStreamSource" } as const;
+export const SOURCE_KINDS = { kafka: "KafkaSource", rocketmq: "RocketMQSource", "redis-streams": "RedisStreamSource" } as const satisfies Record<string, BridgeKind>;
 export type SourceTrigger = TriggerSpec & { type: keyof typeof SOURCE_KINDS };
 
 /** A source's backlog, summed over its consumer instances. */

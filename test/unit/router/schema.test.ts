@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { decodeManifest, fieldValidationOf, warningHeader } from "../../../shared/resources/field-validation.ts";
 import { KINDS, kindByName } from "../../../shared/resources/kinds.ts";
 import { checkSchema, closest } from "../../../shared/resources/schema.ts";
-import { SCHEMAS, schemaOf } from "../../../shared/resources/schemas.ts";
+import { schemaOf } from "../../../shared/resources/schemas.ts";
 
 const trigger = (spec: Record<string, unknown>, metadata: Record<string, unknown> = {}) => ({
   apiVersion: "eventing.knative.dev/v1",
@@ -76,7 +76,6 @@ describe("schema walk", () => {
   });
 
   it("has a schema for every kind the management API serves, in every version", () => {
-    expect(Object.keys(SCHEMAS).sort()).toEqual(KINDS.map((k) => k.kind).sort());
     for (const k of KINDS) for (const v of k.versions) expect(schemaOf(k.kind, v).properties?.spec, `${k.kind} ${v}`).toBeDefined();
   });
 
