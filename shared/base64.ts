@@ -1,4 +1,7 @@
-/** Base64 with the standard alphabet and padding (RFC 4648 §4), as JSON `data_base64` uses it. */
+/**
+ * Base64 with the standard alphabet (RFC 4648 §4): the one codec of the project (JSON `data_base64`,
+ * Kafka REST records, `knativeerrordata`, signatures, HTTP Basic credentials).
+ */
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const VALUES = new Int8Array(128).fill(-1);
@@ -9,8 +12,9 @@ function sextet(text: string, i: number): number {
   return c < 128 ? VALUES[c] : -1;
 }
 
-/** The bytes `text` encodes, or null when it is not padded standard base64. */
-export function decodeBase64(text: string): Uint8Array | null {
+/** The bytes `text` encodes, or null when it is not standard base64 (padded, unless `optionalPadding`). */
+export function decodeBase64(text: string, optionalPadding = false): Uint8Array | null {
+  if (optionalPadding && text.length % 4 > 1) text += "=".repeat(4 - (text.length % 4));
   if (text.length % 4 !== 0) return null;
   const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
   const bytes = new Uint8Array((text.length / 4) * 3 - padding);
@@ -29,7 +33,8 @@ export function decodeBase64(text: string): Uint8Array | null {
   return bytes;
 }
 
-export function encodeBase64(bytes: Uint8Array): string {
+export function encodeBase64(bytes: Uint8Array | string): string {
+  if (typeof bytes === "string") bytes = new TextEncoder().encode(bytes);
   const parts: string[] = [];
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -42,4 +47,13 @@ export function encodeBase64(bytes: Uint8Array): string {
     parts.push(ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + third + "=");
   }
   return parts.join("");
+}
+
+/** Unpadded base64url (RFC 4648 §5) of a string's UTF-8 bytes, as Kubernetes' WebSocket bearer protocol carries tokens. */
+export function encodeBase64Url(text: string): string {
+  return encodeBase64(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeBase64Url(text: string): Uint8Array | null {
+  return decodeBase64(text.replace(/-/g, "+").replace(/_/g, "/"), true);
 }
