@@ -21,7 +21,7 @@ import { KubernetesClient, type FetchLike } from "../shared/kubernetes/client.ts
 import { connectCluster } from "../shared/kubernetes/cluster.ts";
 import { KubernetesApiError } from "../shared/kubernetes/errors.ts";
 import { applyScale, withCallBudget, type Actuation, type Applied } from "../shared/kubernetes/rate-limit.ts";
-import type { Condition } from "../shared/resources/manifest.ts";
+import { condition } from "../shared/resources/manifest.ts";
 
 /** Limit: one Kubernetes API call may take this long before the tick gives up on it. */
 const K8S_TIMEOUT_MS = 10_000;
@@ -72,8 +72,6 @@ const freshRuntime = (): Runtime => ({
   scaler: null, sample: null, lastSecond: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
-
-const condition = (type: string, status: Condition["status"], reason: string, message?: string): Condition => ({ type, status, reason, ...(message ? { message } : {}) });
 
 export class Autoscaler extends DurableObject<Env> implements Runner {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");

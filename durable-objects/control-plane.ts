@@ -13,7 +13,7 @@ import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdent
 import { partitionObjectName } from "../shared/partitions.ts";
 import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
-import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
+import { type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 
@@ -280,7 +280,7 @@ export class ControlPlane extends DurableObject<Env> {
         ...m,
         status: {
           observedGeneration,
-          conditions: [ready(true, "BrokerReady", "")],
+          conditions: [readyCondition(true, "BrokerReady")],
           address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
           partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
@@ -296,7 +296,7 @@ export class ControlPlane extends DurableObject<Env> {
         status: {
           observedGeneration,
           conditions: [
-            brokerExists ? ready(true, "TriggerReady", "") : ready(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
+            brokerExists ? readyCondition(true, "TriggerReady") : readyCondition(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
           ],
           subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
@@ -309,7 +309,7 @@ export class ControlPlane extends DurableObject<Env> {
         ...m,
         status: {
           observedGeneration,
-          conditions: [ready(true, "SourceReady", "")],
+          conditions: [readyCondition(true, "SourceReady")],
           sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
         },
       };
@@ -322,6 +322,3 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(to - from, 0) }, (_, i) => from + i);
 }
 
-function ready(ok: boolean, reason: string, message: string): Condition {
-  return { type: "Ready", status: ok ? "True" : "False", reason, ...(message ? { message } : {}) };
-}

@@ -24,7 +24,7 @@ import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers
 import { kafkaConsumers } from "../shared/bridges/kafka/spec.ts";
 import type { PolledMessage } from "../shared/bridges/types.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
-import type { Condition, Manifest } from "../shared/resources/manifest.ts";
+import { type Condition, condition, type Manifest } from "../shared/resources/manifest.ts";
 import { deadLetterEntry, isChannelName, type SinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { nextTick, pingEvent, type PingSourceResource } from "../shared/sources/ping.ts";
 import { secretReader } from "../shared/secrets.ts";
@@ -94,11 +94,11 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   async status(): Promise<Record<string, unknown>> {
     const s = this.kv.getJson<LoopStatus>("status");
-    if (!s) return this.kv.get("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
+    if (!s) return this.kv.get("input") ? { conditions: [condition("Ready", "Unknown", "Starting")] } : {};
     const { ready, reason, message, ...fields } = s;
     const input = this.kv.getJson<RunnerInput>("input");
     const consumers = input?.manifest.kind === "KafkaSource" ? kafkaConsumers(input.manifest.spec) : 1;
-    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields, ...(consumers > 1 ? { consumers } : {}) };
+    return { conditions: [condition("Ready", ready, reason, message)], ...fields, ...(consumers > 1 ? { consumers } : {}) };
   }
 
   /**

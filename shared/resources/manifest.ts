@@ -21,6 +21,14 @@ export interface Condition {
   lastTransitionTime?: string;
 }
 
+/** A condition as Knative reports it: a message only when there is something to say. */
+export function condition(type: string, status: Condition["status"], reason: string, message?: string): Condition {
+  return { type, status, reason, ...(message ? { message } : {}) };
+}
+
+/** The `Ready` condition: True, or False with the reason and what is wrong. */
+export const readyCondition = (ok: boolean, reason: string, message?: string): Condition => condition("Ready", ok ? "True" : "False", reason, message);
+
 export interface Manifest<Spec = Record<string, unknown>> {
   apiVersion: string;
   kind: string;
