@@ -16,6 +16,7 @@ import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from 
 import { type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
 
@@ -111,12 +112,20 @@ export class ControlPlane extends DurableObject<Env> {
 
   /**
    * The ingress's routing table (durable-objects/routing.ts): every broker whose partitions are configured,
-   * with their count. A broker enters it, and a grown count replaces the old one, only once every
-   * partition has its configuration.
+   * with their count (a broker enters it, and a grown count replaces the old one, only once every
+   * partition has its configuration), and every webhook source with its spec and sink.
    */
   routes(): RoutingTable {
     const rows = this.sql.exec<{ broker: string; partitions: number }>("SELECT broker, partitions FROM routes").toArray();
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])) };
+    const ctx = this.lastContext();
+    const webhooks: RoutingTable["webhooks"] = {};
+    // Lowest precedence first, so the kind that wins a shared name is written last.
+    for (const kind of [...WEBHOOK_KINDS_BY_PRECEDENCE].reverse()) {
+      for (const m of ctx ? (this.manifests(kind) as Manifest<SourceSpec>[]) : []) {
+        webhooks[`${m.metadata.namespace}/${m.metadata.name}`] = { kind, spec: m.spec as Record<string, unknown>, sink: sinkEntry(m, ctx!) };
+      }
+    }
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])), webhooks };
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */

@@ -48,7 +48,7 @@ async function apply(c: Ctx, mode: "put" | "post") {
   if ("code" in decoded) return status(c, decoded);
   for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
   const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name);
-  if (kind.kind === "Broker") forgetRoutes();
+  forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
   return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
 }
 
@@ -70,7 +70,7 @@ management.delete(ITEM, async (c) => {
   if ("code" in kind) return status(c, kind);
   const { namespace, name, plural } = c.req.param();
   const m = await control(c.env).delete(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
-  if (kind.kind === "Broker") forgetRoutes();
+  forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
   if (!m) return status(c, notFound(`${plural} "${name}"`));
   return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, details: { name, kind: plural, uid: m.metadata.uid } });
 });
