@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createKafkaPoller } from "../../../shared/bridges/kafka/index.ts";
-import { KafkaLog, startUpstashKafkaFake } from "../../fakes/kafka-rest.ts";
-import type { FakeBridge } from "../../fakes/kafka-rest.ts";
+import { createKafkaPoller } from "../../../../shared/bridges/kafka/index.ts";
+import { KafkaLog, startUpstashKafkaFake } from "../../../fakes/kafka-rest.ts";
+import type { FakeBridge } from "../../../fakes/kafka-rest.ts";
 import { ids, memoryStore, pollerConfig } from "./helpers.ts";
 
 const auth = { username: "user", password: "secret" };

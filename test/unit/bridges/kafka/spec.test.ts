@@ -1,7 +1,7 @@
 /** The KafkaSource spec: v1alpha1's comma-separated topics, and what a missing bridge tells the user. */
 import { describe, expect, it } from "vitest";
-import { secretReader } from "../../../shared/secrets.ts";
-import { kafkaPollerConfig, MAX_CONSUMERS, mergeConsumerStatus, validateKafkaSourceSpec } from "../../../shared/bridges/kafka/spec.ts";
+import { secretReader } from "../../../../shared/secrets.ts";
+import { kafkaPollerConfig, MAX_CONSUMERS, mergeConsumerStatus, validateKafkaSourceSpec } from "../../../../shared/bridges/kafka/spec.ts";
 
 const metadata = { namespace: "default", name: "kafka-source", uid: "u1" };
 const sink = { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "event-display" } };

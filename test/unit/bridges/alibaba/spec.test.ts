@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { secretReader } from "../../../shared/secrets.ts";
-import { mnsPollerConfig, validateMnsSourceSpec } from "../../../shared/bridges/mns/spec.ts";
-import { rocketMQPollerConfig, validateRocketMQSourceSpec } from "../../../shared/bridges/rocketmq/spec.ts";
+import { secretReader } from "../../../../shared/secrets.ts";
+import { mnsPollerConfig, validateMnsSourceSpec } from "../../../../shared/bridges/mns/spec.ts";
+import { rocketMQPollerConfig, validateRocketMQSourceSpec } from "../../../../shared/bridges/rocketmq/spec.ts";
 
 const secrets = { accessKeyId: { secretKeyRef: { name: "SECRET_ALIYUN_AK_ID" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_ALIYUN_AK_SECRET" } } };
 const sink = { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "handler" } };

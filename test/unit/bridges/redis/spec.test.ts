@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { secretReader } from "../../../shared/secrets.ts";
-import { redisStreamPollerConfig, validateRedisStreamSourceSpec } from "../../../shared/bridges/redis/spec.ts";
+import { secretReader } from "../../../../shared/secrets.ts";
+import { redisStreamPollerConfig, validateRedisStreamSourceSpec } from "../../../../shared/bridges/redis/spec.ts";
 
 const spec = {
   url: "https://eu1-example.upstash.io", token: { secretKeyRef: { name: "SECRET_UPSTASH_REDIS_REST_TOKEN" } },

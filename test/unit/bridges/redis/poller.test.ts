@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Redis } from "@upstash/redis/cloudflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRedisStreamPoller, type RedisStreamPollerConfig } from "../../../shared/bridges/redis/poller.ts";
+import { createRedisStreamPoller, type RedisStreamPollerConfig } from "../../../../shared/bridges/redis/poller.ts";
 
 const installed = spawnSync("redis-server", ["--version"]).status === 0;
 if (!installed) console.warn("bridges-redis: redis-server is not installed (apt-get install redis-server); skipping the Redis Streams tests");

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { pinnedInstanceUri } from "../../../shared/bridges/kafka/rest-proxy.ts";
-import { createKafkaPoller, validateKafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
-import { partitionOffsets } from "../../../shared/bridges/kafka/poller.ts";
-import type { KafkaPollerConfig } from "../../../shared/bridges/kafka/index.ts";
-import type { PolledMessage } from "../../../shared/bridges/types.ts";
-import { KafkaLog, startKafkaRestFake } from "../../fakes/kafka-rest.ts";
-import type { FakeBridge, RestVariant } from "../../fakes/kafka-rest.ts";
+import { pinnedInstanceUri } from "../../../../shared/bridges/kafka/rest-proxy.ts";
+import { createKafkaPoller, validateKafkaPollerConfig } from "../../../../shared/bridges/kafka/index.ts";
+import { partitionOffsets } from "../../../../shared/bridges/kafka/poller.ts";
+import type { KafkaPollerConfig } from "../../../../shared/bridges/kafka/index.ts";
+import type { PolledMessage } from "../../../../shared/bridges/types.ts";
+import { KafkaLog, startKafkaRestFake } from "../../../fakes/kafka-rest.ts";
+import type { FakeBridge, RestVariant } from "../../../fakes/kafka-rest.ts";
 import { ids, memoryStore, pollerConfig } from "./helpers.ts";
 
 const config = (type: RestVariant, url: string, extra: Partial<KafkaPollerConfig> = {}) => pollerConfig({ type, url }, extra);

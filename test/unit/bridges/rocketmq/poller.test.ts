@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AliyunApiError } from "../../../shared/bridges/alibaba/http.ts";
-import { createRocketMQPoller, type RocketMQPollerConfig } from "../../../shared/bridges/rocketmq/poller.ts";
-import type { PolledMessage } from "../../../shared/bridges/types.ts";
-import { startFakeRocketMQ, type FakeRocketMQ } from "../../fakes/alibaba-mq.ts";
+import { AliyunApiError } from "../../../../shared/bridges/alibaba/http.ts";
+import { createRocketMQPoller, type RocketMQPollerConfig } from "../../../../shared/bridges/rocketmq/poller.ts";
+import type { PolledMessage } from "../../../../shared/bridges/types.ts";
+import { startFakeRocketMQ, type FakeRocketMQ } from "../../../fakes/alibaba-mq.ts";
 
 const creds = { accessKeyId: "LTAI5tExampleKeyId0001", accessKeySecret: "ExampleAccessKeySecret0123456789" };
 const INSTANCE = "MQ_INST_1234567890123456_BXhFHryi";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { CloudEvent } from "../../../shared/cloudevents/event.ts";
-import { fnv1a64, jumpHash, partitionObjectName, partitionOf } from "../../../shared/partitions.ts";
-import { deadLetterId, deadLetterRow, sumMetrics } from "../../../shared/resources/broker-api.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { fnv1a64, jumpHash, partitionObjectName, partitionOf } from "../../shared/partitions.ts";
+import { deadLetterId, deadLetterRow, sumMetrics } from "../../shared/resources/broker-api.ts";
 
 const event = (id: string, extra: Record<string, string> = {}): CloudEvent => ({ attributes: { specversion: "1.0", id, source: "/s", type: "t", ...extra }, data: undefined });
 

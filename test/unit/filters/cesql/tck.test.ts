@@ -5,11 +5,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import type { AttributeValue, CloudEvent } from "../../../shared/cloudevents/event.ts";
-import { compileCesql, type CesqlFunction } from "../../../shared/filters/cesql/index.ts";
-import { reviewExpression } from "../../../shared/filters/review.ts";
+import type { AttributeValue, CloudEvent } from "../../../../shared/cloudevents/event.ts";
+import { compileCesql, type CesqlFunction } from "../../../../shared/filters/cesql/index.ts";
+import { reviewExpression } from "../../../../shared/filters/review.ts";
 
-const TCK = new URL("../../fixtures/cesql-tck/", import.meta.url);
+const TCK = new URL("../../../fixtures/cesql-tck/", import.meta.url);
 
 interface TckCase {
   name: string;

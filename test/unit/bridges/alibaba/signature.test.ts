@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { aliyunAuthorization, aliyunStringToSign, MNS_SIGNING, ROCKETMQ_SIGNING } from "../../../shared/bridges/alibaba/signature.ts";
+import { aliyunAuthorization, aliyunStringToSign, MNS_SIGNING, ROCKETMQ_SIGNING } from "../../../../shared/bridges/alibaba/signature.ts";
 
 interface Vector {
   name: string;
@@ -13,7 +13,7 @@ interface Vector {
   expectedAuthorization: string;
 }
 
-const load = (file: string): Vector[] => JSON.parse(readFileSync(new URL(`../../fixtures/signing/${file}`, import.meta.url), "utf8"));
+const load = (file: string): Vector[] => JSON.parse(readFileSync(new URL(`../../../fixtures/signing/${file}`, import.meta.url), "utf8"));
 
 describe.each([
   ["rocketmq-http-sign.json", ROCKETMQ_SIGNING],

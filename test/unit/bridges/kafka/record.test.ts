@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decodeStructured } from "../../../shared/cloudevents/index.ts";
-import { recordToMessage } from "../../../shared/bridges/kafka/index.ts";
-import type { KafkaRecord, KeyType } from "../../../shared/bridges/kafka/index.ts";
+import { decodeStructured } from "../../../../shared/cloudevents/index.ts";
+import { recordToMessage } from "../../../../shared/bridges/kafka/index.ts";
+import type { KafkaRecord, KeyType } from "../../../../shared/bridges/kafka/index.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const source = { namespace: "default", name: "kafka-source" };

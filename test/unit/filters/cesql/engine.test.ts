@@ -1,7 +1,7 @@
 /** CESQL behaviour the TCK leaves open: positions, limits, 32-bit overflow, precedence, Unicode, functions. */
 import { describe, expect, it } from "vitest";
-import type { AttributeValue, CloudEvent } from "../../../shared/cloudevents/event.ts";
-import { compileCesql, MAX_EXPRESSION_LENGTH, MAX_NESTING, type CesqlFunction } from "../../../shared/filters/cesql/index.ts";
+import type { AttributeValue, CloudEvent } from "../../../../shared/cloudevents/event.ts";
+import { compileCesql, MAX_EXPRESSION_LENGTH, MAX_NESTING, type CesqlFunction } from "../../../../shared/filters/cesql/index.ts";
 
 const EVENT: CloudEvent = { attributes: { specversion: "1.0", id: "1", source: "/s", type: "t", exint: 42, exbool: true, name: "a😀b" } };
 

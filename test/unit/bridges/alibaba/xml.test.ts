@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAliyunError, xmlElements, xmlEscape, xmlRoot, xmlText } from "../../../shared/bridges/alibaba/xml.ts";
+import { parseAliyunError, xmlElements, xmlEscape, xmlRoot, xmlText } from "../../../../shared/bridges/alibaba/xml.ts";
 
 describe("Alibaba XML reader", () => {
   const doc = `<?xml version="1.0" encoding="UTF-8"?>

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createMnsPoller, type MnsPollerConfig } from "../../../shared/bridges/mns/poller.ts";
-import type { PolledMessage } from "../../../shared/bridges/types.ts";
-import { startFakeMns, type FakeMns } from "../../fakes/mns.ts";
+import { createMnsPoller, type MnsPollerConfig } from "../../../../shared/bridges/mns/poller.ts";
+import type { PolledMessage } from "../../../../shared/bridges/types.ts";
+import { startFakeMns, type FakeMns } from "../../../fakes/mns.ts";
 
 const creds = { accessKeyId: "LTAI5tExampleKeyId0001", accessKeySecret: "ExampleAccessKeySecret0123456789" };
 let mns: FakeMns;

@@ -1,6 +1,6 @@
 /** What the Kafka poller tests share: a poller config and state storage that behaves like a Durable Object's. */
-import type { KafkaPollerConfig, KafkaPollerState, PollerStateStore } from "../../../shared/bridges/kafka/index.ts";
-import type { PolledMessage } from "../../../shared/bridges/types.ts";
+import type { KafkaPollerConfig, KafkaPollerState, PollerStateStore } from "../../../../shared/bridges/kafka/index.ts";
+import type { PolledMessage } from "../../../../shared/bridges/types.ts";
 
 /** Saves through JSON, as Durable Object storage would keep it across evictions. */
 export function memoryStore(): PollerStateStore & { saved?: KafkaPollerState } {
