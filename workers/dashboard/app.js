@@ -161,6 +161,11 @@ function showConnections() {
 /** " #p" for what a partition of a partitioned broker sent or keeps (dead letters, live messages). */
 const partitionOf = (x) => (x.partition === undefined ? "" : " #" + x.partition);
 
+/**
+ * One message of a broker's live feed, typed by the router's own definition of it.
+ * @param {string} key
+ * @param {import("../../shared/resources/broker-api.ts").LiveMessage} msg
+ */
 function onLive(key, msg) {
   const ns = key.split("/")[0];
   if (msg.kind === "event") {
@@ -169,7 +174,9 @@ function onLive(key, msg) {
       msg.matched.length ? msg.matched.join(", ") : h("span", { class: "muted" }, "no trigger matched")));
     return;
   }
-  const series = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" }[msg.verdict];
+  /** @type {Record<typeof msg.verdict, string>} */
+  const seriesOf = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" };
+  const series = seriesOf[msg.verdict];
   if (series) bump(ns + "/" + msg.trigger, series);
   addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + partitionOf(msg) + "  delivery " + msg.trigger + "  ",
     h("span", { class: "verdict-" + msg.verdict }, msg.verdict), "  attempt " + msg.attempt + (msg.status === null ? "" : "  status " + msg.status)));
