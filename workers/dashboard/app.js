@@ -8,7 +8,7 @@
 export function dashboardApp() {
 // The dashboard: resources with Ready conditions, per-trigger live charts, a live tail and dead letters.
 // Data comes only from the public API; updates are pushed over each broker's live WebSocket.
-const KINDS = JSON.parse(document.getElementById("kinds").textContent);
+const KINDS = JSON.parse(/** @type {string} */ (document.getElementById("kinds")?.textContent));
 const TOKEN_KEY = "edge-eventing.token";
 /** Seconds of history a chart shows. */
 const WINDOW_S = 60;
@@ -24,7 +24,8 @@ const RECONNECT_MAX_MS = 30000;
 const SERIES = ["accepted", "delivered", "retried", "deadLettered"];
 const SVG = "http://www.w3.org/2000/svg";
 
-const $ = (id) => document.getElementById(id);
+/** The page's elements are all in its markup (workers/dashboard/page.ts). */
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const state = { brokers: new Map(), triggers: new Map(), sockets: new Map() };
 
 /** An element with attributes and children; text goes through text nodes, never through HTML. */
@@ -174,7 +175,7 @@ function onLive(key, msg) {
       msg.matched.length ? msg.matched.join(", ") : h("span", { class: "muted" }, "no trigger matched")));
     return;
   }
-  /** @type {Record<typeof msg.verdict, string>} */
+  /** @type {Partial<Record<typeof msg.verdict, string>>} */
   const seriesOf = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" };
   const series = seriesOf[msg.verdict];
   if (series) bump(ns + "/" + msg.trigger, series);
@@ -187,7 +188,7 @@ function onLive(key, msg) {
 function addTail(li) {
   const list = $("tail");
   list.prepend(li);
-  while (list.children.length > TAIL_MAX) list.lastChild.remove();
+  while (list.children.length > TAIL_MAX) list.lastChild?.remove();
 }
 
 // ---- per-trigger charts ---------------------------------------------------------------------------
