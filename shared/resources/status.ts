@@ -1,7 +1,7 @@
 /** Kubernetes `Status` objects, the shape every management API error takes (API.md §3). */
 import type { FieldError } from "../delivery/policy.ts";
 
-export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType";
+export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType" | "Conflict";
 
 export interface KubeStatus {
   apiVersion: "v1";
