@@ -4,7 +4,7 @@
  * events: the list is empty). Everything but `/version` takes the admin token, as the rest of the API.
  */
 import { Hono } from "hono";
-import { coreResources, coreVersions, groupList, resourceList, versionInfo } from "../shared/kube-api/discovery.ts";
+import { coreResources, coreVersions, groupList, namespaceObject, resourceList, versionInfo } from "../shared/kube-api/discovery.ts";
 import { groupVersionDocument, openApiRoot } from "../shared/kube-api/openapi.ts";
 import { isValidNamespace } from "../shared/resources/manifest.ts";
 import { failure } from "../shared/resources/status.ts";
@@ -34,3 +34,7 @@ kubeDiscovery.get("/openapi/v3/apis/:group/:version", (c) => {
 const noEvents = (c: { json: (body: unknown) => Response }) => c.json({ kind: "EventList", apiVersion: "v1", metadata: {}, items: [] });
 kubeDiscovery.get("/api/v1/events", (c) => noEvents(c));
 kubeDiscovery.get("/api/v1/namespaces/:namespace/events", (c) => (isValidNamespace(c.req.param("namespace")) ? noEvents(c) : c.json(notFound("namespace"), 404)));
+kubeDiscovery.get("/api/v1/namespaces/:namespace", (c) => {
+  const name = c.req.param("namespace");
+  return isValidNamespace(name) ? c.json(namespaceObject(name)) : c.json(failure(404, "NotFound", `namespaces "${name}" not found`, { name, kind: "namespaces" }), 404);
+});

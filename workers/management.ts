@@ -32,7 +32,9 @@ const WATCH_MAX_SECONDS = 1_800;
 type Ctx = Context<{ Bindings: Env }>;
 
 const status = (c: Ctx, s: KubeStatus) => c.json(s, s.code as 400);
-const notFound = (what: string) => failure(404, "NotFound", `${what} not found`);
+const notFound = (what: string, details?: { name: string; group: string; kind: string }) => failure(404, "NotFound", `${what} not found`, details);
+/** The 404 of one object, worded and detailed as the API server's (kubectl prints its message). */
+const objectNotFound = (kind: KindInfo, name: string) => notFound(`${kind.plural}.${kind.group} "${name}"`, { name, group: kind.group, kind: kind.plural });
 
 /** The kind the path names (and a valid namespace when it has one), or the 404 to answer. */
 function kindOf(c: Ctx): KindInfo | KubeStatus {
@@ -137,7 +139,7 @@ async function patch(c: Ctx) {
   if ("code" in body) return status(c, body);
   if (typeof body.value !== "object" || body.value === null || Array.isArray(body.value)) return status(c, failure(400, "BadRequest", "the patch must be a JSON object"));
   const stored = await control(c.env).get(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
-  if (!stored && type === MERGE_PATCH) return status(c, notFound(`${plural}.${kind.group} "${name}"`));
+  if (!stored && type === MERGE_PATCH) return status(c, objectNotFound(kind, name));
   const current = stored ? withoutStatus(stored) : null;
   const expect = stored?.metadata.resourceVersion ?? "";
   if (type === MERGE_PATCH) {
@@ -169,9 +171,9 @@ management.patch(ITEM, (c) => patch(c));
 management.get(ITEM, async (c) => {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
-  const { namespace, name, plural } = c.req.param();
+  const { namespace, name } = c.req.param();
   const m = await control(c.env).get(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
-  if (!m) return status(c, notFound(`${plural}.${kind.group} "${name}"`));
+  if (!m) return status(c, objectNotFound(kind, name));
   return c.json(wantsTable(c.req.header("accept")) ? toTable(kind.kind, [m], includeObjectOf(c.req.query("includeObject")), m.metadata.resourceVersion ?? "") : m);
 });
 
@@ -184,6 +186,6 @@ management.delete(ITEM, async (c) => {
   const ctx = resolveContext(c.env, c.req.url);
   const m = options.dryRun ? await control(c.env).get(kind.kind, namespace, name, ctx) : await control(c.env).delete(kind.kind, namespace, name, ctx);
   if (!options.dryRun) forgetRoutes();
-  if (!m) return status(c, notFound(`${plural}.${kind.group} "${name}"`));
-  return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, details: { name, group: kind.group, kind: plural, uid: m.metadata.uid } });
+  if (!m) return status(c, objectNotFound(kind, name));
+  return c.json({ apiVersion: "v1", kind: "Status", metadata: {}, status: "Success", code: 200, details: { name, group: kind.group, kind: plural, uid: m.metadata.uid } });
 });

@@ -1,8 +1,10 @@
 /**
  * Kubernetes API discovery as kubectl reads it (the legacy, unaggregated documents, which every kubectl
  * falls back to): `/version`, `/api`, `/api/v1`, `/apis` and `/apis/{group}/{version}`, built from the
- * kind registry so a new kind is discovered without another table. Core v1 serves only `events`, empty,
- * because `kubectl describe` lists an object's events.
+ * kind registry so a new kind is discovered without another table. Core v1 serves only what kubectl reads
+ * around the router's kinds: `events` (empty: `kubectl describe` lists an object's events) and
+ * `namespaces` (get: every valid name exists, as namespaces are implicit in the router; kubectl reads one
+ * to word a 404).
  */
 import { KINDS, type KindInfo } from "../resources/kinds.ts";
 
@@ -29,8 +31,16 @@ export function coreResources() {
   return {
     kind: "APIResourceList",
     groupVersion: "v1",
-    resources: [{ name: "events", singularName: "event", namespaced: true, kind: "Event", verbs: ["list"], shortNames: ["ev"] }],
+    resources: [
+      { name: "events", singularName: "event", namespaced: true, kind: "Event", verbs: ["list"], shortNames: ["ev"] },
+      { name: "namespaces", singularName: "namespace", namespaced: false, kind: "Namespace", verbs: ["get"], shortNames: ["ns"] },
+    ],
   };
+}
+
+/** A namespace as the core API shows it: the router has no namespace objects, every valid one is Active. */
+export function namespaceObject(name: string) {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name }, spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } };
 }
 
 /** Groups in the order kinds are registered; the first version listed is the preferred one. */
