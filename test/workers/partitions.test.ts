@@ -118,7 +118,7 @@ describe("partitioned brokers", () => {
     let grownAt: number | null = null;
     // Straight to the control plane, so this isolate's routing table is stale: misrouted events are refused and sent again.
     const grow = async () => {
-      const grown = await (env.CONTROL.getByName("control") as any).apply("Broker", NS, broker("g", { "edge-eventing.dev/partitions": "8" }), "put", resolveContext(env, "http://router.test/"), "g");
+      const grown = await (env.CONTROL.getByName("control") as any).apply("Broker", NS, broker("g", { "edge-eventing.dev/partitions": "8" }), "put", resolveContext(env, "http://router.test/"), "g", { manager: "test" });
       expect(grown.code).toBe(200);
       grownAt = Math.ceil(statuses.length / 3);
     };
