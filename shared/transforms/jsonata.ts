@@ -83,3 +83,25 @@ export async function transformEvent(expression: CompiledJsonata, event: CloudEv
   if ("error" in r) return { error: `JSONata evaluation failed: ${r.error.message}` };
   return valueAsEvent(r.value);
 }
+
+/** JSON's name for a value's type, as ExpressionReview reports it. */
+function typeName(value: unknown): string {
+  if (value === null || value === undefined) return "Null";
+  if (Array.isArray(value)) return "Array";
+  return { string: "String", number: "Number", boolean: "Boolean" }[typeof value as string] ?? "Object";
+}
+
+/**
+ * ExpressionReview with `language: jsonata`: the transformed event when the value is a CloudEvent (type
+ * `CloudEvent`), else the expression's value and why a delivery would fail with it (`eventError`).
+ */
+export async function reviewJsonata(expression: string, event: CloudEvent): Promise<{ value: unknown; type: string; error: JsonataError | null; eventError?: string }> {
+  const compiled = compileJsonata(expression);
+  if ("error" in compiled) return { value: null, type: "Null", error: compiled.error };
+  const r = await compiled.run(eventAsJson(event));
+  if ("error" in r) return { value: null, type: "Null", error: r.error };
+  const asEvent = valueAsEvent(r.value);
+  if (!("error" in asEvent)) return { value: eventAsJson(asEvent), type: "CloudEvent", error: null };
+  const value = r.value === undefined ? null : JSON.parse(JSON.stringify(r.value));
+  return { value, type: typeName(value), error: null, eventError: asEvent.error };
+}
