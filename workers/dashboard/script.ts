@@ -95,7 +95,7 @@ async function loadResources() {
     }
   }));
   if (!token()) return;
-  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
+  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
   const box = $("resources");
   box.replaceChildren();
   for (const [title, pick] of groups) {
