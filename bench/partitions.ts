@@ -13,7 +13,7 @@ const EVENTS = 2_000;
 const DRAIN_MS = 120_000;
 
 /** User plus system CPU seconds of a process so far (Linux /proc; clock ticks of 1/100 s). */
-function cpuSeconds(pid: number | null): number {
+export function cpuSeconds(pid: number | null): number {
   if (!pid) return NaN;
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -21,7 +21,7 @@ function cpuSeconds(pid: number | null): number {
 }
 
 /** A broker's `edge_eventing_storage_rows_written_total`, summed over its partitions (NaN when not reported). */
-async function rowsWritten(router: string, broker: string): Promise<number> {
+export async function rowsWritten(router: string, broker: string): Promise<number> {
   const text = await (await fetch(`${router}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   const series = text.split("\n").filter((l) => l.startsWith("edge_eventing_storage_rows_written_total{") && l.includes(`namespace="${NAMESPACE}"`) && l.includes(`broker="${broker}"`));
   return series.length === 0 ? NaN : series.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
