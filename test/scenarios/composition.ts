@@ -14,6 +14,13 @@ const GROUPS: Record<string, string> = { eventtransforms: "eventing.knative.dev/
 export const eventTransform = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name }, spec });
 export const transformRef = (name: string) => ({ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name } });
 const flowRef = (kind: "Sequence" | "Parallel", name: string) => ({ ref: { apiVersion: "flows.knative.dev/v1", kind, name } });
+/** A Knative flow manifest, with the channelTemplate Knative's examples carry (accepted and ignored). */
+const flow = (kind: "Sequence" | "Parallel", name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "flows.knative.dev/v1",
+  kind,
+  metadata: { name },
+  spec: { channelTemplate: { apiVersion: "messaging.knative.dev/v1", kind: "InMemoryChannel" }, ...spec },
+});
 
 /** Knative's documented examples (knative.dev, "EventTransform"), verbatim expressions. */
 export const DOC_EXAMPLES = {
@@ -270,16 +277,7 @@ export function compositionScenarios(h: Harness, ns: string): void {
       await apply("eventtransforms", eventTransform("seq-last", { jsonata: { expression: '{"specversion":"1.0","id":id,"source":"/seq","type":"seq.done","data":$merge([data,{"three":true}])}' } }));
       await script(sub(), "/seq-two", [{ status: 200, headers: { "ce-specversion": "1.0", "ce-id": "two-{n}", "ce-source": "/seq", "ce-type": "seq.two", "content-type": "application/json" }, body: '{"two":true}' }]);
       await script(sub(), "/seq-reply", [{ status: 200 }]);
-      const seq = await apply("sequences", {
-        apiVersion: "flows.knative.dev/v1",
-        kind: "Sequence",
-        metadata: { name: "seq" },
-        spec: {
-          channelTemplate: { apiVersion: "messaging.knative.dev/v1", kind: "InMemoryChannel" },
-          steps: [transformRef("seq-first"), { uri: `${sub()}/seq-two` }, transformRef("seq-last")],
-          reply: { uri: `${sub()}/seq-reply` },
-        },
-      });
+      const seq = await apply("sequences", flow("Sequence", "seq", { steps: [transformRef("seq-first"), { uri: `${sub()}/seq-two` }, transformRef("seq-last")], reply: { uri: `${sub()}/seq-reply` } }));
       expect(seq.status.address.url).toMatch(new RegExp(`/sequences/${ns}/seq$`));
       expect(seq.status.conditions[0]).toMatchObject({ type: "Ready", status: "True" });
       await apply("triggers", trigger("to-seq", { broker: "comp", filter: { attributes: { type: "seq.start" } }, subscriber: flowRef("Sequence", "seq") }));
@@ -296,12 +294,7 @@ export function compositionScenarios(h: Harness, ns: string): void {
       await script(sub(), "/seqf-fail", [{ status: 500, body: "step is down" }]);
       await script(sub(), "/seqf-dls", [{ status: 200 }]);
       await script(sub(), "/seqf-after", [{ status: 200 }]);
-      await apply("sequences", {
-        apiVersion: "flows.knative.dev/v1",
-        kind: "Sequence",
-        metadata: { name: "seqf" },
-        spec: { steps: [transformRef("seq-first"), { uri: `${sub()}/seqf-fail`, delivery: { ...dlsTo("/seqf-dls"), retry: 1 } }, { uri: `${sub()}/seqf-after` }] },
-      });
+      await apply("sequences", flow("Sequence", "seqf", { steps: [transformRef("seq-first"), { uri: `${sub()}/seqf-fail`, delivery: { ...dlsTo("/seqf-dls"), retry: 1 } }, { uri: `${sub()}/seqf-after` }] }));
       expect((await sendTo(`/sequences/${ns}/seqf`, ce("seqf-1", "seq.start", { zero: true }))).status).toBe(202);
       const [dead] = await receivedAtLeast(sub(), "/seqf-dls", 1);
       expect(await received(sub(), "/seqf-fail")).toHaveLength(2);
@@ -321,20 +314,14 @@ export function compositionScenarios(h: Harness, ns: string): void {
       await script(sub(), "/par-fail", [{ status: 400, body: "branch refuses" }]);
       await script(sub(), "/par-dls", [{ status: 200 }]);
       await apply("eventtransforms", eventTransform("par-zero", { jsonata: { expression: '{"specversion":"1.0","id":id,"source":"/par","type":"par.zero","data":data}' } }));
-      const par = await apply("parallels", {
-        apiVersion: "flows.knative.dev/v1",
-        kind: "Parallel",
-        metadata: { name: "par" },
-        spec: {
-          channelTemplate: { apiVersion: "messaging.knative.dev/v1", kind: "InMemoryChannel" },
-          branches: [
-            { filter: { uri: `${sub()}/par-filter` }, subscriber: transformRef("par-zero"), reply: { uri: `${sub()}/par-b0-reply` } },
-            { subscriber: { uri: `${sub()}/par-s1` } },
-            { subscriber: { uri: `${sub()}/par-fail` }, delivery: dlsTo("/par-dls") },
-          ],
-          reply: { uri: `${sub()}/par-reply` },
-        },
-      });
+      const par = await apply("parallels", flow("Parallel", "par", {
+        branches: [
+          { filter: { uri: `${sub()}/par-filter` }, subscriber: transformRef("par-zero"), reply: { uri: `${sub()}/par-b0-reply` } },
+          { subscriber: { uri: `${sub()}/par-s1` } },
+          { subscriber: { uri: `${sub()}/par-fail` }, delivery: dlsTo("/par-dls") },
+        ],
+        reply: { uri: `${sub()}/par-reply` },
+      }));
       expect(par.status.address.url).toMatch(new RegExp(`/parallels/${ns}/par$`));
       await apply("triggers", trigger("to-par", { broker: "comp", filter: { attributes: { type: "par.start" } }, subscriber: flowRef("Parallel", "par") }));
       await send(ce("par-1", "par.start", { n: 1 }));
