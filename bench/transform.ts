@@ -5,9 +5,9 @@
  * SQLite rows written (none: it runs inside the delivery).
  */
 import { closedLoop, waitFor } from "./load.ts";
-import { cpuSeconds, rowsWritten } from "./partitions.ts";
+import { cpuSeconds } from "./proc.ts";
 import type { Bench, Row } from "./scenarios.ts";
-import { binaryEvent, brokerWithTriggers, put } from "./setup.ts";
+import { binaryEvent, brokerWithTriggers, put, storageRows } from "./setup.ts";
 
 const EVENTS = 1_000;
 const DRAIN_MS = 120_000;
@@ -26,13 +26,13 @@ export async function transform(b: Bench): Promise<Row[]> {
       const ref = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "extract" };
       await put(b.rt.router, "triggers", `${broker}-0`, { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: `${broker}-0` }, spec: { broker, subscriber: { ref } } });
     }
-    const rows0 = await rowsWritten(b.rt.router, broker);
+    const rows0 = (await storageRows(b.rt.router, broker)).written;
     const cpu0 = cpuSeconds(b.rt.pid);
     const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: EVENTS, request: (i) => ({ url, init: binaryEvent(`${b.run}-${through}-${i}`) }) });
     await waitFor(() => b.sink.count(`${path}/0`) >= sent.ok, DRAIN_MS);
     const got = b.sink.count(`${path}/0`);
     const cpu = cpuSeconds(b.rt.pid) - cpu0;
-    const rows = (await rowsWritten(b.rt.router, broker)) - (Number.isNaN(rows0) ? 0 : rows0);
+    const rows = (await storageRows(b.rt.router, broker)).written - (Number.isNaN(rows0) ? 0 : rows0);
     const failures = Object.keys(sent.failures).length ? `non-202 answers: ${JSON.stringify(sent.failures)}` : undefined;
     measured.push({ cpuMs: (cpu * 1000) / got, rows: rows / got, note: failures ?? (got < sent.ok ? `only ${got} of ${sent.ok} delivered` : undefined) });
   }

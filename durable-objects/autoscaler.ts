@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
 import { brokerMetrics } from "./routing.ts";
-import { runnerStatus, type Runner, type RunnerInput } from "./runner.ts";
+import { sourceBacklog, type Runner, type RunnerInput } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -21,7 +21,7 @@ import { KubernetesClient, type FetchLike } from "../shared/kubernetes/client.ts
 import { connectCluster } from "../shared/kubernetes/cluster.ts";
 import { KubernetesApiError } from "../shared/kubernetes/errors.ts";
 import { applyScale, withCallBudget, type Actuation, type Applied } from "../shared/kubernetes/rate-limit.ts";
-import type { Condition } from "../shared/resources/manifest.ts";
+import { condition } from "../shared/resources/manifest.ts";
 
 /** Limit: one Kubernetes API call may take this long before the tick gives up on it. */
 const K8S_TIMEOUT_MS = 10_000;
@@ -72,8 +72,6 @@ const freshRuntime = (): Runtime => ({
   scaler: null, sample: null, lastSecond: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
-
-const condition = (type: string, status: Condition["status"], reason: string, message?: string): Condition => ({ type, status, reason, ...(message ? { message } : {}) });
 
 export class Autoscaler extends DurableObject<Env> implements Runner {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
@@ -248,8 +246,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
         const value = backlogOf(sampleTrigger(await brokerCounters(trigger.broker!), trigger.source, Date.now()));
         return { value, target: trigger.target, active: value > trigger.activationTarget };
       }
-      const kind = SOURCE_KINDS[trigger.type];
-      const read = sourceMetric(trigger, await runnerStatus(this.env, kind, namespace, trigger.source), rt.kafkaPrevious[index]);
+      const read = sourceMetric({ ...trigger, type: trigger.type }, await sourceBacklog(this.env, SOURCE_KINDS[trigger.type], namespace, trigger.source), rt.kafkaPrevious[index]);
       if (!read.ok) return read.error;
       rt.kafkaPrevious[index] = read.previous;
       return read.metric;

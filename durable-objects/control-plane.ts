@@ -6,20 +6,34 @@ import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { RoutingTable } from "./routing.ts";
-import { RUNNERS, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
+import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
 import { partitionObjectName } from "../shared/partitions.ts";
 import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
-import { type Condition, type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
+import { type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
 import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
+import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
+
+/** How a write is made, as Kubernetes' write options say it. */
+export interface WriteOptions {
+  /** `?fieldManager=`: who owns the fields this write changes. */
+  manager: string;
+  /** Server-side apply: the caller computed `metadata.managedFields` (shared/kube-api/field-managers.ts). */
+  applied?: boolean;
+  /** `?dryRun=All`: validate and answer, store and push nothing. */
+  dryRun?: boolean;
+  /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
+  expect?: string;
+}
 
 type Row = { manifest: string };
 
@@ -39,7 +53,7 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
-  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName?: string): Promise<ApplyResult> {
+  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult> {
     const info = kindByName(kind)!;
     this.remember(ctx);
     const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
@@ -56,6 +70,13 @@ export class ControlPlane extends DurableObject<Env> {
     if (existing && mode === "post") {
       return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
     }
+    // Optimistic concurrency, as Kubernetes: a write that names a resourceVersion was computed from it.
+    const expected = options.expect ?? (typeof given.metadata.resourceVersion === "string" && given.metadata.resourceVersion !== "" ? given.metadata.resourceVersion : undefined);
+    if (expected !== undefined && expected !== (existing?.metadata.resourceVersion ?? "")) {
+      const what = `${info.plural}.${info.group} "${given.metadata.name}"`;
+      const message = existing ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again` : `${what} not found`;
+      return existing ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) } : { code: 404, status: failure(404, "NotFound", message) };
+    }
     const specChanged = !existing || JSON.stringify(existing.spec) !== JSON.stringify(given.spec ?? {});
     const manifest: Manifest = {
       apiVersion: given.apiVersion,
@@ -66,10 +87,15 @@ export class ControlPlane extends DurableObject<Env> {
         uid: existing?.metadata.uid ?? crypto.randomUUID(),
         generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
         creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
-        resourceVersion: String(this.nextVersion()),
+        resourceVersion: options.dryRun ? existing?.metadata.resourceVersion ?? "" : String(this.version() + 1),
       },
       spec: given.spec ?? {},
     };
+    if (!options.applied) {
+      manifest.metadata.managedFields = recordUpdate(existing, manifest, options.manager, given.apiVersion, new Date().toISOString());
+    }
+    if (options.dryRun) return { code: existing ? 200 : 201, object: this.withStatus(manifest, ctx) };
+    this.nextVersion();
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
     await this.propagate(manifest, ctx);
     return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx) };
@@ -88,7 +114,7 @@ export class ControlPlane extends DurableObject<Env> {
   /** Status as computed here, with what a runner object reports merged over it. */
   private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
-    if (!RUNNERS[m.kind]) return shown;
+    if (!runnerBinding(m.kind)) return shown;
     return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
   }
 
@@ -114,12 +140,20 @@ export class ControlPlane extends DurableObject<Env> {
 
   /**
    * The ingress's routing table (durable-objects/routing.ts): every broker whose partitions are configured,
-   * with their count. A broker enters it, and a grown count replaces the old one, only once every
-   * partition has its configuration.
+   * with their count (a broker enters it, and a grown count replaces the old one, only once every
+   * partition has its configuration), and every webhook source with its spec and sink.
    */
   routes(): RoutingTable {
     const rows = this.sql.exec<{ broker: string; partitions: number }>("SELECT broker, partitions FROM routes").toArray();
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])) };
+    const ctx = this.lastContext();
+    const webhooks: RoutingTable["webhooks"] = {};
+    // Lowest precedence first, so the kind that wins a shared name is written last.
+    for (const kind of [...WEBHOOK_KINDS_BY_PRECEDENCE].reverse()) {
+      for (const m of ctx ? (this.manifests(kind) as Manifest<SourceSpec>[]) : []) {
+        webhooks[`${m.metadata.namespace}/${m.metadata.name}`] = { kind, spec: m.spec as Record<string, unknown>, sink: sinkEntry(m, ctx!) };
+      }
+    }
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])), webhooks };
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
@@ -131,7 +165,7 @@ export class ControlPlane extends DurableObject<Env> {
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
     for (const s of sources) await this.pushChannel(s, ctx);
-    const runs = Object.keys(RUNNERS).flatMap((kind) => this.manifests(kind));
+    const runs = KINDS.filter((k) => k.runs).flatMap((k) => this.manifests(k.kind));
     for (const r of runs) await this.pushRunner(r, ctx);
     const compositions = this.compositions();
     for (const c of compositions) await this.pushComposition(c, ctx);
@@ -202,7 +236,7 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
-    if (RUNNERS[m.kind]) await this.pushRunner(m, ctx);
+    if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
   }
 
   /**
@@ -327,7 +361,7 @@ export class ControlPlane extends DurableObject<Env> {
         ...m,
         status: {
           observedGeneration,
-          conditions: [ready(true, "BrokerReady", "")],
+          conditions: [readyCondition(true, "BrokerReady")],
           address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
           partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
@@ -343,7 +377,7 @@ export class ControlPlane extends DurableObject<Env> {
         status: {
           observedGeneration,
           conditions: [
-            brokerExists ? ready(true, "TriggerReady", "") : ready(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
+            brokerExists ? readyCondition(true, "TriggerReady") : readyCondition(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
           ],
           subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
@@ -356,7 +390,7 @@ export class ControlPlane extends DurableObject<Env> {
         ...m,
         status: {
           observedGeneration,
-          conditions: [ready(true, "SourceReady", "")],
+          conditions: [readyCondition(true, "SourceReady")],
           sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
         },
       };
@@ -367,7 +401,7 @@ export class ControlPlane extends DurableObject<Env> {
         ...m,
         status: {
           observedGeneration,
-          conditions: [ready(true, `${m.kind}Ready`, "")],
+          conditions: [readyCondition(true, `${m.kind}Ready`)],
           address: { url: `${ctx.baseUrl}/${addressPath(m.kind as CompositionKind, ns, m.metadata.name)}` },
           ...(spec.sink ? { sinkUri: targetUrl(resolveDestination(spec.sink, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
         },
@@ -381,6 +415,3 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(to - from, 0) }, (_, i) => from + i);
 }
 
-function ready(ok: boolean, reason: string, message: string): Condition {
-  return { type: "Ready", status: ok ? "True" : "False", reason, ...(message ? { message } : {}) };
-}

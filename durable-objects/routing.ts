@@ -1,7 +1,8 @@
 /**
- * Which brokers exist and how many partitions each has, as the ingress sees it: the control plane's
- * routing table, cached per isolate. Unknown brokers are answered from the table, so a request to a random
- * path never reaches (and never creates) a Broker object. Misses refresh the table at most once per
+ * Which brokers exist and how many partitions each has, and which webhook sources exist with what they
+ * verify and where they deliver, as the ingress sees it: the control plane's routing table, cached per
+ * isolate. Unknown brokers and sources are answered from the table, so a request to a random path never
+ * reaches (and never creates) a Broker object, and a webhook delivery needs no control-plane call. Misses refresh the table at most once per
  * REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot hammer the
  * control plane either. Around the table: `ingestInto`, the one way anything stores events in a broker,
  * and the calls between a partitioned broker's partitions (dedup and order after a growth).
@@ -10,7 +11,8 @@ import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
 import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { isChannelName } from "../shared/resources/sources.ts";
+import { isChannelName, type SinkEntry } from "../shared/resources/sources.ts";
+import type { WebhookKind } from "../shared/webhooks/spec.ts";
 import type { Broker, IngestResult } from "./broker.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Stub } from "./stub.ts";
@@ -20,9 +22,18 @@ export interface Route {
   partitions: number;
 }
 
+/** A webhook source's entry: what its receiver needs to verify a delivery and store its event. */
+export interface WebhookRoute {
+  kind: WebhookKind;
+  spec: Record<string, unknown>;
+  sink: SinkEntry;
+}
+
 export interface RoutingTable {
   /** By `namespace/name`. */
   brokers: Record<string, Route>;
+  /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
+  webhooks: Record<string, WebhookRoute>;
 }
 
 /** Least time between two refreshes of one isolate's table. */
@@ -37,11 +48,19 @@ let pending: Promise<RoutingTable> | null = null;
 let generations = 0;
 
 /** The broker's route, or null when the control plane does not know it. */
-export async function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
-  const key = `${namespace}/${name}`;
-  const hit = table?.brokers[key];
+export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
+  return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** The webhook source's route, or null when the control plane knows no webhook source of that name. */
+export function lookupWebhook(env: Env, namespace: string, name: string): Promise<WebhookRoute | null> {
+  return lookup(env, (t) => t.webhooks[`${namespace}/${name}`]);
+}
+
+async function lookup<T>(env: Env, pick: (t: RoutingTable) => T | undefined): Promise<T | null> {
+  const hit = table && pick(table);
   if (hit && Date.now() - fetchedAt < MAX_AGE_MS) return hit;
-  return (await refreshRoutes(env)).brokers[key] ?? null;
+  return pick(await refreshRoutes(env)) ?? null;
 }
 
 /**

@@ -4,10 +4,15 @@
  * when the resource was deleted) and from the cron watchdog, and merges `status()` into what users read.
  */
 import type { ResolveContext } from "../shared/resources/destination.ts";
+import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import type { SinkEntry } from "../shared/resources/sources.ts";
 import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
 import type { Stub } from "./stub.ts";
+import type { SourcePoller } from "./source-poller.ts";
+import { brokerMetrics } from "./routing.ts";
+import { backlogOf, sampleTrigger } from "../shared/autoscaling/router-metrics.ts";
+import type { SourceBacklog } from "../shared/autoscaling/source-metrics.ts";
 
 export interface RunnerInput {
   manifest: Manifest;
@@ -25,15 +30,11 @@ export interface Runner {
   status(): Promise<Record<string, unknown>>;
 }
 
-/** Which binding runs which kind. */
-export const RUNNERS: Record<string, "POLLER" | "AUTOSCALER"> = {
-  PingSource: "POLLER",
-  KafkaSource: "POLLER",
-  RocketMQSource: "POLLER",
-  MNSSource: "POLLER",
-  RedisStreamSource: "POLLER",
-  ScaledObject: "AUTOSCALER",
-};
+/** The binding whose objects run a kind (KindInfo.runs), or undefined for kinds nothing runs. */
+export function runnerBinding(kind: string): "POLLER" | "AUTOSCALER" | undefined {
+  const runs = kindByName(kind)?.runs;
+  return runs === undefined ? undefined : runs === "scaling" ? "AUTOSCALER" : "POLLER";
+}
 
 /** The object that runs a resource; a KafkaSource's consumers after the first get their own. */
 export function runnerKey(kind: string, namespace: string, name: string, consumer = 0): string {
@@ -46,7 +47,7 @@ export function runnerCount(m: Manifest): number {
 }
 
 export function runnerStub(env: Env, kind: string, namespace: string, name: string, consumer = 0): Stub<Runner> {
-  return (env[RUNNERS[kind]] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
+  return (env[runnerBinding(kind)!] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
 }
 
 /** A resource's live status: its object's, or its consumers' merged (each reports how many there are). */
@@ -56,4 +57,25 @@ export async function runnerStatus(env: Env, kind: string, namespace: string, na
   if (count <= 1) return first;
   const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => runnerStub(env, kind, namespace, name, i + 1).status()));
   return mergeConsumerStatus([first, ...rest]);
+}
+
+/**
+ * A bridge source's backlog for autoscaling: its consumers' bridge figures summed, plus the events its
+ * channel holds for the sink (the channel's one trigger is named `sink`, see shared/resources/sources.ts).
+ */
+export async function sourceBacklog(env: Env, kind: string, namespace: string, name: string): Promise<SourceBacklog> {
+  const count = (await runnerStatus(env, kind, namespace, name)).consumers;
+  const stubs = Array.from({ length: typeof count === "number" ? count : 1 }, (_, i) => runnerStub(env, kind, namespace, name, i) as unknown as Stub<SourcePoller>);
+  const read = await Promise.all(stubs.map((stub) => stub.backlog()));
+  if (read[0] === null) return { buffered: 0, unmeasured: `no such ${kind} in namespace ${namespace}` };
+  const consumers = read.filter((c) => c !== null);
+  const channel = consumers[0].channel;
+  const buffered = channel ? backlogOf(sampleTrigger(await brokerMetrics(env, channel.namespace, channel.name), "sink", Date.now())) : 0;
+  const pending = consumers.filter((c) => c.pending !== undefined);
+  return {
+    buffered,
+    ...(consumers.some((c) => c.partitions) ? { partitions: consumers.flatMap((c) => c.partitions ?? []) } : {}),
+    ...(pending.length > 0 ? { pending: pending.reduce((n, c) => n + c.pending!, 0) } : {}),
+    ...(kind === "RocketMQSource" && !channel ? { unmeasured: "its sink is a Broker, and the RocketMQ HTTP API tells no backlog: scale on the Trigger's backlog (type edge-eventing)" } : {}),
+  };
 }

@@ -17,14 +17,15 @@ import { ingestInto } from "./routing.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import type { KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
+import { partitionOffsets, type KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
+import type { PartitionOffsets } from "../shared/autoscaling/kafka-lag.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
 import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
 import { kafkaConsumers } from "../shared/bridges/kafka/spec.ts";
 import type { PolledMessage } from "../shared/bridges/types.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
-import type { Condition, Manifest } from "../shared/resources/manifest.ts";
-import { deadLetterEntry, type SinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
+import { type Condition, condition, type Manifest } from "../shared/resources/manifest.ts";
+import { deadLetterEntry, isChannelName, type SinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { nextTick, pingEvent, type PingSourceResource } from "../shared/sources/ping.ts";
 import { secretReader } from "../shared/secrets.ts";
 
@@ -39,6 +40,14 @@ const BACKOFF_MAX_MS = 60_000;
 export const STALL_MS = 2 * 60_000;
 /** Events per ingest call at most; halves after a 429 (a batch larger than the free backlog never fits whole). */
 export const MAX_INGEST_BATCH = 1_000;
+
+/** One consumer's part of its source's backlog (runner.ts sums the consumers and reads the channel). */
+export interface ConsumerBacklog {
+  channel: SinkEntry | null;
+  partitions?: PartitionOffsets[];
+  /** Records at the bridge not committed, as of the last poll less what was committed since. */
+  pending?: number;
+}
 
 interface LoopStatus {
   ready: Condition["status"];
@@ -85,11 +94,28 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   async status(): Promise<Record<string, unknown>> {
     const s = this.kv.getJson<LoopStatus>("status");
-    if (!s) return this.kv.get("input") ? { conditions: [{ type: "Ready", status: "Unknown", reason: "Starting" }] } : {};
+    if (!s) return this.kv.get("input") ? { conditions: [condition("Ready", "Unknown", "Starting")] } : {};
     const { ready, reason, message, ...fields } = s;
     const input = this.kv.getJson<RunnerInput>("input");
     const consumers = input?.manifest.kind === "KafkaSource" ? kafkaConsumers(input.manifest.spec) : 1;
-    return { conditions: [{ type: "Ready", status: ready, reason, ...(message ? { message } : {}) }], ...fields, ...(consumers > 1 ? { consumers } : {}) };
+    return { conditions: [condition("Ready", ready, reason, message)], ...fields, ...(consumers > 1 ? { consumers } : {}) };
+  }
+
+  /**
+   * What this consumer's bridge still holds for the router, and where the router buffers for the sink
+   * (`channel`: null when the sink is a Broker, which is the sink itself). Read from storage, so it
+   * answers at once while a long poll is in progress. Null when no source runs here.
+   */
+  async backlog(): Promise<ConsumerBacklog | null> {
+    const input = this.kv.getJson<RunnerInput>("input");
+    if (!input?.sink) return null;
+    const kafka = input.manifest.kind === "KafkaSource" ? this.kv.getJson<KafkaPollerState>("bridge") : null;
+    const lag = this.kv.getJson<LoopStatus>("status")?.lag;
+    return {
+      channel: isChannelName(input.sink.name) ? input.sink : null,
+      ...(kafka ? { partitions: partitionOffsets(kafka) } : {}),
+      ...(lag !== undefined ? { pending: lag } : {}),
+    };
   }
 
   override async alarm(): Promise<void> {
@@ -97,7 +123,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (!input) return;
     this.running = true;
     try {
-      if (input.manifest.kind === "PingSource") await this.tick(input);
+      if (scheduled(input)) await this.tick(input);
       else await this.cycle(input);
     } finally {
       this.running = false;
@@ -105,7 +131,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   }
 
   private async start(input: RunnerInput): Promise<void> {
-    if (input.manifest.kind !== "PingSource") return this.ctx.storage.setAlarm(Date.now());
+    if (!scheduled(input)) return this.ctx.storage.setAlarm(Date.now());
     const tick = this.armedTick(input) ?? nextTick(...this.schedule(input), Date.now());
     if (tick === null) return this.setStatus({ ready: "False", reason: "NoNextTick", message: "the schedule never fires again" });
     this.kv.put("tick", String(tick));
@@ -116,7 +142,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   private async stop(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     const input = this.kv.getJson<RunnerInput>("input");
-    if (!this.bridge && input && input.manifest.kind !== "PingSource") {
+    if (!this.bridge && input && !scheduled(input)) {
       try {
         this.bridge = { input: JSON.stringify(input), client: this.createBridge(input) };
       } catch {
@@ -161,7 +187,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 
   private armedTick(input: RunnerInput): number | null {
     const tick = this.kv.get("tick");
-    return tick === null || input.manifest.kind !== "PingSource" ? null : Number(tick);
+    return tick === null || !scheduled(input) ? null : Number(tick);
   }
 
   private schedule(input: RunnerInput): [string, string | undefined] {
@@ -213,6 +239,8 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
       }
     }
     this.held = result.held.length > 0 ? result.held : null;
+    // The bridge counted this batch as not committed; what was committed since is the sink's now.
+    if (lag !== undefined) lag = Math.max(0, lag - result.handed.length);
     const base = { ...this.currentStatus(), lastPollTime: polledAt, ...(lag !== undefined ? { lag } : {}), heldMessages: result.held.length };
     for (const skipped of result.skipped) this.noteError(skipped, base);
     if (result.error) {
@@ -342,6 +370,11 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     if (this.kv.get("input") !== null) this.kv.put("status", JSON.stringify(status));
   }
 
+}
+
+/** A schedule (PingSource) ticks; every other kind run here is a bridge poll loop. */
+function scheduled(input: RunnerInput): boolean {
+  return kindByName(input.manifest.kind)?.runs === "schedule";
 }
 
 function sinkName(sink: SinkEntry): string {

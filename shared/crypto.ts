@@ -53,25 +53,6 @@ export function fromHex(text: string): Uint8Array | null {
   return out;
 }
 
-export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary);
-}
-
-/** Null when `text` is not standard base64 (padding optional). */
-export function fromBase64(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
-  try {
-    const binary = atob(text);
-    const out = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
 /** Two secrets compared in constant time, through digests so that their lengths leak nothing either. */
 export async function sameSecret(a: string, b: string): Promise<boolean> {
   const [da, db] = await Promise.all([sha256(utf8(a)), sha256(utf8(b))]);

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
 import { ingress } from "./ingress.ts";
+import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
 import { operations } from "./operations.ts";
@@ -22,6 +23,7 @@ app.route("/", operations);
 app.route("/", dashboard);
 app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
 app.route("/", reviews);
+app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
 app.route("/", webhooks);
 app.route("/", ingress);

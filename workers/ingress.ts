@@ -8,6 +8,7 @@ import { decodeHttp } from "../shared/cloudevents/index.ts";
 import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
+import { refusalResponse } from "./ingest-response.ts";
 import { ingestInto, type IngestTarget, lookupRoute } from "../durable-objects/routing.ts";
 import { addressChannel, compositionOfPath } from "../shared/resources/composition-address.ts";
 
@@ -47,21 +48,8 @@ async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFo
   if (decoded.events.length === 0) return c.body(null, 202);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
   const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
-  switch (r.status) {
-    case 202:
-      return c.body(null, 202);
-    case 429:
-    case 503:
-      return c.json({ error: r.error }, r.status, { "retry-after": String(r.retryAfterSeconds) });
-    case 400:
-      return c.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, 400);
-    case 404:
-      return notFound();
-    case 401:
-      return c.json({ error: r.error }, 401, { "www-authenticate": 'Bearer realm="edge-eventing ingress"' });
-    default:
-      return c.json({ error: r.error }, r.status);
-  }
+  if (r.status === 202) return c.body(null, 202);
+  return r.status === 404 ? notFound() : refusalResponse(r);
 }
 
 /** CloudEvents webhook abuse protection (http-webhook §4): grant the asking origin. */

@@ -5,22 +5,14 @@
  * provider's delivery id as the event id makes that retry a duplicate the broker stores once.
  */
 import { Hono } from "hono";
-import type { ResolveContext } from "../shared/resources/destination.ts";
-import type { Manifest } from "../shared/resources/manifest.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
-import { sinkEntry, type SourceSpec } from "../shared/resources/sources.ts";
 import { MAX_WEBHOOK_BODY_BYTES, providerResponse, receiveWebhook } from "../shared/webhooks/receive.ts";
-import { type WebhookKind, webhookConfig } from "../shared/webhooks/spec.ts";
+import { webhookConfig } from "../shared/webhooks/spec.ts";
 import { secretReader } from "../shared/secrets.ts";
 import { readLimited } from "./body.ts";
-import { ingestInto } from "../durable-objects/routing.ts";
-import { control, resolveContext } from "./context.ts";
-
-/**
- * Both kinds share the path. When a GitHubSource and a WebhookSource have the same name, the
- * GitHubSource answers: it is the Knative kind, so a migrated Knative manifest keeps its URL.
- */
-const KINDS_BY_PRECEDENCE: WebhookKind[] = ["GitHubSource", "WebhookSource"];
+import { refusalResponse } from "./ingest-response.ts";
+import { ingestInto, lookupWebhook } from "../durable-objects/routing.ts";
+import { resolveContext } from "./context.ts";
 
 /** Retry-After when the sink's broker is not configured (yet): the provider retries, nothing is lost. */
 const SINK_MISSING_RETRY_AFTER_S = 30;
@@ -44,10 +36,10 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   };
 
   const ctx = resolveContext(c.env, c.req.url);
-  const manifest = isValidNamespace(namespace) && isValidName(name) ? await findSource(c.env, namespace, name, ctx) : null;
-  if (!manifest) return refuse("no GitHubSource or WebhookSource of this name");
+  const source = isValidNamespace(namespace) && isValidName(name) ? await lookupWebhook(c.env, namespace, name) : null;
+  if (!source) return refuse("no GitHubSource or WebhookSource of this name");
 
-  const resource = { kind: manifest.kind as WebhookKind, metadata: { namespace, name }, spec: manifest.spec as Record<string, unknown> };
+  const resource = { kind: source.kind, metadata: { namespace, name }, spec: source.spec };
   const config = webhookConfig(resource, secretReader(c.env));
   if ("error" in config) return refuse(config.error);
 
@@ -55,37 +47,22 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   if (outcome.kind === "rejected") return outcome.status === 401 ? refuse(outcome.error) : c.json({ error: outcome.error }, outcome.status);
   if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
 
-  const entry = sinkEntry(manifest, ctx);
+  const entry = source.sink;
   const stored = await ingestInto(c.env, entry, [outcome.event]);
-  switch (stored.status) {
-    case 202: {
-      const reply = providerResponse(config.provider);
-      return c.body(reply.body, reply.status as 200, reply.headers);
-    }
-    // 503, not 429: providers that retry all retry a 5xx; not all of them retry a 429.
-    case 429:
-    case 503:
-      return c.json({ error: stored.error }, 503, { "retry-after": String(stored.retryAfterSeconds) });
-    case 404:
-      return c.json({ error: `the sink of ${manifest.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {
-        "retry-after": String(SINK_MISSING_RETRY_AFTER_S),
-      });
-    case 400:
-      return c.json(stored.field ? { error: stored.error, field: stored.field } : { error: stored.error }, 400);
-    default:
-      return c.json({ error: stored.error }, 500);
+  if (stored.status === 202) {
+    const reply = providerResponse(config.provider);
+    return c.body(reply.body, reply.status as 200, reply.headers);
   }
+  if (stored.status === 404) {
+    return c.json({ error: `the sink of ${source.kind} ${namespace}/${name} is not ready: broker ${entry.namespace}/${entry.name} does not exist` }, 503, {
+      "retry-after": String(SINK_MISSING_RETRY_AFTER_S),
+    });
+  }
+  // 503, not 429: providers that retry all retry a 5xx; not all of them retry a 429.
+  return refusalResponse(stored, 503);
 });
 
 webhooks.all("/webhooks/:namespace/:source", (c) => c.json({ error: `method ${c.req.method} not allowed; use POST` }, 405, { allow: "POST" }));
-
-async function findSource(env: Env, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest<SourceSpec> | null> {
-  for (const kind of KINDS_BY_PRECEDENCE) {
-    const m = await control(env).get(kind, namespace, name, ctx);
-    if (m) return m as Manifest<SourceSpec>;
-  }
-  return null;
-}
 
 /**
  * The URL the provider called: the router's public URL (PUBLIC_URL, when the Worker sits behind a proxy)

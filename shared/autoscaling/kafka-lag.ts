@@ -62,11 +62,15 @@ export function nextEvenFactor(totalLag: number, partitions: number, lagThreshol
   return partitions;
 }
 
-export function kafkaLag(partitions: PartitionOffsets[], o: KafkaLagOptions, previous: Record<string, number> = {}): KafkaLag {
+/**
+ * `buffered`: records the consumer took that the workload has not received yet (the router's channel);
+ * they add to the total before the caps, and count as one more partition with lag.
+ */
+export function kafkaLag(partitions: PartitionOffsets[], o: KafkaLagOptions, previous: Record<string, number> = {}, buffered = 0): KafkaLag {
   const next: Record<string, number> = {};
-  let totalLag = 0;
-  let totalLagWithPersistent = 0;
-  let withLag = 0;
+  let totalLag = buffered;
+  let totalLagWithPersistent = buffered;
+  let withLag = buffered > 0 ? 1 : 0;
   for (const p of partitions) {
     const [lag, persistent] = partitionLag(p, o, previous, next);
     totalLag += lag;

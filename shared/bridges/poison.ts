@@ -3,6 +3,7 @@
  * dead-letter sink as. The original bytes are not carried (a bridge client keeps only the reason):
  * the key names the message in its system, the reason says what was wrong with it.
  */
+import { encodeBase64 } from "../base64.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
 import { ERROR_DATA_MAX_BYTES } from "../delivery/policy.ts";
 import { sourceUri, type SourceId } from "./common/message-event.ts";
@@ -24,7 +25,7 @@ export function poisonEvent(source: SourceId, message: PolledMessage, nowMs: num
       time: new Date(nowMs).toISOString(),
       datacontenttype: "application/json",
       // Knative's dead-letter extension for "why": base64 of the reason, at most 768 bytes.
-      knativeerrordata: btoa(String.fromCharCode(...bytes)),
+      knativeerrordata: encodeBase64(bytes),
     },
     data: { kind: "json", json: JSON.stringify({ key: message.key, reason }) },
   };

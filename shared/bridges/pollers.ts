@@ -3,6 +3,7 @@
  * poller object holds one of these per source; secrets are read by name, state is saved through
  * `store` (Kafka keeps its consumer instance and pending offsets there).
  */
+import type { BridgeKind } from "../resources/kinds.ts";
 import type { Manifest } from "../resources/manifest.ts";
 import { createKafkaPoller } from "./kafka/poller.ts";
 import type { PollerStateStore } from "./kafka/poller.ts";
@@ -30,28 +31,30 @@ export interface SourceBridge extends SourcePoller {
   keepAlive?(): Promise<void>;
 }
 
+type BridgeFactory = (manifest: Manifest, deps: BridgeDeps) => SourceBridge;
+
+/** One client per bridge kind: the compiler refuses a kind with `runs: "bridge"` missing here. */
+const BRIDGES: { [K in BridgeKind]: BridgeFactory } = {
+  KafkaSource: (manifest, deps) => {
+    const poller = createKafkaPoller(kafkaPollerConfig({ ...sourceOf(manifest), uid: manifest.metadata.uid, labels: manifest.metadata.labels }, manifest.spec, deps.secret, deps.consumer), deps.fetch, deps.store);
+    const extensions = (manifest.spec.ceOverrides as { extensions?: Record<string, string> } | undefined)?.extensions;
+    return extensions ? { ...poller, poll: async (signal) => withOverrides(await poller.poll(signal), extensions) } : poller;
+  },
+  RocketMQSource: (manifest, deps) => createRocketMQPoller(rocketMQPollerConfig(sourceOf(manifest), manifest.spec, deps.secret), deps.fetch),
+  MNSSource: (manifest, deps) => createMnsPoller(mnsPollerConfig(sourceOf(manifest), manifest.spec, deps.secret), deps.fetch),
+  RedisStreamSource: (manifest, deps) => {
+    const { config, redis } = redisStreamPollerConfig(sourceOf(manifest), manifest.spec, deps.secret);
+    return createRedisStreamPoller(config, { ...redis, retry: false, enableTelemetry: false });
+  },
+};
+
+const sourceOf = (m: Manifest) => ({ namespace: m.metadata.namespace!, name: m.metadata.name });
+
 /** The bridge client of a source manifest; throws naming the field when a secret is not set. */
-export function createSourceBridge(manifest: Manifest, given: BridgeDeps): SourceBridge {
-  const deps = { ...given, fetch: namingUrl(given.fetch) };
-  const metadata = { namespace: manifest.metadata.namespace!, name: manifest.metadata.name };
-  const spec = manifest.spec;
-  switch (manifest.kind) {
-    case "KafkaSource": {
-      const poller = createKafkaPoller(kafkaPollerConfig({ ...metadata, uid: manifest.metadata.uid, labels: manifest.metadata.labels }, spec, deps.secret, deps.consumer), deps.fetch, deps.store);
-      const extensions = (spec.ceOverrides as { extensions?: Record<string, string> } | undefined)?.extensions;
-      return extensions ? { ...poller, poll: async (signal) => withOverrides(await poller.poll(signal), extensions) } : poller;
-    }
-    case "RocketMQSource":
-      return createRocketMQPoller(rocketMQPollerConfig(metadata, spec, deps.secret), deps.fetch);
-    case "MNSSource":
-      return createMnsPoller(mnsPollerConfig(metadata, spec, deps.secret), deps.fetch);
-    case "RedisStreamSource": {
-      const { config, redis } = redisStreamPollerConfig(metadata, spec, deps.secret);
-      return createRedisStreamPoller(config, { ...redis, retry: false, enableTelemetry: false });
-    }
-    default:
-      throw new Error(`kind ${manifest.kind} has no bridge`);
-  }
+export function createSourceBridge(manifest: Manifest, deps: BridgeDeps): SourceBridge {
+  const create = (BRIDGES as Record<string, BridgeFactory>)[manifest.kind];
+  if (!create) throw new Error(`kind ${manifest.kind} has no bridge`);
+  return create(manifest, { ...deps, fetch: namingUrl(deps.fetch) });
 }
 
 /**

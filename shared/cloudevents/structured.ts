@@ -2,7 +2,7 @@
  * The JSON event format (json-format.md): one event object, or a batch array of them. One pass
  * over the text; `data` is kept as the exact span it occupies.
  */
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "../base64.ts";
 import type { AttributeMap, AttributeValue, CloudEvent, EventData, InputError } from "./event.ts";
 import {
   CHAR, JsonSyntaxError, decodeString, expectChar, expectEnd, scanString, scanValue, skipWhitespace, unexpected,

@@ -2,6 +2,7 @@
  * Knative's delivery spec as the router applies it: which answers are retried, how long to wait
  * before each retry, and how long to wait for an answer at all.
  */
+import { encodeBase64 } from "../base64.ts";
 import { parseDuration } from "./duration.ts";
 
 export interface Destination {
@@ -120,9 +121,7 @@ export const ERROR_DATA_MAX_BYTES = 768;
 export function errorExtensions(dest: string, status: number | null, body: Uint8Array | string): Record<string, string | number> {
   const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
   const kept = bytes.subarray(0, ERROR_DATA_MAX_BYTES);
-  let binary = "";
-  for (const b of kept) binary += String.fromCharCode(b);
   const ext: Record<string, string | number> = { knativeerrordest: dest, knativeerrorcode: status ?? 500 };
-  if (kept.length > 0) ext.knativeerrordata = btoa(binary);
+  if (kept.length > 0) ext.knativeerrordata = encodeBase64(kept);
   return ext;
 }

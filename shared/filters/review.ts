@@ -4,6 +4,7 @@
  * that does not compile has no type, so it reports CESQL's zero value for an unknown type,
  * `false` (spec §3.2), and CEL `null`.
  */
+import { encodeBase64 } from "../base64.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
 import { compileCel } from "./cel.ts";
 import { compileCesql, type CesqlError } from "./cesql/index.ts";
@@ -44,12 +45,6 @@ function reviewCel(expression: string, event: CloudEvent): ExpressionReviewStatu
   }
 }
 
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
-}
-
 /**
  * CEL values as JSON: int and uint as numbers while exact (else decimal strings), non-finite
  * doubles, timestamps (RFC 3339), durations ("1.5s") and types as strings, bytes as base64.
@@ -69,7 +64,7 @@ function toJson(value: unknown, depth: number): unknown {
   }
   if (value === null) return null;
   if (value instanceof Date) return value.toISOString();
-  if (value instanceof Uint8Array) return bytesToBase64(value);
+  if (value instanceof Uint8Array) return encodeBase64(value);
   if (Array.isArray(value)) return value.map((v) => toJson(v, depth + 1));
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toJson(v, depth + 1)]));
   if (Object.getPrototypeOf(value) === Object.prototype) {

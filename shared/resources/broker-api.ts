@@ -1,4 +1,6 @@
 /** The broker subresources of docs/OPERATIONS.md: served by workers/live.ts, called by the CLI and the dashboard. */
+import { decodeBase64Url, encodeBase64Url } from "../base64.ts";
+import type { Phase, Verdict } from "../delivery/outcome.ts";
 import { MAX_PARTITIONS } from "../partitions.ts";
 
 export type BrokerSubresource = "live" | "metrics" | "deadletters";
@@ -85,7 +87,7 @@ export function deadLetterRow(id: number): { row: number; partition: number } {
 /** What the live feed pushes (durable-objects/broker.ts). */
 export type LiveMessage =
   | { kind: "event"; at: number; id: string; source: string; type: string; matched: string[]; partition?: number }
-  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: string; attempt: number; verdict: string; status: number | null; partition?: number };
+  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: Phase; attempt: number; verdict: Verdict; status: number | null; partition?: number };
 
 /**
  * The WebSocket subprotocol that carries the bearer token, as Kubernetes does it for browsers (which cannot
@@ -94,21 +96,15 @@ export type LiveMessage =
 export const BEARER_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io.";
 
 export function bearerProtocol(token: string): string {
-  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(token)));
-  return BEARER_PROTOCOL_PREFIX + b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return BEARER_PROTOCOL_PREFIX + encodeBase64Url(token);
 }
 
 /** The bearer token offered in a `Sec-WebSocket-Protocol` header, with the protocol entry that carried it. */
 export function bearerFromProtocols(header: string | null): { token: string; protocol: string } | null {
   for (const entry of (header ?? "").split(",").map((p) => p.trim())) {
     if (!entry.startsWith(BEARER_PROTOCOL_PREFIX)) continue;
-    const b64 = entry.slice(BEARER_PROTOCOL_PREFIX.length).replace(/-/g, "+").replace(/_/g, "/");
-    try {
-      const bytes = Uint8Array.from(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
-      return { token: new TextDecoder().decode(bytes), protocol: entry };
-    } catch {
-      return null;
-    }
+    const bytes = decodeBase64Url(entry.slice(BEARER_PROTOCOL_PREFIX.length));
+    return bytes && { token: new TextDecoder().decode(bytes), protocol: entry };
   }
   return null;
 }

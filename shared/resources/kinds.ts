@@ -14,7 +14,7 @@ import { type SourceSpec, validateSourceCommon } from "./sources.ts";
 
 export interface KindInfo {
   group: string;
-  versions: string[];
+  versions: readonly string[];
   kind: string;
   plural: string;
   validate(m: Manifest): FieldError[];
@@ -22,8 +22,16 @@ export interface KindInfo {
   source?: boolean;
   /** EventTransform, Sequence and Parallel: an address that takes events (shared/resources/composition.ts). */
   addressable?: boolean;
+  /** kubectl's short names and categories, as the CRDs of Knative and KEDA declare them. */
+  shortNames?: readonly string[];
+  categories?: readonly string[];
   /** `spec` fields that cannot change once created (Knative: a Trigger's broker, a KafkaSource's group). */
-  immutable?: string[];
+  immutable?: readonly string[];
+  /**
+   * Kinds that an object runs on its own schedule (durable-objects/runner.ts): a bridge source's poll
+   * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
+   */
+  runs?: "bridge" | "schedule" | "scaling";
 }
 
 /** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
@@ -39,21 +47,28 @@ const sourceChecks = (own: (m: Manifest) => FieldError[]) => (m: Manifest) => [.
 const SOURCES = "sources.knative.dev";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
-export const KINDS: KindInfo[] = [
-  { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
-  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m) => validateTrigger(m as never), immutable: ["broker"] },
-  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true },
-  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true, immutable: ["consumerGroup"] },
-  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true },
+const ENTRIES = [
+  { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker, categories: ["all", "knative", "eventing"] },
+  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m: Manifest) => validateTrigger(m as never), immutable: ["broker"], categories: ["all", "knative", "eventing"] },
+  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true, runs: "schedule", categories: ["all", "knative", "sources"] },
+  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true, immutable: ["consumerGroup"], runs: "bridge", shortNames: ["kafkasource"], categories: ["all", "knative", "sources"] },
+  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true, categories: ["all", "knative", "sources"] },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true },
-  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true },
-  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m) => validateEventTransform(m as never), addressable: true },
-  { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m) => validateSequence(m as never), addressable: true },
-  { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m) => validateParallel(m as never), addressable: true },
-  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m) => validateScaledObject(m.spec, m.metadata.annotations) },
-];
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true, runs: "bridge" },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true, runs: "bridge" },
+  { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true, runs: "bridge" },
+  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, categories: ["all", "knative", "eventing"] },
+  { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
+  { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
+  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
+] as const satisfies readonly KindInfo[];
+
+export const KINDS: readonly KindInfo[] = ENTRIES;
+
+/** Every kind the management API serves: tables keyed by it must have an entry for each. */
+export type KindName = (typeof ENTRIES)[number]["kind"];
+/** The source kinds read through a bridge client. */
+export type BridgeKind = Extract<(typeof ENTRIES)[number], { runs: "bridge" }>["kind"];
 
 export function findKind(group: string, version: string, plural: string): KindInfo | undefined {
   return KINDS.find((k) => k.group === group && k.plural === plural && k.versions.includes(version));

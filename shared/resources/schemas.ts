@@ -4,6 +4,7 @@
  * `spec.cluster`). Fields a Knative manifest carries that the router has no use for (`bootstrapServers`,
  * `net`, `serviceAccountName`) are listed so that the manifest applies unchanged; they are stored and unused.
  */
+import type { KindName } from "./kinds.ts";
 import type { ArraySchema, ObjectSchema, Schema } from "./schema.ts";
 
 const str = (description?: string): Schema => ({ type: "string", ...(description ? { description } : {}) });
@@ -210,7 +211,7 @@ function manifest(spec: ObjectSchema): ObjectSchema {
 }
 
 /** Each kind's manifest schema, by kind and then version (`*`: every version it is served in). */
-export const SCHEMAS: Record<string, Record<string, ObjectSchema>> = {
+export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   Broker: { "*": manifest(broker) },
   Trigger: { "*": manifest(trigger) },
   PingSource: { "*": manifest(pingSource) },
@@ -227,6 +228,6 @@ export const SCHEMAS: Record<string, Record<string, ObjectSchema>> = {
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {
-  const byVersion = SCHEMAS[kind];
+  const byVersion = SCHEMAS[kind as KindName];
   return byVersion[version] ?? byVersion["*"];
 }

@@ -5,7 +5,7 @@
  * deduplicated by the broker on (source, id).
  */
 import { Cron } from "croner";
-import { decodeBase64 } from "../cloudevents/base64.ts";
+import { decodeBase64 } from "../base64.ts";
 import type { CloudEvent, EventData } from "../cloudevents/event.ts";
 import { isJsonMediaType } from "../cloudevents/media-type.ts";
 import { decodeUtf8 } from "../cloudevents/utf8.ts";

@@ -2,9 +2,10 @@
  * Each provider's signature check over the raw body bytes, with every configured secret (rotation):
  * null when one secret verifies, otherwise the reason (answered as 401). Comparisons are constant-time.
  */
-import { concatBytes, fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
+import { concatBytes, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
 import { verifyTwilio } from "./twilio.ts";
 import type { GenericHmacSettings, WebhookConfig, WebhookRequest } from "./types.ts";
+import { decodeBase64 } from "../base64.ts";
 
 type Verifier = (config: WebhookConfig, request: WebhookRequest, nowMs: number) => Promise<string | null>;
 
@@ -41,7 +42,7 @@ async function verifyBodyHmac(spec: GenericHmacSettings, secrets: string[], requ
   const prefix = spec.prefix ?? "";
   if (!value.startsWith(prefix)) return `${spec.header} must start with "${prefix}"`;
   const encoded = value.slice(prefix.length).trim();
-  const provided = spec.encoding === "hex" ? fromHex(encoded) : fromBase64(encoded);
+  const provided = spec.encoding === "hex" ? fromHex(encoded) : decodeBase64(encoded, true);
   if (provided === null) return `${spec.header} is not ${spec.encoding}`;
   const ok = await anySecret(secrets, (key) => hmac(spec.algorithm, key, request.body), provided);
   return ok ? null : `${spec.header} does not match the body`;
@@ -116,9 +117,9 @@ async function verifyStandardWebhooks(config: WebhookConfig, request: WebhookReq
     .split(" ")
     .map((entry) => entry.split(","))
     .filter(([version]) => version === "v1")
-    .map(([, value]) => fromBase64(value ?? ""));
+    .map(([, value]) => decodeBase64(value ?? "", true));
   if (signatures.length === 0) return `${set.signature} has no v1 signature`;
-  const keys = config.secrets.map((s) => fromBase64(s.startsWith("whsec_") ? s.slice("whsec_".length) : s)).filter((k) => k !== null);
+  const keys = config.secrets.map((s) => decodeBase64(s.startsWith("whsec_") ? s.slice("whsec_".length) : s, true)).filter((k) => k !== null);
   if (keys.length === 0) return "no configured secret is a Standard Webhooks key (whsec_ followed by base64)";
   const message = concatBytes(utf8(`${id}.${timestamp}.`), request.body);
   let ok = false;

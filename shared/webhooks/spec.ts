@@ -14,6 +14,12 @@ import type { GenericHmacSettings, Provider, WebhookConfig } from "./types.ts";
 
 export type WebhookKind = "GitHubSource" | "WebhookSource";
 
+/**
+ * Both kinds share the path. When a GitHubSource and a WebhookSource have the same name, the
+ * GitHubSource answers: it is the Knative kind, so a migrated Knative manifest keeps its URL.
+ */
+export const WEBHOOK_KINDS_BY_PRECEDENCE: WebhookKind[] = ["GitHubSource", "WebhookSource"];
+
 export const DEFAULT_TIMESTAMP_TOLERANCE_SECONDS = 300;
 /**
  * Upper bound of spec.timestampToleranceSeconds: the brokers' default dedup window (10 minutes). A replay

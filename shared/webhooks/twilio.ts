@@ -4,16 +4,17 @@
  * signed as parameters: Twilio adds `bodySHA256=<hex>` to the URL and signs the URL alone. As in
  * Twilio's SDK validators, the URL is tried with its port removed and with the scheme's default port.
  */
-import { fromBase64, fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
+import { fromHex, hmac, sha256, timingSafeEqual, utf8 } from "../crypto.ts";
 import { decodeUtf8, isFormMediaType, mediaTypeOf } from "./payload.ts";
 import type { WebhookRequest } from "./types.ts";
+import { decodeBase64 } from "../base64.ts";
 
 export const TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature";
 
 export async function verifyTwilio(secrets: string[], request: WebhookRequest, publicUrl: string | undefined): Promise<string | null> {
   const header = request.headers.get(TWILIO_SIGNATURE_HEADER);
   if (header === null) return `${TWILIO_SIGNATURE_HEADER} header is missing`;
-  const provided = fromBase64(header.trim());
+  const provided = decodeBase64(header.trim(), true);
   if (provided === null) return `${TWILIO_SIGNATURE_HEADER} is not base64`;
 
   const url = signedUrl(publicUrl, request.url);

@@ -9,16 +9,16 @@
  *
  * Tests pass credentials they read from their own Worker env, so the fakes check what the router sends.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { type FakeRocketMQ, startFakeRocketMQ } from "../fakes/alibaba-mq.ts";
 import { type FakeBridge, KafkaLog, type RestVariant, startKafkaRestFake } from "../fakes/kafka-rest.ts";
 import { type FakeMns, startFakeMns } from "../fakes/mns.ts";
+import { type RedisRest, redisMissing, startRedisRest } from "./redis.ts";
 import { freePort } from "./router.ts";
 
 declare module "vitest" {
@@ -29,9 +29,6 @@ declare module "vitest" {
 
 type Args = Record<string, any>;
 type Fake = { url: string; close(): Promise<void>; ops: Record<string, (args: Args) => unknown> };
-
-/** Bounded start (and stop) of a child: resolves with the first output match of `ready`. */
-const CHILD_START_MS = 10_000;
 
 function kafkaOps(fake: FakeBridge, log: KafkaLog): Fake["ops"] {
   return {
@@ -77,50 +74,26 @@ function mnsOps(fake: FakeMns): Fake["ops"] {
   };
 }
 
-function startChild(children: ChildProcess[], cmd: string, args: string[], ready: RegExp): Promise<RegExpExecArray> {
-  return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    const timer = setTimeout(() => fail(new Error(`${cmd} did not start within ${CHILD_START_MS} ms`)), CHILD_START_MS);
-    let out = "";
-    const watch = (c: Buffer) => {
-      out += c.toString();
-      const m = ready.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        done(m);
-      }
-    };
-    child.stdout!.on("data", watch);
-    child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("exit", (code) => fail(new Error(`${cmd} exited with ${code}: ${out}`)));
-  });
-}
-
 export default async function setup(project: TestProject) {
   const fakes = new Map<string, Fake>();
-  const children: ChildProcess[] = [];
+  const rests: RedisRest[] = [];
   const dirs: string[] = [];
-  const redisInstalled = spawnSync("redis-server", ["--version"]).status === 0;
   let redis: { port: number; dir: string } | undefined;
   let redisStarts: Promise<unknown> = Promise.resolve();
 
-  /**
-   * Through `npm run dev:redis`'s script, so the tests run what developers run: the first call starts
-   * redis-server, later ones reuse it and put another REST server (with their token) in front.
-   * One start at a time, so two never both find the port free.
-   */
+  /** One start at a time, so two never both find the port free; the first starts redis-server. */
   function startRedis(token: string): Promise<Fake | { skip: string }> {
     const run = redisStarts.then(async (): Promise<Fake | { skip: string }> => {
-      if (!redisInstalled) return { skip: "redis-server is not installed (apt-get install redis-server)" };
+      const missing = redisMissing();
+      if (missing) return { skip: missing };
       if (!redis) {
         const dir = mkdtempSync(join(tmpdir(), "edge-sources-redis-"));
         dirs.push(dir);
         redis = { port: await freePort(), dir };
       }
-      const args = ["--redis-port", String(redis.port), "--port", "0", "--dir", redis.dir, "--token", token];
-      const m = await startChild(children, process.execPath, [resolve("bin/dev-redis.mjs"), ...args], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      return { url: m[1], close: async () => {}, ops: {} };
+      const rest = await startRedisRest({ token, redisPort: redis.port, dir: redis.dir });
+      rests.push(rest);
+      return { url: rest.url, close: async () => {}, ops: {} };
     });
     redisStarts = run.catch(() => undefined);
     return run;
@@ -173,12 +146,8 @@ export default async function setup(project: TestProject) {
   return async () => {
     await new Promise((done) => server.close(done));
     await Promise.all([...fakes.values()].map((f) => f.close()));
-    // SIGTERM: bin/dev-redis.mjs stops the redis-server it started and exits after it (bounded wait).
-    await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((done) => {
-      const timer = setTimeout(done, CHILD_START_MS);
-      c.once("exit", () => done(clearTimeout(timer)));
-      c.kill("SIGTERM");
-    })));
+    // The first REST server started redis-server: it goes last.
+    for (const rest of rests.reverse()) await rest.stop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -3,6 +3,8 @@
  * and MNS (`MNS`, `x-mns-*`). The resource is the path and query exactly as sent: the server
  * signs the request line it received, so nothing is re-sorted or re-encoded here.
  */
+import { encodeBase64 } from "../../base64.ts";
+
 export interface AliyunSigningScheme {
   /** `MQ` or `MNS`: the word before the key id in `Authorization`. */
   name: string;
@@ -38,7 +40,7 @@ export async function aliyunAuthorization(
   const encoder = new TextEncoder();
   const key = await crypto.subtle.importKey("raw", encoder.encode(credentials.accessKeySecret), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(aliyunStringToSign(scheme, method, resource, headers))));
-  return `${scheme.name} ${credentials.accessKeyId}:${btoa(String.fromCharCode(...mac))}`;
+  return `${scheme.name} ${credentials.accessKeyId}:${encodeBase64(mac)}`;
 }
 
 /** RFC 1123 date as the `Date` header needs it (the server refuses a skew over 15 minutes). */

@@ -1,4 +1,5 @@
 /** KafkaSource poller settings, validated with errors that name the manifest field. */
+import { encodeBase64 } from "../../base64.ts";
 import { KEY_TYPES } from "./record.ts";
 import type { KeyType, SourceRef } from "./record.ts";
 import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../../transport.ts";
@@ -103,6 +104,5 @@ export function validateKafkaPollerConfig(config: KafkaPollerConfig): ConfigErro
 export function authorization(auth: BridgeAuth | undefined): string | undefined {
   if (!auth) return undefined;
   if ("token" in auth) return `Bearer ${auth.token}`;
-  const bytes = new TextEncoder().encode(`${auth.username}:${auth.password}`);
-  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+  return `Basic ${encodeBase64(`${auth.username}:${auth.password}`)}`;
 }

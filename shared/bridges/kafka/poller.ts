@@ -11,6 +11,7 @@ import type { BridgeClient, ConsumerInstance, FetchedRecord } from "./bridge.ts"
 import type { KafkaPollerConfig, TopicPartition } from "./config.ts";
 import { DEFAULT_FETCH_BYTES, MAX_FETCH_BYTES, validateKafkaPollerConfig } from "./config.ts";
 import { recordToMessage } from "./record.ts";
+import type { PartitionOffsets } from "../../autoscaling/kafka-lag.ts";
 import { createRestProxyClient } from "./rest-proxy.ts";
 import { createUpstashClient } from "./upstash.ts";
 
@@ -23,6 +24,8 @@ export interface PartitionState extends TopicPartition {
   committed?: number;
   /** Offset of the last record fetched. */
   fetched?: number;
+  /** The partition's end offset (the next one to be written) at the last lag refresh. */
+  latest?: number;
 }
 
 export interface KafkaPollerState {
@@ -186,18 +189,17 @@ export function createKafkaPoller(
     });
   }
 
+  /** End offsets are read at most every LAG_REFRESH_MS; the lag itself is recounted from them after every fetch. */
   async function refreshLag(s: KafkaPollerState) {
-    if (!client.endOffsets || (s.lagAt !== undefined && now() - s.lagAt < LAG_REFRESH_MS)) return;
-    const known = Object.values(s.partitions).filter((p) => p.fetched !== undefined);
-    if (known.length === 0) return;
-    const ends = await client.endOffsets(known);
-    let lag = 0;
-    for (const p of known) {
-      const next = p.pending[0] ?? (p.committed ?? p.fetched!) + 1;
-      lag += Math.max(0, (ends.get(partitionId(p)) ?? next) - next);
+    if (!client.endOffsets) return;
+    if (s.lagAt === undefined || now() - s.lagAt >= LAG_REFRESH_MS) {
+      const known = Object.values(s.partitions).filter((p) => p.fetched !== undefined);
+      if (known.length === 0) return;
+      const ends = await client.endOffsets(known);
+      for (const p of known) p.latest = ends.get(partitionId(p)) ?? p.latest;
+      s.lagAt = now();
     }
-    s.lag = lag;
-    s.lagAt = now();
+    s.lag = partitionOffsets(s).reduce((sum, p) => sum + p.latest! - p.committed, 0);
   }
 
   function committedEntries(s: KafkaPollerState) {
@@ -304,6 +306,20 @@ export function createKafkaPoller(
         await store.save(s);
       }),
   };
+}
+
+/**
+ * Each partition read so far as KEDA's lag formula takes it: `committed` is the next offset the group
+ * reads (the first record fetched and not yet committed, so records the router holds count as lag),
+ * `latest` the end offset, at least one past the last record fetched.
+ */
+export function partitionOffsets(s: KafkaPollerState): PartitionOffsets[] {
+  return Object.values(s.partitions)
+    .filter((p) => p.fetched !== undefined)
+    .map((p) => {
+      const committed = p.pending[0] ?? (p.committed ?? p.fetched!) + 1;
+      return { topic: p.topic, partition: p.partition, committed, latest: Math.max(p.latest ?? 0, p.fetched! + 1, committed) };
+    });
 }
 
 /** The saved state if it is ours and well formed, else a fresh one. */

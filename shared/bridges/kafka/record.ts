@@ -5,7 +5,7 @@
  * including one whose CloudEvent does not validate, is wrapped as `dev.knative.kafka.event`.
  */
 import type { AttributeValue, CloudEvent } from "../../cloudevents/event.ts";
-import { encodeBase64 } from "../../cloudevents/base64.ts";
+import { encodeBase64 } from "../../base64.ts";
 import { bodyData } from "../../cloudevents/binary.ts";
 import { decodeStructured, validateEvent } from "../../cloudevents/index.ts";
 import { mediaTypeEssence } from "../../cloudevents/media-type.ts";

@@ -8,7 +8,7 @@ import { InstanceGoneError, KafkaBridgeError, ResponseTooLargeError, partitionId
 import type { BridgeClient, ConsumerInstance, FetchedRecord } from "./bridge.ts";
 import type { KafkaPollerConfig, TopicPartition } from "./config.ts";
 import { DEFAULT_POLL_TIMEOUT_MS, authorization } from "./config.ts";
-import { decodeBase64 } from "../../cloudevents/base64.ts";
+import { decodeBase64 } from "../../base64.ts";
 import type { KafkaHeader } from "./record.ts";
 
 const V2_JSON = "application/vnd.kafka.v2+json";

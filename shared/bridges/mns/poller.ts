@@ -3,6 +3,7 @@
  * long-poll (`waitseconds`), BatchDeleteMessage by receipt handle after hand-off. A message not
  * deleted becomes visible again after the queue's VisibilityTimeout, so nothing is lost.
  */
+import { decodeBase64 } from "../../base64.ts";
 import { createAliyunReceiver, type AliyunReceiveConfig } from "../alibaba/receiver.ts";
 import { MNS_SIGNING } from "../alibaba/signature.ts";
 import { xmlText } from "../alibaba/xml.ts";
@@ -44,11 +45,9 @@ function toPolledMessage(id: string, xml: string, source: string, encoding: MnsB
   const text = xmlText(xml, "MessageBody") ?? "";
   let body: Uint8Array;
   if (encoding === "base64") {
-    try {
-      body = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-    } catch {
-      return { key: id, poison: "MessageBody is not valid base64 (bodyEncoding: base64)" };
-    }
+    const decoded = decodeBase64(text.trim(), true);
+    if (decoded === null) return { key: id, poison: "MessageBody is not valid base64 (bodyEncoding: base64)" };
+    body = decoded;
   } else {
     body = new TextEncoder().encode(text);
   }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { backlogOf, rateBetween, sampleTrigger } from "../../../shared/autoscaling/router-metrics.ts";
-import { deciderSpecFrom, type TriggerSpec } from "../../../shared/autoscaling/scaled-object.ts";
+import { deciderSpecFrom } from "../../../shared/autoscaling/scaled-object.ts";
 import { newScalerState, observeSecond, scaleStep, type ScalerState } from "../../../shared/autoscaling/scaler.ts";
-import { sourceMetric } from "../../../shared/autoscaling/source-metrics.ts";
+import { sourceMetric, type SourceTrigger } from "../../../shared/autoscaling/source-metrics.ts";
 
 const cluster = { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S_TOKEN" } };
 const kpaPlan = deciderSpecFrom({
@@ -92,23 +92,33 @@ describe("router metrics of a trigger", () => {
   });
 });
 
-describe("source metrics from a poller's status", () => {
+describe("source metrics from a poller's backlog", () => {
   const plan = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, triggers: [
     { type: "kafka", metadata: { kafkaSource: "orders", lagThreshold: "10", activationLagThreshold: "5" } },
     { type: "redis-streams", metadata: { redisStreamSource: "rs", pendingEntriesCount: "4" } },
+    { type: "rocketmq", metadata: { rocketmqSource: "rmq", lagThreshold: "2" } },
   ] } });
-  const [kafka, redis] = plan.triggers as [TriggerSpec, TriggerSpec];
+  const [kafka, redis, rocketmq] = plan.triggers as SourceTrigger[];
 
-  it("applies KEDA's Kafka formula to partition offsets, and a total lag as reported", () => {
+  it("applies KEDA's Kafka formula to partition offsets, with what the router's channel holds added before the cap", () => {
     const partitions = [{ topic: "o", partition: 0, committed: 0, latest: 100 }, { topic: "o", partition: 1, committed: 5, latest: 7 }];
     // 102 lag capped at 2 partitions × 10.
-    expect(sourceMetric(kafka, { partitions })).toMatchObject({ ok: true, value: 20, metric: { value: 20, target: 10, active: true } });
-    expect(sourceMetric(kafka, { lag: 3 })).toMatchObject({ ok: true, metric: { value: 3, active: false } });
-    expect(sourceMetric(redis, { backlog: 9 })).toMatchObject({ ok: true, metric: { value: 9, target: 4, active: true } });
+    expect(sourceMetric(kafka, { partitions, buffered: 0 })).toMatchObject({ ok: true, value: 20, metric: { value: 20, target: 10, active: true } });
+    const drained = [{ topic: "o", partition: 0, committed: 100, latest: 100 }, { topic: "o", partition: 1, committed: 7, latest: 7 }];
+    // Everything committed, records waiting in the channel for a slow sink: they are the lag (activation above 5).
+    expect(sourceMetric(kafka, { partitions: drained, buffered: 4 })).toMatchObject({ ok: true, metric: { value: 4, active: false } });
+    expect(sourceMetric(kafka, { partitions: drained, buffered: 6 })).toMatchObject({ ok: true, metric: { value: 6, active: true } });
+    expect(sourceMetric(kafka, { partitions: drained, buffered: 0 })).toMatchObject({ ok: true, metric: { value: 0, active: false } });
   });
 
-  it("names the source and the missing fields when the poller reports no lag", () => {
-    expect(sourceMetric(kafka, { lastPollAt: null })).toEqual({ ok: false, error: "KafkaSource orders reports no status.partitions or status.lag yet" });
-    expect(sourceMetric(redis, { backlog: -1 })).toEqual({ ok: false, error: "RedisStreamSource rs reports no status.backlog or status.lag yet" });
+  it("adds what the bridge holds to what the channel holds; RocketMQ counts the channel alone", () => {
+    expect(sourceMetric(redis, { pending: 9, buffered: 3 })).toMatchObject({ ok: true, metric: { value: 12, target: 4, active: true } });
+    expect(sourceMetric(rocketmq, { buffered: 7 })).toMatchObject({ ok: true, metric: { value: 7, target: 2, active: true } });
+    expect(sourceMetric(rocketmq, { buffered: 0 })).toMatchObject({ ok: true, metric: { value: 0, active: false } });
+  });
+
+  it("names the source and says why when there is nothing to measure yet", () => {
+    expect(sourceMetric(kafka, { buffered: 0 })).toEqual({ ok: false, error: "KafkaSource orders has read no partition yet" });
+    expect(sourceMetric(rocketmq, { buffered: 0, unmeasured: "its sink is a Broker" })).toEqual({ ok: false, error: "RocketMQSource rmq: its sink is a Broker" });
   });
 });

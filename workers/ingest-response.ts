@@ -1,0 +1,22 @@
+/**
+ * An ingest that did not store, as the HTTP answer a producer gets: one mapping for the broker ingress
+ * and the webhook receiver. A 202 and a missing broker are answered by each entry point in its own way.
+ */
+import type { IngestResult } from "../durable-objects/broker.ts";
+
+export type IngestRefusal = Exclude<IngestResult, { status: 202 }>;
+
+/** `busy`: the status a full or changing broker answers with (webhooks: 503, which every provider retries). */
+export function refusalResponse(r: IngestRefusal, busy?: 429 | 503): Response {
+  switch (r.status) {
+    case 429:
+    case 503:
+      return Response.json({ error: r.error }, { status: busy ?? r.status, headers: { "retry-after": String(r.retryAfterSeconds) } });
+    case 400:
+      return Response.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, { status: 400 });
+    case 401:
+      return Response.json({ error: r.error }, { status: 401, headers: { "www-authenticate": 'Bearer realm="edge-eventing ingress"' } });
+    default:
+      return Response.json({ error: r.error }, { status: r.status });
+  }
+}
