@@ -298,7 +298,7 @@ export class Broker extends DurableObject<Env> {
 
   private apply(config: BrokerConfig | null): void {
     this.config = config;
-    this.transformers = compileTransformers(config?.triggers ?? []);
+    this.transformers = compileTransformers(config);
     this.triggers = new Map();
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
@@ -709,10 +709,10 @@ function transformKey(target: { namespace: string; name: string }): string {
   return `${target.namespace}/${target.name}`;
 }
 
-/** Compile each EventTransform the triggers deliver to, once per configuration. */
-function compileTransformers(triggers: TriggerConfig[]): Transformers {
+/** Compile each EventTransform the broker delivers to (subscribers, dead-letter sinks), once per configuration. */
+function compileTransformers(config: BrokerConfig | null): Transformers {
   const out: Transformers = new Map();
-  for (const target of triggers.flatMap((t) => [t.subscriber, t.deadLetter])) {
+  for (const target of [config?.deadLetter, ...(config?.triggers ?? []).flatMap((t) => [t.subscriber, t.deadLetter])]) {
     if (target?.kind !== "transform" || !target.spec || out.has(transformKey(target))) continue;
     const request = compileJsonata(target.spec.expression);
     const replyExpression = target.spec.reply && "expression" in target.spec.reply ? compileJsonata(target.spec.reply.expression) : undefined;
