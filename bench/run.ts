@@ -15,6 +15,7 @@ import { ROOT, startRuntime } from "./runtime.ts";
 import { partitions } from "./partitions.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
+import { transform } from "./transform.ts";
 
 const LATENCY_RATES = [40, 200];
 const LATENCY_SECONDS = 5;
@@ -46,6 +47,7 @@ try {
     ["fan-out", () => fanout(bench)],
     ["slow subscriber", () => slowSubscriber(bench)],
     ["partitions", () => partitions(bench)],
+    ["transform", () => transform(bench)],
   ] as const) {
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));

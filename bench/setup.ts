@@ -4,8 +4,8 @@ import { ADMIN_TOKEN } from "./runtime.ts";
 export const NAMESPACE = "bench";
 const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
-async function put(router: string, plural: string, name: string, manifest: unknown): Promise<void> {
-  const res = await fetch(`${router}/apis/eventing.knative.dev/v1/namespaces/${NAMESPACE}/${plural}/${name}`, { method: "PUT", headers, body: JSON.stringify(manifest) });
+export async function put(router: string, plural: string, name: string, manifest: { apiVersion: string; [field: string]: unknown }): Promise<void> {
+  const res = await fetch(`${router}/apis/${manifest.apiVersion}/namespaces/${NAMESPACE}/${plural}/${name}`, { method: "PUT", headers, body: JSON.stringify(manifest) });
   if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${plural}/${name}: ${res.status} ${await res.text()}`);
 }
 

@@ -7,7 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import type { AttributeValue, CloudEvent } from "../shared/cloudevents/event.ts";
 import { sameSecret } from "../shared/crypto.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
@@ -17,6 +17,7 @@ import type { BrokerMetrics, CounterName, DeadLetter, LiveMessage } from "../sha
 import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
+import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
 import { BrokerCounters } from "./broker-counters.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { MeteredSql } from "./metered-sql.ts";
@@ -61,6 +62,9 @@ interface DeliveryRow {
   [key: string]: SqlStorageValue;
 }
 
+/** What sending an event to a target gave: an outcome, or success with the event the target replied. */
+type Sent = Outcome | { ok: true; reply: CloudEvent };
+
 interface Trigger {
   config: TriggerConfig;
   filter: CompiledFilter;
@@ -77,6 +81,7 @@ export class Broker extends DurableObject<Env> {
   private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
+  private transformers: Transformers = new Map();
   private backlog = 0;
   /**
    * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
@@ -293,6 +298,7 @@ export class Broker extends DurableObject<Env> {
 
   private apply(config: BrokerConfig | null): void {
     this.config = config;
+    this.transformers = compileTransformers(config);
     this.triggers = new Map();
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
@@ -503,24 +509,33 @@ export class Broker extends DurableObject<Env> {
     const toSubscriber = row.phase === "subscriber";
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
     const { knativebrokerttl: ttl, ...rest } = event.attributes;
-    // A broker target keeps the TTL so that loops through brokers end; other sinks never see it (Knative).
-    const kept = target.kind === "broker" ? event.attributes : rest;
-    const attributes = toSubscriber ? kept : { ...kept, ...JSON.parse(row.error ?? "{}") };
-    const outgoing: CloudEvent = { attributes, data: event.data };
+    const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
+    const sent = await this.sendTo(target, { attributes, data: event.data }, ttl, t, toSubscriber, forwarded);
+    return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
+  }
+
+  /**
+   * One event to one target; what came back. A broker target keeps the TTL so that loops through brokers
+   * end; other sinks never see it (Knative).
+   */
+  private async sendTo(target: Target, event: CloudEvent, ttl: AttributeValue | undefined, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
     switch (target.kind) {
       // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
       // event the target broker deduplicates on (source, id).
       case "broker": {
+        const outgoing = ttl === undefined ? event : { attributes: { ...event.attributes, knativebrokerttl: ttl }, data: event.data };
         const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
         if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
         return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
-        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(outgoing)).then(() => true), t.policy.timeoutMs);
+        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
         return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
       }
+      case "transform":
+        return this.transform(target, event, ttl, t, toSubscriber, forwarded);
       case "url": {
-        const result = await this.send(target.url, outgoing, t, toSubscriber, forwarded);
+        const result = await this.send(target.url, event, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
         if (result.status < 200 || result.status >= 300) {
           const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
@@ -528,9 +543,30 @@ export class Broker extends DurableObject<Env> {
         }
         // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
         const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
-        return toSubscriber && result.status === 200 && carriesEvent ? await this.reply(result, ttl, forwarded) : { ok: true };
+        return toSubscriber && result.status === 200 && carriesEvent ? replyOf(result) : { ok: true };
       }
     }
+  }
+
+  /**
+   * An EventTransform (compiled when this configuration was applied): its result is the reply, or goes to
+   * its sink, whose reply `spec.reply` reshapes or discards. An expression that fails or gives no
+   * CloudEvent fails the delivery for good (422: not retried), so it goes to the dead-letter sink.
+   */
+  private async transform(target: Extract<Target, { kind: "transform" }>, event: CloudEvent, ttl: AttributeValue | undefined, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
+    const what = `EventTransform ${target.namespace}/${target.name}`;
+    const compiled = this.transformers.get(transformKey(target));
+    if (!target.spec || !compiled) return { ok: false, status: 404, body: `${what} does not exist`, retryAfterMs: null };
+    if ("error" in compiled) return { ok: false, status: 422, body: `${what}: ${compiled.error}`, retryAfterMs: null };
+    const out = await transformEvent(compiled.request, event);
+    if ("error" in out) return { ok: false, status: 422, body: `${what}: ${out.error}`, retryAfterMs: null };
+    const sink = target.spec.sink;
+    if (!sink) return { ok: true, reply: out };
+    const sent = await this.sendTo(sink, out, ttl, t, toSubscriber, forwarded);
+    if (!("reply" in sent) || !target.spec.reply) return sent;
+    if (!compiled.reply) return { ok: true }; // discard: true
+    const shaped = await transformEvent(compiled.reply, sent.reply);
+    return "error" in shaped ? { ok: false, status: 422, body: `${what} (reply): ${shaped.error}`, retryAfterMs: null } : { ok: true, reply: shaped };
   }
 
   /** Encode and send: from this object while it has a connection free, else through a dispatcher slot. */
@@ -566,18 +602,18 @@ export class Broker extends DurableObject<Env> {
     }
   }
 
-  /** A 200 with a body must be a CloudEvent: it re-enters this broker with the delivered event's TTL. */
-  private async reply(result: Extract<OutboundResult, { status: number }>, ttl: unknown, forwarded: Record<string, string>): Promise<Outcome> {
-    const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
-    if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
-      const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
-      return { ok: false, status: 502, body: `subscriber replied with a body that is not a CloudEvent: ${why}`, retryAfterMs: null };
-    }
-    const reply = decoded.events[0];
+  /**
+   * A reply re-enters this broker with the delivered event's TTL, or goes where the trigger's `reply` says
+   * (a flow's next channel), or nowhere.
+   */
+  private async reply(reply: CloudEvent, ttl: unknown, forwarded: Record<string, string>, t: Trigger): Promise<Outcome> {
+    const to = t.config.reply;
+    if (to === null) return { ok: true };
     reply.attributes.knativebrokerttl = ttl as number;
     const p = this.config!.partition;
     // A partition keeps the replies it owns; others go to their owner like any event.
-    const r = !p || partitionOf(reply, p.count) === p.index ? await this.store([reply], forwarded) : await ingestInto(this.env, this.config!, [reply], forwarded);
+    const here = to === undefined && (!p || partitionOf(reply, p.count) === p.index);
+    const r = here ? await this.store([reply], forwarded) : await ingestInto(this.env, to ?? this.config!, [reply], forwarded);
     if (r.status === 202) {
       this.count("", "replies", 1);
       return { ok: true };
@@ -654,6 +690,37 @@ export class Broker extends DurableObject<Env> {
   private key(): string {
     return `${this.config?.namespace}/${this.config?.name}`;
   }
+}
+
+/** A 200 with a body must be a CloudEvent. */
+function replyOf(result: Extract<OutboundResult, { status: number }>): Sent {
+  const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
+  if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
+    const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
+    return { ok: false, status: 502, body: `subscriber replied with a body that is not a CloudEvent: ${why}`, retryAfterMs: null };
+  }
+  return { ok: true, reply: decoded.events[0] };
+}
+
+/** The compiled expressions of a broker's EventTransform targets, by target. */
+type Transformers = Map<string, { request: CompiledJsonata; reply?: CompiledJsonata } | { error: string }>;
+
+function transformKey(target: { namespace: string; name: string }): string {
+  return `${target.namespace}/${target.name}`;
+}
+
+/** Compile each EventTransform the broker delivers to (subscribers, dead-letter sinks), once per configuration. */
+function compileTransformers(config: BrokerConfig | null): Transformers {
+  const out: Transformers = new Map();
+  for (const target of [config?.deadLetter, ...(config?.triggers ?? []).flatMap((t) => [t.subscriber, t.deadLetter])]) {
+    if (target?.kind !== "transform" || !target.spec || out.has(transformKey(target))) continue;
+    const request = compileJsonata(target.spec.expression);
+    const replyExpression = target.spec.reply && "expression" in target.spec.reply ? compileJsonata(target.spec.reply.expression) : undefined;
+    // Validated at apply time; one that no longer compiles (an upgrade of the library) fails its deliveries.
+    const broken = "error" in request ? request.error : replyExpression && "error" in replyExpression ? replyExpression.error : null;
+    out.set(transformKey(target), broken ? { error: `the expression does not compile: ${broken.message}` } : { request: request as CompiledJsonata, reply: replyExpression as CompiledJsonata | undefined });
+  }
+  return out;
 }
 
 /** The promise's value, or null when it has not settled within `ms`. */

@@ -7,7 +7,7 @@ import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { RoutingTable } from "./routing.ts";
 import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
-import type { FieldError } from "../shared/delivery/policy.ts";
+import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
 import { partitionObjectName } from "../shared/partitions.ts";
@@ -15,6 +15,8 @@ import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
+import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
+import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
@@ -132,7 +134,8 @@ export class ControlPlane extends DurableObject<Env> {
     const channels = KINDS.filter((k) => k.source)
       .flatMap((k) => this.manifests(k.kind) as Manifest<SourceSpec>[])
       .flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
-    return [...brokers, ...channels];
+    const compositions = this.compositions().flatMap((m) => compositionChannels(m, ctx).map((c) => c.entry));
+    return [...brokers, ...channels, ...compositions];
   }
 
   /**
@@ -155,15 +158,18 @@ export class ControlPlane extends DurableObject<Env> {
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
   async reconcile(): Promise<number> {
-    const ctx = this.lastContext();
-    if (!ctx) return 0;
+    const last = this.lastContext();
+    if (!last) return 0;
+    const ctx = this.withTransforms(last);
     const brokers = this.manifests("Broker");
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
     for (const s of sources) await this.pushChannel(s, ctx);
     const runs = KINDS.filter((k) => k.runs).flatMap((k) => this.manifests(k.kind));
     for (const r of runs) await this.pushRunner(r, ctx);
-    return brokers.length + sources.length + runs.length;
+    const compositions = this.compositions();
+    for (const c of compositions) await this.pushComposition(c, ctx);
+    return brokers.length + sources.length + runs.length + compositions.length;
   }
 
   private refuse(info: KindInfo, name: string | undefined, causes: FieldError[]): ApplyResult {
@@ -203,9 +209,30 @@ export class ControlPlane extends DurableObject<Env> {
     return this.settings.getJson<ResolveContext>("context");
   }
 
+  private compositions(namespace?: string): Manifest[] {
+    return KINDS.filter((k) => k.addressable).flatMap((k) => this.manifests(k.kind, namespace));
+  }
+
+  /**
+   * The context with every EventTransform's spec, so that a destination naming one resolves to the
+   * expression the delivering object compiles (shared/resources/destination.ts).
+   */
+  private withTransforms(ctx: ResolveContext): ResolveContext {
+    const transforms = this.manifests("EventTransform") as Manifest<EventTransformSpec>[];
+    return { ...ctx, transforms: Object.fromEntries(transforms.map((t) => [`${t.metadata.namespace}/${t.metadata.name}`, transformSpecOf(t, ctx)])) };
+  }
+
   /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */
-  private async propagate(m: Manifest, ctx: ResolveContext): Promise<void> {
+  private async propagate(m: Manifest, unbound: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
+    const ctx = this.withTransforms(unbound);
+    // Whatever delivers to an EventTransform carries its expression: every broker and channel of the namespace.
+    if (m.kind === "EventTransform") {
+      for (const b of this.manifests("Broker", ns)) await this.pushBroker(ns, b.metadata.name, ctx);
+      for (const k of KINDS.filter((k) => k.source)) for (const s of this.manifests(k.kind, ns)) await this.pushChannel(s as Manifest<SourceSpec>, ctx);
+      for (const c of this.compositions(ns)) if (c.metadata.name !== m.metadata.name || c.kind !== m.kind) await this.pushComposition(c, ctx);
+    }
+    if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
@@ -229,6 +256,26 @@ export class ControlPlane extends DurableObject<Env> {
       ),
     );
     if (stored) this.settings.put(key, String(count));
+    else this.settings.delete(key);
+  }
+
+  /**
+   * A composition's channels: configured while it exists, cleared otherwise. The names configured last are
+   * kept, so that channels a shorter Sequence or a Parallel with fewer branches no longer needs are cleared.
+   */
+  private async pushComposition(m: Manifest, ctx: ResolveContext): Promise<void> {
+    const ns = m.metadata.namespace!;
+    const stored = this.read(m.kind, ns, m.metadata.name);
+    const channels = stored ? compositionChannels(stored, ctx) : [];
+    const key = `channels/${m.kind}/${ns}/${m.metadata.name}`;
+    const names = new Set(channels.map((c) => c.entry.name));
+    const stale = (this.settings.getJson<string[]>(key) ?? []).filter((n) => !names.has(n));
+    const version = this.version();
+    await Promise.all([
+      ...channels.map((c) => this.env.BROKER.getByName(`${ns}/${c.entry.name}`).configure(c.config, version)),
+      ...stale.map((n) => this.env.BROKER.getByName(`${ns}/${n}`).configure(null, version)),
+    ]);
+    if (stored) this.settings.putJson(key, [...names]);
     else this.settings.delete(key);
   }
 
@@ -345,6 +392,18 @@ export class ControlPlane extends DurableObject<Env> {
           observedGeneration,
           conditions: [readyCondition(true, "SourceReady")],
           sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
+        },
+      };
+    }
+    if (kindByName(m.kind)?.addressable) {
+      const spec = m.spec as { sink?: Destination };
+      return {
+        ...m,
+        status: {
+          observedGeneration,
+          conditions: [readyCondition(true, `${m.kind}Ready`)],
+          address: { url: `${ctx.baseUrl}/${addressPath(m.kind as CompositionKind, ns, m.metadata.name)}` },
+          ...(spec.sink ? { sinkUri: targetUrl(resolveDestination(spec.sink, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
         },
       };
     }

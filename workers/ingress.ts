@@ -1,11 +1,16 @@
-/** Event ingress: `POST /{namespace}/{broker}` (API.md §1). Decoding here; storing in the broker object. */
-import { Hono } from "hono";
+/**
+ * Event ingress: `POST /{namespace}/{broker}` (API.md §1), and the addresses of EventTransforms, Sequences
+ * and Parallels, `POST /{plural}/{namespace}/{name}`, with the same rules. Decoding here; storing in the
+ * broker object (a composition's address is its channel).
+ */
+import { type Context, Hono } from "hono";
 import { decodeHttp } from "../shared/cloudevents/index.ts";
 import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
-import { ingestInto, lookupRoute } from "../durable-objects/routing.ts";
+import { ingestInto, type IngestTarget, lookupRoute } from "../durable-objects/routing.ts";
+import { addressChannel, compositionOfPath } from "../shared/resources/composition-address.ts";
 
 /** Largest ingress request body (any mode). Each stored event stays well under SQLite's 2 MB row limit. */
 export const MAX_INGRESS_BYTES = 1024 * 1024;
@@ -22,16 +27,30 @@ ingress.post("/:namespace/:broker", async (c) => {
   if (!isValidNamespace(namespace) || !isValidName(name)) return notFound();
   // Decided before the body is read or any broker object is touched (API.md §1 404).
   if (!(await lookupRoute(c.env, namespace, name))) return notFound();
+  return accept(c, { namespace, name }, notFound);
+});
+
+/** A composition's address: its channel answers 404 while the resource does not exist (it stores nothing then). */
+ingress.post("/:plural/:namespace/:name", async (c, next) => {
+  const { plural, namespace, name } = c.req.param();
+  const kind = compositionOfPath(plural);
+  if (!kind) return next();
+  const notFound = () => c.json({ error: `${kind} ${namespace}/${name} not found` }, 404);
+  if (!isValidNamespace(namespace) || !isValidName(name)) return notFound();
+  return accept(c, { namespace, name: addressChannel(kind, name) }, notFound);
+});
+
+async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFound: () => Response): Promise<Response> {
   const body = await readLimited(c.req.raw, MAX_INGRESS_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.events.length === 0) return c.body(null, 202);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const r = await ingestInto(c.env, { namespace, name }, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
+  const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
   if (r.status === 202) return c.body(null, 202);
   return r.status === 404 ? notFound() : refusalResponse(r);
-});
+}
 
 /** CloudEvents webhook abuse protection (http-webhook §4): grant the asking origin. */
 ingress.options("/:namespace/:broker", (c) => {

@@ -1,10 +1,14 @@
-/** FilterReview and ExpressionReview: what a trigger would decide, with nothing stored (API.md §3). */
+/**
+ * FilterReview and ExpressionReview: what a trigger would decide, or what an EventTransform would make of
+ * an event, with nothing stored (API.md §3, §7).
+ */
 import { Hono } from "hono";
 import { decodeStructured } from "../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { compileTriggerFilter } from "../shared/filters/knative.ts";
 import { reviewExpression } from "../shared/filters/review.ts";
 import { invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { reviewJsonata } from "../shared/transforms/jsonata.ts";
 import { requireAdmin } from "./auth.ts";
 import { readManifest } from "./body.ts";
 
@@ -44,9 +48,10 @@ reviews.post(`${BASE}/expressionreviews`, async (c) => {
   if ("code" in r) return c.json(r, r.code as 400);
   const { language, expression } = r.review.spec as { language?: unknown; expression?: unknown };
   const causes = [];
-  if (language !== "cesql" && language !== "cel") causes.push({ field: "spec.language", message: 'must be "cesql" or "cel"' });
+  if (language !== "cesql" && language !== "cel" && language !== "jsonata") causes.push({ field: "spec.language", message: 'must be "cesql", "cel" or "jsonata"' });
   if (typeof expression !== "string") causes.push({ field: "spec.expression", message: "must be a string" });
   if (causes.length > 0) return c.json(invalid("ExpressionReview", undefined, causes), 422);
-  const status = reviewExpression(language as "cesql" | "cel", expression as string, r.event);
+  // JSONata is an EventTransform's expression: its value is the transformed event.
+  const status = language === "jsonata" ? await reviewJsonata(expression as string, r.event) : reviewExpression(language as "cesql" | "cel", expression as string, r.event);
   return c.json({ ...r.review, status }, 201);
 });

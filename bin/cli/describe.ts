@@ -55,12 +55,27 @@ export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics
     r.spec && Object.keys(r.spec).length > 0 ? indent(toYaml(r.spec, { lineWidth: 0 }), "  ") : "  <none>",
     "Status:",
   ];
+  lines.splice(lines.indexOf("Status:"), 0, ...flowLines(r));
   const extra = Object.fromEntries(Object.entries(restStatus).filter(([, v]) => v !== undefined));
   if (Object.keys(extra).length > 0) lines.push(indent(toYaml(extra, { lineWidth: 0 }), "  "));
   lines.push("  Conditions:");
   lines.push(conditions?.length ? indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"], conditions.map((c) => [c.type, c.status, c.reason ?? "", c.message ?? ""])), "    ") : "    <none>");
   if (delivery) lines.push(...deliveryLines(delivery.metrics, delivery.trigger));
   return `${lines.join("\n")}\n`;
+}
+
+type Dest = { uri?: string; ref?: { kind?: string; name?: string } };
+const dest = (d: Dest | undefined) => (d?.ref ? `${String(d.ref.kind).toLowerCase()}/${d.ref.name}${d.uri ? ` ${d.uri}` : ""}` : (d?.uri ?? "<none>"));
+
+/** A Sequence's steps and a Parallel's branches as one line each, the way events take them. */
+function flowLines(r: Resource): string[] {
+  const spec = (r.spec ?? {}) as { steps?: Dest[]; branches?: { filter?: Dest; subscriber?: Dest; reply?: Dest }[]; reply?: Dest };
+  const reply = `  Reply:    ${dest(spec.reply)}`;
+  if (r.kind === "Sequence") return ["Flow:", ...(spec.steps ?? []).map((s, i) => `  Step ${i}:   ${dest(s)}`), reply];
+  if (r.kind !== "Parallel") return [];
+  const branch = (b: { filter?: Dest; subscriber?: Dest; reply?: Dest }, i: number) =>
+    `  Branch ${i}: ${b.filter ? `filter ${dest(b.filter)} -> ` : ""}${dest(b.subscriber)}${b.reply ? ` -> reply ${dest(b.reply)}` : ""}`;
+  return ["Flow:", ...(spec.branches ?? []).map(branch), reply];
 }
 
 function deliveryLines(m: BrokerMetrics, trigger: string | undefined): string[] {

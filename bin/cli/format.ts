@@ -43,6 +43,9 @@ export function readyOf(r: Resource): Condition | undefined {
 function kindColumns(r: Resource): [string, string][] {
   switch (r.kind) {
     case "Broker":
+    case "EventTransform":
+    case "Sequence":
+    case "Parallel":
       return [["URL", r.status?.address?.url ?? ""]];
     case "Trigger":
       return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];

@@ -25,8 +25,13 @@ const REASON: Column = { name: "Reason", type: "string", description: "why it is
 const AGE: Column = { name: "Age", type: "date", description: "time since creation", cell: (m, now) => (m.metadata.creationTimestamp ? humanDuration(now - Date.parse(m.metadata.creationTimestamp)) : "<unknown>") };
 const SINK: Column = { name: "Sink", type: "string", description: "where the source sends its events", cell: (m) => status(m).sinkUri ?? "" };
 
+const ADDRESS: Column = { name: "URL", type: "string", description: "the address that takes events", cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "" };
+
 const COLUMNS: Partial<Record<KindName, Column[]>> = {
-  Broker: [{ name: "URL", type: "string", description: "the broker's ingress", cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "" }, AGE, READY, REASON],
+  Broker: [ADDRESS, AGE, READY, REASON],
+  EventTransform: [ADDRESS, AGE, READY, REASON],
+  Sequence: [ADDRESS, AGE, READY, REASON],
+  Parallel: [ADDRESS, AGE, READY, REASON],
   Trigger: [
     { name: "Broker", type: "string", description: "the broker it subscribes to", cell: (m) => spec(m).broker ?? "" },
     { name: "Subscriber_URI", type: "string", description: "where matching events go", cell: (m) => status(m).subscriberUri ?? "" },

@@ -4,12 +4,16 @@
  * resolved to that broker, so a subscriber cannot make an unbounded loop through HTTP.
  */
 import type { Destination, FieldError } from "../delivery/policy.ts";
+import { addressChannel, addressPath, compositionOfChannel, compositionOfPath, type TransformSpec } from "./composition-address.ts";
 import { isValidName, isValidNamespace } from "./manifest.ts";
 
 export type Target =
   | { kind: "url"; url: string }
+  /** A broker, or one of the router's own channels (a source's, a Sequence's, a Parallel's, an EventTransform's). */
   | { kind: "broker"; namespace: string; name: string }
-  | { kind: "display"; namespace: string; name: string };
+  | { kind: "display"; namespace: string; name: string }
+  /** An EventTransform run inside the delivering object; `spec` is absent while the EventTransform does not exist. */
+  | { kind: "transform"; namespace: string; name: string; spec?: TransformSpec };
 
 export interface ResolveContext {
   /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
@@ -25,6 +29,8 @@ export interface ResolveContext {
    */
   domainTemplate: string;
   domain: string;
+  /** The EventTransforms a `ref` may name, by `namespace/name` (filled in by the control plane when it pushes). */
+  transforms?: Record<string, TransformSpec>;
 }
 
 /**
@@ -36,7 +42,9 @@ export const DOMAIN_ANNOTATION = "k8s.aliyun.com/domain";
 const SERVICE = { group: "serving.knative.dev", kind: "Service" };
 const BROKER = { group: "eventing.knative.dev", kind: "Broker" };
 const DISPLAY = { group: "edge-eventing.dev", kind: "EventDisplay" };
-const REF_KINDS = [SERVICE, BROKER, DISPLAY];
+const TRANSFORM = { group: "eventing.knative.dev", kind: "EventTransform" };
+const FLOWS = [{ group: "flows.knative.dev", kind: "Sequence" as const }, { group: "flows.knative.dev", kind: "Parallel" as const }];
+const REF_KINDS = [SERVICE, BROKER, DISPLAY, TRANSFORM, ...FLOWS];
 
 function isRefKind(ref: { apiVersion?: string; kind: string }, want: { group: string; kind: string }): boolean {
   return ref.kind === want.kind && (ref.apiVersion === undefined || ref.apiVersion.split("/")[0] === want.group);
@@ -59,7 +67,7 @@ export function validateDestination(value: unknown, path: string, required: bool
     } else if (!REF_KINDS.some((k) => isRefKind(ref as { kind: string; apiVersion?: string }, k))) {
       causes.push({
         field: `${path}.ref`,
-        message: `cannot resolve ${String(ref.apiVersion ?? "")} ${ref.kind}: supported are serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker, edge-eventing.dev/v1alpha1 EventDisplay`,
+        message: `cannot resolve ${String(ref.apiVersion ?? "")} ${ref.kind}: supported are serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker, eventing.knative.dev/v1alpha1 EventTransform, flows.knative.dev/v1 Sequence and Parallel, edge-eventing.dev/v1alpha1 EventDisplay`,
       });
     }
   }
@@ -83,6 +91,13 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
   const ref = dest.ref;
   if (ref && isRefKind(ref, BROKER)) return { kind: "broker", namespace: ref.namespace ?? namespace, name: ref.name };
   if (ref && isRefKind(ref, DISPLAY)) return { kind: "display", namespace: ref.namespace ?? namespace, name: ref.name };
+  if (ref && isRefKind(ref, TRANSFORM)) {
+    const ns = ref.namespace ?? namespace;
+    const spec = ctx.transforms?.[`${ns}/${ref.name}`];
+    return { kind: "transform", namespace: ns, name: ref.name, ...(spec ? { spec } : {}) };
+  }
+  const flow = ref && FLOWS.find((k) => isRefKind(ref, k));
+  if (ref && flow) return { kind: "broker", namespace: ref.namespace ?? namespace, name: addressChannel(flow.kind, ref.name) };
   let url = dest.uri ?? "";
   if (ref) {
     const ns = ref.namespace ?? namespace;
@@ -100,7 +115,8 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
 }
 
 /**
- * A URL that reaches this router's ingress is a broker inside it. Hosts compare as URL parsing normalises them
+ * A URL that reaches this router's ingress is a broker (or a Sequence's, Parallel's or EventTransform's
+ * address) inside it. Hosts compare as URL parsing normalises them
  * (case, default ports, either scheme: both reach the same Worker) and path segments percent-decoded, as the
  * ingress route decodes them.
  */
@@ -108,6 +124,11 @@ function selfBroker(url: string, selfHosts: readonly string[]): Target | undefin
   const u = new URL(url);
   if (!selfHosts.includes(u.host)) return undefined;
   const segments = u.pathname.replace(/\/$/, "").split("/").slice(1).map(decodeSegment);
+  const composition = segments.length === 3 ? compositionOfPath(segments[0] ?? "") : undefined;
+  if (composition) {
+    const [, namespace, name] = segments;
+    return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? { kind: "broker", namespace, name: addressChannel(composition, name) } : undefined;
+  }
   if (segments.length !== 2) return undefined;
   const [namespace, name] = segments;
   return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? { kind: "broker", namespace, name } : undefined;
@@ -137,8 +158,12 @@ export function targetUrl(target: Target, baseUrl: string): string {
   switch (target.kind) {
     case "url":
       return target.url;
-    case "broker":
-      return `${baseUrl}/${target.namespace}/${target.name}`;
+    case "broker": {
+      const composition = compositionOfChannel(target.name);
+      return composition ? `${baseUrl}/${addressPath(composition.kind, target.namespace, composition.name)}` : `${baseUrl}/${target.namespace}/${target.name}`;
+    }
+    case "transform":
+      return `${baseUrl}/${addressPath("EventTransform", target.namespace, target.name)}`;
     case "display":
       return `${baseUrl}/display/${target.namespace}/${target.name}`;
   }

@@ -144,6 +144,11 @@ export interface TriggerConfig {
   deadLetter?: Target;
   ordered: boolean;
   parallelism: number;
+  /**
+   * Where a subscriber's reply goes: absent, back into this broker (a Trigger); null, nowhere (a source's
+   * channel); else the broker or channel named (a flow's next step).
+   */
+  reply?: { namespace: string; name: string } | null;
 }
 
 export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret"> {

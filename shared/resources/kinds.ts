@@ -7,6 +7,7 @@ import { validateRocketMQSourceSpec } from "../bridges/rocketmq/spec.ts";
 import type { FieldError } from "../delivery/policy.ts";
 import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
+import { validateEventTransform, validateParallel, validateSequence } from "./composition.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
@@ -19,6 +20,8 @@ export interface KindInfo {
   validate(m: Manifest): FieldError[];
   /** Sources deliver to `spec.sink`. */
   source?: boolean;
+  /** EventTransform, Sequence and Parallel: an address that takes events (shared/resources/composition.ts). */
+  addressable?: boolean;
   /** kubectl's short names and categories, as the CRDs of Knative and KEDA declare them. */
   shortNames?: readonly string[];
   categories?: readonly string[];
@@ -54,6 +57,9 @@ const ENTRIES = [
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true, runs: "bridge" },
+  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, categories: ["all", "knative", "eventing"] },
+  { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
+  { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
 ] as const satisfies readonly KindInfo[];
 

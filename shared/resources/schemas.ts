@@ -171,6 +171,24 @@ const redisStreamSource = obj({
   ...sourceCommon,
 }, "Redis stream entries as events, read through Upstash's REST API");
 
+const jsonataExpression = obj({ expression: str("a JSONata expression over the event as structured JSON; its value must be a CloudEvent") });
+const eventTransform = obj({
+  jsonata: jsonataExpression,
+  sink: destination,
+  reply: obj({ jsonata: jsonataExpression, discard: bool }, "what comes back from spec.sink: reshaped, or discarded"),
+}, "Knative's EventTransform: a JSONata expression reshaping each event; the result is the reply, or goes to spec.sink");
+const channelTemplate = free("Knative's channel template; accepted and ignored: the router's own channels carry the events");
+const sequence = obj({
+  steps: list(obj({ uri: str(), ref: kReference, delivery }, "a step: a Knative Destination, with its own delivery")),
+  reply: destination,
+  channelTemplate,
+}, "Knative's Sequence: each step's reply is the next step's event; the last reply goes to spec.reply");
+const parallel = obj({
+  branches: list(obj({ filter: destination, subscriber: destination, reply: destination, delivery }, "a branch: an optional filter service, the subscriber, its reply destination")),
+  reply: destination,
+  channelTemplate,
+}, "Knative's Parallel: every event to every branch whose filter passes it; replies go to the branch's or spec.reply");
+
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
@@ -204,6 +222,9 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   MNSSource: { "*": manifest(mnsSource) },
   RedisStreamSource: { "*": manifest(redisStreamSource) },
   ScaledObject: { "*": manifest(scaledObject) },
+  EventTransform: { "*": manifest(eventTransform) },
+  Sequence: { "*": manifest(sequence) },
+  Parallel: { "*": manifest(parallel) },
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {

@@ -102,6 +102,8 @@ function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEn
         subscriberUri: targetUrl(route.target, ctx.baseUrl),
         ordered: route.purpose === "sink" && isOrdered(source),
         parallelism: DEFAULT_PARALLELISM,
+        // A source does nothing with what its sink answers (Knative's adapters drop replies).
+        reply: null,
       },
     ],
   };

@@ -142,6 +142,55 @@ describe("edge-eventing CLI against a running router", () => {
     expect((await cli(["review", "expression", "type LIKE 'com.%'", "--event", event])).stdout).toBe("true (Boolean)\n");
   });
 
+  it("applies Knative's EventTransform and Sequence unchanged, lists and describes them, and reviews the transform", async () => {
+    const file = join(dir, "flow.yaml");
+    writeFileSync(file, `apiVersion: eventing.knative.dev/v1alpha1
+kind: EventTransform
+metadata:
+  name: extract
+  namespace: shop
+spec:
+  jsonata:
+    expression: |
+      { "specversion": "1.0", "id": id, "type": "user.extracted", "source": "transform.user-extractor", "data": { "userId": data.user.id } }
+---
+apiVersion: flows.knative.dev/v1
+kind: Sequence
+metadata:
+  name: onboarding
+  namespace: shop
+spec:
+  channelTemplate:
+    apiVersion: messaging.knative.dev/v1
+    kind: InMemoryChannel
+  steps:
+    - ref:
+        apiVersion: eventing.knative.dev/v1alpha1
+        kind: EventTransform
+        name: extract
+    - uri: ${sub.url}/welcome
+  reply:
+    ref:
+      apiVersion: eventing.knative.dev/v1
+      kind: Broker
+      name: default
+`);
+    expect(await cli(["apply", "-f", file])).toMatchObject({ code: 0, stdout: "eventtransform.eventing.knative.dev/extract created\nsequence.flows.knative.dev/onboarding created\n" });
+    const [header, row] = (await cli(["get", "eventtransforms", "-n", "shop"])).stdout.trim().split("\n");
+    expect(header).toMatch(/^NAME\s/);
+    expect(row).toMatch(new RegExp(`^extract\\s.*${router.url}/eventtransforms/shop/extract.*True`));
+    const transform = await cli(["describe", "eventtransform", "extract", "-n", "shop"]);
+    expect(transform.stdout).toContain('"type": "user.extracted"');
+    const flow = await cli(["describe", "sequence", "onboarding", "-n", "shop"]);
+    expect(flow.stdout).toContain(`Flow:\n  Step 0:   eventtransform/extract\n  Step 1:   ${sub.url}/welcome\n  Reply:    broker/default\n`);
+    const event = JSON.stringify({ specversion: "1.0", id: "u1", source: "/s", type: "user.created", data: { user: { id: 7 } } });
+    const reviewed = await cli(["review", "expression", "--transform", "extract", "-n", "shop", "--event", event, "-o", "json"]);
+    expect(JSON.parse(reviewed.stdout).status).toEqual({ value: { specversion: "1.0", id: "u1", type: "user.extracted", source: "transform.user-extractor", data: { userId: 7 } }, type: "CloudEvent", error: null });
+    const broken = await cli(["review", "expression", "{ data.", "--language", "jsonata", "--event", event]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toMatch(/error \(parse\): .*position/);
+  });
+
   it("exits 1 with the Status causes when the API refuses, and 2 on wrong usage", async () => {
     const invalid = await cli(["apply", "-f", join(dir, "bad.yaml")]);
     expect(invalid.code).toBe(1);

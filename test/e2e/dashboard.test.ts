@@ -34,6 +34,9 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     await put("brokers", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" }, spec: {} } as never);
     await put("triggers", trigger("orders", { broker: "default", filter: { attributes: { type: "com.example.order" } }, subscriber: { uri: `${sub.url}/orders` } }));
     await put("triggers", trigger("flaky", { broker: "default", filter: { attributes: { type: "com.example.flaky" } }, subscriber: { uri: `${sub.url}/flaky` }, delivery: { retry: 0 } }));
+    const flow = { apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name: "enrich" }, spec: { steps: [{ uri: `${sub.url}/enrich` }] } };
+    const r = await fetch(`${router.url}/apis/flows.knative.dev/v1/namespaces/default/sequences/enrich`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(flow) });
+    expect(r.status).toBe(201);
     // A fresh profile directory every run: nothing carries over between runs.
     browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-eventing-chromium-")), {
       executablePath: CHROMIUM,
@@ -56,6 +59,9 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     const row = page.locator('table[data-kind="Triggers"] tr[data-name="orders"]');
     await row.waitFor();
     expect(await row.locator("td").nth(3).textContent()).toBe("True");
+    const flow = page.locator('table[data-kind="Transforms and flows"] tr[data-name="enrich"]');
+    expect(await flow.locator("td").first().textContent()).toBe("Sequence");
+    expect(await flow.locator("td").nth(3).textContent()).toBe("True");
     await page.locator('article[data-trigger="default/orders"]').waitFor();
     await expect.poll(() => page.locator("#conn").textContent(), { timeout: 10_000 }).toBe("live: 1/1 brokers");
   });

@@ -32,6 +32,9 @@ const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Recor
   { path: "sources.edge-eventing.dev/v1alpha1/namespaces/typo/mnssources/x", apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "MNSSource", spec: { queu: "q", sink }, field: "spec.queu", hint: "queue" },
   { path: "sources.edge-eventing.dev/v1alpha1/namespaces/typo/redisstreamsources/x", apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "RedisStreamSource", spec: { streams: "s", sink }, field: "spec.streams", hint: "stream" },
   { path: "keda.sh/v1alpha1/namespaces/typo/scaledobjects/x", apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", spec: { maxReplicas: 3 }, field: "spec.maxReplicas", hint: "maxReplicaCount" },
+  { path: "eventing.knative.dev/v1alpha1/namespaces/typo/eventtransforms/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", spec: { jsonata: { expresion: "$" } }, field: "spec.jsonata.expresion", hint: "expression" },
+  { path: "flows.knative.dev/v1/namespaces/typo/sequences/x", apiVersion: "flows.knative.dev/v1", kind: "Sequence", spec: { step: [sink] }, field: "spec.step", hint: "steps" },
+  { path: "flows.knative.dev/v1/namespaces/typo/parallels/x", apiVersion: "flows.knative.dev/v1", kind: "Parallel", spec: { branches: [{ subscriber: sink, filtr: sink }] }, field: "spec.branches[0].filtr", hint: "filter" },
 ];
 
 describe("strict field validation", () => {

@@ -52,6 +52,21 @@ describe("ExpressionReview", () => {
     expect(((await (await review("cel", 'event.type.startsWith("com.shop")')).json()) as any).status).toMatchObject({ value: true, type: "Boolean", error: null });
   });
 
+  it("evaluates JSONata as an EventTransform would: the transformed event, the plain value, or the error", async () => {
+    const transform = '{"specversion":"1.0","id":id,"source":"/review","type":"order.priced","total":$string(data.amount * 2),"data":{"amount":data.amount}}';
+    expect(((await (await review("jsonata", transform)).json()) as any).status).toEqual({
+      value: { specversion: "1.0", id: "1", source: "/review", type: "order.priced", total: "240", data: { amount: 120 } },
+      type: "CloudEvent",
+      error: null,
+    });
+    const plain = ((await (await review("jsonata", "data.amount > 100 ? region : 'other'")).json()) as any).status;
+    expect(plain).toEqual({ value: "eu", type: "String", error: null, eventError: expect.stringMatching(/not a CloudEvent/) });
+    const parse = ((await (await review("jsonata", "{ data.amount ")).json()) as any).status;
+    expect(parse).toMatchObject({ value: null, error: { kind: "parse", position: expect.any(Number), message: expect.stringMatching(/position/) } });
+    const runtime = ((await (await review("jsonata", '$error("refused")')).json()) as any).status;
+    expect(runtime).toMatchObject({ value: null, error: { kind: "functionEvaluation", message: expect.stringContaining("refused") } });
+  });
+
   it("refuses an unknown language", async () => {
     const r = await review("sql", "1");
     expect(r.status).toBe(422);

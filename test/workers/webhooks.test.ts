@@ -257,3 +257,23 @@ describe("webhook route errors", () => {
     expect(await eventually(async () => (await env.BROKER.getByName(`${NS}/tiny`).metrics()).backlog)).toBe(1);
   });
 });
+
+describe("a source's sink ref to an EventTransform or a Sequence", () => {
+  it("delivers the transformed event to the transform's sink, and through the Sequence's steps", async () => {
+    await script(sub, "/wh-transformed", [{ status: 200 }]);
+    await script(sub, "/wh-step", [{ status: 200 }]);
+    const expression = '{"specversion":"1.0","id":id,"source":source,"type":"repo.pushed","data":{"compare":data.compare}}';
+    await apply(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms`, { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "slim" }, spec: { jsonata: { expression }, sink: { uri: `${sub}/wh-transformed` } } } as never);
+    await apply(`/apis/flows.knative.dev/v1/namespaces/${NS}/sequences`, { apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name: "steps" }, spec: { steps: [{ uri: `${sub}/wh-step` }] } } as never);
+    const secretToken = { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } };
+    await githubSource("to-transform", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken, sink: { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "slim" } } });
+    await githubSource("to-sequence", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken, sink: { ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "steps" } } });
+    expect((await hook("to-transform", await githubDelivery("tr-1", "push", pushBody("7777777")))).status).toBe(202);
+    expect((await hook("to-sequence", await githubDelivery("seq-1", "push", pushBody("8888888")))).status).toBe(202);
+    const [transformed] = await receivedAtLeast(sub, "/wh-transformed", 1);
+    expect(transformed.headers["ce-type"]).toBe("repo.pushed");
+    expect(JSON.parse(transformed.body)).toEqual({ compare: "https://github.com/octo/hello/compare/0000000...7777777" });
+    const [step] = await receivedAtLeast(sub, "/wh-step", 1);
+    expect(step.headers).toMatchObject({ "ce-type": "dev.knative.source.github.push", "ce-providerdeliveryid": "seq-1" });
+  });
+});

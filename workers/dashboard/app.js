@@ -102,7 +102,7 @@ async function loadResources() {
   }));
   if (!token()) return;
   /** @type {[string, (k: any) => boolean][]} */
-  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
+  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
   const box = $("resources");
   box.replaceChildren();
   for (const [title, pick] of groups) {
