@@ -1,6 +1,7 @@
 /** The router Worker: HTTP routes and the cron watchdog. Durable Object classes are exported from here. */
 import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
+import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
@@ -22,6 +23,7 @@ app.route("/", operations);
 app.route("/", dashboard);
 app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
 app.route("/", reviews);
+app.route("/", history);
 app.route("/", management);
 app.route("/", webhooks);
 app.route("/", ingress);

@@ -42,12 +42,14 @@ async function apply(c: Ctx, mode: "put" | "post") {
   if (name !== undefined && !isValidName(name)) return status(c, failure(400, "BadRequest", `invalid name ${name}`));
   const validation = fieldValidationOf(c.req.query("fieldValidation"));
   if (typeof validation !== "string") return status(c, validation);
+  const dryRun = c.req.query("dryRun");
+  if (dryRun !== undefined && dryRun !== "All") return status(c, failure(400, "BadRequest", `dryRun must be "All" (got ${JSON.stringify(dryRun)})`));
   const body = await readManifest(c.req.raw);
   if ("code" in body) return status(c, body);
   const decoded = decodeManifest(kind, c.req.param("version")!, body, validation);
   if ("code" in decoded) return status(c, decoded);
   for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
-  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name);
+  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name, dryRun === "All");
   forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
   return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
 }

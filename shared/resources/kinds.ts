@@ -5,6 +5,7 @@ import { validateMnsSourceSpec } from "../bridges/mns/spec.ts";
 import { validateRedisStreamSourceSpec } from "../bridges/redis/spec.ts";
 import { validateRocketMQSourceSpec } from "../bridges/rocketmq/spec.ts";
 import type { FieldError } from "../delivery/policy.ts";
+import { validateReplay } from "../history/replay.ts";
 import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
@@ -51,6 +52,7 @@ const ENTRIES = [
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true, runs: "bridge" },
+  { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling" },
 ] as const satisfies readonly KindInfo[];
 

@@ -171,6 +171,15 @@ const redisStreamSource = obj({
   ...sourceCommon,
 }, "Redis stream entries as events, read through Upstash's REST API");
 
+const replay = obj({
+  broker: str("the Broker whose retained events are sent again"),
+  from: str("RFC 3339: events received at or after"),
+  to: str("RFC 3339: events received at or before (default: the Replay's creation)"),
+  triggers: list(str(), "trigger names (default: every trigger of the broker)"),
+  state: str("delivered, deadlettered, failed or any (default)"),
+  filters: list(filter),
+}, "sends a broker's retained events again through its triggers' current subscribers");
+
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
@@ -204,6 +213,7 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   MNSSource: { "*": manifest(mnsSource) },
   RedisStreamSource: { "*": manifest(redisStreamSource) },
   ScaledObject: { "*": manifest(scaledObject) },
+  Replay: { "*": manifest(replay) },
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {
