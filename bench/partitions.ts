@@ -21,7 +21,7 @@ function cpuSeconds(pid: number | null): number {
 }
 
 /** A broker's `edge_eventing_storage_rows_written_total`, summed over its partitions (NaN when not reported). */
-async function rowsWritten(router: string, broker: string): Promise<number> {
+export async function rowsWritten(router: string, broker: string): Promise<number> {
   const text = await (await fetch(`${router}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
   const series = text.split("\n").filter((l) => l.startsWith("edge_eventing_storage_rows_written_total{") && l.includes(`namespace="${NAMESPACE}"`) && l.includes(`broker="${broker}"`));
   return series.length === 0 ? NaN : series.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);

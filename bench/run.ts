@@ -12,6 +12,7 @@ import { residentMiB } from "./memory.ts";
 import { markdown, type Machine, type Results, table } from "./report.ts";
 import { ROOT, startRuntime } from "./runtime.ts";
 import { partitions } from "./partitions.ts";
+import { history } from "./history.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 
@@ -44,6 +45,7 @@ try {
     ["fan-out", () => fanout(bench)],
     ["slow subscriber", () => slowSubscriber(bench)],
     ["partitions", () => partitions(bench)],
+    ["history", () => history(bench)],
   ] as const) {
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));
