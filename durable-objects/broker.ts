@@ -328,7 +328,7 @@ export class Broker extends DurableObject<Env> {
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
       const event = decodeStructured(row.body) as CloudEvent;
-      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body) VALUES (?, ?) RETURNING seq", Date.now(), row.body).one().seq;
+      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, history) VALUES (?, ?, ?) RETURNING seq", Date.now(), row.body, initialHistory([row.trigger])).one().seq;
       this.enqueue(seq, row.trigger, event, Date.now());
       this.sql.exec("DELETE FROM dead WHERE id = ?", id);
     });

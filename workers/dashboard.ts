@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { KINDS } from "../shared/resources/kinds.ts";
+import { HISTORY_SCRIPT } from "./dashboard/history-script.ts";
 import { SCRIPT } from "./dashboard/script.ts";
 import { page, STYLE } from "./dashboard/page.ts";
 
@@ -23,4 +24,5 @@ const kinds = KINDS.map((k) => ({ group: k.group, version: k.versions[0], kind: 
 
 dashboard.get("/ui", (c) => c.html(page(kinds), 200, SECURITY));
 dashboard.get("/ui/app.js", (c) => c.body(SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));
+dashboard.get("/ui/history.js", (c) => c.body(HISTORY_SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));
 dashboard.get("/ui/app.css", (c) => c.body(STYLE, 200, { ...SECURITY, "content-type": "text/css; charset=utf-8" }));

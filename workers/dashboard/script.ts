@@ -20,11 +20,11 @@ const RECONNECT_MAX_MS = 30000;
 const SERIES = ["accepted", "delivered", "retried", "deadLettered"];
 const SVG = "http://www.w3.org/2000/svg";
 
-const $ = (id) => document.getElementById(id);
+export const $ = (id) => document.getElementById(id);
 const state = { brokers: new Map(), triggers: new Map(), sockets: new Map() };
 
 /** An element with attributes and children; text goes through text nodes, never through HTML. */
-function h(tag, attrs, ...children) {
+export function h(tag, attrs, ...children) {
   const el = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
@@ -36,8 +36,10 @@ function h(tag, attrs, ...children) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-async function api(method, path) {
-  const res = await fetch(path, { method, headers: { authorization: "Bearer " + token(), accept: "application/json" } });
+export async function api(method, path, payload) {
+  const headers = { authorization: "Bearer " + token(), accept: "application/json" };
+  if (payload !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) { signOut("The token was refused."); throw new Error("unauthorized"); }
   if (!res.ok) throw new Error((body.reason ? body.reason + ": " : "") + (body.message || body.error || "HTTP " + res.status));
