@@ -39,8 +39,9 @@ export const replay: Command = {
     const dryRun = values["dry-run"] === true;
     const manifest = { apiVersion: `${kind.info.group}/${kind.version}`, kind: "Replay", metadata: { name: positionals[0] }, spec };
     const { body } = await api.call<{ status?: { matched?: number } }>("POST", `${collectionPath(kind, api.ctx.namespace)}${dryRun ? "?dryRun=All" : ""}`, { body: JSON.stringify(manifest), headers: { "content-type": "application/json" } });
+    const n = body.status?.matched ?? 0;
     if (output) cli.io.out(render(body, output));
-    else cli.io.out(`${ref(kind, positionals[0])} ${dryRun ? "would send" : "created:"} ${body.status?.matched ?? 0} deliveries${dryRun ? " (dry run)" : ""}\n`);
+    else cli.io.out(`${ref(kind, positionals[0])} ${dryRun ? "would send" : "created:"} ${n} deliver${n === 1 ? "y" : "ies"}${dryRun ? " (dry run)" : ""}\n`);
     return 0;
   },
 };

@@ -59,10 +59,10 @@ it("finds a failed delivery in the history and replays it once the subscriber is
   // The subscriber is back: a dry run counts, then the replay sends, marked with its name.
   await script(sub.url, "/orders", [{ status: 200 }]);
   const dry = await cli(["replay", "redrive", "-n", "shop", "--broker", "default", "--from", "1h", "--trigger", "orders", "--state", "failed", "--dry-run"]);
-  expect(dry).toMatchObject({ code: 0, stdout: "replay.edge-eventing.dev/redrive would send 1 deliveries (dry run)\n" });
+  expect(dry).toMatchObject({ code: 0, stdout: "replay.edge-eventing.dev/redrive would send 1 delivery (dry run)\n" });
   expect(await received(sub.url, "/orders")).toEqual([]);
   const run = await cli(["replay", "redrive", "-n", "shop", "--broker", "default", "--from", "1h", "--trigger", "orders", "--state", "failed"]);
-  expect(run).toMatchObject({ code: 0, stdout: "replay.edge-eventing.dev/redrive created: 1 deliveries\n" });
+  expect(run).toMatchObject({ code: 0, stdout: "replay.edge-eventing.dev/redrive created: 1 delivery\n" });
   const [again] = await receivedAtLeast(sub.url, "/orders", 1, 30_000);
   expect(again.headers).toMatchObject({ "ce-id": "order-1", "ce-replay": "redrive" });
   expect(JSON.parse(again.body)).toEqual({ total: 42 });
