@@ -3,10 +3,9 @@
  * throughput while live traffic flows on the same broker, against that live traffic's latency without one.
  */
 import { closedLoop, openLoop, percentile, waitFor } from "./load.ts";
-import { rowsWritten } from "./partitions.ts";
 import { ADMIN_TOKEN } from "./runtime.ts";
 import type { Bench, Row } from "./scenarios.ts";
-import { batchEvents, binaryEvent, brokerWithTriggers, NAMESPACE } from "./setup.ts";
+import { batchEvents, binaryEvent, brokerWithTriggers, NAMESPACE, storageRows } from "./setup.ts";
 
 const INGRESS = { concurrency: 32, durationMs: 5_000, maxRequests: 20_000 };
 /** Events a replay sends again (each partition queues them 100 at a time, whatever the total). */
@@ -28,7 +27,8 @@ async function retentionCost(b: Bench): Promise<Row[]> {
   for (const which of ["off", "on"] as const) {
     urls[which] = await brokerWithTriggers(b.rt.router, { broker: brokers[which], triggers: 1, subscriber: b.sink.url, path: `/${brokers[which]}`, annotations: { "edge-eventing.dev/retention": which === "on" ? "PT24H" : "PT0S" } });
   }
-  const rows0 = { off: await rowsWritten(b.rt.router, brokers.off), on: await rowsWritten(b.rt.router, brokers.on) };
+  const rowsWritten = async (broker: string) => (await storageRows(b.rt.router, broker)).written;
+  const rows0 = { off: await rowsWritten(brokers.off), on: await rowsWritten(brokers.on) };
   for (const which of ["off", "on", "on", "off"] as const) {
     const r = await closedLoop({ ...INGRESS, request: (i) => ({ url: urls[which], init: binaryEvent(`${b.run}-${which}-${sent[which] + i}`) }) });
     rates[which].push((r.ok / r.elapsedMs) * 1000);
@@ -36,7 +36,7 @@ async function retentionCost(b: Bench): Promise<Row[]> {
     await waitFor(() => b.sink.count(`/${brokers[which]}/0`) >= sent[which], DRAIN_MS);
   }
   await new Promise((r) => setTimeout(r, 6_000)); // counters and attempt records are written within 5 s
-  const rows1 = { off: await rowsWritten(b.rt.router, brokers.off), on: await rowsWritten(b.rt.router, brokers.on) };
+  const rows1 = { off: await rowsWritten(brokers.off), on: await rowsWritten(brokers.on) };
   const perEvent = (which: "off" | "on") => (rows1[which] - (Number.isNaN(rows0[which]) ? 0 : rows0[which])) / sent[which];
   const mean = (xs: number[]) => xs.reduce((a, c) => a + c, 0) / xs.length;
   const on = mean(rates.on);

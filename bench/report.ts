@@ -1,5 +1,6 @@
 /** The benchmark's outputs: a terminal table, bench/results.json and docs/BENCHMARKS.md. */
 import type { FilterRow } from "./filters.ts";
+import type { CostMeasured } from "./cost.ts";
 import type { Row } from "./scenarios.ts";
 
 export interface Machine {
@@ -17,6 +18,7 @@ export interface Results {
   command: string;
   machine: Machine;
   rows: Row[];
+  cost: CostMeasured[];
   filters: FilterRow[];
   memory: { idleMiB: number; peakMiB: number };
 }
@@ -41,11 +43,12 @@ export function table(res: Results): string {
     ...res.rows.filter((r) => r.note).map((r) => `note, ${r.scenario}: ${r.note}`),
     "",
     ...res.filters.map((f) => `filter ${f.name}: ${num(f.evalsPerSecond)} evals/s (${(f.evalsPerSecond / filterBase).toFixed(2)}x raw cel-js)`),
+    ...res.cost.map((c) => `cost, ${c.triggers} trigger(s): ${c.rowsWrittenPerEvent.toFixed(1)} rows written, ${c.rowsReadPerEvent.toFixed(1)} rows read, ${c.cpuMsPerEvent.toFixed(2)} ms CPU per event, ${c.eventsPerSecond.toFixed(0)} events/s`),
     `runtime memory (workerd RSS): ${res.memory.idleMiB.toFixed(0)} MiB idle after start, ${res.memory.peakMiB.toFixed(0)} MiB peak`,
   ].join("\n");
 }
 
-export function markdown(res: Results, limits: string): string {
+export function markdown(res: Results, cost: string, limits: string): string {
   const m = res.machine;
   const filterBase = res.filters[res.filters.length - 1].evalsPerSecond;
   return `# Benchmarks
@@ -72,6 +75,7 @@ ${res.filters.map((f) => `| ${f.name} | ${num(f.evalsPerSecond)} | ${(f.evalsPer
 Runtime memory (workerd resident set, router and both baselines in one process): ${res.memory.idleMiB.toFixed(0)} MiB idle
 after start, ${res.memory.peakMiB.toFixed(0)} MiB peak over the whole run.
 
+${cost}
 ## What limits the figures
 
 ${limits}

@@ -7,8 +7,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { type CostMeasured, costSection, measureCost } from "./cost.ts";
 import { measureFilters } from "./filters.ts";
-import { residentMiB } from "./memory.ts";
+import { residentMiB } from "./proc.ts";
 import { markdown, type Machine, type Results, table } from "./report.ts";
 import { ROOT, startRuntime } from "./runtime.ts";
 import { partitions } from "./partitions.ts";
@@ -16,7 +17,7 @@ import { history } from "./history.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 
-const LATENCY_RATES = [50, 200];
+const LATENCY_RATES = [40, 200];
 const LATENCY_SECONDS = 5;
 
 function machine(): Machine {
@@ -37,6 +38,7 @@ const rt = await startRuntime({ subscriberUrl: sink.url });
 const bench = { rt, sink, run: `r${Date.now().toString(36)}` };
 const idle = rt.pid ? residentMiB(rt.pid).rss : NaN;
 const rows: Row[] = [];
+let cost: CostMeasured[] = [];
 let peak = NaN;
 try {
   for (const [name, scenario] of [
@@ -50,13 +52,15 @@ try {
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));
   }
+  process.stderr.write("bench: cost per event...\n");
+  cost = await measureCost(bench);
 } finally {
   peak = rt.pid ? residentMiB(rt.pid).peak : NaN;
   await rt.dispose();
   await sink.close();
 }
 process.stderr.write("bench: filters...\n");
-const results: Results = { at: new Date().toISOString(), command: "npm run bench", machine: machine(), rows, filters: measureFilters(), memory: { idleMiB: idle, peakMiB: peak } };
+const results: Results = { at: new Date().toISOString(), command: "npm run bench", machine: machine(), rows, cost, filters: measureFilters(), memory: { idleMiB: idle, peakMiB: peak } };
 console.log(table(results));
 writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, readFileSync(join(ROOT, "bench/limits.md"), "utf8").trim()));
+writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, costSection(cost), readFileSync(join(ROOT, "bench/limits.md"), "utf8").trim()));

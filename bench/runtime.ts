@@ -9,7 +9,7 @@ import { stripTypeScriptTypes } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptionsShape } from "miniflare";
-import { childProcessNamed } from "./memory.ts";
+import { childProcessNamed } from "./proc.ts";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export const ROOT = resolve(import.meta.dirname, "..");

@@ -47,3 +47,13 @@ export function batchEvents(prefix: string, n: number): RequestInit {
   const events = Array.from({ length: n }, (_, i) => ({ specversion: "1.0", id: `${prefix}-${i}`, source: "/bench", type: "dev.edge-eventing.bench", datacontenttype: "application/json", data: { order: 1234, amount: 42.5, currency: "EUR" } }));
   return { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events) };
 }
+
+/** A broker's `edge_eventing_storage_rows_written_total` and `_read_total`, summed over its partitions (NaN when not reported). */
+export async function storageRows(router: string, broker: string): Promise<{ written: number; read: number }> {
+  const text = await (await fetch(`${router}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  const total = (metric: string) => {
+    const series = text.split("\n").filter((l) => l.startsWith(`${metric}{`) && l.includes(`namespace="${NAMESPACE}"`) && l.includes(`broker="${broker}"`));
+    return series.length === 0 ? NaN : series.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  };
+  return { written: total("edge_eventing_storage_rows_written_total"), read: total("edge_eventing_storage_rows_read_total") };
+}

@@ -19,8 +19,21 @@ import { type Manifest, readyCondition, validateEnvelope } from "../shared/resou
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
+import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
+
+/** How a write is made, as Kubernetes' write options say it. */
+export interface WriteOptions {
+  /** `?fieldManager=`: who owns the fields this write changes. */
+  manager: string;
+  /** Server-side apply: the caller computed `metadata.managedFields` (shared/kube-api/field-managers.ts). */
+  applied?: boolean;
+  /** `?dryRun=All`: validate and answer, store and push nothing. */
+  dryRun?: boolean;
+  /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
+  expect?: string;
+}
 
 type Row = { manifest: string };
 
@@ -40,8 +53,7 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
-  /** `dryRun`: checked and answered as if stored, but nothing is stored or started (Kubernetes' dryRun=All). */
-  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName?: string, dryRun = false): Promise<ApplyResult> {
+  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult> {
     const info = kindByName(kind)!;
     this.remember(ctx);
     const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
@@ -62,6 +74,13 @@ export class ControlPlane extends DurableObject<Env> {
     if (existing && mode === "post") {
       return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
     }
+    // Optimistic concurrency, as Kubernetes: a write that names a resourceVersion was computed from it.
+    const expected = options.expect ?? (typeof given.metadata.resourceVersion === "string" && given.metadata.resourceVersion !== "" ? given.metadata.resourceVersion : undefined);
+    if (expected !== undefined && expected !== (existing?.metadata.resourceVersion ?? "")) {
+      const what = `${info.plural}.${info.group} "${given.metadata.name}"`;
+      const message = existing ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again` : `${what} not found`;
+      return existing ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) } : { code: 404, status: failure(404, "NotFound", message) };
+    }
     const specChanged = !existing || JSON.stringify(existing.spec) !== JSON.stringify(given.spec ?? {});
     const manifest: Manifest = {
       apiVersion: given.apiVersion,
@@ -72,11 +91,16 @@ export class ControlPlane extends DurableObject<Env> {
         uid: existing?.metadata.uid ?? crypto.randomUUID(),
         generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
         creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
-        resourceVersion: String(this.nextVersion()),
+        resourceVersion: options.dryRun ? existing?.metadata.resourceVersion ?? "" : String(this.version() + 1),
       },
       spec: given.spec ?? {},
     };
-    if (dryRun) return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx, true) };
+    if (!options.applied) {
+      manifest.metadata.managedFields = recordUpdate(existing, manifest, options.manager, given.apiVersion, new Date().toISOString());
+    }
+    // A Replay's dry run counts what it would send (status.matched).
+    if (options.dryRun) return { code: existing ? 200 : 201, object: kind === "Replay" ? await this.withLiveStatus(manifest, ctx, true) : this.withStatus(manifest, ctx) };
+    this.nextVersion();
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
     await this.propagate(manifest, ctx);
     return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx) };

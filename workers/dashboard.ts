@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import { KINDS } from "../shared/resources/kinds.ts";
-import { HISTORY_SCRIPT } from "./dashboard/history-script.ts";
-import { SCRIPT } from "./dashboard/script.ts";
+import { dashboardApp } from "./dashboard/app.js";
+import { dashboardHistory } from "./dashboard/history.js";
 import { page, STYLE } from "./dashboard/page.ts";
 
 export const dashboard = new Hono<{ Bindings: Env }>();
@@ -19,10 +19,15 @@ const SECURITY = {
   "cache-control": "no-cache",
 };
 
+/**
+ * The browser script: its functions' sources, called at once (type="module" runs it after the page is
+ * parsed); the history section gets the helpers the main script returns.
+ */
+const SCRIPT = `(${dashboardHistory.toString()})((${dashboardApp.toString()})());\n`;
+
 /** The kinds the page lists, from the same table the management API serves. */
 const kinds = KINDS.map((k) => ({ group: k.group, version: k.versions[0], kind: k.kind, plural: k.plural, source: k.source === true }));
 
 dashboard.get("/ui", (c) => c.html(page(kinds), 200, SECURITY));
 dashboard.get("/ui/app.js", (c) => c.body(SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));
-dashboard.get("/ui/history.js", (c) => c.body(HISTORY_SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));
 dashboard.get("/ui/app.css", (c) => c.body(STYLE, 200, { ...SECURITY, "content-type": "text/css; charset=utf-8" }));

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
 import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
+import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
 import { operations } from "./operations.ts";
@@ -24,6 +25,7 @@ app.route("/", dashboard);
 app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
 app.route("/", reviews);
 app.route("/", history);
+app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
 app.route("/", webhooks);
 app.route("/", ingress);

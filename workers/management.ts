@@ -1,9 +1,20 @@
-/** The Kubernetes-style management API (API.md §3): thin routes over the control plane object. */
+/**
+ * The Kubernetes-style management API (API.md §3): thin routes over the control plane object, answering
+ * as the Kubernetes API server does for custom resources, so the real kubectl works against it: write
+ * options (`fieldManager`, `fieldValidation`, `dryRun=All`), `PATCH` (merge patch and server-side apply),
+ * `resourceVersion` preconditions, Table output, label selectors and `?watch=true`.
+ */
 import { type Context, Hono } from "hono";
+import { serverSideApply } from "../shared/kube-api/field-managers.ts";
+import { parseLabelSelector } from "../shared/kube-api/label-selector.ts";
+import { mergePatch } from "../shared/kube-api/merge-patch.ts";
+import { includeObjectOf, toTable, wantsTable } from "../shared/kube-api/table.ts";
+import { watchStream } from "../shared/kube-api/watch.ts";
 import { decodeManifest, fieldValidationOf, warningHeader } from "../shared/resources/field-validation.ts";
 import { findKind, type KindInfo } from "../shared/resources/kinds.ts";
-import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
+import { isValidName, isValidNamespace, type Manifest, type ParsedManifest } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
+import type { WriteOptions } from "../durable-objects/control-plane.ts";
 import { forgetRoutes } from "../durable-objects/routing.ts";
 import { requireAdmin } from "./auth.ts";
 import { readManifest } from "./body.ts";
@@ -14,11 +25,16 @@ management.use("/apis/*", requireAdmin);
 
 const COLLECTION = "/apis/:group/:version/namespaces/:namespace/:plural";
 const ITEM = `${COLLECTION}/:name`;
+/** How often a watch looks for changes, and how long it lasts at most (kubectl reconnects). */
+const WATCH_POLL_MS = 1_000;
+const WATCH_MAX_SECONDS = 1_800;
 
 type Ctx = Context<{ Bindings: Env }>;
 
 const status = (c: Ctx, s: KubeStatus) => c.json(s, s.code as 400);
-const notFound = (what: string) => failure(404, "NotFound", `${what} not found`);
+const notFound = (what: string, details?: { name: string; group: string; kind: string }) => failure(404, "NotFound", `${what} not found`, details);
+/** The 404 of one object, worded and detailed as the API server's (kubectl prints its message). */
+const objectNotFound = (kind: KindInfo, name: string) => notFound(`${kind.plural}.${kind.group} "${name}"`, { name, group: kind.group, kind: kind.plural });
 
 /** The kind the path names (and a valid namespace when it has one), or the 404 to answer. */
 function kindOf(c: Ctx): KindInfo | KubeStatus {
@@ -28,51 +44,148 @@ function kindOf(c: Ctx): KindInfo | KubeStatus {
   return kind;
 }
 
+/** Kubernetes' write options from the query; the manager defaults to the client's name, as the API server's does. */
+function writeOptions(c: Ctx): Omit<WriteOptions, "applied" | "expect"> | KubeStatus {
+  const dryRun = c.req.queries("dryRun") ?? [];
+  if (dryRun.some((v) => v !== "All")) return failure(400, "BadRequest", `dryRun: unsupported value ${JSON.stringify(dryRun.find((v) => v !== "All"))}: use All`);
+  const manager = c.req.query("fieldManager") || (c.req.header("user-agent") ?? "").split("/")[0] || "unknown";
+  if (manager.length > 128) return failure(422, "Invalid", "fieldManager: must be at most 128 characters");
+  return { manager, dryRun: dryRun.length > 0 };
+}
+
 async function list(c: Ctx, namespace: string | undefined) {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
-  const items = await control(c.env).list(kind.kind, namespace, resolveContext(c.env, c.req.url));
-  return c.json({ apiVersion: `${kind.group}/${c.req.param("version")}`, kind: `${kind.kind}List`, items });
+  const selector = parseLabelSelector(c.req.query("labelSelector") ?? "");
+  if ("error" in selector) return status(c, failure(400, "BadRequest", `labelSelector: ${selector.error}`));
+  const fields = fieldSelector(c.req.query("fieldSelector"));
+  if ("code" in fields) return status(c, fields);
+  const ctx = resolveContext(c.env, c.req.url);
+  const read = async () =>
+    (await control(c.env).list(kind.kind, namespace, ctx)).filter((m) => selector(m.metadata.labels ?? {}) && fields(m));
+  const version = c.req.param("version")!;
+  const table = wantsTable(c.req.header("accept"));
+  const include = includeObjectOf(c.req.query("includeObject"));
+  const shown = (items: Manifest[], rv: string) => (table ? toTable(kind.kind, items, include, rv) : null);
+  if (c.req.query("watch") === "true" || c.req.query("watch") === "1") {
+    const timeout = Math.min(Number(c.req.query("timeoutSeconds") ?? WATCH_MAX_SECONDS) || WATCH_MAX_SECONDS, WATCH_MAX_SECONDS);
+    const body = watchStream({ read, since: c.req.query("resourceVersion"), pollMs: WATCH_POLL_MS, untilMs: Date.now() + timeout * 1000, render: (m) => shown([m], m.metadata.resourceVersion ?? "") ?? m });
+    // Not compressed: a compressing proxy would hold the events back until its buffer fills.
+    return new Response(body, { headers: { "content-type": "application/json", "cache-control": "no-cache", "content-encoding": "identity" } });
+  }
+  const items = await read();
+  const rv = latestVersion(items);
+  return c.json(shown(items, rv) ?? { apiVersion: `${kind.group}/${version}`, kind: `${kind.kind}List`, metadata: { resourceVersion: rv }, items });
 }
 
-async function apply(c: Ctx, mode: "put" | "post") {
+/** Kubernetes serves `metadata.name` and `metadata.namespace` field selectors for custom resources. */
+function fieldSelector(text: string | undefined): ((m: Manifest) => boolean) | KubeStatus {
+  const tests: ((m: Manifest) => boolean)[] = [];
+  for (const part of (text ?? "").split(",").filter((p) => p.trim() !== "")) {
+    const m = /^\s*metadata\.(name|namespace)\s*(==|=|!=)\s*(\S*)\s*$/.exec(part);
+    if (!m) return failure(400, "BadRequest", `fieldSelector: "${part}" is not supported: use metadata.name or metadata.namespace`);
+    const [, field, op, value] = m;
+    tests.push((o) => (o.metadata[field as "name" | "namespace"] === value) === (op !== "!="));
+  }
+  return (m) => tests.every((t) => t(m));
+}
+
+const latestVersion = (items: Manifest[]) => String(items.reduce((n, m) => Math.max(n, Number(m.metadata.resourceVersion ?? 0)), 0));
+
+/** Store a decoded manifest: the one write path of POST, PUT and both PATCH kinds. */
+async function write(c: Ctx, kind: KindInfo, body: ParsedManifest, mode: "put" | "post", options: WriteOptions) {
+  const validation = fieldValidationOf(c.req.query("fieldValidation"));
+  if (typeof validation !== "string") return status(c, validation);
+  const decoded = decodeManifest(kind, c.req.param("version")!, body, validation);
+  if ("code" in decoded) return status(c, decoded);
+  for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
+  const name = mode === "put" ? c.req.param("name") : undefined;
+  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name, options);
+  if (!options.dryRun) forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
+  return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
+}
+
+async function create(c: Ctx, mode: "put" | "post") {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
   const name = mode === "put" ? c.req.param("name") : undefined;
   if (name !== undefined && !isValidName(name)) return status(c, failure(400, "BadRequest", `invalid name ${name}`));
-  const validation = fieldValidationOf(c.req.query("fieldValidation"));
-  if (typeof validation !== "string") return status(c, validation);
-  const dryRun = c.req.query("dryRun");
-  if (dryRun !== undefined && dryRun !== "All") return status(c, failure(400, "BadRequest", `dryRun must be "All" (got ${JSON.stringify(dryRun)})`));
+  const options = writeOptions(c);
+  if ("code" in options) return status(c, options);
   const body = await readManifest(c.req.raw);
   if ("code" in body) return status(c, body);
-  const decoded = decodeManifest(kind, c.req.param("version")!, body, validation);
-  if ("code" in decoded) return status(c, decoded);
-  for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
-  const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name, dryRun === "All");
-  forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
-  return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
+  return write(c, kind, body, mode, options);
+}
+
+const MERGE_PATCH = "application/merge-patch+json";
+const APPLY_PATCH = "application/apply-patch+yaml";
+
+/**
+ * `PATCH`: a merge patch of the stored object, or a server-side apply. Either is computed here from the
+ * object as read, and stored only if it is still that version (409 otherwise, which kubectl retries).
+ */
+async function patch(c: Ctx) {
+  const kind = kindOf(c);
+  if ("code" in kind) return status(c, kind);
+  const { namespace, name, plural } = c.req.param();
+  const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== MERGE_PATCH && type !== APPLY_PATCH) {
+    return status(c, failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH}, ${APPLY_PATCH}`));
+  }
+  const options = writeOptions(c);
+  if ("code" in options) return status(c, options);
+  if (type === APPLY_PATCH && !c.req.query("fieldManager")) return status(c, failure(400, "BadRequest", "PATCH is not supported: fieldManager is required for apply patch"));
+  const body = await readManifest(c.req.raw);
+  if ("code" in body) return status(c, body);
+  if (typeof body.value !== "object" || body.value === null || Array.isArray(body.value)) return status(c, failure(400, "BadRequest", "the patch must be a JSON object"));
+  const stored = await control(c.env).get(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
+  if (!stored && type === MERGE_PATCH) return status(c, objectNotFound(kind, name));
+  const current = stored ? withoutStatus(stored) : null;
+  const expect = stored?.metadata.resourceVersion ?? "";
+  if (type === MERGE_PATCH) {
+    const merged = mergePatch(current, body.value) as Record<string, unknown>;
+    return write(c, kind, { value: merged, duplicates: body.duplicates }, "put", { ...options, expect });
+  }
+  const applied = body.value as Record<string, unknown>;
+  const result = serverSideApply(current, applied, options.manager, String(applied.apiVersion ?? `${kind.group}/${c.req.param("version")}`), c.req.query("force") === "true", new Date().toISOString());
+  if ("conflicts" in result) {
+    const causes = result.conflicts.map((x) => ({ reason: "FieldManagerConflict", message: `conflict with "${x.manager}"`, field: x.field }));
+    const message = `Apply failed with ${causes.length} conflict${causes.length > 1 ? "s" : ""}: ${result.conflicts.map((x) => `conflict with "${x.manager}": ${x.field}`).join("; ")}`;
+    return c.json({ ...failure(409, "Conflict", message, { name, kind: plural }), details: { name, group: kind.group, kind: plural, causes } }, 409);
+  }
+  return write(c, kind, { value: result.object, duplicates: body.duplicates }, "put", { ...options, applied: true, expect: stored ? expect : undefined });
+}
+
+/** What a client writes back: the object without the status the router computes. */
+function withoutStatus(m: Manifest): Record<string, unknown> {
+  const { status: _, ...rest } = m;
+  return rest;
 }
 
 management.get("/apis/:group/:version/:plural", (c) => list(c, undefined));
 management.get(COLLECTION, (c) => list(c, c.req.param("namespace")));
-management.post(COLLECTION, (c) => apply(c, "post"));
-management.put(ITEM, (c) => apply(c, "put"));
+management.post(COLLECTION, (c) => create(c, "post"));
+management.put(ITEM, (c) => create(c, "put"));
+management.patch(ITEM, (c) => patch(c));
 
 management.get(ITEM, async (c) => {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
-  const { namespace, name, plural } = c.req.param();
+  const { namespace, name } = c.req.param();
   const m = await control(c.env).get(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
-  return m ? c.json(m) : status(c, notFound(`${plural} "${name}"`));
+  if (!m) return status(c, objectNotFound(kind, name));
+  return c.json(wantsTable(c.req.header("accept")) ? toTable(kind.kind, [m], includeObjectOf(c.req.query("includeObject")), m.metadata.resourceVersion ?? "") : m);
 });
 
 management.delete(ITEM, async (c) => {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
   const { namespace, name, plural } = c.req.param();
-  const m = await control(c.env).delete(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
-  forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
-  if (!m) return status(c, notFound(`${plural} "${name}"`));
-  return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, details: { name, kind: plural, uid: m.metadata.uid } });
+  const options = writeOptions(c);
+  if ("code" in options) return status(c, options);
+  const ctx = resolveContext(c.env, c.req.url);
+  const m = options.dryRun ? await control(c.env).get(kind.kind, namespace, name, ctx) : await control(c.env).delete(kind.kind, namespace, name, ctx);
+  if (!options.dryRun) forgetRoutes();
+  if (!m) return status(c, objectNotFound(kind, name));
+  return c.json({ apiVersion: "v1", kind: "Status", metadata: {}, status: "Success", code: 200, details: { name, group: kind.group, kind: plural, uid: m.metadata.uid } });
 });

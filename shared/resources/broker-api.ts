@@ -1,5 +1,6 @@
 /** The broker subresources of docs/OPERATIONS.md: served by workers/live.ts, called by the CLI and the dashboard. */
 import { decodeBase64Url, encodeBase64Url } from "../base64.ts";
+import type { Phase, Verdict } from "../delivery/outcome.ts";
 import { MAX_PARTITIONS } from "../partitions.ts";
 
 export type BrokerSubresource = "live" | "metrics" | "deadletters";
@@ -86,7 +87,7 @@ export function deadLetterRow(id: number): { row: number; partition: number } {
 /** What the live feed pushes (durable-objects/broker.ts). */
 export type LiveMessage =
   | { kind: "event"; at: number; id: string; source: string; type: string; matched: string[]; partition?: number }
-  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: string; attempt: number; verdict: string; status: number | null; partition?: number };
+  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: Phase; attempt: number; verdict: Verdict; status: number | null; partition?: number };
 
 /**
  * The WebSocket subprotocol that carries the bearer token, as Kubernetes does it for browsers (which cannot

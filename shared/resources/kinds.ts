@@ -20,6 +20,9 @@ export interface KindInfo {
   validate(m: Manifest): FieldError[];
   /** Sources deliver to `spec.sink`. */
   source?: boolean;
+  /** kubectl's short names and categories, as the CRDs of Knative and KEDA declare them. */
+  shortNames?: readonly string[];
+  categories?: readonly string[];
   /** `spec` fields that cannot change once created (Knative: a Trigger's broker, a KafkaSource's group). */
   immutable?: readonly string[];
   /**
@@ -43,17 +46,17 @@ const SOURCES = "sources.knative.dev";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 const ENTRIES = [
-  { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker },
-  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m: Manifest) => validateTrigger(m as never), immutable: ["broker"] },
-  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true, runs: "schedule" },
-  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true, immutable: ["consumerGroup"], runs: "bridge" },
-  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true },
+  { group: "eventing.knative.dev", versions: ["v1"], kind: "Broker", plural: "brokers", validate: validateBroker, categories: ["all", "knative", "eventing"] },
+  { group: "eventing.knative.dev", versions: ["v1"], kind: "Trigger", plural: "triggers", validate: (m: Manifest) => validateTrigger(m as never), immutable: ["broker"], categories: ["all", "knative", "eventing"] },
+  { group: SOURCES, versions: ["v1"], kind: "PingSource", plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), source: true, runs: "schedule", categories: ["all", "knative", "sources"] },
+  { group: SOURCES, versions: ["v1", "v1beta1", "v1alpha1"], kind: "KafkaSource", plural: "kafkasources", validate: sourceChecks((m) => validateKafkaSourceSpec(m.spec, m.metadata)), source: true, immutable: ["consumerGroup"], runs: "bridge", shortNames: ["kafkasource"], categories: ["all", "knative", "sources"] },
+  { group: SOURCES, versions: ["v1alpha1"], kind: "GitHubSource", plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), source: true, categories: ["all", "knative", "sources"] },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "WebhookSource", plural: "webhooksources", validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)), source: true },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
-  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling" },
+  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
 ] as const satisfies readonly KindInfo[];
 
 export const KINDS: readonly KindInfo[] = ENTRIES;

@@ -1,6 +1,7 @@
 /** Kubernetes-shaped resources: what every manifest has, and how a request body becomes one. */
 import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument } from "yaml";
 import type { FieldError } from "../delivery/policy.ts";
+import type { ManagedFieldsEntry } from "../kube-api/field-managers.ts";
 
 export interface Metadata {
   name: string;
@@ -11,6 +12,7 @@ export interface Metadata {
   creationTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  managedFields?: ManagedFieldsEntry[];
 }
 
 export interface Condition {
@@ -55,7 +57,8 @@ export const MAX_MANIFEST_BYTES = 256 * 1024;
 
 /** Types a client sends when it does not say (curl -d, fetch with a string body): parsed as YAML, a superset of JSON. */
 const UNDECLARED = new Set(["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]);
-const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml"]);
+/** YAML bodies; `apply-patch+yaml` is server-side apply's (kubectl sends it as JSON, which is YAML). */
+const YAML_TYPES = new Set(["application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"]);
 
 /** A parsed body: its value (a duplicated key keeps its last value) and the paths of duplicated keys. */
 export interface ParsedManifest {

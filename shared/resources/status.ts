@@ -1,20 +1,22 @@
 /** Kubernetes `Status` objects, the shape every management API error takes (API.md §3). */
 import type { FieldError } from "../delivery/policy.ts";
 
-export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType";
+export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType" | "Conflict";
 
 export interface KubeStatus {
   apiVersion: "v1";
   kind: "Status";
+  /** Always empty, as the API server sends it: clients decode Status as an object with metadata. */
+  metadata: Record<string, never>;
   status: "Failure" | "Success";
   reason?: StatusReason;
   code: number;
   message: string;
-  details?: { name?: string; kind?: string; causes?: FieldError[] };
+  details?: { name?: string; group?: string; kind?: string; causes?: FieldError[] };
 }
 
 export function failure(code: number, reason: StatusReason, message: string, details?: KubeStatus["details"]): KubeStatus {
-  return { apiVersion: "v1", kind: "Status", status: "Failure", reason, code, message, ...(details ? { details } : {}) };
+  return { apiVersion: "v1", kind: "Status", metadata: {}, status: "Failure", reason, code, message, ...(details ? { details } : {}) };
 }
 
 /** 422 Invalid with every cause, as `kubectl apply` shows them. */

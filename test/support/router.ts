@@ -5,6 +5,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,7 +38,14 @@ export function freePort(): Promise<number> {
 }
 
 /** Two tries: on a loaded machine `wrangler dev` has been seen to hang at start; a second start recovers. */
-export async function startRouter(opts: { persistDir?: string; vars?: Record<string, string> } = {}): Promise<RunningRouter> {
+/** `https`: `wrangler dev --local-protocol https` (a self-signed certificate), as kubectl needs to send a token. */
+export interface RouterOptions {
+  persistDir?: string;
+  vars?: Record<string, string>;
+  https?: boolean;
+}
+
+export async function startRouter(opts: RouterOptions = {}): Promise<RunningRouter> {
   try {
     return await launch(opts);
   } catch (first) {
@@ -45,17 +54,18 @@ export async function startRouter(opts: { persistDir?: string; vars?: Record<str
   }
 }
 
-async function launch(opts: { persistDir?: string; vars?: Record<string, string> }): Promise<RunningRouter> {
+async function launch(opts: RouterOptions): Promise<RunningRouter> {
   const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edge-eventing-"));
   const port = await freePort();
   const vars = { ADMIN_TOKEN: TOKEN, ...opts.vars };
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--inspector-port", String(await freePort()), "--test-scheduled", "--show-interactive-dev-session=false", "--log-level", "warn"];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+  if (opts.https) args.push("--local-protocol", "https");
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   let log = "";
   child.stdout!.on("data", (d) => (log += d));
   child.stderr!.on("data", (d) => (log += d));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.https ? "https" : "http"}://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const signal = async (sig: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -80,7 +90,7 @@ async function waitHealthy(url: string, child: ChildProcess, log: () => string):
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`router exited early:\n${log()}`);
     try {
-      if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok) return;
+      if (await healthy(`${url}/healthz`)) return;
     } catch {
       // not listening yet, or not answering
     }
@@ -100,4 +110,16 @@ export function routerWithSubscriber(): { router: () => RunningRouter; subscribe
     await Promise.all([router?.stop(), sub?.close()]);
   });
   return { router: () => router, subscriber: () => sub };
+}
+
+/** One health probe; the local https certificate is self-signed, so it is not verified here. */
+function healthy(url: string): Promise<boolean> {
+  return new Promise((done) => {
+    const req = (url.startsWith("https:") ? httpsGet : httpGet)(url, { rejectUnauthorized: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      done(res.statusCode === 200);
+    });
+    req.on("error", () => done(false));
+    req.on("timeout", () => req.destroy());
+  });
 }

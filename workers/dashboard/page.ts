@@ -20,7 +20,6 @@ export const page = (kinds: PageKind[]) => `<!doctype html>
 <link rel="stylesheet" href="/ui/app.css">
 <script type="application/json" id="kinds">${inertJson(kinds)}</script>
 <script type="module" src="/ui/app.js"></script>
-<script type="module" src="/ui/history.js"></script>
 </head>
 <body>
 <header><h1>edge-eventing</h1><span id="conn" class="muted"></span><button id="signout" hidden>Forget token</button></header>

@@ -55,7 +55,7 @@ describe("errors", () => {
 
 describe("live lines", () => {
   const event = { kind: "event" as const, at: NOW, id: "e1", source: "/s", type: "order", matched: ["orders"] };
-  const delivery = { kind: "delivery" as const, at: NOW, trigger: "orders", eventSeq: 3, phase: "subscriber", attempt: 2, verdict: "retry", status: 503 };
+  const delivery = { kind: "delivery" as const, at: NOW, trigger: "orders", eventSeq: 3, phase: "subscriber" as const, attempt: 2, verdict: "retry" as const, status: 503 };
   it("formats events with their routing and deliveries with their verdict", () => {
     expect(formatLive(event)).toBe("2026-01-01T12:00:00.000Z  event     order  id=e1 source=/s  -> orders\n");
     expect(formatLive({ ...event, matched: [] })).toContain("-> (no trigger matched)");

@@ -1,4 +1,4 @@
-/** Memory of the runtime process, read from Linux /proc (the benchmark machine is Linux). */
+/** What the runtime process uses, read from Linux /proc (the benchmark machine is Linux): memory and CPU. */
 import { readdirSync, readFileSync } from "node:fs";
 
 /** The pid of this process's child whose command name is `name` (Miniflare spawns workerd as one). */
@@ -23,4 +23,12 @@ export function residentMiB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+
+/** User plus system CPU seconds of a process so far (clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number | null): number {
+  if (!pid) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }

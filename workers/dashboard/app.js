@@ -1,10 +1,14 @@
+// @ts-check
 /**
- * The dashboard's browser script, served as /ui/app.js. Plain ES2022 in a raw string (no bundler step):
- * it must hold no backtick and no dollar-brace sequence.
+ * The dashboard's browser script, served as /ui/app.js: the Worker sends this function's source
+ * (workers/dashboard.ts), so there is no bundler step and no string to keep in sync. Type-checked with the
+ * DOM's types by tsconfig.dashboard.json (part of `npm test`). It runs in the browser only: everything it
+ * uses is declared inside it.
  */
-export const SCRIPT = String.raw`// The dashboard: resources with Ready conditions, per-trigger live charts, a live tail and dead letters.
+export function dashboardApp() {
+// The dashboard: resources with Ready conditions, per-trigger live charts, a live tail and dead letters.
 // Data comes only from the public API; updates are pushed over each broker's live WebSocket.
-const KINDS = JSON.parse(document.getElementById("kinds").textContent);
+const KINDS = JSON.parse(/** @type {string} */ (document.getElementById("kinds")?.textContent));
 const TOKEN_KEY = "edge-eventing.token";
 /** Seconds of history a chart shows. */
 const WINDOW_S = 60;
@@ -20,11 +24,12 @@ const RECONNECT_MAX_MS = 30000;
 const SERIES = ["accepted", "delivered", "retried", "deadLettered"];
 const SVG = "http://www.w3.org/2000/svg";
 
-export const $ = (id) => document.getElementById(id);
+/** The page's elements are all in its markup (workers/dashboard/page.ts). */
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const state = { brokers: new Map(), triggers: new Map(), sockets: new Map() };
 
 /** An element with attributes and children; text goes through text nodes, never through HTML. */
-export function h(tag, attrs, ...children) {
+function h(tag, attrs, ...children) {
   const el = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
@@ -36,7 +41,8 @@ export function h(tag, attrs, ...children) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-export async function api(method, path, payload) {
+async function api(method, path, payload = undefined) {
+  /** @type {Record<string, string>} */
   const headers = { authorization: "Bearer " + token(), accept: "application/json" };
   if (payload !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
@@ -71,8 +77,9 @@ function signOut(message) {
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();
-  sessionStorage.setItem(TOKEN_KEY, $("token").value);
-  $("token").value = "";
+  const input = /** @type {HTMLInputElement} */ ($("token"));
+  sessionStorage.setItem(TOKEN_KEY, input.value);
+  input.value = "";
   start();
 });
 $("signout").addEventListener("click", () => signOut(""));
@@ -97,6 +104,7 @@ async function loadResources() {
     }
   }));
   if (!token()) return;
+  /** @type {[string, (k: any) => boolean][]} */
   const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
   const box = $("resources");
   box.replaceChildren();
@@ -157,6 +165,11 @@ function showConnections() {
 /** " #p" for what a partition of a partitioned broker sent or keeps (dead letters, live messages). */
 const partitionOf = (x) => (x.partition === undefined ? "" : " #" + x.partition);
 
+/**
+ * One message of a broker's live feed, typed by the router's own definition of it.
+ * @param {string} key
+ * @param {import("../../shared/resources/broker-api.ts").LiveMessage} msg
+ */
 function onLive(key, msg) {
   const ns = key.split("/")[0];
   if (msg.kind === "event") {
@@ -165,7 +178,9 @@ function onLive(key, msg) {
       msg.matched.length ? msg.matched.join(", ") : h("span", { class: "muted" }, "no trigger matched")));
     return;
   }
-  const series = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" }[msg.verdict];
+  /** @type {Partial<Record<typeof msg.verdict, string>>} */
+  const seriesOf = { delivered: "delivered", retry: "retried", deadlettered: "deadLettered", failed: "deadLettered" };
+  const series = seriesOf[msg.verdict];
   if (series) bump(ns + "/" + msg.trigger, series);
   addTail(h("li", {}, new Date(msg.at).toLocaleTimeString() + "  " + key + partitionOf(msg) + "  delivery " + msg.trigger + "  ",
     h("span", { class: "verdict-" + msg.verdict }, msg.verdict), "  attempt " + msg.attempt + (msg.status === null ? "" : "  status " + msg.status)));
@@ -176,7 +191,7 @@ function onLive(key, msg) {
 function addTail(li) {
   const list = $("tail");
   list.prepend(li);
-  while (list.children.length > TAIL_MAX) list.lastChild.remove();
+  while (list.children.length > TAIL_MAX) list.lastChild?.remove();
 }
 
 // ---- per-trigger charts ---------------------------------------------------------------------------
@@ -303,4 +318,6 @@ async function redeliver(key, id) {
 }
 
 start();
-`;
+// What other parts of the page (workers/dashboard/history.js) build on.
+return { $, h, api };
+}

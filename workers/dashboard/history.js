@@ -1,17 +1,22 @@
+// @ts-check
 /**
- * The dashboard's event history page section, served as /ui/history.js (a module that imports the
- * dashboard's helpers from /ui/app.js): search a broker's retained events, show one event's timeline, and
- * replay what the search found, with the dry-run count shown before anything is sent. Like app.js it is
- * plain ES2022 in a raw string: no backtick and no dollar-brace sequence.
+ * The dashboard's event history section (served inside /ui/app.js, after the main script, which hands it
+ * its helpers): search a broker's retained events, show one event's timeline, and replay what the search
+ * found, with the dry-run count shown before anything is sent. Type-checked like app.js.
  */
-export const HISTORY_SCRIPT = String.raw`import { $, api, h } from "/ui/app.js";
+/** @param {any} app what dashboardApp returns: its $, h and api */
+export function dashboardHistory(app) {
+const { $, h, api } = app;
+/** A form field of the history section (workers/dashboard/page.ts). */
+const field = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id));
 
 const PAGE = 50;
 const historyPath = (key) => { const [ns, name] = key.split("/"); return "/apis/edge-eventing.dev/v1alpha1/namespaces/" + encodeURIComponent(ns) + "/brokers/" + encodeURIComponent(name) + "/events"; };
-const search = { key: "", query: null, next: null, replay: null };
+/** @type {{ key: string, query: URLSearchParams, next: string | null, replay: any }} */
+const search = { key: "", query: new URLSearchParams(), next: null, replay: null };
 
 async function loadBrokers() {
-  const select = $("h-broker");
+  const select = field("h-broker");
   const chosen = select.value;
   let items = [];
   try { items = (await api("GET", "/apis/eventing.knative.dev/v1/brokers")).items; } catch { return; }
@@ -21,8 +26,8 @@ async function loadBrokers() {
 /** The form as history API query fields (empty ones left out); since is an age counted back from now. */
 function formQuery() {
   const q = new URLSearchParams();
-  for (const f of ["id", "source", "type", "subject", "trigger", "state"]) { const v = $("h-" + f).value.trim(); if (v) q.set(f, v); }
-  const age = $("h-since").value;
+  for (const f of ["id", "source", "type", "subject", "trigger", "state"]) { const v = field("h-" + f).value.trim(); if (v) q.set(f, v); }
+  const age = field("h-since").value;
   if (age) q.set("since", new Date(Date.now() - Number(age) * 1000).toISOString());
   q.set("limit", String(PAGE));
   return q;
@@ -31,7 +36,7 @@ function formQuery() {
 async function runSearch(more) {
   const status = $("history-status");
   if (!more) {
-    search.key = $("h-broker").value;
+    search.key = field("h-broker").value;
     search.query = formQuery();
     search.next = null;
     $("history").replaceChildren();
@@ -118,8 +123,8 @@ $("history-form").addEventListener("submit", (e) => { e.preventDefault(); runSea
 $("history-more").addEventListener("click", () => runSearch(true));
 $("replay-check").addEventListener("click", dryRun);
 $("replay-go").addEventListener("click", startReplay);
-$("h-broker").addEventListener("focus", loadBrokers);
+field("h-broker").addEventListener("focus", loadBrokers);
 $("refresh").addEventListener("click", loadBrokers);
 $("login").addEventListener("submit", () => setTimeout(loadBrokers, 0));
 loadBrokers();
-`;
+}
