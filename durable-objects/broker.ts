@@ -84,7 +84,7 @@ export class Broker extends DurableObject<Env> {
     sql: this.sql,
     transaction: (fn) => this.ctx.storage.transactionSync(fn),
     enqueue: (seq, trigger, event, now, replay) => this.enqueue(seq, trigger, event, now, replay),
-    triggers: () => new Set(this.triggers.keys()),
+    triggers: () => new Map([...this.triggers].map(([name, t]) => [name, t.config.parallelism])),
     queued: () => this.remaining.keys(),
     evicted: (n) => this.count("", "history_evicted", n),
   });

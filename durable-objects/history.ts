@@ -10,7 +10,8 @@
  * it needs no count.
  *
  * A replay scans retained events in arrival order from a stored cursor and queues deliveries marked with
- * its name, a bounded batch at a time: live events queued meanwhile are never behind more than one batch.
+ * its name, a bounded batch at a time: at most half of its triggers' parallelism (and at most
+ * REPLAY_BATCH) is replay deliveries, so the other half is always free for live events.
  * The cursor and the queued rows are written in one transaction, so a crash loses nothing and the replay
  * resumes from storage.
  */
@@ -26,7 +27,10 @@ import type { MeteredSql } from "./metered-sql.ts";
 
 /** Attempt records wait in memory at most this long before they are written. */
 export const HISTORY_FLUSH_MS = 1_000;
-/** Replay deliveries queued at once per replay and partition; the next batch is queued when half are done. */
+/**
+ * Most replay deliveries queued at once per replay and partition (fewer when half its triggers'
+ * parallelism is less); the next batch is queued when half are done.
+ */
 export const REPLAY_BATCH = 100;
 /** Retained events a replay looks at per step before it yields (most may not be selected). */
 const REPLAY_SCAN = 500;
@@ -43,8 +47,8 @@ export interface HistoryHost {
   transaction(fn: () => void): void;
   /** Queue a delivery of a stored event to a trigger, marked with a replay's name. */
   enqueue(seq: number, trigger: string, event: CloudEvent, now: number, replay: string): void;
-  /** The broker's current trigger names. */
-  triggers(): ReadonlySet<string>;
+  /** The broker's current triggers: name -> parallelism. */
+  triggers(): ReadonlyMap<string, number>;
   /** Seqs of events with deliveries still queued (they are never expired or evicted). */
   queued(): Iterable<number>;
   evicted(n: number): void;
@@ -272,13 +276,21 @@ export class History {
   /** Queue the next batch of every running replay that has room (from the broker's pump: cheap when none). */
   refill(now: number): void {
     for (const [name, r] of this.running) {
-      if (r.scanned || (this.outstanding.get(name) ?? 0) > REPLAY_BATCH / 2) continue;
-      this.host.transaction(() => this.step(name, r, now));
+      const batch = this.batchOf(r.plan);
+      if (r.scanned || (this.outstanding.get(name) ?? 0) > batch / 2) continue;
+      this.host.transaction(() => this.step(name, r, now, batch));
       this.finishIfDone(name);
     }
   }
 
-  private step(name: string, r: Running, now: number): void {
+  /** Half the smallest parallelism of the replay's triggers, within 1 to REPLAY_BATCH. */
+  private batchOf(plan: ReplayPlan): number {
+    const triggers = this.host.triggers();
+    const parallelism = (plan.triggers ?? [...triggers.keys()]).map((t) => triggers.get(t) ?? Infinity);
+    return Math.max(1, Math.min(REPLAY_BATCH, Math.floor(Math.min(...parallelism) / 2)));
+  }
+
+  private step(name: string, r: Running, now: number, batch: number): void {
     const { sql } = this.host;
     let cursor = sql.exec<{ cursor: number }>("SELECT cursor FROM replays WHERE name = ?", name).one().cursor;
     const triggers = this.host.triggers();
@@ -290,7 +302,7 @@ export class History {
       for (const trigger of targets) this.host.enqueue(row.seq, trigger, event, now, name);
       queued += targets.length;
       cursor = row.seq;
-      if (queued >= REPLAY_BATCH) break;
+      if (queued >= batch) break;
     }
     this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + queued);
     r.scanned = rows.length < REPLAY_SCAN && cursor === (rows.at(-1)?.seq ?? cursor);

@@ -80,9 +80,9 @@ export function compileReplayFilter(plan: ReplayPlan): CompiledFilter {
  * The triggers this event is sent to again: those it matched when it arrived, among the plan's and the
  * broker's current ones, whose delivery ended in the plan's state, when the plan's filters pass it.
  */
-export function replayTargets(plan: ReplayPlan, filter: CompiledFilter, event: CloudEvent, history: StoredHistory, current: ReadonlySet<string>): string[] {
+export function replayTargets(plan: ReplayPlan, filter: CompiledFilter, event: CloudEvent, history: StoredHistory, current: { has(trigger: string): boolean }): string[] {
   const picked = Object.entries(history)
-    .filter(([trigger, d]) => current.has(trigger) && (plan.triggers === null || plan.triggers.includes(trigger)))
+    .filter(([trigger]) => current.has(trigger) && (plan.triggers === null || plan.triggers.includes(trigger)))
     .filter(([, d]) => (plan.state === "any" ? SETTLED.includes(d.s) : d.s === plan.state))
     .map(([trigger]) => trigger);
   if (picked.length === 0) return [];
