@@ -162,6 +162,7 @@ export class Broker extends DurableObject<Env> {
     if (Number(settings.get("version") ?? -1) > version) return;
     settings.put("version", String(version));
     if (settings.get("broker") !== text) {
+      this.history.flush(); // before rows go: a seq that is reused must not get another event's history
       this.ctx.storage.transactionSync(() => {
         settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
@@ -170,9 +171,11 @@ export class Broker extends DurableObject<Env> {
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
         if (dropped.length > 0) this.count("", "dropped", dropped.length);
         this.counters.forget(config?.triggers.map((t) => t.name) ?? []);
-        if (!this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
+        // A deleted broker keeps no history; a retaining one keeps events past their deliveries.
+        if (config === null || !this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
       });
       this.countQueue();
+      this.history.recount();
       this.apply(config);
     }
     await this.pump();

@@ -91,20 +91,28 @@ export class History {
     if (!columns("deliveries").includes("replay")) sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
     sql.exec(`CREATE TABLE IF NOT EXISTS replays (name TEXT PRIMARY KEY, plan TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, scanned INTEGER NOT NULL DEFAULT 0,
       matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
-    this.outstanding.clear();
-    for (const r of sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay")) this.outstanding.set(r.replay, r.n);
     this.running.clear();
     for (const r of sql.exec<{ name: string; plan: string; scanned: number }>("SELECT name, plan, scanned FROM replays WHERE done = 0")) {
       const plan = JSON.parse(r.plan) as ReplayPlan;
       this.running.set(r.name, { plan, filter: compileReplayFilter(plan), scanned: r.scanned === 1 });
     }
+    this.recount();
     this.nextExpiry = -Infinity; // unknown until the first expiry looks
     this.oldest = sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM events").one().seq ?? Infinity;
   }
 
   configure(retentionMs: number, limit: number): void {
+    // A shorter retention or a lower cap applies at the next alarm, not when the old schedule comes.
+    if (retentionMs < this.retentionMs || limit < this.limit) this.nextExpiry = -Infinity;
     this.retentionMs = retentionMs;
     this.limit = limit;
+  }
+
+  /** Replay deliveries still queued, from the table (at start, and after deliveries were dropped with their trigger). */
+  recount(): void {
+    this.outstanding.clear();
+    for (const r of this.host.sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay")) this.outstanding.set(r.replay, r.n);
+    for (const name of [...this.running.keys()]) this.finishIfDone(name);
   }
 
   /** Whether delivered events are kept (the broker deletes them on their last delivery otherwise). */
@@ -130,8 +138,9 @@ export class History {
 
   /** Record an attempt's outcome on the event's row. Skipped when the row is about to go (no retention). */
   attempted(seq: number, trigger: string, verdict: Verdict, outcome: Outcome, startedAt: number, now: number, deadLetterSink: boolean, replay: string | null): void {
+    // Without retention the row goes with its last delivery (and its seq may be reused): nothing to record.
+    if (!this.retains()) return;
     const state = STATE_OF[verdict];
-    if (!this.retains() && state !== "retrying") return;
     const attempt: StoredAttempt = [startedAt, outcome.ok ? (outcome.status ?? null) : outcome.status, now - startedAt, outcome.ok ? null : describeBody(outcome.body)];
     const flags = attemptFlags(deadLetterSink, replay);
     if (flags) attempt.push(flags);
