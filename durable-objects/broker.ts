@@ -166,7 +166,7 @@ export class Broker extends DurableObject<Env> {
       this.ctx.storage.transactionSync(() => {
         settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
-        const dropped = this.sql.exec<{ event_seq: number; trigger: string }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger", keep).toArray();
+        const dropped = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", keep).toArray();
         this.history.dropped(dropped);
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
         if (dropped.length > 0) this.count("", "dropped", dropped.length);

@@ -152,8 +152,9 @@ export class History {
     });
   }
 
-  /** Queued deliveries dropped with their trigger: shown as dropped. */
-  dropped(rows: { event_seq: number; trigger: string }[]): void {
+  /** Queued deliveries dropped with their trigger: shown as dropped, and a replay's counted as failed. */
+  dropped(rows: { event_seq: number; trigger: string; replay: string | null }[]): void {
+    for (const r of rows) if (r.replay && this.running.has(r.replay)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", r.replay);
     if (!this.retains()) return;
     for (const r of rows) this.update(r.event_seq, (h) => h[r.trigger] && (h[r.trigger].s = "dropped"));
   }

@@ -282,6 +282,22 @@ describe("replay", () => {
     expect(atDelete).toBeLessThan(40);
   });
 
+  it("ends, counting what it could not send as failed, when its trigger is deleted on the way", async () => {
+    await put("brokers", broker("drop"));
+    await put("triggers", trigger("doomed", { broker: "drop", subscriber: { uri: `${sub}/drop` } }, { "edge-eventing.dev/parallelism": "2" }));
+    await send("drop", Array.from({ length: 30 }, (_, i) => ({ id: `d${i}` })));
+    await receivedAtLeast(sub, "/drop", 30);
+    await script(sub, "/drop", [{ status: 200, delayMs: 100 }]);
+    expect((await createReplay(replay("orphan", { broker: "drop", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);
+    await receivedAtLeast(sub, "/drop", 2);
+    expect((await call(resourcePath(NS, "triggers", "doomed"), { method: "DELETE", headers: auth })).status).toBe(200);
+    const s = await finished("orphan");
+    expect(s.matched).toBe(30);
+    expect(s.delivered).toBeLessThan(30);
+    expect(s.failed).toBeGreaterThan(0);
+    expect(s.conditions[0]).toMatchObject({ status: "False", reason: "Failed" });
+  });
+
   it("does not starve live traffic: replay deliveries take at most half the trigger's parallelism", async () => {
     await put("brokers", broker("busy"));
     await put("triggers", trigger("one", { broker: "busy", subscriber: { uri: `${sub}/busy` } }, { "edge-eventing.dev/parallelism": "4" }));
