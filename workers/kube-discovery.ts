@@ -15,7 +15,7 @@ export const kubeDiscovery = new Hono<{ Bindings: Env }>();
 const notFound = (what: string) => failure(404, "NotFound", `${what} not found`);
 
 kubeDiscovery.get("/version", (c) => c.json(versionInfo()));
-for (const path of ["/api", "/api/*", "/apis", "/openapi/*"]) kubeDiscovery.use(path, requireAdmin);
+for (const path of ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*"]) kubeDiscovery.use(path, requireAdmin);
 
 kubeDiscovery.get("/api", (c) => c.json(coreVersions()));
 kubeDiscovery.get("/api/v1", (c) => c.json(coreResources()));

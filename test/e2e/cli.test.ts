@@ -132,7 +132,7 @@ describe("edge-eventing CLI against a running router", () => {
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/Error from server \(Invalid\): Trigger "broken" is invalid\n {2}\* spec\.filters\[0\]\.cesql: /);
     const missing = await cli(["get", "trigger", "nope", "-n", "shop"]);
-    expect(missing).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): triggers "nope" not found\n' });
+    expect(missing).toMatchObject({ code: 1, stderr: 'Error from server (NotFound): triggers.eventing.knative.dev "nope" not found\n' });
     const unauthorized = await cli(["get", "brokers"], { EDGE_EVENTING_TOKEN: "" });
     expect(unauthorized.code).toBe(1);
     expect(unauthorized.stderr).toContain("Error from server (Unauthorized)");
