@@ -13,6 +13,7 @@ import { residentMiB } from "./proc.ts";
 import { markdown, type Machine, type Results, table } from "./report.ts";
 import { ROOT, startRuntime } from "./runtime.ts";
 import { partitions } from "./partitions.ts";
+import { history } from "./history.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 import { transform } from "./transform.ts";
@@ -48,6 +49,7 @@ try {
     ["slow subscriber", () => slowSubscriber(bench)],
     ["partitions", () => partitions(bench)],
     ["transform", () => transform(bench)],
+    ["history", () => history(bench)],
   ] as const) {
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));

@@ -13,8 +13,8 @@ export async function put(router: string, plural: string, name: string, manifest
  * A broker with `triggers` triggers that all match every event, trigger i delivering to `${subscriber}${path}/${i}`.
  * Returns the broker's ingress URL.
  */
-export async function brokerWithTriggers(router: string, o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number; partitions?: number }): Promise<string> {
-  const partitions = o.partitions ? { "edge-eventing.dev/partitions": String(o.partitions) } : {};
+export async function brokerWithTriggers(router: string, o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number; partitions?: number; annotations?: Record<string, string> }): Promise<string> {
+  const partitions = { ...(o.partitions ? { "edge-eventing.dev/partitions": String(o.partitions) } : {}), ...o.annotations };
   await put(router, "brokers", o.broker, {
     apiVersion: "eventing.knative.dev/v1",
     kind: "Broker",

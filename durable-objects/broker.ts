@@ -19,10 +19,14 @@ import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../sh
 import { secretReader } from "../shared/secrets.ts";
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
 import { BrokerCounters } from "./broker-counters.ts";
+import { History } from "./history.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { MeteredSql } from "./metered-sql.ts";
 import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
 import { partitionOf } from "../shared/partitions.ts";
+import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
+import { initialHistory } from "../shared/history/record.ts";
+import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
@@ -59,6 +63,8 @@ interface DeliveryRow {
   phase: "subscriber" | "deadletter";
   attempt: number;
   error: string | null;
+  /** The Replay that queued this delivery, if one did. */
+  replay: string | null;
   [key: string]: SqlStorageValue;
 }
 
@@ -77,6 +83,15 @@ export class Broker extends DurableObject<Env> {
   /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
   private readonly sql = new MeteredSql(this.ctx.storage.sql);
   private readonly counters = new BrokerCounters(this.sql);
+  /** Retained events, their delivery history, and replays (durable-objects/history.ts). */
+  private readonly history = new History({
+    sql: this.sql,
+    transaction: (fn) => this.ctx.storage.transactionSync(fn),
+    enqueue: (seq, trigger, event, now, replay) => this.enqueue(seq, trigger, event, now, replay),
+    triggers: () => new Map([...this.triggers].map(([name, t]) => [name, t.config.parallelism])),
+    queued: () => this.remaining.keys(),
+    evicted: (n) => this.count("", "history_evicted", n),
+  });
   /** The pushed configuration and its version (table `config`); null until the first configuration. */
   private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
@@ -131,6 +146,7 @@ export class Broker extends DurableObject<Env> {
       DROP INDEX IF EXISTS dedup_expiry;
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+    this.history.open();
     this.settings = new KeyValueTable(this.sql, "config");
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.countQueue();
@@ -151,16 +167,20 @@ export class Broker extends DurableObject<Env> {
     if (Number(settings.get("version") ?? -1) > version) return;
     settings.put("version", String(version));
     if (settings.get("broker") !== text) {
+      this.history.flush(); // before rows go: a seq that is reused must not get another event's history
       this.ctx.storage.transactionSync(() => {
         settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
-        const dropped = this.sql.exec("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING trigger", keep).toArray();
+        const dropped = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", keep).toArray();
+        this.history.dropped(dropped);
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
         if (dropped.length > 0) this.count("", "dropped", dropped.length);
         this.counters.forget(config?.triggers.map((t) => t.name) ?? []);
-        this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
+        // A deleted broker keeps no history; a retaining one keeps events past their deliveries.
+        if (config === null || !this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
       });
       this.countQueue();
+      this.history.recount();
       this.apply(config);
     }
     await this.pump();
@@ -222,6 +242,7 @@ export class Broker extends DurableObject<Env> {
     if (!this.settings) return;
     this.armedAt = null;
     this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
+    this.history.expire(Date.now());
     this.counters.flush();
     await this.pump();
   }
@@ -281,6 +302,33 @@ export class Broker extends DurableObject<Env> {
       .map((r) => ({ id: r.id, trigger: r.trigger, at: r.at, reason: r.reason, event: JSON.parse(r.body) }));
   }
 
+  /** This partition's retained events matching `query`, newest first (the history API merges partitions). */
+  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[] {
+    return this.settings ? this.history.search(query, before, limit) : [];
+  }
+
+  /** How many deliveries a replay would send from this partition (a dry run). */
+  countReplay(plan: ReplayPlan): number {
+    return this.settings ? this.history.count(plan) : 0;
+  }
+
+  async startReplay(plan: ReplayPlan): Promise<void> {
+    if (!this.settings) return;
+    this.history.start(plan);
+    await this.pump();
+  }
+
+  /** Deleting a Replay stops it: its queued deliveries go (those in flight finish). */
+  stopReplay(name: string): void {
+    if (!this.settings) return;
+    this.history.stop(name);
+    this.countQueue();
+  }
+
+  replayProgress(name: string): ReplayProgress | null {
+    return this.settings ? this.history.progress(name) : null;
+  }
+
   /** Queue a kept dead letter to its trigger again, from the first attempt. */
   async redeliver(id: number): Promise<boolean> {
     if (!this.settings) return false;
@@ -288,7 +336,7 @@ export class Broker extends DurableObject<Env> {
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
       const event = decodeStructured(row.body) as CloudEvent;
-      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body) VALUES (?, ?) RETURNING seq", Date.now(), row.body).one().seq;
+      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, history) VALUES (?, ?, ?) RETURNING seq", Date.now(), row.body, initialHistory([row.trigger])).one().seq;
       this.enqueue(seq, row.trigger, event, Date.now());
       this.sql.exec("DELETE FROM dead WHERE id = ?", id);
     });
@@ -300,6 +348,7 @@ export class Broker extends DurableObject<Env> {
     this.config = config;
     this.transformers = compileTransformers(config);
     this.triggers = new Map();
+    this.history.configure(config?.retentionMs ?? 0, config?.retentionLimit ?? 0);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
@@ -360,11 +409,14 @@ export class Broker extends DurableObject<Env> {
           this.sql.exec("INSERT OR REPLACE INTO dedup (source, id, expires_at) VALUES (?, ?, ?)", String(event.attributes.source), String(event.attributes.id), now + config.dedupWindowMs);
         }
         accepted++;
-        if (matches[i].length === 0) return;
+        // Kept with retention even when no trigger matched: "where did my event go" has an answer then too.
+        if (matches[i].length === 0 && !this.history.retains()) return;
         const own = event.attributes.traceparent;
         const forwarded = isTraceparent(own) ? { ...headers, traceparent: own } : headers;
         const stored = Object.keys(forwarded).length > 0 ? JSON.stringify(forwarded) : null;
-        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, headers) VALUES (?, ?, ?) RETURNING seq", now, encodeStructured(event), stored).one().seq;
+        const history = initialHistory(matches[i].map((t) => t.config.name));
+        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, headers, history) VALUES (?, ?, ?, ?) RETURNING seq", now, encodeStructured(event), stored, history).one().seq;
+        this.history.stored(seq, now);
         for (const t of matches[i]) {
           this.enqueue(seq, t.config.name, event, now);
           matched.set(t.config.name, (matched.get(t.config.name) ?? 0) + 1);
@@ -395,9 +447,9 @@ export class Broker extends DurableObject<Env> {
     });
   }
 
-  private enqueue(seq: number, trigger: string, event: CloudEvent, now: number): void {
+  private enqueue(seq: number, trigger: string, event: CloudEvent, now: number, replay: string | null = null): void {
     const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : null;
-    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (?, ?, ?, ?)", seq, trigger, pkey, now);
+    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at, replay) VALUES (?, ?, ?, ?, ?)", seq, trigger, pkey, now, replay);
     this.remaining.set(seq, (this.remaining.get(seq) ?? 0) + 1);
     this.backlog++;
   }
@@ -413,6 +465,7 @@ export class Broker extends DurableObject<Env> {
    */
   private async pump(only?: "touched"): Promise<void> {
     const now = Date.now();
+    this.history.refill(now);
     const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
     this.touched.clear();
     for (const t of look) {
@@ -453,7 +506,7 @@ export class Broker extends DurableObject<Env> {
         now, JSON.stringify([...this.triggers.keys()]),
       )
       .one();
-    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity, row.dedup ? now + DEDUP_PURGE_INTERVAL_MS : Infinity);
+    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity, row.dedup ? now + DEDUP_PURGE_INTERVAL_MS : Infinity, this.history.wakeAt(now));
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;
     await this.ctx.storage.setAlarm(at);
@@ -466,13 +519,14 @@ export class Broker extends DurableObject<Env> {
       return this.arm();
     }
     let outcome: Outcome;
+    const started = Date.now();
     try {
       outcome = await this.attempt(row, t);
     } catch (e) {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
     this.leased.get(t.config.name)?.delete(row.id);
-    this.settle(row, t, outcome);
+    this.settle(row, t, outcome, started);
     this.touched.add(t.config.name);
     await this.pump("touched");
   }
@@ -510,7 +564,9 @@ export class Broker extends DurableObject<Env> {
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
     const { knativebrokerttl: ttl, ...rest } = event.attributes;
     const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
-    const sent = await this.sendTo(target, { attributes, data: event.data }, ttl, t, toSubscriber, forwarded);
+    // A replayed event is the original with one extension naming the Replay (API.md §6).
+    const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
+    const sent = await this.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
     return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
   }
 
@@ -526,7 +582,7 @@ export class Broker extends DurableObject<Env> {
         const outgoing = ttl === undefined ? event : { attributes: { ...event.attributes, knativebrokerttl: ttl }, data: event.data };
         const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
         if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
-        return r.status === 202 ? { ok: true } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
+        return r.status === 202 ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
         const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
@@ -543,7 +599,7 @@ export class Broker extends DurableObject<Env> {
         }
         // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
         const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
-        return toSubscriber && result.status === 200 && carriesEvent ? replyOf(result) : { ok: true };
+        return toSubscriber && result.status === 200 && carriesEvent ? replyOf(result) : { ok: true, status: result.status };
       }
     }
   }
@@ -616,7 +672,7 @@ export class Broker extends DurableObject<Env> {
     const r = here ? await this.store([reply], forwarded) : await ingestInto(this.env, to ?? this.config!, [reply], forwarded);
     if (r.status === 202) {
       this.count("", "replies", 1);
-      return { ok: true };
+      return { ok: true, status: 200 }; // a reply is a 200 with an event (a transform's result counts as one)
     }
     if (r.status === 400) {
       // The reply chain used up its hops: the loop ends here, visibly.
@@ -627,13 +683,13 @@ export class Broker extends DurableObject<Env> {
     return { ok: false, status: 503, body: `reply not stored: ${r.error}`, retryAfterMs: r.status === 429 ? r.retryAfterSeconds * 1000 : null };
   }
 
-  private settle(row: DeliveryRow, t: Trigger, outcome: Outcome): void {
+  private settle(row: DeliveryRow, t: Trigger, outcome: Outcome, started: number): void {
     const name = t.config.name;
     // The row is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
     if (!this.triggers.has(name) || this.sql.exec("SELECT 1 FROM deliveries WHERE id = ?", row.id).toArray().length === 0) return;
     // Everything but a plain success is logged, with the event's id (read now: settling may delete the event).
     const id = outcome.ok && row.phase === "subscriber" ? undefined : this.sql.exec<{ id: string }>("SELECT json_extract(body, '$.id') AS id FROM events WHERE seq = ?", row.event_seq).one().id;
-    const verdict = this.record(row, t, outcome);
+    const verdict = this.record(row, t, outcome, started);
     if (verdict !== "delivered") {
       const level = verdict === "failed" ? "error" : verdict === "retry" ? "warn" : "info";
       const failure = outcome.ok ? {} : { status: outcome.status, error: describeBody(outcome.body) };
@@ -643,10 +699,12 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** Write an attempt's outcome as decided: done, retry later, move to the dead-letter sink, or keep as failed. */
-  private record(row: DeliveryRow, t: Trigger, outcome: Outcome): Verdict {
+  private record(row: DeliveryRow, t: Trigger, outcome: Outcome, started: number): Verdict {
     const now = Date.now();
     const name = t.config.name;
     const d = decide({ phase: row.phase, attempt: row.attempt, policy: t.policy, hasDeadLetterSink: t.deadLetter !== undefined, subscriberUri: t.config.subscriberUri }, outcome);
+    this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
+    if (row.replay && (d.verdict === "delivered" || d.verdict === "deadlettered" || d.verdict === "failed")) this.history.settled(row.replay, d.verdict);
     switch (d.verdict) {
       case "delivered": {
         const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
@@ -681,7 +739,7 @@ export class Broker extends DurableObject<Env> {
     if (left > 0) this.remaining.set(row.event_seq, left);
     else {
       this.remaining.delete(row.event_seq);
-      this.sql.exec("DELETE FROM events WHERE seq = ?", row.event_seq);
+      if (!this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq = ?", row.event_seq);
     }
     this.backlog--;
     this.count(trigger, counter, 1);

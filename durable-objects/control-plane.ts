@@ -6,6 +6,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Stub } from "./stub.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { RoutingTable } from "./routing.ts";
+import { pushReplay, replayReferences, replayStatusOf } from "./replays.ts";
+import type { ReplaySpec } from "../shared/history/replay.ts";
 import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
@@ -62,6 +64,10 @@ export class ControlPlane extends DurableObject<Env> {
     if (envelope.length > 0) return this.refuse(info, name, envelope);
     const causes = info.validate({ ...given, spec: given.spec ?? {} });
     if (causes.length > 0) return this.refuse(info, name, causes);
+    if (kind === "Replay") {
+      const refs = replayReferences(given.spec as unknown as ReplaySpec, this.triggerNames(namespace, (given.spec as unknown as ReplaySpec).broker));
+      if (refs.length > 0) return this.refuse(info, name, refs);
+    }
 
     const existing = this.read(kind, namespace, given.metadata.name);
     const frozen = existing ? immutableChanges(info, existing, { ...given, spec: given.spec ?? {} }) : [];
@@ -94,7 +100,8 @@ export class ControlPlane extends DurableObject<Env> {
     if (!options.applied) {
       manifest.metadata.managedFields = recordUpdate(existing, manifest, options.manager, given.apiVersion, new Date().toISOString());
     }
-    if (options.dryRun) return { code: existing ? 200 : 201, object: this.withStatus(manifest, ctx) };
+    // A Replay's dry run counts what it would send (status.matched).
+    if (options.dryRun) return { code: existing ? 200 : 201, object: kind === "Replay" ? await this.withLiveStatus(manifest, ctx, true) : this.withStatus(manifest, ctx) };
     this.nextVersion();
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
     await this.propagate(manifest, ctx);
@@ -112,8 +119,9 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /** Status as computed here, with what a runner object reports merged over it. */
-  private async withLiveStatus(m: Manifest, ctx: ResolveContext): Promise<Manifest> {
+  private async withLiveStatus(m: Manifest, ctx: ResolveContext, dryRun = false): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
+    if (m.kind === "Replay") return { ...shown, status: await replayStatusOf(this.env, m, this.partitionsOf(m), dryRun) };
     if (!runnerBinding(m.kind)) return shown;
     return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
   }
@@ -237,6 +245,18 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
     if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
+    if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
+  }
+
+  /** The partitions of a Replay's broker. */
+  private partitionsOf(replay: Manifest): number {
+    return this.route(replay.metadata.namespace!, (replay.spec as unknown as ReplaySpec).broker)?.partitions ?? 1;
+  }
+
+  /** The names of a broker's triggers, or null when there is no such broker. */
+  private triggerNames(namespace: string, broker: string): string[] | null {
+    if (!this.read("Broker", namespace, broker)) return null;
+    return this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === broker).map((t) => t.metadata.name);
   }
 
   /**

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { KINDS } from "../shared/resources/kinds.ts";
 import { dashboardApp } from "./dashboard/app.js";
+import { dashboardHistory } from "./dashboard/history.js";
 import { page, STYLE } from "./dashboard/page.ts";
 
 export const dashboard = new Hono<{ Bindings: Env }>();
@@ -18,8 +19,11 @@ const SECURITY = {
   "cache-control": "no-cache",
 };
 
-/** The browser script: its function's source, called at once (type="module" runs it after the page is parsed). */
-const SCRIPT = `(${dashboardApp.toString()})();\n`;
+/**
+ * The browser script: its functions' sources, called at once (type="module" runs it after the page is
+ * parsed); the history section gets the helpers the main script returns.
+ */
+const SCRIPT = `(${dashboardHistory.toString()})((${dashboardApp.toString()})());\n`;
 
 /** The kinds the page lists, from the same table the management API serves. */
 const kinds = KINDS.map((k) => ({ group: k.group, version: k.versions[0], kind: k.kind, plural: k.plural, source: k.source === true, addressable: k.addressable === true }));

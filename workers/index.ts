@@ -1,6 +1,7 @@
 /** The router Worker: HTTP routes and the cron watchdog. Durable Object classes are exported from here. */
 import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
+import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
 import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
@@ -23,6 +24,7 @@ app.route("/", operations);
 app.route("/", dashboard);
 app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
 app.route("/", reviews);
+app.route("/", history);
 app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
 app.route("/", webhooks);

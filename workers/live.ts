@@ -20,7 +20,7 @@ import { sameSecret } from "../shared/crypto.ts";
 import { requireAdmin } from "./auth.ts";
 import { control, resolveContext } from "./context.ts";
 
-type LiveEnv = { Bindings: Env; Variables: { partitions: Stub<Broker>[] } };
+export type LiveEnv = { Bindings: Env; Variables: { partitions: Stub<Broker>[] } };
 export const live = new Hono<LiveEnv>();
 const BROKER = "/apis/eventing.knative.dev/v1/namespaces/:namespace/brokers/:name";
 /** Most dead letters one list returns (the broker keeps up to DEAD_KEEP). */
@@ -37,7 +37,7 @@ const requireAdminLive: MiddlewareHandler<LiveEnv> = async (c, next) => {
 };
 
 /** 404 unless the broker exists, so a typo is not a silent, empty feed; then its partitions' objects. */
-const requireBroker: MiddlewareHandler<LiveEnv> = async (c, next) => {
+export const requireBroker: MiddlewareHandler<LiveEnv> = async (c, next) => {
   const { namespace, name } = c.req.param() as { namespace: string; name: string };
   const found = isValidNamespace(namespace) && isValidName(name) && (await control(c.env).get("Broker", namespace, name, resolveContext(c.env, c.req.url)));
   if (!found) return c.json(failure(404, "NotFound", `brokers "${name}" not found`, { name, kind: "brokers" }), 404);

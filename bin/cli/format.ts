@@ -49,6 +49,8 @@ function kindColumns(r: Resource): [string, string][] {
       return [["URL", r.status?.address?.url ?? ""]];
     case "Trigger":
       return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];
+    case "Replay":
+      return [["BROKER", String(r.spec?.broker ?? "")], ["MATCHED", String(r.status?.matched ?? "")], ["DELIVERED", String(r.status?.delivered ?? "")], ["FAILED", String(r.status?.failed ?? "")]];
     case "ScaledObject": {
       const target = r.spec?.scaleTargetRef as { name?: string } | undefined;
       return [["SCALETARGETNAME", target?.name ?? ""], ["MIN", String(r.spec?.minReplicaCount ?? "")], ["MAX", String(r.spec?.maxReplicaCount ?? "")]];

@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<Command>> = {
   send: async () => (await import("./send.ts")).send,
   tail: async () => (await import("./tail.ts")).tail,
   review: async () => (await import("./review.ts")).review,
+  events: async () => (await import("./events.ts")).events,
+  replay: async () => (await import("./replay.ts")).replay,
   autoscale: async () => ({
     usage: "autoscale decide|simulate --input FILE [--plot]",
     run: async (args, cli) => (await import("./autoscale.ts")).autoscale(args, cli.io),

@@ -8,7 +8,8 @@
  */
 import { type DeliveryPolicy, errorExtensions, isRetryable, retryDelayMs } from "./policy.ts";
 
-export type Outcome = { ok: true } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
+/** `status`: the target's answer, when it gave one (kept in the event history). */
+export type Outcome = { ok: true; status?: number } | { ok: false; status: number | null; body: Uint8Array | string; retryAfterMs: number | null };
 
 export type Phase = "subscriber" | "deadletter";
 

@@ -24,6 +24,7 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
   deadlettered: { metric: "events_dead_lettered_total", help: "Events the dead-letter sink accepted after the subscriber failed." },
   failed: { metric: "events_failed_total", help: "Events that exhausted delivery with no dead-letter sink left; kept for redelivery." },
   dropped: { metric: "events_dropped_total", help: "Queued events dropped: trigger or broker deleted, or reply TTL exhausted." },
+  history_evicted: { metric: "history_evicted_total", help: "Retained events removed before their retention ran out because the partition's history reached its cap (oldest first).", broker: true },
   rows_written: { metric: "storage_rows_written_total", help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).", broker: true },
   rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };

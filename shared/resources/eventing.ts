@@ -24,6 +24,10 @@ export const BROKER_ANNOTATIONS = {
   dedupWindow: "edge-eventing.dev/dedup-window",
   /** Names a Worker secret; producers then send `Authorization: Bearer <its value>` (401 without, 403 wrong). */
   ingressTokenSecret: "edge-eventing.dev/ingress-token-secret",
+  /** How long delivered events are kept with their delivery history (ISO 8601 duration; PT0S keeps none). */
+  retention: "edge-eventing.dev/retention",
+  /** The most events each partition keeps for the history; the oldest go first beyond it. */
+  retentionLimit: "edge-eventing.dev/retention-limit",
   /** How many partition objects share the broker's events (API.md §5); may only grow. */
   partitions: PARTITIONS_ANNOTATION,
 } as const;
@@ -38,6 +42,10 @@ export const DEFAULT_BACKLOG_LIMIT = 100_000;
 export const MAX_BACKLOG_LIMIT = 10_000_000;
 export const DEFAULT_DEDUP_WINDOW_MS = 10 * 60_000;
 export const MAX_DEDUP_WINDOW_MS = 7 * 86_400_000;
+export const DEFAULT_RETENTION_MS = 24 * 3_600_000;
+export const MAX_RETENTION_MS = 30 * 86_400_000;
+export const DEFAULT_RETENTION_LIMIT = 100_000;
+export const MAX_RETENTION_LIMIT = 1_000_000;
 /** Knative Kafka's in-flight cap per partition (max.poll.records). */
 export const DEFAULT_PARALLELISM = 50;
 export const MAX_PARALLELISM = 1000;
@@ -64,6 +72,15 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
     if (ms === null || ms > MAX_DEDUP_WINDOW_MS) {
       causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.dedupWindow}`, message: "must be an ISO 8601 duration of at most P7D (PT0S turns dedup off)" });
     }
+  }
+  const retention = a[BROKER_ANNOTATIONS.retention];
+  if (retention !== undefined) {
+    const ms = parseDuration(retention);
+    if (ms === null || ms > MAX_RETENTION_MS) causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.retention}`, message: "must be an ISO 8601 duration of at most P30D (PT0S keeps nothing after delivery)" });
+  }
+  const limit = a[BROKER_ANNOTATIONS.retentionLimit];
+  if (limit !== undefined && !isIntIn(limit, 1, MAX_RETENTION_LIMIT)) {
+    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.retentionLimit}`, message: `must be an integer from 1 to ${MAX_RETENTION_LIMIT} (events per partition)` });
   }
   return causes;
 }
@@ -113,6 +130,10 @@ export interface BrokerConfig {
   name: string;
   backlogLimit: number;
   dedupWindowMs: number;
+  /** Delivered events are kept this long (0: deleted on delivery, as a source's channel does). */
+  retentionMs?: number;
+  /** Events each partition keeps at most for the history. */
+  retentionLimit?: number;
   /** The Worker secret producers must present as a bearer token, when the broker requires one. */
   ingressTokenSecret?: string;
   delivery?: DeliverySpec;
@@ -151,11 +172,15 @@ export interface TriggerConfig {
   reply?: { namespace: string; name: string } | null;
 }
 
-export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret"> {
+export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret" | "retentionMs" | "retentionLimit"> {
   const a = m.metadata.annotations ?? {};
   const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];
+  const retention = a[BROKER_ANNOTATIONS.retention];
+  const limit = a[BROKER_ANNOTATIONS.retentionLimit];
   return {
+    retentionMs: retention === undefined ? DEFAULT_RETENTION_MS : (parseDuration(retention) ?? DEFAULT_RETENTION_MS),
+    retentionLimit: limit === undefined ? DEFAULT_RETENTION_LIMIT : Number(limit),
     backlogLimit: backlog === undefined ? DEFAULT_BACKLOG_LIMIT : Number(backlog),
     dedupWindowMs: dedup === undefined ? DEFAULT_DEDUP_WINDOW_MS : (parseDuration(dedup) ?? DEFAULT_DEDUP_WINDOW_MS),
     ingressTokenSecret: a[BROKER_ANNOTATIONS.ingressTokenSecret],

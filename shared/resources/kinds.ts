@@ -5,6 +5,7 @@ import { validateMnsSourceSpec } from "../bridges/mns/spec.ts";
 import { validateRedisStreamSourceSpec } from "../bridges/redis/spec.ts";
 import { validateRocketMQSourceSpec } from "../bridges/rocketmq/spec.ts";
 import type { FieldError } from "../delivery/policy.ts";
+import { validateReplay } from "../history/replay.ts";
 import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
 import { validateEventTransform, validateParallel, validateSequence } from "./composition.ts";
@@ -60,6 +61,7 @@ const ENTRIES = [
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, categories: ["all", "knative", "eventing"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
+  { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
 ] as const satisfies readonly KindInfo[];
 

@@ -188,6 +188,14 @@ const parallel = obj({
   reply: destination,
   channelTemplate,
 }, "Knative's Parallel: every event to every branch whose filter passes it; replies go to the branch's or spec.reply");
+const replay = obj({
+  broker: str("the Broker whose retained events are sent again"),
+  from: str("RFC 3339: events received at or after"),
+  to: str("RFC 3339: events received at or before (default: the Replay's creation)"),
+  triggers: list(str(), "trigger names (default: every trigger of the broker)"),
+  state: str("delivered, deadlettered, failed or any (default)"),
+  filters: list(filter),
+}, "sends a broker's retained events again through its triggers' current subscribers");
 
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
@@ -225,6 +233,7 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   EventTransform: { "*": manifest(eventTransform) },
   Sequence: { "*": manifest(sequence) },
   Parallel: { "*": manifest(parallel) },
+  Replay: { "*": manifest(replay) },
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {

@@ -3,35 +3,20 @@
  * apply a multi-document Knative manifest, get, describe, send, tail, review, delete, and the exit codes
  * scripts rely on (0 done, 1 the API refused, 2 wrong usage).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, receivedAtLeast, TOKEN } from "../support/client.ts";
+import { startCli } from "../support/cli.ts";
+import { eventually, receivedAtLeast } from "../support/client.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
 import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
 
-const BIN = resolve(import.meta.dirname, "../../bin/edge-eventing.mjs");
 let router: RunningRouter;
 let sub: Subscriber;
 let dir: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run>; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, EDGE_EVENTING_SERVER: router.url, EDGE_EVENTING_TOKEN: TOKEN, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<Run>((ok) => child.once("close", (code) => ok({ code, stdout, stderr })));
-  return { child, done, stdout: () => stdout, stderr: () => stderr };
-}
+const start = (args: string[], env: Record<string, string> = {}) => startCli(router.url, args, env);
 const cli = (args: string[], env?: Record<string, string>) => start(args, env).done;
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auth, binaryEvent, receivedAtLeast, script, TOKEN, trigger } from "../support/client.ts";
+import { auth, binaryEvent, received, receivedAtLeast, script, TOKEN, trigger } from "../support/client.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
 import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
 
@@ -93,5 +93,33 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     expect(got.headers["ce-id"]).toBe("flaky-1");
     await page.locator("#dead tr[data-dead]").waitFor({ state: "detached" });
     expect(await page.locator("#dead-status").textContent()).toContain("queued for redelivery");
+  });
+
+  it("searches the event history, shows an event's timeline, and replays after showing the dry-run count", async () => {
+    await script(sub.url, "/flaky", [{ status: 503, body: "closed for lunch" }]);
+    expect((await fetch(`${router.url}/default/default`, binaryEvent("lunch-1", "com.example.flaky"))).status).toBe(202);
+    await page.selectOption("#h-broker", "default/default");
+    await page.fill("#h-id", "lunch-1");
+    await page.selectOption("#h-state", "failed");
+    const row = page.locator('#history tr[data-event-id="lunch-1"]');
+    await expect.poll(async () => {
+      await page.click("#history-form button[type=submit]");
+      return row.count();
+    }, { timeout: 15_000 }).toBe(1);
+    expect(await row.textContent()).toContain("flaky failed");
+    await row.click();
+    const attempt = page.locator('#timeline li[data-trigger="flaky"] li[data-attempt]');
+    await attempt.waitFor();
+    expect(await attempt.textContent()).toMatch(/status 503 {2}\d+ ms {2}closed for lunch/);
+    await page.screenshot({ path: join(SHOTS, "history.png"), fullPage: true });
+
+    await script(sub.url, "/flaky", [{ status: 200 }]);
+    await page.click("#replay-check");
+    await expect.poll(() => page.locator("#replay-status").textContent()).toBe("1 delivery would be sent again (dry run: nothing sent yet).");
+    expect(await received(sub.url, "/flaky")).toEqual([]);
+    await page.click("#replay-go");
+    const [again] = await receivedAtLeast(sub.url, "/flaky", 1);
+    expect(again.headers).toMatchObject({ "ce-id": "lunch-1", "ce-replay": expect.stringMatching(/^replay-/) });
+    expect(await page.locator("#replay-status").textContent()).toContain("started");
   });
 });

@@ -82,6 +82,23 @@ describe("storage rows per event", () => {
   });
 });
 
+describe("storage rows per event, retention on and off (API.md section 6)", () => {
+  // The history keeps the event row instead of deleting it and records attempts in that row, gathered per
+  // second: a delivered event costs no more rows with retention than without (its delete comes at expiry).
+  for (const triggers of [1, 10]) {
+    it(`${triggers} trigger(s): PT24H writes no more rows per delivered event than PT0S`, async () => {
+      const figures: Record<string, number> = {};
+      for (const retention of ["PT0S", "PT24H"]) {
+        const name = `ret${triggers}-${retention.toLowerCase()}`;
+        await apply("brokers", broker(name, { "edge-eventing.dev/retention": retention }));
+        for (let i = 0; i < triggers; i++) await apply("triggers", trigger(`${name}-${i}`, { broker: name, filters: [{ exact: { type: `${name}.t` } }], subscriber: { uri: `${sub}/store-${name}` } }));
+        figures[retention] = (await rowsPerEvent(name, () => receivedAtLeast(sub, `/store-${name}`, EVENTS * triggers, 20_000), "delivered", triggers)).rowsWritten;
+      }
+      expect(figures.PT24H).toBeLessThanOrEqual(figures.PT0S + 0.5);
+    });
+  }
+});
+
 describe("schema upgrade", () => {
   it("moves a queue stored by the previous schema (lease column, NOT NULL pkey) into the current table, ids and rows kept", async () => {
     const stub = env.BROKER.getByName(`${NS}/upgrade`);

@@ -41,8 +41,11 @@ function h(tag, attrs, ...children) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-async function api(method, path) {
-  const res = await fetch(path, { method, headers: { authorization: "Bearer " + token(), accept: "application/json" } });
+async function api(method, path, payload = undefined) {
+  /** @type {Record<string, string>} */
+  const headers = { authorization: "Bearer " + token(), accept: "application/json" };
+  if (payload !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) { signOut("The token was refused."); throw new Error("unauthorized"); }
   if (!res.ok) throw new Error((body.reason ? body.reason + ": " : "") + (body.message || body.error || "HTTP " + res.status));
@@ -315,4 +318,6 @@ async function redeliver(key, id) {
 }
 
 start();
+// What other parts of the page (workers/dashboard/history.js) build on.
+return { $, h, api };
 }

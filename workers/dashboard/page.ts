@@ -33,6 +33,25 @@ export const page = (kinds: PageKind[]) => `<!doctype html>
   <section><h2>Triggers</h2><p class="muted">Events per second over the last minute; latency is the mean since the previous sample.</p><div id="triggers" class="cards"></div></section>
   <section><h2>Live tail</h2><ol id="tail" class="tail"></ol></section>
   <section><h2>Dead letters</h2><p id="dead-status" role="status"></p><div id="dead"></div></section>
+  <section><h2>Event history</h2>
+    <form id="history-form" class="filters">
+      <label>Broker <select id="h-broker"></select></label>
+      <label>Type <input id="h-type"></label>
+      <label>Source <input id="h-source"></label>
+      <label>Subject <input id="h-subject"></label>
+      <label>ID <input id="h-id"></label>
+      <label>Trigger <input id="h-trigger"></label>
+      <label>State <select id="h-state"><option value="">any</option><option>pending</option><option>retrying</option><option>delivered</option><option>deadlettered</option><option>failed</option><option>dropped</option></select></label>
+      <label>Received <select id="h-since"><option value="900">last 15 min</option><option value="3600">last hour</option><option value="86400" selected>last 24 h</option><option value="">any time</option></select></label>
+      <button type="submit">Search</button>
+    </form>
+    <p id="history-status" role="status"></p>
+    <div id="history"></div>
+    <button id="history-more" type="button" hidden>Older events</button>
+    <p><button id="replay-check" type="button" hidden>Replay these events…</button> <button id="replay-go" type="button" hidden>Start replay</button></p>
+    <p id="replay-status" role="status"></p>
+    <div id="timeline"></div>
+  </section>
 </main>
 </body>
 </html>
@@ -70,4 +89,12 @@ polyline { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
 .verdict-retry { color: var(--retried); }
 .verdict-failed, .verdict-deadlettered, .verdict-to-dead-letter-sink { color: var(--dead); }
 code { font: 12px ui-monospace, monospace; word-break: break-all; }
+.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: end; }
+.filters label { display: flex; flex-direction: column; font-size: 12px; }
+.clickable { cursor: pointer; }
+.state-delivered { color: var(--delivered); }
+.state-pending, .state-retrying { color: var(--retried); }
+.state-failed, .state-deadlettered, .state-dropped { color: var(--dead); }
+.timeline { font: 12px/1.6 ui-monospace, monospace; }
+pre { font: 12px ui-monospace, monospace; overflow: auto; }
 `;

@@ -1,0 +1,105 @@
+/**
+ * Event history and replay (API.md §6): what retention costs at ingress and in storage, and a replay's
+ * throughput while live traffic flows on the same broker, against that live traffic's latency without one.
+ */
+import { closedLoop, openLoop, percentile, waitFor } from "./load.ts";
+import { ADMIN_TOKEN } from "./runtime.ts";
+import type { Bench, Row } from "./scenarios.ts";
+import { batchEvents, binaryEvent, brokerWithTriggers, NAMESPACE, storageRows } from "./setup.ts";
+
+const INGRESS = { concurrency: 32, durationMs: 5_000, maxRequests: 20_000 };
+/** Events a replay sends again (each partition queues them 100 at a time, whatever the total). */
+const REPLAY_EVENTS = 100_000;
+const LIVE = { perSecond: 50, seconds: 10 };
+const DRAIN_MS = 900_000;
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export async function history(b: Bench): Promise<Row[]> {
+  return [...(await retentionCost(b)), ...(await replayBesideLive(b))];
+}
+
+/** Single-event ingress and rows written per delivered event, retention PT24H against PT0S, alternated three times. */
+async function retentionCost(b: Bench): Promise<Row[]> {
+  const brokers = { off: "retain-off", on: "retain-on" } as const;
+  const rates = { off: [] as number[], on: [] as number[] };
+  const sent = { off: 0, on: 0 };
+  const urls = { off: "", on: "" };
+  for (const which of ["off", "on"] as const) {
+    urls[which] = await brokerWithTriggers(b.rt.router, { broker: brokers[which], triggers: 1, subscriber: b.sink.url, path: `/${brokers[which]}`, annotations: { "edge-eventing.dev/retention": which === "on" ? "PT24H" : "PT0S" } });
+  }
+  const rowsWritten = async (broker: string) => (await storageRows(b.rt.router, broker)).written;
+  const rows0 = { off: await rowsWritten(brokers.off), on: await rowsWritten(brokers.on) };
+  for (const which of ["off", "on", "on", "off", "off", "on"] as const) {
+    const r = await closedLoop({ ...INGRESS, request: (i) => ({ url: urls[which], init: binaryEvent(`${b.run}-${which}-${sent[which] + i}`) }) });
+    rates[which].push((r.ok / r.elapsedMs) * 1000);
+    sent[which] += r.ok;
+    await waitFor(() => b.sink.count(`/${brokers[which]}/0`) >= sent[which], DRAIN_MS);
+  }
+  await new Promise((r) => setTimeout(r, 6_000)); // counters and attempt records are written within 5 s
+  const rows1 = { off: await rowsWritten(brokers.off), on: await rowsWritten(brokers.on) };
+  const perEvent = (which: "off" | "on") => (rows1[which] - (Number.isNaN(rows0[which]) ? 0 : rows0[which])) / sent[which];
+  const mean = (xs: number[]) => xs.reduce((a, c) => a + c, 0) / xs.length;
+  const on = mean(rates.on);
+  const off = mean(rates.off);
+  const bytes = await retainedBytes(b.rt.router, brokers.on);
+  return [
+    { scenario: "single-event ingress, retention PT24H", unit: "events/s", router: on, baselineName: "retention PT0S", baseline: off, ratio: on / off, goal: { text: ">= 0.9x PT0S", met: on / off >= 0.9 } },
+    {
+      scenario: "rows written per delivered event, retention PT24H",
+      unit: "rows/event",
+      router: perEvent("on"),
+      baselineName: "retention PT0S",
+      baseline: perEvent("off"),
+      ratio: perEvent("on") / perEvent("off"),
+      note: `+1 row per event when it expires (not yet counted); about ${bytes} bytes kept per event (its JSON and its history)`,
+    },
+  ];
+}
+
+/** What one retained event takes in SQLite: its structured JSON and its compact history (one trigger, one attempt). */
+async function retainedBytes(router: string, broker: string): Promise<number> {
+  const r = await fetch(`${router}/apis/edge-eventing.dev/v1alpha1/namespaces/${NAMESPACE}/brokers/${broker}/events?limit=1`, { headers: auth });
+  const [item] = ((await r.json()) as { items: { event: unknown; deliveries: { trigger: string; state: string; attempts: { at: string; status: number; durationMs: number }[] }[] }[] }).items;
+  const compact = Object.fromEntries(item.deliveries.map((d) => [d.trigger, { s: d.state, a: d.attempts.map((a) => [Date.parse(a.at), a.status, a.durationMs, null]) }]));
+  return JSON.stringify(item.event).length + JSON.stringify(compact).length + 8 + 8; // + seq and arrival time
+}
+
+/**
+ * Live events' send-to-receipt latency at LIVE rate on a broker with nothing queued; then the broker is
+ * filled with REPLAY_EVENTS events (delivered before going on), and the same live load runs while a
+ * Replay sends every retained event again; and the replay's rate.
+ */
+async function replayBesideLive(b: Bench): Promise<Row[]> {
+  const path = "/replayed";
+  const url = await brokerWithTriggers(b.rt.router, { broker: "replayed", triggers: 1, subscriber: b.sink.url, path, annotations: { "edge-eventing.dev/retention-limit": String(REPLAY_EVENTS) } });
+  const live = async (tag: string) => {
+    const ids = Array.from({ length: LIVE.perSecond * LIVE.seconds }, (_, i) => `${b.run}-live-${tag}-${i}`);
+    const r = await openLoop({ perSecond: LIVE.perSecond, count: ids.length, request: (i) => ({ url, init: binaryEvent(ids[i]) }) });
+    await waitFor(() => ids.every((id) => b.sink.receivedAt(id) !== undefined), DRAIN_MS);
+    const lat = ids.flatMap((id, i) => (b.sink.receivedAt(id) === undefined ? [] : [b.sink.receivedAt(id)! - r.sentAt[i]]));
+    return { p99: percentile(lat, 99), lost: ids.length - lat.length, count: ids.length };
+  };
+  const alone = await live("alone");
+  const fill = await closedLoop({ concurrency: 4, durationMs: DRAIN_MS, maxRequests: REPLAY_EVENTS / 100, request: (i) => ({ url, init: batchEvents(`${b.run}-fill-${i}`, 100) }) });
+  const filled = alone.count + fill.ok * 100;
+  await waitFor(() => b.sink.count(`${path}/0`) >= filled, DRAIN_MS);
+  const before = b.sink.count(`${path}/0`);
+  const started = performance.now();
+  const created = await fetch(`${b.rt.router}/apis/edge-eventing.dev/v1alpha1/namespaces/${NAMESPACE}/replays`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name: "bench" }, spec: { broker: "replayed", from: "2000-01-01T00:00:00Z" } }),
+  });
+  if (created.status !== 201) throw new Error(`replay: ${created.status} ${await created.text()}`);
+  const during = await live("during");
+  const liveSent = LIVE.perSecond * LIVE.seconds;
+  await waitFor(() => b.sink.count(`${path}/0`) - before >= filled + liveSent, DRAIN_MS);
+  const replayed = b.sink.count(`${path}/0`) - before - liveSent;
+  const replayRate = (replayed / (performance.now() - started)) * 1000;
+  const drained = before >= filled ? "" : `; the fill was not delivered within ${DRAIN_MS} ms (${before} of ${filled})`;
+  const note = (alone.lost || during.lost ? `live events not received: ${alone.lost} alone, ${during.lost} during` : `${replayed} of ${filled} replayed; replay rate ${Math.round(replayRate)} deliveries/s with live traffic at ${LIVE.perSecond}/s`) + drained;
+  return [
+    { scenario: `live p99 during a ${filled}-event replay`, unit: "ms", router: during.p99, baselineName: "live p99 without replay", baseline: alone.p99, ratio: during.p99 / alone.p99, note },
+    { scenario: "replay throughput beside live traffic", unit: "deliveries/s", router: replayRate, baselineName: "batch ingress fill rate", baseline: (fill.ok * 100 * 1000) / fill.elapsedMs, ratio: replayRate / ((fill.ok * 100 * 1000) / fill.elapsedMs) },
+  ];
+}
