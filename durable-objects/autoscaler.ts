@@ -38,8 +38,9 @@ interface Runtime {
   scaler: ScalerState | null;
   /** The KPA trigger's previous broker sample, for rps. */
   sample: TriggerSample | null;
-  /** The last whole second fed into the windows (one value per second, as Knative scrapes). */
+  /** The last whole second fed into the windows (one value per second, as Knative scrapes), and its value. */
   lastSecond: number | null;
+  lastValue: number | null;
   lastKedaSec: number | null;
   /** Kafka committed offsets of the last poll, per trigger index (excludePersistentLag). */
   kafkaPrevious: Record<number, Record<string, number>>;
@@ -69,7 +70,7 @@ interface Decision {
 }
 
 const freshRuntime = (): Runtime => ({
-  scaler: null, sample: null, lastSecond: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
+  scaler: null, sample: null, lastSecond: null, lastValue: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
 
@@ -228,7 +229,8 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
   private observeKpa(rt: Runtime, trigger: TriggerSpec, metrics: BrokerCounters, plan: AutoscalerPlan, nowMs: number): number | null {
     const sample = sampleTrigger(metrics, trigger.source, nowMs);
     const second = Math.floor(nowMs / 1000);
-    if (rt.lastSecond !== null && second <= rt.lastSecond) return null;
+    // A second already fed: its value stands (a decision within it still shows what it saw).
+    if (rt.lastSecond !== null && second <= rt.lastSecond) return rt.lastValue;
     const value = trigger.metric === "concurrency" ? sample.inflight : rateBetween(rt.sample, sample);
     rt.sample = sample;
     if (value === null) return null;
@@ -236,6 +238,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
     const from = Math.max(rt.lastSecond === null ? second : rt.lastSecond + 1, second - plan.decider!.stableWindowSec + 1);
     for (let s = from; s <= second; s++) observeSecond(rt.scaler!, s, value);
     rt.lastSecond = second;
+    rt.lastValue = value;
     return value;
   }
 

@@ -1,14 +1,17 @@
 /**
- * One broker's data plane (one object per namespace/broker). Ingest stores an event and one delivery row
- * per matching trigger in a single transaction before answering; dispatch claims due rows with a lease,
- * sends them through the trigger's dispatcher slots, and settles each outcome in SQLite. The retry
- * schedule lives in `deliveries.next_at` and an alarm always covers the earliest row, so nothing depends
- * on memory surviving an eviction or a deploy.
+ * One broker partition's data plane (one object per namespace/broker/partition). Ingest appends accepted
+ * events to the event log (durable-objects/event-log.ts) before it answers: the requests of one turn
+ * share one transaction and one row (group commit). Each trigger has a lane through the log and one
+ * stored cursor (durable-objects/trigger-lanes.ts), so a first attempt costs no row of its own; only an
+ * event that needs more (a retry, the dead-letter sink, ordering behind a retry, a replay, a redelivery)
+ * gets a row in `deliveries`, whose `next_at` holds its schedule. An alarm always covers the earliest
+ * such row, so nothing depends on memory surviving an eviction or a deploy.
  */
 import { DurableObject } from "cloudflare:workers";
 import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
 import type { AttributeValue, CloudEvent } from "../shared/cloudevents/event.ts";
 import { sameSecret } from "../shared/crypto.ts";
+import { DedupIndex } from "../shared/delivery/dedup-index.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
 import { type DeliveryPolicy, parseRetryAfter, resolvePolicy } from "../shared/delivery/policy.ts";
@@ -19,13 +22,15 @@ import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../sh
 import { secretReader } from "../shared/secrets.ts";
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
 import { BrokerCounters } from "./broker-counters.ts";
+import { EventLog, type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
+import { GroupCommit } from "./group-commit.ts";
 import { History } from "./history.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { MeteredSql } from "./metered-sql.ts";
 import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
+import { TriggerLanes } from "./trigger-lanes.ts";
 import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
-import { initialHistory } from "../shared/history/record.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
@@ -33,19 +38,19 @@ import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type Outboun
 export const MAX_TTL = 255;
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
-/** Expired dedup entries are purged by the alarm no more often than this. */
-const DEDUP_PURGE_INTERVAL_MS = 60_000;
 /** Exhausted events kept for inspection and redelivery when no dead-letter sink took them. */
 export const DEAD_KEEP = 10_000;
 /** Retry-After a refused producer is told to wait when the backlog is full. */
 const BACKLOG_RETRY_AFTER_S = 5;
 /** How long a key that moved here by a growth waits before asking its earlier partition again. */
 const ORDER_HOLD_MS = 500;
+/** The log's expiry runs no more often than this. */
+const EXPIRY_INTERVAL_MS = 5_000;
 
-/** The queue: one row per event and trigger until it settles. */
+/** Deliveries that need a row: retries, the dead-letter phase, ordering behind those, replays, redeliveries. */
 const DELIVERIES_TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT,
-  phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT)`;
+  phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT, replay TEXT)`;
 
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
@@ -55,8 +60,12 @@ export type IngestResult =
   /** Misdirected: the events' partition under this broker's partition count is another one. */
   | { status: 421; error: string };
 
+/**
+ * One delivery of a logged event (`event_seq` is its log position) to a trigger: a row of `deliveries`,
+ * or (`id` null) a first attempt straight from the trigger's lane.
+ */
 interface DeliveryRow {
-  id: number;
+  id: number | null;
   event_seq: number;
   trigger: string;
   pkey: string | null;
@@ -78,44 +87,50 @@ interface Trigger {
   deadLetter?: Target;
 }
 
-
 export class Broker extends DurableObject<Env> {
   /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
   private readonly sql = new MeteredSql(this.ctx.storage.sql);
   private readonly counters = new BrokerCounters(this.sql);
+  private readonly log = new EventLog(this.sql);
+  private readonly lanes = new TriggerLanes(this.sql);
+  private dedup = new DedupIndex();
+  /** Accepted events wait here for the turn's group commit. */
+  private readonly commits = new GroupCommit<LogEntry[]>((batches) => this.commit(batches.flat()));
   /** Retained events, their delivery history, and replays (durable-objects/history.ts). */
   private readonly history = new History({
     sql: this.sql,
+    log: this.log,
     transaction: (fn) => this.ctx.storage.transactionSync(fn),
-    enqueue: (seq, trigger, event, now, replay) => this.enqueue(seq, trigger, event, now, replay),
+    enqueue: (pos, trigger, event, now, replay) => this.enqueue(pos, trigger, this.keyOf(trigger, event), now, replay),
     triggers: () => new Map([...this.triggers].map(([name, t]) => [name, t.config.parallelism])),
-    queued: () => this.remaining.keys(),
-    evicted: (n) => this.count("", "history_evicted", n),
   });
   /** The pushed configuration and its version (table `config`); null until the first configuration. */
   private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
   private transformers: Transformers = new Map();
-  private backlog = 0;
+  /** Rows in `deliveries`. */
+  private queuedRows = 0;
+  /** Deliveries of events accepted and not yet committed (they count against the backlog limit already). */
+  private committing = 0;
   /**
    * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
    * runtime runs one instance of an object), so every stored row is due again then; no row is written to
    * take or release a lease.
    */
   private readonly leased = new Map<string, Set<number>>();
-  /** Deliveries still queued per event (for events the queue holds): the event row goes with its last one. */
-  private remaining = new Map<number, number>();
   private readonly slotLoad = new Map<string, number>();
   /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
   private readonly connections = new Connections();
-  /** Triggers that got new rows or a free slot since the last pump: only they need a look. */
+  /** Triggers that got new events or a free slot since the last pump: only they need a look. */
   private readonly touched = new Set<string>();
   /**
    * The alarm time this object set last and that has not fired yet. setAlarm is a storage write on every
    * ingest and settle otherwise; an alarm that comes earlier than needed only pumps once more.
    */
   private armedAt: number | null = null;
+  /** When the log's expiry is due next (Infinity: the log is empty). */
+  private nextExpiry = -Infinity;
   /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
   private readonly drained = new Set<string>();
 
@@ -127,30 +142,56 @@ export class Broker extends DurableObject<Env> {
   }
 
   /**
-   * Create (or open) the broker's tables and load its configuration. Every index entry is a row written:
-   * only the indexes the hot path reads. Event seqs may be reused (no AUTOINCREMENT): an event row outlives
-   * all its deliveries. Delivery ids are never reused, so an attempt that outlived its row (trigger
-   * deleted) cannot settle a newer one. `pkey` is NULL for unordered triggers, outside the ordering index.
+   * Create (or open) the broker's tables, load its configuration and rebuild what memory holds: the lanes
+   * from the log above their cursors, the dedup index from the log within its window. Every index entry is
+   * a row written: only the indexes the hot path reads. Delivery ids are never reused, so an attempt that
+   * outlived its row (trigger deleted) cannot settle a newer one. `pkey` is NULL for unordered triggers,
+   * outside the ordering index.
    */
   private open(): KeyValueTable {
     this.migrateDeliveries();
     this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT);
       ${DELIVERIES_TABLE};
       CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
       DROP INDEX IF EXISTS deliveries_key;
       CREATE INDEX IF NOT EXISTS deliveries_ordered ON deliveries (trigger, pkey, id) WHERE pkey IS NOT NULL;
       DROP INDEX IF EXISTS deliveries_event;
       DROP INDEX IF EXISTS deliveries_wake;
-      CREATE TABLE IF NOT EXISTS dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID;
-      DROP INDEX IF EXISTS dedup_expiry;
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
+    const cursors = this.lanes.open();
+    this.log.open(Math.max(0, ...cursors.values()));
+    this.migrateEvents();
     this.history.open();
     this.settings = new KeyValueTable(this.sql, "config");
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
+    this.rebuild();
     this.countQueue();
     return this.settings;
+  }
+
+  /** After a start: each lane gets the logged events it matched above its cursor; the dedup index its window. */
+  private rebuild(): void {
+    const now = Date.now();
+    this.dedup = new DedupIndex();
+    for (const k of this.log.keysSince(now - (this.config?.dedupWindowMs ?? 0))) this.dedup.add(DedupIndex.key(k.s, k.i), k.at);
+    for (let from = segmentOf(this.lanes.floor(this.log.end)); ; ) {
+      const rows = this.log.segmentsFrom(from, 64);
+      for (const row of rows) (JSON.parse(row.meta) as EventMeta[]).forEach((meta, i) => this.toLanes(row.seq * SEGMENT_EVENTS + i, meta));
+      if (rows.length < 64) break;
+      from = rows.at(-1)!.seq + 1;
+    }
+  }
+
+  /** Put a logged event in the lanes of the triggers it matched; the trigger names that got it. */
+  private toLanes(pos: number, meta: EventMeta): string[] {
+    if (meta.q) return [];
+    return meta.m.filter((name) => {
+      const lane = this.lanes.get(name);
+      if (!lane) return false;
+      lane.push({ pos, key: this.triggers.get(name)!.config.ordered ? (meta.k ?? "") : null });
+      return true;
+    });
   }
 
   /**
@@ -167,27 +208,39 @@ export class Broker extends DurableObject<Env> {
     if (Number(settings.get("version") ?? -1) > version) return;
     settings.put("version", String(version));
     if (settings.get("broker") !== text) {
-      this.history.flush(); // before rows go: a seq that is reused must not get another event's history
+      this.commits.flush(); // events accepted under the old triggers reach their lanes first
+      this.history.flush();
       this.ctx.storage.transactionSync(() => {
         settings.put("broker", text);
         const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
-        const dropped = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", keep).toArray();
-        this.history.dropped(dropped);
+        const rows = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", keep).toArray();
+        const gone = this.apply(config);
+        let dropped = rows.length;
+        for (const trigger of new Set([...gone.keys(), ...rows.map((r) => r.trigger)])) {
+          const mine = rows.filter((r) => r.trigger === trigger);
+          const fromLane = gone.get(trigger)?.clear() ?? [];
+          dropped += fromLane.length;
+          this.history.dropped(trigger, [...fromLane, ...mine.map((r) => r.event_seq)], mine.flatMap((r) => (r.replay ? [r.replay] : [])));
+        }
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
-        if (dropped.length > 0) this.count("", "dropped", dropped.length);
+        if (dropped > 0) this.count("", "dropped", dropped);
         this.counters.forget(config?.triggers.map((t) => t.name) ?? []);
-        // A deleted broker keeps no history; a retaining one keeps events past their deliveries.
-        if (config === null || !this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq NOT IN (SELECT event_seq FROM deliveries)");
+        // A deleted broker keeps no events.
+        if (config === null) this.sql.exec("DELETE FROM log");
       });
+      if (config === null) {
+        this.log.reload(0);
+        this.dedup = new DedupIndex();
+      }
       this.countQueue();
       this.history.recount();
-      this.apply(config);
+      this.nextExpiry = -Infinity; // a shorter retention or a lower cap applies at the next alarm
     }
     await this.pump();
   }
 
   /**
-   * Accept events from ingress: durable (event, deliveries, dedup) before this returns 202.
+   * Accept events from ingress: durable (in the log, with their lanes' positions) before this returns 202.
    * `headers` are the request's pass-through headers (shared/delivery/headers.ts), sent on with every
    * delivery; an event's own `traceparent` extension wins over the request's.
    */
@@ -218,11 +271,14 @@ export class Broker extends DurableObject<Env> {
 
   /**
    * Objects created before the lease moved to memory have `lease_until` and a NOT NULL `pkey`: copy their
-   * queue into the current table once (ids kept, so AUTOINCREMENT continues above them).
+   * queue into the current table once (ids kept, so AUTOINCREMENT continues above them). Those created
+   * before replays lack the `replay` column.
    */
   private migrateDeliveries(): void {
     const old = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").toArray()[0];
-    if (!old?.sql.includes("lease_until")) return;
+    if (!old) return;
+    if (!old.sql.includes("replay")) this.sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
+    if (!old.sql.includes("lease_until")) return;
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
       this.sql.exec(DELIVERIES_TABLE);
@@ -231,20 +287,63 @@ export class Broker extends DurableObject<Env> {
     });
   }
 
-  /** Backlog and deliveries per event, from the table (a scan: at start and after a reconfiguration). */
+  /**
+   * Objects created before the log kept a row per event (`events`) and a dedup table: their events move
+   * into the log once, one segment each, and their queued rows follow them to their positions. (The old
+   * dedup entries go: the events they stood for may be accepted again for the rest of their window.)
+   */
+  private migrateEvents(): void {
+    if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      const moved: [number, number][] = [];
+      for (const r of this.sql.exec<{ seq: number; arrived_at: number; body: string; headers: string | null; history?: string | null }>("SELECT * FROM events ORDER BY seq").toArray()) {
+        const event = decodeStructured(r.body);
+        if ("status" in event) continue; // never stored by the router: nothing to deliver
+        const history = r.history ? JSON.parse(r.history) : {};
+        const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: Object.keys(history), q: 1, ...(r.headers ? { h: JSON.parse(r.headers) } : {}) };
+        const [pos] = this.log.append([{ event, body: encodeStructured(event), meta }], r.arrived_at);
+        if (r.history) this.sql.exec("UPDATE log SET history = ? WHERE seq = ?", JSON.stringify({ 0: history }), segmentOf(pos));
+        moved.push([r.seq, pos]);
+      }
+      this.sql.exec("UPDATE deliveries SET event_seq = j.value ->> 1 FROM json_each(?) j WHERE deliveries.event_seq = j.value ->> 0", JSON.stringify(moved));
+      this.sql.exec("DROP TABLE events");
+      this.sql.exec("DROP TABLE IF EXISTS dedup");
+    });
+  }
+
+  /** Rows queued, from the table (at start and after a reconfiguration). */
   private countQueue(): void {
-    const rows = this.sql.exec<{ seq: number; n: number }>("SELECT event_seq AS seq, count(*) AS n FROM deliveries GROUP BY event_seq").toArray();
-    this.remaining = new Map(rows.map((r) => [r.seq, r.n]));
-    this.backlog = rows.reduce((n, r) => n + r.n, 0);
+    this.queuedRows = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
+  }
+
+  /** Deliveries queued: the lanes', the rows', and those of events being committed. */
+  private backlog(): number {
+    return this.lanes.size + this.queuedRows + this.committing;
   }
 
   override async alarm(): Promise<void> {
     if (!this.settings) return;
     this.armedAt = null;
-    this.sql.exec("DELETE FROM dedup WHERE expires_at <= ?", Date.now());
-    this.history.expire(Date.now());
+    this.expire(Date.now());
     this.counters.flush();
     await this.pump();
+  }
+
+  /**
+   * Delete the log segments nothing needs any more (durable-objects/event-log.ts): kept for the longer of
+   * the retention and the dedup window, while a lane or a queued row needs them, and within the
+   * retention cap.
+   */
+  private expire(now: number): void {
+    const config = this.config;
+    if (!config || this.nextExpiry > now) return;
+    this.commits.flush();
+    this.history.flush();
+    const pinned = new Set(this.sql.exec<{ seq: number }>(`SELECT DISTINCT event_seq / ${SEGMENT_EVENTS} AS seq FROM deliveries`).toArray().map((r) => r.seq));
+    const retention = config.retentionMs ?? 0;
+    const r = this.log.expire(now, this.lanes.floor(this.log.end), pinned, Math.max(retention, config.dedupWindowMs), retention > 0 ? (config.retentionLimit ?? Infinity) : Infinity);
+    if (r.evicted > 0) this.count("", "history_evicted", r.evicted);
+    this.nextExpiry = r.next === Infinity ? Infinity : Math.max(r.next, now + EXPIRY_INTERVAL_MS);
   }
 
   /**
@@ -286,8 +385,8 @@ export class Broker extends DurableObject<Env> {
   metrics(): BrokerMetrics {
     if (!this.settings) return { backlog: 0, inflight: {}, dead: 0, counters: [] };
     return {
-      backlog: this.backlog,
-      inflight: Object.fromEntries([...this.leased].map(([name, ids]) => [name, ids.size])),
+      backlog: this.backlog(),
+      inflight: Object.fromEntries([...this.triggers.keys()].map((name) => [name, (this.leased.get(name)?.size ?? 0) + (this.lanes.get(name)?.inflight ?? 0)])),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
     };
@@ -304,7 +403,9 @@ export class Broker extends DurableObject<Env> {
 
   /** This partition's retained events matching `query`, newest first (the history API merges partitions). */
   searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[] {
-    return this.settings ? this.history.search(query, before, limit) : [];
+    if (!this.settings) return [];
+    this.commits.flush();
+    return this.history.search(query, before, limit, Date.now());
   }
 
   /** How many deliveries a replay would send from this partition (a dry run). */
@@ -314,6 +415,7 @@ export class Broker extends DurableObject<Env> {
 
   async startReplay(plan: ReplayPlan): Promise<void> {
     if (!this.settings) return;
+    this.commits.flush();
     this.history.start(plan);
     await this.pump();
   }
@@ -329,32 +431,36 @@ export class Broker extends DurableObject<Env> {
     return this.settings ? this.history.progress(name) : null;
   }
 
-  /** Queue a kept dead letter to its trigger again, from the first attempt. */
+  /** Queue a kept dead letter to its trigger again, from the first attempt: logged anew, delivered through a row. */
   async redeliver(id: number): Promise<boolean> {
     if (!this.settings) return false;
     const row = this.sql.exec<{ trigger: string; body: string }>("SELECT trigger, body FROM dead WHERE id = ?", id).toArray()[0];
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
       const event = decodeStructured(row.body) as CloudEvent;
-      const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, history) VALUES (?, ?, ?) RETURNING seq", Date.now(), row.body, initialHistory([row.trigger])).one().seq;
-      this.enqueue(seq, row.trigger, event, Date.now());
+      const now = Date.now();
+      const [pos] = this.log.append([{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }], now);
+      this.enqueue(pos, row.trigger, this.keyOf(row.trigger, event), now);
       this.sql.exec("DELETE FROM dead WHERE id = ?", id);
     });
+    this.nextExpiry = Math.min(this.nextExpiry, Date.now() + EXPIRY_INTERVAL_MS);
     await this.pump();
     return true;
   }
 
-  private apply(config: BrokerConfig | null): void {
+  /** Take a configuration: compile its triggers, make the lanes theirs; the lanes of triggers that went. */
+  private apply(config: BrokerConfig | null): ReturnType<TriggerLanes["reconcile"]> {
     this.config = config;
     this.transformers = compileTransformers(config);
     this.triggers = new Map();
-    this.history.configure(config?.retentionMs ?? 0, config?.retentionLimit ?? 0);
+    this.history.configure(config?.retentionMs ?? 0);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
       const filter: CompiledFilter = "filter" in compiled ? compiled.filter : () => "fail";
       this.triggers.set(t.name, { config: t, filter, policy: resolvePolicy(t.delivery, config!.delivery), deadLetter: t.deadLetter ?? config!.deadLetter });
     }
+    return this.lanes.reconcile([...this.triggers.keys()], this.log.end);
   }
 
   /**
@@ -370,12 +476,16 @@ export class Broker extends DurableObject<Env> {
 
   /** Of these (source, id) pairs, which this broker holds in its dedup window. */
   seen(keys: { source: string; id: string }[]): boolean[] {
-    if (!this.settings) return keys.map(() => false);
+    if (!this.settings || !this.config) return keys.map(() => false);
     const now = Date.now();
-    return keys.map((k) => this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", k.source, k.id, now).toArray().length > 0);
+    return keys.map((k) => this.dedup.has(DedupIndex.key(k.source, k.id), now, this.config!.dedupWindowMs));
   }
 
-  private accept(events: CloudEvent[], headers: Record<string, string>, seenElsewhere = new Set<number>()): IngestResult {
+  /**
+   * Check, filter and log events; answered once the turn's group commit has written them. Their dedup
+   * keys and backlog count are taken at once, so the requests of the same turn see them.
+   */
+  private async accept(events: CloudEvent[], headers: Record<string, string>, seenElsewhere = new Set<number>()): Promise<IngestResult> {
     const config = this.config;
     if (!config) return { status: 404, error: "broker not found" };
     const now = Date.now();
@@ -386,6 +496,7 @@ export class Broker extends DurableObject<Env> {
       if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
+    this.dedup.expire(now, config.dedupWindowMs);
     const fresh = this.unseen(prepared, now, config.dedupWindowMs).map((f, i) => f && !seenElsewhere.has(i));
     const matches = prepared.map((e, i) => {
       if (!fresh[i]) return [];
@@ -393,44 +504,62 @@ export class Broker extends DurableObject<Env> {
       return [...this.triggers.values()].filter((t) => safeMatch(t.filter, e, scratch));
     });
     const wanted = matches.reduce((n, m) => n + m.length, 0);
-    if (this.backlog + wanted > config.backlogLimit) {
-      return { status: 429, error: `broker backlog is full (${this.backlog} of ${config.backlogLimit} deliveries queued)`, retryAfterSeconds: BACKLOG_RETRY_AFTER_S };
+    const backlog = this.backlog();
+    if (backlog + wanted > config.backlogLimit) {
+      return { status: 429, error: `broker backlog is full (${backlog} of ${config.backlogLimit} deliveries queued)`, retryAfterSeconds: BACKLOG_RETRY_AFTER_S };
     }
-    let accepted = 0;
-    let duplicates = 0;
+    // Kept even when no trigger matched: for dedup, and with retention "where did my event go" has an answer too.
+    const keep = config.dedupWindowMs > 0 || (config.retentionMs ?? 0) > 0;
+    const entries: LogEntry[] = [];
+    const keys: string[] = [];
+    prepared.forEach((event, i) => {
+      if (!fresh[i] || (matches[i].length === 0 && !keep)) return;
+      const own = event.attributes.traceparent;
+      const forwarded = isTraceparent(own) ? { ...headers, traceparent: own } : headers;
+      const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: matches[i].map((t) => t.config.name) };
+      if (Object.keys(forwarded).length > 0) meta.h = forwarded;
+      if (event.attributes.partitionkey !== undefined) meta.k = String(event.attributes.partitionkey);
+      entries.push({ event, body: encodeStructured(event), meta });
+      keys.push(DedupIndex.key(meta.s, meta.i));
+    });
+    if (config.dedupWindowMs > 0) for (const key of keys) this.dedup.add(key, now);
+    this.committing += wanted;
+    try {
+      if (entries.length > 0) await this.commits.add(entries);
+    } catch (e) {
+      for (const key of keys) this.dedup.remove(key);
+      this.log.reload();
+      return { status: 500, error: `events not stored: ${(e as Error).message}` };
+    } finally {
+      this.committing -= wanted;
+    }
+    const accepted = fresh.filter(Boolean).length;
+    const duplicates = prepared.length - accepted;
+    if (this.watching()) {
+      prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) }));
+    }
+    this.count("", "accepted", accepted);
+    if (duplicates > 0) this.count("", "duplicates", duplicates);
+    return { status: 202, accepted, duplicates };
+  }
+
+  /** The turn's group commit: one log segment (and one transaction) for every event accepted in it. */
+  private commit(entries: LogEntry[]): void {
+    const now = Date.now();
     const matched = new Map<string, number>();
     this.ctx.storage.transactionSync(() => {
-      prepared.forEach((event, i) => {
-        if (!fresh[i]) {
-          duplicates++;
-          return;
-        }
-        if (config.dedupWindowMs > 0) {
-          this.sql.exec("INSERT OR REPLACE INTO dedup (source, id, expires_at) VALUES (?, ?, ?)", String(event.attributes.source), String(event.attributes.id), now + config.dedupWindowMs);
-        }
-        accepted++;
-        // Kept with retention even when no trigger matched: "where did my event go" has an answer then too.
-        if (matches[i].length === 0 && !this.history.retains()) return;
-        const own = event.attributes.traceparent;
-        const forwarded = isTraceparent(own) ? { ...headers, traceparent: own } : headers;
-        const stored = Object.keys(forwarded).length > 0 ? JSON.stringify(forwarded) : null;
-        const history = initialHistory(matches[i].map((t) => t.config.name));
-        const seq = this.sql.exec<{ seq: number }>("INSERT INTO events (arrived_at, body, headers, history) VALUES (?, ?, ?, ?) RETURNING seq", now, encodeStructured(event), stored, history).one().seq;
-        this.history.stored(seq, now);
-        for (const t of matches[i]) {
-          this.enqueue(seq, t.config.name, event, now);
-          matched.set(t.config.name, (matched.get(t.config.name) ?? 0) + 1);
-          this.touched.add(t.config.name);
+      const positions = this.log.append(entries, now);
+      entries.forEach((e, i) => {
+        for (const name of this.toLanes(positions[i], e.meta)) {
+          matched.set(name, (matched.get(name) ?? 0) + 1);
+          this.touched.add(name);
         }
       });
-      if (this.watching()) {
-        prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) }));
-      }
-      this.count("", "accepted", accepted);
-      if (duplicates > 0) this.count("", "duplicates", duplicates);
-      for (const [trigger, n] of matched) this.count(trigger, "matched", n);
     });
-    return { status: 202, accepted, duplicates };
+    for (const [trigger, n] of matched) this.count(trigger, "matched", n);
+    if (this.nextExpiry === Infinity) this.nextExpiry = now + EXPIRY_INTERVAL_MS;
+    const limit = this.config?.retentionLimit;
+    if (limit !== undefined && (this.config?.retentionMs ?? 0) > 0 && this.log.size > limit) this.nextExpiry = Math.min(this.nextExpiry, now);
   }
 
   /** Per event: not seen within the dedup window, neither stored before nor earlier in this request. */
@@ -438,20 +567,22 @@ export class Broker extends DurableObject<Env> {
     if (windowMs <= 0) return events.map(() => true);
     const inRequest = new Set<string>();
     return events.map((e) => {
-      const source = String(e.attributes.source);
-      const id = String(e.attributes.id);
-      const key = JSON.stringify([source, id]);
+      const key = DedupIndex.key(String(e.attributes.source), String(e.attributes.id));
       if (inRequest.has(key)) return false;
       inRequest.add(key);
-      return this.sql.exec("SELECT 1 FROM dedup WHERE source = ? AND id = ? AND expires_at > ?", source, id, now).toArray().length === 0;
+      return !this.dedup.has(key, now, windowMs);
     });
   }
 
-  private enqueue(seq: number, trigger: string, event: CloudEvent, now: number, replay: string | null = null): void {
-    const pkey = this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : null;
-    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at, replay) VALUES (?, ?, ?, ?, ?)", seq, trigger, pkey, now, replay);
-    this.remaining.set(seq, (this.remaining.get(seq) ?? 0) + 1);
-    this.backlog++;
+  /** Queue a delivery as a row (a replay's, a redelivery's, one held for order). */
+  private enqueue(pos: number, trigger: string, pkey: string | null, now: number, replay: string | null = null): void {
+    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at, replay) VALUES (?, ?, ?, ?, ?)", pos, trigger, pkey, now, replay);
+    this.queuedRows++;
+  }
+
+  /** The key an ordered trigger keeps an event's order by (events without `partitionkey` share one); null when unordered. */
+  private keyOf(trigger: string, event: CloudEvent): string | null {
+    return this.triggers.get(trigger)?.config.ordered ? String(event.attributes.partitionkey ?? "") : null;
   }
 
   private count(trigger: string, name: CounterName, n: number): void {
@@ -459,9 +590,10 @@ export class Broker extends DurableObject<Env> {
   }
 
   /**
-   * Start every due delivery there is room for, then arm the alarm for the next one. `only: "touched"` looks
-   * at just the triggers that got new rows or freed a slot (ingest and completions: the hot path); the
-   * alarm and configuration changes look at all.
+   * Start every due delivery there is room for, then arm the alarm for the next one: due rows first (they
+   * are older than anything in the lane), then the lane. `only: "touched"` looks at just the triggers that
+   * got new events or freed a slot (ingest and completions: the hot path); the alarm and configuration
+   * changes look at all.
    */
   private async pump(only?: "touched"): Promise<void> {
     const now = Date.now();
@@ -469,9 +601,11 @@ export class Broker extends DurableObject<Env> {
     const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
     this.touched.clear();
     for (const t of look) {
-      const leased = this.leased.get(t.config.name) ?? new Set<number>();
-      this.leased.set(t.config.name, leased);
-      const free = t.config.parallelism - leased.size;
+      const name = t.config.name;
+      const leased = this.leased.get(name) ?? new Set<number>();
+      this.leased.set(name, leased);
+      const lane = this.lanes.get(name);
+      let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
       const busy = JSON.stringify([...leased]);
       // Ordered triggers take only the head of each partition key, so one key's retries (or its head in
@@ -479,43 +613,53 @@ export class Broker extends DurableObject<Env> {
       const rows = t.config.ordered
         ? this.sql.exec<DeliveryRow>(
             "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND (pkey IS NULL OR id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey)) ORDER BY id LIMIT ?",
-            t.config.name, now, busy, free)
-        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", t.config.name, now, busy, free);
+            name, now, busy, free)
+        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", name, now, busy, free);
       for (const row of rows.toArray()) {
-        leased.add(row.id);
+        leased.add(row.id!);
+        free--;
         this.ctx.waitUntil(this.deliver(row, t));
       }
+      if (free <= 0 || !lane?.waiting) continue;
+      // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
+      // still be queued at its earlier partition after a growth (the row's delivery asks).
+      const { start, held } = lane.take(free, t.config.ordered, (key) => this.rowQueued(name, key) || this.mayBeQueuedEarlier(t, key));
+      if (held.length > 0) this.ctx.storage.transactionSync(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
+      for (const e of start) this.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+      if (held.length > 0) this.touched.add(name);
     }
     await this.arm();
   }
 
   /**
-   * Wake at the earliest future due time or lease expiry. Rows already due but not started wait for free
-   * parallelism or their partition's head, which completions release; for them the alarm is a safety net.
-   * Expired dedup entries are purged by the alarm too, batched at most once a minute.
+   * Wake at the earliest future due time, and for the log's expiry and running replays. Rows and lane
+   * events already due but not started wait for free parallelism or their partition's head, which
+   * completions release; for them the alarm is a safety net.
    */
   private async arm(): Promise<void> {
     const now = Date.now();
     // Index lookups per trigger on (trigger, next_at), not a scan of the queue; rows in flight count as
-    // waiting (their completion pumps). Dedup entries have no expiry index: a purge is a scan a minute.
+    // waiting (their completion pumps).
     const row = this.sql
-      .exec<{ future: number | null; waiting: number; dedup: number }>(
-        `SELECT min(f) AS future, max(w) AS waiting, EXISTS (SELECT 1 FROM dedup) AS dedup FROM (SELECT
+      .exec<{ future: number | null; waiting: number }>(
+        `SELECT min(f) AS future, max(w) AS waiting FROM (SELECT
            (SELECT min(next_at) FROM deliveries WHERE trigger = t.value AND next_at > ?1) AS f,
            EXISTS (SELECT 1 FROM deliveries WHERE trigger = t.value AND next_at <= ?1) AS w FROM json_each(?2) t)`,
         now, JSON.stringify([...this.triggers.keys()]),
       )
       .one();
-    const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity, row.dedup ? now + DEDUP_PURGE_INTERVAL_MS : Infinity, this.history.wakeAt(now));
+    const waiting = row.waiting || this.lanes.size > 0;
+    const at = Math.min(row.future ?? Infinity, waiting ? now + SAFETY_WAKE_MS : Infinity, Math.max(this.nextExpiry, now), this.history.wakeAt(now));
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;
     await this.ctx.storage.setAlarm(at);
   }
 
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
-    if (await this.heldForOrder(row, t)) {
+    const name = t.config.name;
+    if (row.id !== null && (await this.heldForOrder(row, t))) {
       this.sql.exec("UPDATE deliveries SET next_at = ? WHERE id = ?", Date.now() + ORDER_HOLD_MS, row.id);
-      this.leased.get(t.config.name)?.delete(row.id);
+      this.leased.get(name)?.delete(row.id);
       return this.arm();
     }
     let outcome: Outcome;
@@ -525,9 +669,12 @@ export class Broker extends DurableObject<Env> {
     } catch (e) {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
-    this.leased.get(t.config.name)?.delete(row.id);
     this.settle(row, t, outcome, started);
-    this.touched.add(t.config.name);
+    if (row.id === null) {
+      this.lanes.get(name)?.settle(row.event_seq);
+      this.lanes.moved();
+    } else this.leased.get(name)?.delete(row.id);
+    this.touched.add(name);
     await this.pump("touched");
   }
 
@@ -539,9 +686,9 @@ export class Broker extends DurableObject<Env> {
   private async heldForOrder(row: DeliveryRow, t: Trigger): Promise<boolean> {
     const key = `${t.config.name}\u0000${row.pkey}`;
     // A row queued while the trigger was unordered (pkey NULL) has no key to hold.
-    if (!t.config.ordered || row.pkey === null || !this.config?.partition?.previous.length || this.drained.has(key)) return false;
+    if (row.pkey === null || !this.mayBeQueuedEarlier(t, row.pkey)) return false;
     try {
-      if (await queuedAtEarlierOwner(this.env, this.config, t.config.name, String(row.pkey))) return true;
+      if (await queuedAtEarlierOwner(this.env, this.config!, t.config.name, String(row.pkey))) return true;
     } catch {
       return true; // not known: ask again after the hold
     }
@@ -549,16 +696,26 @@ export class Broker extends DurableObject<Env> {
     return false;
   }
 
+  /** An ordered trigger's key that an earlier partition (before a growth) may still hold events of. */
+  private mayBeQueuedEarlier(t: Trigger, pkey: string): boolean {
+    return t.config.ordered && !!this.config?.partition?.previous.length && !this.drained.has(`${t.config.name}\u0000${pkey}`);
+  }
+
   /** Whether this partition has queued deliveries of `pkey` for an ordered trigger. */
   queued(trigger: string, pkey: string): boolean {
     if (!this.settings) return false;
+    return !!this.lanes.get(trigger)?.holds(pkey) || this.rowQueued(trigger, pkey);
+  }
+
+  private rowQueued(trigger: string, pkey: string): boolean {
     return this.sql.exec("SELECT 1 FROM deliveries WHERE trigger = ? AND pkey = ? LIMIT 1", trigger, pkey).toArray().length > 0;
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
-    const stored = this.sql.exec<{ body: string; headers: string | null }>("SELECT body, headers FROM events WHERE seq = ?", row.event_seq).one();
-    const event = decodeStructured(stored.body) as CloudEvent;
-    const forwarded: Record<string, string> = stored.headers ? JSON.parse(stored.headers) : {};
+    const logged = this.log.read(row.event_seq);
+    if (!logged) return { ok: false, status: null, body: `the event at log position ${row.event_seq} is no longer stored`, retryAfterMs: null };
+    const { event } = logged;
+    const forwarded: Record<string, string> = { ...logged.meta.h };
     forwarded.traceparent = childTraceparent(forwarded.traceparent);
     const toSubscriber = row.phase === "subscriber";
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
@@ -685,20 +842,23 @@ export class Broker extends DurableObject<Env> {
 
   private settle(row: DeliveryRow, t: Trigger, outcome: Outcome, started: number): void {
     const name = t.config.name;
-    // The row is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
-    if (!this.triggers.has(name) || this.sql.exec("SELECT 1 FROM deliveries WHERE id = ?", row.id).toArray().length === 0) return;
-    // Everything but a plain success is logged, with the event's id (read now: settling may delete the event).
-    const id = outcome.ok && row.phase === "subscriber" ? undefined : this.sql.exec<{ id: string }>("SELECT json_extract(body, '$.id') AS id FROM events WHERE seq = ?", row.event_seq).one().id;
+    // The delivery is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
+    const current = row.id === null ? !!this.lanes.get(name)?.flies(row.event_seq) : this.sql.exec("SELECT 1 FROM deliveries WHERE id = ?", row.id).toArray().length > 0;
+    if (!this.triggers.has(name) || !current) return;
     const verdict = this.record(row, t, outcome, started);
+    // Everything but a plain success is logged, with the event's id.
     if (verdict !== "delivered") {
       const level = verdict === "failed" ? "error" : verdict === "retry" ? "warn" : "info";
       const failure = outcome.ok ? {} : { status: outcome.status, error: describeBody(outcome.body) };
-      console.log(JSON.stringify({ level, msg: `delivery ${verdict}`, broker: this.key(), trigger: name, id, phase: row.phase, attempt: row.attempt + 1, ...failure }));
+      console.log(JSON.stringify({ level, msg: `delivery ${verdict}`, broker: this.key(), trigger: name, id: this.log.read(row.event_seq)?.meta.i, phase: row.phase, attempt: row.attempt + 1, ...failure }));
     }
     if (this.watching()) this.notify({ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status });
   }
 
-  /** Write an attempt's outcome as decided: done, retry later, move to the dead-letter sink, or keep as failed. */
+  /**
+   * Write an attempt's outcome as decided: done, retry later, move to the dead-letter sink, or keep as
+   * failed. A first attempt from the lane that needs more becomes a row here.
+   */
   private record(row: DeliveryRow, t: Trigger, outcome: Outcome, started: number): Verdict {
     const now = Date.now();
     const name = t.config.name;
@@ -706,42 +866,48 @@ export class Broker extends DurableObject<Env> {
     this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
     if (row.replay && (d.verdict === "delivered" || d.verdict === "deadlettered" || d.verdict === "failed")) this.history.settled(row.replay, d.verdict);
     switch (d.verdict) {
-      case "delivered": {
-        const arrived = this.sql.exec<{ arrived_at: number }>("SELECT arrived_at FROM events WHERE seq = ?", row.event_seq).one().arrived_at;
-        this.counters.observeLatency(name, now - arrived);
+      case "delivered":
+        this.counters.observeLatency(name, now - (this.log.read(row.event_seq)?.arrivedAt ?? now));
         this.finish(row, name, d.verdict);
         break;
-      }
       case "deadlettered":
         this.finish(row, name, d.verdict);
         break;
       case "retry":
-        this.sql.exec("UPDATE deliveries SET attempt = attempt + 1, next_at = ? WHERE id = ?", now + d.delayMs, row.id);
+        this.requeue(row, { phase: row.phase, attempt: row.attempt + 1, next_at: now + d.delayMs, error: row.error });
         this.count(name, "retried", 1);
         break;
       case "to-dead-letter-sink":
-        this.sql.exec("UPDATE deliveries SET phase = 'deadletter', attempt = 0, next_at = ?, error = ? WHERE id = ?", now, JSON.stringify(d.extensions), row.id);
+        this.requeue(row, { phase: "deadletter", attempt: 0, next_at: now, error: JSON.stringify(d.extensions) });
         break;
       case "failed": {
         // Kept (bounded), counted, logged: never silently gone.
-        const body = this.sql.exec<{ body: string }>("SELECT body FROM events WHERE seq = ?", row.event_seq).one().body;
-        this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, d.reason, body);
-        this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
+        const logged = this.log.read(row.event_seq);
+        if (logged) {
+          this.sql.exec("INSERT INTO dead (trigger, at, reason, body) VALUES (?, ?, ?, ?)", name, now, d.reason, encodeStructured(logged.event));
+          this.sql.exec("DELETE FROM dead WHERE id <= (SELECT max(id) FROM dead) - ?", DEAD_KEEP);
+        }
         this.finish(row, name, "failed");
       }
     }
     return d.verdict;
   }
 
-  private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
-    this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
-    const left = (this.remaining.get(row.event_seq) ?? 1) - 1;
-    if (left > 0) this.remaining.set(row.event_seq, left);
-    else {
-      this.remaining.delete(row.event_seq);
-      if (!this.history.retains()) this.sql.exec("DELETE FROM events WHERE seq = ?", row.event_seq);
+  /** The delivery's next attempt: its row updated, or (a first attempt from the lane) written. */
+  private requeue(row: DeliveryRow, next: Pick<DeliveryRow, "phase" | "attempt" | "error"> & { next_at: number }): void {
+    if (row.id !== null) {
+      this.sql.exec("UPDATE deliveries SET phase = ?, attempt = ?, next_at = ?, error = ? WHERE id = ?", next.phase, next.attempt, next.next_at, next.error, row.id);
+      return;
     }
-    this.backlog--;
+    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, phase, attempt, next_at, error) VALUES (?, ?, ?, ?, ?, ?, ?)", row.event_seq, row.trigger, row.pkey, next.phase, next.attempt, next.next_at, next.error);
+    this.queuedRows++;
+  }
+
+  private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
+    if (row.id !== null) {
+      this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
+      this.queuedRows--;
+    }
     this.count(trigger, counter, 1);
   }
 

@@ -1,13 +1,11 @@
 /**
- * A broker partition's event history and replays (API.md §6), kept beside its queue in the same SQLite.
- *
- * Storage is designed for few rows written: an event's row (written at ingest anyway) is kept after its
- * last delivery instead of deleted, and its delivery history lives in one JSON column of that row, with no
- * index. Attempts are gathered in memory and written at most once per HISTORY_FLUSH_MS per event, so the
- * attempts of an event's fan-out or of quick retries cost one row written together. (A crash loses at most
- * that last second of attempt records, never an event or a delivery: the queue is written before.)
- * Expiry deletes retained rows in bulk. The cap is a window of seqs (seqs grow with arrival), so keeping
- * it needs no count.
+ * A broker partition's event history and replays (API.md §6), kept in its event log
+ * (durable-objects/event-log.ts). Retention costs no row of its own: the log's segments are kept for the
+ * retention period instead of deleted once delivered, and the events' delivery histories live in one JSON
+ * column of their segment's row (keyed by index), with no index. Attempts are gathered in memory and
+ * written at most once per HISTORY_FLUSH_MS per segment, so the attempts of a segment's events cost one
+ * row written together. (A crash loses at most that last second of attempt records, never an event or a
+ * delivery.) An event with no record yet is pending for every trigger it matched (the log's metadata).
  *
  * A replay scans retained events in arrival order from a stored cursor and queues deliveries marked with
  * its name, a bounded batch at a time: at most half of its triggers' parallelism (and at most
@@ -16,13 +14,14 @@
  * resumes from storage.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { decodeStructured } from "../shared/cloudevents/index.ts";
+import { decodeBatch } from "../shared/cloudevents/structured.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
-import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
+import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
+import { type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
 import type { MeteredSql } from "./metered-sql.ts";
 
 /** Attempt records wait in memory at most this long before they are written. */
@@ -32,26 +31,20 @@ export const HISTORY_FLUSH_MS = 1_000;
  * parallelism is less); the next batch is queued when half are done.
  */
 export const REPLAY_BATCH = 100;
-/** Retained events a replay looks at per step before it yields (most may not be selected). */
-const REPLAY_SCAN = 500;
-/** Expiry runs no more often than this. */
-const EXPIRY_INTERVAL_MS = 5_000;
-/** Events evicted together once the cap is passed: a partition holds at most this many above its cap. */
-const EVICT_BATCH = 100;
+/** Segments read per step of a search or a replay. */
+const SEGMENTS_PER_READ = 16;
 /** While a replay runs the alarm comes back this soon, so a step that queued nothing is followed by another. */
 const REPLAY_WAKE_MS = 1_000;
 
 /** What the history needs from the broker it lives in. */
 export interface HistoryHost {
   sql: MeteredSql;
+  log: EventLog;
   transaction(fn: () => void): void;
-  /** Queue a delivery of a stored event to a trigger, marked with a replay's name. */
-  enqueue(seq: number, trigger: string, event: CloudEvent, now: number, replay: string): void;
+  /** Queue a delivery of a logged event to a trigger, marked with a replay's name. */
+  enqueue(pos: number, trigger: string, event: CloudEvent, now: number, replay: string): void;
   /** The broker's current triggers: name -> parallelism. */
   triggers(): ReadonlyMap<string, number>;
-  /** Seqs of events with deliveries still queued (they are never expired or evicted). */
-  queued(): Iterable<number>;
-  evicted(n: number): void;
 }
 
 interface Running {
@@ -61,18 +54,14 @@ interface Running {
   scanned: boolean;
 }
 
+/** A segment's histories by event index. */
+type SegmentHistory = Record<string, StoredHistory>;
+
 export class History {
   private retentionMs = 0;
-  private limit = 0;
-  /** Earliest time the next expiry is due (Infinity: nothing retained). */
-  private nextExpiry = Infinity;
-  /** The oldest stored event's seq (Infinity: none): the cap is a window of seqs above it. */
-  private oldest = Infinity;
-  /** The seq at which eviction was last tried (queued events cannot go: the next try waits a batch). */
-  private triedAt = -Infinity;
   private readonly running = new Map<string, Running>();
-  /** Histories changed since the last flush, by event seq. */
-  private readonly dirty = new Map<number, StoredHistory>();
+  /** Segment histories changed since the last flush, by segment seq. */
+  private readonly dirty = new Map<number, SegmentHistory>();
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Replay deliveries queued and not settled, per replay. */
   private readonly outstanding = new Map<string, number>();
@@ -83,12 +72,9 @@ export class History {
     this.host = host;
   }
 
-  /** Add the history's columns and table to a broker's storage (idempotent) and load running replays. */
+  /** Create the replays table (idempotent) and load running replays. */
   open(): void {
     const { sql } = this.host;
-    const columns = (table: string) => sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().map((c) => c.name);
-    if (!columns("events").includes("history")) sql.exec("ALTER TABLE events ADD COLUMN history TEXT");
-    if (!columns("deliveries").includes("replay")) sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
     sql.exec(`CREATE TABLE IF NOT EXISTS replays (name TEXT PRIMARY KEY, plan TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, scanned INTEGER NOT NULL DEFAULT 0,
       matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
     this.running.clear();
@@ -97,15 +83,10 @@ export class History {
       this.running.set(r.name, { plan, filter: compileReplayFilter(plan), scanned: r.scanned === 1 });
     }
     this.recount();
-    this.nextExpiry = -Infinity; // unknown until the first expiry looks
-    this.oldest = sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM events").one().seq ?? Infinity;
   }
 
-  configure(retentionMs: number, limit: number): void {
-    // A shorter retention or a lower cap applies at the next alarm, not when the old schedule comes.
-    if (retentionMs < this.retentionMs || limit < this.limit) this.nextExpiry = -Infinity;
+  configure(retentionMs: number): void {
     this.retentionMs = retentionMs;
-    this.limit = limit;
   }
 
   /** Replay deliveries still queued, from the table (at start, and after deliveries were dropped with their trigger). */
@@ -115,36 +96,19 @@ export class History {
     for (const name of [...this.running.keys()]) this.finishIfDone(name);
   }
 
-  /** Whether delivered events are kept (the broker deletes them on their last delivery otherwise). */
-  retains(): boolean {
-    return this.retentionMs > 0;
+  /** How long delivered events are kept (0: not past the dedup window, and with no history). */
+  get retention(): number {
+    return this.retentionMs;
   }
 
-  /** After the broker stored an event row: evict the oldest once the partition holds more than its cap. */
-  stored(seq: number, now: number): void {
-    if (!this.retains()) return;
-    if (this.nextExpiry === Infinity) this.nextExpiry = now + this.retentionMs;
-    this.oldest = Math.min(this.oldest, seq);
-    if (seq - this.oldest + 1 <= this.limit + EVICT_BATCH || seq < this.triedAt + EVICT_BATCH) return;
-    this.triedAt = seq;
-    this.evicted(this.deleteBelow(seq - this.limit + 1));
-    // Events still queued are evicted once delivered, by the alarm.
-    if (seq - this.oldest + 1 > this.limit) this.nextExpiry = Math.min(this.nextExpiry, now + EXPIRY_INTERVAL_MS);
-  }
-
-  private evicted(n: number): void {
-    if (n > 0) this.host.evicted(n);
-  }
-
-  /** Record an attempt's outcome on the event's row. Skipped when the row is about to go (no retention). */
-  attempted(seq: number, trigger: string, verdict: Verdict, outcome: Outcome, startedAt: number, now: number, deadLetterSink: boolean, replay: string | null): void {
-    // Without retention the row goes with its last delivery (and its seq may be reused): nothing to record.
-    if (!this.retains()) return;
+  /** Record an attempt's outcome in the event's history (nothing without retention: nobody can read it). */
+  attempted(pos: number, trigger: string, verdict: Verdict, outcome: Outcome, startedAt: number, now: number, deadLetterSink: boolean, replay: string | null): void {
+    if (this.retentionMs <= 0) return;
     const state = STATE_OF[verdict];
     const attempt: StoredAttempt = [startedAt, outcome.ok ? (outcome.status ?? null) : outcome.status, now - startedAt, outcome.ok ? null : describeBody(outcome.body)];
     const flags = attemptFlags(deadLetterSink, replay);
     if (flags) attempt.push(flags);
-    this.update(seq, (h) => {
+    this.update(pos, (h) => {
       const d = (h[trigger] ??= { s: state, a: [] });
       d.s = state;
       d.a.push(attempt);
@@ -153,84 +117,71 @@ export class History {
   }
 
   /** Queued deliveries dropped with their trigger: shown as dropped, and a replay's counted as failed. */
-  dropped(rows: { event_seq: number; trigger: string; replay: string | null }[]): void {
-    for (const r of rows) if (r.replay && this.running.has(r.replay)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", r.replay);
-    if (!this.retains()) return;
-    for (const r of rows) this.update(r.event_seq, (h) => h[r.trigger] && (h[r.trigger].s = "dropped"));
+  dropped(trigger: string, positions: number[], replays: string[]): void {
+    for (const name of replays) if (this.running.has(name)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", name);
+    if (this.retentionMs <= 0) return;
+    for (const pos of positions) this.update(pos, (h) => h[trigger] && (h[trigger].s = "dropped"));
   }
 
-  private update(seq: number, change: (h: StoredHistory) => unknown): void {
-    let h = this.dirty.get(seq);
-    if (!h) {
-      const row = this.host.sql.exec<{ history: string | null }>("SELECT history FROM events WHERE seq = ?", seq).toArray()[0];
+  private update(pos: number, change: (h: StoredHistory) => unknown): void {
+    const seq = segmentOf(pos);
+    const index = String(pos % SEGMENT_EVENTS);
+    let segment = this.dirty.get(seq);
+    if (!segment) {
+      const row = this.host.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0];
       if (!row) return;
-      h = row.history ? (JSON.parse(row.history) as StoredHistory) : {};
-      this.dirty.set(seq, h);
+      segment = row.history ? (JSON.parse(row.history) as SegmentHistory) : {};
+      this.dirty.set(seq, segment);
     }
-    change(h);
+    segment[index] ??= initialHistory(this.host.log.read(pos)?.meta.m ?? []);
+    change(segment[index]);
     this.flushTimer ??= setTimeout(() => this.flush(), HISTORY_FLUSH_MS);
   }
 
-  /** Write the gathered attempt records: one statement, one row per event. */
+  /** Write the gathered attempt records: one statement, one row per segment. */
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (this.dirty.size === 0) return;
     const rows = JSON.stringify([...this.dirty].map(([seq, h]) => [seq, JSON.stringify(h)]));
     this.dirty.clear();
-    this.host.sql.exec("UPDATE events SET history = j.value ->> 1 FROM json_each(?) j WHERE events.seq = j.value ->> 0", rows);
+    this.host.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", rows);
   }
 
-  /** The alarm's time for the next expiry or replay step (Infinity: none). */
+  /** The alarm's time for the next replay step (Infinity: none running). */
   wakeAt(now: number): number {
-    const replay = this.running.size > 0 ? now + REPLAY_WAKE_MS : Infinity;
-    return Math.min(replay, this.nextExpiry === Infinity ? Infinity : Math.max(this.nextExpiry, now));
+    return this.running.size > 0 ? now + REPLAY_WAKE_MS : Infinity;
   }
 
-  /** From the alarm: delete what outlived the retention, and what a lowered cap no longer holds. */
-  expire(now: number): void {
-    if (this.nextExpiry > now) return;
-    const { sql } = this.host;
-    const cutoff = now - this.retentionMs;
-    // Seqs grow with arrival: the expired events are those below the first one that has not expired.
-    const first = sql.exec<{ seq: number }>("SELECT seq FROM events WHERE arrived_at > ? ORDER BY seq LIMIT 1", cutoff).toArray()[0]?.seq;
-    const newest = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM events").one().seq;
-    if (newest === null) {
-      this.nextExpiry = Infinity;
-      return;
+  /** This partition's retained events matching the query, newest first, below position `before` when given. */
+  search(q: HistoryQuery, before: number | null, limit: number, now: number): PartitionRow[] {
+    if (this.retentionMs <= 0) return [];
+    this.flush();
+    const out: PartitionRow[] = [];
+    const since = Math.max(q.since ?? -Infinity, now - this.retentionMs);
+    let below = before === null ? Infinity : segmentOf(before) + 1;
+    for (;;) {
+      const rows = this.host.log.segmentsBefore(below, SEGMENTS_PER_READ);
+      for (const row of rows) {
+        if (row.arrived_at < since) return out;
+        if (q.until !== undefined && row.arrived_at > q.until) continue;
+        const events = JSON.parse(row.events) as Record<string, unknown>[];
+        const meta = JSON.parse(row.meta) as EventMeta[];
+        const histories: SegmentHistory = row.history ? JSON.parse(row.history) : {};
+        for (let i = events.length - 1; i >= 0; i--) {
+          const pos = row.seq * SEGMENT_EVENTS + i;
+          if (before !== null && pos >= before) continue;
+          const e = events[i];
+          if ((q.id !== undefined && e.id !== q.id) || (q.source !== undefined && e.source !== q.source) || (q.type !== undefined && e.type !== q.type) || (q.subject !== undefined && e.subject !== q.subject)) continue;
+          const history = histories[i] ?? initialHistory(meta[i].m);
+          if (!matchesDelivery(history, q)) continue;
+          out.push({ seq: pos, arrivedAt: row.arrived_at, record: eventRecord(e, row.arrived_at, history) });
+          if (out.length === limit) return out;
+        }
+      }
+      if (rows.length < SEGMENTS_PER_READ) return out;
+      below = rows.at(-1)!.seq;
     }
-    this.deleteBelow(first ?? newest + 1);
-    if (this.retains()) this.evicted(this.deleteBelow(newest - this.limit + 1));
-    const oldest = sql.exec<{ at: number }>("SELECT arrived_at AS at FROM events ORDER BY seq LIMIT 1").toArray()[0]?.at;
-    const overCap = this.retains() && newest - this.oldest + 1 > this.limit;
-    this.nextExpiry = oldest === undefined ? Infinity : Math.max(overCap ? now : oldest + this.retentionMs, now + EXPIRY_INTERVAL_MS);
-  }
-
-  /** Delete the events below `seq` that have no queued delivery; how many went. */
-  private deleteBelow(seq: number): number {
-    const { sql } = this.host;
-    this.flush();
-    const keep = [...this.host.queued()].filter((s) => s < seq);
-    const deleted = sql.exec("DELETE FROM events WHERE seq < ? AND seq NOT IN (SELECT value FROM json_each(?))", seq, JSON.stringify(keep)).rowsWritten;
-    this.oldest = sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM events").one().seq ?? Infinity;
-    return deleted;
-  }
-
-  /** This partition's events matching the query, newest first, below `before` when given. */
-  search(q: HistoryQuery, before: number | null, limit: number): PartitionRow[] {
-    this.flush();
-    return this.host.sql
-      .exec<{ seq: number; arrived_at: number; body: string; history: string | null }>(
-        `SELECT seq, arrived_at, body, history FROM events WHERE (?1 IS NULL OR seq < ?1)
-           AND (?2 IS NULL OR body ->> '$.id' = ?2) AND (?3 IS NULL OR body ->> '$.source' = ?3)
-           AND (?4 IS NULL OR body ->> '$.type' = ?4) AND (?5 IS NULL OR body ->> '$.subject' = ?5)
-           AND (?6 IS NULL OR arrived_at >= ?6) AND (?7 IS NULL OR arrived_at <= ?7)
-           AND ((?8 IS NULL AND ?9 IS NULL) OR EXISTS (SELECT 1 FROM json_each(history) h WHERE (?8 IS NULL OR h.key = ?8) AND (?9 IS NULL OR h.value ->> '$.s' = ?9)))
-         ORDER BY seq DESC LIMIT ?10`,
-        before, q.id ?? null, q.source ?? null, q.type ?? null, q.subject ?? null, q.since ?? null, q.until ?? null, q.trigger ?? null, q.state ?? null, limit,
-      )
-      .toArray()
-      .map((r) => ({ seq: r.seq, arrivedAt: r.arrived_at, record: eventRecord(r.body, r.arrived_at, r.history) }));
   }
 
   /** How many (event, trigger) deliveries a replay with this plan sends from this partition. */
@@ -238,18 +189,19 @@ export class History {
     const filter = compileReplayFilter(plan);
     const triggers = this.host.triggers();
     let n = 0;
-    for (const row of this.inRange(plan, 0, Infinity)) n += replayTargets(plan, filter, decodeStructured(row.body) as CloudEvent, JSON.parse(row.history ?? "{}"), triggers).length;
-    return n;
+    let from = 0;
+    for (;;) {
+      const rows = this.inRange(from);
+      for (const row of rows) if (inPlan(plan, row)) for (const e of eventsOf(row)) if (e.pos > from) n += replayTargets(plan, filter, e.event, e.history, triggers).length;
+      if (rows.length < SEGMENTS_PER_READ) return n;
+      from = (rows.at(-1)!.seq + 1) * SEGMENT_EVENTS - 1;
+    }
   }
 
-  private inRange(plan: ReplayPlan, after: number, limit: number): { seq: number; body: string; history: string | null }[] {
+  /** Segments holding events after position `after`, in order, a read at a time. */
+  private inRange(after: number): SegmentRow[] {
     this.flush();
-    return this.host.sql
-      .exec<{ seq: number; body: string; history: string | null }>(
-        "SELECT seq, body, history FROM events WHERE seq > ? AND arrived_at >= ? AND arrived_at <= ? AND history IS NOT NULL ORDER BY seq LIMIT ?",
-        after, plan.from, plan.to, limit === Infinity ? -1 : limit,
-      )
-      .toArray();
+    return this.host.log.segmentsFrom(segmentOf(after), SEGMENTS_PER_READ);
   }
 
   /** Start a replay (again after a restart of the router: a replay of that name already stored goes on). */
@@ -300,22 +252,28 @@ export class History {
     return Math.max(1, Math.min(REPLAY_BATCH, Math.floor(Math.min(...parallelism) / 2)));
   }
 
+  /** Queue deliveries from the cursor on until a batch is queued or a read's worth of segments was looked at. */
   private step(name: string, r: Running, now: number, batch: number): void {
     const { sql } = this.host;
     let cursor = sql.exec<{ cursor: number }>("SELECT cursor FROM replays WHERE name = ?", name).one().cursor;
     const triggers = this.host.triggers();
     let queued = 0;
-    const rows = this.inRange(r.plan, cursor, REPLAY_SCAN);
-    for (const row of rows) {
-      const event = decodeStructured(row.body) as CloudEvent;
-      const targets = replayTargets(r.plan, r.filter, event, JSON.parse(row.history ?? "{}"), triggers);
-      for (const trigger of targets) this.host.enqueue(row.seq, trigger, event, now, name);
-      queued += targets.length;
-      cursor = row.seq;
-      if (queued >= batch) break;
+    const rows = this.inRange(cursor);
+    let last = cursor;
+    scan: for (const row of rows) {
+      for (const e of inPlan(r.plan, row) ? eventsOf(row) : []) {
+        if (e.pos <= cursor) continue;
+        const targets = replayTargets(r.plan, r.filter, e.event, e.history, triggers);
+        for (const trigger of targets) this.host.enqueue(e.pos, trigger, e.event, now, name);
+        queued += targets.length;
+        last = e.pos;
+        if (queued >= batch) break scan;
+      }
+      last = (row.seq + 1) * SEGMENT_EVENTS - 1;
     }
+    cursor = Math.max(cursor, last);
     this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + queued);
-    r.scanned = rows.length < REPLAY_SCAN && cursor === (rows.at(-1)?.seq ?? cursor);
+    r.scanned = queued < batch && this.host.log.segmentsFrom(segmentOf(cursor) + 1, 1).length === 0;
     sql.exec("UPDATE replays SET cursor = ?, scanned = ? WHERE name = ?", cursor, r.scanned ? 1 : 0, name);
   }
 
@@ -325,6 +283,26 @@ export class History {
     this.host.sql.exec("UPDATE replays SET done = 1 WHERE name = ?", name);
     this.running.delete(name);
   }
+}
+
+/** A stored segment's events with their positions and histories. */
+function eventsOf(row: SegmentRow): { pos: number; event: CloudEvent; history: StoredHistory }[] {
+  const events = decodeBatch(row.events, SEGMENT_EVENTS);
+  if (!Array.isArray(events)) return [];
+  const meta = JSON.parse(row.meta) as EventMeta[];
+  const histories: SegmentHistory = row.history ? JSON.parse(row.history) : {};
+  return events.map((event, i) => ({ pos: row.seq * SEGMENT_EVENTS + i, event, history: histories[i] ?? initialHistory(meta[i].m) }));
+}
+
+/** Whether a segment arrived within the replay's time range. */
+function inPlan(plan: ReplayPlan, row: SegmentRow): boolean {
+  return row.arrived_at >= plan.from && row.arrived_at <= plan.to;
+}
+
+/** The query's trigger and state: some delivery of the event must have both. */
+function matchesDelivery(history: StoredHistory, q: HistoryQuery): boolean {
+  if (q.trigger === undefined && q.state === undefined) return true;
+  return Object.entries(history).some(([trigger, d]) => (q.trigger === undefined || trigger === q.trigger) && (q.state === undefined || d.s === q.state));
 }
 
 const STATE_OF: Record<Verdict, DeliveryState> = {

@@ -1,6 +1,7 @@
 /**
- * An event's delivery history as the broker keeps it (one JSON column on the event's own row, so recording
- * an attempt is one row written and no index entry) and as the history API shows it (API.md §6 shape).
+ * An event's delivery history as the broker keeps it (one JSON column on the row of the event's log
+ * segment, so recording the attempts of a segment's events is one row written and no index entry) and as
+ * the history API shows it (API.md §6 shape).
  */
 
 /** A delivery's state to one trigger. */
@@ -45,8 +46,8 @@ export interface EventRecord {
 }
 
 /** The history a new event starts with: every trigger it matched, pending. */
-export function initialHistory(triggers: string[]): string {
-  return JSON.stringify(Object.fromEntries(triggers.map((t) => [t, { s: "pending", a: [] }])));
+export function initialHistory(triggers: string[]): StoredHistory {
+  return Object.fromEntries(triggers.map((t) => [t, { s: "pending", a: [] }]));
 }
 
 export function attemptFlags(deadLetterSink: boolean, replay: string | null): string | undefined {
@@ -54,11 +55,10 @@ export function attemptFlags(deadLetterSink: boolean, replay: string | null): st
   return flags || undefined;
 }
 
-/** The API's view of a stored event row. */
-export function eventRecord(body: string, arrivedAt: number, history: string | null): EventRecord {
-  const stored: StoredHistory = history ? JSON.parse(history) : {};
+/** The API's view of a stored event and its history. */
+export function eventRecord(event: Record<string, unknown>, arrivedAt: number, stored: StoredHistory): EventRecord {
   return {
-    event: JSON.parse(body),
+    event,
     receivedAt: new Date(arrivedAt).toISOString(),
     deliveries: Object.entries(stored).map(([trigger, d]) => ({ trigger, state: d.s, attempts: d.a.map(attemptView) })),
   };

@@ -44,7 +44,7 @@ describe("which deliveries a replay sends", () => {
 
 describe("stored history", () => {
   it("shows attempts with their time, status, duration, error and marks", () => {
-    const r = eventRecord('{"id":"1"}', Date.UTC(2026, 0, 1), JSON.stringify({ t: { s: "delivered", a: [[Date.UTC(2026, 0, 1), 503, 12, "busy", "d"], [Date.UTC(2026, 0, 1, 0, 0, 1), 200, 3, null, "r:again"]] } }));
+    const r = eventRecord({ id: "1" }, Date.UTC(2026, 0, 1), { t: { s: "delivered", a: [[Date.UTC(2026, 0, 1), 503, 12, "busy", "d"], [Date.UTC(2026, 0, 1, 0, 0, 1), 200, 3, null, "r:again"]] } });
     expect(r).toEqual({
       event: { id: "1" },
       receivedAt: "2026-01-01T00:00:00.000Z",

@@ -1,0 +1,196 @@
+/**
+ * A broker partition's event log: every event it accepted, in arrival order, in segments. The events
+ * accepted together (one request's batch, or the requests of one turn: durable-objects/group-commit.ts)
+ * are one row, so storing an event costs a fraction of a row written, and deleting it later another.
+ * An event's place is its position: segment seq * SEGMENT_EVENTS + index. Segments are kept while a
+ * trigger's lane or a queued retry still needs one of their events, for the dedup window (deduplication
+ * is answered from them), and for the retention period (their `history` column is the events' delivery
+ * history, durable-objects/history.ts).
+ */
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { decodeBatch } from "../shared/cloudevents/structured.ts";
+import type { MeteredSql } from "./metered-sql.ts";
+
+/** Most events in one segment (positions leave room for this many per segment). */
+export const SEGMENT_EVENTS = 4096;
+/** Most characters of events in one segment, under SQLite's 2 MB row limit (an event alone may be larger: ingress caps it at 1 MiB). */
+const SEGMENT_CHARS = 512 * 1024;
+/** Decoded segments kept in memory for delivery. */
+const CACHED_SEGMENTS = 32;
+
+export const segmentOf = (pos: number): number => Math.floor(pos / SEGMENT_EVENTS);
+
+/** What the log keeps beside an event's body: its dedup key, pass-through headers, matched triggers, partition key. */
+export interface EventMeta {
+  s: string;
+  i: string;
+  h?: Record<string, string>;
+  m: string[];
+  k?: string;
+  /** Delivered through the retry table only, never the lanes (a redelivered dead letter, an event from before the log). */
+  q?: 1;
+}
+
+export interface LogEntry {
+  event: CloudEvent;
+  /** The event's structured-mode JSON. */
+  body: string;
+  meta: EventMeta;
+}
+
+export interface LoggedEvent {
+  event: CloudEvent;
+  meta: EventMeta;
+  arrivedAt: number;
+}
+
+/** A stored segment as the history and a restart read it. */
+export interface SegmentRow {
+  seq: number;
+  arrived_at: number;
+  events: string;
+  meta: string;
+  history: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+interface Segment {
+  arrivedAt: number;
+  events: CloudEvent[];
+  meta: EventMeta[];
+}
+
+export class EventLog {
+  private nextSeq = 1;
+  /** Events held, for the retention cap. */
+  private held = 0;
+  private readonly cache = new Map<number, Segment>();
+
+  private readonly sql: MeteredSql;
+
+  constructor(sql: MeteredSql) {
+    this.sql = sql;
+  }
+
+  /**
+   * Create (or open) the table. `floor` is the highest position anything stored points at (the triggers'
+   * cursors): seqs are never reused below it, even when every segment was deleted.
+   */
+  open(floor: number): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL, meta TEXT NOT NULL, history TEXT)");
+    this.reload(floor);
+  }
+
+  /** Re-read what memory holds of the table (after a write that failed). */
+  reload(floor = this.end): void {
+    this.cache.clear();
+    const row = this.sql.exec<{ seq: number | null; n: number | null }>("SELECT max(seq) AS seq, sum(n) AS n FROM log").one();
+    this.nextSeq = Math.max((row.seq ?? 0) + 1, Math.ceil(floor / SEGMENT_EVENTS), 1);
+    this.held = row.n ?? 0;
+  }
+
+  /** The position the next event gets. */
+  get end(): number {
+    return this.nextSeq * SEGMENT_EVENTS;
+  }
+
+  /** Events held now. */
+  get size(): number {
+    return this.held;
+  }
+
+  /** Write entries as one segment (more when they exceed a segment's bounds); their positions, in order. */
+  append(entries: LogEntry[], now: number): number[] {
+    const positions: number[] = [];
+    for (let from = 0; from < entries.length; ) {
+      // A segment reads back as a batch, whose events share one specversion.
+      const version = entries[from].event.attributes.specversion;
+      let to = from + 1;
+      let chars = entries[from].body.length;
+      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + entries[to].body.length <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += entries[to++].body.length;
+      const chunk = entries.slice(from, to);
+      const seq = this.nextSeq++;
+      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, JSON.stringify(chunk.map((e) => e.meta)));
+      this.remember(seq, { arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
+      chunk.forEach((_, i) => positions.push(seq * SEGMENT_EVENTS + i));
+      this.held += chunk.length;
+      from = to;
+    }
+    return positions;
+  }
+
+  /** The event at `pos`, or null when its segment is gone. */
+  read(pos: number): LoggedEvent | null {
+    const segment = this.segment(segmentOf(pos));
+    const i = pos % SEGMENT_EVENTS;
+    return segment && i < segment.events.length ? { event: segment.events[i], meta: segment.meta[i], arrivedAt: segment.arrivedAt } : null;
+  }
+
+  /** Segments from seq `from` up, in order (a restart's scan, a replay's). */
+  segmentsFrom(from: number, limit: number): SegmentRow[] {
+    return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq >= ? ORDER BY seq LIMIT ?", from, limit).toArray();
+  }
+
+  /** Segments below seq `before`, newest first (the history API's pages). */
+  segmentsBefore(before: number, limit: number): SegmentRow[] {
+    return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray();
+  }
+
+  /** (source, id, accepted at) of every event accepted since `since`: the dedup index after a start. */
+  keysSince(since: number): { s: string; i: string; at: number }[] {
+    return this.sql
+      .exec<{ s: string; i: string; at: number }>("SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at FROM log l, json_each(l.meta) m WHERE l.arrived_at > ? ORDER BY l.seq", since)
+      .toArray();
+  }
+
+  /**
+   * Delete segments nothing needs: below `floor` (every lane is past them), not in `pinned` (a queued retry
+   * points into them), older than `keepMs`; then, while more than `limit` events are held, the oldest
+   * such ones whatever their age (whole segments: the cap holds to within one segment). Returns the events
+   * deleted by the cap, and when to look again.
+   */
+  expire(now: number, floor: number, pinned: Set<number>, keepMs: number, limit: number): { evicted: number; next: number } {
+    const below = segmentOf(floor);
+    const pins = JSON.stringify([...pinned]);
+    const old = this.sql.exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq < ? AND arrived_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", below, now - keepMs, pins).toArray();
+    const gone = [...old];
+    if (this.held - sum(old) > limit) {
+      let over = this.held - sum(old) - limit;
+      let last = -1;
+      for (const r of this.sql.exec<{ seq: number; n: number }>("SELECT seq, n FROM log WHERE seq < ? ORDER BY seq", below)) {
+        if (over <= 0) break;
+        if (pinned.has(r.seq)) continue;
+        last = r.seq;
+        over -= r.n;
+      }
+      if (last >= 0) gone.push(...this.sql.exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", last, pins).toArray());
+    }
+    for (const r of gone) this.cache.delete(r.seq);
+    const evicted = sum(gone) - sum(old);
+    this.held -= sum(gone);
+    const oldest = this.sql.exec<{ at: number }>("SELECT arrived_at AS at FROM log ORDER BY seq LIMIT 1").toArray()[0]?.at;
+    // Still over the cap: what a lane or a retry holds goes as soon as they let it.
+    return { evicted, next: oldest === undefined ? Infinity : this.held > limit ? now : oldest + keepMs };
+  }
+
+  private segment(seq: number): Segment | null {
+    const cached = this.cache.get(seq);
+    if (cached) return cached;
+    const row = this.sql.exec<{ arrived_at: number; events: string; meta: string }>("SELECT arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
+    if (!row) return null;
+    const events = decodeBatch(row.events, SEGMENT_EVENTS);
+    if (!Array.isArray(events)) throw new Error(`log segment ${seq} does not decode: ${events.error}`);
+    return this.remember(seq, { arrivedAt: row.arrived_at, events, meta: JSON.parse(row.meta) });
+  }
+
+  private remember(seq: number, segment: Segment): Segment {
+    this.cache.delete(seq);
+    this.cache.set(seq, segment);
+    if (this.cache.size > CACHED_SEGMENTS) this.cache.delete(this.cache.keys().next().value!);
+    return segment;
+  }
+}
+
+function sum(rows: { n: number }[]): number {
+  return rows.reduce((n, r) => n + r.n, 0);
+}

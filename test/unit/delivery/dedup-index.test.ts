@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { DedupIndex } from "../../../shared/delivery/dedup-index.ts";
+
+describe("the dedup index", () => {
+  it("knows a (source, id) pair within its window only", () => {
+    const index = new DedupIndex();
+    const key = DedupIndex.key("src", "1");
+    index.add(key, 1_000);
+    expect(index.has(key, 1_500, 1_000)).toBe(true);
+    expect(index.has(DedupIndex.key("src", "2"), 1_500, 1_000)).toBe(false);
+    expect(index.has(DedupIndex.key("src\u00001", ""), 1_500, 1_000)).toBe(false);
+    expect(index.has(key, 2_000, 1_000)).toBe(false);
+  });
+
+  it("expires from the oldest, keeping a key accepted again later", () => {
+    const index = new DedupIndex();
+    const key = DedupIndex.key("s", "k");
+    index.add(key, 0);
+    index.add(DedupIndex.key("s", "other"), 10);
+    index.add(key, 500); // accepted again once the window had passed
+    index.expire(1_200, 1_000);
+    expect(index.has(key, 1_200, 1_000)).toBe(true);
+    expect(index.size).toBe(1);
+    index.expire(1_500, 1_000);
+    expect(index.size).toBe(0);
+  });
+
+  it("forgets a key whose write did not happen", () => {
+    const index = new DedupIndex();
+    const key = DedupIndex.key("s", "1");
+    index.add(key, 0);
+    index.remove(key);
+    expect(index.has(key, 1, 1_000)).toBe(false);
+  });
+});
