@@ -1,7 +1,8 @@
 /**
  * Crash: SIGKILL the runtime (wrangler and workerd, the whole process group) under load three times and
- * restart it on the same storage. Every event answered 202 must reach the subscriber; duplicates (a crash
- * between delivery and its deletion) are allowed, counted and reported. Run for a broker of one partition
+ * restart it on the same storage. Every event answered 202 must reach the subscriber; duplicates (what was
+ * delivered after a trigger's cursor was last stored, at most a second before the kill) are allowed,
+ * counted and reported. Run for a broker of one partition
  * and for one of four (API.md §5).
  */
 import { afterAll, expect, it } from "vitest";

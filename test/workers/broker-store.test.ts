@@ -100,26 +100,37 @@ describe("storage rows per event, retention on and off (API.md section 6)", () =
 });
 
 describe("schema upgrade", () => {
-  it("moves a queue stored by the previous schema (lease column, NOT NULL pkey) into the current table, ids and rows kept", async () => {
+  it("moves a queue stored by earlier schemas (lease column, NOT NULL pkey, a row per event) into the log and the current table, ids and rows kept", async () => {
     const stub = env.BROKER.getByName(`${NS}/upgrade`);
+    const body = JSON.stringify({ specversion: "1.0", id: "old-1", source: "/old", type: "old.t", data: { n: 1.50 } }).replace("1.5", "1.50");
     const after = await runInDurableObject(stub, (_o: unknown, state: DurableObjectState) => {
       const sql = state.storage.sql;
       // An object of the previous schema: configured (a config table), a queue in the old deliveries table.
       sql.exec("CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
       sql.exec("CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, arrived_at INTEGER NOT NULL, body TEXT NOT NULL, headers TEXT)");
+      sql.exec("CREATE TABLE dedup (source TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (source, id)) WITHOUT ROWID");
       sql.exec(`CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT,
         due_at INTEGER GENERATED ALWAYS AS (max(next_at, lease_until)) VIRTUAL)`);
-      sql.exec("INSERT INTO events (seq, arrived_at, body) VALUES (1, 0, '{}')");
+      sql.exec("INSERT INTO events (seq, arrived_at, body, headers) VALUES (1, 0, ?, ?)", body, JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }));
       sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, attempt, next_at, lease_until) VALUES (41, 1, 't', 'k', 2, 5, 99)");
       const upgraded = new Broker(state, env);
       const rows = sql.exec("SELECT id, trigger, pkey, attempt, next_at FROM deliveries").toArray();
+      const pos = sql.exec<{ event_seq: number }>("SELECT event_seq FROM deliveries").one().event_seq;
+      const segment = sql.exec<{ events: string; meta: string }>("SELECT events, meta FROM log WHERE seq = ?", Math.floor(pos / 4096)).one();
+      const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name);
       const columns = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'deliveries'").one().sql;
       sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (1, 't', NULL, 0)");
       const next = sql.exec<{ id: number }>("SELECT max(id) AS id FROM deliveries").one().id;
-      return { rows, columns, next, backlog: upgraded.metrics().backlog };
+      return { rows, segment, index: pos % 4096, tables, columns, next, backlog: upgraded.metrics().backlog };
     });
     expect(after.rows).toEqual([{ id: 41, trigger: "t", pkey: "k", attempt: 2, next_at: 5 }]);
+    // The queued delivery points at the event, moved byte for byte into the log with its headers.
+    expect(after.segment.events).toBe(`[${body}]`);
+    expect(after.index).toBe(0);
+    expect(JSON.parse(after.segment.meta)).toEqual([{ s: "/old", i: "old-1", m: [], q: 1, h: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } }]);
+    expect(after.tables).not.toContain("events");
+    expect(after.tables).not.toContain("dedup");
     expect(after.columns).not.toContain("lease_until");
     expect(after.next).toBe(42);
     expect(after.backlog).toBe(1);
