@@ -8,20 +8,21 @@
  * such row, so nothing depends on memory surviving an eviction or a deploy.
  */
 import { DurableObject } from "cloudflare:workers";
-import { decodeHttp, decodeStructured, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
-import type { AttributeValue, CloudEvent } from "../shared/cloudevents/event.ts";
+import { decodeStructured, encodeStructured } from "../shared/cloudevents/index.ts";
+import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { sameSecret } from "../shared/crypto.ts";
 import { DedupIndex } from "../shared/delivery/dedup-index.ts";
 import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
-import { type DeliveryPolicy, parseRetryAfter, resolvePolicy } from "../shared/delivery/policy.ts";
+import { type DeliveryPolicy, resolvePolicy } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
 import type { BrokerMetrics, CounterName, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
-import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
 import { BrokerCounters } from "./broker-counters.ts";
+import { type DeliveryRow, DeliveryRows, type NextAttempt } from "./delivery-rows.ts";
+import { Sender } from "./broker-sender.ts";
 import { EventLog, type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { History } from "./history.ts";
@@ -32,7 +33,6 @@ import { TriggerLanes } from "./trigger-lanes.ts";
 import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
-import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -47,11 +47,6 @@ const ORDER_HOLD_MS = 500;
 /** The log's expiry runs no more often than this. */
 const EXPIRY_INTERVAL_MS = 5_000;
 
-/** Deliveries that need a row: retries, the dead-letter phase, ordering behind those, replays, redeliveries. */
-const DELIVERIES_TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT,
-  phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT, replay TEXT)`;
-
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
   | { status: 400; error: string; field?: string }
@@ -59,26 +54,6 @@ export type IngestResult =
   | { status: 429 | 503; error: string; retryAfterSeconds: number }
   /** Misdirected: the events' partition under this broker's partition count is another one. */
   | { status: 421; error: string };
-
-/**
- * One delivery of a logged event (`event_seq` is its log position) to a trigger: a row of `deliveries`,
- * or (`id` null) a first attempt straight from the trigger's lane.
- */
-interface DeliveryRow {
-  id: number | null;
-  event_seq: number;
-  trigger: string;
-  pkey: string | null;
-  phase: "subscriber" | "deadletter";
-  attempt: number;
-  error: string | null;
-  /** The Replay that queued this delivery, if one did. */
-  replay: string | null;
-  [key: string]: SqlStorageValue;
-}
-
-/** What sending an event to a target gave: an outcome, or success with the event the target replied. */
-type Sent = Outcome | { ok: true; reply: CloudEvent };
 
 interface Trigger {
   config: TriggerConfig;
@@ -108,9 +83,7 @@ export class Broker extends DurableObject<Env> {
   private settings: KeyValueTable | null = null;
   private config: BrokerConfig | null = null;
   private triggers = new Map<string, Trigger>();
-  private transformers: Transformers = new Map();
-  /** Rows in `deliveries`. */
-  private queuedRows = 0;
+  private readonly rows = new DeliveryRows(this.sql);
   /** Deliveries of events accepted and not yet committed (they count against the backlog limit already). */
   private committing = 0;
   /**
@@ -119,9 +92,7 @@ export class Broker extends DurableObject<Env> {
    * take or release a lease.
    */
   private readonly leased = new Map<string, Set<number>>();
-  private readonly slotLoad = new Map<string, number>();
-  /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
-  private readonly connections = new Connections();
+  private readonly sender = new Sender(this.env);
   /** Triggers that got new events or a free slot since the last pump: only they need a look. */
   private readonly touched = new Set<string>();
   /**
@@ -143,20 +114,11 @@ export class Broker extends DurableObject<Env> {
 
   /**
    * Create (or open) the broker's tables, load its configuration and rebuild what memory holds: the lanes
-   * from the log above their cursors, the dedup index from the log within its window. Every index entry is
-   * a row written: only the indexes the hot path reads. Delivery ids are never reused, so an attempt that
-   * outlived its row (trigger deleted) cannot settle a newer one. `pkey` is NULL for unordered triggers,
-   * outside the ordering index.
+   * from the log above their cursors, the dedup index from the log within its window.
    */
   private open(): KeyValueTable {
-    this.migrateDeliveries();
+    this.rows.open((fn) => this.ctx.storage.transactionSync(fn));
     this.sql.exec(`
-      ${DELIVERIES_TABLE};
-      CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
-      DROP INDEX IF EXISTS deliveries_key;
-      CREATE INDEX IF NOT EXISTS deliveries_ordered ON deliveries (trigger, pkey, id) WHERE pkey IS NOT NULL;
-      DROP INDEX IF EXISTS deliveries_event;
-      DROP INDEX IF EXISTS deliveries_wake;
       CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID;`);
     const cursors = this.lanes.open();
@@ -166,7 +128,6 @@ export class Broker extends DurableObject<Env> {
     this.settings = new KeyValueTable(this.sql, "config");
     this.apply(this.settings.getJson<BrokerConfig>("broker"));
     this.rebuild();
-    this.countQueue();
     return this.settings;
   }
 
@@ -212,8 +173,7 @@ export class Broker extends DurableObject<Env> {
       this.history.flush();
       this.ctx.storage.transactionSync(() => {
         settings.put("broker", text);
-        const keep = JSON.stringify(config?.triggers.map((t) => t.name) ?? []);
-        const rows = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", keep).toArray();
+        const rows = this.rows.dropExcept(config?.triggers.map((t) => t.name) ?? []);
         const gone = this.apply(config);
         let dropped = rows.length;
         for (const trigger of new Set([...gone.keys(), ...rows.map((r) => r.trigger)])) {
@@ -232,7 +192,6 @@ export class Broker extends DurableObject<Env> {
         this.log.reload(0);
         this.dedup = new DedupIndex();
       }
-      this.countQueue();
       this.history.recount();
       this.nextExpiry = -Infinity; // a shorter retention or a lower cap applies at the next alarm
     }
@@ -270,24 +229,6 @@ export class Broker extends DurableObject<Env> {
   }
 
   /**
-   * Objects created before the lease moved to memory have `lease_until` and a NOT NULL `pkey`: copy their
-   * queue into the current table once (ids kept, so AUTOINCREMENT continues above them). Those created
-   * before replays lack the `replay` column.
-   */
-  private migrateDeliveries(): void {
-    const old = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").toArray()[0];
-    if (!old) return;
-    if (!old.sql.includes("replay")) this.sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
-    if (!old.sql.includes("lease_until")) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
-      this.sql.exec(DELIVERIES_TABLE);
-      this.sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old");
-      this.sql.exec("DROP TABLE deliveries_old");
-    });
-  }
-
-  /**
    * Objects created before the log kept a row per event (`events`) and a dedup table: their events move
    * into the log once, one segment each, and their queued rows follow them to their positions. (The old
    * dedup entries go: the events they stood for may be accepted again for the rest of their window.)
@@ -305,20 +246,15 @@ export class Broker extends DurableObject<Env> {
         if (r.history) this.sql.exec("UPDATE log SET history = ? WHERE seq = ?", JSON.stringify({ 0: history }), segmentOf(pos));
         moved.push([r.seq, pos]);
       }
-      this.sql.exec("UPDATE deliveries SET event_seq = j.value ->> 1 FROM json_each(?) j WHERE deliveries.event_seq = j.value ->> 0", JSON.stringify(moved));
+      this.rows.remap(moved);
       this.sql.exec("DROP TABLE events");
       this.sql.exec("DROP TABLE IF EXISTS dedup");
     });
   }
 
-  /** Rows queued, from the table (at start and after a reconfiguration). */
-  private countQueue(): void {
-    this.queuedRows = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
-  }
-
   /** Deliveries queued: the lanes', the rows', and those of events being committed. */
   private backlog(): number {
-    return this.lanes.size + this.queuedRows + this.committing;
+    return this.lanes.size + this.rows.count + this.committing;
   }
 
   override async alarm(): Promise<void> {
@@ -339,7 +275,7 @@ export class Broker extends DurableObject<Env> {
     if (!config || this.nextExpiry > now) return;
     this.commits.flush();
     this.history.flush();
-    const pinned = new Set(this.sql.exec<{ seq: number }>(`SELECT DISTINCT event_seq / ${SEGMENT_EVENTS} AS seq FROM deliveries`).toArray().map((r) => r.seq));
+    const pinned = this.rows.segments(SEGMENT_EVENTS);
     const retention = config.retentionMs ?? 0;
     const r = this.log.expire(now, this.lanes.floor(this.log.end), pinned, Math.max(retention, config.dedupWindowMs), retention > 0 ? (config.retentionLimit ?? Infinity) : Infinity);
     if (r.evicted > 0) this.count("", "history_evicted", r.evicted);
@@ -379,7 +315,7 @@ export class Broker extends DurableObject<Env> {
 
   /** The broker's own connection budget, so tests can check the limit by design. */
   connectionStats(): { open: number; peak: number } {
-    return this.connections.stats();
+    return this.sender.connectionStats();
   }
 
   metrics(): BrokerMetrics {
@@ -424,7 +360,7 @@ export class Broker extends DurableObject<Env> {
   stopReplay(name: string): void {
     if (!this.settings) return;
     this.history.stop(name);
-    this.countQueue();
+    this.rows.recount();
   }
 
   replayProgress(name: string): ReplayProgress | null {
@@ -451,7 +387,7 @@ export class Broker extends DurableObject<Env> {
   /** Take a configuration: compile its triggers, make the lanes theirs; the lanes of triggers that went. */
   private apply(config: BrokerConfig | null): ReturnType<TriggerLanes["reconcile"]> {
     this.config = config;
-    this.transformers = compileTransformers(config);
+    this.sender.configure(config);
     this.triggers = new Map();
     this.history.configure(config?.retentionMs ?? 0);
     for (const t of config?.triggers ?? []) {
@@ -576,8 +512,7 @@ export class Broker extends DurableObject<Env> {
 
   /** Queue a delivery as a row (a replay's, a redelivery's, one held for order). */
   private enqueue(pos: number, trigger: string, pkey: string | null, now: number, replay: string | null = null): void {
-    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at, replay) VALUES (?, ?, ?, ?, ?)", pos, trigger, pkey, now, replay);
-    this.queuedRows++;
+    this.rows.add(pos, trigger, pkey, { phase: "subscriber", attempt: 0, error: null, nextAt: now }, replay);
   }
 
   /** The key an ordered trigger keeps an event's order by (events without `partitionkey` share one); null when unordered. */
@@ -607,15 +542,7 @@ export class Broker extends DurableObject<Env> {
       const lane = this.lanes.get(name);
       let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
-      const busy = JSON.stringify([...leased]);
-      // Ordered triggers take only the head of each partition key, so one key's retries (or its head in
-      // flight) hold that key back.
-      const rows = t.config.ordered
-        ? this.sql.exec<DeliveryRow>(
-            "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND (pkey IS NULL OR id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey)) ORDER BY id LIMIT ?",
-            name, now, busy, free)
-        : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", name, now, busy, free);
-      for (const row of rows.toArray()) {
+      for (const row of this.rows.due(name, t.config.ordered, now, leased, free)) {
         leased.add(row.id!);
         free--;
         this.ctx.waitUntil(this.deliver(row, t));
@@ -623,10 +550,9 @@ export class Broker extends DurableObject<Env> {
       if (free <= 0 || !lane?.waiting) continue;
       // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
       // still be queued at its earlier partition after a growth (the row's delivery asks).
-      const { start, held } = lane.take(free, t.config.ordered, (key) => this.rowQueued(name, key) || this.mayBeQueuedEarlier(t, key));
+      const { start, held } = lane.take(free, t.config.ordered, (key) => this.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
       if (held.length > 0) this.ctx.storage.transactionSync(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
       for (const e of start) this.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
-      if (held.length > 0) this.touched.add(name);
     }
     await this.arm();
   }
@@ -638,16 +564,7 @@ export class Broker extends DurableObject<Env> {
    */
   private async arm(): Promise<void> {
     const now = Date.now();
-    // Index lookups per trigger on (trigger, next_at), not a scan of the queue; rows in flight count as
-    // waiting (their completion pumps).
-    const row = this.sql
-      .exec<{ future: number | null; waiting: number }>(
-        `SELECT min(f) AS future, max(w) AS waiting FROM (SELECT
-           (SELECT min(next_at) FROM deliveries WHERE trigger = t.value AND next_at > ?1) AS f,
-           EXISTS (SELECT 1 FROM deliveries WHERE trigger = t.value AND next_at <= ?1) AS w FROM json_each(?2) t)`,
-        now, JSON.stringify([...this.triggers.keys()]),
-      )
-      .one();
+    const row = this.rows.schedule([...this.triggers.keys()], now);
     const waiting = row.waiting || this.lanes.size > 0;
     const at = Math.min(row.future ?? Infinity, waiting ? now + SAFETY_WAKE_MS : Infinity, Math.max(this.nextExpiry, now), this.history.wakeAt(now));
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
@@ -658,7 +575,7 @@ export class Broker extends DurableObject<Env> {
   private async deliver(row: DeliveryRow, t: Trigger): Promise<void> {
     const name = t.config.name;
     if (row.id !== null && (await this.heldForOrder(row, t))) {
-      this.sql.exec("UPDATE deliveries SET next_at = ? WHERE id = ?", Date.now() + ORDER_HOLD_MS, row.id);
+      this.rows.postpone(row.id, Date.now() + ORDER_HOLD_MS);
       this.leased.get(name)?.delete(row.id);
       return this.arm();
     }
@@ -704,11 +621,7 @@ export class Broker extends DurableObject<Env> {
   /** Whether this partition has queued deliveries of `pkey` for an ordered trigger. */
   queued(trigger: string, pkey: string): boolean {
     if (!this.settings) return false;
-    return !!this.lanes.get(trigger)?.holds(pkey) || this.rowQueued(trigger, pkey);
-  }
-
-  private rowQueued(trigger: string, pkey: string): boolean {
-    return this.sql.exec("SELECT 1 FROM deliveries WHERE trigger = ? AND pkey = ? LIMIT 1", trigger, pkey).toArray().length > 0;
+    return !!this.lanes.get(trigger)?.holds(pkey) || this.rows.hasKey(trigger, pkey);
   }
 
   private async attempt(row: DeliveryRow, t: Trigger): Promise<Outcome> {
@@ -723,96 +636,8 @@ export class Broker extends DurableObject<Env> {
     const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
     // A replayed event is the original with one extension naming the Replay (API.md §6).
     const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
-    const sent = await this.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
+    const sent = await this.sender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
     return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
-  }
-
-  /**
-   * One event to one target; what came back. A broker target keeps the TTL so that loops through brokers
-   * end; other sinks never see it (Knative).
-   */
-  private async sendTo(target: Target, event: CloudEvent, ttl: AttributeValue | undefined, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
-    switch (target.kind) {
-      // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
-      // event the target broker deduplicates on (source, id).
-      case "broker": {
-        const outgoing = ttl === undefined ? event : { attributes: { ...event.attributes, knativebrokerttl: ttl }, data: event.data };
-        const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
-        if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
-        return r.status === 202 ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
-      }
-      case "display": {
-        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
-        return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
-      }
-      case "transform":
-        return this.transform(target, event, ttl, t, toSubscriber, forwarded);
-      case "url": {
-        const result = await this.send(target.url, event, t, toSubscriber, forwarded);
-        if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
-        if (result.status < 200 || result.status >= 300) {
-          const retryAfter = result.headers.find(([k]) => k === "retry-after")?.[1] ?? null;
-          return { ok: false, status: result.status, body: result.body, retryAfterMs: parseRetryAfter(retryAfter, Date.now()) };
-        }
-        // A 200 carrying an event (a body, or binary-mode ce- headers for an event without data) is a reply.
-        const carriesEvent = result.body.length > 0 || result.headers.some(([k]) => k === "ce-specversion");
-        return toSubscriber && result.status === 200 && carriesEvent ? replyOf(result) : { ok: true, status: result.status };
-      }
-    }
-  }
-
-  /**
-   * An EventTransform (compiled when this configuration was applied): its result is the reply, or goes to
-   * its sink, whose reply `spec.reply` reshapes or discards. An expression that fails or gives no
-   * CloudEvent fails the delivery for good (422: not retried), so it goes to the dead-letter sink.
-   */
-  private async transform(target: Extract<Target, { kind: "transform" }>, event: CloudEvent, ttl: AttributeValue | undefined, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
-    const what = `EventTransform ${target.namespace}/${target.name}`;
-    const compiled = this.transformers.get(transformKey(target));
-    if (!target.spec || !compiled) return { ok: false, status: 404, body: `${what} does not exist`, retryAfterMs: null };
-    if ("error" in compiled) return { ok: false, status: 422, body: `${what}: ${compiled.error}`, retryAfterMs: null };
-    const out = await transformEvent(compiled.request, event);
-    if ("error" in out) return { ok: false, status: 422, body: `${what}: ${out.error}`, retryAfterMs: null };
-    const sink = target.spec.sink;
-    if (!sink) return { ok: true, reply: out };
-    const sent = await this.sendTo(sink, out, ttl, t, toSubscriber, forwarded);
-    if (!("reply" in sent) || !target.spec.reply) return sent;
-    if (!compiled.reply) return { ok: true }; // discard: true
-    const shaped = await transformEvent(compiled.reply, sent.reply);
-    return "error" in shaped ? { ok: false, status: 422, body: `${what} (reply): ${shaped.error}`, retryAfterMs: null } : { ok: true, reply: shaped };
-  }
-
-  /** Encode and send: from this object while it has a connection free, else through a dispatcher slot. */
-  private async send(url: string, event: CloudEvent, t: Trigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
-    const ns = this.config!.namespace;
-    let headers: Headers;
-    let body: Uint8Array | null;
-    if (t.policy.format === "json") {
-      headers = new Headers({ "content-type": "application/cloudevents+json" });
-      body = new TextEncoder().encode(encodeStructured(event));
-    } else {
-      ({ headers, body } = encodeBinary(event));
-    }
-    for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
-    headers.set("kn-namespace", ns);
-    if (toSubscriber) headers.set("prefer", "reply");
-    const req: OutboundRequest = { url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs };
-    return this.connections.free ? this.connections.send(req) : this.sendThroughSlot(req, t);
-  }
-
-  /** The least-loaded of the trigger's ceil(parallelism / 6) dispatcher slots. */
-  private async sendThroughSlot(req: OutboundRequest, t: Trigger): Promise<OutboundResult> {
-    const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_OBJECT);
-    let slot = 0;
-    for (let i = 1; i < slots; i++) if ((this.slotLoad.get(`${t.config.name}#${i}`) ?? 0) < (this.slotLoad.get(`${t.config.name}#${slot}`) ?? 0)) slot = i;
-    const key = `${t.config.name}#${slot}`;
-    this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
-    try {
-      const stub = this.env.DISPATCHER.getByName(`${this.config!.namespace}/${this.config!.name}/${t.config.uid}/${slot}`);
-      return (await stub.send(req)) as OutboundResult;
-    } finally {
-      this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
-    }
   }
 
   /**
@@ -843,7 +668,7 @@ export class Broker extends DurableObject<Env> {
   private settle(row: DeliveryRow, t: Trigger, outcome: Outcome, started: number): void {
     const name = t.config.name;
     // The delivery is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
-    const current = row.id === null ? !!this.lanes.get(name)?.flies(row.event_seq) : this.sql.exec("SELECT 1 FROM deliveries WHERE id = ?", row.id).toArray().length > 0;
+    const current = row.id === null ? !!this.lanes.get(name)?.flies(row.event_seq) : this.rows.exists(row.id);
     if (!this.triggers.has(name) || !current) return;
     const verdict = this.record(row, t, outcome, started);
     // Everything but a plain success is logged, with the event's id.
@@ -874,11 +699,11 @@ export class Broker extends DurableObject<Env> {
         this.finish(row, name, d.verdict);
         break;
       case "retry":
-        this.requeue(row, { phase: row.phase, attempt: row.attempt + 1, next_at: now + d.delayMs, error: row.error });
+        this.requeue(row, { phase: row.phase, attempt: row.attempt + 1, nextAt: now + d.delayMs, error: row.error });
         this.count(name, "retried", 1);
         break;
       case "to-dead-letter-sink":
-        this.requeue(row, { phase: "deadletter", attempt: 0, next_at: now, error: JSON.stringify(d.extensions) });
+        this.requeue(row, { phase: "deadletter", attempt: 0, nextAt: now, error: JSON.stringify(d.extensions) });
         break;
       case "failed": {
         // Kept (bounded), counted, logged: never silently gone.
@@ -894,20 +719,13 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** The delivery's next attempt: its row updated, or (a first attempt from the lane) written. */
-  private requeue(row: DeliveryRow, next: Pick<DeliveryRow, "phase" | "attempt" | "error"> & { next_at: number }): void {
-    if (row.id !== null) {
-      this.sql.exec("UPDATE deliveries SET phase = ?, attempt = ?, next_at = ?, error = ? WHERE id = ?", next.phase, next.attempt, next.next_at, next.error, row.id);
-      return;
-    }
-    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, phase, attempt, next_at, error) VALUES (?, ?, ?, ?, ?, ?, ?)", row.event_seq, row.trigger, row.pkey, next.phase, next.attempt, next.next_at, next.error);
-    this.queuedRows++;
+  private requeue(row: DeliveryRow, next: NextAttempt): void {
+    if (row.id !== null) this.rows.update(row.id, next);
+    else this.rows.add(row.event_seq, row.trigger, row.pkey, next);
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {
-    if (row.id !== null) {
-      this.sql.exec("DELETE FROM deliveries WHERE id = ?", row.id);
-      this.queuedRows--;
-    }
+    if (row.id !== null) this.rows.remove(row.id);
     this.count(trigger, counter, 1);
   }
 
@@ -915,51 +733,6 @@ export class Broker extends DurableObject<Env> {
     return `${this.config?.namespace}/${this.config?.name}`;
   }
 }
-
-/** A 200 with a body must be a CloudEvent. */
-function replyOf(result: Extract<OutboundResult, { status: number }>): Sent {
-  const decoded = result.truncated ? null : decodeHttp(new Headers(result.headers), result.body, { maxBatchEvents: 0 });
-  if (!decoded || "error" in decoded || decoded.mode === "batch" || decoded.events.length !== 1) {
-    const why = decoded && "error" in decoded ? decoded.error : "not a single CloudEvent";
-    return { ok: false, status: 502, body: `subscriber replied with a body that is not a CloudEvent: ${why}`, retryAfterMs: null };
-  }
-  return { ok: true, reply: decoded.events[0] };
-}
-
-/** The compiled expressions of a broker's EventTransform targets, by target. */
-type Transformers = Map<string, { request: CompiledJsonata; reply?: CompiledJsonata } | { error: string }>;
-
-function transformKey(target: { namespace: string; name: string }): string {
-  return `${target.namespace}/${target.name}`;
-}
-
-/** Compile each EventTransform the broker delivers to (subscribers, dead-letter sinks), once per configuration. */
-function compileTransformers(config: BrokerConfig | null): Transformers {
-  const out: Transformers = new Map();
-  for (const target of [config?.deadLetter, ...(config?.triggers ?? []).flatMap((t) => [t.subscriber, t.deadLetter])]) {
-    if (target?.kind !== "transform" || !target.spec || out.has(transformKey(target))) continue;
-    const request = compileJsonata(target.spec.expression);
-    const replyExpression = target.spec.reply && "expression" in target.spec.reply ? compileJsonata(target.spec.reply.expression) : undefined;
-    // Validated at apply time; one that no longer compiles (an upgrade of the library) fails its deliveries.
-    const broken = "error" in request ? request.error : replyExpression && "error" in replyExpression ? replyExpression.error : null;
-    out.set(transformKey(target), broken ? { error: `the expression does not compile: ${broken.message}` } : { request: request as CompiledJsonata, reply: replyExpression as CompiledJsonata | undefined });
-  }
-  return out;
-}
-
-/** The promise's value, or null when it has not settled within `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 
 /** Knative's TTL rule: absent or not an integer -> MAX_TTL; otherwise one hop less, never above MAX_TTL. */
 function nextTtl(raw: unknown): number {
