@@ -16,7 +16,7 @@ import { childTraceparent, isTraceparent } from "../shared/delivery/trace.ts";
 import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
 import { type DeliveryPolicy, resolvePolicy } from "../shared/delivery/policy.ts";
 import { type CompiledFilter, compileTriggerFilter, type FilterScratch } from "../shared/filters/knative.ts";
-import type { BrokerMetrics, CounterName, DeadLetter, LiveMessage } from "../shared/resources/broker-api.ts";
+import type { BrokerMetrics, CounterName, DeadLetter } from "../shared/resources/broker-api.ts";
 import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
@@ -27,6 +27,7 @@ import { EventLog, type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } fr
 import { GroupCommit } from "./group-commit.ts";
 import { History } from "./history.ts";
 import { KeyValueTable } from "./key-value.ts";
+import { LiveFeed } from "./live-feed.ts";
 import { MeteredSql } from "./metered-sql.ts";
 import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
 import { TriggerLanes } from "./trigger-lanes.ts";
@@ -93,6 +94,7 @@ export class Broker extends DurableObject<Env> {
    */
   private readonly leased = new Map<string, Set<number>>();
   private readonly sender = new Sender(this.env);
+  private readonly live = new LiveFeed(this.ctx);
   /** Triggers that got new events or a free slot since the last pump: only they need a look. */
   private readonly touched = new Set<string>();
   /**
@@ -282,35 +284,14 @@ export class Broker extends DurableObject<Env> {
     this.nextExpiry = r.next === Infinity ? Infinity : Math.max(r.next, now + EXPIRY_INTERVAL_MS);
   }
 
-  /**
-   * A live feed of this broker (WebSocket, hibernation API): every accepted event with the triggers it
-   * matched, and every delivery outcome. The Worker authenticates before it forwards the upgrade.
-   */
+  /** The live feed's WebSocket upgrade (durable-objects/live-feed.ts). */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
-    const pair = new WebSocketPair();
-    this.ctx.acceptWebSocket(pair[1]);
-    return new Response(null, { status: 101, webSocket: pair[0] });
+    return this.live.open(request);
   }
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     // 1005, 1006 and 1015 only report what happened; they may not be sent.
     ws.close([1005, 1006, 1015].includes(code) ? 1000 : code, "closing");
-  }
-
-  private watching(): boolean {
-    return this.ctx.getWebSockets().length > 0;
-  }
-
-  private notify(message: LiveMessage): void {
-    const text = JSON.stringify(message);
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.send(text);
-      } catch {
-        // a socket closing under us: the runtime drops it
-      }
-    }
   }
 
   /** The broker's own connection budget, so tests can check the limit by design. */
@@ -471,9 +452,7 @@ export class Broker extends DurableObject<Env> {
     }
     const accepted = fresh.filter(Boolean).length;
     const duplicates = prepared.length - accepted;
-    if (this.watching()) {
-      prepared.forEach((event, i) => this.notify({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) }));
-    }
+    this.live.send(() => prepared.map((event, i) => ({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) })));
     this.count("", "accepted", accepted);
     if (duplicates > 0) this.count("", "duplicates", duplicates);
     return { status: 202, accepted, duplicates };
@@ -677,7 +656,7 @@ export class Broker extends DurableObject<Env> {
       const failure = outcome.ok ? {} : { status: outcome.status, error: describeBody(outcome.body) };
       console.log(JSON.stringify({ level, msg: `delivery ${verdict}`, broker: this.key(), trigger: name, id: this.log.read(row.event_seq)?.meta.i, phase: row.phase, attempt: row.attempt + 1, ...failure }));
     }
-    if (this.watching()) this.notify({ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status });
+    this.live.send(() => [{ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status }]);
   }
 
   /**
