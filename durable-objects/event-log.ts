@@ -15,8 +15,8 @@ import type { MeteredSql } from "./metered-sql.ts";
 export const SEGMENT_EVENTS = 4096;
 /** Most characters of events in one segment, under SQLite's 2 MB row limit (an event alone may be larger: ingress caps it at 1 MiB). */
 const SEGMENT_CHARS = 512 * 1024;
-/** Decoded segments kept in memory for delivery. */
-const CACHED_SEGMENTS = 32;
+/** Characters of decoded segments kept in memory for delivery (their objects take a few times that). */
+const CACHE_CHARS = 4 * 1024 * 1024;
 
 export const segmentOf = (pos: number): number => Math.floor(pos / SEGMENT_EVENTS);
 
@@ -55,6 +55,7 @@ export interface SegmentRow {
 }
 
 interface Segment {
+  chars: number;
   arrivedAt: number;
   events: CloudEvent[];
   meta: EventMeta[];
@@ -64,7 +65,9 @@ export class EventLog {
   private nextSeq = 1;
   /** Events held, for the retention cap. */
   private held = 0;
+  /** Decoded segments, least recently used first. */
   private readonly cache = new Map<number, Segment>();
+  private cachedChars = 0;
 
   private readonly sql: MeteredSql;
 
@@ -84,6 +87,7 @@ export class EventLog {
   /** Re-read what memory holds of the table (after a write that failed). */
   reload(floor = this.end): void {
     this.cache.clear();
+    this.cachedChars = 0;
     const row = this.sql.exec<{ seq: number | null; n: number | null }>("SELECT max(seq) AS seq, sum(n) AS n FROM log").one();
     this.nextSeq = Math.max((row.seq ?? 0) + 1, Math.ceil(floor / SEGMENT_EVENTS), 1);
     this.held = row.n ?? 0;
@@ -111,7 +115,7 @@ export class EventLog {
       const chunk = entries.slice(from, to);
       const seq = this.nextSeq++;
       this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, JSON.stringify(chunk.map((e) => e.meta)));
-      this.remember(seq, { arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
+      this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
       chunk.forEach((_, i) => positions.push(seq * SEGMENT_EVENTS + i));
       this.held += chunk.length;
       from = to;
@@ -165,7 +169,7 @@ export class EventLog {
       }
       if (last >= 0) gone.push(...this.sql.exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", last, pins).toArray());
     }
-    for (const r of gone) this.cache.delete(r.seq);
+    for (const r of gone) this.forget(r.seq);
     const evicted = sum(gone) - sum(old);
     this.held -= sum(gone);
     const oldest = this.sql.exec<{ at: number }>("SELECT arrived_at AS at FROM log ORDER BY seq LIMIT 1").toArray()[0]?.at;
@@ -180,14 +184,23 @@ export class EventLog {
     if (!row) return null;
     const events = decodeBatch(row.events, SEGMENT_EVENTS);
     if (!Array.isArray(events)) throw new Error(`log segment ${seq} does not decode: ${events.error}`);
-    return this.remember(seq, { arrivedAt: row.arrived_at, events, meta: JSON.parse(row.meta) });
+    return this.remember(seq, { chars: row.events.length, arrivedAt: row.arrived_at, events, meta: JSON.parse(row.meta) });
   }
 
   private remember(seq: number, segment: Segment): Segment {
-    this.cache.delete(seq);
+    this.forget(seq);
     this.cache.set(seq, segment);
-    if (this.cache.size > CACHED_SEGMENTS) this.cache.delete(this.cache.keys().next().value!);
+    this.cachedChars += segment.chars;
+    // The newest segment stays whatever its size: it is the one being read.
+    while (this.cachedChars > CACHE_CHARS && this.cache.size > 1) this.forget(this.cache.keys().next().value!);
     return segment;
+  }
+
+  private forget(seq: number): void {
+    const segment = this.cache.get(seq);
+    if (!segment) return;
+    this.cache.delete(seq);
+    this.cachedChars -= segment.chars;
   }
 }
 
