@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, received, resourcePath, script, trigger } from "../support/client.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
+import { applySource, getSource, kafkaFake, kafkaSpec, NS as SOURCES_NS } from "../fakes/sources-client.ts";
 
 const NS = "pol";
 const sub = inject("subscriberUrl");
@@ -208,5 +209,39 @@ describe("ingress of a broker with policies", () => {
     expect((await fetchRouter(`/${NS}/open`, binaryEvent("open-2"))).status).toBe(401);
     expect((await fetchRouter(policyPath("only-for-this"), { method: "DELETE", headers: auth })).status).toBe(200);
     expect((await fetchRouter(`/${NS}/open`, binaryEvent("open-3"))).status).toBe(202);
+  });
+});
+
+describe("a source the router runs, sending to a broker with policies", () => {
+  it("hands over only as a source a policy names in from.ref; a refused hand-off is held, uncommitted, until a policy allows it", async () => {
+    await script(sub, "/kguard", [{ status: 200 }]);
+    expect((await put(resourcePath(NS, "brokers", "kguard"), broker("kguard"))).status).toBe(201);
+    expect((await put(resourcePath(NS, "triggers", "kguard-all"), trigger("kguard-all", { broker: "kguard", subscriber: { uri: `${sub}/kguard` } }))).status).toBe(201);
+    const allowing = (names: string[]) =>
+      policy("kafka-only", { to: [{ ref: { kind: "Broker", name: "kguard" } }], from: names.map((name) => ({ ref: { apiVersion: "sources.knative.dev/v1beta1", kind: "KafkaSource", name, namespace: SOURCES_NS } })) });
+    expect((await put(policyPath("kafka-only"), allowing(["pol-allowed"]))).status).toBe(201);
+    const sink = { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "kguard", namespace: NS } };
+    const record = (id: string) => ({ value: JSON.stringify({ specversion: "1.0", id, source: "/kafka", type: "k.t" }) });
+
+    const allowed = await kafkaFake("pol-allowed");
+    await allowed.produce(record("ka-1"));
+    await applySource("kafkasources", "pol-allowed", kafkaSpec(allowed.url, "pol-allowed", sink));
+    const denied = await kafkaFake("pol-denied");
+    await denied.produce(record("kd-1"));
+    await applySource("kafkasources", "pol-denied", kafkaSpec(denied.url, "pol-denied", sink));
+
+    expect((await receivedAtLeast(sub, "/kguard", 1, 15_000)).map((g) => g.headers["ce-id"])).toEqual(["ka-1"]);
+    const status = await eventually(async () => {
+      const ready = (await getSource("kafkasources", "pol-denied")).status?.conditions?.find((c: any) => c.type === "Ready");
+      return ready?.reason === "EventPolicyDenied" ? ready : undefined;
+    }, 15_000, "the denied source's status");
+    expect(status).toMatchObject({ status: "False", message: expect.stringContaining("403") });
+    expect(await denied.commits()).toEqual([]);
+
+    // Allowed now: the held record goes through with the source's next attempt, and is committed.
+    expect((await put(policyPath("kafka-only"), allowing(["pol-allowed", "pol-denied"]))).status).toBe(200);
+    const got = await receivedAtLeast(sub, "/kguard", 2, 45_000);
+    expect(got.map((g) => g.headers["ce-id"])).toEqual(["ka-1", "kd-1"]);
+    await eventually(async () => (await denied.commits()).length > 0, 15_000, "the held record committed");
   });
 });
