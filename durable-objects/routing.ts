@@ -99,6 +99,9 @@ export function forgetRoutes(): void {
   generations++;
 }
 
+/** An empty batch: stored at once, by nobody (a broker's policies still decide who may send it). */
+const NOTHING_STORED: IngestResult = { status: 202, accepted: 0, duplicates: 0 };
+
 /** Where an event is ingested: a broker (partitioned or not) or a source's channel. */
 export interface IngestTarget {
   namespace: string;
@@ -116,7 +119,7 @@ export async function ingestInto(env: Env, target: IngestTarget, events: CloudEv
   const { namespace, name } = target;
   const bearer = producer && "bearer" in producer ? { bearer: producer.bearer } : undefined;
   // A source's channel is the router's own single-partition broker object, never in the table.
-  if (isChannelName(name)) return partitionStub(env, namespace, name, 0).ingest(events, headers, bearer);
+  if (isChannelName(name)) return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, bearer);
   let route = await lookupRoute(env, namespace, name);
   if (route?.policies && producer) {
     const refused = await policyRefusal(env, target, route.policies, events, producer);

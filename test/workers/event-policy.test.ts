@@ -203,6 +203,21 @@ describe("ingress of a broker with policies", () => {
     }, 10_000, "refusals counted");
   });
 
+  it("checks an empty batch like any other request", async () => {
+    const empty = { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: "[]" };
+    expect((await fetchRouter(`/${NS}/guarded`, empty)).status).toBe(401);
+    expect((await fetchRouter(`/${NS}/guarded`, withToken(empty, await token("trusted")))).status).toBe(202);
+  });
+
+  it("takes the sender's JWT in place of the broker's shared ingress token", async () => {
+    const b = broker("both", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" });
+    expect((await put(resourcePath(NS, "brokers", "both"), b)).status).toBe(201);
+    expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-0"), "producer-secret"))).status).toBe(202);
+    expect((await put(policyPath("both"), policy("both", { to: [{ ref: { kind: "Broker", name: "both" } }], from: [{ sub: MAIN }] }))).status).toBe(201);
+    expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-1"), "producer-secret"))).status).toBe(401);
+    expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-2"), await token("trusted", { aud: AUDIENCE("both") })))).status).toBe(202);
+  });
+
   it("opens the ingress again when the last applying policy is deleted", async () => {
     const p = policy("only-for-this", { to: [{ ref: { kind: "Broker", name: "open" } }], from: [{ sub: "nobody" }] });
     expect((await put(policyPath("only-for-this"), p)).status).toBe(201);
