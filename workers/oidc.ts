@@ -37,13 +37,9 @@ export type TokenCheck = { ok: true; sub: string; iss: string } | { ok: false; r
 
 const fail = (reason: TokenFailure, error: string): TokenCheck => ({ ok: false, reason, error });
 
-interface IssuerKeys {
-  /** The JWKS of the discovery document, or the error that kept it from being fetched and when. */
-  jwks?: ReturnType<typeof createRemoteJWKSet>;
-  failure?: { error: string; at: number };
-}
-
-const issuers = new Map<string, IssuerKeys>();
+type Keys = { jwks: ReturnType<typeof createRemoteJWKSet> } | { error: string };
+/** Per issuer: its keys (shared by concurrent first requests), and when they last failed to be fetched. */
+const issuers = new Map<string, { keys: Promise<Keys>; failedAt?: number }>();
 
 /** Verify `bearer` as a token for `audience`; never echoes the token in what it returns. */
 export async function verifySender(bearer: string | undefined, audience: string, issuerList: string | undefined, now = Date.now()): Promise<TokenCheck> {
@@ -88,15 +84,23 @@ function explain(e: unknown, iss: string, audience: string, now: number): TokenC
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return fail("malformed_token", "the bearer token is not a well-formed signed JWT");
   // Anything else happened while fetching the JWKS (timeout, network, not JSON, not a JWKS).
   const error = `the JWKS of ${iss} cannot be fetched: ${(e as Error).message}`;
-  issuers.set(iss, { failure: { error, at: now } });
+  issuers.set(iss, { keys: Promise.resolve({ error }), failedAt: now });
   return fail("jwks_unavailable", error);
 }
 
 /** The issuer's JWKS through its discovery document, kept per isolate; a recent failure is answered from memory. */
-async function keysOf(iss: string, now: number): Promise<{ jwks: NonNullable<IssuerKeys["jwks"]> } | { error: string }> {
+function keysOf(iss: string, now: number): Promise<Keys> {
   const known = issuers.get(iss);
-  if (known?.jwks) return { jwks: known.jwks };
-  if (known?.failure && now - known.failure.at < JWKS_REFRESH_COOLDOWN_MS) return { error: known.failure.error };
+  if (known && (known.failedAt === undefined || now - known.failedAt < JWKS_REFRESH_COOLDOWN_MS)) return known.keys;
+  const entry: { keys: Promise<Keys>; failedAt?: number } = { keys: discover(iss) };
+  issuers.set(iss, entry);
+  void entry.keys.then((k) => {
+    if ("error" in k) entry.failedAt = Date.now();
+  });
+  return entry.keys;
+}
+
+async function discover(iss: string): Promise<Keys> {
   const discovery = `${iss.replace(/\/+$/, "")}/.well-known/openid-configuration`;
   let jwksUri: unknown;
   try {
@@ -108,11 +112,7 @@ async function keysOf(iss: string, now: number): Promise<{ jwks: NonNullable<Iss
     jwksUri = doc.jwks_uri;
     if (!isSecureEndpoint(jwksUri)) throw new Error(`its jwks_uri ${JSON.stringify(jwksUri)} ${SECURE_ENDPOINT_RULE}`);
   } catch (e) {
-    const error = `the OpenID discovery document of ${iss} cannot be used: ${(e as Error).message}`;
-    issuers.set(iss, { failure: { error, at: now } });
-    return { error };
+    return { error: `the OpenID discovery document of ${iss} cannot be used: ${(e as Error).message}` };
   }
-  const jwks = createRemoteJWKSet(new URL(jwksUri as string), { cooldownDuration: JWKS_REFRESH_COOLDOWN_MS, cacheMaxAge: JWKS_MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS });
-  issuers.set(iss, { jwks });
-  return { jwks };
+  return { jwks: createRemoteJWKSet(new URL(jwksUri as string), { cooldownDuration: JWKS_REFRESH_COOLDOWN_MS, cacheMaxAge: JWKS_MAX_AGE_MS, timeoutDuration: FETCH_TIMEOUT_MS }) };
 }
