@@ -260,3 +260,37 @@ describe("a source the router runs, sending to a broker with policies", () => {
     await eventually(async () => (await denied.commits()).length > 0, 15_000, "the held record committed");
   });
 });
+
+describe("a webhook source sending to a broker with policies", () => {
+  const GITHUB_SECRET = "It's a Secret to Everybody"; // the SECRET_GITHUB_WEBHOOK_SECRET binding (vitest.config.ts)
+  async function signed(body: string): Promise<string> {
+    const enc = new TextEncoder();
+    const key = await crypto.subtle.importKey("raw", enc.encode(GITHUB_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return [...new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(body)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const source = (name: string) => ({
+    apiVersion: "sources.knative.dev/v1alpha1",
+    kind: "GitHubSource",
+    metadata: { name },
+    spec: { ownerAndRepository: "org/repo", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "ghguard" } } },
+  });
+  const deliver = async (name: string, delivery: string) => {
+    const body = JSON.stringify({ ref: "refs/heads/main", after: delivery, repository: { full_name: "org/repo", html_url: "https://github.com/org/repo" } });
+    const headers = { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": delivery, "x-hub-signature-256": `sha256=${await signed(body)}` };
+    return fetchRouter(`/webhooks/${NS}/${name}`, { method: "POST", headers, body });
+  };
+
+  it("stores a delivery of the GitHubSource a policy names, and answers another source's delivery 403 with nothing stored", async () => {
+    expect((await put(resourcePath(NS, "brokers", "ghguard"), broker("ghguard"))).status).toBe(201);
+    for (const name of ["gh-allowed", "gh-denied"]) expect((await put(`/apis/sources.knative.dev/v1alpha1/namespaces/${NS}/githubsources/${name}`, source(name))).status).toBe(201);
+    const p = policy("github-only", { to: [{ ref: { kind: "Broker", name: "ghguard" } }], from: [{ ref: { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", name: "gh-allowed" } }] });
+    expect((await put(policyPath("github-only"), p)).status).toBe(201);
+
+    const refused = await deliver("gh-denied", "d-1");
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ reason: "sender_not_allowed", error: expect.stringContaining(`GitHubSource ${NS}/gh-denied`) });
+    expect(await accepted("ghguard")).toBe(0);
+    expect((await deliver("gh-allowed", "a-1")).status).toBeLessThan(300);
+    expect(await accepted("ghguard")).toBe(1);
+  });
+});
