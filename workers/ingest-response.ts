@@ -16,7 +16,7 @@ export function refusalResponse(r: IngestRefusal, busy?: 429 | 503): Response {
     case 400:
       return Response.json(r.field ? { error: r.error, field: r.field } : { error: r.error }, { status: 400 });
     case 401:
-      return Response.json(body(r), { status: 401, headers: { "www-authenticate": 'Bearer realm="edge-eventing ingress"' } });
+      return Response.json(body(r), { status: 401, headers: { "www-authenticate": challenge(r) } });
     default:
       return Response.json(body(r), { status: r.status });
   }
@@ -24,3 +24,9 @@ export function refusalResponse(r: IngestRefusal, busy?: 429 | 503): Response {
 
 /** EventPolicy refusals say why in a stable word too (`reason`); never the token. */
 const body = (r: IngestRefusal) => ("reason" in r ? { error: r.error, reason: r.reason } : { error: r.error });
+
+/** RFC 6750 §3: a token that was presented and refused is an `invalid_token`. */
+function challenge(r: IngestRefusal): string {
+  const realm = 'Bearer realm="edge-eventing ingress"';
+  return "reason" in r && r.reason !== "missing_token" ? `${realm}, error="invalid_token"` : realm;
+}
