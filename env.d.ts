@@ -6,6 +6,8 @@ interface Env {
   PUBLIC_URL?: string;
   /** Other URLs or hosts that reach this Worker (the workers.dev alias of a custom domain): subscriber URLs on them are this router. */
   ROUTER_ALIASES?: string;
+  /** Comma-separated OIDC issuer URLs whose tokens brokers with EventPolicies accept (docs/SECURITY.md). */
+  OIDC_ISSUERS?: string;
 }
 
 // Vite's `?raw` imports (the workerd tests read fixtures this way).

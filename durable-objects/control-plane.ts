@@ -22,6 +22,9 @@ import { addressPath, type CompositionKind } from "../shared/resources/compositi
 import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
+import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
+import { policyStatus } from "../shared/policy/status.ts";
+import type { RefusalRow } from "../shared/metrics/prometheus.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
 
@@ -49,7 +52,10 @@ export class ControlPlane extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS resources (
         kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, manifest TEXT NOT NULL,
         PRIMARY KEY (kind, namespace, name)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;`);
+      CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS ingress_refusals (
+        namespace TEXT NOT NULL, broker TEXT NOT NULL, code INTEGER NOT NULL, value INTEGER NOT NULL,
+        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;`);
     // Brokers from before the routing table were single objects, configured already.
     this.sql.exec("INSERT OR IGNORE INTO routes SELECT namespace || '/' || name, 1, '[]' FROM resources WHERE kind = 'Broker'");
   }
@@ -161,7 +167,29 @@ export class ControlPlane extends DurableObject<Env> {
         webhooks[`${m.metadata.namespace}/${m.metadata.name}`] = { kind, spec: m.spec as Record<string, unknown>, sink: sinkEntry(m, ctx!) };
       }
     }
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, { partitions: r.partitions }])), webhooks };
+    const policies = this.manifests("EventPolicy") as Manifest<EventPolicySpec>[];
+    const brokers = new Map(this.manifests("Broker").map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, b]));
+    const route = (key: string, partitions: number) => {
+      const broker = brokers.get(key);
+      const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
+      return applying.length > 0 ? { partitions, policies: applying } : { partitions };
+    };
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks };
+  }
+
+  /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
+  countRefusals(batch: [string, string, number, number][]): void {
+    this.sql.exec(
+      "INSERT INTO ingress_refusals (namespace, broker, code, value) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
+      JSON.stringify(batch),
+    );
+  }
+
+  /** Refused ingress requests of the brokers that exist, for /metrics. */
+  refusals(): RefusalRow[] {
+    return this.sql
+      .exec<RefusalRow>("SELECT namespace, broker, code, value FROM ingress_refusals WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'Broker' AND resources.namespace = ingress_refusals.namespace AND resources.name = ingress_refusals.broker) ORDER BY namespace, broker, code")
+      .toArray();
   }
 
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
@@ -248,6 +276,12 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
   }
 
+  /** A Broker's `status.policies` (Knative's AppliedEventPolicyRef list), when policies apply to it. */
+  private appliedPolicies(broker: Manifest): { policies?: { apiVersion: string; name: string }[] } {
+    const applying = (this.manifests("EventPolicy", broker.metadata.namespace) as Manifest<EventPolicySpec>[]).filter((p) => appliesTo(p, broker));
+    return applying.length > 0 ? { policies: applying.map((p) => ({ apiVersion: p.apiVersion, name: p.metadata.name })) } : {};
+  }
+
   /** The partitions of a Replay's broker. */
   private partitionsOf(replay: Manifest): number {
     return this.route(replay.metadata.namespace!, (replay.spec as unknown as ReplaySpec).broker)?.partitions ?? 1;
@@ -322,6 +356,7 @@ export class ControlPlane extends DurableObject<Env> {
     const configure = (i: number, c: BrokerConfig | null) => (this.env.BROKER.getByName(partitionObjectName(namespace, name, i)) as unknown as Stub<Broker>).configure(c, version);
     if (!config) {
       this.sql.exec("DELETE FROM routes WHERE broker = ?", key);
+      this.sql.exec("DELETE FROM ingress_refusals WHERE namespace = ? AND broker = ?", namespace, name);
       await Promise.all(range(0, route?.partitions ?? 1).map((i) => configure(i, null)));
       return;
     }
@@ -382,7 +417,9 @@ export class ControlPlane extends DurableObject<Env> {
         status: {
           observedGeneration,
           conditions: [readyCondition(true, "BrokerReady")],
-          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}` },
+          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}`, audience: brokerAudience(ns, m.metadata.name) },
+          // Knative's applied policies: when any is listed, the ingress takes only senders they allow.
+          ...this.appliedPolicies(m),
           partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
         },
@@ -414,6 +451,11 @@ export class ControlPlane extends DurableObject<Env> {
           sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
         },
       };
+    }
+    if (m.kind === "EventPolicy") {
+      const spec = m.spec as EventPolicySpec;
+      const exists = (kind: string, name: string, namespace = ns) => this.read(kind, namespace, name) !== null;
+      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS).length > 0) } };
     }
     if (kindByName(m.kind)?.addressable) {
       const spec = m.spec as { sink?: Destination };

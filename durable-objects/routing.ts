@@ -8,6 +8,7 @@
  * and the calls between a partitioned broker's partitions (dedup and order after a growth).
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import type { PolicyRule } from "../shared/policy/spec.ts";
 import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
 import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
@@ -16,10 +17,13 @@ import type { WebhookKind } from "../shared/webhooks/spec.ts";
 import type { Broker, IngestResult } from "./broker.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Stub } from "./stub.ts";
+import { type PolicyRefusal, policyRefusal, type Producer } from "../workers/event-policy.ts";
 
 /** A broker's entry in the routing table. */
 export interface Route {
   partitions: number;
+  /** The EventPolicies that apply to the broker, when any do (API.md §8): its ingress checks them. */
+  policies?: PolicyRule[];
 }
 
 /** A webhook source's entry: what its receiver needs to verify a delivery and store its event. */
@@ -95,6 +99,9 @@ export function forgetRoutes(): void {
   generations++;
 }
 
+/** An empty batch: stored at once, by nobody (a broker's policies still decide who may send it). */
+const NOTHING_STORED: IngestResult = { status: 202, accepted: 0, duplicates: 0 };
+
 /** Where an event is ingested: a broker (partitioned or not) or a source's channel. */
 export interface IngestTarget {
   namespace: string;
@@ -108,11 +115,18 @@ export interface IngestTarget {
  * partition stored its events, else the first refusal (events other partitions stored are deduplicated
  * when the producer retries).
  */
-export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, producer?: { bearer: string | undefined }): Promise<IngestResult> {
+export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, producer?: Producer): Promise<IngestResult | PolicyRefusal> {
   const { namespace, name } = target;
+  const bearer = producer && "bearer" in producer ? { bearer: producer.bearer } : undefined;
   // A source's channel is the router's own single-partition broker object, never in the table.
-  if (isChannelName(name)) return partitionStub(env, namespace, name, 0).ingest(events, headers, producer);
+  if (isChannelName(name)) return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, bearer);
   let route = await lookupRoute(env, namespace, name);
+  if (route?.policies && producer) {
+    const refused = await policyRefusal(env, target, route.policies, events, producer);
+    if (refused) return refused;
+  }
+  // Applying EventPolicies replace the broker's shared ingress token (the bearer is the sender's JWT then).
+  const token = route?.policies ? undefined : bearer;
   let todo = events;
   const done: IngestResult[] = [];
   for (let attempt = 0; todo.length > 0; attempt++) {
@@ -125,7 +139,7 @@ export async function ingestInto(env: Env, target: IngestTarget, events: CloudEv
       if (group) group.push(e);
       else groups.set(p, [e]);
     }
-    const results = await Promise.all([...groups].map(async ([p, group]) => ({ group, r: await partitionStub(env, namespace, name, p).ingest(group, headers, producer) })));
+    const results = await Promise.all([...groups].map(async ([p, group]) => ({ group, r: await partitionStub(env, namespace, name, p).ingest(group, headers, token) })));
     todo = results.flatMap(({ group, r }) => (r.status === 421 ? group : []));
     done.push(...results.map(({ r }) => r).filter((r) => r.status !== 421));
     if (todo.length === 0) break;

@@ -14,6 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { IngestResult } from "./broker.ts";
 import { ingestInto } from "./routing.ts";
+import type { PolicyRefusal } from "../workers/event-policy.ts";
 import type { Runner, RunnerInput } from "./runner.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
@@ -66,7 +67,7 @@ interface Bridge {
   client: SourceBridge;
 }
 
-type HandOff = { handed: PolledMessage[]; held: PolledMessage[]; retryAfterMs?: number; error?: string; skipped: string[] };
+type HandOff = { handed: PolledMessage[]; held: PolledMessage[]; retryAfterMs?: number; error?: string; reason?: string; skipped: string[] };
 
 export class SourcePoller extends DurableObject<Env> implements Runner {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
@@ -170,11 +171,11 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const tick = this.armedTick(input);
     if (tick === null) return this.start(input);
     const event = pingEvent(input.manifest as unknown as PingSourceResource, tick);
-    const r = await this.ingest(input.sink!, [event]);
+    const r = await this.ingest(input, input.sink!, [event]);
     if (this.kv.get("input") !== JSON.stringify(input)) return; // deleted or rescheduled meanwhile: that armed its own tick
     if (r.status !== 202) {
       // Same tick again later: its id makes a repeat harmless.
-      this.fail(`sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`, r.status === 429 ? "SinkBackpressure" : "SinkUnavailable");
+      this.fail(`sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`, r.status === 429 ? "SinkBackpressure" : refusalReason(r));
       return this.arm(Date.now() + (r.status === 429 ? r.retryAfterSeconds * 1000 : this.backoff()));
     }
     this.failures = 0;
@@ -244,8 +245,8 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const base = { ...this.currentStatus(), lastPollTime: polledAt, ...(lag !== undefined ? { lag } : {}), heldMessages: result.held.length };
     for (const skipped of result.skipped) this.noteError(skipped, base);
     if (result.error) {
-      const reason = result.retryAfterMs !== undefined ? "SinkBackpressure" : "SinkUnavailable";
-      if (reason === "SinkUnavailable") this.noteError(result.error, base);
+      const reason = result.retryAfterMs !== undefined ? "SinkBackpressure" : (result.reason ?? "SinkUnavailable");
+      if (reason !== "SinkBackpressure") this.noteError(result.error, base);
       this.setStatus({ ...base, ready: reason === "SinkBackpressure" ? "True" : "False", reason, message: result.error });
       return this.arm(Date.now() + (result.retryAfterMs ?? this.backoff()));
     }
@@ -280,7 +281,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     let i = 0;
     while (i < good.length) {
       const part = good.slice(i, i + this.chunk);
-      const r = await this.ingest(input.sink!, part.map((m) => m.event!));
+      const r = await this.ingest(input, input.sink!, part.map((m) => m.event!));
       if (r.status === 202) {
         out.handed.push(...part);
         i += part.length;
@@ -296,6 +297,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
           out.retryAfterMs = r.retryAfterSeconds * 1000;
         }
         out.error = `sink ${sinkName(input.sink!)} answered ${r.status}: ${r.error}`;
+        out.reason = refusalReason(r);
         break;
       }
     }
@@ -313,8 +315,10 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     return out;
   }
 
-  private ingest(sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult> {
-    return ingestInto(this.env, sink, events);
+  /** The source hands events over as itself, so that EventPolicies naming it in `from.ref` allow them. */
+  private ingest(input: RunnerInput, sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult | PolicyRefusal> {
+    const { kind, metadata } = input.manifest;
+    return ingestInto(this.env, sink, events, {}, { source: { kind, namespace: metadata.namespace!, name: metadata.name } });
   }
 
   /**
@@ -332,7 +336,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
     const plural = kindByName(manifest.kind)?.plural ?? manifest.kind.toLowerCase();
     const event = poisonEvent({ namespace: manifest.metadata.namespace!, plural, name: manifest.metadata.name }, message, Date.now());
     try {
-      const r = await this.ingest(entry, [event]);
+      const r = await this.ingest(input, entry, [event]);
       return r.status === 202 ? { ok: true } : { ok: false, error: `dead-letter route ${sinkName(entry)} answered ${r.status}: ${r.error}` };
     } catch (error) {
       return { ok: false, error: `dead-letter route: ${(error as Error).message}` };
@@ -375,6 +379,14 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
 /** A schedule (PingSource) ticks; every other kind run here is a bridge poll loop. */
 function scheduled(input: RunnerInput): boolean {
   return kindByName(input.manifest.kind)?.runs === "schedule";
+}
+
+/**
+ * Why the sink refused, for the source's Ready condition. A refusal by the broker's EventPolicies holds the
+ * messages like any other (not committed, tried again with backoff) until a policy allows this source.
+ */
+function refusalReason(r: { status: number }): string {
+  return r.status === 403 && "reason" in r ? "EventPolicyDenied" : "SinkUnavailable";
 }
 
 function sinkName(sink: SinkEntry): string {

@@ -45,7 +45,6 @@ async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFo
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
-  if (decoded.events.length === 0) return c.body(null, 202);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
   const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
   if (r.status === 202) return c.body(null, 202);

@@ -1,6 +1,6 @@
 /** Operations (API.md §4): liveness, Prometheus metrics, and the built-in event display. */
 import { Hono } from "hono";
-import { renderAutoscalerMetrics, renderMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
+import { renderAutoscalerMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
@@ -25,7 +25,7 @@ operations.get("/metrics", requireAdmin, async (c) => {
   );
   const samples = perBroker.flat();
   const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
-  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderAutoscalerMetrics(scaled);
+  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled);
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 

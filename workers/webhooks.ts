@@ -48,7 +48,8 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
   if (outcome.kind === "reply") return c.body(outcome.body, outcome.status as 200, outcome.headers);
 
   const entry = source.sink;
-  const stored = await ingestInto(c.env, entry, [outcome.event]);
+  // The source hands its event over as itself: EventPolicies of the sink broker check it against `from.ref`.
+  const stored = await ingestInto(c.env, entry, [outcome.event], {}, { source: { kind: source.kind, namespace, name } });
   if (stored.status === 202) {
     const reply = providerResponse(config.provider);
     return c.body(reply.body, reply.status as 200, reply.headers);

@@ -55,7 +55,7 @@ export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics
     r.spec && Object.keys(r.spec).length > 0 ? indent(toYaml(r.spec, { lineWidth: 0 }), "  ") : "  <none>",
     "Status:",
   ];
-  lines.splice(lines.indexOf("Status:"), 0, ...flowLines(r));
+  lines.splice(lines.indexOf("Status:"), 0, ...flowLines(r), ...policyLines(r));
   const extra = Object.fromEntries(Object.entries(restStatus).filter(([, v]) => v !== undefined));
   if (Object.keys(extra).length > 0) lines.push(indent(toYaml(extra, { lineWidth: 0 }), "  "));
   lines.push("  Conditions:");
@@ -76,6 +76,14 @@ function flowLines(r: Resource): string[] {
   const branch = (b: { filter?: Dest; subscriber?: Dest; reply?: Dest }, i: number) =>
     `  Branch ${i}: ${b.filter ? `filter ${dest(b.filter)} -> ` : ""}${dest(b.subscriber)}${b.reply ? ` -> reply ${dest(b.reply)}` : ""}`;
   return ["Flow:", ...(spec.branches ?? []).map(branch), reply];
+}
+
+/** A Broker's applying EventPolicies (status.policies): with any, its ingress takes only the senders they allow. */
+function policyLines(r: Resource): string[] {
+  if (r.kind !== "Broker") return [];
+  const applied = ((r.status as { policies?: { name: string }[] } | undefined)?.policies ?? []).map((p) => p.name);
+  const audience = (r.status?.address as { audience?: string } | undefined)?.audience;
+  return [`Policies:     ${applied.length > 0 ? `${applied.join(", ")} (senders need an OIDC token for audience ${audience})` : "<none>"}`];
 }
 
 function deliveryLines(m: BrokerMetrics, trigger: string | undefined): string[] {

@@ -28,6 +28,14 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
   rows_written: { metric: "storage_rows_written_total", help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).", broker: true },
   rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };
+/** Requests an EventPolicy refused at a broker's ingress, by HTTP status (401 or 403). */
+export type RefusalRow = {
+  namespace: string;
+  broker: string;
+  code: number;
+  value: number;
+};
+
 export const LATENCY_METRIC = `${PREFIX}_delivery_latency_seconds`;
 
 /** A sample's labels, with `trigger` when given; `partition` last, when the sample has one. */
@@ -106,5 +114,12 @@ export function renderAutoscalerMetrics(samples: AutoscalerSample[]): string {
       if (v !== null) lines.push(`${PREFIX}_${g.metric}${labels({ namespace: s.namespace, scaledobject: s.scaledObject })} ${v}`);
     }
   }
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderRefusalMetrics(rows: RefusalRow[]): string {
+  const name = `${PREFIX}_ingress_refused_total`;
+  const lines = [`# HELP ${name} Requests refused at broker ingress by EventPolicy: 401 (no valid OIDC token), 403 (sender or event not allowed).`, `# TYPE ${name} counter`];
+  for (const r of rows) lines.push(`${name}${labels({ namespace: r.namespace, broker: r.broker, code: String(r.code) })} ${r.value}`);
   return `${lines.join("\n")}\n`;
 }

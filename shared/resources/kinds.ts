@@ -8,6 +8,7 @@ import type { FieldError } from "../delivery/policy.ts";
 import { validateReplay } from "../history/replay.ts";
 import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
+import { validateEventPolicy } from "../policy/spec.ts";
 import { validateEventTransform, validateParallel, validateSequence } from "./composition.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
@@ -61,6 +62,7 @@ const ENTRIES = [
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, categories: ["all", "knative", "eventing"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
+  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventPolicy", plural: "eventpolicies", validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)), categories: ["all", "knative", "eventing"] },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
 ] as const satisfies readonly KindInfo[];

@@ -197,6 +197,16 @@ const replay = obj({
   filters: list(filter),
 }, "sends a broker's retained events again through its triggers' current subscribers");
 
+const labelSelector = {
+  matchLabels: mapOf(str()),
+  matchExpressions: list(obj({ key: str(), operator: str("In, NotIn, Exists or DoesNotExist"), values: list(str()) })),
+};
+const eventPolicy = obj({
+  to: list(obj({ ref: obj({ apiVersion: str(), kind: str("Broker"), name: str() }), selector: obj({ apiVersion: str(), kind: str("Broker"), ...labelSelector }) }), "the brokers it applies to (none: every broker of the namespace)"),
+  from: list(obj({ ref: kReference, sub: str("an OIDC subject; a final * matches any rest") }), "who may send: token subjects, or sources the router runs"),
+  filters: list(filter, "Knative's filters every allowed event must pass"),
+}, "Knative's EventPolicy: which senders may post events to which brokers (OIDC tokens at ingress)");
+
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
@@ -233,6 +243,7 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   EventTransform: { "*": manifest(eventTransform) },
   Sequence: { "*": manifest(sequence) },
   Parallel: { "*": manifest(parallel) },
+  EventPolicy: { "*": manifest(eventPolicy) },
   Replay: { "*": manifest(replay) },
 };
 

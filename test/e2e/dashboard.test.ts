@@ -122,4 +122,17 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     expect(again.headers).toMatchObject({ "ce-id": "lunch-1", "ce-replay": expect.stringMatching(/^replay-/) });
     expect(await page.locator("#replay-status").textContent()).toContain("started");
   });
+
+  it("shows which EventPolicies guard a broker, and the policies themselves", async () => {
+    await put("brokers", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "guarded" }, spec: {} } as never);
+    const policy = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name: "ci-only" }, spec: { to: [{ ref: { kind: "Broker", name: "guarded" } }], from: [{ sub: "repo:org/repo:ref:refs/heads/main" }] } };
+    const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/eventpolicies/ci-only`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(policy) });
+    expect(r.status).toBe(201);
+    await page.click("#refresh");
+    const broker = page.locator('table[data-kind="Brokers"] tr[data-name="guarded"] .policies');
+    await broker.waitFor();
+    expect(await broker.textContent()).toBe(" policies: ci-only");
+    expect(await page.locator('table[data-kind="Brokers"] tr[data-name="default"] .policies').count()).toBe(0);
+    expect(await page.locator('table[data-kind="Event policies"] tr[data-name="ci-only"] td').nth(3).textContent()).toBe("False"); // no OIDC_ISSUERS on this router
+  });
 });

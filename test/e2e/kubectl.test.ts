@@ -132,6 +132,22 @@ spec:
     columns: ["NAME", "TOPICS", "SINK", "AGE", "READY", "REASON"],
   },
   {
+    kind: "EventPolicy", resource: "eventpolicies.eventing.knative.dev", singular: "eventpolicy.eventing.knative.dev", name: "ci-senders",
+    yaml: `apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: ci-senders}
+spec:
+  to:
+  - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+  from:
+  - sub: VALUE
+  filters:
+  - cesql: "type LIKE 'com.example.%'"
+`,
+    path: "{.spec.from[0].sub}",
+    columns: ["NAME", "AGE", "READY", "REASON"],
+  },
+  {
     kind: "ScaledObject", resource: "scaledobjects.keda.sh", singular: "scaledobject.keda.sh", name: "orders",
     yaml: `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject

@@ -105,7 +105,7 @@ async function loadResources() {
   }));
   if (!token()) return;
   /** @type {[string, (k: any) => boolean][]} */
-  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
+  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
   const box = $("resources");
   box.replaceChildren();
   for (const [title, pick] of groups) {
@@ -118,7 +118,10 @@ async function loadResources() {
       h("tbody", {}, rows.map(({ kind, r }) => {
         const ready = ((r.status || {}).conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
         const partitions = (r.status || {}).partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
-        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions),
+        // A broker's applying EventPolicies: its ingress takes only the senders they allow.
+        const policies = ((r.status || {}).policies || []).map((p) => p.name);
+        const guard = policies.length ? h("span", { class: "policies muted" }, " policies: " + policies.join(", ")) : "";
+        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard),
           h("td", { class: "ready-" + ready.status }, ready.status), h("td", {}, ready.reason || ""), h("td", {}, ready.message || ""));
       }))));
   }

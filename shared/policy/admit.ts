@@ -1,0 +1,60 @@
+/**
+ * The decision at a broker's ingress once the sender is known (a verified token's `sub`, or a source the
+ * router runs): every event of the request must be allowed by some applying policy whose `from` names the
+ * sender and whose filters the event passes (Knative: policies add up; a policy's filters all apply).
+ * One refused event refuses the whole request, so that nothing of it is stored.
+ */
+import type { CloudEvent } from "../cloudevents/event.ts";
+import { type CompiledFilter, compileTriggerFilter } from "../filters/knative.ts";
+import type { PolicyRule, SourceIdentity } from "./spec.ts";
+
+export type Sender = { sub: string } | { source: SourceIdentity };
+
+export type Admission = { allowed: true } | { allowed: false; reason: "sender_not_allowed" | "event_not_allowed"; error: string; index?: number };
+
+/** Knative's `from.sub`: the exact subject, or any subject that starts with what comes before a final `*`. */
+export function subMatches(pattern: string, sub: string): boolean {
+  return pattern.endsWith("*") ? sub.startsWith(pattern.slice(0, -1)) : sub === pattern;
+}
+
+export function senderMatches(rule: PolicyRule, sender: Sender): boolean {
+  if ("sub" in sender) return rule.subs.some((p) => subMatches(p, sender.sub));
+  const s = sender.source;
+  return rule.sources.some((r) => r.kind === s.kind && r.namespace === s.namespace && r.name === s.name);
+}
+
+/** Compiled once per rule object (a routing table's rules live until the next refresh replaces them). */
+const compiled = new WeakMap<PolicyRule, CompiledFilter>();
+
+function filterOf(rule: PolicyRule): CompiledFilter {
+  let f = compiled.get(rule);
+  if (!f) {
+    const r = compileTriggerFilter({ filters: rule.filters ?? [] });
+    // Stored policies were validated; should one not compile any more, it allows nothing rather than everything.
+    f = "filter" in r ? r.filter : () => "fail";
+    compiled.set(rule, f);
+  }
+  return f;
+}
+
+function senderName(sender: Sender): string {
+  return "sub" in sender ? `sub ${JSON.stringify(sender.sub)}` : `${sender.source.kind} ${sender.source.namespace}/${sender.source.name}`;
+}
+
+export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): Admission {
+  const mine = rules.filter((r) => senderMatches(r, sender));
+  // Anyone can hold a valid token of a public issuer (GitHub's): a stranger learns nothing of the policies.
+  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send to this broker by its EventPolicies` };
+  for (let i = 0; i < events.length; i++) {
+    if (mine.some((r) => filterOf(r)(events[i]) !== "fail")) continue;
+    const e = events[i].attributes;
+    const which = events.length > 1 ? `event [${i}] (` : "the event (";
+    return {
+      allowed: false,
+      reason: "event_not_allowed",
+      error: `${which}type ${JSON.stringify(e.type)}, source ${JSON.stringify(e.source)}) does not pass the filters of the EventPolicies that allow ${senderName(sender)} (${mine.map((r) => r.name).join(", ")}); nothing of the request was stored`,
+      ...(events.length > 1 ? { index: i } : {}),
+    };
+  }
+  return { allowed: true };
+}

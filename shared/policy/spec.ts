@@ -1,0 +1,186 @@
+/**
+ * Knative's EventPolicy (eventing.knative.dev/v1alpha1): which senders may post to which brokers.
+ * `spec.to` names brokers (a `ref`, or a label `selector`; empty: every broker of the namespace),
+ * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, or a `ref` to a source the router
+ * runs), `spec.filters` are Knative's filters an event must pass. Validation, which brokers a policy
+ * applies to, and the rule the ingress checks (shared/policy/admit.ts).
+ */
+import type { FieldError } from "../delivery/policy.ts";
+import { compileTriggerFilter } from "../filters/knative.ts";
+import type { Manifest } from "../resources/manifest.ts";
+
+export interface PolicyRef {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  values?: string[];
+}
+
+export interface PolicySelector {
+  apiVersion?: string;
+  kind?: string;
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface EventPolicySpec {
+  to?: { ref?: PolicyRef; selector?: PolicySelector }[];
+  from?: { ref?: PolicyRef; sub?: string }[];
+  filters?: unknown[];
+}
+
+/** A source the router runs, as a `from.ref` names it (namespace resolved). */
+export interface SourceIdentity {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** What the ingress checks for one applying policy: its routing-table entry. */
+export interface PolicyRule {
+  name: string;
+  subs: string[];
+  sources: SourceIdentity[];
+  filters?: unknown[];
+}
+
+export const BROKER_GROUP = "eventing.knative.dev";
+
+/** Knative's audience of a broker's ingress (`status.address.audience`): the `aud` tokens must carry. */
+export function brokerAudience(namespace: string, name: string): string {
+  return `${BROKER_GROUP}/broker/${namespace}/${name}`;
+}
+
+/** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
+export function listedIssuers(text: string | undefined): string[] {
+  return (text ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const groupOf = (apiVersion: string | undefined) => apiVersion?.split("/")[0];
+
+/**
+ * Every cause, by field. `sourceKinds`: the router's source kinds and their groups (what a `from.ref`
+ * may name).
+ */
+export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: readonly { kind: string; group: string }[]): FieldError[] {
+  const spec = m.spec ?? {};
+  const causes: FieldError[] = [];
+  const list = (value: unknown, path: string): unknown[] => {
+    if (value === undefined || value === null) return [];
+    if (Array.isArray(value)) return value;
+    causes.push({ field: path, message: "must be a list" });
+    return [];
+  };
+  list(spec.to, "spec.to").forEach((entry, i) => {
+    const path = `spec.to[${i}]`;
+    if (!isObject(entry) || (entry.ref === undefined) === (entry.selector === undefined)) {
+      causes.push({ field: path, message: "needs exactly one of ref or selector" });
+      return;
+    }
+    if (entry.ref !== undefined) {
+      const ref = entry.ref;
+      if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
+      if (!isObject(ref) || !isBrokerKind(ref.kind, ref.apiVersion)) causes.push({ field: `${path}.ref.kind`, message: `must be Broker (${BROKER_GROUP}/v1): policies apply at broker ingress` });
+      if (isObject(ref) && ref.namespace !== undefined && ref.namespace !== m.metadata.namespace) causes.push({ field: `${path}.ref.namespace`, message: "must be the policy's own namespace" });
+    } else {
+      causes.push(...validateSelector(entry.selector, `${path}.selector`));
+    }
+  });
+  const from = list(spec.from, "spec.from");
+  if (from.length === 0 && (spec.from == null || Array.isArray(spec.from))) causes.push({ field: "spec.from", message: "must name at least one sender (sub or ref)" });
+  from.forEach((entry, i) => {
+    const path = `spec.from[${i}]`;
+    if (!isObject(entry) || (entry.ref === undefined) === (entry.sub === undefined)) {
+      causes.push({ field: path, message: "needs exactly one of sub or ref" });
+      return;
+    }
+    if (entry.sub !== undefined) {
+      if (typeof entry.sub !== "string" || entry.sub === "") causes.push({ field: `${path}.sub`, message: "must be a non-empty string" });
+      else if (entry.sub.indexOf("*") !== -1 && entry.sub.indexOf("*") !== entry.sub.length - 1) causes.push({ field: `${path}.sub`, message: "may hold `*` only as its last character" });
+      return;
+    }
+    const ref = entry.ref;
+    if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
+    const known = isObject(ref) && sourceKinds.some((k) => k.kind === ref.kind && (ref.apiVersion === undefined || groupOf(String(ref.apiVersion)) === k.group));
+    if (!known) causes.push({ field: `${path}.ref.kind`, message: `must be a source the router runs: ${sourceKinds.map((k) => `${k.group} ${k.kind}`).join(", ")}` });
+  });
+  if (spec.filters !== undefined) {
+    const compiled = compileTriggerFilter({ filters: spec.filters as unknown[] });
+    if ("causes" in compiled) causes.push(...compiled.causes);
+  }
+  return causes;
+}
+
+function isBrokerKind(kind: unknown, apiVersion: unknown): boolean {
+  return kind === "Broker" && (apiVersion === undefined || groupOf(String(apiVersion)) === BROKER_GROUP);
+}
+
+function validateSelector(value: unknown, path: string): FieldError[] {
+  if (!isObject(value)) return [{ field: path, message: "must be an object" }];
+  const causes: FieldError[] = [];
+  if (value.kind !== undefined && !isBrokerKind(value.kind, value.apiVersion)) causes.push({ field: `${path}.kind`, message: `must be Broker (${BROKER_GROUP}/v1)` });
+  if (value.matchLabels !== undefined && (!isObject(value.matchLabels) || Object.values(value.matchLabels).some((v) => typeof v !== "string"))) {
+    causes.push({ field: `${path}.matchLabels`, message: "must map label keys to string values" });
+  }
+  const expressions = value.matchExpressions;
+  if (expressions !== undefined && !Array.isArray(expressions)) causes.push({ field: `${path}.matchExpressions`, message: "must be a list" });
+  (Array.isArray(expressions) ? expressions : []).forEach((e, i) => {
+    const at = `${path}.matchExpressions[${i}]`;
+    if (!isObject(e) || typeof e.key !== "string" || e.key === "") return causes.push({ field: `${at}.key`, message: "is required" });
+    if (!OPERATORS.includes(e.operator as string)) return causes.push({ field: `${at}.operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+    const values = e.values ?? [];
+    const needsValues = e.operator === "In" || e.operator === "NotIn";
+    if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) causes.push({ field: `${at}.values`, message: "must be a list of strings" });
+    else if (needsValues !== values.length > 0) causes.push({ field: `${at}.values`, message: needsValues ? `is required for ${e.operator}` : `must be empty for ${e.operator}` });
+  });
+  return causes;
+}
+
+/** Whether a policy applies to a broker (same namespace; no `to`: every broker of it). */
+export function appliesTo(policy: Manifest<EventPolicySpec>, broker: Pick<Manifest, "metadata">): boolean {
+  if (policy.metadata.namespace !== broker.metadata.namespace) return false;
+  const to = policy.spec.to ?? [];
+  if (to.length === 0) return true;
+  const labels = broker.metadata.labels ?? {};
+  return to.some((t) => (t.ref ? t.ref.name === broker.metadata.name : selectorMatches(t.selector!, labels)));
+}
+
+/** Kubernetes' LabelSelector: every matchLabels pair and every expression must hold. */
+export function selectorMatches(selector: PolicySelector, labels: Record<string, string>): boolean {
+  const pairs = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return (
+    pairs &&
+    (selector.matchExpressions ?? []).every((e) => {
+      switch (e.operator) {
+        case "In":
+          return e.key in labels && (e.values ?? []).includes(labels[e.key]);
+        case "NotIn":
+          return !(e.key in labels) || !(e.values ?? []).includes(labels[e.key]);
+        case "Exists":
+          return e.key in labels;
+        case "DoesNotExist":
+          return !(e.key in labels);
+      }
+    })
+  );
+}
+
+/** The rule the ingress checks, from a stored (valid) policy. */
+export function policyRule(policy: Manifest<EventPolicySpec>): PolicyRule {
+  const from = policy.spec.from ?? [];
+  const ns = policy.metadata.namespace!;
+  return {
+    name: policy.metadata.name,
+    subs: from.flatMap((f) => (f.sub === undefined ? [] : [f.sub])),
+    sources: from.flatMap((f) => (f.ref ? [{ kind: f.ref.kind, namespace: f.ref.namespace ?? ns, name: f.ref.name }] : [])),
+    ...(policy.spec.filters?.length ? { filters: policy.spec.filters } : {}),
+  };
+}
