@@ -52,6 +52,15 @@ interface Running {
   filter: CompiledFilter;
   /** Every retained event up to the cursor has been looked at. */
   scanned: boolean;
+  /** The segment being replayed, decoded. */
+  segment?: { seq: number; events: LoggedHistory[] };
+}
+
+/** A logged event with its position and history. */
+interface LoggedHistory {
+  pos: number;
+  event: CloudEvent;
+  history: StoredHistory;
 }
 
 /** A segment's histories by event index. */
@@ -252,28 +261,39 @@ export class History {
     return Math.max(1, Math.min(REPLAY_BATCH, Math.floor(Math.min(...parallelism) / 2)));
   }
 
-  /** Queue deliveries from the cursor on until a batch is queued or a read's worth of segments was looked at. */
+  /**
+   * Queue deliveries from the cursor on until a batch is queued, the log ends, or SEGMENTS_PER_READ
+   * segments were read. The segment being replayed stays decoded between steps.
+   */
   private step(name: string, r: Running, now: number, batch: number): void {
     const { sql } = this.host;
     let cursor = sql.exec<{ cursor: number }>("SELECT cursor FROM replays WHERE name = ?", name).one().cursor;
     const triggers = this.host.triggers();
     let queued = 0;
-    const rows = this.inRange(cursor);
-    let last = cursor;
-    scan: for (const row of rows) {
-      for (const e of inPlan(r.plan, row) ? eventsOf(row) : []) {
-        if (e.pos <= cursor) continue;
-        const targets = replayTargets(r.plan, r.filter, e.event, e.history, triggers);
-        for (const trigger of targets) this.host.enqueue(e.pos, trigger, e.event, now, name);
-        queued += targets.length;
-        last = e.pos;
-        if (queued >= batch) break scan;
+    for (let reads = 0; queued < batch && reads < SEGMENTS_PER_READ && !r.scanned; ) {
+      if (r.segment?.seq !== segmentOf(cursor + 1)) {
+        const [row] = this.host.log.segmentsFrom(segmentOf(cursor + 1), 1);
+        reads++;
+        // Segments are in arrival order: past the plan's end, or past the log's, nothing more is selected.
+        if (!row || row.arrived_at > r.plan.to) {
+          r.scanned = true;
+          break;
+        }
+        r.segment = { seq: row.seq, events: inPlan(r.plan, row) ? eventsOf(row) : [] };
+        cursor = Math.max(cursor, row.seq * SEGMENT_EVENTS - 1);
       }
-      last = (row.seq + 1) * SEGMENT_EVENTS - 1;
+      // Positions in a segment are its seq's block, in order: the next is at cursor + 1.
+      const next = r.segment.events[cursor + 1 - r.segment.seq * SEGMENT_EVENTS];
+      if (!next) {
+        cursor = (r.segment.seq + 1) * SEGMENT_EVENTS - 1;
+        continue;
+      }
+      const targets = replayTargets(r.plan, r.filter, next.event, next.history, triggers);
+      for (const trigger of targets) this.host.enqueue(next.pos, trigger, next.event, now, name);
+      queued += targets.length;
+      cursor = next.pos;
     }
-    cursor = Math.max(cursor, last);
     this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + queued);
-    r.scanned = queued < batch && this.host.log.segmentsFrom(segmentOf(cursor) + 1, 1).length === 0;
     sql.exec("UPDATE replays SET cursor = ?, scanned = ? WHERE name = ?", cursor, r.scanned ? 1 : 0, name);
   }
 
@@ -286,7 +306,7 @@ export class History {
 }
 
 /** A stored segment's events with their positions and histories. */
-function eventsOf(row: SegmentRow): { pos: number; event: CloudEvent; history: StoredHistory }[] {
+function eventsOf(row: SegmentRow): LoggedHistory[] {
   const events = decodeBatch(row.events, SEGMENT_EVENTS);
   if (!Array.isArray(events)) return [];
   const meta = JSON.parse(row.meta) as EventMeta[];
