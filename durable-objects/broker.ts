@@ -28,6 +28,7 @@ import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import { initialHistory } from "../shared/history/record.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
+import { FlowControl } from "./flow-control.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -118,6 +119,11 @@ export class Broker extends DurableObject<Env> {
   private armedAt: number | null = null;
   /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
   private readonly drained = new Set<string>();
+  /** Pause and rate limit per trigger (durable-objects/flow-control.ts); its wake-ups pump the trigger. */
+  private readonly flow = new FlowControl(this.env, (name) => {
+    this.touched.add(name);
+    this.ctx.waitUntil(this.pump("touched"));
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -290,6 +296,7 @@ export class Broker extends DurableObject<Env> {
       inflight: Object.fromEntries([...this.leased].map(([name, ids]) => [name, ids.size])),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
+      rateLimited: this.flow.held(),
     };
   }
 
@@ -349,6 +356,7 @@ export class Broker extends DurableObject<Env> {
     this.transformers = compileTransformers(config);
     this.triggers = new Map();
     this.history.configure(config?.retentionMs ?? 0, config?.retentionLimit ?? 0);
+    this.flow.configure(config?.triggers ?? []);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
@@ -469,6 +477,8 @@ export class Broker extends DurableObject<Env> {
     const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
     this.touched.clear();
     for (const t of look) {
+      // Flow control: a paused trigger starts nothing (its queue keeps filling within the backlog limit).
+      if (t.config.paused) continue;
       const leased = this.leased.get(t.config.name) ?? new Set<number>();
       this.leased.set(t.config.name, leased);
       const free = t.config.parallelism - leased.size;
@@ -481,7 +491,9 @@ export class Broker extends DurableObject<Env> {
             "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND (pkey IS NULL OR id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey)) ORDER BY id LIMIT ?",
             t.config.name, now, busy, free)
         : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", t.config.name, now, busy, free);
-      for (const row of rows.toArray()) {
+      // Flow control: the rate limit says how many of the due rows start now (it wakes the pump for the rest).
+      const due = rows.toArray();
+      for (const row of due.slice(0, this.flow.allow(this.config!, t.config, due.length, now))) {
         leased.add(row.id);
         this.ctx.waitUntil(this.deliver(row, t));
       }
@@ -503,7 +515,7 @@ export class Broker extends DurableObject<Env> {
         `SELECT min(f) AS future, max(w) AS waiting, EXISTS (SELECT 1 FROM dedup) AS dedup FROM (SELECT
            (SELECT min(next_at) FROM deliveries WHERE trigger = t.value AND next_at > ?1) AS f,
            EXISTS (SELECT 1 FROM deliveries WHERE trigger = t.value AND next_at <= ?1) AS w FROM json_each(?2) t)`,
-        now, JSON.stringify([...this.triggers.keys()]),
+        now, JSON.stringify([...this.triggers.values()].filter((t) => !t.config.paused).map((t) => t.config.name)), // paused: nothing to wake for
       )
       .one();
     const at = Math.min(row.future ?? Infinity, row.waiting ? now + SAFETY_WAKE_MS : Infinity, row.dedup ? now + DEDUP_PURGE_INTERVAL_MS : Infinity, this.history.wakeAt(now));
