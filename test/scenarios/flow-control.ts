@@ -1,5 +1,5 @@
 /**
- * Flow control per trigger (API.md §8) as a user sees it, written once and run inside workerd
+ * Flow control per trigger (docs/API.md section 3) as a user sees it, written once and run inside workerd
  * (test/workers/flow-control.test.ts) and over real HTTP against `wrangler dev` (test/e2e/flow-control.test.ts),
  * on brokers of one partition and of four. No assertion depends on the machine being fast: a limit is
  * checked by the least time its attempts must span (slowness only makes that longer), a pause by nothing
@@ -92,6 +92,22 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
       const got = await receivedAtLeast(h.subscriber(), path("limited"), 12, 30_000);
       expect(new Set(got.map((r) => r.headers["ce-id"])).size).toBe(12);
       // 12 at 3 per second take 4 windows (more than 2 s); 3 per second per partition would take one.
+      expect(span(got)).toBeGreaterThan(1700);
+    });
+
+    it("a rate limit holds a Replay's deliveries too", async () => {
+      await script(h.subscriber(), path("replayed"), [{ status: 200 }]);
+      const spec = { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "replayed" } }], subscriber: to("replayed") };
+      await apply("triggers", trigger("replayed", spec));
+      for (let i = 0; i < 8; i++) expect((await send("fc", `replayed-${i}`, { "ce-subject": "replayed" })).status).toBe(202);
+      await receivedAtLeast(h.subscriber(), path("replayed"), 8);
+      await apply("triggers", trigger("replayed", spec, { [RATE]: "2/s" }));
+      const replay = { apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name: "again" }, spec: { broker: "fc", from: "2000-01-01T00:00:00Z", triggers: ["replayed"] } };
+      const r = await h.fetch(`/apis/edge-eventing.dev/v1alpha1/namespaces/${ns}/replays`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(replay) });
+      expect(r.status, await r.text()).toBe(201);
+      const got = (await receivedAtLeast(h.subscriber(), path("replayed"), 16, 30_000)).filter((d) => d.headers["ce-replay"] === "again");
+      expect(got.map((d) => d.headers["ce-id"]).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `replayed-${i}`).sort());
+      // 8 at 2 per second take 4 windows.
       expect(span(got)).toBeGreaterThan(1700);
     });
 
