@@ -75,9 +75,10 @@ export class FlowControl {
       const grant = f.quota.take(0, due - start, limit, now);
       start += grant.granted;
       if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, now);
-    } else if (start < due && !f.asking && now >= f.askAfter) {
+    } else if (start < due && !f.asking) {
       // Ask for at least this partition's share, so that a trickle of events leases once per window.
-      void this.lease(config, t, limit, f, Math.max(due - start, Math.floor(limit.count / partition!.count)));
+      if (now >= f.askAfter) void this.lease(config, t, limit, f, Math.max(due - start, Math.floor(limit.count / partition!.count)));
+      else this.wakeAt(t.name, f, f.askAfter, now);
     }
     f.held = due - start;
     return start;
@@ -100,17 +101,13 @@ export class FlowControl {
 
   private async lease(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, f: TriggerFlow, want: number): Promise<void> {
     f.asking = true;
-    let granted = 0;
     try {
       const grant = await limiterStub(this.env, config.namespace, config.name, t.uid).take(config.partition!.index, want, limit);
       if (grant.window > f.window) {
         f.window = grant.window;
         f.left = 0;
       }
-      if (grant.window === f.window) {
-        f.left += grant.granted;
-        granted = grant.granted;
-      }
+      if (grant.window === f.window) f.left += grant.granted;
       f.askAfter = grant.retryAt ?? 0;
       if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, Date.now());
     } catch (e) {
@@ -120,7 +117,8 @@ export class FlowControl {
     } finally {
       f.asking = false;
     }
-    if (granted > 0) this.wake(t.name);
+    // Start what was granted; with nothing granted the pump only sets the timer for askAfter again.
+    this.wake(t.name);
   }
 
   /** One timer per trigger, at the earliest time asked for. */
