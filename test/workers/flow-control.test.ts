@@ -6,6 +6,9 @@ import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { Broker } from "../../durable-objects/broker.ts";
+import { FlowControl } from "../../durable-objects/flow-control.ts";
+import { type RateLimit, WindowQuota } from "../../shared/delivery/rate-limit.ts";
+import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { partitionObjectName } from "../../shared/partitions.ts";
 import { flowScenarios } from "../scenarios/flow-control.ts";
 import { auth, binaryEvent, broker, receivedAtLeast, received, resourcePath, script, trigger } from "../support/client.ts";
@@ -58,5 +61,27 @@ describe("flow control, inside the broker object", () => {
       expect(perWindow.get(window)).toBe(10);
       expect(grants.filter((g) => g.granted < 4).every((g) => g.retryAt !== null)).toBe(true);
     }
+  });
+
+  it("a partition leases its share at a time: a trickle of deliveries costs one limiter request per window, not one per delivery", async () => {
+    const quota = new WindowQuota();
+    let requests = 0;
+    const limiterEnv = { LIMITER: { getByName: () => ({ take: async (p: number, want: number, limit: RateLimit) => (requests++, quota.take(p, want, limit, Date.now())) }) } } as unknown as Env;
+    const flow = new FlowControl(limiterEnv, () => {});
+    const config = { namespace: "n", name: "b", partition: { index: 0, count: 4, previous: [] } } as unknown as BrokerConfig;
+    const t = { name: "t", uid: "u", rateLimit: { count: 100, periodMs: 60_000 } } as TriggerConfig;
+    let started = 0;
+    for (let i = 0; i < 20; i++) {
+      // One due delivery at a time; the first ask of a window returns nothing until its lease answers.
+      let n = flow.allow(config, t, 1, Date.now());
+      if (n === 0) {
+        await new Promise((r) => setTimeout(r, 5));
+        n = flow.allow(config, t, 1, Date.now());
+      }
+      started += n;
+    }
+    expect(started).toBe(20);
+    // Its share of 100/m on 4 partitions is 25: one request per minute window (two if the test straddles one).
+    expect(requests).toBeLessThanOrEqual(2);
   });
 });
