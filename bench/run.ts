@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the router against its baselines on one local runtime. Prints a table, writes
  * bench/results.json and docs/BENCHMARKS.md (with the analysis kept in bench/limits.md).
+ * `npm run bench -- NAME...` runs only the named scenarios and prints their rows, writing nothing.
  * Bounded: every load phase stops at a request count or a duration, every wait has a timeout.
  */
 import { execFileSync } from "node:child_process";
@@ -14,6 +15,7 @@ import { markdown, type Machine, type Results, table } from "./report.ts";
 import { ROOT, startRuntime } from "./runtime.ts";
 import { partitions } from "./partitions.ts";
 import { history } from "./history.ts";
+import { rateLimit } from "./flow-control.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 import { transform } from "./transform.ts";
@@ -34,6 +36,7 @@ function machine(): Machine {
   };
 }
 
+const only = process.argv.slice(2);
 const sink = await startSink();
 const rt = await startRuntime({ subscriberUrl: sink.url });
 const bench = { rt, sink, run: `r${Date.now().toString(36)}` };
@@ -50,16 +53,24 @@ try {
     ["partitions", () => partitions(bench)],
     ["transform", () => transform(bench)],
     ["history", () => history(bench)],
+    ["rate limit", () => rateLimit(bench)],
   ] as const) {
+    if (only.length > 0 && !only.includes(name)) continue;
     process.stderr.write(`bench: ${name}...\n`);
     rows.push(...(await scenario()));
   }
-  process.stderr.write("bench: cost per event...\n");
-  cost = await measureCost(bench);
+  if (only.length === 0) {
+    process.stderr.write("bench: cost per event...\n");
+    cost = await measureCost(bench);
+  }
 } finally {
   peak = rt.pid ? residentMiB(rt.pid).peak : NaN;
   await rt.dispose();
   await sink.close();
+}
+if (only.length > 0) {
+  for (const r of rows) console.log(`${r.scenario}: ${r.router.toFixed(2)} ${r.unit}, ${r.baselineName} ${r.baseline}, ratio ${r.ratio.toFixed(3)}x${r.goal ? `, goal ${r.goal.met ? "met" : "MISSED"} (${r.goal.text})` : ""}${r.note ? ` (${r.note})` : ""}`);
+  process.exit(0);
 }
 process.stderr.write("bench: filters...\n");
 const results: Results = { at: new Date().toISOString(), command: "npm run bench", machine: machine(), rows, cost, filters: measureFilters(), memory: { idleMiB: idle, peakMiB: peak } };

@@ -34,6 +34,7 @@ import { TriggerLanes } from "./trigger-lanes.ts";
 import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
+import { FlowControl } from "./flow-control.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -106,6 +107,11 @@ export class Broker extends DurableObject<Env> {
   private nextExpiry = -Infinity;
   /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
   private readonly drained = new Set<string>();
+  /** Pause and rate limit per trigger (durable-objects/flow-control.ts); its wake-ups pump the trigger. */
+  private readonly flow = new FlowControl(this.env, (name) => {
+    this.touched.add(name);
+    this.ctx.waitUntil(this.pump("touched"));
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -306,6 +312,7 @@ export class Broker extends DurableObject<Env> {
       inflight: Object.fromEntries([...this.triggers.keys()].map((name) => [name, (this.leased.get(name)?.size ?? 0) + (this.lanes.get(name)?.inflight ?? 0)])),
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
+      rateLimited: this.flow.held(),
     };
   }
 
@@ -371,6 +378,7 @@ export class Broker extends DurableObject<Env> {
     this.sender.configure(config);
     this.triggers = new Map();
     this.history.configure(config?.retentionMs ?? 0);
+    this.flow.configure(config?.triggers ?? []);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
@@ -515,13 +523,19 @@ export class Broker extends DurableObject<Env> {
     const look = only ? [...this.touched].map((name) => this.triggers.get(name)).filter((t) => t !== undefined) : [...this.triggers.values()];
     this.touched.clear();
     for (const t of look) {
+      // Flow control: a paused trigger starts nothing (its queue keeps filling within the backlog limit).
+      if (t.config.paused) continue;
       const name = t.config.name;
       const leased = this.leased.get(name) ?? new Set<number>();
       this.leased.set(name, leased);
       const lane = this.lanes.get(name);
       let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
-      for (const row of this.rows.due(name, t.config.ordered, now, leased, free)) {
+      const due = this.rows.due(name, t.config.ordered, now, leased, free);
+      // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
+      // pump for the rest). An ordered lane may start fewer than it was granted: the rest of the grant is unused.
+      free = this.flow.allow(this.config!, t.config, due.length + Math.min(lane?.waiting ?? 0, free - due.length), now);
+      for (const row of due.slice(0, free)) {
         leased.add(row.id!);
         free--;
         this.ctx.waitUntil(this.deliver(row, t));
@@ -543,8 +557,10 @@ export class Broker extends DurableObject<Env> {
    */
   private async arm(): Promise<void> {
     const now = Date.now();
-    const row = this.rows.schedule([...this.triggers.keys()], now);
-    const waiting = row.waiting || this.lanes.size > 0;
+    // Paused triggers have nothing to wake for.
+    const running = [...this.triggers.values()].filter((t) => !t.config.paused).map((t) => t.config.name);
+    const row = this.rows.schedule(running, now);
+    const waiting = row.waiting || running.some((name) => (this.lanes.get(name)?.waiting ?? 0) > 0);
     const at = Math.min(row.future ?? Infinity, waiting ? now + SAFETY_WAKE_MS : Infinity, Math.max(this.nextExpiry, now), this.history.wakeAt(now));
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;

@@ -11,11 +11,11 @@ import type { ReplaySpec } from "../shared/history/replay.ts";
 import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
-import { type BrokerConfig, type BrokerSpec, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
+import { type BrokerConfig, type BrokerSpec, brokerSettings, isPaused, type PartitionIdentity, partitionCount, TRIGGER_ANNOTATIONS, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
 import { partitionObjectName } from "../shared/partitions.ts";
 import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
-import { type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
+import { condition, type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
 import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
@@ -435,6 +435,7 @@ export class ControlPlane extends DurableObject<Env> {
           observedGeneration,
           conditions: [
             brokerExists ? readyCondition(true, "TriggerReady") : readyCondition(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
+            ...(isPaused(m) ? [condition("Paused", "True", "Paused", `${TRIGGER_ANNOTATIONS.paused} is "true": nothing is sent, events keep queueing within the broker's backlog limit`)] : []),
           ],
           subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
           ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),

@@ -16,6 +16,7 @@ export { Broker } from "../durable-objects/broker.ts";
 export { ControlPlane } from "../durable-objects/control-plane.ts";
 export { Dispatcher } from "../durable-objects/dispatcher.ts";
 export { EventDisplay } from "../durable-objects/event-display.ts";
+export { FlowLimiter } from "../durable-objects/flow-limiter.ts";
 export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();

@@ -17,6 +17,8 @@ const commands: Record<string, () => Promise<Command>> = {
   review: async () => (await import("./review.ts")).review,
   events: async () => (await import("./events.ts")).events,
   replay: async () => (await import("./replay.ts")).replay,
+  pause: async () => (await import("./pause.ts")).pause,
+  resume: async () => (await import("./pause.ts")).resume,
   autoscale: async () => ({
     usage: "autoscale decide|simulate --input FILE [--plot]",
     run: async (args, cli) => (await import("./autoscale.ts")).autoscale(args, cli.io),

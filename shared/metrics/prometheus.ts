@@ -8,6 +8,8 @@ export interface BrokerSample {
   partition?: string;
   backlog: number;
   dead: number;
+  /** Due deliveries the rate limit holds back, per trigger. */
+  rateLimited?: Record<string, number>;
   /** trigger "" holds broker-level counters. */
   counters: CounterRow[];
 }
@@ -56,6 +58,8 @@ export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): str
   for (const s of samples) lines.push(`${PREFIX}_backlog${labels(sampleLabels(s))} ${s.backlog}`);
   family("dead_letters_kept", "gauge", "Events kept after failing for good, awaiting inspection or redelivery.");
   for (const s of samples) lines.push(`${PREFIX}_dead_letters_kept${labels(sampleLabels(s))} ${s.dead}`);
+  family("deliveries_rate_limited", "gauge", "Due deliveries the trigger's rate limit held back at its last dispatch (up to its free parallelism).");
+  for (const s of samples) for (const [trigger, n] of Object.entries(s.rateLimited ?? {})) lines.push(`${PREFIX}_deliveries_rate_limited${labels(sampleLabels(s, trigger))} ${n}`);
 
   for (const [name, c] of Object.entries(COUNTERS)) {
     family(c.metric, "counter", c.help);

@@ -28,6 +28,8 @@ export interface BrokerMetrics {
   dead: number;
   /** Deliveries in flight per trigger right now: the concurrency an autoscaler scales on. */
   inflight: Record<string, number>;
+  /** Due deliveries per trigger that the trigger's rate limit held back at its last dispatch (triggers with any). */
+  rateLimited?: Record<string, number>;
   /** trigger "" holds broker-level counters (accepted, duplicates, rows written and read). */
   counters: CounterRow[];
 }
@@ -52,9 +54,11 @@ export interface PartitionedMetrics extends BrokerMetrics {
 /** One broker's metrics from its partitions' (counters, backlog, in-flight and dead letters summed). */
 export function sumMetrics(parts: BrokerMetrics[]): PartitionedMetrics {
   const inflight: Record<string, number> = {};
+  const rateLimited: Record<string, number> = {};
   const counters = new Map<string, CounterRow>();
   for (const m of parts) {
     for (const [t, n] of Object.entries(m.inflight)) inflight[t] = (inflight[t] ?? 0) + n;
+    for (const [t, n] of Object.entries(m.rateLimited ?? {})) rateLimited[t] = (rateLimited[t] ?? 0) + n;
     for (const c of m.counters) {
       const key = JSON.stringify([c.trigger, c.name]);
       const into = counters.get(key);
@@ -66,6 +70,7 @@ export function sumMetrics(parts: BrokerMetrics[]): PartitionedMetrics {
     backlog: parts.reduce((n, m) => n + m.backlog, 0),
     dead: parts.reduce((n, m) => n + m.dead, 0),
     inflight,
+    rateLimited,
     counters: [...counters.values()],
     partitions: parts.length,
     ...(parts.length > 1 ? { byPartition: parts.map((m, partition) => ({ partition, backlog: m.backlog, dead: m.dead })) } : {}),

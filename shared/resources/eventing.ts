@@ -1,6 +1,7 @@
 /** Broker and Trigger (eventing.knative.dev/v1): validation, router settings, and the data-plane config. */
 import { parseDuration } from "../delivery/duration.ts";
 import { type DeliverySpec, type FieldError, validateDelivery } from "../delivery/policy.ts";
+import { parseRateLimit, RATE_LIMIT_RULE, type RateLimit } from "../delivery/rate-limit.ts";
 import { compileTriggerFilter, type TriggerFilterSpec } from "../filters/knative.ts";
 import { type Target, validateDestination } from "./destination.ts";
 import type { Manifest } from "./manifest.ts";
@@ -32,10 +33,14 @@ export const BROKER_ANNOTATIONS = {
   partitions: PARTITIONS_ANNOTATION,
 } as const;
 
-/** Trigger settings: Knative Kafka broker's ordering annotation, and the router's parallelism. */
+/** Trigger settings: Knative Kafka broker's ordering annotation, and the router's flow control. */
 export const TRIGGER_ANNOTATIONS = {
   deliveryOrder: "kafka.eventing.knative.dev/delivery.order",
   parallelism: "edge-eventing.dev/parallelism",
+  /** `"<n>/s"` or `"<n>/m"`: delivery attempts started per period, across all partitions (shared/delivery/rate-limit.ts). */
+  rateLimit: "edge-eventing.dev/rate-limit",
+  /** `"true"`: nothing is sent; events keep queueing within the backlog limit. */
+  paused: "edge-eventing.dev/paused",
 } as const;
 
 export const DEFAULT_BACKLOG_LIMIT = 100_000;
@@ -116,6 +121,10 @@ export function validateTrigger(m: Manifest<TriggerSpec>): FieldError[] {
   if (par !== undefined && !isIntIn(par, 1, MAX_PARALLELISM)) {
     causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.parallelism}`, message: `must be an integer from 1 to ${MAX_PARALLELISM}` });
   }
+  const rate = a[TRIGGER_ANNOTATIONS.rateLimit];
+  if (rate !== undefined && parseRateLimit(rate) === null) causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.rateLimit}`, message: RATE_LIMIT_RULE });
+  const paused = a[TRIGGER_ANNOTATIONS.paused];
+  if (paused !== undefined && paused !== "true" && paused !== "false") causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.paused}`, message: 'must be "true" or "false"' });
   return causes;
 }
 
@@ -165,6 +174,10 @@ export interface TriggerConfig {
   deadLetter?: Target;
   ordered: boolean;
   parallelism: number;
+  /** Attempts started per period across the broker's partitions; absent: no limit. */
+  rateLimit?: RateLimit;
+  /** Nothing is sent while true. */
+  paused?: boolean;
   /**
    * Where a subscriber's reply goes: absent, back into this broker (a Trigger); null, nowhere (a source's
    * channel); else the broker or channel named (a flow's next step).
@@ -187,8 +200,17 @@ export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "bac
   };
 }
 
-export function triggerSettings(m: Manifest<TriggerSpec>): Pick<TriggerConfig, "ordered" | "parallelism"> {
+export function triggerSettings(m: Manifest<TriggerSpec>): Pick<TriggerConfig, "ordered" | "parallelism" | "rateLimit" | "paused"> {
   const a = m.metadata.annotations ?? {};
   const par = a[TRIGGER_ANNOTATIONS.parallelism];
-  return { ordered: a[TRIGGER_ANNOTATIONS.deliveryOrder] === "ordered", parallelism: par === undefined ? DEFAULT_PARALLELISM : Number(par) };
+  const rate = a[TRIGGER_ANNOTATIONS.rateLimit];
+  const rateLimit = rate === undefined ? null : parseRateLimit(rate);
+  return {
+    ordered: a[TRIGGER_ANNOTATIONS.deliveryOrder] === "ordered",
+    parallelism: par === undefined ? DEFAULT_PARALLELISM : Number(par),
+    ...(rateLimit ? { rateLimit } : {}),
+    ...(isPaused(m) ? { paused: true } : {}),
+  };
 }
+
+export const isPaused = (m: { metadata: Manifest["metadata"] }): boolean => m.metadata.annotations?.[TRIGGER_ANNOTATIONS.paused] === "true";

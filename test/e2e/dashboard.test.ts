@@ -80,6 +80,26 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     await page.screenshot({ path: join(SHOTS, "dashboard.png"), fullPage: true });
   });
 
+  it("shows a trigger's rate limit, and pauses and resumes it", async () => {
+    const path = `${router.url}/apis/eventing.knative.dev/v1/namespaces/default/triggers/limited`;
+    await put("triggers", trigger("limited", { broker: "default", filter: { attributes: { type: "com.example.limited" } }, subscriber: { uri: `${sub.url}/limited` } }, { "edge-eventing.dev/rate-limit": "5/s" }));
+    await page.click("#refresh");
+    const flow = page.locator('article[data-trigger="default/limited"] .flow');
+    await expect.poll(() => flow.textContent(), { timeout: 10_000 }).toBe("rate limit 5/s Pause");
+    await flow.locator("button").click();
+    await expect.poll(() => flow.getAttribute("data-paused"), { timeout: 10_000 }).toBe("true");
+    const paused = (await (await fetch(path, { headers: auth })).json()) as any;
+    expect(paused.metadata.annotations).toEqual({ "edge-eventing.dev/rate-limit": "5/s", "edge-eventing.dev/paused": "true" });
+    expect(paused.status.conditions).toContainEqual(expect.objectContaining({ type: "Paused", status: "True" }));
+    expect((await fetch(`${router.url}/default/default`, binaryEvent("limited-1", "com.example.limited"))).status).toBe(202);
+    await page.screenshot({ path: join(SHOTS, "paused-trigger.png"), fullPage: true });
+    await flow.locator("button").click();
+    await expect.poll(() => flow.getAttribute("data-paused"), { timeout: 10_000 }).toBe("false");
+    const [got] = await receivedAtLeast(sub.url, "/limited", 1);
+    expect(got.headers["ce-id"]).toBe("limited-1");
+    expect(((await (await fetch(path, { headers: auth })).json()) as any).metadata.annotations).toEqual({ "edge-eventing.dev/rate-limit": "5/s" });
+  });
+
   it("lists a dead letter and redelivers it", async () => {
     await script(sub.url, "/flaky", [{ status: 500 }]);
     expect((await fetch(`${router.url}/default/default`, binaryEvent("flaky-1", "com.example.flaky"))).status).toBe(202);

@@ -51,15 +51,16 @@ describe("partition hash", () => {
 });
 
 describe("reading a partitioned broker", () => {
-  it("sums counters, backlog, dead letters and in-flight over the partitions, and keeps each partition's own", () => {
+  it("sums counters, backlog, dead letters, in-flight and rate-limited over the partitions, and keeps each partition's own", () => {
     const m = sumMetrics([
-      { backlog: 2, dead: 1, inflight: { t: 1 }, counters: [{ trigger: "", name: "accepted", value: 5 }, { trigger: "t", name: "delivered", value: 3 }] },
-      { backlog: 3, dead: 0, inflight: { t: 2, u: 1 }, counters: [{ trigger: "", name: "accepted", value: 7 }] },
+      { backlog: 2, dead: 1, inflight: { t: 1 }, rateLimited: { t: 4 }, counters: [{ trigger: "", name: "accepted", value: 5 }, { trigger: "t", name: "delivered", value: 3 }] },
+      { backlog: 3, dead: 0, inflight: { t: 2, u: 1 }, rateLimited: { t: 5 }, counters: [{ trigger: "", name: "accepted", value: 7 }] },
     ]);
     expect(m).toEqual({
       backlog: 5,
       dead: 1,
       inflight: { t: 3, u: 1 },
+      rateLimited: { t: 9 },
       counters: [{ trigger: "", name: "accepted", value: 12 }, { trigger: "t", name: "delivered", value: 3 }],
       partitions: 2,
       byPartition: [{ partition: 0, backlog: 2, dead: 1 }, { partition: 1, backlog: 3, dead: 0 }],

@@ -41,10 +41,11 @@ function h(tag, attrs, ...children) {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-async function api(method, path, payload = undefined) {
+/** @param {string} method @param {string} path @param {unknown} [payload] @param {string} [contentType] */
+async function api(method, path, payload = undefined, contentType = "application/json") {
   /** @type {Record<string, string>} */
   const headers = { authorization: "Bearer " + token(), accept: "application/json" };
-  if (payload !== undefined) headers["content-type"] = "application/json";
+  if (payload !== undefined) headers["content-type"] = contentType;
   const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) { signOut("The token was refused."); throw new Error("unauthorized"); }
@@ -204,21 +205,44 @@ function syncTriggers(triggers) {
   for (const key of state.triggers.keys()) if (!wanted.has(key)) { state.triggers.get(key).card.remove(); state.triggers.delete(key); }
   for (const t of triggers) {
     const key = t.metadata.namespace + "/" + t.metadata.name;
-    if (state.triggers.has(key)) continue;
+    if (state.triggers.has(key)) { state.triggers.get(key).flow.replaceWith(state.triggers.get(key).flow = flowLine(t)); continue; }
     const buckets = Array.from({ length: WINDOW_S }, () => ({ accepted: 0, delivered: 0, retried: 0, deadLettered: 0 }));
     const totals = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0 };
     const lines = Object.fromEntries(SERIES.map((s) => [s, h("svg:polyline", { class: "s-" + s, "data-series": s })]));
     const latencyLine = h("svg:polyline", { class: "s-latency", "data-series": "latency" });
     const legend = Object.fromEntries(SERIES.map((s) => [s, h("span", { class: "s-" + s, "data-series": s }, s + " 0")]));
     const latencyText = h("span", { class: "s-latency", "data-series": "latency" }, "latency -");
+    const flow = flowLine(t);
     const card = h("article", { class: "card", "data-trigger": key },
       h("h3", {}, key, h("span", { class: "muted" }, "  broker " + t.spec.broker)),
+      flow,
       h("svg:svg", { viewBox: "0 0 " + WINDOW_S + " 100", preserveAspectRatio: "none", role: "img", "aria-label": "events per second for " + key }, Object.values(lines), latencyLine),
       h("div", { class: "legend" }, Object.values(legend), latencyText));
     $("triggers").append(card);
-    state.triggers.set(key, { key, broker: t.metadata.namespace + "/" + t.spec.broker, name: t.metadata.name, buckets, totals, lines, latencyLine, legend, latencyText, latencies: [], card });
+    state.triggers.set(key, { key, broker: t.metadata.namespace + "/" + t.spec.broker, name: t.metadata.name, buckets, totals, lines, latencyLine, legend, latencyText, latencies: [], card, flow });
   }
   for (const t of state.triggers.values()) draw(t);
+}
+
+/** A trigger's flow control (API.md §8): its rate limit, whether it is paused, and a button to flip that. */
+function flowLine(t) {
+  const a = t.metadata.annotations || {};
+  const paused = a["edge-eventing.dev/paused"] === "true";
+  const limit = a["edge-eventing.dev/rate-limit"];
+  return h("div", { class: "flow", "data-paused": String(paused) },
+    h("span", { "data-limit": limit || "" }, (limit ? "rate limit " + limit : "no rate limit") + (paused ? ", paused: events queue, nothing is sent" : "")), " ",
+    h("button", { type: "button", onclick: () => setPaused(t, !paused) }, paused ? "Resume" : "Pause"));
+}
+
+/** Pause or resume with a merge patch of the annotation, as `edge-eventing pause|resume` does. */
+async function setPaused(t, paused) {
+  const path = "/apis/eventing.knative.dev/v1/namespaces/" + encodeURIComponent(t.metadata.namespace) + "/triggers/" + encodeURIComponent(t.metadata.name);
+  try {
+    await api("PATCH", path, { metadata: { annotations: { "edge-eventing.dev/paused": paused ? "true" : null } } }, "application/merge-patch+json");
+  } catch (err) {
+    $("conn").textContent = (paused ? "Pause" : "Resume") + " of " + t.metadata.name + " failed: " + err.message;
+  }
+  await loadResources();
 }
 
 function bump(key, series) {

@@ -75,6 +75,8 @@ th { font-weight: 600; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
 .card { border: 1px solid #8885; border-radius: 6px; padding: 8px 12px; }
 .card svg { width: 100%; height: 90px; display: block; }
+.flow { font-size: 12px; margin: 2px 0 4px; }
+.flow[data-paused="true"] span { color: #c60; }
 .legend { display: flex; flex-wrap: wrap; gap: 10px; font-size: 12px; }
 .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; margin-right: 4px; background: currentColor; }
 polyline { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }

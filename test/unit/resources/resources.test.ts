@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { resolveDestination, selfHostsOf, validateDestination } from "../../../shared/resources/destination.ts";
 import { parseManifestBody, validateEnvelope } from "../../../shared/resources/manifest.ts";
 import { renderMetrics } from "../../../shared/metrics/prometheus.ts";
+import { triggerSettings, validateTrigger } from "../../../shared/resources/eventing.ts";
 
 const ctx = { baseUrl: "https://events.example.com", selfHosts: selfHostsOf("https://events.example.com", "https://events.example.com/apis"), domainTemplate: "https://{HOST}", domain: "svc.example.com" };
 
@@ -99,5 +100,28 @@ describe("Prometheus exposition", () => {
     expect(text).toContain('edge_eventing_delivery_latency_seconds_bucket{namespace="ns",broker="b",trigger="t",le="0.1"} 7');
     expect(text).toContain('edge_eventing_delivery_latency_seconds_bucket{namespace="ns",broker="b",trigger="t",le="+Inf"} 7');
     expect(text).toContain('edge_eventing_delivery_latency_seconds_sum{namespace="ns",broker="b",trigger="t"} 0.15');
+  });
+});
+
+describe("trigger flow-control annotations", () => {
+  const manifest = (annotations: Record<string, string>) => ({ apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "t", annotations }, spec: { broker: "b", subscriber: { uri: "https://s.example" } } });
+
+  it("compiles rate-limit and paused into the trigger's configuration", () => {
+    expect(triggerSettings(manifest({ "edge-eventing.dev/rate-limit": "10/s", "edge-eventing.dev/paused": "true" }))).toEqual({ ordered: false, parallelism: 50, rateLimit: { count: 10, periodMs: 1000 }, paused: true });
+    expect(triggerSettings(manifest({ "edge-eventing.dev/rate-limit": "30/m", "edge-eventing.dev/paused": "false" }))).toEqual({ ordered: false, parallelism: 50, rateLimit: { count: 30, periodMs: 60_000 } });
+    expect(triggerSettings(manifest({}))).toEqual({ ordered: false, parallelism: 50 });
+  });
+
+  it("names the annotation of a bad value", () => {
+    expect(validateTrigger(manifest({ "edge-eventing.dev/rate-limit": "10/h", "edge-eventing.dev/paused": "yes" }))).toEqual([
+      { field: "metadata.annotations.edge-eventing.dev/rate-limit", message: 'must be "<n>/s" or "<n>/m" with n an integer from 1 to 100000' },
+      { field: "metadata.annotations.edge-eventing.dev/paused", message: 'must be "true" or "false"' },
+    ]);
+    expect(validateTrigger(manifest({ "edge-eventing.dev/rate-limit": "1/m", "edge-eventing.dev/paused": "false" }))).toEqual([]);
+  });
+
+  it("exposes what the limit holds back as a gauge per trigger", () => {
+    const text = renderMetrics([{ namespace: "ns", broker: "b", backlog: 3, dead: 0, rateLimited: { t: 3 }, counters: [] }], []);
+    expect(text).toContain("# TYPE edge_eventing_deliveries_rate_limited gauge\nedge_eventing_deliveries_rate_limited{namespace=\"ns\",broker=\"b\",trigger=\"t\"} 3\n");
   });
 });
