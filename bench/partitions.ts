@@ -1,14 +1,19 @@
 /**
- * Partitioned brokers (API.md §5): the same load into a broker of one partition and of four. What an
- * event costs, in SQLite rows written (what Durable Objects bill) and in runtime CPU, must not grow with
- * the partition count: an event touches only its own partition.
+ * Partitioned brokers (API.md §5): the same load per partition into a broker of one partition and of four
+ * (16 closed-loop senders per partition: N partitions are there to take N times the load). What an event
+ * costs, in SQLite rows written (what Durable Objects bill) and in runtime CPU, must not grow with the
+ * partition count: an event touches only its own partition. (At the same total load, each of four
+ * partitions would see a quarter of the concurrent events, and group commit shares a row only among the
+ * events that reach one partition together.)
  */
 import { closedLoop, waitFor } from "./load.ts";
 import { cpuSeconds } from "./proc.ts";
 import type { Bench, Row } from "./scenarios.ts";
 import { binaryEvent, brokerWithTriggers, storageRows } from "./setup.ts";
 
+/** Events per partition. */
 const EVENTS = 2_000;
+const SENDERS_PER_PARTITION = 16;
 const DRAIN_MS = 120_000;
 
 export async function partitions(b: Bench): Promise<Row[]> {
@@ -18,7 +23,7 @@ export async function partitions(b: Bench): Promise<Row[]> {
     const url = await brokerWithTriggers(b.rt.router, { broker: `partitions${n}`, triggers: 1, subscriber: b.sink.url, path, partitions: n });
     const rows0 = (await storageRows(b.rt.router, `partitions${n}`)).written;
     const cpu0 = cpuSeconds(b.rt.pid);
-    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: EVENTS, request: (i) => ({ url, init: binaryEvent(`${b.run}-part${n}-${i}`) }) });
+    const sent = await closedLoop({ concurrency: SENDERS_PER_PARTITION * n, durationMs: 60_000, maxRequests: EVENTS * n, request: (i) => ({ url, init: binaryEvent(`${b.run}-part${n}-${i}`) }) });
     await waitFor(() => b.sink.count(`${path}/0`) >= sent.ok, DRAIN_MS);
     const got = b.sink.count(`${path}/0`);
     const cpu = cpuSeconds(b.rt.pid) - cpu0;
