@@ -77,6 +77,7 @@ export class DeliveryRows {
    * key's retries (or its head in flight) hold that key back.
    */
   due(trigger: string, ordered: boolean, now: number, busy: Set<number>, limit: number): DeliveryRow[] {
+    if (this.count === 0) return []; // the usual case: first attempts succeed and write no row
     const exclude = JSON.stringify([...busy]);
     return ordered
       ? this.sql
@@ -93,6 +94,7 @@ export class DeliveryRows {
    * time, and whether any row is due now (rows in flight count: their completion pumps).
    */
   schedule(triggers: string[], now: number): { future: number | null; waiting: boolean } {
+    if (this.count === 0) return { future: null, waiting: false };
     const row = this.sql
       .exec<{ future: number | null; waiting: number }>(
         `SELECT min(f) AS future, max(w) AS waiting FROM (SELECT
