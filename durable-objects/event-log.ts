@@ -180,11 +180,9 @@ export class EventLog {
   private segment(seq: number): Segment | null {
     const cached = this.cache.get(seq);
     if (cached) return cached;
-    const row = this.sql.exec<{ arrived_at: number; events: string; meta: string }>("SELECT arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
+    const row = this.sql.exec<{ seq: number; arrived_at: number; events: string; meta: string }>("SELECT seq, arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
     if (!row) return null;
-    const events = decodeBatch(row.events, SEGMENT_EVENTS);
-    if (!Array.isArray(events)) throw new Error(`log segment ${seq} does not decode: ${events.error}`);
-    return this.remember(seq, { chars: row.events.length, arrivedAt: row.arrived_at, events, meta: JSON.parse(row.meta) });
+    return this.remember(seq, { chars: row.events.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
   }
 
   private remember(seq: number, segment: Segment): Segment {
@@ -202,6 +200,13 @@ export class EventLog {
     this.cache.delete(seq);
     this.cachedChars -= segment.chars;
   }
+}
+
+/** A stored segment's events (read back as the batch they were written as) and their metadata. */
+export function decodeSegment(row: { seq: number; events: string; meta: string }): { events: CloudEvent[]; meta: EventMeta[] } {
+  const events = decodeBatch(row.events, SEGMENT_EVENTS);
+  if (!Array.isArray(events)) throw new Error(`log segment ${row.seq} does not decode: ${events.error}`);
+  return { events, meta: JSON.parse(row.meta) };
 }
 
 function sum(rows: { n: number }[]): number {

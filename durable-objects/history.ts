@@ -14,14 +14,13 @@
  * resumes from storage.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { decodeBatch } from "../shared/cloudevents/structured.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
-import { type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
+import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
 import type { MeteredSql } from "./metered-sql.ts";
 
 /** Attempt records wait in memory at most this long before they are written. */
@@ -103,11 +102,6 @@ export class History {
     this.outstanding.clear();
     for (const r of this.host.sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay")) this.outstanding.set(r.replay, r.n);
     for (const name of [...this.running.keys()]) this.finishIfDone(name);
-  }
-
-  /** How long delivered events are kept (0: not past the dedup window, and with no history). */
-  get retention(): number {
-    return this.retentionMs;
   }
 
   /** Record an attempt's outcome in the event's history (nothing without retention: nobody can read it). */
@@ -307,9 +301,7 @@ export class History {
 
 /** A stored segment's events with their positions and histories. */
 function eventsOf(row: SegmentRow): LoggedHistory[] {
-  const events = decodeBatch(row.events, SEGMENT_EVENTS);
-  if (!Array.isArray(events)) return [];
-  const meta = JSON.parse(row.meta) as EventMeta[];
+  const { events, meta } = decodeSegment(row);
   const histories: SegmentHistory = row.history ? JSON.parse(row.history) : {};
   return events.map((event, i) => ({ pos: row.seq * SEGMENT_EVENTS + i, event, history: histories[i] ?? initialHistory(meta[i].m) }));
 }
