@@ -246,7 +246,7 @@ export class Broker extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       const moved: [number, number][] = [];
       for (const r of this.sql.exec<{ seq: number; arrived_at: number; body: string; headers: string | null; history?: string | null }>("SELECT * FROM events ORDER BY seq").toArray()) {
-        const event = decodeStructured(r.body);
+        const event = decodeStructured(r.body, false);
         if ("status" in event) continue; // never stored by the router: nothing to deliver
         const history = r.history ? JSON.parse(r.history) : {};
         const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: Object.keys(history), q: 1, ...(r.headers ? { h: JSON.parse(r.headers) } : {}) };
@@ -361,7 +361,7 @@ export class Broker extends DurableObject<Env> {
     const row = this.sql.exec<{ trigger: string; body: string }>("SELECT trigger, body FROM dead WHERE id = ?", id).toArray()[0];
     if (!row || !this.triggers.has(row.trigger)) return false;
     this.ctx.storage.transactionSync(() => {
-      const event = decodeStructured(row.body) as CloudEvent;
+      const event = decodeStructured(row.body, false) as CloudEvent;
       const now = Date.now();
       const [pos] = this.log.append([{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }], now);
       this.enqueue(pos, row.trigger, this.keyOf(row.trigger, event), now);

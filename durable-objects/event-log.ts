@@ -8,6 +8,7 @@
  * history, durable-objects/history.ts).
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { valueLimitOf } from "../shared/cloudevents/limits.ts";
 import { decodeBatch } from "../shared/cloudevents/structured.ts";
 import type { MeteredSql } from "./metered-sql.ts";
 
@@ -140,11 +141,16 @@ export class EventLog {
     return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray();
   }
 
-  /** (source, id, accepted at) of every event accepted since `since`: the dedup index after a start. */
-  keysSince(since: number): { s: string; i: string; at: number }[] {
-    return this.sql
-      .exec<{ s: string; i: string; at: number }>("SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at FROM log l, json_each(l.meta) m WHERE l.arrived_at > ? ORDER BY l.seq", since)
-      .toArray();
+  /**
+   * (source, id, accepted at) of every event accepted since `since`, oldest first: the dedup index after a
+   * start, read row by row. Keys longer than ingress accepts now (stored before the limits) are left out:
+   * such an event would be refused today, so nothing can be its duplicate.
+   */
+  keysSince(since: number): Iterable<{ s: string; i: string; at: number }> {
+    return this.sql.exec<{ s: string; i: string; at: number }>(
+      "SELECT s, i, at FROM (SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at, l.seq AS seq FROM log l, json_each(l.meta) m WHERE l.arrived_at > ?) WHERE length(s) <= ? AND length(i) <= ? ORDER BY seq",
+      since, valueLimitOf("source"), valueLimitOf("id"),
+    );
   }
 
   /**
@@ -204,7 +210,7 @@ export class EventLog {
 
 /** A stored segment's events (read back as the batch they were written as) and their metadata. */
 export function decodeSegment(row: { seq: number; events: string; meta: string }): { events: CloudEvent[]; meta: EventMeta[] } {
-  const events = decodeBatch(row.events, SEGMENT_EVENTS);
+  const events = decodeBatch(row.events, SEGMENT_EVENTS, false);
   if (!Array.isArray(events)) throw new Error(`log segment ${row.seq} does not decode: ${events.error}`);
   return { events, meta: JSON.parse(row.meta) };
 }

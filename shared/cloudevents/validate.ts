@@ -1,5 +1,6 @@
 /** The core specification's rules for context attributes (CloudEvents 1.0 and 0.3). */
 import type { AttributeValue, CloudEvent, InputError } from "./event.ts";
+import { ATTRIBUTE_LIMITS, quoted, utf8Length, valueLimitOf } from "./limits.ts";
 import { isMediaType } from "./media-type.ts";
 
 export function badRequest(error: string, field?: string): InputError {
@@ -68,8 +69,40 @@ const RULES: ReadonlyMap<string, ReadonlyMap<string, Rule>> = new Map([
 const REQUIRED = ["id", "source", "type"] as const;
 
 export function badAttributeName(name: string): InputError {
+  if (name.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(name, name);
   const problem = name === "data" ? "is reserved for the event's data" : "must be lower-case letters and digits only";
   return badRequest(`attribute name ${JSON.stringify(name)} ${problem}`, name);
+}
+
+function nameTooLong(name: string, field: string): InputError {
+  return badRequest(`attribute name ${quoted(name)} is longer than ${ATTRIBUTE_LIMITS.nameChars} characters`, field.length > ATTRIBUTE_LIMITS.nameChars ? quoted(field).slice(1, -1) : field);
+}
+
+/** UTF-8 bytes of a primitive value within `limit`, or the refusal; a string longer than the limit is refused unscanned. */
+function valueBytes(field: string, value: string | number | boolean, limit: number): number | InputError {
+  if (typeof value !== "string") return String(value).length;
+  const bytes = value.length > limit ? Infinity : utf8Length(value);
+  return bytes <= limit ? bytes : badRequest(`attribute ${field} is longer than ${limit} bytes (UTF-8)`, field);
+}
+
+/** How many attributes `name` counts for (a 0.3 Map: one per entry) and the bytes of its names and values; or the limit it breaks. */
+function attributeSize(name: string, value: AttributeValue): { count: number; bytes: number } | InputError {
+  if (name.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(name, name);
+  if (typeof value !== "object") {
+    const bytes = valueBytes(name, value, valueLimitOf(name));
+    return typeof bytes === "number" ? { count: 1, bytes: name.length + bytes } : bytes;
+  }
+  let count = 0;
+  let bytes = name.length;
+  for (const key in value) {
+    const field = `${name}.${key}`;
+    if (key.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(key, field);
+    const entry = valueBytes(field, value[key], ATTRIBUTE_LIMITS.valueBytes);
+    if (typeof entry !== "number") return entry;
+    count++;
+    bytes += key.length + entry;
+  }
+  return { count, bytes };
 }
 
 function attributeError(name: string, value: AttributeValue, rule: Rule | undefined, mapsAllowed: boolean): InputError | null {
@@ -99,8 +132,11 @@ function attributeError(name: string, value: AttributeValue, rule: Rule | undefi
   return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range`, name);
 }
 
-/** The first rule the event breaks, as a 400 naming the attribute; null when it is valid. */
-export function validateEvent(event: CloudEvent): InputError | null {
+/**
+ * The first rule the event breaks, as a 400 naming the attribute; null when it is valid. `sized: false`
+ * skips the size limits (limits.ts), for what the router reads back from its own storage.
+ */
+export function validateEvent(event: CloudEvent, sized = true): InputError | null {
   const attributes = event.attributes;
   const specversion = attributes.specversion;
   if (specversion === undefined) return badRequest("missing required attribute specversion", "specversion");
@@ -111,7 +147,18 @@ export function validateEvent(event: CloudEvent): InputError | null {
   for (const name of REQUIRED) {
     if (!Object.hasOwn(attributes, name)) return badRequest(`missing required attribute ${name}`, name);
   }
+  let count = 0;
+  let bytes = 0;
   for (const name in attributes) {
+    if (sized) {
+      // Sizes first: nothing else scans a value longer than its limit.
+      const size = attributeSize(name, attributes[name]);
+      if ("status" in size) return size;
+      count += size.count;
+      bytes += size.bytes;
+      if (count > ATTRIBUTE_LIMITS.count) return badRequest(`an event may have at most ${ATTRIBUTE_LIMITS.count} attributes (each entry of a map counts)`, name);
+      if (bytes > ATTRIBUTE_LIMITS.totalBytes) return badRequest(`the attributes of an event may take at most ${ATTRIBUTE_LIMITS.totalBytes} bytes together (names and values, UTF-8)`, name);
+    }
     const error = attributeError(name, attributes[name], rules.get(name), specversion === "0.3");
     if (error) return error;
   }

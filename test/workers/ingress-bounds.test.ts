@@ -1,0 +1,80 @@
+/**
+ * Security review, round two (issue 22), the ingress half: what one unauthenticated request may make a
+ * broker hold. Attribute sizes are capped (a 1 MB id is refused in every mode, naming the attribute), the
+ * dedup index stays within its budget and is rebuilt from a log that holds keys stored before the caps.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Broker } from "../../durable-objects/broker.ts";
+import type { Stub } from "../../durable-objects/stub.ts";
+import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
+import { auth, binaryEvent, broker, resourcePath } from "../support/client.ts";
+
+const NS = "bounds";
+const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
+const brokerStub = (name: string) => env.BROKER.getByName(`${NS}/${name}`) as unknown as Stub<Broker>;
+const counter = (m: BrokerMetrics, name: string) => m.counters.filter((c) => c.trigger === "" && c.name === name).reduce((n, c) => n + c.value, 0);
+
+async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
+  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(r.status).toBeLessThan(300);
+}
+
+const structured = (event: Record<string, unknown>): RequestInit => ({ method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(event) });
+const batch = (events: Record<string, unknown>[]): RequestInit => ({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events) });
+const event = (id: string, extra: Record<string, unknown> = {}) => ({ specversion: "1.0", id, source: "/bounds", type: "t", ...extra });
+
+describe("attribute sizes at ingress", () => {
+  it("a 1 MB id is refused with 400 naming it, in binary, structured and batch mode, and nothing is stored", async () => {
+    await put("brokers", broker("ids"));
+    const big = "x".repeat(1_000_000); // 1 MB, under the 1 MiB body limit in each mode
+    const before = counter(await brokerStub("ids").metrics(), "accepted");
+    const answers = [
+      await fetchRouter(`/${NS}/ids`, binaryEvent(big)),
+      await fetchRouter(`/${NS}/ids`, structured(event(big))),
+      await fetchRouter(`/${NS}/ids`, batch([event("fine"), event(big)])),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([400, 400, 400]);
+    const bodies = await Promise.all(answers.map((r) => r.json<{ error: string; field: string }>()));
+    expect(bodies.map((b) => b.field)).toEqual(["id", "id", "[1].id"]);
+    for (const b of bodies) expect(b.error).toContain("512 bytes");
+    expect(counter(await brokerStub("ids").metrics(), "accepted")).toBe(before);
+    // At the limit, accepted.
+    expect((await fetchRouter(`/${NS}/ids`, structured(event("i".repeat(512))))).status).toBe(202);
+  });
+
+  it("source, type, subject and extensions have their own limits; too many attributes are refused", async () => {
+    await put("brokers", broker("attrs"));
+    const refused = async (init: RequestInit, field: string) => {
+      const r = await fetchRouter(`/${NS}/attrs`, init);
+      expect(r.status).toBe(400);
+      expect(await r.json()).toMatchObject({ field });
+    };
+    await refused(structured(event("s", { source: `/${"s".repeat(1024)}` })), "source");
+    await refused(structured(event("t", { type: "t".repeat(257) })), "type");
+    await refused(binaryEvent("e", "t", { "ce-subject": "s".repeat(1025) }), "subject");
+    await refused(binaryEvent("x", "t", { "ce-myext": "v".repeat(4097) }), "myext");
+    await refused(structured(event("n", Object.fromEntries(Array.from({ length: 97 }, (_, i) => [`x${i}`, i])))), "x96");
+  });
+});
+
+describe("the dedup index", () => {
+  it("is rebuilt from a log that holds an oversized key stored before the limits: that key is left out, the others still deduplicate", async () => {
+    await put("brokers", broker("rebuild"));
+    const stub = brokerStub("rebuild");
+    expect((await fetchRouter(`/${NS}/rebuild`, binaryEvent("kept"))).status).toBe(202);
+    const sizes = await runInDurableObject(stub, (instance: Broker, state: DurableObjectState) => {
+      // A segment as an earlier version stored it: an event with a 200 KB id.
+      const old = { specversion: "1.0", id: "o".repeat(200_000), source: "/old", type: "t" };
+      state.storage.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES ((SELECT max(seq) + 1 FROM log), ?, 1, ?, ?)", Date.now(), JSON.stringify([old]), JSON.stringify([{ s: old.source, i: old.id, m: [] }]));
+      const internals = instance as unknown as { rebuild(): void; dedup: { size: number; bytes: number } };
+      internals.rebuild();
+      return { size: internals.dedup.size, bytes: internals.dedup.bytes };
+    });
+    expect(sizes.size).toBe(1);
+    expect(sizes.bytes).toBeLessThan(1_000);
+    const again = await stub.ingest([{ attributes: { specversion: "1.0", id: "kept", source: "/test", type: "com.example.test" } }]);
+    expect(again).toMatchObject({ status: 202, accepted: 0, duplicates: 1 });
+  });
+});
