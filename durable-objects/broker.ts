@@ -453,7 +453,6 @@ export class Broker extends DurableObject<Env> {
       if (entries.length > 0) await this.commits.add(entries);
     } catch (e) {
       for (const key of keys) this.dedup.remove(key);
-      this.log.reload();
       return { status: 500, error: `events not stored: ${(e as Error).message}` };
     } finally {
       this.committing -= wanted;
@@ -470,15 +469,20 @@ export class Broker extends DurableObject<Env> {
   private commit(entries: LogEntry[]): void {
     const now = Date.now();
     const matched = new Map<string, number>();
-    this.ctx.storage.transactionSync(() => {
-      const positions = this.log.append(entries, now);
-      entries.forEach((e, i) => {
-        for (const name of this.toLanes(positions[i], e.meta)) {
-          matched.set(name, (matched.get(name) ?? 0) + 1);
-          this.touched.add(name);
-        }
+    try {
+      this.ctx.storage.transactionSync(() => {
+        const positions = this.log.append(entries, now);
+        entries.forEach((e, i) => {
+          for (const name of this.toLanes(positions[i], e.meta)) {
+            matched.set(name, (matched.get(name) ?? 0) + 1);
+            this.touched.add(name);
+          }
+        });
       });
-    });
+    } catch (e) {
+      this.log.reload(); // what memory holds of the log must match the rolled-back table
+      throw e;
+    }
     for (const [trigger, n] of matched) this.count(trigger, "matched", n);
     if (this.nextExpiry === Infinity) this.nextExpiry = now + EXPIRY_INTERVAL_MS;
     const limit = this.config?.retentionLimit;

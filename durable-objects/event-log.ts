@@ -14,7 +14,10 @@ import type { MeteredSql } from "./metered-sql.ts";
 
 /** Most events in one segment (positions leave room for this many per segment). */
 export const SEGMENT_EVENTS = 4096;
-/** Most characters of events in one segment, under SQLite's 2 MB row limit (an event alone may be larger: ingress caps it at 1 MiB). */
+/**
+ * Most characters of events and their metadata in one segment, under SQLite's 2 MB row limit even at three
+ * UTF-8 bytes a character (an event alone may be larger: ingress caps it at 1 MiB and its headers at 4 KiB).
+ */
 const SEGMENT_CHARS = 512 * 1024;
 /** Characters of decoded segments kept in memory for delivery (their objects take a few times that). */
 const CACHE_CHARS = 4 * 1024 * 1024;
@@ -104,18 +107,24 @@ export class EventLog {
     return this.held;
   }
 
-  /** Write entries as one segment (more when they exceed a segment's bounds); their positions, in order. */
+  /**
+   * Write entries as one segment (more when they exceed a segment's bounds); their positions, in order.
+   * A segment's size counts everything its row holds: the events and their metadata (pass-through headers
+   * included, which every event of a request carries).
+   */
   append(entries: LogEntry[], now: number): number[] {
     const positions: number[] = [];
+    const metas = entries.map((e) => JSON.stringify(e.meta));
+    const charsOf = (i: number) => entries[i].body.length + metas[i].length + 2;
     for (let from = 0; from < entries.length; ) {
       // A segment reads back as a batch, whose events share one specversion.
       const version = entries[from].event.attributes.specversion;
       let to = from + 1;
-      let chars = entries[from].body.length;
-      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + entries[to].body.length <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += entries[to++].body.length;
+      let chars = charsOf(from);
+      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + charsOf(to) <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += charsOf(to++);
       const chunk = entries.slice(from, to);
       const seq = this.nextSeq++;
-      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, JSON.stringify(chunk.map((e) => e.meta)));
+      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, `[${metas.slice(from, to).join(",")}]`);
       this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
       chunk.forEach((_, i) => positions.push(seq * SEGMENT_EVENTS + i));
       this.held += chunk.length;
@@ -188,7 +197,7 @@ export class EventLog {
     if (cached) return cached;
     const row = this.sql.exec<{ seq: number; arrived_at: number; events: string; meta: string }>("SELECT seq, arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
     if (!row) return null;
-    return this.remember(seq, { chars: row.events.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
+    return this.remember(seq, { chars: row.events.length + row.meta.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
   }
 
   private remember(seq: number, segment: Segment): Segment {

@@ -4,7 +4,7 @@
  * broker object (a composition's address is its channel).
  */
 import { type Context, Hono } from "hono";
-import { decodeHttp } from "../shared/cloudevents/index.ts";
+import { decodeHttp, type InputError } from "../shared/cloudevents/index.ts";
 import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
@@ -44,11 +44,17 @@ async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFo
   const body = await readLimited(c.req.raw, MAX_INGRESS_BYTES);
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
-  if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
+  if ("error" in decoded) return inputError(c, decoded);
+  const passed = passThroughHeaders(c.req.raw.headers);
+  if ("refused" in passed) return inputError(c, passed.refused);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
+  const r = await ingestInto(c.env, target, decoded.events, passed.headers, { bearer });
   if (r.status === 202) return c.body(null, 202);
   return r.status === 404 ? notFound() : refusalResponse(r);
+}
+
+function inputError(c: Context<{ Bindings: Env }>, e: InputError): Response {
+  return c.json(e.field ? { error: e.error, field: e.field } : { error: e.error }, e.status);
 }
 
 /** CloudEvents webhook abuse protection (http-webhook §4): grant the asking origin. */

@@ -64,7 +64,7 @@ describe("the dedup index", () => {
     await put("brokers", broker("rebuild"));
     const stub = brokerStub("rebuild");
     expect((await fetchRouter(`/${NS}/rebuild`, binaryEvent("kept"))).status).toBe(202);
-    const sizes = await runInDurableObject(stub, (instance: Broker, state: DurableObjectState) => {
+    const sizes = await runInDurableObject(env.BROKER.getByName(`${NS}/rebuild`), (instance: Broker, state: DurableObjectState) => {
       // A segment as an earlier version stored it: an event with a 200 KB id.
       const old = { specversion: "1.0", id: "o".repeat(200_000), source: "/old", type: "t" };
       state.storage.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES ((SELECT max(seq) + 1 FROM log), ?, 1, ?, ?)", Date.now(), JSON.stringify([old]), JSON.stringify([{ s: old.source, i: old.id, m: [] }]));
@@ -76,5 +76,54 @@ describe("the dedup index", () => {
     expect(sizes.bytes).toBeLessThan(1_000);
     const again = await stub.ingest([{ attributes: { specversion: "1.0", id: "kept", source: "/test", type: "com.example.test" } }]);
     expect(again).toMatchObject({ status: 202, accepted: 0, duplicates: 1 });
+  });
+});
+
+describe("pass-through headers and the group commit", () => {
+  const small = (id: string) => ({ attributes: { specversion: "1.0", id, source: "/gc", type: "t" } });
+  const fourHeaders = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`knative-x${i}`, "h".repeat(4096)]));
+
+  it("at ingress, more than 4 KiB of them (or more than 16) is a 400 naming the header, while honest producers of the same moment get 202", async () => {
+    await put("brokers", broker("headers"));
+    const events = Array.from({ length: 1000 }, (_, i) => event(`big-${i}`));
+    const oversized = fetchRouter(`/${NS}/headers`, { ...batch(events), headers: { "content-type": "application/cloudevents-batch+json", ...fourHeaders } });
+    const honest = Array.from({ length: 5 }, (_, i) => fetchRouter(`/${NS}/headers`, binaryEvent(`honest-${i}`, "t", { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })));
+    const [refused, ...answers] = await Promise.all([oversized, ...honest]);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ field: "knative-x0" });
+    expect(answers.map((r) => r.status)).toEqual(Array(5).fill(202));
+    const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`x-b3-h${i}`, "1"]));
+    const tooMany = await fetchRouter(`/${NS}/headers`, binaryEvent("many", "t", many));
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toMatchObject({ field: expect.stringMatching(/^x-b3-h/) });
+  });
+
+  it("a segment counts the headers every event carries: 1,000 events with 16 KiB of headers each are stored over several rows, beside honest requests of the same turn", async () => {
+    await put("brokers", broker("rows"));
+    const { results, biggest } = await runInDurableObject(env.BROKER.getByName(`${NS}/rows`), async (instance: Broker, state: DurableObjectState) => {
+      const heavy = instance.ingest(Array.from({ length: 1000 }, (_, i) => small(`heavy-${i}`)), fourHeaders);
+      const honest = Array.from({ length: 3 }, (_, i) => instance.ingest([small(`honest-${i}`)]));
+      const results = await Promise.all([heavy, ...honest]);
+      const biggest = state.storage.sql.exec<{ n: number }>("SELECT max(length(events) + length(meta)) AS n FROM log").one().n;
+      return { results, biggest };
+    });
+    expect(results.map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    expect(biggest).toBeLessThan(2_000_000);
+  });
+
+  it("one request whose write fails (a row over SQLite's limit) fails alone: the others of its group commit are stored", async () => {
+    await put("brokers", broker("alone"));
+    const { results, stored } = await runInDurableObject(env.BROKER.getByName(`${NS}/alone`), async (instance: Broker, state: DurableObjectState) => {
+      // Only an internal caller could pass this (ingress caps headers at 4 KiB): one event whose row is 20 MB.
+      const tooBig = instance.ingest([small("too-big")], { "knative-huge": "h".repeat(20_000_000) });
+      const honest = Array.from({ length: 3 }, (_, i) => instance.ingest([small(`ok-${i}`)]));
+      const results = await Promise.all([tooBig, ...honest]);
+      const stored = state.storage.sql.exec<{ n: number }>("SELECT coalesce(sum(n), 0) AS n FROM log").one().n;
+      return { results, stored };
+    });
+    expect(results.map((r) => r.status)).toEqual([500, 202, 202, 202]);
+    expect(stored).toBe(3);
+    // The partition goes on: the refused event may be sent again, and is stored then.
+    expect(await brokerStub("alone").ingest([small("too-big")])).toMatchObject({ status: 202, accepted: 1 });
   });
 });
