@@ -456,7 +456,7 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "EventPolicy") {
       const spec = m.spec as EventPolicySpec;
       const exists = (kind: string, name: string, namespace = ns) => this.read(kind, namespace, name) !== null;
-      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS).length > 0) } };
+      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS)) } };
     }
     if (kindByName(m.kind)?.addressable) {
       const spec = m.spec as { sink?: Destination };

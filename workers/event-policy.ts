@@ -4,7 +4,7 @@
  * each of the events. Refusals are 401 (no valid token) or 403 (not allowed), counted for /metrics.
  */
 import { admit, type Sender } from "../shared/policy/admit.ts";
-import { brokerAudience, type PolicyRule, type SourceIdentity } from "../shared/policy/spec.ts";
+import { brokerAudience, listedIssuers, type PolicyRule, type SourceIdentity } from "../shared/policy/spec.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { countRefusal } from "./ingress-refusals.ts";
 import { verifySender } from "./oidc.ts";
@@ -26,7 +26,7 @@ export async function policyRefusal(env: Env, broker: { namespace: string; name:
   } else {
     const token = await verifySender(producer.bearer, brokerAudience(broker.namespace, broker.name), env.OIDC_ISSUERS);
     if (!token.ok) return refuse(broker, { status: 401, error: token.error, reason: token.reason });
-    sender = { sub: token.sub };
+    sender = { sub: token.sub, iss: token.iss, onlyIssuer: listedIssuers(env.OIDC_ISSUERS).length === 1 };
   }
   const decision = admit(rules, sender, events);
   return decision.allowed ? null : refuse(broker, { status: 403, error: decision.error, reason: decision.reason });

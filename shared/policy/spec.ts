@@ -1,13 +1,14 @@
 /**
  * Knative's EventPolicy (eventing.knative.dev/v1alpha1): which senders may post to which brokers.
  * `spec.to` names brokers (a `ref`, or a label `selector`; empty: every broker of the namespace),
- * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, or a `ref` to a source the router
- * runs), `spec.filters` are Knative's filters an event must pass. Validation, which brokers a policy
+ * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, with the `issuer` that signs it, or a
+ * `ref` to a source the router runs), `spec.filters` are Knative's filters an event must pass. Validation, which brokers a policy
  * applies to, and the rule the ingress checks (shared/policy/admit.ts).
  */
 import type { FieldError } from "../delivery/policy.ts";
 import { compileTriggerFilter } from "../filters/knative.ts";
 import type { Manifest } from "../resources/manifest.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export interface PolicyRef {
   apiVersion?: string;
@@ -31,7 +32,11 @@ export interface PolicySelector {
 
 export interface EventPolicySpec {
   to?: { ref?: PolicyRef; selector?: PolicySelector }[];
-  from?: { ref?: PolicyRef; sub?: string }[];
+  /**
+   * `issuer` (our addition to Knative's schema, which trusts one issuer): the `iss` whose tokens prove the
+   * `sub`. Without it a `sub` names a sender only while OIDC_ISSUERS lists a single issuer.
+   */
+  from?: { ref?: PolicyRef; sub?: string; issuer?: string }[];
   filters?: unknown[];
 }
 
@@ -45,7 +50,7 @@ export interface SourceIdentity {
 /** What the ingress checks for one applying policy: its routing-table entry. */
 export interface PolicyRule {
   name: string;
-  subs: string[];
+  subjects: { sub: string; issuer?: string }[];
   sources: SourceIdentity[];
   filters?: unknown[];
 }
@@ -105,8 +110,10 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
     if (entry.sub !== undefined) {
       if (typeof entry.sub !== "string" || entry.sub === "") causes.push({ field: `${path}.sub`, message: "must be a non-empty string" });
       else if (entry.sub.indexOf("*") !== -1 && entry.sub.indexOf("*") !== entry.sub.length - 1) causes.push({ field: `${path}.sub`, message: "may hold `*` only as its last character" });
+      if (entry.issuer !== undefined && !isSecureEndpoint(entry.issuer)) causes.push({ field: `${path}.issuer`, message: `must be an issuer URL as its tokens' iss gives it: it ${SECURE_ENDPOINT_RULE}` });
       return;
     }
+    if (entry.issuer !== undefined) causes.push({ field: `${path}.issuer`, message: "goes with sub only: a source the router runs needs no token" });
     const ref = entry.ref;
     if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
     const known = isObject(ref) && sourceKinds.some((k) => k.kind === ref.kind && (ref.apiVersion === undefined || groupOf(String(ref.apiVersion)) === k.group));
@@ -179,7 +186,7 @@ export function policyRule(policy: Manifest<EventPolicySpec>): PolicyRule {
   const ns = policy.metadata.namespace!;
   return {
     name: policy.metadata.name,
-    subs: from.flatMap((f) => (f.sub === undefined ? [] : [f.sub])),
+    subjects: from.flatMap((f) => (f.sub === undefined ? [] : [f.issuer === undefined ? { sub: f.sub } : { sub: f.sub, issuer: f.issuer }])),
     sources: from.flatMap((f) => (f.ref ? [{ kind: f.ref.kind, namespace: f.ref.namespace ?? ns, name: f.ref.name }] : [])),
     ...(policy.spec.filters?.length ? { filters: policy.spec.filters } : {}),
   };
