@@ -8,6 +8,8 @@ export function badRequest(error: string, field?: string): InputError {
 }
 
 const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+/** A CloudEvents 0.3 Map key: letters of either case and digits (a header-name token in binary mode). */
+const MAP_KEY = /^[A-Za-z0-9]+$/;
 
 /** `[a-z0-9]+`, any length (20 is only a SHOULD), and never `data`. */
 export function isAttributeName(name: string): boolean {
@@ -110,9 +112,10 @@ function attributeError(name: string, value: AttributeValue, rule: Rule | undefi
   if (typeof value === "object") {
     if (!mapsAllowed || rule) return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range${mapsAllowed ? "" : " (maps are CloudEvents 0.3 only)"}`, name);
     for (const key in value) {
-      // A key becomes part of a header name in binary mode (`ce-{name}-{key}`).
-      if (!isAttributeName(key)) return badRequest(`map attribute ${name} has key ${JSON.stringify(key)}: keys must be lower-case letters and digits`, `${name}.${key}`);
-      const error = attributeError(`${name}${key}`, value[key], undefined, false);
+      // 0.3 allows any case (its own example is `{"otherValue": 5}`); a key becomes part of a header name
+      // in binary mode (`ce-{name}-{key}`), where it arrives lower-cased.
+      if (!MAP_KEY.test(key)) return badRequest(`map attribute ${name} has key ${JSON.stringify(key)}: keys must be letters and digits`, `${name}.${key}`);
+      const error = attributeError(name, value[key], undefined, false);
       if (error) return { ...error, field: `${name}.${key}` };
     }
     return null;

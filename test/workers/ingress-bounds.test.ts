@@ -127,3 +127,13 @@ describe("pass-through headers and the group commit", () => {
     expect(await brokerStub("alone").ingest([small("too-big")])).toMatchObject({ status: 202, accepted: 1 });
   });
 });
+
+describe("CloudEvents 0.3 maps (conformance)", () => {
+  it("a map key with capitals is accepted in structured mode, and in binary mode as the lower-cased header name", async () => {
+    await put("brokers", broker("v03"));
+    const structuredMap = await fetchRouter(`/${NS}/v03`, structured({ specversion: "0.3", id: "m-1", source: "/v03", type: "t", comexampleextension2: { otherValue: 5 } }));
+    expect(structuredMap.status).toBe(202);
+    const binaryMap = await fetchRouter(`/${NS}/v03`, { method: "POST", headers: { "ce-specversion": "0.3", "ce-id": "m-2", "ce-source": "/v03", "ce-type": "t", "ce-comexampleextension2-otherValue": "5" } });
+    expect(binaryMap.status).toBe(202);
+  });
+});
