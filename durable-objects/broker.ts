@@ -25,14 +25,14 @@ import { type DeliveryRow, DeliveryRows, type NextAttempt } from "./delivery-row
 import { Sender } from "./broker-sender.ts";
 import { EventLog, type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { History } from "./history.ts";
+import { COUNT_BUDGET_CHARS, History } from "./history.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { MeteredSql } from "./metered-sql.ts";
 import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
 import { TriggerLanes } from "./trigger-lanes.ts";
 import { partitionOf } from "../shared/partitions.ts";
-import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
+import type { HistoryQuery, PartitionPage } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { FlowControl } from "./flow-control.ts";
 
@@ -326,15 +326,15 @@ export class Broker extends DurableObject<Env> {
   }
 
   /** This partition's retained events matching `query`, newest first (the history API merges partitions). */
-  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[] {
-    if (!this.settings) return [];
+  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage {
+    if (!this.settings) return { rows: [] };
     this.commits.flush();
     return this.history.search(query, before, limit, Date.now());
   }
 
-  /** How many deliveries a replay would send from this partition (a dry run). */
-  countReplay(plan: ReplayPlan): number {
-    return this.settings ? this.history.count(plan) : 0;
+  /** How many deliveries a replay would send from this partition (a dry run, within its scan budget). */
+  countReplay(plan: ReplayPlan): { matched: number; complete: boolean } {
+    return this.settings ? this.history.count(plan, COUNT_BUDGET_CHARS) : { matched: 0, complete: true };
   }
 
   async startReplay(plan: ReplayPlan): Promise<void> {
