@@ -61,6 +61,57 @@ function generators(rand: () => number): ((i: number) => Malformed)[] {
     (i) => ({ kind: "pathological datacontenttype", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, id: `d-${i}`, datacontenttype: hostileMediaType(rand) }) }, hostile: true }),
     // Valid events (202) whose data feeds the CEL trigger `event.data.input.matches(event.data.pattern)`.
     (i) => ({ kind: "pathological regex", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, id: `r-${i}`, type: "regex.t", datacontenttype: "application/json", data: hostileRegex(rand) }) }, expect: /^202$/, hostile: true }),
+    ...oversizedAttributes(rand),
+    ...passThroughFloods(rand),
+  ];
+}
+
+/**
+ * Attributes over their size limits (docs/SECURITY.md), in binary, structured and batch mode: each a 400
+ * naming the attribute, nothing stored (issue 22: a 1 MB id held memory in the dedup index).
+ */
+function oversizedAttributes(rand: () => number): ((i: number) => Malformed)[] {
+  const over = (limit: number) => limit + 1 + Math.floor(rand() * limit * 4);
+  const shapes: (() => Record<string, unknown>)[] = [
+    () => ({ id: "i".repeat(over(512)) }),
+    () => ({ source: `/${"s".repeat(over(1024))}` }),
+    () => ({ type: "t".repeat(over(256)) }),
+    () => ({ subject: "\u00e9".repeat(over(512)) }),
+    () => ({ ext: "v".repeat(over(4096)) }),
+    () => ({ ["n".repeat(65 + Math.floor(rand() * 1000))]: "v" }),
+    () => Object.fromEntries(Array.from({ length: 97 + Math.floor(rand() * 200) }, (_, k) => [`x${k}`, k])),
+    () => Object.fromEntries(Array.from({ length: 9 }, (_, k) => [`big${k}`, "v".repeat(4000)])),
+  ];
+  const attributes = (i: number) => ({ specversion: "1.0", id: `oa-${i}`, source: "/fuzz", type: "t", ...shapes[Math.floor(rand() * shapes.length)]() });
+  return [
+    (i) => ({ kind: "oversized attribute, structured", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(attributes(i)) }, expect: /^400$/ }),
+    (i) => ({ kind: "oversized attribute, batch", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify([{ specversion: "1.0", id: `ok-${i}`, source: "/fuzz", type: "t" }, attributes(i)]) }, expect: /^400$/ }),
+    (i) => {
+      const headers = Object.fromEntries(Object.entries(attributes(i)).map(([name, value]) => [`ce-${name}`, String(value)]));
+      return { kind: "oversized attribute, binary", path: `/${NS}/b`, init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" }, expect: /^400$/ };
+    },
+  ];
+}
+
+/**
+ * Pass-through headers (`knative-*`, `x-b3-*`, trace context) beyond 16 or 4 KiB together: a 400 naming the
+ * header. Issue 22: a batch of 1,000 events with four 4 KB `knative-x*` headers broke its group commit.
+ */
+function passThroughFloods(rand: () => number): ((i: number) => Malformed)[] {
+  const ce = (i: number) => ({ "ce-specversion": "1.0", "ce-id": `pt-${i}`, "ce-source": "/fuzz", "ce-type": "t", "content-type": "application/json" });
+  return [
+    (i) => ({ kind: "pass-through headers, too many", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce(i), ...Object.fromEntries(Array.from({ length: 17 + Math.floor(rand() * 40) }, (_, k) => [`${k % 2 ? "knative" : "x-b3"}-h${k}`, "1"])) }, body: "{}" }, expect: /^400$/ }),
+    (i) => ({ kind: "pass-through headers, too large", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce(i), tracestate: "k=v,".repeat(200), "knative-big": "x".repeat(4096 + Math.floor(rand() * 30_000)) }, body: "{}" }, expect: /^400$/ }),
+    (i) => ({
+      kind: "pass-through headers on a batch of 1,000",
+      path: `/${NS}/b`,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents-batch+json", ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`knative-x${k}`, "h".repeat(4096)])) },
+        body: JSON.stringify(Array.from({ length: 1000 }, (_, k) => ({ specversion: "1.0", id: `ptb-${i}-${k}`, source: "/fuzz", type: "t" }))),
+      },
+      expect: /^400$/,
+    }),
   ];
 }
 
