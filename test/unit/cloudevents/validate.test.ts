@@ -116,6 +116,13 @@ describe("attribute size limits (docs/SECURITY.md)", () => {
     expectRefused(check({ ...REQUIRED, ...big }), 400, last);
   });
 
+  it("counts the total exactly: ASCII values within it pass however many bytes they could have taken", () => {
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x${i}`, "a".repeat(1_000)]));
+    expect(check({ ...REQUIRED, ...many })).toBeNull();
+    const wide = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x${i}`, "\u20ac".repeat(600)]));
+    expectRefused(check({ ...REQUIRED, ...wide }), 400, "x18"); // 1,800 bytes each: x0 to x17 fit in 32 KiB
+  });
+
   it("0.3 map entries count one each and are sized like extensions", () => {
     expectRefused(check({ ...V03, labels: { tier: "a".repeat(valueBytes + 1) } }), 400, "labels.tier");
     const entries = Object.fromEntries(Array.from({ length: count - 3 }, (_, i) => [`k${i}`, 1]));
