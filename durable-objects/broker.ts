@@ -29,7 +29,10 @@ import { History } from "./history.ts";
 import { KeyValueTable } from "./key-value.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { MeteredSql } from "./metered-sql.ts";
-import { ingestInto, queuedAtEarlierOwner, seenByEarlierOwners } from "./routing.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { queuedAtEarlierOwner, seenByEarlierOwners } from "../clients/partitions.ts";
+import type { BrokerRpc } from "../shared/contracts/broker.ts";
+import type { IngestResult } from "../shared/contracts/ingest.ts";
 import { TriggerLanes } from "./trigger-lanes.ts";
 import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
@@ -49,14 +52,6 @@ const ORDER_HOLD_MS = 500;
 /** The log's expiry runs no more often than this. */
 const EXPIRY_INTERVAL_MS = 5_000;
 
-export type IngestResult =
-  | { status: 202; accepted: number; duplicates: number }
-  | { status: 400; error: string; field?: string }
-  | { status: 401 | 403 | 404 | 500; error: string }
-  | { status: 429 | 503; error: string; retryAfterSeconds: number }
-  /** Misdirected: the events' partition under this broker's partition count is another one. */
-  | { status: 421; error: string };
-
 interface Trigger {
   config: TriggerConfig;
   filter: CompiledFilter;
@@ -64,7 +59,7 @@ interface Trigger {
   deadLetter?: Target;
 }
 
-export class Broker extends DurableObject<Env> {
+export class Broker extends DurableObject<Env> implements BrokerRpc {
   /** Every statement goes through the meter: rows written and read are the broker's storage bill. */
   private readonly sql = new MeteredSql(this.ctx.storage.sql);
   private readonly counters = new BrokerCounters(this.sql);
