@@ -5,8 +5,7 @@
  * 202). The rows the broker's statements wrote and read are counted here too, from the metered SQL.
  */
 import type { CounterName, CounterRow } from "../shared/resources/broker-api.ts";
-import type { MeteredSql } from "./metered-sql.ts";
-import type { Table } from "./broker-store.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Longest time counts stay in memory only. */

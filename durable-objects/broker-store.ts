@@ -17,18 +17,9 @@ import { DELIVERIES_TABLE, DeliveryRows } from "./delivery-rows.ts";
 import { EventLog, type EventMeta, LOG_TABLE, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { REPLAYS_TABLE } from "./history.ts";
 import { KeyValueTable, keyValueSchema } from "./key-value.ts";
-import { MeteredSql } from "./metered-sql.ts";
+import { MeteredSql, type Table } from "./metered-sql.ts";
 import { CURSORS_TABLE, TriggerLanes } from "./trigger-lanes.ts";
 import { WriteBehind } from "./write-behind.ts";
-
-/** A table's schema, owned by the module that reads and writes it. */
-export interface Table {
-  name: string;
-  /** Idempotent: the table (and its indexes) as this version has it. */
-  create: string;
-  /** Bring a table of an earlier schema up to this one; runs before `create`. */
-  migrate?(sql: MeteredSql, transaction: (fn: () => void) => void): void;
-}
 
 /** The pushed configuration and its version. */
 const CONFIG_TABLE: Table = { name: "config", create: keyValueSchema("config") };

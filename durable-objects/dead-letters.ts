@@ -4,8 +4,7 @@
  * (docs/OPERATIONS.md), counted in /metrics, and never silently gone.
  */
 import type { DeadLetter } from "../shared/resources/broker-api.ts";
-import type { Table } from "./broker-store.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 
 /** Exhausted events kept for inspection and redelivery when no dead-letter sink took them. */
 export const DEAD_KEEP = 10_000;

@@ -9,8 +9,7 @@
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { decodeBatch } from "../shared/cloudevents/structured.ts";
-import type { Table } from "./broker-store.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 
 /** Most events in one segment (positions leave room for this many per segment). */
 export const SEGMENT_EVENTS = 4096;

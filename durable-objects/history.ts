@@ -21,10 +21,9 @@ import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
-import type { Table } from "./broker-store.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Attempt records wait in memory at most this long before they are written. */

@@ -5,9 +5,8 @@
  * delivered again (delivery is at least once), and nothing is lost.
  */
 import { Lane } from "../shared/delivery/lane.ts";
-import type { Table } from "./broker-store.ts";
 import type { EventMeta } from "./event-log.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Longest time a lane's cursor moves in memory only. */
