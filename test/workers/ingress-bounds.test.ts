@@ -7,13 +7,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Broker } from "../../durable-objects/broker.ts";
-import type { Stub } from "../../durable-objects/stub.ts";
+import { stub } from "../../clients/stubs.ts";
 import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
 import { auth, binaryEvent, broker, resourcePath } from "../support/client.ts";
 
 const NS = "bounds";
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
-const brokerStub = (name: string) => env.BROKER.getByName(`${NS}/${name}`) as unknown as Stub<Broker>;
+const brokerStub = (name: string) => stub(env, "BROKER", `${NS}/${name}`);
 const counter = (m: BrokerMetrics, name: string) => m.counters.filter((c) => c.trigger === "" && c.name === name).reduce((n, c) => n + c.value, 0);
 
 async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
@@ -68,9 +68,9 @@ describe("the dedup index", () => {
       // A segment as an earlier version stored it: an event with a 200 KB id.
       const old = { specversion: "1.0", id: "o".repeat(200_000), source: "/old", type: "t" };
       state.storage.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES ((SELECT max(seq) + 1 FROM log), ?, 1, ?, ?)", Date.now(), JSON.stringify([old]), JSON.stringify([{ s: old.source, i: old.id, m: [] }]));
-      const internals = instance as unknown as { rebuild(): void; dedup: { size: number; bytes: number } };
-      internals.rebuild();
-      return { size: internals.dedup.size, bytes: internals.dedup.bytes };
+      const { ingestion } = instance as unknown as { ingestion: { restore(): void; dedup: { size: number; bytes: number } } };
+      ingestion.restore();
+      return { size: ingestion.dedup.size, bytes: ingestion.dedup.bytes };
     });
     expect(sizes.size).toBe(1);
     expect(sizes.bytes).toBeLessThan(1_000);
