@@ -35,6 +35,7 @@ import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { FlowControl } from "./flow-control.ts";
+import { ReplyHandoff } from "./reply-handoff.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -112,6 +113,9 @@ export class Broker extends DurableObject<Env> {
     this.touched.add(name);
     this.ctx.waitUntil(this.pump("touched"));
   });
+
+  /** Replies to the broker's RequestReplies go to their waiting requests (durable-objects/reply-handoff.ts). */
+  private readonly replyHandoff = new ReplyHandoff(this.env, (name) => this.count("", name, 1));
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -379,6 +383,7 @@ export class Broker extends DurableObject<Env> {
     this.triggers = new Map();
     this.history.configure(config?.retentionMs ?? 0);
     this.flow.configure(config?.triggers ?? []);
+    this.replyHandoff.configure(config);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
@@ -458,6 +463,8 @@ export class Broker extends DurableObject<Env> {
     } finally {
       this.committing -= wanted;
     }
+    const replies = this.replyHandoff.replies(prepared, fresh);
+    if (replies.length > 0) this.ctx.waitUntil(this.replyHandoff.handOff(replies));
     const accepted = fresh.filter(Boolean).length;
     const duplicates = prepared.length - accepted;
     this.live.send(() => prepared.map((event, i) => ({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) })));

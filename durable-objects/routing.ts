@@ -14,6 +14,7 @@ import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
 import { isChannelName, type SinkEntry } from "../shared/resources/sources.ts";
 import type { WebhookKind } from "../shared/webhooks/spec.ts";
+import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import type { Broker, IngestResult } from "./broker.ts";
 import type { ControlPlane } from "./control-plane.ts";
 import type { Stub } from "./stub.ts";
@@ -38,6 +39,8 @@ export interface RoutingTable {
   brokers: Record<string, Route>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
+  /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets. */
+  requestReplies: Record<string, RequestReplyRoute>;
 }
 
 /** Least time between two refreshes of one isolate's table. */
@@ -54,6 +57,11 @@ let generations = 0;
 /** The broker's route, or null when the control plane does not know it. */
 export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
   return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** The RequestReply's route, or null when the control plane knows none of that name. */
+export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<RequestReplyRoute | null> {
+  return lookup(env, (t) => t.requestReplies[`${namespace}/${name}`]);
 }
 
 /** The webhook source's route, or null when the control plane knows no webhook source of that name. */
