@@ -10,16 +10,25 @@ import { encodeStructured } from "../shared/cloudevents/index.ts";
 import { resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import type { ReplyCounter } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { verifyCorrelation } from "../shared/requestreply/correlation.ts";
+import { type Correlation, verifyCorrelation } from "../shared/requestreply/correlation.ts";
 import { type RequestReplyEntry, signingKeys } from "../shared/requestreply/spec.ts";
 import { REPLICAS, waiterStub } from "./reply-waiter.ts";
 
 /** Hand-off retries, when the RequestReply's delivery says nothing: a few quick ones, all within the request's deadline. */
 const DEFAULT_HANDOFF = { retry: 3, backoffPolicy: "exponential", backoffDelay: "PT0.05S" } as const;
 
+/** A stored event carrying a reply attribute, and the RequestReplies that use that attribute. */
+interface Reply {
+  event: CloudEvent;
+  value: unknown;
+  candidates: RequestReplyEntry[];
+}
+
 export class ReplyHandoff {
   private namespace = "";
+  private broker = "";
   private entries: RequestReplyEntry[] = [];
+  private byAttribute = new Map<string, RequestReplyEntry[]>();
   private readonly env: Env;
   private readonly count: (name: ReplyCounter) => void;
 
@@ -30,38 +39,52 @@ export class ReplyHandoff {
 
   configure(config: BrokerConfig | null): void {
     this.namespace = config?.namespace ?? "";
+    this.broker = config ? `${config.namespace}/${config.name}` : "";
     this.entries = config?.requestReplies ?? [];
+    this.byAttribute = new Map();
+    for (const rr of this.entries) this.byAttribute.set(rr.replyAttribute, [...(this.byAttribute.get(rr.replyAttribute) ?? []), rr]);
   }
 
-  /** The events stored (`stored[i]`) that are replies to a RequestReply of this broker, with the RequestReply. */
-  replies(events: CloudEvent[], stored: boolean[]): [CloudEvent, RequestReplyEntry][] {
+  /**
+   * The events stored (`stored[i]`) that carry a reply attribute of this broker's RequestReplies, each
+   * with the RequestReplies using that attribute (several may share one: the signature tells them apart).
+   */
+  replies(events: CloudEvent[], stored: boolean[]): Reply[] {
     if (this.entries.length === 0) return [];
-    const found: [CloudEvent, RequestReplyEntry][] = [];
-    events.forEach((e, i) => {
-      if (stored[i]) for (const rr of this.entries) if (e.attributes[rr.replyAttribute] !== undefined) found.push([e, rr]);
+    const found: Reply[] = [];
+    events.forEach((event, i) => {
+      if (!stored[i]) return;
+      for (const [attribute, candidates] of this.byAttribute) if (event.attributes[attribute] !== undefined) found.push({ event, value: event.attributes[attribute], candidates });
     });
     return found;
   }
 
-  /** Hand each reply to its waiting request; every outcome is counted. */
-  async handOff(replies: [CloudEvent, RequestReplyEntry][]): Promise<void> {
-    await Promise.all(replies.map(([event, rr]) => this.one(event, rr)));
+  /** Hand each reply to its waiting request; every outcome is counted once per reply. */
+  async handOff(replies: Reply[]): Promise<void> {
+    await Promise.all(replies.map((r) => this.one(r)));
   }
 
-  private async one(event: CloudEvent, rr: RequestReplyEntry): Promise<void> {
-    const value = event.attributes[rr.replyAttribute];
-    let keys: string[];
-    try {
-      keys = signingKeys(this.env, rr);
-    } catch (e) {
-      this.log("reply not handed over: no signing key", rr, event, (e as Error).message);
+  private async one({ event, value, candidates }: Reply): Promise<void> {
+    let signed: { rr: RequestReplyEntry; c: Correlation } | null = null;
+    for (const rr of candidates) {
+      let keys: string[];
+      try {
+        keys = signingKeys(this.env, rr);
+      } catch (e) {
+        this.log("RequestReply without a signing key: its replies cannot be verified", rr.name, event, (e as Error).message);
+        continue;
+      }
+      const c = await verifyCorrelation(keys, { namespace: this.namespace, name: rr.name }, value, REPLICAS);
+      if (c) {
+        signed = { rr, c };
+        break;
+      }
+    }
+    if (!signed) {
+      this.log("reply refused: its reply attribute is not a value a RequestReply of this broker signed", candidates.map((rr) => rr.name).join(","), event);
       return this.count("requestreply_refused");
     }
-    const c = await verifyCorrelation(keys, { namespace: this.namespace, name: rr.name }, value, REPLICAS);
-    if (!c) {
-      this.log("reply refused: its reply attribute is not a value this RequestReply signed", rr, event);
-      return this.count("requestreply_refused");
-    }
+    const { rr, c } = signed;
     const policy = resolvePolicy(rr.delivery, DEFAULT_HANDOFF);
     // The hop count is the router's own, as for subscribers.
     const { knativebrokerttl: _, ...attributes } = event.attributes;
@@ -73,7 +96,7 @@ export class ReplyHandoff {
         return this.count(verdict === "held" || verdict === "delivered" ? "requestreply_delivered" : `requestreply_${verdict}`);
       } catch (e) {
         if (attempt >= policy.retry) {
-          this.log("reply not handed over: waiter unreachable", rr, event, (e as Error).message);
+          this.log("reply not handed over: waiter unreachable", rr.name, event, (e as Error).message);
           return this.count("requestreply_undelivered");
         }
         await new Promise((r) => setTimeout(r, Math.min(retryDelayMs(policy, attempt + 1, null, null), Math.max(c.expiresAt - Date.now(), 0))));
@@ -81,7 +104,7 @@ export class ReplyHandoff {
     }
   }
 
-  private log(msg: string, rr: RequestReplyEntry, event: CloudEvent, error?: string): void {
-    console.log(JSON.stringify({ level: "warn", msg, requestreply: `${this.namespace}/${rr.name}`, id: event.attributes.id, ...(error ? { error } : {}) }));
+  private log(msg: string, names: string, event: CloudEvent, error?: string): void {
+    console.log(JSON.stringify({ level: "warn", msg, broker: this.broker, requestreply: names, id: event.attributes.id, ...(error ? { error } : {}) }));
   }
 }
