@@ -13,7 +13,10 @@ const REQUESTS = 1_000;
 const IN_FLIGHT = [10, 100];
 
 export async function requestReply(b: Bench): Promise<Row[]> {
-  await brokerWithTriggers(b.rt.router, { broker: "rr", triggers: 1, subscriber: b.sink.url, path: "/reply/rr" });
+  await brokerWithTriggers(b.rt.router, { broker: "rr", triggers: 0, subscriber: b.sink.url, path: "/reply/rr" });
+  // Requests only: a reply matching the responder's trigger would be answered again, and so on.
+  const filter = { attributes: { type: "dev.edge-eventing.bench" } };
+  await put(b.rt.router, "triggers", "responder", { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "responder" }, spec: { broker: "rr", filter, subscriber: { uri: `${b.sink.url}/reply/rr` } } });
   await put(b.rt.router, "requestreplies", "ask", { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask" }, spec: { brokerRef: { kind: "Broker", name: "rr" }, timeout: "PT60S" } });
   const plainUrl = await brokerWithTriggers(b.rt.router, { broker: "rr-plain", triggers: 1, subscriber: b.sink.url, path: "/rr-plain" });
   const address = `${b.rt.router}/requestreplies/${NAMESPACE}/ask`;
