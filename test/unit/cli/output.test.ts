@@ -32,7 +32,7 @@ describe("tables", () => {
   });
   it("shows the URL of an addressable kind", () => {
     const ask: Resource = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask", namespace: "shop", creationTimestamp: "2026-01-01T11:00:00Z" }, spec: {}, status: { address: { url: "http://router/requestreplies/shop/ask" }, conditions: [{ type: "Ready", status: "True" }] } };
-    const [header, row] = resourceTable([ask], { now: NOW }).trim().split("\n");
+    const [header, row] = resourceTable([ask], { wide: false, allNamespaces: false, now: NOW }).trim().split("\n");
     expect(header.split(/\s{2,}/)).toEqual(["NAME", "URL", "AGE", "READY", "REASON"]);
     expect(row.split(/\s{2,}/)).toEqual(["ask", "http://router/requestreplies/shop/ask", "60m", "True"]);
   });
