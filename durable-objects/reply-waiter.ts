@@ -10,7 +10,7 @@ import type { Stub } from "./stub.ts";
 
 /** Waiter objects per RequestReply: each takes a share of the requests (an object serves about 1,000 calls a second). */
 export const REPLICAS = 8;
-/** Requests one waiter object holds at once; more are answered 503 before their event is sent. */
+/** Requests one waiter object holds at once; more are answered 503 at once (their event is sent, their reply dropped as late). */
 export const MAX_WAITING = 10_000;
 /** A timeout is answered within this much of its deadline (one timer for all waiting requests). */
 const TICK_MS = 50;

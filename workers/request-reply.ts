@@ -64,7 +64,8 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   } catch (e) {
     return c.json({ error: `the request's waiter was restarted before a reply came (${(e as Error).message}); the event was sent` }, 503);
   }
-  if (reply === "full") return c.json({ error: `RequestReply ${namespace}/${name} has too many requests waiting; retry later` }, 503, { "retry-after": "1" });
+  // Known only once the event is sent: a second call before the ingest would cost every request an object request.
+  if (reply === "full") return c.json({ error: `RequestReply ${namespace}/${name} has too many requests waiting: the event was sent to the broker, but its reply cannot be awaited; retry later` }, 503, { "retry-after": "1" });
   if (reply === null) return c.json({ error: `no reply within ${route.timeoutMs / 1000} s (spec.timeout)` }, 504);
   return answer(reply, decoded.mode);
 });

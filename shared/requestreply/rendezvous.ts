@@ -9,7 +9,7 @@
 export type HandOff = "delivered" | "held" | "late" | "duplicate";
 
 export interface RendezvousLimits {
-  /** Requests waiting at once; beyond it a request is refused before its event is sent. */
+  /** Requests waiting at once; beyond it a request is told at once that it cannot wait. */
   maxWaiting: number;
   /** Replies held for a request whose wait has not arrived yet, and ids remembered after their answer. */
   maxRemembered: number;
@@ -46,7 +46,10 @@ export class Rendezvous<E> {
       return Promise.resolve(early.reply);
     }
     if (this.settled.has(id) || expiresAt <= now) return Promise.resolve(null);
-    if (this.waiting.size >= this.limits.maxWaiting) return "full";
+    if (this.waiting.size >= this.limits.maxWaiting) {
+      this.settle(id, false, expiresAt); // its reply, should one come, is late
+      return "full";
+    }
     return new Promise((resolve) => this.waiting.set(id, { expiresAt, resolve }));
   }
 

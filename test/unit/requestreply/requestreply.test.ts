@@ -65,6 +65,7 @@ describe("the rendezvous", () => {
     const a = r.wait("a", 100, 0);
     r.wait("b", 100, 0);
     expect(r.wait("c", 100, 0)).toBe("full");
+    expect(r.deliver("c", 100, "reply", 1)).toBe("late");
     r.cancel("a", 10);
     expect(await a).toBeNull();
     expect(r.deliver("a", 100, "reply", 11)).toBe("late");
