@@ -90,10 +90,15 @@ export class ReplyHandoff {
     const { knativebrokerttl: _, ...attributes } = event.attributes;
     const body = encodeStructured({ attributes, data: event.data });
     for (let attempt = 0; ; attempt++) {
-      if (c.expiresAt <= Date.now()) return this.count("requestreply_late");
+      if (c.expiresAt <= Date.now()) {
+        this.log("reply dropped: it came after its request's deadline", rr.name, event);
+        return this.count("requestreply_late");
+      }
       try {
         const verdict = await waiterStub(this.env, this.namespace, rr.name, c.replica).deliver(c.id, c.expiresAt, body);
-        return this.count(verdict === "held" || verdict === "delivered" ? "requestreply_delivered" : `requestreply_${verdict}`);
+        if (verdict === "held" || verdict === "delivered") return this.count("requestreply_delivered");
+        this.log(`reply dropped: ${verdict === "late" ? "its request is no longer waiting" : "its request has its reply already"}`, rr.name, event);
+        return this.count(`requestreply_${verdict}`);
       } catch (e) {
         if (attempt >= policy.retry) {
           this.log("reply not handed over: waiter unreachable", rr.name, event, (e as Error).message);
