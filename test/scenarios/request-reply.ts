@@ -156,7 +156,17 @@ export function requestReplyScenarios(h: Harness, ns: string): void {
       expect(batch.status).toBe(415);
       await batch.arrayBuffer();
       expect((await ask("nope", binaryEvent("q-404", "rr.request"))).status).toBe(404);
-      const again = await ask("ask", binaryEvent("q-1", "rr.request"));
+      const get = await h.fetch(`/requestreplies/${ns}/ask`);
+      expect(get.status).toBe(405);
+      expect(get.headers.get("allow")).toBe("POST, OPTIONS");
+      await get.arrayBuffer();
+      const handshake = await h.fetch(`/requestreplies/${ns}/ask`, { method: "OPTIONS", headers: { "webhook-request-origin": "eventemitter.example.com" } });
+      expect(handshake.headers.get("webhook-allowed-origin")).toBe("eventemitter.example.com");
+      await handshake.arrayBuffer();
+      const first = await ask("ask", binaryEvent("q-dup", "rr.request"));
+      expect(first.status).toBe(200);
+      await first.arrayBuffer();
+      const again = await ask("ask", binaryEvent("q-dup", "rr.request"));
       expect(again.status).toBe(409);
       await again.arrayBuffer();
     });
