@@ -10,9 +10,9 @@ import { encodeStructured } from "../shared/cloudevents/index.ts";
 import { resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
 import type { ReplyCounter } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { type Correlation, verifyCorrelation } from "../shared/requestreply/correlation.ts";
+import { type Correlation, verifyCorrelation, WAITER_REPLICAS } from "../shared/requestreply/correlation.ts";
 import { type RequestReplyEntry, signingKeys } from "../shared/requestreply/spec.ts";
-import { REPLICAS, waiterStub } from "./reply-waiter.ts";
+import { replyWaiter } from "../clients/stubs.ts";
 
 /** Hand-off retries, when the RequestReply's delivery says nothing: a few quick ones, all within the request's deadline. */
 const DEFAULT_HANDOFF = { retry: 3, backoffPolicy: "exponential", backoffDelay: "PT0.05S" } as const;
@@ -30,10 +30,12 @@ export class ReplyHandoff {
   private entries: RequestReplyEntry[] = [];
   private byAttribute = new Map<string, RequestReplyEntry[]>();
   private readonly env: Env;
+  private readonly ctx: DurableObjectState;
   private readonly count: (name: ReplyCounter) => void;
 
-  constructor(env: Env, count: (name: ReplyCounter) => void) {
+  constructor(env: Env, ctx: DurableObjectState, count: (name: ReplyCounter) => void) {
     this.env = env;
+    this.ctx = ctx;
     this.count = count;
   }
 
@@ -45,11 +47,17 @@ export class ReplyHandoff {
     for (const rr of this.entries) this.byAttribute.set(rr.replyAttribute, [...(this.byAttribute.get(rr.replyAttribute) ?? []), rr]);
   }
 
+  /** Events just stored (`stored[i]`: new to the broker): the replies among them go to their requests, after the answer. */
+  stored(events: CloudEvent[], stored: boolean[]): void {
+    const replies = this.replies(events, stored);
+    if (replies.length > 0) this.ctx.waitUntil(Promise.all(replies.map((r) => this.one(r))));
+  }
+
   /**
-   * The events stored (`stored[i]`) that carry a reply attribute of this broker's RequestReplies, each
-   * with the RequestReplies using that attribute (several may share one: the signature tells them apart).
+   * The events stored that carry a reply attribute of this broker's RequestReplies, each with the
+   * RequestReplies using that attribute (several may share one: the signature tells them apart).
    */
-  replies(events: CloudEvent[], stored: boolean[]): Reply[] {
+  private replies(events: CloudEvent[], stored: boolean[]): Reply[] {
     if (this.entries.length === 0) return [];
     const found: Reply[] = [];
     events.forEach((event, i) => {
@@ -59,11 +67,7 @@ export class ReplyHandoff {
     return found;
   }
 
-  /** Hand each reply to its waiting request; every outcome is counted once per reply. */
-  async handOff(replies: Reply[]): Promise<void> {
-    await Promise.all(replies.map((r) => this.one(r)));
-  }
-
+  /** Hand a reply to its waiting request; every outcome is counted once per reply. */
   private async one({ event, value, candidates }: Reply): Promise<void> {
     let signed: { rr: RequestReplyEntry; c: Correlation } | null = null;
     for (const rr of candidates) {
@@ -74,7 +78,7 @@ export class ReplyHandoff {
         this.log("RequestReply without a signing key: its replies cannot be verified", rr.name, event, (e as Error).message);
         continue;
       }
-      const c = await verifyCorrelation(keys, { namespace: this.namespace, name: rr.name }, value, REPLICAS);
+      const c = await verifyCorrelation(keys, { namespace: this.namespace, name: rr.name }, value, WAITER_REPLICAS);
       if (c) {
         signed = { rr, c };
         break;
@@ -95,7 +99,7 @@ export class ReplyHandoff {
         return this.count("requestreply_late");
       }
       try {
-        const verdict = await waiterStub(this.env, this.namespace, rr.name, c.replica).deliver(c.id, c.expiresAt, body);
+        const verdict = await replyWaiter(this.env, this.namespace, rr.name, c.replica).deliver(c.id, c.expiresAt, body);
         if (verdict === "held" || verdict === "delivered") return this.count("requestreply_delivered");
         this.log(`reply dropped: ${verdict === "late" ? "its request is no longer waiting" : "its request has its reply already"}`, rr.name, event);
         return this.count(`requestreply_${verdict}`);

@@ -1,21 +1,18 @@
 /**
- * One of a RequestReply's waiter objects (`{namespace}/{name}#{replica}`, REPLICAS of them): requests to
+ * One of a RequestReply's waiter objects (`{namespace}/{name}#{replica}`, WAITER_REPLICAS of them): requests to
  * the RequestReply's address park here by correlation id through a long-lived RPC, and the broker
  * partition that stores a reply (any partition, any isolate) hands it here, found from the replica in the
  * correlation value. Memory only (shared/requestreply/rendezvous.ts): it writes no row.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { ReplyWaiterRpc } from "../shared/contracts/request-reply.ts";
 import { type HandOff, Rendezvous } from "../shared/requestreply/rendezvous.ts";
-import type { Stub } from "./stub.ts";
-
-/** Waiter objects per RequestReply: each takes a share of the requests (an object serves about 1,000 calls a second). */
-export const REPLICAS = 8;
 /** Requests one waiter object holds at once; more are answered 503 at once (their event is sent, their reply dropped as late). */
 export const MAX_WAITING = 10_000;
 /** A timeout is answered within this much of its deadline (one timer for all waiting requests). */
 const TICK_MS = 50;
 
-export class ReplyWaiter extends DurableObject<Env> {
+export class ReplyWaiter extends DurableObject<Env> implements ReplyWaiterRpc {
   private readonly rendezvous = new Rendezvous<string>({ maxWaiting: MAX_WAITING, maxRemembered: 4 * MAX_WAITING });
   private timer: ReturnType<typeof setTimeout> | null = null;
   private armedAt = Infinity;
@@ -48,8 +45,4 @@ export class ReplyWaiter extends DurableObject<Env> {
       if (next !== Infinity) this.arm(next);
     }, when - Date.now());
   }
-}
-
-export function waiterStub(env: Env, namespace: string, name: string, replica: number): Stub<ReplyWaiter> {
-  return env.REPLIES.getByName(`${namespace}/${name}#${replica}`) as unknown as Stub<ReplyWaiter>;
 }

@@ -10,10 +10,12 @@ import { decodeHttp, decodeStructured, encodeBinary } from "../shared/cloudevent
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
-import { signCorrelation } from "../shared/requestreply/correlation.ts";
+import { signCorrelation, WAITER_REPLICAS } from "../shared/requestreply/correlation.ts";
 import { signingKeys } from "../shared/requestreply/spec.ts";
-import { ingestInto, lookupRequestReply } from "../durable-objects/routing.ts";
-import { REPLICAS, waiterStub } from "../durable-objects/reply-waiter.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { lookupRequestReply } from "../clients/routes.ts";
+import { replyWaiter } from "../clients/stubs.ts";
+import { bearerAdmission } from "./event-policy.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
 import { handshake, MAX_INGRESS_BYTES, methodNotAllowed } from "./ingress.ts";
@@ -41,17 +43,17 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   const [event] = decoded.events;
 
   const now = Date.now();
-  const correlation = { id: crypto.randomUUID(), replica: Math.floor(Math.random() * REPLICAS), expiresAt: now + route.timeoutMs };
+  const correlation = { id: crypto.randomUUID(), replica: Math.floor(Math.random() * WAITER_REPLICAS), expiresAt: now + route.timeoutMs };
   const request: CloudEvent = {
     attributes: { ...event.attributes, [route.correlationAttribute]: await signCorrelation(keys, { namespace, name }, correlation) },
     data: event.data,
   };
-  const waiter = waiterStub(c.env, namespace, name, correlation.replica);
+  const waiter = replyWaiter(c.env, namespace, name, correlation.replica);
   // Waiting starts before the event is sent: a reply that comes first is held for it (shared/requestreply/rendezvous.ts).
   const waiting = waiter.wait(correlation.id, correlation.expiresAt);
   waiting.catch(() => {}); // a refused request answers without it
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passThroughHeaders(c.req.raw.headers), { bearer });
+  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passThroughHeaders(c.req.raw.headers), bearerAdmission(c.env, bearer));
   if (stored.status !== 202 || stored.accepted === 0) {
     c.executionCtx.waitUntil(waiter.cancel(correlation.id));
     if (stored.status === 202) return c.json({ error: "the broker already has an event with this source and id (within its dedup window): it was not sent again, so no reply will come; use a new id" }, 409);
