@@ -12,6 +12,7 @@ import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.t
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
 import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
 import { ingestInto } from "./routing.ts";
+import { runJobSink } from "../workers/job-sink-runs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
 export type Sent = Outcome | { ok: true; reply: CloudEvent };
@@ -66,6 +67,12 @@ export class Sender {
       }
       case "transform":
         return this.transform(target, event, ttl, t, toSubscriber, forwarded);
+      // A Job per event in the JobSink's cluster; a refusal is a failed attempt, retried and dead-lettered as any.
+      case "jobsink": {
+        const r = await withTimeout(runJobSink(this.env, target, event), t.policy.timeoutMs);
+        if (r === null) return { ok: false, status: null, body: `dispatch error: JobSink ${target.namespace}/${target.name}: the cluster did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
+        return r.ok ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: null };
+      }
       case "url": {
         const result = await this.send(target.url, event, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };

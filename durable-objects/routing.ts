@@ -12,6 +12,7 @@ import type { PolicyRule } from "../shared/policy/spec.ts";
 import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
 import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
+import type { JobSinkRun } from "../shared/resources/job-sink.ts";
 import { isChannelName, type SinkEntry } from "../shared/resources/sources.ts";
 import type { WebhookKind } from "../shared/webhooks/spec.ts";
 import type { Broker, IngestResult } from "./broker.ts";
@@ -33,11 +34,20 @@ export interface WebhookRoute {
   sink: SinkEntry;
 }
 
+/** A JobSink's entry: what its address needs to make a Job of an event, and the token it asks for when it asks for one. */
+export interface JobSinkRoute {
+  run: JobSinkRun;
+  /** The Worker secret a producer presents as bearer token (annotation edge-eventing.dev/ingress-token-secret). */
+  tokenSecret?: string;
+}
+
 export interface RoutingTable {
   /** By `namespace/name`. */
   brokers: Record<string, Route>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
+  /** By `namespace/name`. */
+  jobSinks: Record<string, JobSinkRoute>;
 }
 
 /** Least time between two refreshes of one isolate's table. */
@@ -54,6 +64,11 @@ let generations = 0;
 /** The broker's route, or null when the control plane does not know it. */
 export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
   return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** The JobSink's route, or null when the control plane knows no JobSink of that name. */
+export function lookupJobSink(env: Env, namespace: string, name: string): Promise<JobSinkRoute | null> {
+  return lookup(env, (t) => t.jobSinks[`${namespace}/${name}`]);
 }
 
 /** The webhook source's route, or null when the control plane knows no webhook source of that name. */

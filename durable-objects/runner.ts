@@ -4,6 +4,7 @@
  * when the resource was deleted) and from the cron watchdog, and merges `status()` into what users read.
  */
 import type { ResolveContext } from "../shared/resources/destination.ts";
+import type { ClusterConnection } from "../shared/kubernetes/cluster.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import type { SinkEntry } from "../shared/resources/sources.ts";
@@ -21,6 +22,8 @@ export interface RunnerInput {
   /** KafkaSource: which of its `spec.consumers` consumer instances this object runs (0 when there is one). */
   consumer?: number;
   ctx: ResolveContext;
+  /** The KubernetesCluster the resource names with the edge-eventing.dev/cluster annotation, when it names one. */
+  cluster?: ClusterConnection;
 }
 
 export interface Runner {
