@@ -46,7 +46,10 @@ function kindColumns(r: Resource): [string, string][] {
     case "EventTransform":
     case "Sequence":
     case "Parallel":
+    case "JobSink":
       return [["URL", r.status?.address?.url ?? ""]];
+    case "KubernetesCluster":
+      return [["URL", String(r.spec?.url ?? "")]];
     case "Trigger":
       return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];
     case "Replay":
