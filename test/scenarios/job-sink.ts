@@ -134,24 +134,24 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
     });
 
     it("answers the Location as Knative does: 202 while the Job runs, 200 Complete, and 400 Failed for a failed Job", async () => {
-      await apply(jobSinkPath(NS, "ok"), jobSink("ok", { durationMs: 1500 }));
+      // What the Location answers once the Job is no longer running.
+      const settled = (location: string, what: string) =>
+        eventually(async () => {
+          const r = await h.fetch(location);
+          return r.status !== 202 ? r : undefined;
+        }, 15_000, what);
+      await apply(jobSinkPath(NS, "ok"), jobSink("ok", { durationMs: 3000 }));
       await apply(jobSinkPath(NS, "broken"), jobSink("broken", { durationMs: 300, exitCode: 1 }));
       const location = (await post(NS, "ok", "a-1", "https://example.com/src")).headers.get("location")!;
       const running = await h.fetch(location);
       expect(running.status).toBe(202);
       expect(running.headers.get("location")).toBe(location);
-      const done = await eventually(async () => {
-        const r = await h.fetch(location);
-        return r.status !== 202 ? r : undefined;
-      }, 10_000, "the Job to complete");
+      const done = await settled(location, "the Job to complete");
       expect(done.status).toBe(200);
       expect(done.headers.get("reason")).toBe("Complete");
 
       const failing = (await post(NS, "broken", "b-1")).headers.get("location")!;
-      const failed = await eventually(async () => {
-        const r = await h.fetch(failing);
-        return r.status !== 202 ? r : undefined;
-      }, 10_000, "the Job to fail");
+      const failed = await settled(failing, "the Job to fail");
       expect(failed.status).toBe(400);
       expect(failed.headers.get("reason")).toBe("Failed");
 
