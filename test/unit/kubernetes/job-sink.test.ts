@@ -6,6 +6,7 @@ import { kindByName } from "../../../shared/resources/kinds.ts";
 import { validateScaledObject } from "../../../shared/autoscaling/scaled-object.ts";
 import { buildJob, buildSecret, jobLocation, jobName, jobState } from "../../../shared/kubernetes/job-sink.ts";
 import type { Manifest } from "../../../shared/resources/manifest.ts";
+import { resolveDestination, targetUrl, validateDestination } from "../../../shared/resources/destination.ts";
 
 const manifest = (kind: string, spec: unknown, annotations: Record<string, string> = {}): Manifest => ({ apiVersion: "x/v1", kind, metadata: { name: "n", namespace: "ns", annotations }, spec: spec as Record<string, unknown> });
 const validJob = { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "bash" }] } } } };
@@ -125,5 +126,24 @@ describe("JobSink and KubernetesCluster manifests", () => {
       { field: "spec.cluster", message: "use either spec.cluster or the edge-eventing.dev/cluster annotation, not both" },
     ]);
     expect(validateScaledObject(spec, { "edge-eventing.dev/cluster": "-bad" }).map((c) => c.field)).toEqual(["metadata.annotations.edge-eventing.dev/cluster"]);
+  });
+});
+
+describe("a JobSink as a destination", () => {
+  const run = { job: validJob, cluster: { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S" } } };
+  const ctx = { baseUrl: "https://events.example.com", selfHosts: ["events.example.com"], domainTemplate: "https://{HOST}", domain: "example.com", jobSinks: { "ns/transcode": run } };
+
+  it("a ref resolves to the JobSink's Job and cluster, and shows its address", () => {
+    const ref = { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "transcode" } };
+    expect(validateDestination(ref, "spec.subscriber", true)).toEqual([]);
+    const target = resolveDestination(ref, "ns", ctx);
+    expect(target).toEqual({ kind: "jobsink", namespace: "ns", name: "transcode", run });
+    expect(targetUrl(target, ctx.baseUrl)).toBe("https://events.example.com/jobsinks/ns/transcode");
+    expect(resolveDestination({ ref: { kind: "JobSink", name: "gone" } }, "ns", ctx)).toEqual({ kind: "jobsink", namespace: "ns", name: "gone" });
+  });
+
+  it("the address URL of this router resolves to the JobSink too, never an HTTP hop to itself", () => {
+    expect(resolveDestination({ uri: "https://events.example.com/jobsinks/ns/transcode" }, "other", ctx)).toEqual({ kind: "jobsink", namespace: "ns", name: "transcode", run });
+    expect(resolveDestination({ uri: "https://elsewhere.example.com/jobsinks/ns/transcode" }, "ns", ctx)).toEqual({ kind: "url", url: "https://elsewhere.example.com/jobsinks/ns/transcode" });
   });
 });
