@@ -21,6 +21,9 @@ export const jobSinks = new Hono<{ Bindings: Env }>();
 
 type Ctx = Context<{ Bindings: Env }>;
 
+/** Knative's `Reason` header carries the failure; a header value must be printable ASCII. */
+const reasonHeader = (text: string) => ({ reason: text.replace(/[^\x20-\x7e]/g, "?").slice(0, 1024) });
+
 /** The JobSink's route once the caller may use it, or the answer refusing the request. */
 async function admitted(c: Ctx, namespace: string, name: string): Promise<JobSinkRoute | Response> {
   const route = isValidNamespace(namespace) && isValidName(name) ? await lookupJobSink(c.env, namespace, name) : null;
@@ -47,7 +50,7 @@ jobSinks.post(`/${JOB_SINKS_PATH}/:namespace/:name`, async (c) => {
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.mode === "batch") return c.json({ error: "a JobSink takes one event per request (binary or structured mode)" }, 400);
   const answer = await runJobSink(c.env, { namespace, name, run: route.run }, decoded.events[0]);
-  if (!answer.ok) return c.json({ error: answer.error }, answer.status, { reason: answer.error });
+  if (!answer.ok) return c.json({ error: answer.error }, answer.status, reasonHeader(answer.error));
   return c.json({ job: answer.name }, 202, { location: answer.location });
 });
 
@@ -61,7 +64,7 @@ jobSinks.get(`/${JOB_SINKS_PATH}/namespaces/:namespace/name/:name/sources/:sourc
     state = await jobSinkJobState(c.env as unknown as Record<string, unknown>, fetch, { namespace, name, run: route.run }, source, id);
   } catch (e) {
     const error = `JobSink ${namespace}/${name}: the cluster did not tell the Job's state: ${(e as Error).message}`;
-    return c.json({ error }, 500, { reason: error });
+    return c.json({ error }, 500, reasonHeader(error));
   }
   if (state === null) return c.json({ error: `JobSink ${namespace}/${name} has no Job ${job} for that event` }, 404);
   if (state === "Complete") return c.json({ job, reason: state }, 200, { reason: state });
