@@ -12,10 +12,11 @@ import { jobLocation, jobName, jobSinkJobState, JOB_SINKS_PATH } from "../shared
 import { JOB_SINK_TOKEN_ANNOTATION } from "../shared/resources/job-sink.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { secretReader } from "../shared/secrets.ts";
-import { type JobSinkRoute, lookupJobSink } from "../durable-objects/routing.ts";
+import type { JobSinkRoute } from "../shared/contracts/routing.ts";
+import { lookupJobSink } from "../clients/routes.ts";
 import { readLimited } from "./body.ts";
 import { MAX_INGRESS_BYTES } from "./ingress.ts";
-import { runJobSink } from "./job-sink-runs.ts";
+import { runJobSink } from "../clients/job-sink-runs.ts";
 
 export const jobSinks = new Hono<{ Bindings: Env }>();
 

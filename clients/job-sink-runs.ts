@@ -6,7 +6,7 @@ import { env as globalEnv } from "cloudflare:workers";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { type JobSinkAnswer, sendToJobSink } from "../shared/kubernetes/job-sink.ts";
 import type { JobSinkRun } from "../shared/resources/job-sink.ts";
-import { control } from "./context.ts";
+import { control } from "./stubs.ts";
 import { Tally } from "./tally.ts";
 
 const created = new Tally<[string, string]>((batch) => control(globalEnv as Env).countJobs(batch), "JobSink job counts");
