@@ -17,7 +17,7 @@ export interface JobSinkHarness extends Harness {
   kubernetesUrl(): string;
   /** The ServiceAccount token the fake API server takes (the router's SECRET_K8S_TOKEN). */
   kubernetesToken(): string;
-  /** The object the fake API server stores at a path, or null. */
+  /** The object the fake API server stores at a path, or null (none yet). */
   object(path: string): Promise<any>;
   /** The requests the fake API server received at exactly this path. */
   requests(path: string): Promise<{ method: string; path: string; body: string }[]>;
@@ -177,7 +177,7 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
       expect(t.status.subscriberUri).toBe(`${h.baseUrl()}/jobsinks/${NS}/from-trigger`);
       const sent = await h.fetch(`/${NS}/default`, binaryEvent("t-1", "video.uploaded", { "ce-source": "/cameras/9" }));
       expect(sent.status).toBe(202);
-      const job = await eventually(() => h.object(jobPath(NS, jobName("from-trigger", "/cameras/9", "t-1"))), 10_000, "the Job");
+      const job = await eventually(async () => (await h.object(jobPath(NS, jobName("from-trigger", "/cameras/9", "t-1")))) ?? undefined, 10_000, "the Job");
       expect(job.spec.template.spec.containers[0].env).toContainEqual({ name: "K_EVENT_PATH", value: "/etc/jobsink-event" });
     });
 
