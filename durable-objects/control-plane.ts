@@ -24,6 +24,7 @@ import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
 import { policyStatus } from "../shared/policy/status.ts";
 import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
+import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
 import { clusterOf } from "../shared/kubernetes/cluster.ts";
 import { JOB_SINK_TOKEN_ANNOTATION, type JobSinkSpec, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
 
@@ -166,7 +167,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
       this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
     );
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks };
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -291,6 +293,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+    const broker = kindByName(m.kind)?.brokerOf?.(m);
+    if (broker !== undefined) await this.pushBroker(ns, broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
     if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
@@ -406,10 +410,14 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
     const dls = broker.spec.delivery?.deadLetterSink;
+    const requestReplies = (this.manifests("RequestReply", namespace) as unknown as Manifest<RequestReplySpec>[])
+      .filter((m) => m.spec.brokerRef.name === name)
+      .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
       namespace,
       name,
       ...brokerSettings(broker),
+      ...(requestReplies.length > 0 ? { requestReplies } : {}),
       delivery: broker.spec.delivery,
       deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {
@@ -495,7 +503,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       };
     }
     const own = kindByName(m.kind)?.status;
-    return { ...m, status: { observedGeneration, ...(own ? own(m, ctx, (kind, name) => this.read(kind, ns, name)) : {}) } };
+    if (own) return { ...m, status: { observedGeneration, ...own(m, { baseUrl: ctx.baseUrl, env: this.env, exists: (kind, name) => this.read(kind, ns, name) !== null }) } };
+    return { ...m, status: { observedGeneration } };
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * JobSink addresses (API.md §9): `POST /jobsinks/{namespace}/{name}` makes a Job of one CloudEvent and
+ * JobSink addresses (API.md §10): `POST /jobsinks/{namespace}/{name}` makes a Job of one CloudEvent and
  * answers 202 with a Location, `GET /jobsinks/namespaces/{ns}/name/{name}/sources/{source}/ids/{id}` (that
  * Location) tells how the Job stands, as Knative's job-sink receiver answers both: 202 running (with the
  * Location again), 200 `Reason: Complete`, 400 `Reason: Failed`. With the ingress-token annotation both

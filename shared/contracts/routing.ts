@@ -7,6 +7,7 @@ import type { PolicyRule } from "../policy/spec.ts";
 import type { JobSinkRun } from "../resources/job-sink.ts";
 import type { SinkEntry } from "../resources/sources.ts";
 import type { WebhookKind } from "../webhooks/spec.ts";
+import type { RequestReplyRoute } from "../requestreply/spec.ts";
 
 /** A broker's entry in the routing table. */
 export interface Route {
@@ -36,4 +37,6 @@ export interface RoutingTable {
   webhooks: Record<string, WebhookRoute>;
   /** By `namespace/name`. */
   jobSinks: Record<string, JobSinkRoute>;
+  /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets. */
+  requestReplies: Record<string, RequestReplyRoute>;
 }

@@ -13,9 +13,10 @@ import { validateEventTransform, validateParallel, validateSequence } from "./co
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
+import { type RequestReplySpec, validateRequestReply } from "../requestreply/spec.ts";
+import { requestReplyStatus } from "../requestreply/status.ts";
 import { CLUSTER_ANNOTATION, validateKubernetesCluster } from "../kubernetes/cluster.ts";
 import { jobSinkCluster, jobSinkStatus, validateJobSink } from "./job-sink.ts";
-import type { ResolveContext } from "./destination.ts";
 import { readyCondition } from "./manifest.ts";
 
 /** Another resource of the same namespace that one names. */
@@ -23,9 +24,6 @@ export interface Reference {
   kind: string;
   name: string;
 }
-
-/** Reads a stored resource of the namespace (null when there is none). */
-export type Lookup = (kind: string, name: string) => Manifest | null;
 
 export interface KindInfo {
   group: string;
@@ -57,8 +55,19 @@ export interface KindInfo {
    * Job, a KubernetesCluster's connection): a change re-pushes everything of its namespace that delivers.
    */
   inTargets?: true;
-  /** Its status beyond observedGeneration, from the stored resources it depends on. */
-  status?(m: Manifest, ctx: ResolveContext, lookup: Lookup): Record<string, unknown>;
+  /** The kind's status beside `observedGeneration`, when the kind computes its own (a RequestReply). */
+  status?(m: Manifest, ctx: StatusContext): Record<string, unknown>;
+  /** The Broker whose pushed configuration carries the resource: a change to it pushes that broker again. */
+  brokerOf?(m: Manifest): string;
+}
+
+/** What a kind's `status` may read besides its manifest. */
+export interface StatusContext {
+  baseUrl: string;
+  /** Whether a resource of that kind and name exists in the resource's namespace. */
+  exists(kind: string, name: string): boolean;
+  /** The Worker's env: which secrets are set. */
+  env: object;
 }
 
 /** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
@@ -78,8 +87,8 @@ const namedCluster = (m: Manifest): Reference[] => {
 };
 
 /** Ready=False while a KubernetesCluster it names is missing; nothing to add otherwise (its runner reports). */
-function scaledObjectStatus(m: Manifest, _ctx: ResolveContext, lookup: Lookup): Record<string, unknown> {
-  const missing = namedCluster(m).find((r) => lookup(r.kind, r.name) === null);
+function scaledObjectStatus(m: Manifest, ctx: StatusContext): Record<string, unknown> {
+  const missing = namedCluster(m).find((r) => !ctx.exists(r.kind, r.name));
   return missing ? { conditions: [readyCondition(false, "KubernetesClusterNotFound", `KubernetesCluster "${missing.name}" does not exist in namespace "${m.metadata.namespace}"`)] } : {};
 }
 
@@ -100,13 +109,17 @@ const ENTRIES = [
   { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventPolicy", plural: "eventpolicies", validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)), categories: ["all", "knative", "eventing"] },
+  {
+    group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "RequestReply", plural: "requestreplies", validate: (m: Manifest) => validateRequestReply(m as never),
+    immutable: ["brokerRef"], categories: ["all", "knative", "eventing"], status: requestReplyStatus, brokerOf: (m: Manifest) => (m.spec as unknown as RequestReplySpec).brokerRef.name,
+  },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"], references: namedCluster, status: scaledObjectStatus },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "KubernetesCluster", plural: "kubernetesclusters", validate: validateKubernetesCluster, inTargets: true },
   {
     group: "sinks.knative.dev", versions: ["v1alpha1"], kind: "JobSink", plural: "jobsinks", validate: (m: Manifest) => validateJobSink(m as never), inTargets: true, categories: ["all", "knative", "eventing", "sink"],
     references: (m: Manifest) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
-    status: (m: Manifest, ctx: ResolveContext, lookup: Lookup) => jobSinkStatus(m, ctx.baseUrl, lookup("KubernetesCluster", jobSinkCluster(m)) !== null),
+    status: (m: Manifest, ctx: StatusContext) => jobSinkStatus(m, ctx.baseUrl, ctx.exists("KubernetesCluster", jobSinkCluster(m))),
   },
 ] as const satisfies readonly KindInfo[];
 
