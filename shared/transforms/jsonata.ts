@@ -63,11 +63,18 @@ export function valueAsEvent(value: unknown): CloudEvent | { error: string } {
   return "error" in decoded ? { error: `the expression's result is not a valid CloudEvent: ${decoded.error}${decoded.field ? ` (${decoded.field})` : ""}` } : decoded;
 }
 
-/** Run an expression over an event; the result must be a CloudEvent. */
+/**
+ * Run an expression over an event; the result must be a CloudEvent. Whatever goes wrong is this event's
+ * failure (a dead letter), never an exception that would make the delivery look unanswered and retried.
+ */
 export async function transformEvent(expression: CompiledJsonata, event: CloudEvent): Promise<CloudEvent | { error: string }> {
-  const r = await expression.run(eventAsJson(event));
-  if ("error" in r) return { error: `JSONata evaluation failed: ${r.error.message}` };
-  return valueAsEvent(r.value);
+  try {
+    const r = await expression.run(eventAsJson(event));
+    if ("error" in r) return { error: `JSONata evaluation failed: ${r.error.message}` };
+    return valueAsEvent(r.value);
+  } catch (e) {
+    return { error: `JSONata evaluation failed: ${(e as Error).message}` };
+  }
 }
 
 /** JSON's name for a value's type, as ExpressionReview reports it. */
