@@ -7,7 +7,9 @@
  * - Sizes: every value a node gives is measured as JSON (shared parts counted each time they appear, as
  *   serialising would; measured once per object and run) and may not pass MAX_VALUE_SIZE, so no later
  *   `$string`, `&` or `$join` of it can be larger than that. What function calls and operators return
- *   counts towards MAX_PRODUCED, which bounds the memory a run builds up.
+ *   counts towards MAX_PRODUCED, which bounds the memory a run builds up; what they are given (their
+ *   arguments, and a string they take from the context) towards MAX_ARGUMENTS, which bounds the work of
+ *   built-ins that read their input once (`$length`, `$uppercase`, `$base64encode`...).
  * - Built-ins whose own work a node count cannot see are replaced by checked versions that call
  *   JSONata's: `$pad` and `$join` are refused before they build an oversized string, `$replace` before it
  *   could, `$split` and `$match` stop at MAX_SEQUENCE items, `$distinct` (quadratic) takes a bounded
@@ -28,6 +30,8 @@ export const MAX_SEQUENCE = 100_000;
 export const MAX_VALUE_SIZE = 2 * 1024 * 1024;
 /** Characters of JSON that function calls and operators may return in one run, all together. */
 export const MAX_PRODUCED = 16 * 1024 * 1024;
+/** Characters of JSON given to function calls in one run, all together (built-ins read some 30 million a second). */
+export const MAX_ARGUMENTS = 32 * 1024 * 1024;
 /** Characters regular expressions may read in one run (RE2 reads about one a microsecond). */
 export const MAX_REGEX_SCAN = 2 * 1024 * 1024;
 /** `$distinct` compares every pair: items it takes, and fewer when any is an object or array (a costlier comparison). */
@@ -47,12 +51,13 @@ const fail = (code: string, message: string): never => {
 interface Run {
   steps: number;
   produced: number;
+  given: number;
   scanned: number;
   sizes: WeakMap<object, number>;
 }
 type Base = { [RUN]?: Run; RegexEngine?: unknown };
 type Environment = { base: Base };
-type Node = { type: string; position?: number };
+type Node = { type: string; position?: number; arguments?: Node[]; lhs?: Node };
 
 const RUN = Symbol("run");
 
@@ -60,7 +65,7 @@ const RUN = Symbol("run");
 function runOf(environment: Environment): Run {
   const base = environment.base;
   if (base[RUN]) return base[RUN];
-  const run: Run = { steps: 0, produced: 0, scanned: 0, sizes: new WeakMap() };
+  const run: Run = { steps: 0, produced: 0, given: 0, scanned: 0, sizes: new WeakMap() };
   base[RUN] = run;
   // JSONata constructs its engine with `new base.RegexEngine(literal)`; a constructor returning an object gives that object.
   base.RegexEngine = function (pattern: RegExp) {
@@ -72,9 +77,22 @@ function runOf(environment: Environment): Run {
   return run;
 }
 
-function enter(_expr: Node, _input: unknown, environment: Environment): void {
+/** Nodes whose value is handed to a function: a call's arguments, the left side of `~>`. */
+const ARGUMENTS = new WeakSet<Node>();
+
+function enter(expr: Node, input: unknown, environment: Environment): void {
   const run = runOf(environment);
   if (++run.steps > MAX_STEPS) fail("U1001", `the expression ran too long: more than ${MAX_STEPS} evaluation steps`);
+  if (expr.type === "function" || expr.type === "partial") {
+    for (const arg of expr.arguments ?? []) ARGUMENTS.add(arg);
+    // A built-in called without its string argument takes the context (`name.$uppercase()`).
+    if (typeof input === "string") give(run, input.length, expr);
+  } else if (expr.type === "apply" && expr.lhs) ARGUMENTS.add(expr.lhs);
+}
+
+function give(run: Run, size: number, expr: Node): void {
+  run.given += size;
+  if (run.given > MAX_ARGUMENTS) throw { code: "U1007", message: `function calls were given more than ${MAX_ARGUMENTS} characters in all`, position: expr.position } satisfies Fail;
 }
 
 /** Node types whose value is made by the node (a call, an operator), not found in the input or the expression. */
@@ -85,6 +103,7 @@ function leave(expr: Node, _input: unknown, environment: Environment, result: un
   const run = runOf(environment);
   const size = sizeOf(result, run);
   if (size > MAX_VALUE_SIZE) throw { code: "U1002", message: `a value is larger than ${MAX_VALUE_SIZE} characters as JSON`, position: expr.position } satisfies Fail;
+  if (ARGUMENTS.has(expr)) give(run, size, expr);
   if (!MAKERS.has(expr.type)) return;
   run.produced += size;
   if (run.produced > MAX_PRODUCED) throw { code: "U1003", message: `function calls and operators returned more than ${MAX_PRODUCED} characters in all`, position: expr.position } satisfies Fail;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compileJsonata } from "../../../shared/transforms/jsonata.ts";
-import { MAX_DISTINCT, MAX_DISTINCT_STRUCTURED, MAX_PICTURE_TIMESTAMP, MAX_PRODUCED, MAX_REGEX_SCAN, MAX_SEQUENCE, MAX_VALUE_SIZE } from "../../../shared/transforms/jsonata-bounds.ts";
+import { MAX_ARGUMENTS, MAX_DISTINCT, MAX_DISTINCT_STRUCTURED, MAX_PICTURE_TIMESTAMP, MAX_PRODUCED, MAX_REGEX_SCAN, MAX_SEQUENCE, MAX_VALUE_SIZE } from "../../../shared/transforms/jsonata-bounds.ts";
 
 const run = async (expression: string, input: unknown = {}) => {
   const compiled = compileJsonata(expression);
@@ -79,13 +79,23 @@ describe("values and memory of one run", () => {
   });
 
   it("what function calls and operators return counts towards MAX_PRODUCED", async () => {
-    expect(await run('( $s := $pad("", 1000000, "x"); $sum([1..10].$length($s & "y")) )')).toEqual({ value: 10_000_010 });
-    expect(await run('( $s := $pad("", 1000000, "x"); $sum([1..20].$length($s & "y")) )')).toEqual(refused(`returned more than ${MAX_PRODUCED} characters`));
+    expect(await run('( $s := $pad("", 1000000, "x"); $count([1..10].$exists($s & "y")) )')).toEqual({ value: 10 });
+    expect(await run('( $s := $pad("", 1000000, "x"); $count([1..20].$exists($s & "y")) )')).toEqual(refused(`returned more than ${MAX_PRODUCED} characters`));
   });
 
   it("the budgets are per run", async () => {
-    const compiled = compileJsonata('( $s := $pad("", 1000000, "x"); $sum([1..10].$length($s & "y")) )');
+    const compiled = compileJsonata('( $s := $pad("", 1000000, "x"); $count([1..10].$exists($s & "y")) )');
     if ("error" in compiled) throw new Error(compiled.error.message);
-    for (let i = 0; i < 5; i++) expect(await compiled.run({})).toEqual({ value: 10_000_010 });
+    for (let i = 0; i < 3; i++) expect(await compiled.run({})).toEqual({ value: 10 });
+  });
+});
+
+describe("work of built-ins that read their input once", () => {
+  it("what function calls are given counts towards MAX_ARGUMENTS, arguments and string contexts alike", async () => {
+    const s = "x".repeat(1_000_000);
+    expect(await run("( $s := s; $sum([1..30].$length($s)) )", { s })).toEqual({ value: 30_000_000 });
+    expect(await run("( $s := s; $sum([1..40].$length($s)) )", { s })).toEqual(refused(`given more than ${MAX_ARGUMENTS} characters`));
+    expect(await run("( $s := s; $sum([1..40].($s.$length())) )", { s })).toEqual(refused(`given more than ${MAX_ARGUMENTS} characters`));
+    expect(await run("( $s := s; $sum([1..40].($s ~> $length())) )", { s })).toEqual(refused(`given more than ${MAX_ARGUMENTS} characters`));
   });
 });
