@@ -17,14 +17,21 @@ import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
-import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
+import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, keepLatest, type StoredAttempt, type StoredHistory, storedSegmentHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
 import type { MeteredSql } from "./metered-sql.ts";
 
-/** Attempt records wait in memory at most this long before they are written. */
+/** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */
 export const HISTORY_FLUSH_MS = 1_000;
+/**
+ * Most bytes of history one segment's row holds: SQLite's 2 MB row limit, less what the segment's events
+ * take, less room for the rest of the row; and at most 1 MiB, so that a flush stays a bounded write.
+ */
+const ROW_BYTES = 2_000_000;
+const ROW_MARGIN_BYTES = 16 * 1024;
+const HISTORY_BYTES = 1024 * 1024;
 /**
  * Most replay deliveries queued at once per replay and partition (fewer when half its triggers'
  * parallelism is less); the next batch is queued when half are done.
@@ -115,7 +122,7 @@ export class History {
       const d = (h[trigger] ??= { s: state, a: [] });
       d.s = state;
       d.a.push(attempt);
-      if (d.a.length > ATTEMPTS_KEPT) d.a.splice(0, d.a.length - ATTEMPTS_KEPT);
+      keepLatest(d, ATTEMPTS_KEPT);
     });
   }
 
@@ -141,14 +148,24 @@ export class History {
     this.flushTimer ??= setTimeout(() => this.flush(), HISTORY_FLUSH_MS);
   }
 
-  /** Write the gathered attempt records: one statement, one row per segment. */
+  /**
+   * Write the gathered attempt records: one row per segment, each within its row's room (in a shorter form
+   * when the full one does not fit: shared/history/record.ts). A segment leaves memory only once written;
+   * one whose write failed stays and is tried again, so no record is lost and no exception escapes.
+   */
   flush(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    if (this.dirty.size === 0) return;
-    const rows = JSON.stringify([...this.dirty].map(([seq, h]) => [seq, JSON.stringify(h)]));
-    this.dirty.clear();
-    this.host.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", rows);
+    for (const [seq, histories] of [...this.dirty]) {
+      try {
+        const room = this.host.sql.exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq).toArray()[0];
+        if (room) this.host.sql.exec("UPDATE log SET history = ? WHERE seq = ?", storedSegmentHistory(histories, Math.min(HISTORY_BYTES, ROW_BYTES - ROW_MARGIN_BYTES - room.used)), seq);
+        this.dirty.delete(seq);
+      } catch (e) {
+        console.log(JSON.stringify({ level: "error", msg: "history not written, kept to try again", seq, error: (e as Error).message }));
+      }
+    }
+    if (this.dirty.size > 0) this.flushTimer = setTimeout(() => this.flush(), HISTORY_FLUSH_MS);
   }
 
   /** The alarm's time for the next replay step (Infinity: none running). */
