@@ -1,7 +1,8 @@
 /**
- * Which brokers exist and how many partitions each has, and which webhook sources exist with what they
- * verify and where they deliver, as the ingress sees it: the control plane's routing table, cached per
- * isolate. Unknown brokers and sources are answered from the table, so a request to a random path never
+ * Which brokers exist and how many partitions each has, which compositions (EventTransform, Sequence,
+ * Parallel) take events at an address, and which webhook sources exist with what they verify and where
+ * they deliver, as the ingress sees it (with the EventPolicies that apply to each broker and address): the control plane's routing table, cached per
+ * isolate. Unknown brokers, addresses and sources are answered from the table, so a request to a random path never
  * reaches (and never creates) a Broker object, and a webhook delivery needs no control-plane call. Misses refresh the table at most once per
  * REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot hammer the
  * control plane either. Around the table: `ingestInto`, the one way anything stores events in a broker,
@@ -12,6 +13,7 @@ import type { PolicyRule } from "../shared/policy/spec.ts";
 import { partitionObjectName, partitionOf, partitionOfKey } from "../shared/partitions.ts";
 import { type PartitionedMetrics, sumMetrics } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
+import { compositionOfChannel } from "../shared/resources/composition-address.ts";
 import { isChannelName, type SinkEntry } from "../shared/resources/sources.ts";
 import type { WebhookKind } from "../shared/webhooks/spec.ts";
 import type { Broker, IngestResult } from "./broker.ts";
@@ -33,9 +35,16 @@ export interface WebhookRoute {
   sink: SinkEntry;
 }
 
+/** An EventTransform's, Sequence's or Parallel's address: the policies that apply to it, when any do. */
+export interface AddressRoute {
+  policies?: PolicyRule[];
+}
+
 export interface RoutingTable {
   /** By `namespace/name`. */
   brokers: Record<string, Route>;
+  /** By `namespace/channel`, the address channel (`sequence:{name}`...) of every composition that exists. */
+  addresses: Record<string, AddressRoute>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
 }
@@ -54,6 +63,11 @@ let generations = 0;
 /** The broker's route, or null when the control plane does not know it. */
 export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
   return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** A composition's address route (its address channel named), or null when no such composition exists. */
+export function lookupAddress(env: Env, namespace: string, channel: string): Promise<AddressRoute | null> {
+  return lookup(env, (t) => t.addresses[`${namespace}/${channel}`]);
 }
 
 /** The webhook source's route, or null when the control plane knows no webhook source of that name. */
@@ -118,11 +132,20 @@ export interface IngestTarget {
 export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, producer?: Producer): Promise<IngestResult | PolicyRefusal> {
   const { namespace, name } = target;
   const bearer = producer && "bearer" in producer ? { bearer: producer.bearer } : undefined;
-  // A source's channel is the router's own single-partition broker object, never in the table.
-  if (isChannelName(name)) return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, bearer);
+  // A channel is the router's own single-partition broker object. A composition's address channel takes
+  // the policies that apply to the composition from the table (a producer's events only); others are inner.
+  if (isChannelName(name)) {
+    const address = producer ? compositionOfChannel(name) : undefined;
+    const policies = address ? (await lookupAddress(env, namespace, name))?.policies : undefined;
+    if (policies && address) {
+      const refused = await policyRefusal(env, { kind: address.kind, namespace, name: address.name }, policies, events, producer!);
+      if (refused) return refused;
+    }
+    return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, policies ? undefined : bearer);
+  }
   let route = await lookupRoute(env, namespace, name);
   if (route?.policies && producer) {
-    const refused = await policyRefusal(env, target, route.policies, events, producer);
+    const refused = await policyRefusal(env, { kind: "Broker", ...target }, route.policies, events, producer);
     if (refused) return refused;
   }
   // Applying EventPolicies replace the broker's shared ingress token (the bearer is the sender's JWT then).

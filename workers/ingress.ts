@@ -9,7 +9,7 @@ import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
-import { ingestInto, type IngestTarget, lookupRoute } from "../durable-objects/routing.ts";
+import { ingestInto, type IngestTarget, lookupAddress, lookupRoute } from "../durable-objects/routing.ts";
 import { addressChannel, compositionOfPath } from "../shared/resources/composition-address.ts";
 
 /** Largest ingress request body (any mode). Each stored event stays well under SQLite's 2 MB row limit. */
@@ -30,14 +30,16 @@ ingress.post("/:namespace/:broker", async (c) => {
   return accept(c, { namespace, name }, notFound);
 });
 
-/** A composition's address: its channel answers 404 while the resource does not exist (it stores nothing then). */
+/** A composition's address: decided from the routing table, as a broker's, before any object is touched. */
 ingress.post("/:plural/:namespace/:name", async (c, next) => {
   const { plural, namespace, name } = c.req.param();
   const kind = compositionOfPath(plural);
   if (!kind) return next();
   const notFound = () => c.json({ error: `${kind} ${namespace}/${name} not found` }, 404);
   if (!isValidNamespace(namespace) || !isValidName(name)) return notFound();
-  return accept(c, { namespace, name: addressChannel(kind, name) }, notFound);
+  const channel = addressChannel(kind, name);
+  if (!(await lookupAddress(c.env, namespace, channel))) return notFound();
+  return accept(c, { namespace, name: channel }, notFound);
 });
 
 async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFound: () => Response): Promise<Response> {
