@@ -43,9 +43,9 @@ export const MAX_PICTURE_TIMESTAMP = 64;
 /** The options the run bounds need from JSONata itself. */
 export const JSONATA_OPTIONS = { stack: MAX_DEPTH, sequence: MAX_SEQUENCE };
 
-type Fail = { code: string; message: string; position?: number };
-const fail = (code: string, message: string): never => {
-  throw { code, message } satisfies Fail;
+/** Thrown as JSONata throws its own errors: a code, a message, and the expression's position when known. */
+const fail = (code: string, message: string, at?: { position?: number }): never => {
+  throw { code, message, ...(at?.position !== undefined ? { position: at.position } : {}) };
 };
 
 interface Run {
@@ -92,7 +92,7 @@ function enter(expr: Node, input: unknown, environment: Environment): void {
 
 function give(run: Run, size: number, expr: Node): void {
   run.given += size;
-  if (run.given > MAX_ARGUMENTS) throw { code: "U1007", message: `function calls were given more than ${MAX_ARGUMENTS} characters in all`, position: expr.position } satisfies Fail;
+  if (run.given > MAX_ARGUMENTS) fail("U1007", `function calls were given more than ${MAX_ARGUMENTS} characters in all`, expr);
 }
 
 /** Node types whose value is made by the node (a call, an operator), not found in the input or the expression. */
@@ -102,11 +102,11 @@ function leave(expr: Node, _input: unknown, environment: Environment, result: un
   if (typeof result !== "string" && (typeof result !== "object" || result === null)) return;
   const run = runOf(environment);
   const size = sizeOf(result, run);
-  if (size > MAX_VALUE_SIZE) throw { code: "U1002", message: `a value is larger than ${MAX_VALUE_SIZE} characters as JSON`, position: expr.position } satisfies Fail;
+  if (size > MAX_VALUE_SIZE) fail("U1002", `a value is larger than ${MAX_VALUE_SIZE} characters as JSON`, expr);
   if (ARGUMENTS.has(expr)) give(run, size, expr);
   if (!MAKERS.has(expr.type)) return;
   run.produced += size;
-  if (run.produced > MAX_PRODUCED) throw { code: "U1003", message: `function calls and operators returned more than ${MAX_PRODUCED} characters in all`, position: expr.position } satisfies Fail;
+  if (run.produced > MAX_PRODUCED) fail("U1003", `function calls and operators returned more than ${MAX_PRODUCED} characters in all`, expr);
 }
 
 const isCallable = (v: object) => "_jsonata_lambda" in v || "_jsonata_function" in v;
@@ -117,7 +117,7 @@ function sizeOf(value: unknown, run: Run): number {
     case "string":
       return value.length + 2;
     case "number":
-      return Number.isSafeInteger(value) && value !== 0 ? Math.floor(Math.log10(Math.abs(value))) + 1 + (value < 0 ? 1 : 0) : 24;
+      return Number.isSafeInteger(value) ? Math.floor(Math.log10(Math.abs(value) || 1)) + 1 + (value < 0 ? 1 : 0) : 24;
     case "boolean":
       return 5;
     case "object":
