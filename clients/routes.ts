@@ -6,6 +6,7 @@
  * hammer the control plane either.
  */
 import type { AddressRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
+import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import { control } from "./stubs.ts";
 
 /** Least time between two refreshes of one isolate's table. */
@@ -27,6 +28,11 @@ export function lookupRoute(env: Env, namespace: string, name: string): Promise<
 /** A composition's address route (its address channel named), or null when no such composition exists. */
 export function lookupAddress(env: Env, namespace: string, channel: string): Promise<AddressRoute | null> {
   return lookup(env, (t) => t.addresses[`${namespace}/${channel}`]);
+}
+
+/** The RequestReply's route, or null when the control plane knows none of that name. */
+export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<RequestReplyRoute | null> {
+  return lookup(env, (t) => t.requestReplies[`${namespace}/${name}`]);
 }
 
 /** The webhook source's route, or null when the control plane knows no webhook source of that name. */
