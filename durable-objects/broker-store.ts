@@ -133,7 +133,7 @@ export class BrokerStore {
         const history = r.history ? JSON.parse(r.history) : {};
         const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: Object.keys(history), q: 1, ...(r.headers ? { h: JSON.parse(r.headers) } : {}) };
         const [pos] = this.log.append([{ event, body: encodeStructured(event), meta }], r.arrived_at);
-        if (r.history) this.log.recordHistories([[segmentOf(pos), JSON.stringify({ 0: history })]]);
+        if (r.history) this.log.recordHistory(segmentOf(pos), JSON.stringify({ 0: history }));
         moved.push([r.seq, pos]);
       }
       this.rows.remap(moved);

@@ -19,6 +19,10 @@ export const SEGMENT_EVENTS = 4096;
  * UTF-8 bytes a character (an event alone may be larger: ingress caps it at 1 MiB and its headers at 4 KiB).
  */
 const SEGMENT_CHARS = 512 * 1024;
+/** SQLite's limit on a row, the room kept for the rest of a segment's row, and the most its histories take. */
+const ROW_BYTES = 2_000_000;
+const ROW_MARGIN_BYTES = 16 * 1024;
+const HISTORY_BYTES = 1024 * 1024;
 /** Characters of decoded segments kept in memory for delivery (their objects take a few times that). */
 const CACHE_CHARS = 4 * 1024 * 1024;
 
@@ -145,9 +149,18 @@ export class EventLog {
     return this.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0]?.history;
   }
 
-  /** Store segments' histories ([seq, JSON] pairs): one statement, one row per segment. */
-  recordHistories(rows: [number, string][]): void {
-    this.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", JSON.stringify(rows));
+  /**
+   * Bytes a segment's histories may take in its row (undefined when the segment is gone): SQLite's 2 MB
+   * row less what the events and their metadata take and some room, and at most HISTORY_BYTES.
+   */
+  historyRoom(seq: number): number | undefined {
+    const row = this.sql.exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq).toArray()[0];
+    return row && Math.min(HISTORY_BYTES, ROW_BYTES - ROW_MARGIN_BYTES - row.used);
+  }
+
+  /** Store a segment's histories (JSON within its historyRoom): one row. */
+  recordHistory(seq: number, histories: string): void {
+    this.sql.exec("UPDATE log SET history = ? WHERE seq = ?", histories, seq);
   }
 
   /** The event at `pos`, or null when its segment is gone. */

@@ -18,7 +18,7 @@ import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
 import type { HistoryQuery, PartitionPage, PartitionRow } from "../shared/history/query.ts";
-import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
+import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, keepLatest, type StoredAttempt, type StoredHistory, storedSegmentHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
@@ -26,7 +26,7 @@ import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf
 import type { MeteredSql, Table } from "./metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
-/** Attempt records wait in memory at most this long before they are written. */
+/** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */
 export const HISTORY_FLUSH_MS = 1_000;
 /**
  * Most replay deliveries queued at once per replay and partition (fewer when half its triggers'
@@ -135,7 +135,7 @@ export class History {
       const d = (h[trigger] ??= { s: state, a: [] });
       d.s = state;
       d.a.push(attempt);
-      if (d.a.length > ATTEMPTS_KEPT) d.a.splice(0, d.a.length - ATTEMPTS_KEPT);
+      keepLatest(d, ATTEMPTS_KEPT);
     });
   }
 
@@ -161,12 +161,22 @@ export class History {
     this.writer.soon();
   }
 
-  /** Write the gathered attempt records: one statement, one row per segment. */
+  /**
+   * Write the gathered attempt records: one row per segment, each within its row's room (in a shorter form
+   * when the full one does not fit: shared/history/record.ts). A segment leaves memory only once written;
+   * one whose write failed stays and is tried again, so no record is lost and no exception escapes.
+   */
   private write(): void {
-    if (this.dirty.size === 0) return;
-    const rows = [...this.dirty].map(([seq, h]): [number, string] => [seq, JSON.stringify(h)]);
-    this.dirty.clear();
-    this.host.log.recordHistories(rows);
+    for (const [seq, histories] of [...this.dirty]) {
+      try {
+        const room = this.host.log.historyRoom(seq);
+        if (room !== undefined) this.host.log.recordHistory(seq, storedSegmentHistory(histories, room));
+        this.dirty.delete(seq);
+      } catch (e) {
+        console.log(JSON.stringify({ level: "error", msg: "history not written, kept to try again", seq, error: (e as Error).message }));
+      }
+    }
+    if (this.dirty.size > 0) this.writer.soon();
   }
 
   /** The alarm's time for the next replay step (Infinity: none running). */

@@ -10,7 +10,7 @@ import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
 import { ingestInto } from "../clients/ingest.ts";
-import { lookupRoute } from "../clients/routes.ts";
+import { lookupAddress, lookupRoute } from "../clients/routes.ts";
 import type { IngestTarget } from "../shared/contracts/ingest.ts";
 import { bearerAdmission } from "./event-policy.ts";
 import { addressChannel, compositionOfPath } from "../shared/resources/composition-address.ts";
@@ -33,14 +33,16 @@ ingress.post("/:namespace/:broker", async (c) => {
   return accept(c, { namespace, name }, notFound);
 });
 
-/** A composition's address: its channel answers 404 while the resource does not exist (it stores nothing then). */
+/** A composition's address: decided from the routing table, as a broker's, before any object is touched. */
 ingress.post("/:plural/:namespace/:name", async (c, next) => {
   const { plural, namespace, name } = c.req.param();
   const kind = compositionOfPath(plural);
   if (!kind) return next();
   const notFound = () => c.json({ error: `${kind} ${namespace}/${name} not found` }, 404);
   if (!isValidNamespace(namespace) || !isValidName(name)) return notFound();
-  return accept(c, { namespace, name: addressChannel(kind, name) }, notFound);
+  const channel = addressChannel(kind, name);
+  if (!(await lookupAddress(c.env, namespace, channel))) return notFound();
+  return accept(c, { namespace, name: channel }, notFound);
 });
 
 async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFound: () => Response): Promise<Response> {

@@ -72,5 +72,5 @@ export function refusalOf(decision: PolicyDecision): PolicyRefusal | null {
 
 /** A source the router runs hands its events over as itself: the EventPolicies naming it in `from.ref` allow them. */
 export function sourceAdmission(source: SourceIdentity): Admission {
-  return { decide: async (_broker, rules, events) => refusalOf(admit(rules, { source }, events)) };
+  return { decide: async (_target, rules, events) => refusalOf(admit(rules, { source }, events)) };
 }

@@ -3,7 +3,9 @@
  * must get a 4xx (never a 5xx, never a hang), and valid events sent in between and afterwards must still
  * be accepted and delivered. Hostile inputs that used to cost exponential time (media types, regular
  * expressions a CEL filter takes from the event, Alibaba XML from a bridge) are generated too, and their
- * answer times are measured.
+ * answer times are measured. Management bodies with prototype keys must be refused without changing the
+ * router, and events that make an EventTransform's built-ins ask for too much must all be dead-lettered
+ * while the broker goes on delivering.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { auth, receivedAtLeast } from "../support/client.ts";
@@ -115,6 +117,65 @@ function passThroughFloods(rand: () => number): ((i: number) => Malformed)[] {
   ];
 }
 
+/** Where a prototype key goes in a manifest: the path of the object that holds it. */
+const PROTOTYPE_PLACES = [["spec"], ["spec", "subscriber"], ["spec", "filters", "0", "exact"], ["metadata", "labels"], ["metadata", "annotations"], [], ["spec", "delivery"]];
+const PLACEHOLDER = "prototype-key-goes-here";
+
+/** Manifests, merge patches and server-side applies (JSON and YAML) holding `__proto__`, `constructor` or `prototype` keys: each a 400. */
+function prototypeKeyGenerators(rand: () => number): ((i: number) => Malformed)[] {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const body = (i: number): string => {
+    const manifest: Record<string, unknown> = { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: `p${i}` }, spec: { broker: "b" } };
+    const place = pick(PROTOTYPE_PLACES);
+    let at = manifest as Record<string, unknown>;
+    place.forEach((k, n) => (at = (at[k] ??= /^\d+$/.test(place[n + 1] ?? "") ? [] : {}) as Record<string, unknown>));
+    at[PLACEHOLDER] = JSON.parse(pick(['{"error": 1}', '{"polluted": "yes"}', "1", '"x"', "[1]"]));
+    // Written as text: in an object literal `__proto__` would set a prototype, not a member.
+    return JSON.stringify(manifest).replace(`"${PLACEHOLDER}"`, JSON.stringify(pick(["__proto__", "constructor", "prototype"])));
+  };
+  const path = (i: number) => `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/p${i}`;
+  return [
+    (i) => ({ kind: "prototype key, PUT", path: path(i), init: { method: "PUT", headers: { ...auth, "content-type": pick(["application/json", "application/yaml"]) }, body: body(i) }, expect: /^400$/ }),
+    (i) => ({ kind: "prototype key, POST", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers`, init: { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: body(i) }, expect: /^400$/ }),
+    (i) => ({ kind: "prototype key, merge patch", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/valid`, init: { method: "PATCH", headers: { ...auth, "content-type": "application/merge-patch+json" }, body: body(i) }, expect: /^400$/ }),
+    (i) => ({ kind: "prototype key, apply", path: `${path(i)}?fieldManager=fuzz`, init: { method: "PATCH", headers: { ...auth, "content-type": "application/apply-patch+yaml" }, body: body(i) }, expect: /^400$/ }),
+  ];
+}
+
+/**
+ * Events (202) whose data makes the `jsonata` EventTransform's built-ins ask for too much: long pads,
+ * joins and replacements, backtracking patterns, huge ranges and distinct sets. The transform ends in an
+ * error whatever happens, so every one of them must reach the dead-letter sink.
+ */
+function jsonataGenerators(rand: () => number): ((i: number) => Malformed)[] {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const size = () => 1_000 + Math.floor(rand() * 20_000);
+  const data = (): Record<string, unknown> => pick([
+    () => ({ op: "pad", n: pick([5e7, 1e9, -5e7, 3e6]) }),
+    () => ({ op: "match", s: `${"a".repeat(size())}!` }),
+    () => ({ op: "join", n: 100_000, s: "x".repeat(100 + Math.floor(rand() * 1_000)) }),
+    () => ({ op: "replace", s: "a".repeat(size()), r: "b".repeat(1_000) }),
+    () => ({ op: "split", s: "x".repeat(size()) }),
+    () => ({ op: "range", n: pick([1e7, 1e8, 2e5]) }),
+    () => ({ op: "distinct", n: pick([2e4, 1e5]) }),
+    () => ({ op: "string", n: 100_000, s: "y".repeat(size()) }),
+  ])();
+  return [(i) => ({ kind: "JSONata built-ins asked for too much", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ specversion: "1.0", id: `j-${i}`, source: "/fuzz", type: "jsonata.t", datacontenttype: "application/json", data: data() }) }, expect: /^202$/ })];
+}
+
+/** The `jsonata` EventTransform: one built-in per `data.op`, then an error, so that its every event is a dead letter. */
+const JSONATA_FUZZ = `(
+  $r := data.op = "pad" ? $pad("", data.n)
+    : data.op = "match" ? $match(data.s, /^(a+)+$/)
+    : data.op = "join" ? $join([1..data.n].$string(), data.s)
+    : data.op = "replace" ? $replace(data.s, "a", data.r)
+    : data.op = "split" ? $count($split(data.s, ""))
+    : data.op = "range" ? $count([1..data.n])
+    : data.op = "distinct" ? $count($distinct([1..data.n]))
+    : data.op = "string" ? ($s := data.s; $string([1..data.n].($s)));
+  $error("survived: " & data.op)
+)`;
+
 /** Media types that backtracking patterns choke on: long parameter runs ending in a bad character, unterminated quotes. */
 function hostileMediaType(rand: () => number): string {
   const n = 16 + Math.floor(rand() * 400);
@@ -174,6 +235,10 @@ beforeAll(async () => {
   await apply(router.url, NS, "brokers", broker("b"));
   await apply(router.url, NS, "triggers", trigger("valid", { broker: "b", filters: [{ exact: { type: "dev.edge-eventing.test" } }], subscriber: { uri: `${sub.url}/fuzz` } }));
   await apply(router.url, NS, "triggers", trigger("regex", { broker: "b", filters: [{ cel: "event.data.input.matches(event.data.pattern)" }], subscriber: { uri: `${sub.url}/regex` } }));
+  const jsonata = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "jsonata" }, spec: { jsonata: { expression: JSONATA_FUZZ } } };
+  await apply(router.url, NS, "eventtransforms", jsonata, "eventing.knative.dev/v1alpha1");
+  const transform = { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "jsonata" } };
+  await apply(router.url, NS, "triggers", trigger("jsonata", { broker: "b", filters: [{ exact: { type: "jsonata.t" } }], subscriber: transform, delivery: { deadLetterSink: { uri: `${sub.url}/jsonata-dls` } } }));
 });
 afterAll(async () => {
   await router?.kill();
@@ -182,7 +247,7 @@ afterAll(async () => {
 
 it(`answers ${REQUESTS} malformed requests with 4xx only, and keeps serving valid traffic`, async () => {
   const rand = prng(7);
-  const gens = generators(rand);
+  const gens = [...generators(rand), ...prototypeKeyGenerators(rand), ...jsonataGenerators(rand)];
   const byKind = new Map<string, Record<string, number>>();
   const times = new Map<string, number[]>();
   const bad: string[] = [];
@@ -235,10 +300,13 @@ it(`answers ${REQUESTS} malformed requests with 4xx only, and keeps serving vali
   expect(percentile(alone, 99)).toBeLessThan(HOSTILE_P99_MS);
   expect(validStatus.every((s) => s === 202)).toBe(true);
 
-  // After the run: still serving, and every valid event was delivered.
+  // After the run: still serving, every valid event delivered, every JSONata event dead-lettered with knativeerror*.
   const after = await fetch(`${router.url}/${NS}/b`, event("valid-after"));
   expect(after.status).toBe(202);
   await receivedAtLeast(sub.url, "/fuzz", validStatus.length + 1, 30_000);
+  const transformed = byKind.get("JSONata built-ins asked for too much")?.["202"] ?? 0;
+  const dead = await receivedAtLeast(sub.url, "/jsonata-dls", transformed, 60_000);
+  expect(dead.every((d) => d.headers["ce-knativeerrorcode"] === "422")).toBe(true);
 });
 
 it("reads 10,000 generated hostile Alibaba XML documents, each in well under 100 ms", () => {

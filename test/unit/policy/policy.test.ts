@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { admit, subMatches } from "../../../shared/policy/admit.ts";
-import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule, selectorMatches, validateEventPolicy } from "../../../shared/policy/spec.ts";
+import { appliesTo, audienceOf, type EventPolicySpec, listedIssuers, policyRule, selectorMatches, validateEventPolicy } from "../../../shared/policy/spec.ts";
 import { policyStatus } from "../../../shared/policy/status.ts";
 import type { Manifest } from "../../../shared/resources/manifest.ts";
 import type { CloudEvent } from "../../../shared/cloudevents/event.ts";
 
 const SOURCES = [{ kind: "KafkaSource", group: "sources.knative.dev" }, { kind: "PingSource", group: "sources.knative.dev" }];
 const policy = (spec: EventPolicySpec, name = "p", namespace = "ns"): Manifest<EventPolicySpec> => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name, namespace }, spec });
-const brokerMeta = (name: string, labels: Record<string, string> = {}, namespace = "ns") => ({ metadata: { name, namespace, labels } });
+const brokerMeta = (name: string, labels: Record<string, string> = {}, namespace = "ns", kind = "Broker") => ({ kind, metadata: { name, namespace, labels } });
 const event = (type: string, source = "/s"): CloudEvent => ({ attributes: { specversion: "1.0", id: "1", source, type } });
 
 describe("validation", () => {
@@ -44,6 +44,17 @@ describe("which brokers a policy applies to", () => {
     expect(appliesTo(policy({}), brokerMeta("any", {}, "other"))).toBe(false);
   });
 
+  it("applies to EventTransforms, Sequences and Parallels as to brokers: by kind and name, by selector, or all", () => {
+    const seq = (name: string, labels: Record<string, string> = {}) => brokerMeta(name, labels, "ns", "Sequence");
+    expect(appliesTo(policy({ to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "s" } }] }), seq("s"))).toBe(true);
+    expect(appliesTo(policy({ to: [{ ref: { kind: "Broker", name: "s" } }] }), seq("s"))).toBe(false);
+    expect(appliesTo(policy({ to: [{ selector: { kind: "Broker", matchLabels: { team: "ci" } } }] }), seq("s", { team: "ci" }))).toBe(false);
+    expect(appliesTo(policy({ to: [{ selector: { matchLabels: { team: "ci" } } }] }), seq("s", { team: "ci" }))).toBe(true);
+    expect(appliesTo(policy({}), brokerMeta("t", {}, "ns", "EventTransform"))).toBe(true);
+    const to = [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "t" } }, { ref: { apiVersion: "flows.knative.dev/v1", kind: "Parallel", name: "p" } }, { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Sequence", name: "s" } }];
+    expect(validateEventPolicy(policy({ to, from: [{ sub: "x" }] }), SOURCES)).toEqual([{ field: "spec.to[2].ref.kind", message: expect.stringContaining("Broker, EventTransform, Sequence, Parallel") }]);
+  });
+
   it("evaluates label selector expressions as Kubernetes does", () => {
     const labels = { env: "prod", tier: "web" };
     expect(selectorMatches({ matchExpressions: [{ key: "env", operator: "In", values: ["prod", "stage"] }] }, labels)).toBe(true);
@@ -54,7 +65,9 @@ describe("which brokers a policy applies to", () => {
   });
 
   it("gives Knative's audience and reads OIDC_ISSUERS", () => {
-    expect(brokerAudience("team-a", "default")).toBe("eventing.knative.dev/broker/team-a/default");
+    expect(audienceOf("Broker", "team-a", "default")).toBe("eventing.knative.dev/broker/team-a/default");
+    expect(audienceOf("Sequence", "team-a", "flow")).toBe("flows.knative.dev/sequence/team-a/flow");
+    expect(audienceOf("EventTransform", "team-a", "t")).toBe("eventing.knative.dev/eventtransform/team-a/t");
     expect(listedIssuers(" https://a.example , ,https://token.actions.githubusercontent.com")).toEqual(["https://a.example", "https://token.actions.githubusercontent.com"]);
     expect(listedIssuers(undefined)).toEqual([]);
   });
