@@ -9,6 +9,7 @@ import type { Admission, PolicyRefusal } from "../contracts/ingest.ts";
 import { type CompiledFilter, compileTriggerFilter } from "../filters/knative.ts";
 import type { PolicyRule, SourceIdentity } from "./spec.ts";
 
+/** Who sends to a broker, as its EventPolicies name producers (delivery's sender is DeliverySender, durable-objects/broker-sender.ts). */
 export type Sender = { sub: string } | { source: SourceIdentity };
 
 export type PolicyDecision = { allowed: true } | { allowed: false; reason: "sender_not_allowed" | "event_not_allowed"; error: string; index?: number };
