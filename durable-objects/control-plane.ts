@@ -23,7 +23,10 @@ import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, listedIssuers, policyRule } from "../shared/policy/spec.ts";
-import type { RefusalRow } from "../shared/metrics/prometheus.ts";
+import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
+import { requestReplyRoute } from "../shared/requestreply/spec.ts";
+import { clusterOf } from "../shared/kubernetes/cluster.ts";
+import { JOB_SINK_TOKEN_ANNOTATION, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
 
 type Row = { manifest: string };
 
@@ -40,7 +43,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS ingress_refusals (
         namespace TEXT NOT NULL, broker TEXT NOT NULL, code INTEGER NOT NULL, value INTEGER NOT NULL,
-        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;`);
+        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS jobsink_jobs (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;`);
     // Brokers from before the routing table were single objects, configured already.
     this.sql.exec("INSERT OR IGNORE INTO routes SELECT namespace || '/' || name, 1, '[]' FROM resources WHERE kind = 'Broker'");
   }
@@ -57,7 +62,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const candidate = { ...given, metadata: { ...given.metadata, namespace }, spec: given.spec ?? {} };
     const causes = info.validate(candidate);
     if (causes.length > 0) return this.refuse(info, name, causes);
-    const refs = info.references?.(candidate, this.stored(ctx)) ?? [];
+    const refs = info.storedChecks?.(candidate, this.stored(ctx)) ?? [];
     if (refs.length > 0) return this.refuse(info, name, refs);
 
     const existing = this.read(kind, namespace, given.metadata.name);
@@ -163,7 +168,11 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
       return applying.length > 0 ? { partitions, policies: applying } : { partitions };
     };
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks };
+    const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+    );
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m)]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -172,6 +181,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       "INSERT INTO ingress_refusals (namespace, broker, code, value) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
       JSON.stringify(batch),
     );
+  }
+
+  /** Add what isolates counted of Jobs their JobSinks created: [namespace, jobsink, count] each. */
+  countJobs(batch: [string, string, number][]): void {
+    this.sql.exec(
+      "INSERT INTO jobsink_jobs (namespace, name, value) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
+      JSON.stringify(batch),
+    );
+  }
+
+  /** Jobs created per JobSink that exists, for /metrics. */
+  jobCounts(): JobCountRow[] {
+    return this.sql
+      .exec<JobCountRow>("SELECT namespace, name AS jobsink, value FROM jobsink_jobs WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'JobSink' AND resources.namespace = jobsink_jobs.namespace AND resources.name = jobsink_jobs.name) ORDER BY namespace, name")
+      .toArray();
   }
 
   /** Refused ingress requests of the brokers that exist, for /metrics. */
@@ -188,7 +212,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async reconcile(): Promise<number> {
     const last = this.lastContext();
     if (!last) return 0;
-    const ctx = this.withTransforms(last);
+    const ctx = this.withTargets(last);
     let pushed = 0;
     for (const k of KINDS) {
       for (const m of this.manifests(k.kind)) {
@@ -259,23 +283,36 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       sources: (namespace) => this.sources(namespace),
       compositions: (namespace) => this.compositions(namespace),
       partitions: (namespace, broker) => this.route(namespace, broker)?.partitions,
+      exists: (kind, namespace, name) => this.read(kind, namespace, name) !== null,
+      runnersNaming: (m) =>
+        KINDS.filter((k) => k.references && k.runs).flatMap((k) => this.manifests(k.kind, m.metadata.namespace).filter((r) => k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name))),
       oidc: listedIssuers(this.env.OIDC_ISSUERS).length > 0,
+      env: this.env,
     };
   }
 
   /**
-   * The context with every EventTransform's spec, so that a destination naming one resolves to the
-   * expression the delivering object compiles (shared/resources/destination.ts).
+   * The context with every EventTransform's spec and every JobSink's Job and cluster, so that a destination
+   * naming one resolves to what the delivering object runs (shared/resources/destination.ts).
    */
-  private withTransforms(ctx: ResolveContext): ResolveContext {
+  private withTargets(ctx: ResolveContext): ResolveContext {
+    const key = (m: Pick<Manifest, "metadata">) => `${m.metadata.namespace}/${m.metadata.name}`;
     const transforms = this.manifests("EventTransform");
-    return { ...ctx, transforms: Object.fromEntries(transforms.map((t) => [`${t.metadata.namespace}/${t.metadata.name}`, transformSpecOf(t, ctx)])) };
+    return {
+      ...ctx,
+      transforms: Object.fromEntries(transforms.map((t) => [key(t), transformSpecOf(t, ctx)])),
+      jobSinks: Object.fromEntries(this.jobSinkRuns().map(([m, run]) => [key(m), run])),
+    };
+  }
+
+  private jobSinkRuns() {
+    return this.manifests("JobSink").map((m) => [m, jobSinkRun(m, this.read("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m)))] as const);
   }
 
   /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored): what depends on it, then its own objects. */
   private async propagate(m: Manifest, unbound: ResolveContext): Promise<void> {
     const info = kindByName(m.kind)!;
-    const ctx = this.withTransforms(unbound);
+    const ctx = this.withTargets(unbound);
     for (const p of [...(info.dependents?.(m, this.stored(ctx)) ?? []), ...info.objects(m)]) await this.push(p, ctx);
   }
 
@@ -309,14 +346,18 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const stored = this.read(m.kind, ns, m.metadata.name);
     const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored, ctx) : undefined;
     const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
-    const count = stored ? runnerCount(stored) : 0;
+    // A resource that names one that is missing does not run (its status says which).
+    const named = stored ? (kindByName(m.kind)?.references?.(stored) ?? []).map((r) => this.read(r.kind, ns, r.name)) : [];
+    const runs = stored && !named.includes(null) ? stored : null;
+    const cluster = named.find((r) => r?.kind === "KubernetesCluster");
+    const count = runs ? runnerCount(runs) : 0;
     const was = Number(this.settings.get(key) ?? 1);
     await Promise.all(
       Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
-        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(stored && i < count ? { manifest: stored, sink, ctx, ...(i > 0 ? { consumer: i } : {}) } : null),
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(runs && i < count ? { manifest: runs, sink, ctx, ...(cluster ? { cluster: clusterOf(cluster) } : {}), ...(i > 0 ? { consumer: i } : {}) } : null),
       ),
     );
-    if (stored) this.settings.put(key, String(count));
+    if (runs) this.settings.put(key, String(count));
     else this.settings.delete(key);
   }
 
@@ -389,10 +430,14 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => t.spec.broker === name);
     const dls = broker.spec.delivery?.deadLetterSink;
+    const requestReplies = this.manifests("RequestReply", namespace)
+      .filter((m) => m.spec.brokerRef.name === name)
+      .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
       namespace,
       name,
       ...brokerSettings(broker),
+      ...(requestReplies.length > 0 ? { requestReplies } : {}),
       delivery: broker.spec.delivery,
       deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {

@@ -16,6 +16,16 @@ import { type ResolveContext, resolveDestination, targetUrl } from "./destinatio
 import { type BrokerSpec, isPaused, partitionCount, TRIGGER_ANNOTATIONS, type TriggerSpec, validateBroker, validateBrokerChange, validateTrigger } from "./eventing.ts";
 import { condition, type Manifest, readyCondition } from "./manifest.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
+import { type RequestReplySpec, validateRequestReply } from "../requestreply/spec.ts";
+import { requestReplyStatus } from "../requestreply/status.ts";
+import { CLUSTER_ANNOTATION, validateKubernetesCluster } from "../kubernetes/cluster.ts";
+import { type JobSinkSpec, jobSinkCluster, jobSinkStatus, validateJobSink } from "./job-sink.ts";
+
+/** Another resource of the same namespace that one names. */
+export interface Reference {
+  kind: string;
+  name: string;
+}
 
 /**
  * What a kind is and does, in one entry: how the management API serves it, how its manifest is checked,
@@ -43,8 +53,13 @@ export interface KindEntry<Spec> {
   runs?: "bridge" | "schedule" | "scaling";
   /** How many runner objects share a resource (a KafkaSource's consumers); one without it. */
   consumers?: (m: Manifest<Spec>) => number;
+  /**
+   * The resources it names: a change to one of them re-pushes it, and its runner stops while one is
+   * missing (a ScaledObject's or a JobSink's KubernetesCluster).
+   */
+  references?: (m: Manifest<Spec>) => Reference[];
   /** Checks against the other stored resources, at every write (a Replay's broker and triggers exist). */
-  references?: (m: Manifest<Spec>, stored: StoredResources) => FieldError[];
+  storedChecks?: (m: Manifest<Spec>, stored: StoredResources) => FieldError[];
   /** Checks of a replacement beyond `immutable` (a Broker's partitions may only grow). */
   change?: (before: Manifest<Spec>, after: Manifest<Spec>) => FieldError[];
   /** The status computed from the stored resources; `observedGeneration` is added to it. */
@@ -55,6 +70,15 @@ export interface KindEntry<Spec> {
   objects: (m: Manifest<Spec>) => Push[];
   /** Other resources' objects a change of it re-pushes (a Trigger's broker), before its own. */
   dependents?: (m: Manifest<Spec>, stored: StoredResources) => Push[];
+}
+
+/** What a kind's `status` may read besides its manifest (statusContext gives it from the stored resources). */
+export interface StatusContext {
+  baseUrl: string;
+  /** Whether a resource of that kind and name exists in the resource's namespace. */
+  exists(kind: string, name: string): boolean;
+  /** The Worker's env: which secrets are set. */
+  env: object;
 }
 
 export type Status = Record<string, unknown>;
@@ -83,9 +107,22 @@ export interface StoredResources {
   compositions(namespace: string): Manifest[];
   /** A broker's partition count as routed, undefined before it has a route. */
   partitions(namespace: string, broker: string): number | undefined;
+  /** Whether a resource of any kind exists. */
+  exists(kind: string, namespace: string, name: string): boolean;
+  /** Every resource of a namespace whose kind `runs` and that names `m` (KindEntry.references). */
+  runnersNaming(m: ResourceRef): ResourceRef[];
   /** Whether the router trusts any OIDC issuer (OIDC_ISSUERS). */
   oidc: boolean;
+  /** The Worker's env: which secrets are set. */
+  env: object;
 }
+
+/** A kind's StatusContext from the stored resources. */
+const statusContext = (m: ResourceRef, stored: StoredResources): StatusContext => ({
+  baseUrl: stored.ctx.baseUrl,
+  env: stored.env,
+  exists: (kind, name) => stored.exists(kind, m.metadata.namespace!, name),
+});
 
 /** The objects whose state a live status reads. */
 export interface LiveObjects {
@@ -111,8 +148,11 @@ export interface KindSpecs {
   Sequence: SequenceSpec;
   Parallel: ParallelSpec;
   EventPolicy: EventPolicySpec;
+  RequestReply: RequestReplySpec;
   Replay: ReplaySpec;
   ScaledObject: Record<string, unknown>;
+  KubernetesCluster: Record<string, unknown>;
+  JobSink: JobSinkSpec;
 }
 
 /** Every kind the management API serves: tables keyed by it must have an entry for each. */
@@ -131,6 +171,18 @@ export function immutableChanges(info: KindInfo, before: Manifest, after: Manife
 
 /** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
 const sourceChecks = (own: (m: Manifest) => FieldError[]) => (m: Manifest) => [...own(m), ...validateSourceCommon(m as Manifest<SourceSpec>)];
+
+/** A ScaledObject's KubernetesCluster, when its annotation names one. */
+const namedCluster = (m: ResourceRef): Reference[] => {
+  const name = m.metadata.annotations?.[CLUSTER_ANNOTATION];
+  return name === undefined ? [] : [{ kind: "KubernetesCluster", name }];
+};
+
+/** Ready=False while a KubernetesCluster it names is missing; nothing to add otherwise (its runner reports). */
+function scaledObjectStatus(m: ResourceRef, ctx: StatusContext): Status {
+  const missing = namedCluster(m).find((r) => !ctx.exists(r.kind, r.name));
+  return missing ? { conditions: [readyCondition(false, "KubernetesClusterNotFound", `KubernetesCluster "${missing.name}" does not exist in namespace "${m.metadata.namespace}"`)] } : {};
+}
 
 const SOURCES = "sources.knative.dev";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
@@ -167,6 +219,20 @@ const composition = <Spec>(kind: CompositionKind, sinkOf: (spec: Spec) => Destin
     },
     objects: (m: ResourceRef): Push[] => [{ to: "composition", resource: m }],
   }) as const;
+
+/**
+ * The dependents of a kind whose resolved form travels inside delivery targets (an EventTransform's
+ * expression, a JobSink's Job, a KubernetesCluster's connection): everything of its namespace that
+ * delivers, every broker, source channel and other composition.
+ */
+const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => {
+  const ns = m.metadata.namespace!;
+  return [
+    ...stored.list("Broker", ns).map((b): Push => ({ to: "broker", namespace: ns, name: b.metadata.name })),
+    ...stored.sources(ns).map((s): Push => ({ to: "channels", source: s })),
+    ...stored.compositions(ns).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
+  ];
+};
 
 const deadLetterSinkUri = (delivery: DeliverySpec | undefined, ns: string, ctx: ResolveContext) =>
   delivery?.deadLetterSink ? { deadLetterSinkUri: targetUrl(resolveDestination(delivery.deadLetterSink, ns, ctx), ctx.baseUrl) } : {};
@@ -241,15 +307,7 @@ const REGISTRY = {
     validate: (m: Manifest) => validateEventTransform(m as never),
     ...composition<EventTransformSpec>("EventTransform", (spec) => spec.sink),
     categories: ["all", "knative", "eventing"],
-    // Whatever delivers to an EventTransform carries its expression: every broker, source channel and other composition of the namespace.
-    dependents: (m, stored) => {
-      const ns = m.metadata.namespace!;
-      return [
-        ...stored.list("Broker", ns).map((b): Push => ({ to: "broker", namespace: ns, name: b.metadata.name })),
-        ...stored.sources(ns).map((s): Push => ({ to: "channels", source: s })),
-        ...stored.compositions(ns).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
-      ];
-    },
+    dependents: inTargets,
   },
   Sequence: { group: "flows.knative.dev", versions: ["v1"], plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), ...composition<SequenceSpec>("Sequence"), categories: ["all", "knative", "flows"] },
   Parallel: { group: "flows.knative.dev", versions: ["v1"], plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), ...composition<ParallelSpec>("Parallel"), categories: ["all", "knative", "flows"] },
@@ -261,10 +319,22 @@ const REGISTRY = {
     categories: ["all", "knative", "eventing"],
     status: (m, stored) => {
       const ns = m.metadata.namespace!;
-      return policyStatus(m.spec, (kind, name, namespace = ns) => kindByName(kind) !== undefined && stored.read(kind as KindName, namespace, name) !== null, stored.oidc);
+      return policyStatus(m.spec, (kind, name, namespace = ns) => stored.exists(kind, namespace, name), stored.oidc);
     },
     // The routing table reads policies when it is built: nothing is pushed.
     objects: () => [],
+  },
+  RequestReply: {
+    group: "eventing.knative.dev",
+    versions: ["v1alpha1"],
+    plural: "requestreplies",
+    validate: (m: Manifest) => validateRequestReply(m as never),
+    immutable: ["brokerRef"],
+    categories: ["all", "knative", "eventing"],
+    status: (m, stored) => requestReplyStatus(m, statusContext(m, stored)),
+    // Its broker's pushed configuration carries it.
+    objects: () => [],
+    dependents: (m) => [{ to: "broker", namespace: m.metadata.namespace!, name: m.spec.brokerRef.name }],
   },
   Replay: {
     group: "edge-eventing.dev",
@@ -272,7 +342,7 @@ const REGISTRY = {
     plural: "replays",
     validate: validateReplay,
     immutable: ["broker", "from", "to", "triggers", "state", "filters"],
-    references: (m, stored) => {
+    storedChecks: (m, stored) => {
       const ns = m.metadata.namespace!;
       const triggers = stored.list("Trigger", ns).filter((t) => t.spec.broker === m.spec.broker).map((t) => t.metadata.name);
       return replayReferences(m.spec, stored.read("Broker", ns, m.spec.broker) ? triggers : null);
@@ -287,8 +357,31 @@ const REGISTRY = {
     validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations),
     runs: "scaling",
     shortNames: ["so"],
+    references: namedCluster,
+    status: (m, stored) => scaledObjectStatus(m, statusContext(m, stored)),
     live: (m, objects) => objects.runner(m),
     objects: (m) => [{ to: "runner", resource: m }],
+  },
+  KubernetesCluster: {
+    group: "edge-eventing.dev",
+    versions: ["v1alpha1"],
+    plural: "kubernetesclusters",
+    validate: validateKubernetesCluster,
+    // JobSinks' Jobs carry its connection; the runners naming it (a ScaledObject's) run with it.
+    objects: () => [],
+    dependents: (m, stored) => [...inTargets(m, stored), ...stored.runnersNaming(m).map((r): Push => ({ to: "runner", resource: r }))],
+  },
+  JobSink: {
+    group: "sinks.knative.dev",
+    versions: ["v1alpha1"],
+    plural: "jobsinks",
+    validate: (m: Manifest) => validateJobSink(m as never),
+    categories: ["all", "knative", "eventing", "sink"],
+    references: (m) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
+    status: (m, stored) => jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))),
+    // Whatever delivers to it carries its Job: nothing of its own is configured.
+    objects: () => [],
+    dependents: inTargets,
   },
 } satisfies { [K in KindName]: KindEntry<KindSpecs[K]> };
 
