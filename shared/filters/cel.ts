@@ -4,7 +4,7 @@
  * - Attributes keep their CloudEvents type: String and Boolean as such, Integer as CEL `int`.
  *   `time` and the URI attributes are strings, as CESQL reads them.
  * - `event.data` is the parsed JSON when the data is JSON (`dataAsJson`), otherwise absent, so
- *   `has(event.data)` tells. It is parsed once per evaluation, and only by expressions that can read it.
+ *   `has(event.data)` tells. It is parsed once per event, and only once an expression that can read it runs.
  * - JSON numbers are CEL `double`, as in cel-go's JSON mapping. CEL compares numbers across types,
  *   so `event.data.count > 5`, `== 7` and `in [7, 8]` work with int literals; arithmetic does not
  *   mix types (`event.data.count + 1` is an error): write `+ 1.0` or `int(event.data.count) + 1`.
@@ -45,7 +45,10 @@ export interface CelProgram {
 
 /** Per-event scratch shared by the filters evaluated on one event (see shared/filters/knative.ts). */
 export interface FilterScratch {
+  /** The whole `event` map, for expressions that use `event` other than by naming fields. */
   cel?: Record<string, unknown>;
+  /** The event's data as CEL reads it, parsed once: `value` is undefined when the data is not JSON. */
+  celData?: { value: unknown };
 }
 export interface CelOptions {
   /** `bool` (the default, for filters) refuses expressions whose checked type can only be something else. */
@@ -100,7 +103,7 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
   const checked = evaluator.check();
   if (!checked.valid) return { error: { kind: "type", message: describe(checked.error) } };
   const type = String(checked.type);
-  const withData = readsData(evaluator.ast);
+  const context = eventContext(fieldsRead(evaluator.ast));
   if ((options.result ?? "bool") === "bool" && type !== "bool" && type !== "dyn") {
     return { error: { kind: "type", message: `a filter must return bool, this expression returns ${type}` } };
   }
@@ -108,15 +111,15 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
     program: {
       evaluate(event) {
         try {
-          const value: unknown = evaluator({ event: celEvent(event, withData, {}) });
+          const value: unknown = evaluator(context(event, {}));
           return { value, type: celTypeOf(value), error: null };
         } catch (e) {
           return { value: null, type: "Null", error: { kind: "evaluation", message: describe(e) } };
         }
       },
-      matches(event, scratch = {}) {
+      matches(event, scratch) {
         try {
-          return evaluator({ event: celEvent(event, withData, scratch) }) === true;
+          return evaluator(context(event, scratch)) === true;
         } catch {
           return false;
         }
@@ -125,25 +128,69 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
   };
 }
 
+type EventContext = (event: CloudEvent, scratch?: FilterScratch) => { event: Record<string, unknown> | EventFields };
+
 /**
- * The `event` map: attributes by name (Integer as int), and `data` once an expression that can read it
- * asks. Built once per event and kept in `scratch` for the other filters on the same event.
+ * How an expression gets its context, the `event` map: attributes by name, Integer as `int`, and `data` when JSON.
+ * An expression that only names fields (`event.type`, `has(event.subject)`) reads them from the event
+ * through an `EventFields` kept with the program: nothing is copied. Any other use of `event` gets a
+ * copy of the attributes, made once per event and shared through `scratch` with the other filters on
+ * it. Either way data is parsed at most once per event, when an expression that can read it runs.
  */
-function celEvent(event: CloudEvent, withData: boolean, scratch: FilterScratch): Record<string, unknown> {
-  let view = scratch.cel;
-  if (!view) {
-    view = { ...event.attributes };
-    for (const name in view) {
-      const v = view[name];
-      if (typeof v === "number") view[name] = BigInt(v);
-    }
-    scratch.cel = view;
+function eventContext(fields: readonly string[] | null): EventContext {
+  if (fields === null) {
+    return (event, scratch = {}) => {
+      let view = scratch.cel;
+      if (!view) {
+        view = { ...event.attributes };
+        for (const name in view) view[name] = celValue(view[name]);
+        const data = celData(event, scratch);
+        if (data !== undefined) view.data = data;
+        scratch.cel = view;
+      }
+      return { event: view };
+    };
   }
-  if (withData && event.data !== undefined && !("data" in view)) {
-    const data = dataAsJson(event);
-    if (data !== undefined) view.data = data;
+  const view = new EventFields();
+  const context = { event: view };
+  const readsData = fields.includes("data");
+  return (event, scratch) => {
+    view.event = event;
+    view.scratch = readsData ? (scratch ?? {}) : undefined;
+    return context;
+  };
+}
+
+/**
+ * The `event` map of an expression that only names fields: each field read from the event when cel-js
+ * asks for it. Reused across events (an evaluation is synchronous, and such an expression cannot
+ * return the map itself). cel-js takes a Map where a value's `constructor` is Map and reads its fields
+ * with `get` only; undefined is an absent key (`has()` false, access an error), as in a plain object.
+ */
+class EventFields extends Map<string, unknown> {
+  event: CloudEvent = { attributes: {} };
+  scratch: FilterScratch | undefined;
+
+  override get(name: string): unknown {
+    if (name === "data") return this.scratch && celData(this.event, this.scratch);
+    const attributes = this.event.attributes;
+    return hasOwn(attributes, name) ? celValue(attributes[name]) : undefined;
   }
-  return view;
+}
+Object.defineProperty(EventFields.prototype, "constructor", { value: Map });
+
+const hasOwn = Object.hasOwn;
+
+/** An attribute as CEL sees it: Integer (a JS number) as `int`. */
+function celValue(value: unknown): unknown {
+  return typeof value === "number" ? BigInt(value) : value;
+}
+
+/** `event.data`: the parsed JSON, undefined when the data is not JSON, parsed once per event. Broken JSON throws, every time. */
+function celData(event: CloudEvent, scratch: FilterScratch): unknown {
+  if (event.data === undefined) return undefined;
+  scratch.celData ??= { value: dataAsJson(event) };
+  return scratch.celData.value;
 }
 
 type AstNode = { op: string; args: unknown };
@@ -153,20 +200,24 @@ function isNode(value: unknown): value is AstNode {
 }
 
 /**
- * Whether the expression can reach `event.data`: true unless every use of `event` is a field
- * access to another field (`event.type`). Passing `event` whole (`[event]`, macros over it,
- * `event["data"]`) counts as reading data. Walks cel-js's parsed tree (pinned version; the tests
- * fail if its shape changes).
+ * The fields of `event` the expression names (`data` included), or null when it uses `event` other
+ * than by a field access (`[event]`, macros over it, `event["data"]`): then it may read any field.
+ * Walks cel-js's parsed tree (pinned version; the tests fail if its shape changes).
  */
-function readsData(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(readsData);
-  if (!isNode(node)) return false;
-  if (node.op === "id") return node.args === "event";
-  const args = node.args;
-  if ((node.op === "." || node.op === ".?") && Array.isArray(args) && isNode(args[0]) && args[0].op === "id" && args[0].args === "event") {
-    return args[1] === "data";
-  }
-  return readsData(args);
+function fieldsRead(ast: unknown): string[] | null {
+  const fields = new Set<string>();
+  const walk = (node: unknown): boolean => {
+    if (Array.isArray(node)) return node.every(walk);
+    if (!isNode(node)) return true;
+    if (node.op === "id") return node.args !== "event";
+    const args = node.args;
+    if ((node.op === "." || node.op === ".?") && Array.isArray(args) && isNode(args[0]) && args[0].op === "id" && args[0].args === "event") {
+      fields.add(args[1] as string);
+      return true;
+    }
+    return walk(args);
+  };
+  return walk(ast) ? [...fields] : null;
 }
 
 /**

@@ -90,6 +90,68 @@ describe("the event variable", () => {
   });
 });
 
+describe("the event view shared by the filters on one event", () => {
+  const program = (expression: string) => {
+    const compiled = compileCel(expression);
+    if ("error" in compiled) throw new Error(compiled.error.message);
+    return compiled.program;
+  };
+  /** An event whose JSON data counts how often it is read, so a test can tell how often it was parsed. */
+  const counted = (json: string) => {
+    const reads = { count: 0 };
+    const event: CloudEvent = {
+      attributes: { ...attributes, datacontenttype: "application/json" },
+      data: {
+        kind: "json",
+        get json() {
+          reads.count++;
+          return json;
+        },
+      },
+    };
+    return { event, reads };
+  };
+
+  it("reads each event's own fields when one program runs over many events", () => {
+    const filter = program('event.exint > 40 && has(event.region) && event.region == "eu"');
+    expect(filter.matches({ attributes: { ...attributes, region: "eu" } })).toBe(true);
+    expect(filter.matches({ attributes: { ...attributes, exint: 40, region: "eu" } })).toBe(false);
+    expect(filter.matches({ attributes })).toBe(false); // no region: has() is false
+    expect(filter.matches({ attributes: { ...attributes, region: "eu" } }, {})).toBe(true);
+    expect(evaluate("event.exint", { attributes: { ...attributes, exint: 7 } })).toEqual({ value: 7n, type: "Integer", error: null });
+  });
+
+  it("parses data once per event, whichever filters read it", () => {
+    const { event, reads } = counted('{"count": 7}');
+    const scratch = {};
+    expect(program('event.type == "order.created"').matches(event, scratch)).toBe(true);
+    expect(reads.count).toBe(0);
+    expect(program("event.data.count == 7.0").matches(event, scratch)).toBe(true);
+    expect(program("event.data.count > 5 && event.data.count < 8").matches(event, scratch)).toBe(true);
+    expect(program('event.exists(k, k == "data") && event.data.count == 7').matches(event, scratch)).toBe(true);
+    expect(reads.count).toBe(1);
+    const other = counted('{"count": 1}');
+    expect(program("event.data.count == 7.0").matches(other.event, {})).toBe(false);
+    expect(other.reads.count).toBe(1);
+  });
+
+  it("gives the whole map to an expression that uses event whole, after field-only filters on the same event", () => {
+    const scratch = {};
+    const event = withJson('{"n": 1}');
+    expect(program("event.exint == 42").matches(event, scratch)).toBe(true);
+    expect(program(`event.size() == ${Object.keys(event.attributes).length + 1} && event.exint == 42 && event.data.n == 1`).matches(event, scratch)).toBe(true);
+    expect(program("event.exbool && event.exint == 42").matches(event, scratch)).toBe(true);
+  });
+
+  it("fails every filter that reads broken JSON data, not only the first", () => {
+    const scratch = {};
+    const broken = withJson("{not json");
+    expect(program("event.data.x == 1").matches(broken, scratch)).toBe(false);
+    expect(program("has(event.data)").matches(broken, scratch)).toBe(false);
+    expect(evaluate("has(event.data)", broken).error?.kind).toBe("evaluation");
+  });
+});
+
 describe("ExpressionReview for CEL", () => {
   it.each([
     ["event.data.count", 7, "Double"],
