@@ -111,24 +111,35 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
     program: {
       evaluate(event) {
         try {
-          const value: unknown = evaluator(context(event, {}));
+          const value: unknown = evaluator(context.of(event, {}));
           return { value, type: celTypeOf(value), error: null };
         } catch (e) {
           return { value: null, type: "Null", error: { kind: "evaluation", message: describe(e) } };
+        } finally {
+          context.release();
         }
       },
       matches(event, scratch) {
         try {
-          return evaluator(context(event, scratch)) === true;
+          return evaluator(context.of(event, scratch)) === true;
         } catch {
           return false;
+        } finally {
+          context.release();
         }
       },
     },
   };
 }
 
-type EventContext = (event: CloudEvent, scratch?: FilterScratch) => { event: Record<string, unknown> | EventFields };
+const hasOwn = Object.hasOwn;
+const NO_EVENT: CloudEvent = { attributes: {} };
+
+interface EventContext {
+  of(event: CloudEvent, scratch?: FilterScratch): { event: Record<string, unknown> | EventFields };
+  /** After the evaluation: lets go of the event. */
+  release(): void;
+}
 
 /**
  * How an expression gets its context, the `event` map: attributes by name, Integer as `int`, and `data` when JSON.
@@ -139,7 +150,7 @@ type EventContext = (event: CloudEvent, scratch?: FilterScratch) => { event: Rec
  */
 function eventContext(fields: readonly string[] | null): EventContext {
   if (fields === null) {
-    return (event, scratch = {}) => {
+    const of = (event: CloudEvent, scratch: FilterScratch = {}) => {
       let view = scratch.cel;
       if (!view) {
         view = { ...event.attributes };
@@ -150,25 +161,32 @@ function eventContext(fields: readonly string[] | null): EventContext {
       }
       return { event: view };
     };
+    return { of, release() {} };
   }
   const view = new EventFields();
   const context = { event: view };
   const readsData = fields.includes("data");
-  return (event, scratch) => {
-    view.event = event;
-    view.scratch = readsData ? (scratch ?? {}) : undefined;
-    return context;
+  return {
+    of(event, scratch) {
+      view.event = event;
+      view.scratch = readsData ? (scratch ?? {}) : undefined;
+      return context;
+    },
+    release() {
+      view.event = NO_EVENT;
+      view.scratch = undefined;
+    },
   };
 }
 
 /**
  * The `event` map of an expression that only names fields: each field read from the event when cel-js
  * asks for it. Reused across events (an evaluation is synchronous, and such an expression cannot
- * return the map itself). cel-js takes a Map where a value's `constructor` is Map and reads its fields
+ * return the map itself); it lets go of the event after each evaluation. cel-js takes a Map where a value's `constructor` is Map and reads its fields
  * with `get` only; undefined is an absent key (`has()` false, access an error), as in a plain object.
  */
 class EventFields extends Map<string, unknown> {
-  event: CloudEvent = { attributes: {} };
+  event: CloudEvent = NO_EVENT;
   scratch: FilterScratch | undefined;
 
   override get(name: string): unknown {
@@ -178,8 +196,6 @@ class EventFields extends Map<string, unknown> {
   }
 }
 Object.defineProperty(EventFields.prototype, "constructor", { value: Map });
-
-const hasOwn = Object.hasOwn;
 
 /** An attribute as CEL sees it: Integer (a JS number) as `int`. */
 function celValue(value: unknown): unknown {
