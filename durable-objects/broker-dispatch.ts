@@ -42,6 +42,8 @@ export class BrokerDispatch {
    * ingest and settle otherwise; an alarm that comes earlier than needed only pumps once more.
    */
   private armedAt: number | null = null;
+  /** Logged events as sent to subscribers (`outgoing`), by logged event. Weak: they go with the log's segments. */
+  private readonly sent = new WeakMap<CloudEvent, CloudEvent>();
   /** Ordered (trigger, key) pairs whose earlier partition had nothing queued any more (heldForOrder). */
   private readonly drained = new Set<string>();
 
@@ -218,12 +220,25 @@ export class BrokerDispatch {
     forwarded.traceparent = childTraceparent(forwarded.traceparent);
     const toSubscriber = row.phase === "subscriber";
     const target = toSubscriber ? t.config.subscriber : t.deadLetter!;
-    const { knativebrokerttl: ttl, ...rest } = event.attributes;
-    const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
-    // A replayed event is the original with one extension naming the Replay (API.md §6).
-    const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
-    const sent = await this.deliverySender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
+    const ttl = event.attributes.knativebrokerttl;
+    const sent = await this.deliverySender.sendTo(target, this.outgoing(event, row), ttl, t, toSubscriber, forwarded);
     return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
+  }
+
+  /**
+   * The event as a delivery sends it: without its TTL; to a dead-letter sink with the failure's extensions;
+   * replayed, with one extension naming the Replay (API.md §6). A first delivery to a subscriber sends the
+   * same object for every trigger, so that the sender encodes it once (DeliverySender.encoding).
+   */
+  private outgoing(event: CloudEvent, row: DeliveryRow): CloudEvent {
+    const plain = row.phase === "subscriber" && !row.replay;
+    const shared = plain ? this.sent.get(event) : undefined;
+    if (shared) return shared;
+    const { knativebrokerttl: _ttl, ...rest } = event.attributes;
+    const attributes = row.phase === "subscriber" ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
+    const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
+    if (plain) this.sent.set(event, outgoing);
+    return outgoing;
   }
 
   /**

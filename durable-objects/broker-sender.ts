@@ -32,6 +32,11 @@ export class DeliverySender {
   /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
   private readonly connections = new Connections();
   private readonly slotLoad = new Map<string, number>();
+  /**
+   * Encodings by outgoing event and format: the triggers an event matched get the same event object
+   * (BrokerDispatch.outgoing), so it is encoded once, not once per trigger. Weak: it goes with the event.
+   */
+  private readonly encodings = new WeakMap<CloudEvent, Partial<Record<"binary" | "json", Encoded>>>();
 
   private readonly env: Env;
 
@@ -114,19 +119,25 @@ export class DeliverySender {
   /** Encode and send: from this object while it has a connection free, else through a dispatcher slot. */
   private async send(url: string, event: CloudEvent, t: SendingTrigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
     const ns = this.broker!.namespace;
-    let headers: Headers;
-    let body: Uint8Array | null;
-    if (t.policy.format === "json") {
-      headers = new Headers({ "content-type": "application/cloudevents+json" });
-      body = new TextEncoder().encode(encodeStructured(event));
-    } else {
-      ({ headers, body } = encodeBinary(event));
-    }
+    const { headers: encoded, body } = this.encoding(event, t.policy.format === "json" ? "json" : "binary");
+    const headers = new Headers(encoded);
     for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
     headers.set("kn-namespace", ns);
     if (toSubscriber) headers.set("prefer", "reply");
     const req: OutboundRequest = { url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs };
     return this.connections.free ? this.connections.send(req) : this.sendThroughSlot(req, t);
+  }
+
+  /** The event's headers and body in a format, encoded at its first delivery in that format. */
+  private encoding(event: CloudEvent, format: "binary" | "json"): Encoded {
+    let formats = this.encodings.get(event);
+    if (!formats) this.encodings.set(event, (formats = {}));
+    if (format === "json") return (formats.json ??= { headers: [["content-type", "application/cloudevents+json"]], body: utf8.encode(encodeStructured(event)) });
+    if (!formats.binary) {
+      const { headers, body } = encodeBinary(event);
+      formats.binary = { headers: [...headers], body };
+    }
+    return formats.binary;
   }
 
   /** The least-loaded of the trigger's ceil(parallelism / 6) dispatcher slots. */
@@ -143,6 +154,14 @@ export class DeliverySender {
     }
   }
 }
+
+/** An event as sent: its own headers (before the per-delivery ones) and body. The body is shared, never written. */
+interface Encoded {
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+const utf8 = new TextEncoder();
 
 /** A 200 with a body must be a CloudEvent. */
 function replyOf(result: Extract<OutboundResult, { status: number }>): Sent {

@@ -29,6 +29,39 @@ describe("dispatch inside the runtime", () => {
   });
 });
 
+describe("fan-out", () => {
+  it("encodes an event once for all its triggers, yet each delivery has the whole event, its format and its own traceparent", async () => {
+    // 8 triggers whose subscriber takes 200 ms: 6 deliveries leave from the broker, the others through dispatcher slots.
+    const paths = Array.from({ length: 8 }, (_, i) => `/fan-${i}`);
+    for (const path of paths) await script(sub, path, [{ status: 200, delayMs: 200 }]);
+    for (const [i, path] of paths.entries()) {
+      const delivery = i === 7 ? { delivery: { format: "json" } } : {};
+      await applyTrigger(trigger(`fan-${i}`, { broker: "b", filters: [{ exact: { type: "fan.t" } }], subscriber: { uri: `${sub}${path}` }, ...delivery }));
+    }
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const r = await fetchRouter(`/${NS}/b`, {
+      method: "POST",
+      headers: { "ce-specversion": "1.0", "ce-id": "fan-1", "ce-source": "/fan", "ce-type": "fan.t", "ce-knativebrokerttl": "9", "ce-region": "eu", "content-type": "application/json", traceparent },
+      body: '{"order":1234}',
+    });
+    expect(r.status).toBe(202);
+    const got = await Promise.all(paths.map(async (path) => (await receivedAtLeast(sub, path, 1))[0]));
+    for (const g of got.slice(0, 7)) {
+      expect(g.headers).toMatchObject({ "ce-id": "fan-1", "ce-source": "/fan", "ce-type": "fan.t", "ce-region": "eu", "content-type": "application/json", "kn-namespace": NS, prefer: "reply" });
+      expect(g.headers["ce-knativebrokerttl"]).toBeUndefined();
+      expect(g.body).toBe('{"order":1234}');
+    }
+    const structured = got[7];
+    expect(structured.headers["content-type"]).toBe("application/cloudevents+json");
+    expect(JSON.parse(structured.body)).toMatchObject({ id: "fan-1", source: "/fan", type: "fan.t", region: "eu", data: { order: 1234 } });
+    expect(JSON.parse(structured.body).knativebrokerttl).toBeUndefined();
+    // One trace, one span per delivery.
+    const spans = got.map((g) => g.headers.traceparent);
+    expect(spans.every((t) => t.startsWith("00-4bf92f3577b34da6a3ce929d0e0e4736-"))).toBe(true);
+    expect(new Set(spans).size).toBe(8);
+  });
+});
+
 describe("CloudEvents 0.3 fidelity", () => {
   it("delivers a structured 0.3 event's base64 data as the decoded bytes and its Map extension as ce-{name}-{key} headers", async () => {
     await script(sub, "/v03", [{ status: 200 }]);
