@@ -119,35 +119,48 @@ export async function latency(b: Bench, rates: number[], seconds: number): Promi
   return rows;
 }
 
-/** Delivered events/s to 1, 10 and 100 matching triggers, each against the 1-trigger rate. */
+/**
+ * Delivered events/s to 1, 10 and 100 matching triggers, each against the 1-trigger rate. The three run
+ * in turn, FANOUT_ROUNDS times, and each keeps its best round: a phase lasts seconds, and on a shared
+ * machine one phase alone may catch a slow moment the others do not.
+ */
+const FANOUT_ROUNDS = 3;
+
 export async function fanout(b: Bench): Promise<Row[]> {
   const plan = [
-    { triggers: 1, events: 2000 },
-    { triggers: 10, events: 300 },
-    { triggers: 100, events: 40 },
+    { triggers: 1, events: 1000 },
+    { triggers: 10, events: 200 },
+    { triggers: 100, events: 30 },
   ];
-  const measured: { triggers: number; rate: number; note?: string }[] = [];
-  for (const p of plan) {
-    const path = `/fanout${p.triggers}`;
-    const url = await brokerWithTriggers(b.rt.router, { broker: `fanout${p.triggers}`, triggers: p.triggers, subscriber: b.sink.url, path });
-    const start = performance.now();
-    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: p.events, request: (i) => ({ url, init: binaryEvent(`${b.run}-fan${p.triggers}-${i}`) }) });
-    const expected = sent.ok * p.triggers;
-    const got = await drain(b, path, p.triggers, expected);
-    const ms = performance.now() - start;
-    measured.push({ triggers: p.triggers, rate: rate(got, ms), note: failed(sent) ?? (got < expected ? `only ${got} of ${expected} delivered` : undefined) });
+  const best = new Map<number, { rate: number; note?: string }>();
+  const urls = new Map<number, string>();
+  for (const p of plan) urls.set(p.triggers, await brokerWithTriggers(b.rt.router, { broker: `fanout${p.triggers}`, triggers: p.triggers, subscriber: b.sink.url, path: `/fanout${p.triggers}` }));
+  for (let round = 0; round < FANOUT_ROUNDS; round++) {
+    for (const p of plan) {
+      const path = `/fanout${p.triggers}`;
+      const before = sum(b.sink, path, p.triggers);
+      const start = performance.now();
+      const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: p.events, request: (i) => ({ url: urls.get(p.triggers)!, init: binaryEvent(`${b.run}-fan${p.triggers}-${round}-${i}`) }) });
+      const expected = sent.ok * p.triggers;
+      const got = (await drain(b, path, p.triggers, before + expected)) - before;
+      const measured = { rate: rate(got, performance.now() - start), note: failed(sent) ?? (got < expected ? `only ${got} of ${expected} delivered` : undefined) };
+      if (measured.rate > (best.get(p.triggers)?.rate ?? 0)) best.set(p.triggers, measured);
+    }
   }
-  const one = measured[0].rate;
-  return measured.map((m) => ({
-    scenario: `fan-out to ${m.triggers} trigger${m.triggers > 1 ? "s" : ""}`,
-    unit: "deliveries/s",
-    router: m.rate,
-    baselineName: "fan-out to 1 trigger",
-    baseline: one,
-    ratio: m.rate / one,
-    goal: m.triggers === 10 ? { text: ">= 0.3x 1-trigger", met: m.rate / one >= 0.3 } : undefined,
-    note: m.note,
-  }));
+  const one = best.get(1)!.rate;
+  return plan.map(({ triggers }) => {
+    const m = best.get(triggers)!;
+    return {
+      scenario: `fan-out to ${triggers} trigger${triggers > 1 ? "s" : ""}`,
+      unit: "deliveries/s",
+      router: m.rate,
+      baselineName: "fan-out to 1 trigger",
+      baseline: one,
+      ratio: m.rate / one,
+      goal: triggers === 10 ? { text: ">= 3x 1-trigger", met: m.rate / one >= 3 } : undefined,
+      note: m.note,
+    };
+  });
 }
 
 /**
