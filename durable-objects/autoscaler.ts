@@ -165,8 +165,9 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
         for (const message of missing) problems.push({ reason: "MetricUnavailable", message });
         // Never decide on part of the metrics: a missing one could read as idle and scale to zero.
         if (missing.length === 0) {
-          keda = read as KedaMetric[];
-          polled.forEach((t, i) => (observedValues[`${t.source}.${t.metric}`] = keda![i].value));
+          const metrics = read as KedaMetric[];
+          for (const [i, t] of polled.entries()) observedValues[`${t.source}.${t.metric}`] = metrics[i].value;
+          keda = metrics;
           rt.lastKedaSec = tSec;
         }
       }

@@ -139,7 +139,9 @@ export class BrokerDispatch {
       // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
       // still be queued at its earlier partition after a growth (the row's delivery asks).
       const { start, held } = lane.take(free, t.config.ordered, (key) => store.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
-      if (held.length > 0) store.transaction(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
+      if (held.length > 0) store.transaction(() => {
+        for (const e of held) this.enqueue(e.pos, name, e.key, now);
+      });
       for (const e of start) this.state.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
     }
     await this.arm();

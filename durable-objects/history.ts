@@ -132,7 +132,8 @@ export class History {
     const flags = attemptFlags(deadLetterSink, replay);
     if (flags) attempt.push(flags);
     this.update(pos, (h) => {
-      const d = (h[trigger] ??= { s: state, a: [] });
+      h[trigger] ??= { s: state, a: [] };
+      const d = h[trigger];
       d.s = state;
       d.a.push(attempt);
       keepLatest(d, ATTEMPTS_KEPT);
@@ -143,10 +144,14 @@ export class History {
   dropped(trigger: string, positions: number[], replays: string[]): void {
     for (const name of replays) if (this.running.has(name)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", name);
     if (this.retentionMs <= 0) return;
-    for (const pos of positions) this.update(pos, (h) => h[trigger] && (h[trigger].s = "dropped"));
+    for (const pos of positions) {
+      this.update(pos, (h) => {
+        if (h[trigger]) h[trigger].s = "dropped";
+      });
+    }
   }
 
-  private update(pos: number, change: (h: StoredHistory) => unknown): void {
+  private update(pos: number, change: (h: StoredHistory) => void): void {
     const seq = segmentOf(pos);
     const index = String(pos % SEGMENT_EVENTS);
     let segment = this.dirty.get(seq);

@@ -73,7 +73,10 @@ export function toFieldsV1(paths: Path[]): Record<string, unknown> {
   const root: Obj = {};
   for (const p of paths) {
     let at = root;
-    for (const k of p) at = (at[`f:${k}`] ??= {}) as Obj;
+    for (const k of p) {
+      at[`f:${k}`] ??= {};
+      at = at[`f:${k}`] as Obj;
+    }
   }
   return root;
 }

@@ -143,15 +143,21 @@ function validateSelector(value: unknown, path: string): FieldError[] {
   }
   const expressions = value.matchExpressions;
   if (expressions !== undefined && !Array.isArray(expressions)) causes.push({ field: `${path}.matchExpressions`, message: "must be a list" });
-  (Array.isArray(expressions) ? expressions : []).forEach((e, i) => {
+  for (const [i, e] of (Array.isArray(expressions) ? expressions : []).entries()) {
     const at = `${path}.matchExpressions[${i}]`;
-    if (!isObject(e) || typeof e.key !== "string" || e.key === "") return causes.push({ field: `${at}.key`, message: "is required" });
-    if (!OPERATORS.includes(e.operator as string)) return causes.push({ field: `${at}.operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+    if (!isObject(e) || typeof e.key !== "string" || e.key === "") {
+      causes.push({ field: `${at}.key`, message: "is required" });
+      continue;
+    }
+    if (!OPERATORS.includes(e.operator as string)) {
+      causes.push({ field: `${at}.operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+      continue;
+    }
     const values = e.values ?? [];
     const needsValues = e.operator === "In" || e.operator === "NotIn";
     if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) causes.push({ field: `${at}.values`, message: "must be a list of strings" });
     else if (needsValues !== values.length > 0) causes.push({ field: `${at}.values`, message: needsValues ? `is required for ${e.operator}` : `must be empty for ${e.operator}` });
-  });
+  }
   return causes;
 }
 
@@ -182,6 +188,8 @@ export function selectorMatches(selector: PolicySelector, labels: Record<string,
           return e.key in labels;
         case "DoesNotExist":
           return !(e.key in labels);
+        default:
+          return false;
       }
     })
   );

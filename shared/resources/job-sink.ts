@@ -53,11 +53,14 @@ export function validateJobSink(m: Manifest<JobSinkSpec>): FieldError[] {
   const containers = podSpec.containers;
   if (!Array.isArray(containers) || containers.length === 0) causes.push({ field: `${at}.containers`, message: "must list at least one container" });
   else {
-    containers.forEach((c, i) => {
-      if (!isObj(c)) return causes.push({ field: `${at}.containers[${i}]`, message: "must be an object" });
+    for (const [i, c] of containers.entries()) {
+      if (!isObj(c)) {
+        causes.push({ field: `${at}.containers[${i}]`, message: "must be an object" });
+        continue;
+      }
       if (typeof c.name !== "string" || c.name.length > 63 || !CONTAINER_NAME.test(c.name)) causes.push({ field: `${at}.containers[${i}].name`, message: "must be a DNS-1123 label" });
       if (typeof c.image !== "string" || c.image.trim() === "") causes.push({ field: `${at}.containers[${i}].image`, message: "is required" });
-    });
+    }
   }
   if (!RESTART_POLICIES.includes(podSpec.restartPolicy as string)) {
     causes.push({ field: `${at}.restartPolicy`, message: `must be "Never" or "OnFailure" (a Job's pods cannot restart Always)` });
