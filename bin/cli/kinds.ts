@@ -23,7 +23,7 @@ export function kindOfManifest(apiVersion: unknown, kind: unknown): ResolvedKind
   const slash = apiVersion.lastIndexOf("/");
   const [group, version] = slash < 0 ? ["", apiVersion] : [apiVersion.slice(0, slash), apiVersion.slice(slash + 1)];
   const info = KINDS.find((k) => k.group === group && k.kind === kind);
-  if (info && info.versions.includes(version)) return { info, version };
+  if (info?.versions.includes(version)) return { info, version };
   if (info) return { foreign: false, why: `${kind} is served as ${info.versions.map((v) => `${group}/${v}`).join(", ")}, not ${apiVersion}` };
   // A group this router serves with an unknown kind is a mistake; any other group belongs to the cluster.
   const served = KINDS.some((k) => k.group === group);

@@ -92,7 +92,7 @@ export function runDecisions(input: DecideInput): DecideOutput {
   });
 }
 
-function isObject(v: unknown): v is Record<string, any> {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 

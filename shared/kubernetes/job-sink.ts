@@ -23,6 +23,7 @@ export const EVENT_KEY = "event";
 /** Knative's JobSink defaults: every container learns it runs as a batch job. */
 export const EXECUTION_MODE_ENV = "KNATIVE_EXECUTION_MODE";
 
+// biome-ignore lint/suspicious/noExplicitAny: a Job is a Kubernetes document without a schema here, edited in place
 type Obj = Record<string, any>;
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -237,28 +237,36 @@ export class FakeKubernetesApi {
     try {
       o = JSON.parse(body);
     } catch (e) {
-      return status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+      status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+      return;
     }
     const kind = plural === "jobs" ? "Job" : "Secret";
     const what = plural === "jobs" ? "jobs.batch" : "secrets";
     const name = o?.metadata?.name;
     if (o?.metadata?.namespace !== undefined && o.metadata.namespace !== namespace) {
-      return status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      return;
     }
     if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+      return;
     }
     const path = plural === "jobs" ? `/apis/batch/v1/namespaces/${namespace}/jobs/${name}` : `/api/v1/namespaces/${namespace}/secrets/${name}`;
-    if (this.#objects.has(path)) return status(res, 409, "AlreadyExists", `${what} "${name}" already exists`, { name, group: plural === "jobs" ? "batch" : undefined, kind: plural });
+    if (this.#objects.has(path)) {
+      status(res, 409, "AlreadyExists", `${what} "${name}" already exists`, { name, group: plural === "jobs" ? "batch" : undefined, kind: plural });
+      return;
+    }
     const invalid = plural === "jobs" ? jobProblems(o) : secretProblems(o);
     if (invalid.length > 0) {
-      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+      return;
     }
     if (plural === "jobs") {
       const quota = this.#jobQuota.get(namespace);
       const used = [...this.#objects.keys()].filter((k) => k.startsWith(`/apis/batch/v1/namespaces/${namespace}/jobs/`)).length;
       if (quota !== undefined && used + 1 > quota) {
-        return status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+        status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+        return;
       }
     }
     const meta = { ...o.metadata, ...this.#meta(namespace, name) };

@@ -71,7 +71,11 @@ describe("flow control, inside the broker object", () => {
   it("a partition leases its share at a time: a trickle of deliveries costs one limiter request per window, not one per delivery", async () => {
     const quota = new WindowQuota();
     let requests = 0;
-    const limiterEnv = { LIMITER: { getByName: () => ({ take: async (p: number, want: number, limit: RateLimit) => (requests++, quota.take(p, want, limit, Date.now())) }) } } as unknown as Env;
+    const take = async (p: number, want: number, limit: RateLimit) => {
+      requests++;
+      return quota.take(p, want, limit, Date.now());
+    };
+    const limiterEnv = { LIMITER: { getByName: () => ({ take }) } } as unknown as Env;
     const flow = new FlowControl(limiterEnv, () => {});
     const config = { namespace: "n", name: "b", partition: { index: 0, count: 4, previous: [] } } as unknown as BrokerConfig;
     const t = { name: "t", uid: "u", rateLimit: { count: 100, periodMs: 60_000 } } as TriggerConfig;

@@ -117,10 +117,10 @@ async function loadResources() {
     if (rows.length === 0) { box.append(h("p", { class: "muted" }, "none")); continue; }
     box.append(h("table", { "data-kind": title }, h("thead", {}, h("tr", {}, ["Kind", "Namespace", "Name", "Ready", "Reason", "Message"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows.map(({ kind, r }) => {
-        const ready = ((r.status || {}).conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
-        const partitions = (r.status || {}).partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
+        const ready = (r.status?.conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
+        const partitions = r.status?.partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
         // A broker's applying EventPolicies: its ingress takes only the senders they allow.
-        const policies = ((r.status || {}).policies || []).map((p) => p.name);
+        const policies = (r.status?.policies || []).map((p) => p.name);
         const guard = policies.length ? h("span", { class: "policies muted" }, " policies: " + policies.join(", ")) : "";
         return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard),
           h("td", { class: "ready-" + ready.status }, ready.status), h("td", {}, ready.reason || ""), h("td", {}, ready.message || ""));
@@ -205,7 +205,7 @@ function syncTriggers(triggers) {
   for (const key of state.triggers.keys()) if (!wanted.has(key)) { state.triggers.get(key).card.remove(); state.triggers.delete(key); }
   for (const t of triggers) {
     const key = t.metadata.namespace + "/" + t.metadata.name;
-    if (state.triggers.has(key)) { state.triggers.get(key).flow.replaceWith(state.triggers.get(key).flow = flowLine(t)); continue; }
+    if (state.triggers.has(key)) { const card = state.triggers.get(key); const flow = flowLine(t); card.flow.replaceWith(flow); card.flow = flow; continue; }
     const buckets = Array.from({ length: WINDOW_S }, () => ({ accepted: 0, delivered: 0, retried: 0, deadLettered: 0 }));
     const totals = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0 };
     const lines = Object.fromEntries(SERIES.map((s) => [s, h("svg:polyline", { class: "s-" + s, "data-series": s })]));

@@ -48,7 +48,10 @@ describe("window quota", () => {
   it("never grants more than n per window to all partitions together, whatever the order of asks", () => {
     const q = new WindowQuota();
     let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const perWindow = new Map<number, number>();
     for (let t = 0; t < 20_000; t += Math.floor(random() * 40)) {
       const g = q.take(Math.floor(random() * 4), 1 + Math.floor(random() * 8), PER_S, at(0, t));
