@@ -1,26 +1,29 @@
 /**
  * Flow control per trigger, on the broker's side (API.md §8): a paused trigger starts nothing, and a rate
- * limit decides how many of a trigger's due deliveries the pump may start now. A broker of one partition
- * counts its windows itself; the partitions of a partitioned broker lease attempts from the trigger's
- * FlowLimiter object (durable-objects/flow-limiter.ts), keeping what a lease gave until its window ends.
- * When the limit holds deliveries back, a timer wakes the pump when the next attempts may start; the
- * broker's safety alarm covers a timer lost to an eviction.
+ * limit decides how many of a trigger's due deliveries the pump may start now: at most n in any sliding
+ * period (shared/delivery/rate-limit.ts). A broker of one partition holds the limit's n tokens itself; the
+ * partitions of a partitioned broker lease tokens from the trigger's FlowLimiter object
+ * (durable-objects/flow-limiter.ts) and give them back, with the ready times their starts gave them, when
+ * they need others or go idle. When the limit holds deliveries back, a timer wakes the pump when the next
+ * token is ready; the broker's safety alarm covers a timer lost to an eviction.
  */
-import { type RateLimit, WindowQuota, windowOf } from "../shared/delivery/rate-limit.ts";
+import { type Lease, type RateLimit, sameLimit, Tokens } from "../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { limiterStub } from "./flow-limiter.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */
 const UNREACHABLE_RETRY_MS = 1000;
+/** A lease is renewed (or given back) this long before it ends, so the limiter has it back in time. */
+const RENEW_BEFORE_MS = 100;
 
 interface TriggerFlow {
   uid: string;
-  /** The window `left` belongs to. */
-  window: number;
-  /** Attempts leased for that window and not started yet. */
-  left: number;
-  /** A broker of one partition: its own count. */
-  quota: WindowQuota;
+  limit: RateLimit;
+  /** The tokens this partition may use, each with the time it is ready. */
+  tokens: Tokens;
+  /** The lease they belong to, and its end (a broker of one partition owns them for good: 0, Infinity). */
+  lease: number;
+  until: number;
   asking: boolean;
   /** No lease is asked for before this time (the limiter said when more can come). */
   askAfter: number;
@@ -41,7 +44,7 @@ export class FlowControl {
     this.wake = wake;
   }
 
-  /** Forget triggers that are gone or were re-created (a new uid is a new trigger). */
+  /** Forget triggers that are gone, re-created (a new uid is a new trigger) or no longer limited. */
   configure(triggers: TriggerConfig[]): void {
     const keep = new Map(triggers.filter((t) => t.rateLimit).map((t) => [t.name, t.uid]));
     for (const [name, f] of this.flows) {
@@ -53,7 +56,7 @@ export class FlowControl {
 
   /**
    * How many of `due` deliveries of the trigger may start now (retries and replays count like first
-   * attempts). Holding some back arranges a wake-up for when more may start.
+   * attempts); those it allows use a token each. Holding some back arranges a wake-up for when more may start.
    */
   allow(config: BrokerConfig, t: TriggerConfig, due: number, now: number): number {
     const limit = t.rateLimit;
@@ -62,25 +65,21 @@ export class FlowControl {
       if (f) f.held = 0;
       return due;
     }
-    const f = this.flowOf(t);
-    const w = windowOf(now, limit);
-    if (f.window !== w) {
-      f.window = w;
-      f.left = 0;
-    }
-    let start = Math.min(f.left, due);
-    f.left -= start;
-    const partition = config.partition;
-    if (start < due && (!partition || partition.count <= 1)) {
-      const grant = f.quota.take(0, due - start, limit, now);
-      start += grant.granted;
-      if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, now);
-    } else if (start < due && !f.asking) {
-      // Ask for at least this partition's share, so that a trickle of events leases once per window.
-      if (now >= f.askAfter) void this.lease(config, t, limit, f, Math.max(due - start, Math.floor(limit.count / partition!.count)));
+    const partitioned = (config.partition?.count ?? 1) > 1;
+    const f = this.flowOf(t, limit, partitioned, now);
+    // A lease's tokens may not be used from its end on: the limiter has taken them back.
+    if (now >= f.until) f.tokens = new Tokens();
+    const start = f.tokens.use(due, now, limit.periodMs);
+    f.held = due - start;
+    if (f.held === 0) return start;
+    const next = f.tokens.nextAt();
+    const usable = next !== null && next < f.until ? next : null;
+    if (usable !== null) this.wakeAt(t.name, f, usable, now);
+    if (partitioned && (usable === null || now >= f.until - RENEW_BEFORE_MS)) {
+      if (f.asking) return start;
+      if (now >= f.askAfter) void this.lease(config, t, limit, f, this.wantOf(config, f));
       else this.wakeAt(t.name, f, f.askAfter, now);
     }
-    f.held = due - start;
     return start;
   }
 
@@ -89,27 +88,38 @@ export class FlowControl {
     return Object.fromEntries([...this.flows].filter(([, f]) => f.held > 0).map(([name, f]) => [name, f.held]));
   }
 
-  private flowOf(t: TriggerConfig): TriggerFlow {
+  private flowOf(t: TriggerConfig, limit: RateLimit, partitioned: boolean, now: number): TriggerFlow {
     let f = this.flows.get(t.name);
-    if (!f || f.uid !== t.uid) {
+    if (!f || f.uid !== t.uid || !sameLimit(f.limit, limit) || partitioned !== (f.until !== Infinity)) {
       if (f?.timer) clearTimeout(f.timer);
-      f = { uid: t.uid, window: -1, left: 0, quota: new WindowQuota(), asking: false, askAfter: 0, held: 0, timer: null, timerAt: 0 };
+      // A broker of one partition owns all n tokens, ready now; a partition starts with none and leases them.
+      const tokens = new Tokens(partitioned ? [] : [[now, limit.count]]);
+      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, timer: null, timerAt: 0 };
       this.flows.set(t.name, f);
     }
     return f;
   }
 
+  /** At least this partition's share, so that a trickle of events leases once per lease. */
+  private wantOf(config: BrokerConfig, f: TriggerFlow): number {
+    return Math.max(f.held, Math.floor(f.limit.count / config.partition!.count));
+  }
+
+  /** Give back the tokens held (with their ready times) and lease up to `want` (0: only give back). */
   private async lease(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, f: TriggerFlow, want: number): Promise<void> {
     f.asking = true;
+    const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll() } : null;
+    f.tokens = new Tokens();
     try {
-      const grant = await limiterStub(this.env, config.namespace, config.name, t.uid).take(config.partition!.index, want, limit);
-      if (grant.window > f.window) {
-        f.window = grant.window;
-        f.left = 0;
-      }
-      if (grant.window === f.window) f.left += grant.granted;
-      f.askAfter = grant.retryAt ?? 0;
-      if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, Date.now());
+      const lease: Lease = await limiterStub(this.env, config.namespace, config.name, t.uid).lease(config.partition!.index, want, giveBack, limit);
+      if (this.flows.get(t.name) !== f) return;
+      f.tokens = new Tokens(lease.tokens);
+      f.lease = lease.tokens.length > 0 ? lease.id : 0;
+      f.until = lease.until;
+      f.askAfter = lease.retryAt ?? 0;
+      if (lease.retryAt !== null) this.wakeAt(t.name, f, lease.retryAt, Date.now());
+      // Renew before the lease ends, or give it back then if nothing waits.
+      if (f.lease > 0) this.renewAt(config, t, f);
     } catch (e) {
       console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: t.name, error: (e as Error).message }));
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
@@ -117,8 +127,17 @@ export class FlowControl {
     } finally {
       f.asking = false;
     }
-    // Start what was granted; with nothing granted the pump only sets the timer for askAfter again.
-    this.wake(t.name);
+    // Start what was leased; with nothing leased the pump only sets the timer for askAfter again.
+    if (want > 0) this.wake(t.name);
+  }
+
+  /** Near the lease's end: renewed while deliveries are held back, else given back to the limiter. */
+  private renewAt(config: BrokerConfig, t: TriggerConfig, f: TriggerFlow): void {
+    const lease = f.lease;
+    setTimeout(() => {
+      if (this.flows.get(t.name) !== f || f.lease !== lease || f.asking) return;
+      void this.lease(config, t, f.limit, f, f.held > 0 ? this.wantOf(config, f) : 0);
+    }, Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()));
   }
 
   /** One timer per trigger, at the earliest time asked for. */
