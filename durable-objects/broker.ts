@@ -582,6 +582,7 @@ export class Broker extends DurableObject<Env> {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
     this.settle(row, t, outcome, started);
+    this.flow.ended(name, Date.now());
     if (row.id === null) {
       this.lanes.get(name)?.settle(row.event_seq);
       this.lanes.moved();

@@ -83,6 +83,16 @@ export class FlowControl {
     return start;
   }
 
+  /**
+   * A rate-limited attempt ended: its token counts from now. Counting from the pump's `now` is not enough:
+   * an attempt may leave well after it (the first pump after a resume builds a queue of thousands first,
+   * 70-200 ms here), and two on one token would then reach the subscriber less than a period apart.
+   */
+  ended(trigger: string, now: number): void {
+    const f = this.flows.get(trigger);
+    if (f) f.tokens.ended(now, f.limit.periodMs);
+  }
+
   /** Due deliveries the limit holds back, per trigger (those with any). */
   held(): Record<string, number> {
     return Object.fromEntries([...this.flows].filter(([, f]) => f.held > 0).map(([name, f]) => [name, f.held]));

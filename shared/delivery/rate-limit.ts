@@ -80,6 +80,20 @@ export class Tokens {
     return used;
   }
 
+  /**
+   * An attempt started earlier ended at `now`: the earliest token still in use (ready after `now`) is ready
+   * one period after `now` instead, so consecutive attempts on a token reach the subscriber a period apart
+   * however long each took to leave. None moves when the attempt took a period or more.
+   */
+  ended(now: number, periodMs: number): void {
+    const i = this.runs.findIndex(([at]) => at > now);
+    if (i < 0 || this.runs[i][0] >= now + periodMs) return;
+    this.runs[i][1]--;
+    this.total--;
+    if (this.runs[i][1] === 0) this.runs.splice(i, 1);
+    this.add([[now + periodMs, 1]]);
+  }
+
   /** Take out the `n` earliest-ready tokens (fewer if there are fewer), as runs. */
   take(n: number): Run[] {
     const out: Run[] = [];

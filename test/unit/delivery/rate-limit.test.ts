@@ -72,6 +72,22 @@ describe("tokens: a sliding log of start times", () => {
     expect(maxInAnyWindow(starts, 1000)).toBe(10);
   });
 
+  it("counts an attempt from its end: a token is ready a period after its attempt ended, however late it left", () => {
+    const tokens = new Tokens([[T0, 2]]);
+    expect(tokens.use(2, T0, 1000)).toBe(2);
+    // One attempt left late and ended 150 ms after the pump started it; the other ended in 5 ms.
+    tokens.ended(T0 + 5, 1000);
+    tokens.ended(T0 + 150, 1000);
+    expect(tokens.ready(T0 + 1005)).toBe(1);
+    expect(tokens.ready(T0 + 1149)).toBe(1);
+    expect(tokens.nextAt()).toBe(T0 + 1005);
+    expect(tokens.ready(T0 + 1150)).toBe(2);
+    // An attempt that took a period or more moves nothing: its token is ready (and may be in use) again.
+    tokens.use(2, T0 + 1150, 1000);
+    tokens.ended(T0 + 2200, 1000);
+    expect(tokens.ready(T0 + 2150)).toBe(2);
+  });
+
   it("a per-minute limit slides over minutes", () => {
     const perMinute = { count: 3, periodMs: 60_000 };
     const tokens = new Tokens([[T0, 3]]);
