@@ -101,7 +101,7 @@ async function write(c: Ctx, kind: KindInfo, body: ParsedManifest, mode: "put" |
   for (const text of decoded.warnings) c.header("Warning", warningHeader(text), { append: true });
   const name = mode === "put" ? c.req.param("name") : undefined;
   const r = await control(c.env).apply(kind.kind, c.req.param("namespace")!, decoded.value, mode, resolveContext(c.env, c.req.url), name, options);
-  if (!options.dryRun) forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
+  if (!options.dryRun) await forgetRoutes(); // brokers and webhook sources are routed: this isolate sees its own change at once
   return "object" in r ? c.json(r.object, r.code) : status(c, r.status);
 }
 
@@ -185,7 +185,7 @@ management.delete(ITEM, async (c) => {
   if ("code" in options) return status(c, options);
   const ctx = resolveContext(c.env, c.req.url);
   const m = options.dryRun ? await control(c.env).get(kind.kind, namespace, name, ctx) : await control(c.env).delete(kind.kind, namespace, name, ctx);
-  if (!options.dryRun) forgetRoutes();
+  if (!options.dryRun) await forgetRoutes();
   if (!m) return status(c, objectNotFound(kind, name));
   return c.json({ apiVersion: "v1", kind: "Status", metadata: {}, status: "Success", code: 200, details: { name, group: kind.group, kind: plural, uid: m.metadata.uid } });
 });
