@@ -21,7 +21,7 @@ import type { Target } from "../shared/resources/destination.ts";
 import { BROKER_ANNOTATIONS, type BrokerConfig, type TriggerConfig } from "../shared/resources/eventing.ts";
 import { secretReader } from "../shared/secrets.ts";
 import { BrokerCounters } from "./broker-counters.ts";
-import { type DeliveryRow, DeliveryRows, type NextAttempt } from "./delivery-rows.ts";
+import { type DeliveryRow, DeliveryRows, liveFirst, type NextAttempt } from "./delivery-rows.ts";
 import { Sender } from "./broker-sender.ts";
 import { EventLog, type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -529,23 +529,33 @@ export class Broker extends DurableObject<Env> {
       const leased = this.leased.get(name) ?? new Set<number>();
       this.leased.set(name, leased);
       const lane = this.lanes.get(name);
-      let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
+      const free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
-      const due = this.rows.due(name, t.config.ordered, now, leased, free);
+      // Live first: retries and live events start before a replay's deliveries (an ordered trigger keeps
+      // its rows' order instead), so a replay takes only what live traffic leaves of the parallelism.
+      const { first, later } = liveFirst(this.rows.due(name, t.config.ordered, now, leased, free), t.config.ordered);
+      const fromLane = Math.min(lane?.waiting ?? 0, free - first.length);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
-      // pump for the rest). An ordered lane may start fewer than it was granted: the rest of the grant is unused.
-      free = this.flow.allow(this.config!, t.config, due.length + Math.min(lane?.waiting ?? 0, free - due.length), now);
-      for (const row of due.slice(0, free)) {
-        leased.add(row.id!);
-        free--;
-        this.ctx.waitUntil(this.deliver(row, t));
+      // pump for the rest). An ordered lane may start fewer than it was granted: the rest goes back.
+      let allowed = this.flow.allow(this.config!, t.config, first.length + fromLane + Math.min(later.length, free - first.length - fromLane), now);
+      const startRows = (rows: DeliveryRow[]) => {
+        for (const row of rows.slice(0, allowed)) {
+          leased.add(row.id!);
+          allowed--;
+          this.ctx.waitUntil(this.deliver(row, t));
+        }
+      };
+      startRows(first);
+      if (allowed > 0 && lane?.waiting) {
+        // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
+        // still be queued at its earlier partition after a growth (the row's delivery asks).
+        const { start, held } = lane.take(Math.min(allowed, fromLane), t.config.ordered, (key) => this.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
+        if (held.length > 0) this.ctx.storage.transactionSync(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
+        for (const e of start) this.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+        allowed -= start.length;
       }
-      if (free <= 0 || !lane?.waiting) continue;
-      // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
-      // still be queued at its earlier partition after a growth (the row's delivery asks).
-      const { start, held } = lane.take(free, t.config.ordered, (key) => this.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
-      if (held.length > 0) this.ctx.storage.transactionSync(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
-      for (const e of start) this.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+      startRows(later);
+      this.flow.unused(name, allowed, now);
     }
     await this.arm();
   }
@@ -572,6 +582,7 @@ export class Broker extends DurableObject<Env> {
     if (row.id !== null && (await this.heldForOrder(row, t))) {
       this.rows.postpone(row.id, Date.now() + ORDER_HOLD_MS);
       this.leased.get(name)?.delete(row.id);
+      this.flow.ended(name, Date.now());
       return this.arm();
     }
     let outcome: Outcome;

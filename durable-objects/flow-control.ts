@@ -29,6 +29,12 @@ interface TriggerFlow {
   askAfter: number;
   /** Due deliveries the limit held back at the last look. */
   held: number;
+  /** Attempts started and not ended: a lease is given back only without any, so every token goes back with its true ready time. */
+  inflight: number;
+  /** The lease's end came while attempts were in flight: renew or give it back when the last ends. */
+  renewWhenIdle: boolean;
+  /** The broker's configuration at the last look (a partition's index and count). */
+  config: BrokerConfig;
   timer: ReturnType<typeof setTimeout> | null;
   timerAt: number;
 }
@@ -66,18 +72,21 @@ export class FlowControl {
       return due;
     }
     const partitioned = (config.partition?.count ?? 1) > 1;
-    const f = this.flowOf(t, limit, partitioned, now);
+    const f = this.flowOf(config, t, limit, partitioned, now);
+    f.config = config;
     // A lease's tokens may not be used from its end on: the limiter has taken them back.
     if (now >= f.until) f.tokens = new Tokens();
     const start = f.tokens.use(due, now, limit.periodMs);
+    f.inflight += start;
     f.held = due - start;
     if (f.held === 0) return start;
     const next = f.tokens.nextAt();
     const usable = next !== null && next < f.until ? next : null;
     if (usable !== null) this.wakeAt(t.name, f, usable, now);
     if (partitioned && (usable === null || now >= f.until - RENEW_BEFORE_MS)) {
-      if (f.asking) return start;
-      if (now >= f.askAfter) void this.lease(config, t, limit, f, this.wantOf(config, f));
+      // With attempts in flight the pump asks again when they end (their tokens' ready times are known then).
+      if (f.asking || f.inflight > 0) return start;
+      if (now >= f.askAfter) void this.lease(config, t.name, f, this.wantOf(config, f));
       else this.wakeAt(t.name, f, f.askAfter, now);
     }
     return start;
@@ -90,7 +99,21 @@ export class FlowControl {
    */
   ended(trigger: string, now: number): void {
     const f = this.flows.get(trigger);
-    if (f) f.tokens.ended(now, f.limit.periodMs);
+    if (!f) return;
+    f.tokens.ended(now, f.limit.periodMs);
+    f.inflight = Math.max(0, f.inflight - 1);
+    if (f.inflight === 0 && f.renewWhenIdle) {
+      f.renewWhenIdle = false;
+      void this.lease(f.config, trigger, f, f.held > 0 ? this.wantOf(f.config, f) : 0);
+    }
+  }
+
+  /** Of the attempts the last `allow` gave, `count` did not start (an ordered lane's key was busy). */
+  unused(trigger: string, count: number, now: number): void {
+    const f = this.flows.get(trigger);
+    if (!f || count <= 0) return;
+    f.tokens.unuse(count, now, f.limit.periodMs);
+    f.inflight = Math.max(0, f.inflight - count);
   }
 
   /** Due deliveries the limit holds back, per trigger (those with any). */
@@ -98,13 +121,13 @@ export class FlowControl {
     return Object.fromEntries([...this.flows].filter(([, f]) => f.held > 0).map(([name, f]) => [name, f.held]));
   }
 
-  private flowOf(t: TriggerConfig, limit: RateLimit, partitioned: boolean, now: number): TriggerFlow {
+  private flowOf(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, partitioned: boolean, now: number): TriggerFlow {
     let f = this.flows.get(t.name);
     if (!f || f.uid !== t.uid || !sameLimit(f.limit, limit) || partitioned !== (f.until !== Infinity)) {
       if (f?.timer) clearTimeout(f.timer);
       // A broker of one partition owns all n tokens, ready now; a partition starts with none and leases them.
       const tokens = new Tokens(partitioned ? [] : [[now, limit.count]]);
-      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, timer: null, timerAt: 0 };
+      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, inflight: 0, renewWhenIdle: false, config, timer: null, timerAt: 0 };
       this.flows.set(t.name, f);
     }
     return f;
@@ -116,37 +139,41 @@ export class FlowControl {
   }
 
   /** Give back the tokens held (with their ready times) and lease up to `want` (0: only give back). */
-  private async lease(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, f: TriggerFlow, want: number): Promise<void> {
+  private async lease(config: BrokerConfig, name: string, f: TriggerFlow, want: number): Promise<void> {
     f.asking = true;
     const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll() } : null;
     f.tokens = new Tokens();
     try {
-      const lease: Lease = await limiterStub(this.env, config.namespace, config.name, t.uid).lease(config.partition!.index, want, giveBack, limit);
-      if (this.flows.get(t.name) !== f) return;
+      const lease: Lease = await limiterStub(this.env, config.namespace, config.name, f.uid).lease(config.partition!.index, want, giveBack, f.limit);
+      if (this.flows.get(name) !== f) return;
       f.tokens = new Tokens(lease.tokens);
       f.lease = lease.tokens.length > 0 ? lease.id : 0;
       f.until = lease.until;
       f.askAfter = lease.retryAt ?? 0;
-      if (lease.retryAt !== null) this.wakeAt(t.name, f, lease.retryAt, Date.now());
+      if (lease.retryAt !== null) this.wakeAt(name, f, lease.retryAt, Date.now());
       // Renew before the lease ends, or give it back then if nothing waits.
-      if (f.lease > 0) this.renewAt(config, t, f);
+      if (f.lease > 0) this.renewAt(config, name, f);
     } catch (e) {
-      console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: t.name, error: (e as Error).message }));
+      console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: name, error: (e as Error).message }));
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
-      this.wakeAt(t.name, f, f.askAfter, Date.now());
+      this.wakeAt(name, f, f.askAfter, Date.now());
     } finally {
       f.asking = false;
     }
     // Start what was leased; with nothing leased the pump only sets the timer for askAfter again.
-    if (want > 0) this.wake(t.name);
+    if (want > 0) this.wake(name);
   }
 
-  /** Near the lease's end: renewed while deliveries are held back, else given back to the limiter. */
-  private renewAt(config: BrokerConfig, t: TriggerConfig, f: TriggerFlow): void {
+  /**
+   * Near the lease's end: renewed while deliveries are held back, else given back to the limiter; with
+   * attempts in flight, when the last of them ends.
+   */
+  private renewAt(config: BrokerConfig, name: string, f: TriggerFlow): void {
     const lease = f.lease;
     setTimeout(() => {
-      if (this.flows.get(t.name) !== f || f.lease !== lease || f.asking) return;
-      void this.lease(config, t, f.limit, f, f.held > 0 ? this.wantOf(config, f) : 0);
+      if (this.flows.get(name) !== f || f.lease !== lease || f.asking) return;
+      if (f.inflight > 0) f.renewWhenIdle = true;
+      else void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
     }, Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()));
   }
 

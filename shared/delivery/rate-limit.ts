@@ -94,6 +94,17 @@ export class Tokens {
     this.add([[now + periodMs, 1]]);
   }
 
+  /** `count` of the attempts `use` allowed at `now` did not start: their tokens are ready again at once. */
+  unuse(count: number, now: number, periodMs: number): void {
+    const run = this.runs.find(([at]) => at === now + periodMs);
+    const k = Math.min(count, run?.[1] ?? 0);
+    if (!run || k === 0) return;
+    run[1] -= k;
+    this.total -= k;
+    if (run[1] === 0) this.runs.splice(this.runs.indexOf(run), 1);
+    this.add([[now, k]]);
+  }
+
   /** Take out the `n` earliest-ready tokens (fewer if there are fewer), as runs. */
   take(n: number): Run[] {
     const out: Run[] = [];

@@ -88,6 +88,14 @@ describe("tokens: a sliding log of start times", () => {
     expect(tokens.ready(T0 + 2150)).toBe(2);
   });
 
+  it("gives back the tokens of attempts allowed and not started", () => {
+    const tokens = new Tokens([[T0, 5]]);
+    expect(tokens.use(5, T0, 1000)).toBe(5);
+    tokens.unuse(2, T0, 1000);
+    expect(tokens.ready(T0 + 1)).toBe(2);
+    expect(tokens.use(5, T0 + 1, 1000)).toBe(2);
+  });
+
   it("a per-minute limit slides over minutes", () => {
     const perMinute = { count: 3, periodMs: 60_000 };
     const tokens = new Tokens([[T0, 3]]);
