@@ -10,8 +10,11 @@ import { type DeliveryPolicy, parseRetryAfter } from "../shared/delivery/policy.
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
-import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
-import { ingestInto } from "./routing.ts";
+import type { OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
+import { Connections, CONNECTIONS_PER_OBJECT } from "./outbound.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { stub } from "../clients/stubs.ts";
+import { runJobSink } from "../clients/job-sink-runs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
 export type Sent = Outcome | { ok: true; reply: CloudEvent };
@@ -61,11 +64,17 @@ export class Sender {
         return r.status === 202 ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
-        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
+        const done = await withTimeout(stub(this.env, "DISPLAY", `${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
         return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
       }
       case "transform":
         return this.transform(target, event, ttl, t, toSubscriber, forwarded);
+      // A Job per event in the JobSink's cluster; a refusal is a failed attempt, retried and dead-lettered as any.
+      case "jobsink": {
+        const r = await withTimeout(runJobSink(this.env, target, event), t.policy.timeoutMs);
+        if (r === null) return { ok: false, status: null, body: `dispatch error: JobSink ${target.namespace}/${target.name}: the cluster did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
+        return r.ok ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: null };
+      }
       case "url": {
         const result = await this.send(target.url, event, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };
@@ -127,8 +136,7 @@ export class Sender {
     const key = `${t.config.name}#${slot}`;
     this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
     try {
-      const stub = this.env.DISPATCHER.getByName(`${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`);
-      return (await stub.send(req)) as OutboundResult;
+      return await stub(this.env, "DISPATCHER", `${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`).send(req);
     } finally {
       this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
     }

@@ -3,46 +3,34 @@
  * manifests as given, fills metadata and status, and pushes the compiled form to the data plane.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Stub } from "./stub.ts";
+import { partitionStub } from "../clients/partitions.ts";
+import type { ApplyResult, ControlPlaneRpc, WriteOptions } from "../shared/contracts/control-plane.ts";
+import type { RoutingTable } from "../shared/contracts/routing.ts";
 import { KeyValueTable } from "./key-value.ts";
-import type { RoutingTable } from "./routing.ts";
 import { pushReplay, replayReferences, replayStatusOf } from "./replays.ts";
 import type { ReplaySpec } from "../shared/history/replay.ts";
 import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, isPaused, type PartitionIdentity, partitionCount, TRIGGER_ANNOTATIONS, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
-import { partitionObjectName } from "../shared/partitions.ts";
-import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { condition, type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
 import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
-import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
 import { policyStatus } from "../shared/policy/status.ts";
-import type { RefusalRow } from "../shared/metrics/prometheus.ts";
-
-export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
-
-/** How a write is made, as Kubernetes' write options say it. */
-export interface WriteOptions {
-  /** `?fieldManager=`: who owns the fields this write changes. */
-  manager: string;
-  /** Server-side apply: the caller computed `metadata.managedFields` (shared/kube-api/field-managers.ts). */
-  applied?: boolean;
-  /** `?dryRun=All`: validate and answer, store and push nothing. */
-  dryRun?: boolean;
-  /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
-  expect?: string;
-}
+import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
+import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
+import { clusterOf } from "../shared/kubernetes/cluster.ts";
+import { JOB_SINK_TOKEN_ANNOTATION, type JobSinkSpec, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
 
 type Row = { manifest: string };
 
-export class ControlPlane extends DurableObject<Env> {
+export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
   private readonly sql = this.ctx.storage.sql;
   private readonly settings = new KeyValueTable(this.sql, "settings");
 
@@ -55,7 +43,9 @@ export class ControlPlane extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS ingress_refusals (
         namespace TEXT NOT NULL, broker TEXT NOT NULL, code INTEGER NOT NULL, value INTEGER NOT NULL,
-        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;`);
+        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS jobsink_jobs (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;`);
     // Brokers from before the routing table were single objects, configured already.
     this.sql.exec("INSERT OR IGNORE INTO routes SELECT namespace || '/' || name, 1, '[]' FROM resources WHERE kind = 'Broker'");
   }
@@ -153,7 +143,7 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /**
-   * The ingress's routing table (durable-objects/routing.ts): every broker whose partitions are configured,
+   * The ingress's routing table (clients/routes.ts): every broker whose partitions are configured,
    * with their count (a broker enters it, and a grown count replaces the old one, only once every
    * partition has its configuration), and every webhook source with its spec and sink.
    */
@@ -174,7 +164,11 @@ export class ControlPlane extends DurableObject<Env> {
       const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
       return applying.length > 0 ? { partitions, policies: applying } : { partitions };
     };
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks };
+    const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+    );
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -183,6 +177,21 @@ export class ControlPlane extends DurableObject<Env> {
       "INSERT INTO ingress_refusals (namespace, broker, code, value) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
       JSON.stringify(batch),
     );
+  }
+
+  /** Add what isolates counted of Jobs their JobSinks created: [namespace, jobsink, count] each. */
+  countJobs(batch: [string, string, number][]): void {
+    this.sql.exec(
+      "INSERT INTO jobsink_jobs (namespace, name, value) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
+      JSON.stringify(batch),
+    );
+  }
+
+  /** Jobs created per JobSink that exists, for /metrics. */
+  jobCounts(): JobCountRow[] {
+    return this.sql
+      .exec<JobCountRow>("SELECT namespace, name AS jobsink, value FROM jobsink_jobs WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'JobSink' AND resources.namespace = jobsink_jobs.namespace AND resources.name = jobsink_jobs.name) ORDER BY namespace, name")
+      .toArray();
   }
 
   /** Refused ingress requests of the brokers that exist, for /metrics. */
@@ -196,7 +205,7 @@ export class ControlPlane extends DurableObject<Env> {
   async reconcile(): Promise<number> {
     const last = this.lastContext();
     if (!last) return 0;
-    const ctx = this.withTransforms(last);
+    const ctx = this.withTargets(last);
     const brokers = this.manifests("Broker");
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
@@ -250,27 +259,42 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /**
-   * The context with every EventTransform's spec, so that a destination naming one resolves to the
-   * expression the delivering object compiles (shared/resources/destination.ts).
+   * The context with every EventTransform's spec and every JobSink's Job and cluster, so that a destination
+   * naming one resolves to what the delivering object runs (shared/resources/destination.ts).
    */
-  private withTransforms(ctx: ResolveContext): ResolveContext {
+  private withTargets(ctx: ResolveContext): ResolveContext {
+    const key = (m: Pick<Manifest, "metadata">) => `${m.metadata.namespace}/${m.metadata.name}`;
     const transforms = this.manifests("EventTransform") as Manifest<EventTransformSpec>[];
-    return { ...ctx, transforms: Object.fromEntries(transforms.map((t) => [`${t.metadata.namespace}/${t.metadata.name}`, transformSpecOf(t, ctx)])) };
+    return {
+      ...ctx,
+      transforms: Object.fromEntries(transforms.map((t) => [key(t), transformSpecOf(t, ctx)])),
+      jobSinks: Object.fromEntries(this.jobSinkRuns().map(([m, run]) => [key(m), run])),
+    };
+  }
+
+  private jobSinkRuns() {
+    return (this.manifests("JobSink") as Manifest<JobSinkSpec>[]).map((m) => [m, jobSinkRun(m, this.read("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m)))] as const);
   }
 
   /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */
   private async propagate(m: Manifest, unbound: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
-    const ctx = this.withTransforms(unbound);
-    // Whatever delivers to an EventTransform carries its expression: every broker and channel of the namespace.
-    if (m.kind === "EventTransform") {
+    const ctx = this.withTargets(unbound);
+    // Whatever delivers to an EventTransform or a JobSink carries what it runs: every broker and channel of the namespace.
+    if (kindByName(m.kind)?.inTargets) {
       for (const b of this.manifests("Broker", ns)) await this.pushBroker(ns, b.metadata.name, ctx);
       for (const k of KINDS.filter((k) => k.source)) for (const s of this.manifests(k.kind, ns)) await this.pushChannel(s as Manifest<SourceSpec>, ctx);
       for (const c of this.compositions(ns)) if (c.metadata.name !== m.metadata.name || c.kind !== m.kind) await this.pushComposition(c, ctx);
     }
+    // What names this resource runs with it (a ScaledObject's KubernetesCluster): its runner is configured again.
+    for (const k of KINDS.filter((k) => k.references && k.runs)) {
+      for (const r of this.manifests(k.kind, ns)) if (k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name)) await this.pushRunner(r, ctx);
+    }
     if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+    const broker = kindByName(m.kind)?.brokerOf?.(m);
+    if (broker !== undefined) await this.pushBroker(ns, broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
     if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
@@ -302,14 +326,18 @@ export class ControlPlane extends DurableObject<Env> {
     const stored = this.read(m.kind, ns, m.metadata.name);
     const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
     const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
-    const count = stored ? runnerCount(stored) : 0;
+    // A resource that names one that is missing does not run (its status says which).
+    const named = stored ? (kindByName(m.kind)?.references?.(stored) ?? []).map((r) => this.read(r.kind, ns, r.name)) : [];
+    const runs = stored && !named.includes(null) ? stored : null;
+    const cluster = named.find((r) => r?.kind === "KubernetesCluster");
+    const count = runs ? runnerCount(runs) : 0;
     const was = Number(this.settings.get(key) ?? 1);
     await Promise.all(
       Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
-        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(stored && i < count ? { manifest: stored, sink, ctx, ...(i > 0 ? { consumer: i } : {}) } : null),
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(runs && i < count ? { manifest: runs, sink, ctx, ...(cluster ? { cluster: clusterOf(cluster) } : {}), ...(i > 0 ? { consumer: i } : {}) } : null),
       ),
     );
-    if (stored) this.settings.put(key, String(count));
+    if (runs) this.settings.put(key, String(count));
     else this.settings.delete(key);
   }
 
@@ -326,8 +354,8 @@ export class ControlPlane extends DurableObject<Env> {
     const stale = (this.settings.getJson<string[]>(key) ?? []).filter((n) => !names.has(n));
     const version = this.version();
     await Promise.all([
-      ...channels.map((c) => this.env.BROKER.getByName(`${ns}/${c.entry.name}`).configure(c.config, version)),
-      ...stale.map((n) => this.env.BROKER.getByName(`${ns}/${n}`).configure(null, version)),
+      ...channels.map((c) => partitionStub(this.env, ns, c.entry.name, 0).configure(c.config, version)),
+      ...stale.map((n) => partitionStub(this.env, ns, n, 0).configure(null, version)),
     ]);
     if (stored) this.settings.putJson(key, [...names]);
     else this.settings.delete(key);
@@ -337,7 +365,7 @@ export class ControlPlane extends DurableObject<Env> {
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
     for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
-      await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config, this.version());
+      await partitionStub(this.env, entry.namespace, entry.name, 0).configure(config, this.version());
     }
   }
 
@@ -353,7 +381,7 @@ export class ControlPlane extends DurableObject<Env> {
     const route = this.route(namespace, name);
     const config = this.brokerConfig(namespace, name, ctx);
     const version = this.version();
-    const configure = (i: number, c: BrokerConfig | null) => (this.env.BROKER.getByName(partitionObjectName(namespace, name, i)) as unknown as Stub<Broker>).configure(c, version);
+    const configure = (i: number, c: BrokerConfig | null) => partitionStub(this.env, namespace, name, i).configure(c, version);
     if (!config) {
       this.sql.exec("DELETE FROM routes WHERE broker = ?", key);
       this.sql.exec("DELETE FROM ingress_refusals WHERE namespace = ? AND broker = ?", namespace, name);
@@ -382,10 +410,14 @@ export class ControlPlane extends DurableObject<Env> {
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
     const dls = broker.spec.delivery?.deadLetterSink;
+    const requestReplies = (this.manifests("RequestReply", namespace) as unknown as Manifest<RequestReplySpec>[])
+      .filter((m) => m.spec.brokerRef.name === name)
+      .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
       namespace,
       name,
       ...brokerSettings(broker),
+      ...(requestReplies.length > 0 ? { requestReplies } : {}),
       delivery: broker.spec.delivery,
       deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {
@@ -470,6 +502,8 @@ export class ControlPlane extends DurableObject<Env> {
         },
       };
     }
+    const own = kindByName(m.kind)?.status;
+    if (own) return { ...m, status: { observedGeneration, ...own(m, { baseUrl: ctx.baseUrl, env: this.env, exists: (kind, name) => this.read(kind, ns, name) !== null }) } };
     return { ...m, status: { observedGeneration } };
   }
 }

@@ -9,7 +9,7 @@
  */
 import { type Lease, type RateLimit, sameLimit, Tokens } from "../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { limiterStub } from "./flow-limiter.ts";
+import { stub } from "../clients/stubs.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */
 const UNREACHABLE_RETRY_MS = 1000;
@@ -144,7 +144,7 @@ export class FlowControl {
     const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll() } : null;
     f.tokens = new Tokens();
     try {
-      const lease: Lease = await limiterStub(this.env, config.namespace, config.name, f.uid).lease(config.partition!.index, want, giveBack, f.limit);
+      const lease: Lease = await stub(this.env, "LIMITER", `${config.namespace}/${config.name}/${f.uid}`).lease(config.partition!.index, want, giveBack, f.limit);
       if (this.flows.get(name) !== f) return;
       f.tokens = new Tokens(lease.tokens);
       f.lease = lease.tokens.length > 0 ? lease.id : 0;

@@ -9,9 +9,9 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Lease, LeasePool, type RateLimit, type Run } from "../shared/delivery/rate-limit.ts";
-import type { Stub } from "./stub.ts";
+import type { FlowLimiterRpc } from "../shared/contracts/sending.ts";
 
-export class FlowLimiter extends DurableObject<Env> {
+export class FlowLimiter extends DurableObject<Env> implements FlowLimiterRpc {
   private readonly pool = new LeasePool();
 
   /**
@@ -21,8 +21,4 @@ export class FlowLimiter extends DurableObject<Env> {
   lease(partition: number, want: number, giveBack: { id: number; tokens: Run[] } | null, limit: RateLimit): Lease {
     return this.pool.lease(partition, want, giveBack, limit, Date.now());
   }
-}
-
-export function limiterStub(env: Env, namespace: string, broker: string, triggerUid: string): Stub<FlowLimiter> {
-  return env.LIMITER.getByName(`${namespace}/${broker}/${triggerUid}`) as unknown as Stub<FlowLimiter>;
 }

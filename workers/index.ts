@@ -3,10 +3,12 @@ import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
 import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
+import { jobSinks } from "./job-sinks.ts";
 import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
 import { operations } from "./operations.ts";
+import { requestReply } from "./request-reply.ts";
 import { reviews } from "./reviews.ts";
 import { watchdog } from "./scheduled.ts";
 import { webhooks } from "./webhooks.ts";
@@ -17,6 +19,7 @@ export { ControlPlane } from "../durable-objects/control-plane.ts";
 export { Dispatcher } from "../durable-objects/dispatcher.ts";
 export { EventDisplay } from "../durable-objects/event-display.ts";
 export { FlowLimiter } from "../durable-objects/flow-limiter.ts";
+export { ReplyWaiter } from "../durable-objects/reply-waiter.ts";
 export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();
@@ -28,7 +31,9 @@ app.route("/", reviews);
 app.route("/", history);
 app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
+app.route("/", jobSinks);
 app.route("/", webhooks);
+app.route("/", requestReply); // before ingress: its three-segment path is a composition's address otherwise
 app.route("/", ingress);
 app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 app.onError((err, c) => {

@@ -1,11 +1,12 @@
 /** Operations (API.md §4): liveness, Prometheus metrics, and the built-in event display. */
 import { Hono } from "hono";
-import { renderAutoscalerMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
+import { renderAutoscalerMetrics, renderJobSinkMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
-import { partitionStubs } from "../durable-objects/routing.ts";
-import { control, resolveContext } from "./context.ts";
+import { partitionStubs } from "../clients/partitions.ts";
+import { control, stub } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 
 export const operations = new Hono<{ Bindings: Env }>();
 
@@ -13,7 +14,7 @@ operations.get("/healthz", (c) => c.json({ status: "ok" }));
 
 /**
  * Brokers, and sources' delivery channels (labelled broker="source:<kind>:<name>[:dead-letter]"),
- * then ScaledObjects from the status their Autoscaler objects report.
+ * then ScaledObjects from the status their Autoscaler objects report, then Jobs created per JobSink.
  */
 operations.get("/metrics", requireAdmin, async (c) => {
   const ctx = resolveContext(c.env, c.req.url);
@@ -25,7 +26,7 @@ operations.get("/metrics", requireAdmin, async (c) => {
   );
   const samples = perBroker.flat();
   const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
-  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled);
+  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled) + renderJobSinkMetrics(await control(c.env).jobCounts());
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 
@@ -47,6 +48,6 @@ function autoscalerSample(m: Manifest): AutoscalerSample {
 operations.get("/display/:namespace/:name", requireAdmin, async (c) => {
   const { namespace, name } = c.req.param();
   if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: "event display not found" }, 404);
-  const events = await c.env.DISPLAY.getByName(`${namespace}/${name}`).list();
+  const events = await stub(c.env, "DISPLAY", `${namespace}/${name}`).list();
   return c.json({ namespace, name, events });
 });

@@ -207,7 +207,23 @@ const eventPolicy = obj({
   filters: list(filter, "Knative's filters every allowed event must pass"),
 }, "Knative's EventPolicy: which senders may post events to which brokers (OIDC tokens at ingress)");
 
+const requestReply = obj({
+  brokerRef: obj({ apiVersion: str(), kind: str("Broker"), name: str(), namespace: str("the RequestReply's own namespace") }, "the Broker that requests go to and replies come from"),
+  correlationAttribute: str("the attribute the router sets on each request (default correlationid)"),
+  replyAttribute: str("the attribute a reply carries the correlation value back in (default replyid)"),
+  timeout: str("ISO 8601 duration a request waits for its reply (default PT30S, at most PT5M)"),
+  delivery,
+  secrets: list(str(), "Worker secrets (SECRET_*) that sign the correlation values: the first signs, every one verifies"),
+}, "Knative's RequestReply: POST an event, get the broker's reply to it as the answer");
+
 const secretRef = obj({ name: str("a Worker secret's name") });
+/** A ScaledObject's `spec.cluster`, and a KubernetesCluster's `spec`. */
+const cluster = obj({
+  url: str("the Kubernetes API server"),
+  secretKeyRef: secretRef,
+  access: obj({ clientIdSecretKeyRef: secretRef, clientSecretSecretKeyRef: secretRef }),
+  vpcService: str(),
+}, "how the router reaches a Kubernetes API server: its URL, the Worker secret holding a ServiceAccount token, and Cloudflare Access or a Workers VPC service");
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
   pollingInterval: int(),
@@ -215,13 +231,13 @@ const scaledObject = obj({
   minReplicaCount: int(),
   maxReplicaCount: int(),
   triggers: list(obj({ type: str(), metadata: mapOf({ anyOf: [{ type: "string" }, { type: "number" }, bool] }, "KEDA's trigger metadata") })),
-  cluster: obj({
-    url: str("the Kubernetes API server"),
-    secretKeyRef: secretRef,
-    access: obj({ clientIdSecretKeyRef: secretRef, clientSecretSecretKeyRef: secretRef }),
-    vpcService: str(),
-  }),
+  cluster,
 }, "KEDA's ScaledObject: event-driven scaling of a workload in a remote Kubernetes cluster");
+const kubernetesCluster = { ...cluster, description: "a Kubernetes cluster that ScaledObjects and JobSinks name with the edge-eventing.dev/cluster annotation" };
+/** Kubernetes' batch/v1 Job: the envelope checked, its spec kept as given (the API server validates it). */
+const jobSink = obj({
+  job: obj({ apiVersion: str("batch/v1"), kind: str("Job"), metadata: objectMeta, spec: free("a batch/v1 JobSpec: the pod template runs once per event") }, "the batch/v1 Job each event becomes"),
+}, "Knative's JobSink: each event becomes one Kubernetes Job, the event mounted at /etc/jobsink-event");
 
 /** A whole manifest of a kind whose spec has `spec`; `status` is the router's to compute and is dropped. */
 function manifest(spec: ObjectSchema): ObjectSchema {
@@ -240,11 +256,14 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   MNSSource: { "*": manifest(mnsSource) },
   RedisStreamSource: { "*": manifest(redisStreamSource) },
   ScaledObject: { "*": manifest(scaledObject) },
+  KubernetesCluster: { "*": manifest(kubernetesCluster) },
+  JobSink: { "*": manifest(jobSink) },
   EventTransform: { "*": manifest(eventTransform) },
   Sequence: { "*": manifest(sequence) },
   Parallel: { "*": manifest(parallel) },
   EventPolicy: { "*": manifest(eventPolicy) },
   Replay: { "*": manifest(replay) },
+  RequestReply: { "*": manifest(requestReply) },
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {

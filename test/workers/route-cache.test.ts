@@ -5,7 +5,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { IsolateRoutes } from "../../durable-objects/route-cache.ts";
+import { IsolateRoutes } from "../../clients/route-cache.ts";
 import { auth, broker, resourcePath } from "../support/client.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);

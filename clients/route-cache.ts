@@ -11,9 +11,8 @@
  * sees it. Where the Cache API keeps nothing (a workers.dev host), every isolate asks the control plane,
  * as it did without it.
  */
-import type { ControlPlane } from "./control-plane.ts";
-import type { RoutingTable } from "./routing.ts";
-import type { Stub } from "./stub.ts";
+import type { RoutingTable } from "../shared/contracts/routing.ts";
+import { control } from "./stubs.ts";
 
 /** Least time between two refreshes of one isolate's table. */
 export const REFRESH_INTERVAL_MS = 1000;
@@ -61,7 +60,7 @@ export class IsolateRoutes {
       let served = await shared(Math.max(asked, this.forgottenAt));
       try {
         if (!served) {
-          served = { table: await (env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>).routes(), at: Date.now() };
+          served = { table: await control(env).routes(), at: Date.now() };
           await share(served);
         }
         if (generation === this.generations) this.table = served.table;
