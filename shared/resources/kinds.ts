@@ -9,6 +9,7 @@ import { validateReplay } from "../history/replay.ts";
 import { validatePingSource } from "../sources/ping.ts";
 import { validateWebhookSpec } from "../webhooks/spec.ts";
 import { validateEventPolicy } from "../policy/spec.ts";
+import { validateBinding, validateRole } from "../rbac/validate.ts";
 import { validateEventTransform, validateParallel, validateSequence } from "./composition.ts";
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
@@ -34,19 +35,26 @@ export interface KindInfo {
    * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
    */
   runs?: "bridge" | "schedule" | "scaling";
+  /** Cluster-scoped (ClusterRole, ClusterRoleBinding): no namespace in its path or metadata. */
+  clusterScoped?: boolean;
+  /** The top-level fields that hold its content instead of `spec`, and no `status` (the RBAC kinds). */
+  body?: readonly string[];
 }
 
-/** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
+/** Causes for changes to immutable fields (of `spec`, or top-level for kinds with a `body`) between the stored and the new manifest. */
 export function immutableChanges(info: KindInfo, before: Manifest, after: Manifest): FieldError[] {
+  const holder = (m: Manifest) => (info.body ? (m as unknown as Record<string, unknown>) : (m.spec ?? {}));
+  const prefix = info.body ? "" : "spec.";
   return (info.immutable ?? [])
-    .filter((f) => JSON.stringify(before.spec?.[f]) !== JSON.stringify(after.spec?.[f]))
-    .map((f) => ({ field: `spec.${f}`, message: `is immutable (was ${JSON.stringify(before.spec?.[f])})` }));
+    .filter((f) => JSON.stringify(holder(before)[f]) !== JSON.stringify(holder(after)[f]))
+    .map((f) => ({ field: `${prefix}${f}`, message: `is immutable (was ${JSON.stringify(holder(before)[f])})` }));
 }
 
 /** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
 const sourceChecks = (own: (m: Manifest) => FieldError[]) => (m: Manifest) => [...own(m), ...validateSourceCommon(m as Manifest<SourceSpec>)];
 
 const SOURCES = "sources.knative.dev";
+const RBAC = "rbac.authorization.k8s.io";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 const ENTRIES = [
@@ -65,6 +73,10 @@ const ENTRIES = [
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventPolicy", plural: "eventpolicies", validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)), categories: ["all", "knative", "eventing"] },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
+  { group: RBAC, versions: ["v1"], kind: "Role", plural: "roles", validate: (m: Manifest) => validateRole(m, true), body: ["rules"] },
+  { group: RBAC, versions: ["v1"], kind: "RoleBinding", plural: "rolebindings", validate: (m: Manifest) => validateBinding(m, true), body: ["subjects", "roleRef"], immutable: ["roleRef"] },
+  { group: RBAC, versions: ["v1"], kind: "ClusterRole", plural: "clusterroles", validate: (m: Manifest) => validateRole(m, false), body: ["rules", "aggregationRule"], clusterScoped: true },
+  { group: RBAC, versions: ["v1"], kind: "ClusterRoleBinding", plural: "clusterrolebindings", validate: (m: Manifest) => validateBinding(m, false), body: ["subjects", "roleRef"], immutable: ["roleRef"], clusterScoped: true },
 ] as const satisfies readonly KindInfo[];
 
 export const KINDS: readonly KindInfo[] = ENTRIES;
