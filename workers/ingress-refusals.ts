@@ -1,40 +1,16 @@
-/**
- * Requests an EventPolicy refused, counted per broker and status for /metrics. Each isolate tallies in
- * memory and hands its counts to the control plane at most once per FLUSH_MS (after the response, through
- * waitUntil), so a flood of refused requests costs the control plane one call per isolate per interval.
- * An isolate that dies mid-interval loses those counts, as a broker's counters may lose their last flush.
- */
-import { env, waitUntil } from "cloudflare:workers";
+/** Requests an EventPolicy refused, counted per broker and status for /metrics (tallied as workers/write-behind.ts says). */
+import { env } from "cloudflare:workers";
 import { control } from "./context.ts";
+import { writeBehind } from "./write-behind.ts";
 
-export const FLUSH_MS = 1_000;
+type Count = [string, string, number, number];
 
-const pending = new Map<string, number>();
-let flushing: Promise<void> | null = null;
-let lastFlush = 0;
+const tally = writeBehind<Count>(
+  "refusal counts",
+  (pending, key, [namespace, broker, code, n]) => pending.set(key, [namespace, broker, code, (pending.get(key)?.[3] ?? 0) + n]),
+  (batch) => control(env as Env).countRefusals(batch),
+);
 
 export function countRefusal(namespace: string, broker: string, code: 401 | 403): void {
-  const key = JSON.stringify([namespace, broker, code]);
-  pending.set(key, (pending.get(key) ?? 0) + 1);
-  flushing ??= flush();
-  waitUntil(flushing);
-}
-
-async function flush(): Promise<void> {
-  try {
-    while (pending.size > 0) {
-      const wait = lastFlush + FLUSH_MS - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const batch = [...pending].map(([key, n]) => [...(JSON.parse(key) as [string, string, number]), n] as [string, string, number, number]);
-      pending.clear();
-      lastFlush = Date.now();
-      try {
-        await control(env as Env).countRefusals(batch);
-      } catch (e) {
-        console.log(JSON.stringify({ level: "warn", msg: "refusal counts lost", error: (e as Error).message }));
-      }
-    }
-  } finally {
-    flushing = null;
-  }
+  tally(JSON.stringify([namespace, broker, code]), [namespace, broker, code, 1]);
 }

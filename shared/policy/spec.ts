@@ -52,9 +52,12 @@ export interface PolicyRule {
 
 export const BROKER_GROUP = "eventing.knative.dev";
 
+/** What every broker's audience starts with: a token naming one is meant for a broker, not the management API. */
+export const BROKER_AUDIENCE_PREFIX = `${BROKER_GROUP}/broker/`;
+
 /** Knative's audience of a broker's ingress (`status.address.audience`): the `aud` tokens must carry. */
 export function brokerAudience(namespace: string, name: string): string {
-  return `${BROKER_GROUP}/broker/${namespace}/${name}`;
+  return `${BROKER_AUDIENCE_PREFIX}${namespace}/${name}`;
 }
 
 /** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
