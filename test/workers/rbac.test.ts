@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { AuditLog } from "../../durable-objects/audit-log.ts";
 import { OVERFLOW_USER, REFUSAL_KEYS_PER_BUCKET } from "../../shared/audit/trail.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
-import { auth, broker, eventually, trigger } from "../support/client.ts";
+import { broker, eventually, trigger } from "../support/client.ts";
 
 const issuer = issuerClient(inject("oidcUrl"));
 const ISS = issuer.issuerUrl("trusted");
