@@ -8,7 +8,7 @@
  */
 import { decodeBase64Url, encodeBase64Url } from "../base64.ts";
 import type { FieldError } from "../delivery/policy.ts";
-import { parseRfc3339 } from "../history/query.ts";
+import { timeRange } from "../history/query.ts";
 import { fnv1a64 } from "../partitions.ts";
 import { type Attributes, isResourceRequest } from "../rbac/rules.ts";
 
@@ -91,13 +91,7 @@ export function parseAuditQuery(params: URLSearchParams): ParsedAuditQuery {
     const v = params.get(field);
     if (v !== null && v !== "") query[field] = v;
   }
-  for (const field of ["since", "until"] as const) {
-    const v = params.get(field);
-    if (v === null) continue;
-    const ms = parseRfc3339(v);
-    if (ms === null) causes.push({ field, message: `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z (got ${JSON.stringify(v)})` });
-    else query[field] = ms;
-  }
+  Object.assign(query, timeRange(params, causes));
   const rawLimit = params.get("limit");
   const limit = rawLimit === null ? DEFAULT_AUDIT_LIMIT : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) causes.push({ field: "limit", message: `must be an integer from 1 to ${MAX_AUDIT_LIMIT}` });

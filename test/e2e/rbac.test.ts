@@ -69,6 +69,16 @@ async function ok(who: string, args: string[], input?: string): Promise<string> 
   return r.stdout;
 }
 
+/** A RoleBinding in shop of a role to a group, as a YAML document. */
+const groupBinding = (name: string, kind: string, role: string, group: string) => `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ${name}, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ${kind}, name: ${role}}
+subjects:
+- {kind: Group, apiGroup: rbac.authorization.k8s.io, name: ${group}}
+`;
+
 const SETUP = `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: platform-edit}
@@ -83,28 +93,10 @@ rules:
 - apiGroups: [eventing.knative.dev]
   resources: [triggers]
   verbs: ["*"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: shop-devs-triggers, namespace: shop}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: trigger-editor}
-subjects:
-- {kind: Group, apiGroup: rbac.authorization.k8s.io, name: shop-devs}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: shop-devs-view, namespace: shop}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
-subjects:
-- {kind: Group, apiGroup: rbac.authorization.k8s.io, name: shop-devs}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: shop-leads-admin, namespace: shop}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
-subjects:
-- {kind: Group, apiGroup: rbac.authorization.k8s.io, name: shop-leads}
-`;
+
+${groupBinding("shop-devs-triggers", "Role", "trigger-editor", "shop-devs")}
+${groupBinding("shop-devs-view", "ClusterRole", "view", "shop-devs")}
+${groupBinding("shop-leads-admin", "ClusterRole", "admin", "shop-leads")}`;
 
 const trigger = (ns: string, name: string) => `apiVersion: eventing.knative.dev/v1
 kind: Trigger
