@@ -8,8 +8,9 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
-import { brokerMetrics } from "./routing.ts";
-import { sourceBacklog, type Runner, type RunnerInput } from "./runner.ts";
+import { brokerMetrics } from "../clients/partitions.ts";
+import type { AutoscalerRpc, RunnerInput } from "../shared/contracts/runner.ts";
+import { sourceBacklog } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -74,7 +75,7 @@ const freshRuntime = (): Runtime => ({
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
 
-export class Autoscaler extends DurableObject<Env> implements Runner {
+export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   /** The tick in progress: alarms arriving meanwhile wait for it instead of interleaving with it. */
   private running: Promise<void> | null = null;

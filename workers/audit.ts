@@ -1,6 +1,6 @@
 /**
  * The audit trail's two ends in the Worker (shared/audit/trail.ts says what is kept): refused requests
- * tallied per aggregation key and written behind (workers/write-behind.ts), at most MAX_PENDING_KEYS keys
+ * tallied per aggregation key and written behind (clients/tally.ts), at most MAX_PENDING_KEYS keys
  * per isolate between two flushes, the rest counted in the overflow row; and the list, in the API's style:
  *   GET /apis/edge-eventing.dev/v1alpha1/auditevents?user=&namespace=&verb=&resource=&since=&until=&limit=&continue=
  *   GET /apis/edge-eventing.dev/v1alpha1/namespaces/{ns}/auditevents?...   (that namespace's rows)
@@ -10,13 +10,13 @@ import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 import { type AuditEntry, auditItem, bucketOf, encodeAuditCursor, OVERFLOW_KEY, overflowEntry, parseAuditQuery, refusalKey, type RefusalTally } from "../shared/audit/trail.ts";
 import { invalid } from "../shared/resources/status.ts";
-import { control } from "./context.ts";
-import { writeBehind } from "./write-behind.ts";
+import { control } from "../clients/stubs.ts";
+import { tally } from "../clients/tally.ts";
 
 /** Distinct refusal keys an isolate holds between two flushes. */
 export const MAX_PENDING_KEYS = 1_000;
 
-const tally = writeBehind<RefusalTally>(
+const refusals = tally<RefusalTally>(
   "audit refusals",
   (pending, key, t) => {
     const slot = pending.has(key) || pending.size < MAX_PENDING_KEYS ? key : OVERFLOW_KEY;
@@ -30,7 +30,7 @@ const tally = writeBehind<RefusalTally>(
 export function recordRefusal(entry: AuditEntry, at = Date.now()): void {
   const key = refusalKey(entry);
   // A new bucket starts a new row: the key carries it so that one flush keeps buckets apart.
-  tally(`${bucketOf(at)}${key}`, { key, bucket: bucketOf(at), first: at, last: at, count: 1, entry });
+  refusals(`${bucketOf(at)}${key}`, { key, bucket: bucketOf(at), first: at, last: at, count: 1, entry });
 }
 
 export const audit = new Hono<{ Bindings: Env }>();

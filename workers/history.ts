@@ -9,7 +9,8 @@ import { decodeContinue, encodeContinue, mergePages, parseHistoryQuery } from ".
 import type { TriggerSpec } from "../shared/resources/eventing.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import { failure, invalid } from "../shared/resources/status.ts";
-import { control, resolveContext } from "./context.ts";
+import { control } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 import { type LiveEnv, requireBroker } from "./live.ts";
 
 export const history = new Hono<LiveEnv>();

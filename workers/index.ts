@@ -23,12 +23,12 @@ export { FlowLimiter } from "../durable-objects/flow-limiter.ts";
 export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();
-// Every management path, and nothing else, goes through authentication and RBAC (API.md §11).
+// Every management path, and nothing else, goes through authentication and RBAC (API.md §9).
 for (const path of ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/metrics", "/display/*"]) app.use(path, authorizeRequest);
 // Order matters: fixed paths before the two-segment ingress path.
 app.route("/", operations);
 app.route("/", dashboard);
-app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
+app.route("/", live);
 app.route("/", reviews);
 app.route("/", accessReviews);
 app.route("/", audit); // before management: its paths look like a kind's

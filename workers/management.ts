@@ -14,8 +14,8 @@ import { decodeManifest, fieldValidationOf, warningHeader } from "../shared/reso
 import { findKind, type KindInfo } from "../shared/resources/kinds.ts";
 import { isValidName, isValidNamespace, type Manifest, type ParsedManifest } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
-import type { WriteOptions } from "../durable-objects/control-plane.ts";
-import { forgetRoutes } from "../durable-objects/routing.ts";
+import type { WriteOptions } from "../shared/contracts/control-plane.ts";
+import { forgetRoutes } from "../clients/routes.ts";
 import { clusterRoleRules, RBAC_GROUP } from "../shared/rbac/authorizer.ts";
 import { BUILTIN_CLUSTER_ROLE_BINDINGS, BUILTIN_CLUSTER_ROLES, isBuiltin } from "../shared/rbac/builtin.ts";
 import { escalationRefusal, type RbacWrite } from "../shared/rbac/escalation.ts";
@@ -25,7 +25,8 @@ import { forbidden } from "../shared/resources/status.ts";
 import { changeEntry, forgetRbac, rbacSnapshot, userOf } from "./auth.ts";
 import { recordRefusal } from "./audit.ts";
 import { readManifest } from "./body.ts";
-import { control, resolveContext } from "./context.ts";
+import { control } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 
 export const management = new Hono<{ Bindings: Env }>();
 

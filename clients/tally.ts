@@ -1,13 +1,13 @@
 /**
- * Tallies an isolate keeps in memory and hands to the control plane at most once per FLUSH_MS, after the
- * response (waitUntil): a flood of requests costs the control plane one call per isolate per interval. An
- * isolate that dies mid-interval loses its last tallies.
+ * Tallies a Worker isolate keeps in memory and hands to the control plane at most once per FLUSH_MS, after
+ * the response (waitUntil): a flood of requests costs the control plane one call per isolate per interval.
+ * An isolate that dies mid-interval loses its last tallies, as a broker's counters may lose their last flush.
  */
 import { waitUntil } from "cloudflare:workers";
 
 export const FLUSH_MS = 1_000;
 
-export function writeBehind<T>(what: string, merge: (pending: Map<string, T>, key: string, value: T) => void, send: (batch: T[]) => Promise<void>): (key: string, value: T) => void {
+export function tally<T>(what: string, merge: (pending: Map<string, T>, key: string, value: T) => void, send: (batch: T[]) => Promise<void>): (key: string, value: T) => void {
   const pending = new Map<string, T>();
   let flushing: Promise<void> | null = null;
   let lastFlush = 0;
