@@ -7,7 +7,9 @@
  * Who may read which is RBAC's `list auditevents` (cluster-wide, or in the namespace).
  */
 import { env } from "cloudflare:workers";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { includeObjectOf, toTable, wantsTable } from "../shared/kube-api/table.ts";
+import type { Manifest } from "../shared/resources/manifest.ts";
 import { type AuditEntry, auditItem, bucketOf, encodeAuditCursor, OVERFLOW_KEY, overflowEntry, parseAuditQuery, refusalKey, type RefusalTally } from "../shared/audit/trail.ts";
 import { invalid } from "../shared/resources/status.ts";
 import { control } from "../clients/stubs.ts";
@@ -36,7 +38,7 @@ export function recordRefusal(entry: AuditEntry, at = Date.now()): void {
 export const audit = new Hono<{ Bindings: Env }>();
 const BASE = "/apis/edge-eventing.dev/v1alpha1";
 
-async function list(c: { req: { url: string }; json: (body: unknown, status?: 200 | 422) => Response }, namespace: string | undefined) {
+async function list(c: Context<{ Bindings: Env }>, namespace: string | undefined) {
   const parsed = parseAuditQuery(new URL(c.req.url).searchParams);
   if ("causes" in parsed) return c.json(invalid("AuditEventList", undefined, parsed.causes), 422);
   const query = namespace === undefined ? parsed.query : { ...parsed.query, namespace };
@@ -44,12 +46,10 @@ async function list(c: { req: { url: string }; json: (body: unknown, status?: 20
   const page = rows.slice(0, parsed.limit);
   const last = page.at(-1);
   const more = rows.length > parsed.limit && last !== undefined;
-  return c.json({
-    apiVersion: "edge-eventing.dev/v1alpha1",
-    kind: "AuditEventList",
-    metadata: more ? { continue: encodeAuditCursor({ at: last.at, key: last.key }) } : {},
-    items: page.map((r) => ({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "AuditEvent", ...auditItem(r) })),
-  });
+  const items = page.map((r) => ({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "AuditEvent", ...auditItem(r) }));
+  // `kubectl get auditevents` asks for a Table.
+  if (wantsTable(c.req.header("accept"))) return c.json(toTable("AuditEvent", items as unknown as Manifest[], includeObjectOf(c.req.query("includeObject")), ""));
+  return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "AuditEventList", metadata: more ? { continue: encodeAuditCursor({ at: last.at, key: last.key }) } : {}, items });
 }
 
 audit.get(`${BASE}/auditevents`, (c) => list(c, undefined));

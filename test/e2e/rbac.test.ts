@@ -180,6 +180,11 @@ describe.skipIf(!installed)("RBAC through the real kubectl", () => {
     expect(all.items.some((i) => i.user.username === user("pat") && i.objectRef?.resource === "brokers" && i.responseStatus.code === 201)).toBe(true);
     expect(all.items.some((i) => i.user.username === "edge-eventing:admin" && i.objectRef?.resource === "clusterrolebindings")).toBe(true);
     expect((await kubectl("app", ["get", "--raw", "/apis/edge-eventing.dev/v1alpha1/auditevents"])).code).not.toBe(0);
+    // kubectl get, with the trail's columns: the shop's admin reads its namespace's rows.
+    const table = await ok("lead", ["get", "auditevents", "-n", "shop", "--sort-by=.requestReceivedTimestamp"]);
+    expect(table).toMatch(/^NAME\s+AGE\s+USER\s+VERB\s+RESOURCE\s+OBJECT\s+CODE\s+COUNT$/m);
+    expect(table).toMatch(new RegExp(`${user("ana").replace(/[.]/g, "\\.")}\\s+create\\s+triggers\\s+orders\\s+201\\s+1`));
+    expect(await ok("admin", ["get", "rolebindings", "-n", "shop"])).toMatch(/^shop-devs-view\s+ClusterRole\/view\s+/m);
   });
 
   it("the CLI takes an OIDC token from EDGE_EVENTING_TOKEN", async () => {

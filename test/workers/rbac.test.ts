@@ -12,6 +12,8 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { AuditLog } from "../../durable-objects/audit-log.ts";
 import { OVERFLOW_USER, REFUSAL_KEYS_PER_BUCKET } from "../../shared/audit/trail.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
+import { encodeBase64Url } from "../../shared/base64.ts";
+import { BEARER_PROTOCOL_PREFIX } from "../../shared/resources/broker-api.ts";
 import { broker, eventually, trigger } from "../support/client.ts";
 
 const issuer = issuerClient(inject("oidcUrl"));
@@ -164,6 +166,19 @@ describe("authorization", () => {
     expect(metrics.status).toBe(403);
     expect(((await metrics.json()) as any).message).toBe(`forbidden: User "${userOf("viewer")}" cannot get path "/metrics"`);
     expect((await call(monitor, "GET", "/metrics")).status).toBe(200);
+  });
+
+  it("the live feed takes an OIDC token from the WebSocket subprotocol, and RBAC's answer", async () => {
+    const protocol = `${BEARER_PROTOCOL_PREFIX}${encodeBase64Url(viewer)}`;
+    const open = (ns: string) => fetchRouter(`${EV}/namespaces/${ns}/brokers/default/live`, { headers: { upgrade: "websocket", "sec-websocket-protocol": protocol } });
+    const ok = await open(A);
+    expect(ok.status).toBe(101);
+    expect(ok.headers.get("sec-websocket-protocol")).toBe(protocol);
+    ok.webSocket?.accept();
+    ok.webSocket?.close(1000, "done");
+    const refused = await open(B);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).message).toContain(`cannot get resource "brokers/live" in API group "eventing.knative.dev" in the namespace "${B}"`);
   });
 
   it("a watch needs list rights where it looks: every namespace is the cluster scope", async () => {
