@@ -155,7 +155,8 @@ async function write(c: Ctx, kind: KindInfo, body: ParsedManifest, mode: "put" |
 async function escalation(c: Ctx, kind: KindInfo, namespace: string, object: Manifest): Promise<KubeStatus | null> {
   forgetRbac();
   const user = userOf(c.req.raw);
-  const why = escalationRefusal(await rbacSnapshot(c.env), user, { kind: kind.kind, namespace, object } as unknown as RbacWrite);
+  const previous = kind.kind === "Role" || kind.kind === "ClusterRole" ? await control(c.env).get(kind.kind, namespace, object.metadata?.name ?? "", resolveContext(c.env, c.req.url)) : null;
+  const why = escalationRefusal(await rbacSnapshot(c.env), user, { kind: kind.kind, namespace, object, previous } as unknown as RbacWrite);
   if (why === null) return null;
   const url = new URL(c.req.url);
   recordRefusal(auditEntry(user, requestAttributes(c.req.method, url.pathname, url.searchParams), url.pathname, 403));

@@ -166,6 +166,13 @@ describe("escalation and bind", () => {
     expect(escalationRefusal(escalator, alice, { kind: "Role", namespace: "team-a", object: wide })).toBeNull();
   });
 
+  it("an update that keeps a role's rules is not checked; one that changes them is", () => {
+    const wide = role("team-a", "wide", [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }]);
+    const relabelled = { ...wide, metadata: { ...wide.metadata, labels: { team: "a" } } };
+    expect(escalationRefusal(base, alice, { kind: "Role", namespace: "team-a", object: relabelled, previous: wide })).toBeNull();
+    expect(escalationRefusal(base, alice, { kind: "Role", namespace: "team-a", object: wide, previous: role("team-a", "wide", []) })).not.toBeNull();
+  });
+
   it("the `bind` verb on a role lets one bind it without holding it", () => {
     const binder: RbacSnapshot = { ...base, clusterRoleBindings: [...base.clusterRoleBindings, { metadata: { name: "b" }, roleRef: { apiGroup: G, kind: "ClusterRole", name: "binder" }, subjects: [user(bob.name)] }], clusterRoles: [...base.clusterRoles, clusterRole("binder", [{ apiGroups: [G], resources: ["clusterroles"], verbs: ["bind"], resourceNames: ["edit"] }])] };
     expect(escalationRefusal(binder, bob, { kind: "RoleBinding", namespace: "x", object: bindingTo("x", "b", "ClusterRole", "edit", [user(bob.name)]) })).toBeNull();
