@@ -277,6 +277,7 @@ describe("audit trail", () => {
     expect(seen.rows).toBeLessThanOrEqual(REFUSAL_KEYS_PER_BUCKET);
     expect(seen.overflowRows).toBeGreaterThanOrEqual(1);
     expect(seen.overflowRows).toBeLessThanOrEqual(2); // a bucket boundary may fall inside the storm
+    console.log(`audit: ${SENT} refused requests -> ${seen.rows} rows of their own + ${seen.overflowRows} overflow row(s), ${seen.total} counted`);
   });
 
   it("rows written: one per change, one per new refusal key, one per repeat", async () => {
