@@ -10,6 +10,8 @@ interface Env {
   OIDC_ISSUERS?: string;
   /** The `aud` an OIDC token must hold for the management API (default `edge-eventing`; docs/SECURITY.md). */
   API_AUDIENCE?: string;
+  /** Signs the correlation values of RequestReplies that name no `spec.secrets` (docs/SECURITY.md). */
+  REQUEST_REPLY_SECRET?: string;
 }
 
 // Vite's `?raw` imports (the workerd tests read fixtures this way).

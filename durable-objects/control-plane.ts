@@ -27,6 +27,7 @@ import type { RefusalRow } from "../shared/metrics/prometheus.ts";
 import type { AuditCursor, AuditEntry, AuditQuery, AuditRow, RefusalTally } from "../shared/audit/trail.ts";
 import type { BindingObject, RbacSnapshot, RoleObject } from "../shared/rbac/authorizer.ts";
 import { AuditLog } from "./audit-log.ts";
+import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
 
 type Row = { manifest: string };
 
@@ -169,7 +170,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
       return applying.length > 0 ? { partitions, policies: applying } : { partitions };
     };
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks };
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -291,6 +293,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+    const broker = kindByName(m.kind)?.brokerOf?.(m);
+    if (broker !== undefined) await this.pushBroker(ns, broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
     if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
@@ -402,10 +406,14 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
     const dls = broker.spec.delivery?.deadLetterSink;
+    const requestReplies = (this.manifests("RequestReply", namespace) as unknown as Manifest<RequestReplySpec>[])
+      .filter((m) => m.spec.brokerRef.name === name)
+      .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
       namespace,
       name,
       ...brokerSettings(broker),
+      ...(requestReplies.length > 0 ? { requestReplies } : {}),
       delivery: broker.spec.delivery,
       deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {
@@ -491,6 +499,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         },
       };
     }
+    const own = kindByName(m.kind)?.status;
+    if (own) return { ...m, status: { observedGeneration, ...own(m, { baseUrl: ctx.baseUrl, env: this.env, exists: (kind, name) => this.read(kind, ns, name) !== null }) } };
     return { ...m, status: { observedGeneration } };
   }
 }
