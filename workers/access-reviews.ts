@@ -1,5 +1,5 @@
 /**
- * Kubernetes' self reviews, as kubectl asks them (API.md §10), answered by the same authorizer as every
+ * Kubernetes' self reviews, as kubectl asks them (API.md §11), answered by the same authorizer as every
  * request (workers/auth.ts); nothing is stored:
  *   POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews   `kubectl auth can-i VERB RESOURCE`
  *   POST /apis/authorization.k8s.io/v1/selfsubjectrulesreviews    `kubectl auth can-i --list`

@@ -1,7 +1,8 @@
 /**
  * The audit trail's two ends in the Worker (shared/audit/trail.ts says what is kept): refused requests
- * tallied per aggregation key and written behind (clients/tally.ts), at most MAX_PENDING_KEYS keys
- * per isolate between two flushes, the rest counted in the overflow row; and the list, in the API's style:
+ * tallied per isolate and written behind (clients/tally.ts; their times are the flush's, within a second
+ * of the request), at most MAX_PENDING_KEYS keys per isolate between two flushes, the rest counted in the
+ * overflow row; and the list, in the API's style:
  *   GET /apis/edge-eventing.dev/v1alpha1/auditevents?user=&namespace=&verb=&resource=&since=&until=&limit=&continue=
  *   GET /apis/edge-eventing.dev/v1alpha1/namespaces/{ns}/auditevents?...   (that namespace's rows)
  * Who may read which is RBAC's `list auditevents` (cluster-wide, or in the namespace).
@@ -10,29 +11,25 @@ import { env } from "cloudflare:workers";
 import { type Context, Hono } from "hono";
 import { includeObjectOf, toTable, wantsTable } from "../shared/kube-api/table.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import { type AuditEntry, auditItem, bucketOf, encodeAuditCursor, OVERFLOW_KEY, overflowEntry, parseAuditQuery, refusalKey, type RefusalTally } from "../shared/audit/trail.ts";
+import { type AuditEntry, auditItem, bucketOf, encodeAuditCursor, OVERFLOW_KEY, OVERFLOW_USER, overflowEntry, parseAuditQuery, refusalKey } from "../shared/audit/trail.ts";
 import { invalid } from "../shared/resources/status.ts";
 import { control } from "../clients/stubs.ts";
-import { tally } from "../clients/tally.ts";
+import { Tally } from "../clients/tally.ts";
 
-/** Distinct refusal keys an isolate holds between two flushes. */
+/** Distinct refusals an isolate holds between two flushes; beyond, they are counted in the overflow row. */
 export const MAX_PENDING_KEYS = 1_000;
 
-const refusals = tally<RefusalTally>(
-  "audit refusals",
-  (pending, key, t) => {
-    const slot = pending.has(key) || pending.size < MAX_PENDING_KEYS ? key : OVERFLOW_KEY;
-    const was = pending.get(slot);
-    if (was) pending.set(slot, { ...was, count: was.count + t.count, last: Math.max(was.last, t.last) });
-    else pending.set(slot, slot === key ? t : { ...t, key: OVERFLOW_KEY, entry: overflowEntry() });
-  },
-  (batch) => control(env as Env).recordRefusals(batch),
-);
+/** Per bucket and entry; the bucket keeps refusals of different buckets apart within one flush. */
+const refusals = new Tally<[number, string]>((batch) => {
+  const now = Date.now();
+  return control(env as Env).recordRefusals(batch.map(([bucket, json, count]) => {
+    const entry = JSON.parse(json) as AuditEntry;
+    return { key: entry.user === OVERFLOW_USER ? OVERFLOW_KEY : refusalKey(entry), bucket, first: now, last: now, count, entry };
+  }));
+}, "audit refusals");
 
 export function recordRefusal(entry: AuditEntry, at = Date.now()): void {
-  const key = refusalKey(entry);
-  // A new bucket starts a new row: the key carries it so that one flush keeps buckets apart.
-  refusals(`${bucketOf(at)}${key}`, { key, bucket: bucketOf(at), first: at, last: at, count: 1, entry });
+  refusals.add([bucketOf(at), JSON.stringify(refusals.size < MAX_PENDING_KEYS ? entry : overflowEntry())]);
 }
 
 export const audit = new Hono<{ Bindings: Env }>();

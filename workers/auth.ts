@@ -1,5 +1,5 @@
 /**
- * Who calls the management API, and whether they may (API.md §10, docs/SECURITY.md): the one check every
+ * Who calls the management API, and whether they may (API.md §11, docs/SECURITY.md): the one check every
  * management route goes through. A caller is the admin token (the break-glass credential: the user
  * `edge-eventing:admin` in Kubernetes' `system:masters` group, bound to cluster-admin) or an OIDC token of
  * an issuer in OIDC_ISSUERS whose `aud` holds the API's audience (API_AUDIENCE, default `edge-eventing`),

@@ -6,6 +6,7 @@ import { accessReviews } from "./access-reviews.ts";
 import { dashboard } from "./dashboard.ts";
 import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
+import { jobSinks } from "./job-sinks.ts";
 import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
@@ -25,7 +26,7 @@ export { ReplyWaiter } from "../durable-objects/reply-waiter.ts";
 export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();
-// Every management path, and nothing else, goes through authentication and RBAC (API.md §10).
+// Every management path, and nothing else, goes through authentication and RBAC (API.md §11).
 for (const path of ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/metrics", "/display/*"]) app.use(path, authorizeRequest);
 // Order matters: fixed paths before the two-segment ingress path.
 app.route("/", operations);
@@ -37,6 +38,7 @@ app.route("/", audit); // before management: its paths look like a kind's
 app.route("/", history);
 app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
+app.route("/", jobSinks);
 app.route("/", webhooks);
 app.route("/", requestReply); // before ingress: its three-segment path is a composition's address otherwise
 app.route("/", ingress);

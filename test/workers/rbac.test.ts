@@ -1,5 +1,5 @@
 /**
- * Who may manage what (API.md §10) in workerd, with OIDC tokens of the local issuer (test/support/oidc-
+ * Who may manage what (API.md §11) in workerd, with OIDC tokens of the local issuer (test/support/oidc-
  * issuer.ts) over real HTTP: a viewer lists but cannot write; an editor of triggers in one namespace
  * cannot touch another namespace or other kinds; no self-escalation through a RoleBinding; history,
  * metrics and watches obey the same rules; self reviews answer as kubectl expects; the admin token keeps

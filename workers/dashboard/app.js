@@ -133,7 +133,7 @@ async function loadResources() {
   const forbidden = lists.filter((l) => l.forbidden).map((l) => l.k.plural);
   $("forbidden").textContent = forbidden.length === 0 ? "" : "Not shown, as this token may not list them " + (namespace() ? "in " + namespace() : "in every namespace (pick a namespace)") + ": " + forbidden.join(", ");
   /** @type {[string, (k: any) => boolean][]} */
-  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Request-reply", (k) => k.kind === "RequestReply"], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
+  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Request-reply", (k) => k.kind === "RequestReply"], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"], ["Job sinks and clusters", (k) => k.kind === "JobSink" || k.kind === "KubernetesCluster"]];
   const box = $("resources");
   box.replaceChildren();
   for (const [title, pick] of groups) {
