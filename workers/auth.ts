@@ -18,7 +18,7 @@ import { requestAttributes } from "../shared/rbac/request.ts";
 import { type Attributes, isResourceRequest } from "../shared/rbac/rules.ts";
 import { bearerFromProtocols } from "../shared/resources/broker-api.ts";
 import { failure, forbidden } from "../shared/resources/status.ts";
-import { BROKER_AUDIENCE_PREFIX } from "../shared/policy/spec.ts";
+import { isAddressAudience } from "../shared/policy/spec.ts";
 import { recordRefusal } from "./audit.ts";
 import { control } from "../clients/stubs.ts";
 import { verifySender } from "./oidc.ts";
@@ -50,8 +50,8 @@ export async function authenticate(env: Env, bearer: string | undefined): Promis
   }
   const audience = apiAudience(env);
   const auds = [claims.aud ?? []].flat();
-  if (auds.some((a) => typeof a === "string" && a.startsWith(BROKER_AUDIENCE_PREFIX))) {
-    return { error: `the token is meant for a broker (its aud names a broker's audience): the management API takes OIDC tokens for the audience ${audience}` };
+  if (auds.some((a) => typeof a === "string" && isAddressAudience(a))) {
+    return { error: `the token is meant for a broker or another address (its aud names one's audience): the management API takes OIDC tokens for the audience ${audience}` };
   }
   const check = await verifySender(bearer, audience, env.OIDC_ISSUERS);
   if (!check.ok) return { error: check.reason === "wrong_audience" ? `the token's aud does not hold the management API's audience ${audience}` : check.error };
