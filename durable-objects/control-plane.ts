@@ -24,6 +24,7 @@ import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
 import { policyStatus } from "../shared/policy/status.ts";
+import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { RefusalRow } from "../shared/metrics/prometheus.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
@@ -272,6 +273,12 @@ export class ControlPlane extends DurableObject<Env> {
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
+    // What a ScaledObject gates (the activator) is in the configuration of the brokers and channels it
+    // scales from; which ones it named before the change is not known here, so all of the namespace's.
+    if (m.kind === "ScaledObject") {
+      for (const b of this.manifests("Broker", ns)) await this.pushBroker(ns, b.metadata.name, ctx);
+      for (const k of KINDS.filter((k) => k.source)) for (const s of this.manifests(k.kind, ns)) await this.pushChannel(s as Manifest<SourceSpec>, ctx);
+    }
     if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
   }
@@ -336,7 +343,8 @@ export class ControlPlane extends DurableObject<Env> {
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
-    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
+    const activator = this.gates(source.metadata.namespace!).get(`${source.kind}/${source.metadata.name}`);
+    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null, activator ? { scaledObject: activator } : undefined)) {
       await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config, this.version());
     }
   }
@@ -382,6 +390,7 @@ export class ControlPlane extends DurableObject<Env> {
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
     const dls = broker.spec.delivery?.deadLetterSink;
+    const gates = this.gates(namespace);
     return {
       namespace,
       name,
@@ -400,9 +409,15 @@ export class ControlPlane extends DurableObject<Env> {
           delivery: t.spec.delivery,
           deadLetter: tdls ? resolveDestination(tdls, namespace, ctx) : undefined,
           ...triggerSettings(t),
+          ...(gates.has(`Trigger/${name}/${t.metadata.name}`) ? { activator: { scaledObject: gates.get(`Trigger/${name}/${t.metadata.name}`)! } } : {}),
         };
       }),
     };
+  }
+
+  /** What the namespace's ScaledObjects gate (shared/autoscaling/scaled-object.ts `gatedBy`). */
+  private gates(namespace: string): Map<string, string> {
+    return gatedBy(this.manifests("ScaledObject", namespace));
   }
 
   /** Knative-style status, computed from the current state of the resources it depends on. */
