@@ -35,6 +35,8 @@ import { partitionOf } from "../shared/partitions.ts";
 import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import { FlowControl } from "./flow-control.ts";
+import { ActivatorGates } from "./activator-gates.ts";
+import type { Gate } from "../shared/autoscaling/activator.ts";
 
 /** Knative's MAX_TTL: hops an event and its replies may make through brokers. */
 export const MAX_TTL = 255;
@@ -109,6 +111,11 @@ export class Broker extends DurableObject<Env> {
   private readonly drained = new Set<string>();
   /** Pause and rate limit per trigger (durable-objects/flow-control.ts); its wake-ups pump the trigger. */
   private readonly flow = new FlowControl(this.env, (name) => {
+    this.touched.add(name);
+    this.ctx.waitUntil(this.pump("touched"));
+  });
+  /** Triggers a ScaledObject scales from wait for its target (durable-objects/activator-gates.ts); its wake-ups pump the trigger. */
+  private readonly gates = new ActivatorGates(this.env, (name) => {
     this.touched.add(name);
     this.ctx.waitUntil(this.pump("touched"));
   });
@@ -313,7 +320,13 @@ export class Broker extends DurableObject<Env> {
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
       rateLimited: this.flow.held(),
+      activator: this.gates.stats((name) => (this.leased.get(name)?.size ?? 0) + (this.lanes.get(name)?.inflight ?? 0)),
     };
+  }
+
+  /** The Autoscaler object's push of a gated trigger's gate (durable-objects/activator-gates.ts). */
+  gate(trigger: string, gate: Gate): void {
+    if (this.settings) this.gates.update(trigger, gate);
   }
 
   /** Events no sink took, newest first: what the dashboard lists for redelivery. */
@@ -379,6 +392,7 @@ export class Broker extends DurableObject<Env> {
     this.triggers = new Map();
     this.history.configure(config?.retentionMs ?? 0);
     this.flow.configure(config?.triggers ?? []);
+    this.gates.configure(config?.triggers ?? []);
     for (const t of config?.triggers ?? []) {
       const compiled = compileTriggerFilter(t.filter);
       // Validated at apply time; a filter that no longer compiles (an upgrade changed a dialect) matches nothing.
@@ -532,9 +546,12 @@ export class Broker extends DurableObject<Env> {
       let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
       const due = this.rows.due(name, t.config.ordered, now, leased, free);
+      const inFlight = leased.size + (lane?.inflight ?? 0);
+      // The activator: a gated trigger's deliveries wait for a ready replica and within the target's capacity.
+      free = this.gates.allow(this.config!, t.config, inFlight, due.length + Math.min(lane?.waiting ?? 0, free - due.length), due.length + (lane?.waiting ?? 0), now);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
       // pump for the rest). An ordered lane may start fewer than it was granted: the rest of the grant is unused.
-      free = this.flow.allow(this.config!, t.config, due.length + Math.min(lane?.waiting ?? 0, free - due.length), now);
+      free = this.flow.allow(this.config!, t.config, free, now);
       for (const row of due.slice(0, free)) {
         leased.add(row.id!);
         free--;

@@ -19,6 +19,8 @@ export const DEFAULT_HOLD_MS = 300_000;
 /** Limits: the longest hold, and the highest containerConcurrency (Knative's own maximum). */
 export const MAX_HOLD_MS = 3_600_000;
 export const MAX_CONTAINER_CONCURRENCY = 1000;
+/** How often the Autoscaler object re-reads the target while deliveries wait for its readiness. */
+export const WATCH_MS = 500;
 /** A partition's capacity lease lapses after this long without being renewed (a partition that went away). */
 export const LEASE_MS = 5_000;
 
@@ -30,6 +32,11 @@ export interface Gate {
   capacity: number | null;
   /** The ScaledObject's hold limit. */
   holdMs: number;
+  /**
+   * More than one broker partition delivers to the target (a partitioned broker, or several triggers):
+   * each leases its share of the capacity from the Autoscaler object instead of using all of it.
+   */
+  shared: boolean;
 }
 
 /** The cap on what is in flight to a target: ready replicas x containerConcurrency (0: none). */
@@ -141,10 +148,10 @@ export function shareOut(capacity: number, demands: number[]): number[] {
  * completions bring it under. Memory only: a restart forgets the demands, which come back within a renewal.
  */
 export class CapacityLeases {
-  private readonly demands = new Map<number, { demand: number; at: number }>();
+  private readonly demands = new Map<string, { demand: number; at: number }>();
 
-  /** The allowance of `partition`, whose demand is now `demand`, under `capacity` (null: unlimited). */
-  request(partition: number, demand: number, capacity: number | null, now: number): number {
+  /** The allowance of `partition` (a broker partition and trigger), whose demand is now `demand`, under `capacity` (null: unlimited). */
+  request(partition: string, demand: number, capacity: number | null, now: number): number {
     if (demand > 0) this.demands.set(partition, { demand, at: now });
     else this.demands.delete(partition);
     for (const [p, d] of this.demands) if (now - d.at > LEASE_MS) this.demands.delete(p);
@@ -200,5 +207,26 @@ export function sumGateStats(parts: GateStats[]): GateStats {
     inFlight: parts.reduce((n, p) => n + p.inFlight, 0),
     heldSince: since.length > 0 ? Math.min(...since) : null,
     expired: parts.some((p) => p.expired),
+  };
+}
+
+/**
+ * Whether the Autoscaler object watches the target's readiness closely: deliveries wait for a first ready
+ * replica, or the target is still becoming ready while deliveries wait or are in flight (the cap follows
+ * the ready count).
+ */
+export function watchesReadiness(target: { replicas: number; ready: number }, stats: GateStats): boolean {
+  if (stats.held > 0 && target.ready === 0) return true;
+  return target.ready < target.replicas && stats.held + stats.inFlight > 0;
+}
+
+/** The ScaledObject's `status.activation`. */
+export function activatorStatus(ready: number, stats: GateStats, gate: Gate | null) {
+  return {
+    state: activationState(ready, stats),
+    held: stats.held,
+    inFlight: stats.inFlight,
+    capacity: gate?.capacity ?? null,
+    heldSince: stats.heldSince === null ? null : new Date(stats.heldSince).toISOString(),
   };
 }

@@ -30,9 +30,12 @@ export function isChannelName(name: string): boolean {
 }
 
 function channelName(source: Manifest<SourceSpec>, purpose: "sink" | "dead-letter"): string {
-  const base = `source:${source.kind.toLowerCase()}:${source.metadata.name}`;
+  const base = sinkChannelName(source.kind, source.metadata.name);
   return purpose === "sink" ? base : `${base}:${purpose}`;
 }
+
+/** The channel (a broker object of one partition, its one trigger named `sink`) a source delivers to its sink through. */
+export const sinkChannelName = (kind: string, name: string) => `source:${kind.toLowerCase()}:${name}`;
 
 /**
  * A source's two destinations: its sink, and its dead-letter sink for messages that cannot become

@@ -1,0 +1,181 @@
+/**
+ * The activator on the broker's side (API.md §9): a trigger a ScaledObject scales from is gated. While its
+ * target has no ready replica its deliveries wait here (no attempt, no retry spent) up to the hold limit,
+ * and the first one that waits asks the Autoscaler object for a decision at once; once replicas are ready
+ * at most ready x containerConcurrency are in flight to the target. The pure decisions are in
+ * shared/autoscaling/activator.ts; this module keeps each gated trigger's state in memory and talks to the
+ * ScaledObject's Autoscaler object, which pushes the gate when the target's readiness changes.
+ *
+ * A partitioned broker's partitions share the capacity: each leases its allowance from the Autoscaler
+ * object when it needs more than it holds, renews it while it delivers, and gives it back when it is
+ * done, so the cap costs a request per partition about every LEASE_MS / 2 while busy, never one per
+ * delivery. A trigger that no ScaledObject gates costs one property check in the pump.
+ */
+import { admit, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
+import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
+import type { Autoscaler } from "./autoscaler.ts";
+import { runnerStub } from "./runner.ts";
+import type { Stub } from "./stub.ts";
+
+/** How long a partition waits before asking the Autoscaler object again after a failed call. */
+const RETRY_MS = 1000;
+
+interface TriggerGate {
+  scaledObject: string;
+  uid: string;
+  /** As last pushed or answered by the Autoscaler object; null until then (holds like a target at zero). */
+  gate: Gate | null;
+  heldSince: number | null;
+  expired: boolean;
+  /** Deliveries waiting (for a ready replica or for capacity) at the last look. */
+  held: number;
+  /** The Autoscaler object was told of this hold (activation), or is being asked. */
+  poked: boolean;
+  /** A shared capacity: this partition's allowance, its demand at the last look, the lease call running, its renewal. */
+  allowance: number;
+  demand: number;
+  /** The demand of the last lease call: a partition that got less asks again only when it wants more still. */
+  asked: number;
+  leasing: boolean;
+  renewal: ReturnType<typeof setTimeout> | null;
+  timer: ReturnType<typeof setTimeout> | null;
+  timerAt: number;
+}
+
+export class ActivatorGates {
+  private readonly gates = new Map<string, TriggerGate>();
+  private readonly env: Env;
+  private readonly wake: (trigger: string) => void;
+
+  /** `wake(trigger)`: look at the trigger's deliveries again (the pump). */
+  constructor(env: Env, wake: (trigger: string) => void) {
+    this.env = env;
+    this.wake = wake;
+  }
+
+  /** Forget gates of triggers no longer gated, re-created, or gated by another ScaledObject. */
+  configure(triggers: TriggerConfig[]): void {
+    const keep = new Map(triggers.filter((t) => t.activator).map((t) => [t.name, `${t.uid}/${t.activator!.scaledObject}`]));
+    for (const [name, g] of this.gates) {
+      if (keep.get(name) === `${g.uid}/${g.scaledObject}`) continue;
+      if (g.timer) clearTimeout(g.timer);
+      if (g.renewal) clearTimeout(g.renewal);
+      this.gates.delete(name);
+    }
+  }
+
+  /**
+   * Of `want` deliveries of the trigger that its parallelism lets start, how many may start now; `inFlight`
+   * are its deliveries in flight here, `waiting` all it has queued. Ungated triggers get `want`.
+   */
+  allow(config: BrokerConfig, t: TriggerConfig, inFlight: number, want: number, waiting: number, now: number): number {
+    if (!t.activator) return want;
+    const g = this.gateOf(t);
+    const shared = g.gate !== null && g.gate.ready > 0 && g.gate.capacity !== null && g.gate.shared;
+    const done = waiting === 0 && inFlight === 0;
+    if (shared || g.allowance > 0) {
+      const demand = shared ? inFlight + want : 0;
+      if ((demand > g.allowance && demand > g.asked) || (demand === 0 && g.allowance > 0)) this.lease(config, t, g, demand);
+      g.demand = demand;
+    }
+    const a = admit({ gate: g.gate, capacity: shared ? g.allowance : (g.gate?.capacity ?? null), inFlight, want, heldSince: g.heldSince, now });
+    if (a.holding) {
+      g.heldSince ??= now;
+      this.wakeAt(t.name, g, g.heldSince + (g.gate?.holdMs ?? 0), now);
+      if (!g.poked) void this.activate(config, t, g);
+    } else if ((g.gate && g.gate.ready > 0) || done) {
+      // A hold ends when a replica is ready, or when nothing waits any more: the next delivery that
+      // finds no replica starts another.
+      g.heldSince = null;
+      g.expired = false;
+      g.poked = false;
+    }
+    if (a.expired) g.expired = true;
+    g.held = Math.max(0, waiting - a.start);
+    return a.start;
+  }
+
+  /** The Autoscaler object's push: the target's readiness and capacity changed (or a periodic refresh). */
+  update(trigger: string, gate: Gate): void {
+    const g = this.gates.get(trigger);
+    if (!g) return;
+    const opened = (g.gate?.ready ?? 0) === 0 && gate.ready > 0;
+    const grew = (gate.capacity ?? Infinity) > (g.gate?.capacity ?? Infinity);
+    g.gate = gate;
+    if (opened || grew || g.held > 0) this.wake(trigger);
+  }
+
+  /** Per gated trigger: held, in flight (`inFlightOf`), since when, expired. */
+  stats(inFlightOf: (trigger: string) => number): Record<string, GateStats> {
+    return Object.fromEntries([...this.gates].map(([name, g]) => [name, { held: g.held, inFlight: inFlightOf(name), heldSince: g.heldSince, expired: g.expired }]));
+  }
+
+  private gateOf(t: TriggerConfig): TriggerGate {
+    let g = this.gates.get(t.name);
+    if (!g) {
+      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, leasing: false, renewal: null, timer: null, timerAt: 0 };
+      this.gates.set(t.name, g);
+    }
+    return g;
+  }
+
+  private autoscaler(config: BrokerConfig, g: TriggerGate): Stub<Autoscaler> {
+    return runnerStub(this.env, "ScaledObject", config.namespace, g.scaledObject) as unknown as Stub<Autoscaler>;
+  }
+
+  /** Tell the Autoscaler object deliveries wait for its target (it decides at once) and take its gate. */
+  private async activate(config: BrokerConfig, t: TriggerConfig, g: TriggerGate): Promise<void> {
+    g.poked = true;
+    try {
+      const gate = await this.autoscaler(config, g).activate();
+      if (gate && this.gates.get(t.name) === g) this.update(t.name, gate);
+    } catch (e) {
+      console.log(JSON.stringify({ level: "warn", msg: "autoscaler not reachable for activation", broker: `${config.namespace}/${config.name}`, trigger: t.name, scaledObject: g.scaledObject, error: (e as Error).message }));
+      // Asked again on the next look after a pause: the hold goes on meanwhile.
+      setTimeout(() => {
+        g.poked = false;
+        this.wake(t.name);
+      }, RETRY_MS);
+    }
+  }
+
+  /**
+   * Lease this partition's share of the capacity for `demand` (0 gives it back). While it holds some, the
+   * lease is renewed every LEASE_MS / 2 with the demand of the last look, so the Autoscaler object never
+   * counts a busy partition as gone; a grant wakes the pump.
+   */
+  private lease(config: BrokerConfig, t: TriggerConfig, g: TriggerGate, demand: number): void {
+    if (g.leasing) return;
+    g.leasing = true;
+    g.asked = demand;
+    if (g.renewal) clearTimeout(g.renewal);
+    g.renewal = null;
+    void (async () => {
+      let retryMs = 0;
+      try {
+        g.allowance = await this.autoscaler(config, g).lease(`${config.name}#${config.partition?.index ?? 0}/${t.name}`, demand);
+        // Starved partitions ask again sooner: another one's completions may have freed capacity.
+        retryMs = g.allowance < demand ? RETRY_MS : LEASE_MS / 2;
+      } catch (e) {
+        console.log(JSON.stringify({ level: "warn", msg: "autoscaler not reachable for a capacity lease", broker: `${config.namespace}/${config.name}`, trigger: t.name, error: (e as Error).message }));
+        retryMs = RETRY_MS;
+      } finally {
+        g.leasing = false;
+      }
+      if (this.gates.get(t.name) !== g) return;
+      if (g.allowance > 0 || demand > 0) g.renewal = setTimeout(() => this.lease(config, t, g, g.demand), retryMs);
+      if (demand > 0) this.wake(t.name);
+    })();
+  }
+
+  /** One timer per trigger, at the earliest time asked for (the end of a hold). */
+  private wakeAt(name: string, g: TriggerGate, at: number, now: number): void {
+    if (g.timer && g.timerAt <= at) return;
+    if (g.timer) clearTimeout(g.timer);
+    g.timerAt = at;
+    g.timer = setTimeout(() => {
+      g.timer = null;
+      this.wake(name);
+    }, Math.max(0, at - now));
+  }
+}
