@@ -194,7 +194,10 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
 
       let keda: KedaMetric[] | undefined;
       const polled = kedaTriggers(plan);
-      if (polled.length > 0 && (forceKeda || rt.lastKedaSec === null || tSec - rt.lastKedaSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC)) {
+      // Scale from the queue: while deliveries are held KEDA's metrics (which count them) are read every KPA
+      // tick, as Knative's activator reports what it buffers, so a surge scales out without waiting a poll.
+      const pollSec = stats.held > 0 ? Math.min(plan.pollingIntervalSec, TICK_SEC) : plan.pollingIntervalSec;
+      if (polled.length > 0 && (forceKeda || rt.lastKedaSec === null || tSec - rt.lastKedaSec >= pollSec - ALARM_SLACK_SEC)) {
         const read = await Promise.all(polled.map((t) => this.kedaMetric(t, plan.triggers.indexOf(t), namespace, rt, brokerCounters)));
         const missing = read.filter((r) => typeof r === "string");
         for (const message of missing) problems.push({ reason: "MetricUnavailable", message });
@@ -239,6 +242,7 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
       record(applied.actuation);
       if (applied.scale) rt.target = { replicas: applied.scale.replicas, currentReplicas: applied.scale.currentReplicas, ready: applied.scale.readyReplicas, containerConcurrency: applied.scale.containerConcurrency, readAtSec: tSec };
       if (watchesReadiness(rt.target, stats)) nextTickMs = Math.min(nextTickMs, nowMs + WATCH_MS);
+      else if (stats.held > 0) nextTickMs = Math.min(nextTickMs, nowMs + TICK_SEC * 1000);
       if (applied.actuation === "Written") rt.lastWriteSec = tSec;
       // A held-back write is retried as soon as the limit allows, with the decision of that tick.
       if (applied.retryAtSec !== undefined) nextTickMs = Math.min(nextTickMs, applied.retryAtSec * 1000);

@@ -119,7 +119,7 @@ export function admit(input: AdmitInput): Admission {
 
 /**
  * Max-min fair shares of `capacity` for `demands`: the smallest demands are met in full, the rest split
- * what remains evenly (rounded down, the remainder going to the first in order).
+ * what remains evenly (each rounded down, so the larger demands take what the smaller left over).
  */
 export function shareOut(capacity: number, demands: number[]): number[] {
   const order = demands.map((d, i) => [Math.max(0, d), i] as const).sort((a, b) => a[0] - b[0]);

@@ -9,7 +9,7 @@
  * after it was asked for (an image pull, a model load), one removed by a scale-down goes at once. The
  * workload's status reports it as the controllers do (`replicas`, `readyReplicas`, `availableReplicas`,
  * `updatedReplicas`, `observedGeneration`; a Revision's `actualReplicas` and `desiredReplicas`).
- * A gateway in front of the workloads (`/gateway/{namespace}/{name}/...`) answers as a Knative ingress
+ * A gateway in front of the workloads (`/gateway/{namespace}/{name}`, or `/gateway/{name}.{namespace}.{domain}`) answers as a Knative ingress
  * with no activator would: 503 while no pod is ready, 503 above ready pods x `containerConcurrency`,
  * else the request holds a pod for the workload's service time and gets 200. It counts what it saw.
  */
@@ -227,8 +227,12 @@ export class FakeKubernetesApi {
     }
     const body = Buffer.concat(chunks).toString("utf8");
     const path = new URL(req.url ?? "/", "http://x").pathname;
-    const gateway = /^\/gateway\/([^/]+)\/([^/]+)/.exec(path);
-    if (gateway) return this.#serve(gateway[1], gateway[2], req.headers, res);
+    // `/gateway/{namespace}/{name}`, or `/gateway/{host}` with Knative's `{name}.{namespace}.{domain}` host.
+    const gateway = /^\/gateway\/([^/]+)(?:\/([^/]+))?/.exec(path);
+    if (gateway) {
+      const [namespace, name] = gateway[2] ? [gateway[1], gateway[2]] : gateway[1].split(".").slice(0, 2).reverse();
+      return this.#serve(namespace, name, req.headers, res);
+    }
     this.requests.push({ method: req.method ?? "", path, headers: req.headers, body });
 
     const access = this.#options.access;
