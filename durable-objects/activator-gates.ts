@@ -6,10 +6,12 @@
  * shared/autoscaling/activator.ts; this module keeps each gated trigger's state in memory and talks to the
  * ScaledObject's Autoscaler object, which pushes the gate when the target's readiness changes.
  *
- * A partitioned broker's partitions share the capacity: each leases its allowance from the Autoscaler
- * object when it needs more than it holds, renews it while it delivers, and gives it back when it is
- * done, so the cap costs a request per partition about every LEASE_MS / 2 while busy, never one per
- * delivery. A trigger that no ScaledObject gates costs one property check in the pump.
+ * When several partitions deliver to the target they share the capacity: each leases its allowance from
+ * the Autoscaler object when it needs more than it holds, renews it while it delivers, and gives it back
+ * when it is done, so the cap costs a request per partition every LEASE_MS / 2 while busy (every second
+ * while it gets less than it wants). Only while another partition waits for capacity does a partition
+ * report each delivery that ends, so that the slot moves to it at once. A trigger that no ScaledObject
+ * gates costs one property check in the pump.
  */
 import { admit, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
@@ -36,6 +38,9 @@ interface TriggerGate {
   demand: number;
   /** The demand of the last lease call: a partition that got less asks again only when it wants more still. */
   asked: number;
+  /** In flight here at the last look; whether another partition wants more than it has. */
+  inFlight: number;
+  contended: boolean;
   leasing: boolean;
   renewal: ReturnType<typeof setTimeout> | null;
   timer: ReturnType<typeof setTimeout> | null;
@@ -75,8 +80,13 @@ export class ActivatorGates {
     const done = waiting === 0 && inFlight === 0;
     if (shared || g.allowance > 0) {
       const demand = shared ? inFlight + want : 0;
-      if ((demand > g.allowance && demand > g.asked) || (demand === 0 && g.allowance > 0)) this.lease(config, t, g, demand);
+      // Ask when it needs more than it holds (once per demand), give back what it freed when another
+      // partition waits for it, and everything when it is done; else the renewal reports.
+      const grows = demand > g.allowance && demand > g.asked;
+      const frees = g.contended && inFlight < g.inFlight;
+      if (grows || frees || (demand === 0 && g.allowance > 0)) this.lease(config, t, g, demand, inFlight);
       g.demand = demand;
+      g.inFlight = inFlight;
     }
     const a = admit({ gate: g.gate, capacity: shared ? g.allowance : (g.gate?.capacity ?? null), inFlight, want, heldSince: g.heldSince, now });
     if (a.holding) {
@@ -102,6 +112,8 @@ export class ActivatorGates {
     const opened = (g.gate?.ready ?? 0) === 0 && gate.ready > 0;
     const grew = (gate.capacity ?? Infinity) > (g.gate?.capacity ?? Infinity);
     g.gate = gate;
+    // More capacity: a partition that got less than it asked for asks again at once.
+    if (grew) g.asked = 0;
     if (opened || grew || g.held > 0) this.wake(trigger);
   }
 
@@ -113,7 +125,7 @@ export class ActivatorGates {
   private gateOf(t: TriggerConfig): TriggerGate {
     let g = this.gates.get(t.name);
     if (!g) {
-      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, leasing: false, renewal: null, timer: null, timerAt: 0 };
+      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, inFlight: 0, contended: false, leasing: false, renewal: null, timer: null, timerAt: 0 };
       this.gates.set(t.name, g);
     }
     return g;
@@ -144,16 +156,22 @@ export class ActivatorGates {
    * lease is renewed every LEASE_MS / 2 with the demand of the last look, so the Autoscaler object never
    * counts a busy partition as gone; a grant wakes the pump.
    */
-  private lease(config: BrokerConfig, t: TriggerConfig, g: TriggerGate, demand: number): void {
+  private lease(config: BrokerConfig, t: TriggerConfig, g: TriggerGate, demand: number, inFlight: number): void {
     if (g.leasing) return;
     g.leasing = true;
     g.asked = demand;
+    // Until the answer this partition keeps within what it reports holding: the Autoscaler object counts
+    // that against the others, so a start racing the call can never take capacity it gave to another.
+    const holding = Math.max(inFlight, Math.min(g.allowance, demand));
+    g.allowance = holding;
     if (g.renewal) clearTimeout(g.renewal);
     g.renewal = null;
     void (async () => {
       let retryMs = 0;
       try {
-        g.allowance = await this.autoscaler(config, g).lease(`${config.name}#${config.partition?.index ?? 0}/${t.name}`, demand);
+        const lease = await this.autoscaler(config, g).lease(`${config.name}#${config.partition?.index ?? 0}/${t.name}`, demand, holding);
+        g.allowance = lease.allowance;
+        g.contended = lease.contended;
         // Starved partitions ask again sooner: another one's completions may have freed capacity.
         retryMs = g.allowance < demand ? RETRY_MS : LEASE_MS / 2;
       } catch (e) {
@@ -163,7 +181,7 @@ export class ActivatorGates {
         g.leasing = false;
       }
       if (this.gates.get(t.name) !== g) return;
-      if (g.allowance > 0 || demand > 0) g.renewal = setTimeout(() => this.lease(config, t, g, g.demand), retryMs);
+      if (g.allowance > 0 || demand > 0) g.renewal = setTimeout(() => this.lease(config, t, g, g.demand, g.inFlight), retryMs);
       if (demand > 0) this.wake(t.name);
     })();
   }

@@ -9,7 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
 import { brokerMetrics, lookupRoute, partitionStub } from "./routing.ts";
-import { activatorStatus, capacityOf, CapacityLeases, concurrencyWithHeld, effectiveConcurrency, type Gate, type GateStats, keepAwake, sumGateStats, watchesReadiness, WATCH_MS } from "../shared/autoscaling/activator.ts";
+import { activatorStatus, capacityOf, CapacityLeases, concurrencyWithHeld, effectiveConcurrency, type Gate, type GateStats, keepAwake, type Lease, sumGateStats, watchesReadiness, WATCH_MS } from "../shared/autoscaling/activator.ts";
 import { sinkChannelName } from "../shared/resources/sources.ts";
 import { sourceBacklog, type Runner, type RunnerInput } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
@@ -138,9 +138,9 @@ export class Autoscaler extends DurableObject<Env> implements Runner {
   }
 
   /** A broker partition's lease of the target's capacity (durable-objects/activator-gates.ts): its allowance for `demand`. */
-  lease(partition: string, demand: number): number {
+  lease(partition: string, demand: number, inFlight: number): Lease {
     const gate = this.kv.getJson<Runtime>("runtime")?.gate;
-    return this.leases.request(partition, demand, !gate || gate.ready === 0 ? 0 : gate.capacity, Date.now());
+    return this.leases.request(partition, demand, inFlight, !gate || gate.ready === 0 ? 0 : gate.capacity, Date.now());
   }
 
   private async tick(): Promise<void> {

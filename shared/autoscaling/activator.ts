@@ -140,32 +140,40 @@ export function shareOut(capacity: number, demands: number[]): number[] {
   return shares;
 }
 
+/** A partition's lease: how many deliveries it may have in flight, and whether others wait for capacity. */
+export interface Lease {
+  allowance: number;
+  /** Another partition gets less than it wants: this one reports what it frees at once rather than at its renewal. */
+  contended: boolean;
+}
+
 /**
  * One target's capacity shared between the partitions that deliver to it. A partition reports its demand
- * (in flight plus waiting) when it needs more than it holds, renews while it delivers, and reports 0 when
- * it is done; its allowance is its fair share of the capacity among the demands of the last LEASE_MS.
- * A partition never starts above its allowance; one over it (the capacity fell) starts nothing until
- * completions bring it under. Memory only: a restart forgets the demands, which come back within a renewal.
+ * (in flight plus waiting) and what it holds (what it has in flight, or may start before the answer comes)
+ * when it needs more than it holds, renews while it delivers, and reports 0 when it is done. Its allowance is its max-min fair share among the demands of
+ * the last LEASE_MS, but never more than what the other partitions do not hold (the larger of what they
+ * were allowed and what they have in flight): the allowances never add up to more than the capacity,
+ * and a partition over its share gets less at its next report and frees the rest as its deliveries end.
+ * Memory only: a restart forgets the leases, which come back within a renewal.
  */
 export class CapacityLeases {
-  private readonly demands = new Map<string, { demand: number; at: number }>();
+  private readonly partitions = new Map<string, { demand: number; inFlight: number; allowance: number; at: number }>();
 
-  /** The allowance of `partition` (a broker partition and trigger), whose demand is now `demand`, under `capacity` (null: unlimited). */
-  request(partition: string, demand: number, capacity: number | null, now: number): number {
-    if (demand > 0) this.demands.set(partition, { demand, at: now });
-    else this.demands.delete(partition);
-    for (const [p, d] of this.demands) if (now - d.at > LEASE_MS) this.demands.delete(p);
-    if (demand <= 0) return 0;
-    if (capacity === null) return demand;
-    const partitions = [...this.demands.keys()];
-    return shareOut(capacity, partitions.map((p) => this.demands.get(p)!.demand))[partitions.indexOf(partition)];
-  }
-
-  /** Sum of the live demands: what waits for or holds the target's capacity. */
-  demand(now: number): number {
-    let n = 0;
-    for (const d of this.demands.values()) if (now - d.at <= LEASE_MS) n += d.demand;
-    return n;
+  /** The lease of `partition` (a broker partition and trigger) under `capacity` (null: unlimited); `inFlight`: what it holds. */
+  request(partition: string, demand: number, inFlight: number, capacity: number | null, now: number): Lease {
+    for (const [p, d] of this.partitions) if (now - d.at > LEASE_MS) this.partitions.delete(p);
+    this.partitions.delete(partition);
+    const others = [...this.partitions.values()];
+    // Another partition gets less than it wants: what this one frees should reach it soon.
+    const contended = capacity !== null && others.some((o) => o.allowance < o.demand);
+    if (demand <= 0 && inFlight <= 0) return { allowance: 0, contended };
+    if (capacity === null) return { allowance: demand, contended };
+    // The asker comes last among equal demands, so the remainder of an uneven split goes to whoever asks.
+    const fair = shareOut(capacity, [...others.map((o) => o.demand), demand]).at(-1)!;
+    const free = capacity - others.reduce((n, o) => n + Math.max(o.allowance, o.inFlight), 0);
+    const allowance = Math.max(0, Math.min(fair, free));
+    this.partitions.set(partition, { demand, inFlight, allowance, at: now });
+    return { allowance, contended };
   }
 }
 

@@ -38,6 +38,13 @@ export interface FakeKubernetesOptions {
   readyDelayMs?: number;
 }
 
+/** A workload's pods: requests each takes at once (0: unlimited), the gateway's service time, their readiness delay. */
+export interface WorkloadOptions {
+  containerConcurrency?: number;
+  serviceMs?: number;
+  readyDelayMs?: number;
+}
+
 /** What the gateway saw for one workload. */
 export interface GatewayStats {
   /** Requests answered 503 because no pod was ready. */
@@ -61,6 +68,8 @@ interface Pods {
   /** Requests per pod at once (Knative's containerConcurrency; 0: unlimited). */
   containerConcurrency: number;
   serviceMs: number;
+  /** This workload's readiness delay, when it differs from the server's. */
+  readyDelayMs?: number;
   gateway: GatewayStats;
 }
 
@@ -92,7 +101,7 @@ export class FakeKubernetesApi {
   }
 
   /** A workload whose `replicas` pods are ready already; the gateway serves each request in `serviceMs`. */
-  addWorkload(kind: "Deployment" | "StatefulSet", namespace: string, name: string, replicas: number, options: { containerConcurrency?: number; serviceMs?: number } = {}): void {
+  addWorkload(kind: "Deployment" | "StatefulSet", namespace: string, name: string, replicas: number, options: WorkloadOptions = {}): void {
     const plural = kind === "Deployment" ? "deployments" : "statefulsets";
     const path = `/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`;
     this.#put(path, {
@@ -118,7 +127,7 @@ export class FakeKubernetesApi {
     // A scale-down removes the pods that are not ready first, then the youngest.
     pods.readyAt.sort((a, b) => a - b);
     if (replicas < pods.readyAt.length) pods.readyAt.length = replicas;
-    while (pods.readyAt.length < replicas) pods.readyAt.push(now + (this.#options.readyDelayMs ?? 0));
+    while (pods.readyAt.length < replicas) pods.readyAt.push(now + (pods.readyDelayMs ?? this.#options.readyDelayMs ?? 0));
   }
 
   #podsOf(namespace: string, name: string): Pods | undefined {
@@ -172,7 +181,7 @@ export class FakeKubernetesApi {
     res.writeHead(200).end();
   }
 
-  addKnativeService(namespace: string, name: string, revision: string | null, actualReplicas = 1, options: { containerConcurrency?: number; serviceMs?: number } = {}): void {
+  addKnativeService(namespace: string, name: string, revision: string | null, actualReplicas = 1, options: WorkloadOptions = {}): void {
     this.#put(`/apis/serving.knative.dev/v1/namespaces/${namespace}/services/${name}`, {
       group: "serving.knative.dev", plural: "services", builtin: false,
       object: {
@@ -294,9 +303,9 @@ export class FakeKubernetesApi {
 
 const revisionPath = (namespace: string, name: string) => `/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions/${name}`;
 
-function newPods(ready: number, options: { containerConcurrency?: number; serviceMs?: number }): Pods {
+function newPods(ready: number, options: WorkloadOptions): Pods {
   return {
-    readyAt: Array.from({ length: ready }, () => 0), containerConcurrency: options.containerConcurrency ?? 0, serviceMs: options.serviceMs ?? 0,
+    readyAt: Array.from({ length: ready }, () => 0), containerConcurrency: options.containerConcurrency ?? 0, serviceMs: options.serviceMs ?? 0, readyDelayMs: options.readyDelayMs,
     gateway: { unavailable: 0, overloaded: 0, served: [], inFlight: 0, maxInFlight: 0, maxOverCapacity: 0, firstReadyAt: null, firstServedAt: null },
   };
 }

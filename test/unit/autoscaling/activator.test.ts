@@ -50,17 +50,37 @@ describe("capacity", () => {
     for (const demands of [[7, 1, 9, 3], [5, 5, 5], [0, 12]]) expect(shareOut(6, demands).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6);
   });
 
-  it("leases follow the partitions' demands, lapse for a partition that stopped renewing, and are given back with 0", () => {
+  it("leases never add up to more than the capacity, shift to the fair share as partitions report, and lapse", () => {
     const leases = new CapacityLeases();
-    expect(leases.request("b#0/t", 8, 4, 0)).toBe(4);
-    expect(leases.request("b#1/t", 8, 4, 10)).toBe(2);
-    expect(leases.request("b#0/t", 8, 4, 20)).toBe(2);
-    expect(leases.request("b#1/t", 0, 4, 30)).toBe(0);
-    expect(leases.request("b#0/t", 8, 4, 40)).toBe(4);
-    // b#0 stops renewing: after LEASE_MS its demand no longer counts against b#1.
-    expect(leases.request("b#1/t", 8, 4, 50)).toBe(2);
-    expect(leases.request("b#1/t", 8, 4, 40 + LEASE_MS + 1)).toBe(4);
-    expect(leases.request("b#2/t", 5, null, 0)).toBe(5);
+    expect(leases.request("b#0/t", 8, 0, 4, 0)).toEqual({ allowance: 4, contended: false });
+    // b#0 holds all 4: b#1 gets nothing until b#0 reports less, but learns that capacity is contended.
+    expect(leases.request("b#1/t", 8, 0, 4, 10)).toEqual({ allowance: 0, contended: true });
+    // b#0 reports (4 in flight): its fair share is 2, so it is allowed 2 and frees 2 as they finish.
+    expect(leases.request("b#0/t", 8, 4, 4, 20)).toEqual({ allowance: 2, contended: true });
+    expect(leases.request("b#1/t", 8, 0, 4, 30).allowance).toBe(0);
+    expect(leases.request("b#0/t", 8, 2, 4, 40).allowance).toBe(2);
+    expect(leases.request("b#1/t", 8, 0, 4, 50).allowance).toBe(2);
+    // b#1 is done and gives its share back; b#0 may take all again.
+    expect(leases.request("b#1/t", 0, 0, 4, 60).allowance).toBe(0);
+    expect(leases.request("b#0/t", 8, 2, 4, 70)).toEqual({ allowance: 4, contended: false });
+    // b#0 stops reporting: after LEASE_MS what it held counts no more.
+    expect(leases.request("b#1/t", 8, 0, 4, 80).allowance).toBe(0);
+    expect(leases.request("b#1/t", 8, 0, 4, 70 + LEASE_MS + 1).allowance).toBe(4);
+    expect(leases.request("b#2/t", 5, 0, null, 0).allowance).toBe(5);
+  });
+
+  it("never allows more than the capacity in total, whatever order the partitions report in", () => {
+    const leases = new CapacityLeases();
+    const held = new Map<string, number>();
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let t = 0; t < 2000; t += 10) {
+      const p = `b#${Math.floor(next() * 4)}/t`;
+      const inFlight = Math.min(held.get(p) ?? 0, Math.floor(next() * 3));
+      const lease = leases.request(p, inFlight + Math.floor(next() * 6), inFlight, 5, t);
+      held.set(p, Math.max(lease.allowance, inFlight));
+      expect([...held.values()].reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5);
+    }
   });
 });
 
