@@ -49,6 +49,8 @@ interface TriggerGate {
 
 export class ActivatorGates {
   private readonly gates = new Map<string, TriggerGate>();
+  /** The gated triggers of the configuration. */
+  private gated = new Map<string, TriggerConfig>();
   private readonly env: Env;
   private readonly wake: (trigger: string) => void;
 
@@ -60,7 +62,8 @@ export class ActivatorGates {
 
   /** Forget gates of triggers no longer gated, re-created, or gated by another ScaledObject. */
   configure(triggers: TriggerConfig[]): void {
-    const keep = new Map(triggers.filter((t) => t.activator).map((t) => [t.name, `${t.uid}/${t.activator!.scaledObject}`]));
+    this.gated = new Map(triggers.filter((t) => t.activator).map((t) => [t.name, t]));
+    const keep = new Map([...this.gated.values()].map((t) => [t.name, `${t.uid}/${t.activator!.scaledObject}`]));
     for (const [name, g] of this.gates) {
       if (keep.get(name) === `${g.uid}/${g.scaledObject}`) continue;
       if (g.timer) clearTimeout(g.timer);
@@ -107,8 +110,9 @@ export class ActivatorGates {
 
   /** The Autoscaler object's push: the target's readiness and capacity changed (or a periodic refresh). */
   update(trigger: string, gate: Gate): void {
-    const g = this.gates.get(trigger);
-    if (!g) return;
+    const t = this.gated.get(trigger);
+    if (!t) return;
+    const g = this.gateOf(t);
     const opened = (g.gate?.ready ?? 0) === 0 && gate.ready > 0;
     const grew = (gate.capacity ?? Infinity) > (g.gate?.capacity ?? Infinity);
     g.gate = gate;
@@ -117,9 +121,10 @@ export class ActivatorGates {
     if (opened || grew || g.held > 0) this.wake(trigger);
   }
 
-  /** Per gated trigger: held, in flight (`inFlightOf`), since when, expired. */
-  stats(inFlightOf: (trigger: string) => number): Record<string, GateStats> {
-    return Object.fromEntries([...this.gates].map(([name, g]) => [name, { held: g.held, inFlight: inFlightOf(name), heldSince: g.heldSince, expired: g.expired }]));
+  /** The broker metrics' `activator`: per gated trigger held, in flight (`inFlightOf`), since when, expired; nothing when none is gated. */
+  stats(inFlightOf: (trigger: string) => number): { activator?: Record<string, GateStats> } {
+    if (this.gates.size === 0) return {};
+    return { activator: Object.fromEntries([...this.gates].map(([name, g]) => [name, { held: g.held, inFlight: inFlightOf(name), heldSince: g.heldSince, expired: g.expired }])) };
   }
 
   private gateOf(t: TriggerConfig): TriggerGate {

@@ -320,7 +320,7 @@ export class Broker extends DurableObject<Env> {
       dead: this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM dead").one().n,
       counters: this.counters.rows(),
       rateLimited: this.flow.held(),
-      activator: this.gates.stats((name) => (this.leased.get(name)?.size ?? 0) + (this.lanes.get(name)?.inflight ?? 0)),
+      ...this.gates.stats((name) => (this.leased.get(name)?.size ?? 0) + (this.lanes.get(name)?.inflight ?? 0)),
     };
   }
 
