@@ -18,6 +18,7 @@ import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.t
 import type { Autoscaler } from "./autoscaler.ts";
 import { runnerStub } from "./runner.ts";
 import type { Stub } from "./stub.ts";
+import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking the Autoscaler object again after a failed call. */
 const RETRY_MS = 1000;
@@ -43,8 +44,8 @@ interface TriggerGate {
   contended: boolean;
   leasing: boolean;
   renewal: ReturnType<typeof setTimeout> | null;
-  timer: ReturnType<typeof setTimeout> | null;
-  timerAt: number;
+  /** Wakes the pump when the hold reaches its limit. */
+  timer: WakeTimer;
 }
 
 export class ActivatorGates {
@@ -66,7 +67,7 @@ export class ActivatorGates {
     const keep = new Map([...this.gated.values()].map((t) => [t.name, `${t.uid}/${t.activator!.scaledObject}`]));
     for (const [name, g] of this.gates) {
       if (keep.get(name) === `${g.uid}/${g.scaledObject}`) continue;
-      if (g.timer) clearTimeout(g.timer);
+      g.timer.clear();
       if (g.renewal) clearTimeout(g.renewal);
       this.gates.delete(name);
     }
@@ -94,7 +95,7 @@ export class ActivatorGates {
     const a = admit({ gate: g.gate, capacity: shared ? g.allowance : (g.gate?.capacity ?? null), inFlight, want, heldSince: g.heldSince, now });
     if (a.holding) {
       g.heldSince ??= now;
-      this.wakeAt(t.name, g, g.heldSince + (g.gate?.holdMs ?? 0), now);
+      g.timer.wakeAt(g.heldSince + (g.gate?.holdMs ?? 0), now);
       if (!g.poked) void this.activate(config, t, g);
     } else if ((g.gate && g.gate.ready > 0) || done) {
       // A hold ends when a replica is ready, or when nothing waits any more: the next delivery that
@@ -130,7 +131,7 @@ export class ActivatorGates {
   private gateOf(t: TriggerConfig): TriggerGate {
     let g = this.gates.get(t.name);
     if (!g) {
-      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, inFlight: 0, contended: false, leasing: false, renewal: null, timer: null, timerAt: 0 };
+      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, inFlight: 0, contended: false, leasing: false, renewal: null, timer: new WakeTimer(() => this.wake(t.name)) };
       this.gates.set(t.name, g);
     }
     return g;
@@ -189,16 +190,5 @@ export class ActivatorGates {
       if (g.allowance > 0 || demand > 0) g.renewal = setTimeout(() => this.lease(config, t, g, g.demand, g.inFlight), retryMs);
       if (demand > 0) this.wake(t.name);
     })();
-  }
-
-  /** One timer per trigger, at the earliest time asked for (the end of a hold). */
-  private wakeAt(name: string, g: TriggerGate, at: number, now: number): void {
-    if (g.timer && g.timerAt <= at) return;
-    if (g.timer) clearTimeout(g.timer);
-    g.timerAt = at;
-    g.timer = setTimeout(() => {
-      g.timer = null;
-      this.wake(name);
-    }, Math.max(0, at - now));
   }
 }
