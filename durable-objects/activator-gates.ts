@@ -15,9 +15,9 @@
  */
 import { admit, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import type { Autoscaler } from "./autoscaler.ts";
-import { runnerStub } from "./runner.ts";
-import type { Stub } from "./stub.ts";
+import { type Stub, stub } from "../clients/stubs.ts";
+import type { AutoscalerRpc } from "../shared/contracts/runner.ts";
+import { runnerKey } from "./runner.ts";
 import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking the Autoscaler object again after a failed call. */
@@ -137,8 +137,8 @@ export class ActivatorGates {
     return g;
   }
 
-  private autoscaler(config: BrokerConfig, g: TriggerGate): Stub<Autoscaler> {
-    return runnerStub(this.env, "ScaledObject", config.namespace, g.scaledObject) as unknown as Stub<Autoscaler>;
+  private autoscaler(config: BrokerConfig, g: TriggerGate): Stub<AutoscalerRpc> {
+    return stub(this.env, "AUTOSCALER", runnerKey("ScaledObject", config.namespace, g.scaledObject));
   }
 
   /** Tell the Autoscaler object deliveries wait for its target (it decides at once) and take its gate. */

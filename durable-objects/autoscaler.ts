@@ -8,10 +8,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
-import { brokerMetrics, lookupRoute, partitionStub } from "./routing.ts";
+import { brokerMetrics, partitionStub } from "../clients/partitions.ts";
+import { lookupRoute } from "../clients/routes.ts";
+import type { AutoscalerRpc, RunnerInput } from "../shared/contracts/runner.ts";
 import { activatorStatus, capacityOf, CapacityLeases, concurrencyWithHeld, effectiveConcurrency, type Gate, type GateStats, keepAwake, type Lease, sumGateStats, watchesReadiness, WATCH_MS } from "../shared/autoscaling/activator.ts";
 import { sinkChannelName } from "../shared/resources/sources.ts";
-import { sourceBacklog, type Runner, type RunnerInput } from "./runner.ts";
+import { sourceBacklog } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -79,7 +81,7 @@ const freshRuntime = (): Runtime => ({
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
 
-export class Autoscaler extends DurableObject<Env> implements Runner {
+export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   /** The tick in progress: alarms arriving meanwhile wait for it instead of interleaving with it. */
   private running: Promise<void> | null = null;

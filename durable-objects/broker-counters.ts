@@ -5,29 +5,37 @@
  * 202). The rows the broker's statements wrote and read are counted here too, from the metered SQL.
  */
 import type { CounterName, CounterRow } from "../shared/resources/broker-api.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { Writer } from "./write-behind.ts";
 
 /** Longest time counts stay in memory only. */
 export const FLUSH_MS = 5_000;
 /** Delivery latency histogram buckets, milliseconds (Prometheus `le`). */
 export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
+/** One row per (trigger, counter); trigger "" holds the broker's own. */
+export const COUNTERS_TABLE: Table = {
+  name: "counters",
+  create: "CREATE TABLE IF NOT EXISTS counters (trigger TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (trigger, name)) WITHOUT ROWID",
+};
+
 export class BrokerCounters {
   private readonly pending = new Map<string, CounterRow>();
-  private timer: ReturnType<typeof setTimeout> | null = null;
   /** Meter totals already added to the counters. */
   private metered = { rowsWritten: 0, rowsRead: 0 };
 
   private readonly sql: MeteredSql;
+  private readonly writer: Writer;
 
-  /** The `counters` table is the broker's (created with its other tables once it is configured). */
-  constructor(sql: MeteredSql) {
+  /** `writer(write)`: this table's place in the broker's write-behind. */
+  constructor(sql: MeteredSql, writer: (everyMs: number, write: () => void) => Writer) {
     this.sql = sql;
+    this.writer = writer(FLUSH_MS, () => this.write());
   }
 
   add(trigger: string, name: CounterName, n: number): void {
     this.tally(trigger, name, n);
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.writer.soon();
   }
 
   observeLatency(trigger: string, ms: number): void {
@@ -36,10 +44,13 @@ export class BrokerCounters {
     this.add(trigger, "latency_sum_ms", ms);
   }
 
-  /** Write what is pending (the flush's own rows are counted in the next one). */
+  /** Write what is pending now. */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.writer.now();
+  }
+
+  /** Write what is pending (the write's own rows are counted in the next one). */
+  private write(): void {
     this.takeMeter();
     if (this.pending.size === 0) return;
     this.sql.exec(

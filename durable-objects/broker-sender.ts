@@ -10,8 +10,10 @@ import { type DeliveryPolicy, parseRetryAfter } from "../shared/delivery/policy.
 import type { Target } from "../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
-import { Connections, CONNECTIONS_PER_OBJECT, type OutboundRequest, type OutboundResult } from "./outbound.ts";
-import { ingestInto } from "./routing.ts";
+import type { OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
+import { Connections, CONNECTIONS_PER_OBJECT } from "./outbound.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { stub } from "../clients/stubs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
 export type Sent = Outcome | { ok: true; reply: CloudEvent };
@@ -61,7 +63,7 @@ export class Sender {
         return r.status === 202 ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
-        const done = await withTimeout(this.env.DISPLAY.getByName(`${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
+        const done = await withTimeout(stub(this.env, "DISPLAY", `${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
         return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
       }
       case "transform":
@@ -127,8 +129,7 @@ export class Sender {
     const key = `${t.config.name}#${slot}`;
     this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
     try {
-      const stub = this.env.DISPATCHER.getByName(`${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`);
-      return (await stub.send(req)) as OutboundResult;
+      return await stub(this.env, "DISPATCHER", `${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`).send(req);
     } finally {
       this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
     }

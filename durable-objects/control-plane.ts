@@ -3,23 +3,22 @@
  * manifests as given, fills metadata and status, and pushes the compiled form to the data plane.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Stub } from "./stub.ts";
+import { partitionStub } from "../clients/partitions.ts";
+import type { ApplyResult, ControlPlaneRpc, WriteOptions } from "../shared/contracts/control-plane.ts";
+import type { RoutingTable } from "../shared/contracts/routing.ts";
 import { KeyValueTable } from "./key-value.ts";
-import type { RoutingTable } from "./routing.ts";
 import { pushReplay, replayReferences, replayStatusOf } from "./replays.ts";
 import type { ReplaySpec } from "../shared/history/replay.ts";
 import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { Destination, FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, type BrokerSpec, brokerSettings, isPaused, type PartitionIdentity, partitionCount, TRIGGER_ANNOTATIONS, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
-import { partitionObjectName } from "../shared/partitions.ts";
-import type { Broker } from "./broker.ts";
 import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
 import { condition, type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
 import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
-import { failure, invalid, type KubeStatus } from "../shared/resources/status.ts";
+import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
@@ -27,23 +26,9 @@ import { policyStatus } from "../shared/policy/status.ts";
 import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { RefusalRow } from "../shared/metrics/prometheus.ts";
 
-export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
-
-/** How a write is made, as Kubernetes' write options say it. */
-export interface WriteOptions {
-  /** `?fieldManager=`: who owns the fields this write changes. */
-  manager: string;
-  /** Server-side apply: the caller computed `metadata.managedFields` (shared/kube-api/field-managers.ts). */
-  applied?: boolean;
-  /** `?dryRun=All`: validate and answer, store and push nothing. */
-  dryRun?: boolean;
-  /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
-  expect?: string;
-}
-
 type Row = { manifest: string };
 
-export class ControlPlane extends DurableObject<Env> {
+export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
   private readonly sql = this.ctx.storage.sql;
   private readonly settings = new KeyValueTable(this.sql, "settings");
 
@@ -154,7 +139,7 @@ export class ControlPlane extends DurableObject<Env> {
   }
 
   /**
-   * The ingress's routing table (durable-objects/routing.ts): every broker whose partitions are configured,
+   * The ingress's routing table (clients/routes.ts): every broker whose partitions are configured,
    * with their count (a broker enters it, and a grown count replaces the old one, only once every
    * partition has its configuration), and every webhook source with its spec and sink.
    */
@@ -333,8 +318,8 @@ export class ControlPlane extends DurableObject<Env> {
     const stale = (this.settings.getJson<string[]>(key) ?? []).filter((n) => !names.has(n));
     const version = this.version();
     await Promise.all([
-      ...channels.map((c) => this.env.BROKER.getByName(`${ns}/${c.entry.name}`).configure(c.config, version)),
-      ...stale.map((n) => this.env.BROKER.getByName(`${ns}/${n}`).configure(null, version)),
+      ...channels.map((c) => partitionStub(this.env, ns, c.entry.name, 0).configure(c.config, version)),
+      ...stale.map((n) => partitionStub(this.env, ns, n, 0).configure(null, version)),
     ]);
     if (stored) this.settings.putJson(key, [...names]);
     else this.settings.delete(key);
@@ -345,7 +330,7 @@ export class ControlPlane extends DurableObject<Env> {
     const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
     const activator = this.gates(source.metadata.namespace!).get(`${source.kind}/${source.metadata.name}`);
     for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null, activator ? { scaledObject: activator } : undefined)) {
-      await this.env.BROKER.getByName(`${entry.namespace}/${entry.name}`).configure(config, this.version());
+      await partitionStub(this.env, entry.namespace, entry.name, 0).configure(config, this.version());
     }
   }
 
@@ -361,7 +346,7 @@ export class ControlPlane extends DurableObject<Env> {
     const route = this.route(namespace, name);
     const config = this.brokerConfig(namespace, name, ctx);
     const version = this.version();
-    const configure = (i: number, c: BrokerConfig | null) => (this.env.BROKER.getByName(partitionObjectName(namespace, name, i)) as unknown as Stub<Broker>).configure(c, version);
+    const configure = (i: number, c: BrokerConfig | null) => partitionStub(this.env, namespace, name, i).configure(c, version);
     if (!config) {
       this.sql.exec("DELETE FROM routes WHERE broker = ?", key);
       this.sql.exec("DELETE FROM ingress_refusals WHERE namespace = ? AND broker = ?", namespace, name);

@@ -6,11 +6,40 @@
  * index. Ids are never reused (AUTOINCREMENT), so an attempt that outlived its row (trigger deleted)
  * cannot settle a newer one.
  */
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 
 const TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT,
   phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, error TEXT, replay TEXT)`;
+
+/** One row per delivery that needs one, with only the indexes the pump and the alarm read. */
+export const DELIVERIES_TABLE: Table = {
+  name: "deliveries",
+  create: `
+    ${TABLE};
+    CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
+    DROP INDEX IF EXISTS deliveries_key;
+    CREATE INDEX IF NOT EXISTS deliveries_ordered ON deliveries (trigger, pkey, id) WHERE pkey IS NOT NULL;
+    DROP INDEX IF EXISTS deliveries_event;
+    DROP INDEX IF EXISTS deliveries_wake;`,
+  /**
+   * Objects created before the lease moved to memory have `lease_until` and a NOT NULL `pkey`: their queue
+   * is copied into the current table once (ids kept, so AUTOINCREMENT goes on above them). Those created
+   * before replays lack the `replay` column.
+   */
+  migrate(sql, transaction) {
+    const old = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").toArray()[0];
+    if (old && !old.sql.includes("replay")) sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
+    if (old?.sql.includes("lease_until")) {
+      transaction(() => {
+        sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
+        sql.exec(TABLE);
+        sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old");
+        sql.exec("DROP TABLE deliveries_old");
+      });
+    }
+  },
+};
 
 /**
  * One delivery of a logged event (`event_seq` is its log position) to a trigger: a row, or (`id` null) a
@@ -42,32 +71,7 @@ export class DeliveryRows {
     this.sql = sql;
   }
 
-  /**
-   * Create (or upgrade) the table. Objects created before the lease moved to memory have `lease_until` and
-   * a NOT NULL `pkey`: their queue is copied into the current table once (ids kept, so AUTOINCREMENT goes
-   * on above them). Those created before replays lack the `replay` column.
-   */
-  open(transaction: (fn: () => void) => void): void {
-    const old = this.sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").toArray()[0];
-    if (old && !old.sql.includes("replay")) this.sql.exec("ALTER TABLE deliveries ADD COLUMN replay TEXT");
-    if (old?.sql.includes("lease_until")) {
-      transaction(() => {
-        this.sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
-        this.sql.exec(TABLE);
-        this.sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old");
-        this.sql.exec("DROP TABLE deliveries_old");
-      });
-    }
-    this.sql.exec(`
-      ${TABLE};
-      CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (trigger, next_at);
-      DROP INDEX IF EXISTS deliveries_key;
-      CREATE INDEX IF NOT EXISTS deliveries_ordered ON deliveries (trigger, pkey, id) WHERE pkey IS NOT NULL;
-      DROP INDEX IF EXISTS deliveries_event;
-      DROP INDEX IF EXISTS deliveries_wake;`);
-    this.recount();
-  }
-
+  /** Count the rows (at start). */
   recount(): void {
     this.count = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM deliveries").one().n;
   }
@@ -139,6 +143,16 @@ export class DeliveryRows {
     const rows = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", JSON.stringify(keep)).toArray();
     this.count -= rows.length;
     return rows;
+  }
+
+  /** Rows queued by each replay. */
+  countByReplay(): Map<string, number> {
+    return new Map(this.sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay").toArray().map((r) => [r.replay, r.n]));
+  }
+
+  /** Delete the rows a replay queued (it was stopped). */
+  dropReplay(name: string): void {
+    this.count -= this.sql.exec("DELETE FROM deliveries WHERE replay = ? RETURNING id", name).toArray().length;
   }
 
   /** The log segments rows point into (they must stay). */

@@ -4,9 +4,10 @@
  * own connection budget: parallelism is a setting, not an accident of the runtime.
  */
 import { DurableObject } from "cloudflare:workers";
-import { Connections, type OutboundRequest, type OutboundResult } from "./outbound.ts";
+import type { DispatcherRpc, OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
+import { Connections } from "./outbound.ts";
 
-export class Dispatcher extends DurableObject<Env> {
+export class Dispatcher extends DurableObject<Env> implements DispatcherRpc {
   private readonly connections = new Connections();
 
   send(req: OutboundRequest): Promise<OutboundResult> {

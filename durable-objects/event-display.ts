@@ -3,16 +3,12 @@
  * received so a user can see them arrive without running anything (`ref: {kind: EventDisplay}`).
  */
 import { DurableObject } from "cloudflare:workers";
+import type { DisplayedEvent, EventDisplayRpc } from "../shared/contracts/sending.ts";
 
 /** Events kept per display; older ones are dropped first. */
 export const DISPLAY_CAPACITY = 100;
 
-export interface DisplayedEvent {
-  receivedAt: string;
-  event: unknown;
-}
-
-export class EventDisplay extends DurableObject<Env> {
+export class EventDisplay extends DurableObject<Env> implements EventDisplayRpc {
   private readonly sql = this.ctx.storage.sql;
 
   constructor(ctx: DurableObjectState, env: Env) {

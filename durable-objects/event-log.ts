@@ -9,7 +9,7 @@
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { decodeBatch } from "../shared/cloudevents/structured.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
 
 /** Most events in one segment (positions leave room for this many per segment). */
 export const SEGMENT_EVENTS = 4096;
@@ -19,6 +19,12 @@ const SEGMENT_CHARS = 512 * 1024;
 const CACHE_CHARS = 4 * 1024 * 1024;
 
 export const segmentOf = (pos: number): number => Math.floor(pos / SEGMENT_EVENTS);
+
+/** One row per segment; `history` is its events' delivery histories (durable-objects/history.ts). */
+export const LOG_TABLE: Table = {
+  name: "log",
+  create: "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL, meta TEXT NOT NULL, history TEXT)",
+};
 
 /** What the log keeps beside an event's body: its dedup key, pass-through headers, matched triggers, partition key. */
 export interface EventMeta {
@@ -76,15 +82,10 @@ export class EventLog {
   }
 
   /**
-   * Create (or open) the table. `floor` is the highest position anything stored points at (the triggers'
-   * cursors): seqs are never reused below it, even when every segment was deleted.
+   * Re-read what memory holds of the table (at start, after a write that failed). `floor` is the highest
+   * position anything stored points at (the triggers' cursors): seqs are never reused below it, even when
+   * every segment was deleted.
    */
-  open(floor: number): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL, meta TEXT NOT NULL, history TEXT)");
-    this.reload(floor);
-  }
-
-  /** Re-read what memory holds of the table (after a write that failed). */
   reload(floor = this.end): void {
     this.cache.clear();
     this.cachedChars = 0;
@@ -121,6 +122,22 @@ export class EventLog {
       from = to;
     }
     return positions;
+  }
+
+  /** Delete every segment (a deleted broker keeps no events); positions start again at 0. */
+  clear(): void {
+    this.sql.exec("DELETE FROM log");
+    this.reload(0);
+  }
+
+  /** A segment's stored histories (its `history` column), or undefined when the segment is gone. */
+  histories(seq: number): string | null | undefined {
+    return this.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0]?.history;
+  }
+
+  /** Store segments' histories ([seq, JSON] pairs): one statement, one row per segment. */
+  recordHistories(rows: [number, string][]): void {
+    this.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", JSON.stringify(rows));
   }
 
   /** The event at `pos`, or null when its segment is gone. */

@@ -8,7 +8,7 @@
  */
 import { type RateLimit, WindowQuota, windowOf } from "../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { limiterStub } from "./flow-limiter.ts";
+import { stub } from "../clients/stubs.ts";
 import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */
@@ -102,7 +102,7 @@ export class FlowControl {
   private async lease(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, f: TriggerFlow, want: number): Promise<void> {
     f.asking = true;
     try {
-      const grant = await limiterStub(this.env, config.namespace, config.name, t.uid).take(config.partition!.index, want, limit);
+      const grant = await stub(this.env, "LIMITER", `${config.namespace}/${config.name}/${t.uid}`).take(config.partition!.index, want, limit);
       if (grant.window > f.window) {
         f.window = grant.window;
         f.left = 0;

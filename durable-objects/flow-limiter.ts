@@ -8,17 +8,13 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Grant, type RateLimit, WindowQuota } from "../shared/delivery/rate-limit.ts";
-import type { Stub } from "./stub.ts";
+import type { FlowLimiterRpc } from "../shared/contracts/sending.ts";
 
-export class FlowLimiter extends DurableObject<Env> {
+export class FlowLimiter extends DurableObject<Env> implements FlowLimiterRpc {
   private readonly quota = new WindowQuota();
 
   /** Up to `want` attempts of the current window for `partition`; the limit comes with every call. */
   take(partition: number, want: number, limit: RateLimit): Grant {
     return this.quota.take(partition, want, limit, Date.now());
   }
-}
-
-export function limiterStub(env: Env, namespace: string, broker: string, triggerUid: string): Stub<FlowLimiter> {
-  return env.LIMITER.getByName(`${namespace}/${broker}/${triggerUid}`) as unknown as Stub<FlowLimiter>;
 }

@@ -9,16 +9,21 @@ export class GroupCommit<T> {
   private batch: { item: T; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   private readonly write: (items: T[]) => void;
+  private readonly schedule: () => void;
 
-  constructor(write: (items: T[]) => void) {
+  /**
+   * `schedule()` arranges a `flush` after the turn: a timer, not a microtask, so that requests already
+   * waiting for the object get their turn first (the broker's write-behind, write-behind.ts).
+   */
+  constructor(write: (items: T[]) => void, schedule: () => void) {
     this.write = write;
+    this.schedule = schedule;
   }
 
   /** Resolves when `item` is written; rejects with the write's error. */
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      // A timer, not a microtask: requests already waiting for the object get their turn first.
-      if (this.batch.length === 0) setTimeout(() => this.flush(), 0);
+      if (this.batch.length === 0) this.schedule();
       this.batch.push({ item, resolve, reject });
     });
   }

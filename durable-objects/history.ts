@@ -11,7 +11,8 @@
  * its name, a bounded batch at a time: at most half of its triggers' parallelism (and at most
  * REPLAY_BATCH) is replay deliveries, so the other half is always free for live events.
  * The cursor and the queued rows are written in one transaction, so a crash loses nothing and the replay
- * resumes from storage.
+ * resumes from storage. The log's segments and the queued rows are read and written through their owners
+ * (event-log.ts, delivery-rows.ts); the `replays` table is this module's.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
@@ -20,8 +21,10 @@ import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
 import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
+import type { DeliveryRows } from "./delivery-rows.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
-import type { MeteredSql } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { Writer } from "./write-behind.ts";
 
 /** Attempt records wait in memory at most this long before they are written. */
 export const HISTORY_FLUSH_MS = 1_000;
@@ -35,11 +38,21 @@ const SEGMENTS_PER_READ = 16;
 /** While a replay runs the alarm comes back this soon, so a step that queued nothing is followed by another. */
 const REPLAY_WAKE_MS = 1_000;
 
+/** One row per replay: its plan, its cursor through the log and its progress. */
+export const REPLAYS_TABLE: Table = {
+  name: "replays",
+  create: `CREATE TABLE IF NOT EXISTS replays (name TEXT PRIMARY KEY, plan TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, scanned INTEGER NOT NULL DEFAULT 0,
+      matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
+};
+
 /** What the history needs from the broker it lives in. */
 export interface HistoryHost {
   sql: MeteredSql;
   log: EventLog;
+  rows: DeliveryRows;
   transaction(fn: () => void): void;
+  /** This module's place in the broker's write-behind. */
+  writer(everyMs: number, write: () => void): Writer;
   /** Queue a delivery of a logged event to a trigger, marked with a replay's name. */
   enqueue(pos: number, trigger: string, event: CloudEvent, now: number, replay: string): void;
   /** The broker's current triggers: name -> parallelism. */
@@ -70,21 +83,20 @@ export class History {
   private readonly running = new Map<string, Running>();
   /** Segment histories changed since the last flush, by segment seq. */
   private readonly dirty = new Map<number, SegmentHistory>();
-  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Replay deliveries queued and not settled, per replay. */
   private readonly outstanding = new Map<string, number>();
 
   private readonly host: HistoryHost;
+  private readonly writer: Writer;
 
   constructor(host: HistoryHost) {
     this.host = host;
+    this.writer = host.writer(HISTORY_FLUSH_MS, () => this.write());
   }
 
-  /** Create the replays table (idempotent) and load running replays. */
-  open(): void {
+  /** Load running replays and count their queued deliveries. */
+  load(): void {
     const { sql } = this.host;
-    sql.exec(`CREATE TABLE IF NOT EXISTS replays (name TEXT PRIMARY KEY, plan TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, scanned INTEGER NOT NULL DEFAULT 0,
-      matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
     this.running.clear();
     for (const r of sql.exec<{ name: string; plan: string; scanned: number }>("SELECT name, plan, scanned FROM replays WHERE done = 0")) {
       const plan = JSON.parse(r.plan) as ReplayPlan;
@@ -100,7 +112,7 @@ export class History {
   /** Replay deliveries still queued, from the table (at start, and after deliveries were dropped with their trigger). */
   recount(): void {
     this.outstanding.clear();
-    for (const r of this.host.sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay")) this.outstanding.set(r.replay, r.n);
+    for (const [name, n] of this.host.rows.countByReplay()) this.outstanding.set(name, n);
     for (const name of [...this.running.keys()]) this.finishIfDone(name);
   }
 
@@ -131,24 +143,22 @@ export class History {
     const index = String(pos % SEGMENT_EVENTS);
     let segment = this.dirty.get(seq);
     if (!segment) {
-      const row = this.host.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0];
-      if (!row) return;
-      segment = row.history ? (JSON.parse(row.history) as SegmentHistory) : {};
+      const stored = this.host.log.histories(seq);
+      if (stored === undefined) return;
+      segment = stored ? (JSON.parse(stored) as SegmentHistory) : {};
       this.dirty.set(seq, segment);
     }
     segment[index] ??= initialHistory(this.host.log.read(pos)?.meta.m ?? []);
     change(segment[index]);
-    this.flushTimer ??= setTimeout(() => this.flush(), HISTORY_FLUSH_MS);
+    this.writer.soon();
   }
 
   /** Write the gathered attempt records: one statement, one row per segment. */
-  flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
+  private write(): void {
     if (this.dirty.size === 0) return;
-    const rows = JSON.stringify([...this.dirty].map(([seq, h]) => [seq, JSON.stringify(h)]));
+    const rows = [...this.dirty].map(([seq, h]): [number, string] => [seq, JSON.stringify(h)]);
     this.dirty.clear();
-    this.host.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", rows);
+    this.host.log.recordHistories(rows);
   }
 
   /** The alarm's time for the next replay step (Infinity: none running). */
@@ -159,7 +169,7 @@ export class History {
   /** This partition's retained events matching the query, newest first, below position `before` when given. */
   search(q: HistoryQuery, before: number | null, limit: number, now: number): PartitionRow[] {
     if (this.retentionMs <= 0) return [];
-    this.flush();
+    this.writer.now();
     const out: PartitionRow[] = [];
     const since = Math.max(q.since ?? -Infinity, now - this.retentionMs);
     let below = before === null ? Infinity : segmentOf(before) + 1;
@@ -203,7 +213,7 @@ export class History {
 
   /** Segments holding events after position `after`, in order, a read at a time. */
   private inRange(after: number): SegmentRow[] {
-    this.flush();
+    this.writer.now();
     return this.host.log.segmentsFrom(segmentOf(after), SEGMENTS_PER_READ);
   }
 
@@ -215,11 +225,11 @@ export class History {
     this.running.set(plan.name, { plan, filter: compileReplayFilter(plan), scanned: false });
   }
 
-  /** Stop and forget a replay: its queued deliveries are removed (the broker recounts its queue after). */
+  /** Stop and forget a replay: its queued deliveries are removed. */
   stop(name: string): void {
     this.host.transaction(() => {
       this.host.sql.exec("DELETE FROM replays WHERE name = ?", name);
-      this.host.sql.exec("DELETE FROM deliveries WHERE replay = ?", name);
+      this.host.rows.dropReplay(name);
     });
     this.running.delete(name);
     this.outstanding.delete(name);

@@ -3,6 +3,10 @@
  * real tables (a pushed configuration, a version, a status). Writes are synchronous, so they join the
  * object's implicit transaction like any other SQL statement.
  */
+
+/** The schema of a key-value table named `table`. */
+export const keyValueSchema = (table: string): string => `CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`;
+
 export class KeyValueTable {
   private readonly sql: Pick<SqlStorage, "exec">;
   private readonly table: string;
@@ -11,7 +15,7 @@ export class KeyValueTable {
   constructor(sql: Pick<SqlStorage, "exec">, table: string) {
     this.sql = sql;
     this.table = table;
-    sql.exec(`CREATE TABLE IF NOT EXISTS ${table} (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`);
+    sql.exec(keyValueSchema(table));
   }
 
   get(key: string): string | null {

@@ -4,6 +4,16 @@
  * counts are taken when the next statement starts (or `settle()` is called): by then every caller has read
  * its cursor to the end.
  */
+
+/** A table's schema, owned by the module that reads and writes it (a broker's are listed in broker-store.ts). */
+export interface Table {
+  name: string;
+  /** Idempotent: the table (and its indexes) as this version has it. */
+  create: string;
+  /** Bring a table of an earlier schema up to this one; runs before `create`. */
+  migrate?(sql: MeteredSql, transaction: (fn: () => void) => void): void;
+}
+
 export class MeteredSql {
   rowsWritten = 0;
   rowsRead = 0;

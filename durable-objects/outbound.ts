@@ -4,21 +4,13 @@
  * in local workerd. A `Connections` budget counts what an object has open, so callers can keep under the
  * limit by design and tests can check it.
  */
+import type { OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
 import { readCapped } from "../shared/streams.ts";
 
 /** Connections one object keeps open at once. */
 export const CONNECTIONS_PER_OBJECT = 6;
 /** Largest response body read back (a reply event); longer ones are cut and so fail as replies. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
-
-export interface OutboundRequest {
-  url: string;
-  headers: [string, string][];
-  body: Uint8Array | null;
-  timeoutMs: number;
-}
-
-export type OutboundResult = { status: number; headers: [string, string][]; body: Uint8Array; truncated: boolean } | { error: string };
 
 export class Connections {
   private open = 0;

@@ -5,7 +5,7 @@
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { type ReplaySpec, replayPlan, type ReplayProgress, replayStatus } from "../shared/history/replay.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import { partitionStubs } from "./routing.ts";
+import { partitionStubs } from "../clients/partitions.ts";
 
 /** That the broker and the triggers a Replay names exist (`triggers`: the broker's trigger names, null when there is no broker). */
 export function replayReferences(spec: ReplaySpec, triggers: string[] | null): FieldError[] {

@@ -1,34 +1,16 @@
 /**
- * The contract between the control plane and the objects that run a resource on their own schedule
- * (source pollers, PingSource, autoscalers). The control plane calls `configure` on every change (null
- * when the resource was deleted) and from the cron watchdog, and merges `status()` into what users read.
+ * The objects that run a resource on their own schedule (source pollers, PingSource, autoscalers; their
+ * contract is shared/contracts/runner.ts), as the control plane and the autoscaler reach them: which
+ * binding and object run a resource, their status merged, a source's backlog.
  */
-import type { ResolveContext } from "../shared/resources/destination.ts";
 import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import type { SinkEntry } from "../shared/resources/sources.ts";
 import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
-import type { Stub } from "./stub.ts";
-import type { SourcePoller } from "./source-poller.ts";
-import { brokerMetrics } from "./routing.ts";
+import type { Runner } from "../shared/contracts/runner.ts";
+import { type Stub, stub } from "../clients/stubs.ts";
+import { brokerMetrics } from "../clients/partitions.ts";
 import { backlogOf, sampleTrigger } from "../shared/autoscaling/router-metrics.ts";
 import type { SourceBacklog } from "../shared/autoscaling/source-metrics.ts";
-
-export interface RunnerInput {
-  manifest: Manifest;
-  /** Sources: the broker object their events are ingested into. */
-  sink?: SinkEntry;
-  /** KafkaSource: which of its `spec.consumers` consumer instances this object runs (0 when there is one). */
-  consumer?: number;
-  ctx: ResolveContext;
-}
-
-export interface Runner {
-  /** Idempotent: also the watchdog's way to re-arm a stalled alarm. */
-  configure(input: RunnerInput | null): Promise<void>;
-  /** Live status fields (conditions, last poll, lag, last error...), merged over the control plane's. */
-  status(): Promise<Record<string, unknown>>;
-}
 
 /** The binding whose objects run a kind (KindInfo.runs), or undefined for kinds nothing runs. */
 export function runnerBinding(kind: string): "POLLER" | "AUTOSCALER" | undefined {
@@ -47,7 +29,7 @@ export function runnerCount(m: Manifest): number {
 }
 
 export function runnerStub(env: Env, kind: string, namespace: string, name: string, consumer = 0): Stub<Runner> {
-  return (env[runnerBinding(kind)!] as unknown as DurableObjectNamespace).getByName(runnerKey(kind, namespace, name, consumer)) as unknown as Stub<Runner>;
+  return stub(env, runnerBinding(kind)!, runnerKey(kind, namespace, name, consumer));
 }
 
 /** A resource's live status: its object's, or its consumers' merged (each reports how many there are). */
@@ -65,7 +47,7 @@ export async function runnerStatus(env: Env, kind: string, namespace: string, na
  */
 export async function sourceBacklog(env: Env, kind: string, namespace: string, name: string): Promise<SourceBacklog> {
   const count = (await runnerStatus(env, kind, namespace, name)).consumers;
-  const stubs = Array.from({ length: typeof count === "number" ? count : 1 }, (_, i) => runnerStub(env, kind, namespace, name, i) as unknown as Stub<SourcePoller>);
+  const stubs = Array.from({ length: typeof count === "number" ? count : 1 }, (_, i) => stub(env, "POLLER", runnerKey(kind, namespace, name, i)));
   const read = await Promise.all(stubs.map((stub) => stub.backlog()));
   if (read[0] === null) return { buffered: 0, unmeasured: `no such ${kind} in namespace ${namespace}` };
   const consumers = read.filter((c) => c !== null);

@@ -12,14 +12,13 @@
  * tick, so a tick fired twice is deduplicated by the broker, then the next tick is armed.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { IngestResult } from "./broker.ts";
-import { ingestInto } from "./routing.ts";
-import type { PolicyRefusal } from "../workers/event-policy.ts";
-import type { Runner, RunnerInput } from "./runner.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import type { IngestResult, PolicyRefusal } from "../shared/contracts/ingest.ts";
+import type { ConsumerBacklog, RunnerInput, SourcePollerRpc } from "../shared/contracts/runner.ts";
+import { sourceAdmission } from "../shared/policy/admit.ts";
 import { KeyValueTable } from "./key-value.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionOffsets, type KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
-import type { PartitionOffsets } from "../shared/autoscaling/kafka-lag.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";
 import { createSourceBridge, type SourceBridge } from "../shared/bridges/pollers.ts";
 import { kafkaConsumers } from "../shared/bridges/kafka/spec.ts";
@@ -42,14 +41,6 @@ export const STALL_MS = 2 * 60_000;
 /** Events per ingest call at most; halves after a 429 (a batch larger than the free backlog never fits whole). */
 export const MAX_INGEST_BATCH = 1_000;
 
-/** One consumer's part of its source's backlog (runner.ts sums the consumers and reads the channel). */
-export interface ConsumerBacklog {
-  channel: SinkEntry | null;
-  partitions?: PartitionOffsets[];
-  /** Records at the bridge not committed, as of the last poll less what was committed since. */
-  pending?: number;
-}
-
 interface LoopStatus {
   ready: Condition["status"];
   reason: string;
@@ -69,7 +60,7 @@ interface Bridge {
 
 type HandOff = { handed: PolledMessage[]; held: PolledMessage[]; retryAfterMs?: number; error?: string; reason?: string; skipped: string[] };
 
-export class SourcePoller extends DurableObject<Env> implements Runner {
+export class SourcePoller extends DurableObject<Env> implements SourcePollerRpc {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   private bridge: Bridge | undefined;
   private held: PolledMessage[] | null = null;
@@ -318,7 +309,7 @@ export class SourcePoller extends DurableObject<Env> implements Runner {
   /** The source hands events over as itself, so that EventPolicies naming it in `from.ref` allow them. */
   private ingest(input: RunnerInput, sink: SinkEntry, events: CloudEvent[]): Promise<IngestResult | PolicyRefusal> {
     const { kind, metadata } = input.manifest;
-    return ingestInto(this.env, sink, events, {}, { source: { kind, namespace: metadata.namespace!, name: metadata.name } });
+    return ingestInto(this.env, sink, events, {}, sourceAdmission({ kind, namespace: metadata.namespace!, name: metadata.name }));
   }
 
   /**

@@ -1,6 +1,4 @@
 /** Where the router is reachable and how it resolves Knative Service refs, from vars and the request. */
-import type { ControlPlane } from "../durable-objects/control-plane.ts";
-import type { Stub } from "../durable-objects/stub.ts";
 import { type ResolveContext, selfHostsOf } from "../shared/resources/destination.ts";
 
 export function resolveContext(env: Env, requestUrl: string): ResolveContext {
@@ -12,5 +10,3 @@ export function resolveContext(env: Env, requestUrl: string): ResolveContext {
     domain: env.DOMAIN,
   };
 }
-
-export const control = (env: Env) => env.CONTROL.getByName("control") as unknown as Stub<ControlPlane>;

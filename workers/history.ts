@@ -10,7 +10,8 @@ import type { TriggerSpec } from "../shared/resources/eventing.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import { failure, invalid } from "../shared/resources/status.ts";
 import { requireAdmin } from "./auth.ts";
-import { control, resolveContext } from "./context.ts";
+import { control } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 import { type LiveEnv, requireBroker } from "./live.ts";
 
 export const history = new Hono<LiveEnv>();

@@ -2,8 +2,7 @@
  * An ingest that did not store, as the HTTP answer a producer gets: one mapping for the broker ingress
  * and the webhook receiver. A 202 and a missing broker are answered by each entry point in its own way.
  */
-import type { IngestResult } from "../durable-objects/broker.ts";
-import type { PolicyRefusal } from "./event-policy.ts";
+import type { IngestResult, PolicyRefusal } from "../shared/contracts/ingest.ts";
 
 export type IngestRefusal = Exclude<IngestResult, { status: 202 }> | PolicyRefusal;
 

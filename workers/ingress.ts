@@ -9,7 +9,10 @@ import { passThroughHeaders } from "../shared/delivery/headers.ts";
 import { isValidName, isValidNamespace } from "../shared/resources/manifest.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
-import { ingestInto, type IngestTarget, lookupRoute } from "../durable-objects/routing.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { lookupRoute } from "../clients/routes.ts";
+import type { IngestTarget } from "../shared/contracts/ingest.ts";
+import { bearerAdmission } from "./event-policy.ts";
 import { addressChannel, compositionOfPath } from "../shared/resources/composition-address.ts";
 
 /** Largest ingress request body (any mode). Each stored event stays well under SQLite's 2 MB row limit. */
@@ -46,7 +49,7 @@ async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFo
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: MAX_BATCH_EVENTS });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), { bearer });
+  const r = await ingestInto(c.env, target, decoded.events, passThroughHeaders(c.req.raw.headers), bearerAdmission(c.env, bearer));
   if (r.status === 202) return c.body(null, 202);
   return r.status === 404 ? notFound() : refusalResponse(r);
 }

@@ -9,18 +9,18 @@
  * in the query string, where proxies and logs would keep it.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import type { Broker } from "../durable-objects/broker.ts";
-import { partitionStubs } from "../durable-objects/routing.ts";
-import type { Stub } from "../durable-objects/stub.ts";
+import { partitionStubs } from "../clients/partitions.ts";
+import type { BrokerRpc } from "../shared/contracts/broker.ts";
 import { bearerFromProtocols, deadLetterId, deadLetterRow, sumMetrics } from "../shared/resources/broker-api.ts";
 import { type BrokerSpec, partitionCount } from "../shared/resources/eventing.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { failure } from "../shared/resources/status.ts";
 import { sameSecret } from "../shared/crypto.ts";
 import { requireAdmin } from "./auth.ts";
-import { control, resolveContext } from "./context.ts";
+import { control, type Stub } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 
-export type LiveEnv = { Bindings: Env; Variables: { partitions: Stub<Broker>[] } };
+export type LiveEnv = { Bindings: Env; Variables: { partitions: Stub<BrokerRpc>[] } };
 export const live = new Hono<LiveEnv>();
 const BROKER = "/apis/eventing.knative.dev/v1/namespaces/:namespace/brokers/:name";
 /** Most dead letters one list returns (the broker keeps up to DEAD_KEEP). */
@@ -59,7 +59,7 @@ live.get(`${BROKER}/live`, requireAdminLive, requireBroker, async (c) => {
 });
 
 /** One feed from every partition's: each message gains its partition; closing either side closes all. */
-async function fanIn(request: Request, partitions: Stub<Broker>[]): Promise<WebSocket> {
+async function fanIn(request: Request, partitions: Stub<BrokerRpc>[]): Promise<WebSocket> {
   const [client, server] = Object.values(new WebSocketPair());
   server.accept();
   const upstream = await Promise.all(partitions.map((p) => p.fetch(new Request(request.url, { headers: { upgrade: "websocket" } }))));

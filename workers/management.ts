@@ -14,11 +14,12 @@ import { decodeManifest, fieldValidationOf, warningHeader } from "../shared/reso
 import { findKind, type KindInfo } from "../shared/resources/kinds.ts";
 import { isValidName, isValidNamespace, type Manifest, type ParsedManifest } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
-import type { WriteOptions } from "../durable-objects/control-plane.ts";
-import { forgetRoutes } from "../durable-objects/routing.ts";
+import type { WriteOptions } from "../shared/contracts/control-plane.ts";
+import { forgetRoutes } from "../clients/routes.ts";
 import { requireAdmin } from "./auth.ts";
 import { readManifest } from "./body.ts";
-import { control, resolveContext } from "./context.ts";
+import { control } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 
 export const management = new Hono<{ Bindings: Env }>();
 management.use("/apis/*", requireAdmin);

@@ -4,8 +4,9 @@ import { renderAutoscalerMetrics, renderMetrics, renderRefusalMetrics, type Auto
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
-import { partitionStubs } from "../durable-objects/routing.ts";
-import { control, resolveContext } from "./context.ts";
+import { partitionStubs } from "../clients/partitions.ts";
+import { control, stub } from "../clients/stubs.ts";
+import { resolveContext } from "./context.ts";
 
 export const operations = new Hono<{ Bindings: Env }>();
 
@@ -53,6 +54,6 @@ function autoscalerSample(m: Manifest): AutoscalerSample {
 operations.get("/display/:namespace/:name", requireAdmin, async (c) => {
   const { namespace, name } = c.req.param();
   if (!isValidNamespace(namespace) || !isValidName(name)) return c.json({ error: "event display not found" }, 404);
-  const events = await c.env.DISPLAY.getByName(`${namespace}/${name}`).list();
+  const events = await stub(c.env, "DISPLAY", `${namespace}/${name}`).list();
   return c.json({ namespace, name, events });
 });

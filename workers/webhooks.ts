@@ -11,7 +11,9 @@ import { webhookConfig } from "../shared/webhooks/spec.ts";
 import { secretReader } from "../shared/secrets.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
-import { ingestInto, lookupWebhook } from "../durable-objects/routing.ts";
+import { ingestInto } from "../clients/ingest.ts";
+import { lookupWebhook } from "../clients/routes.ts";
+import { sourceAdmission } from "../shared/policy/admit.ts";
 import { resolveContext } from "./context.ts";
 
 /** Retry-After when the sink's broker is not configured (yet): the provider retries, nothing is lost. */
@@ -49,7 +51,7 @@ webhooks.post("/webhooks/:namespace/:source", async (c) => {
 
   const entry = source.sink;
   // The source hands its event over as itself: EventPolicies of the sink broker check it against `from.ref`.
-  const stored = await ingestInto(c.env, entry, [outcome.event], {}, { source: { kind: source.kind, namespace, name } });
+  const stored = await ingestInto(c.env, entry, [outcome.event], {}, sourceAdmission({ kind: source.kind, namespace, name }));
   if (stored.status === 202) {
     const reply = providerResponse(config.provider);
     return c.body(reply.body, reply.status as 200, reply.headers);

@@ -5,12 +5,13 @@
  * One refused event refuses the whole request, so that nothing of it is stored.
  */
 import type { CloudEvent } from "../cloudevents/event.ts";
+import type { Admission, PolicyRefusal } from "../contracts/ingest.ts";
 import { type CompiledFilter, compileTriggerFilter } from "../filters/knative.ts";
 import type { PolicyRule, SourceIdentity } from "./spec.ts";
 
 export type Sender = { sub: string } | { source: SourceIdentity };
 
-export type Admission = { allowed: true } | { allowed: false; reason: "sender_not_allowed" | "event_not_allowed"; error: string; index?: number };
+export type PolicyDecision = { allowed: true } | { allowed: false; reason: "sender_not_allowed" | "event_not_allowed"; error: string; index?: number };
 
 /** Knative's `from.sub`: the exact subject, or any subject that starts with what comes before a final `*`. */
 export function subMatches(pattern: string, sub: string): boolean {
@@ -41,7 +42,7 @@ function senderName(sender: Sender): string {
   return "sub" in sender ? `sub ${JSON.stringify(sender.sub)}` : `${sender.source.kind} ${sender.source.namespace}/${sender.source.name}`;
 }
 
-export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): Admission {
+export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): PolicyDecision {
   const mine = rules.filter((r) => senderMatches(r, sender));
   // Anyone can hold a valid token of a public issuer (GitHub's): a stranger learns nothing of the policies.
   if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send to this broker by its EventPolicies` };
@@ -57,4 +58,14 @@ export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[])
     };
   }
   return { allowed: true };
+}
+
+/** A decision as the ingest refusal it makes (403), or null when every event is allowed. */
+export function refusalOf(decision: PolicyDecision): PolicyRefusal | null {
+  return decision.allowed ? null : { status: 403, error: decision.error, reason: decision.reason };
+}
+
+/** A source the router runs hands its events over as itself: the EventPolicies naming it in `from.ref` allow them. */
+export function sourceAdmission(source: SourceIdentity): Admission {
+  return { decide: async (_broker, rules, events) => refusalOf(admit(rules, { source }, events)) };
 }

@@ -1,9 +1,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import type { Autoscaler } from "../../durable-objects/autoscaler.ts";
 import { runnerKey } from "../../durable-objects/runner.ts";
-import type { Stub } from "../../durable-objects/stub.ts";
+import { stub } from "../../clients/stubs.ts";
 import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
@@ -162,7 +161,7 @@ describe("ScaledObjects in the router", () => {
     const r = await exports.default.fetch(url(soPath("denied")), { method: "DELETE", headers: auth });
     expect(r.status).toBe(200);
     expect(await runDurableObjectAlarm(autoscaler("denied"))).toBe(false);
-    expect(await (autoscaler("denied") as unknown as Stub<Autoscaler>).status()).toEqual({});
+    expect(await stub(env, "AUTOSCALER", runnerKey("ScaledObject", NS, "denied")).status()).toEqual({});
   });
 
   it("holds the replicas and names the source when a trigger's source does not exist", async () => {

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import type { Broker } from "../../durable-objects/broker.ts";
-import type { Stub } from "../../durable-objects/stub.ts";
+import { stub } from "../../clients/stubs.ts";
 import type { BrokerConfig } from "../../shared/resources/eventing.ts";
 
 const config = (triggers: string[]): BrokerConfig => ({
@@ -13,7 +12,7 @@ const config = (triggers: string[]): BrokerConfig => ({
 });
 
 it("ignores a configuration push older than the one it applied, so a late push cannot drop a trigger's queue", async () => {
-  const b = env.BROKER.getByName("cfg/b") as unknown as Stub<Broker>;
+  const b = stub(env, "BROKER", "cfg/b");
   await b.configure(config(["old"]), 5);
   await b.configure(config(["old", "new"]), 7);
   await b.configure(config(["old"]), 6);

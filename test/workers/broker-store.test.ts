@@ -7,14 +7,14 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { Broker } from "../../durable-objects/broker.ts";
-import type { Stub } from "../../durable-objects/stub.ts";
+import { stub } from "../../clients/stubs.ts";
 import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 
 const NS = "store";
 const sub = inject("subscriberUrl");
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
-const brokerStub = (name: string) => env.BROKER.getByName(`${NS}/${name}`) as unknown as Stub<Broker>;
+const brokerStub = (name: string) => stub(env, "BROKER", `${NS}/${name}`);
 const counter = (m: BrokerMetrics, name: string, t = "") => m.counters.filter((c) => c.trigger === t && c.name === name).reduce((n, c) => n + c.value, 0);
 const fast = { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.05S" };
 const EVENTS = 24;

@@ -1,7 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import type { Broker } from "../../durable-objects/broker.ts";
-import type { Stub } from "../../durable-objects/stub.ts";
+import { stub } from "../../clients/stubs.ts";
 import { auth, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
 
@@ -20,7 +19,7 @@ describe("dispatch inside the runtime", () => {
     await fetchRouter(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
     await receivedAtLeast(sub, "/slow", 36, 15_000);
     const elapsed = Date.now() - started;
-    const own = await (env.BROKER.getByName(`${NS}/b`) as unknown as Stub<Broker>).connectionStats();
+    const own = await stub(env, "BROKER", `${NS}/b`).connectionStats();
     const slots = await Promise.all([0, 1, 2].map((i) => env.DISPATCHER.getByName(`${NS}/b/${t.metadata.uid}/${i}`).stats()));
     expect(own.peak).toBe(6);
     expect(slots.every((s) => s.peak <= 6)).toBe(true);

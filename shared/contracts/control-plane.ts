@@ -1,0 +1,40 @@
+/** The ControlPlane object's calls (durable-objects/control-plane.ts): one for the whole router, named "control". */
+import type { RefusalRow } from "../metrics/prometheus.ts";
+import type { ResolveContext } from "../resources/destination.ts";
+import type { Manifest } from "../resources/manifest.ts";
+import type { SinkEntry } from "../resources/sources.ts";
+import type { KubeStatus } from "../resources/status.ts";
+import type { RoutingTable } from "./routing.ts";
+
+export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
+
+/** How a write is made, as Kubernetes' write options say it. */
+export interface WriteOptions {
+  /** `?fieldManager=`: who owns the fields this write changes. */
+  manager: string;
+  /** Server-side apply: the caller computed `metadata.managedFields` (shared/kube-api/field-managers.ts). */
+  applied?: boolean;
+  /** `?dryRun=All`: validate and answer, store and push nothing. */
+  dryRun?: boolean;
+  /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
+  expect?: string;
+}
+
+export interface ControlPlaneRpc {
+  /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
+  apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult>;
+  get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null>;
+  /** Resources of a kind in one namespace, or in all namespaces when `namespace` is undefined. */
+  list(kind: string, namespace: string | undefined, ctx: ResolveContext): Promise<Manifest[]>;
+  delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null>;
+  /** Every broker object in use: brokers with their partition counts, and the router's channels. */
+  dataPlane(ctx: ResolveContext): (SinkEntry & { partitions?: number })[];
+  /** The ingress's routing table. */
+  routes(): RoutingTable;
+  /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
+  countRefusals(batch: [string, string, number, number][]): void;
+  /** Refused ingress requests of the brokers that exist, for /metrics. */
+  refusals(): RefusalRow[];
+  /** Push every configuration again (the cron watchdog); how many resources were pushed. */
+  reconcile(): Promise<number>;
+}

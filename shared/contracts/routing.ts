@@ -1,0 +1,28 @@
+/**
+ * The control plane's routing table, as every isolate caches it (clients/routes.ts): which brokers exist
+ * and over how many partitions, and which webhook sources exist with what they verify and where they deliver.
+ */
+import type { PolicyRule } from "../policy/spec.ts";
+import type { SinkEntry } from "../resources/sources.ts";
+import type { WebhookKind } from "../webhooks/spec.ts";
+
+/** A broker's entry in the routing table. */
+export interface Route {
+  partitions: number;
+  /** The EventPolicies that apply to the broker, when any do (API.md §8): its ingress checks them. */
+  policies?: PolicyRule[];
+}
+
+/** A webhook source's entry: what its receiver needs to verify a delivery and store its event. */
+export interface WebhookRoute {
+  kind: WebhookKind;
+  spec: Record<string, unknown>;
+  sink: SinkEntry;
+}
+
+export interface RoutingTable {
+  /** By `namespace/name`. */
+  brokers: Record<string, Route>;
+  /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
+  webhooks: Record<string, WebhookRoute>;
+}
