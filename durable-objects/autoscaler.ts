@@ -87,6 +87,7 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   private running: Promise<void> | null = null;
   /** The next tick reads KEDA's metrics whatever its polling interval: a delivery found the target at zero. */
   private activating = false;
+  private tickStartedAt = 0;
   /** The target's capacity shared between the broker partitions that deliver to it (memory only). */
   private readonly leases = new CapacityLeases();
 
@@ -133,9 +134,17 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
    * gate after it.
    */
   async activate(): Promise<Gate | null> {
-    if (this.running) await this.running;
-    this.activating = true;
-    await this.alarm();
+    // One tick that started after the call answers every partition that asked meanwhile: a burst of
+    // activations from many partitions costs one or two ticks, not one each.
+    const asked = Date.now();
+    while (this.tickStartedAt < asked) {
+      if (this.running) {
+        await this.running;
+        continue;
+      }
+      this.activating = true;
+      await this.alarm();
+    }
     return this.kv.getJson<Runtime>("runtime")?.gate ?? null;
   }
 
@@ -146,6 +155,7 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   }
 
   private async tick(): Promise<void> {
+    this.tickStartedAt = Date.now();
     const planText = this.kv.get("plan");
     if (planText === null) return;
     const { namespace, plan } = JSON.parse(planText) as Configured;
