@@ -36,12 +36,13 @@ async function addDeployment(name: string, options: Record<string, number>): Pro
   expect(r.status).toBe(204);
 }
 
-const scaledObject = (name: string, broker: string, annotations: Record<string, string>) => ({
+const scaledObject = (name: string, broker: string, annotations: Record<string, string>, spec: Record<string, unknown> = {}) => ({
   apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name, annotations },
   spec: {
     scaleTargetRef: { name }, minReplicaCount: 0, maxReplicaCount: 2, pollingInterval: 30, cooldownPeriod: 1,
     cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
     triggers: [{ type: "edge-eventing", metadata: { broker, trigger: name, metric: "backlog", target: "1" } }],
+    ...spec,
   },
 });
 
@@ -108,6 +109,24 @@ describe("the activator's gate", () => {
     expect(dead[0].at - sentAt).toBeGreaterThanOrEqual(1_000);
     expect(dead[0].headers["ce-knativeerrorcode"]).toBe("503");
     expect((await gateway(name)).unavailable).toBe(1);
+  });
+
+  it("counts what it holds in the KPA's concurrency, so a surge at zero scales out past one replica at once", { timeout: 30_000 }, async () => {
+    const name = "surge";
+    await addDeployment(name, { readyDelayMs: 3_600_000 });
+    await apply(resourcePath(NS, "brokers", "kpa"), broker("kpa"));
+    await apply(resourcePath(NS, "triggers", name), trigger(name, { broker: "kpa", subscriber: { uri: `${k8s}/gateway/${NS}/${name}` } }));
+    await apply(soPath(name), scaledObject(name, "kpa", {}, {
+      maxReplicaCount: 5, triggers: [{ type: "edge-eventing", metadata: { broker: "kpa", trigger: name, metric: "concurrency", target: "1" } }],
+    }));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => exports.default.fetch(url(`/${NS}/kpa`), binaryEvent(`surge-${i}`))));
+    // Nothing is in flight (no replica is ready), yet the decider sees the 6 held: 6 / 0.7 per pod, capped at 5.
+    const s = await stepUntil(name, async () => {
+      const st = await status(name);
+      return st.lastDecision?.observed?.[`${name}.concurrency`] === 6 && (await scaleWrites(name)).includes(5) ? st : undefined;
+    }, 10_000, "a decision on the held concurrency");
+    expect(s.activation).toMatchObject({ state: "Activating", held: 6, inFlight: 0 });
+    expect((await gateway(name)).unavailable).toBe(0);
   });
 
   it("leaves triggers no ScaledObject gates alone: no activator state in their broker", async () => {
