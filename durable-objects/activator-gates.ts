@@ -13,7 +13,7 @@
  * report each delivery that ends, so that the slot moves to it at once. A trigger that no ScaledObject
  * gates costs one property check in the pump.
  */
-import { admit, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
+import { admit, DEFAULT_HOLD_MS, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { type Stub, stub } from "../clients/stubs.ts";
 import type { AutoscalerRpc } from "../shared/contracts/runner.ts";
@@ -95,7 +95,7 @@ export class ActivatorGates {
     const a = admit({ gate: g.gate, capacity: shared ? g.allowance : (g.gate?.capacity ?? null), inFlight, want, heldSince: g.heldSince, now });
     if (a.holding) {
       g.heldSince ??= now;
-      g.timer.wakeAt(g.heldSince + (g.gate?.holdMs ?? 0), now);
+      g.timer.wakeAt(g.heldSince + (g.gate?.holdMs ?? DEFAULT_HOLD_MS), now);
       if (!g.poked) void this.activate(config, t, g);
     } else if ((g.gate && g.gate.ready > 0) || done) {
       // A hold ends when a replica is ready, or when nothing waits any more: the next delivery that
