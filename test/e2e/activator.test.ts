@@ -92,6 +92,11 @@ describe("the router holds deliveries through a cold start and never overloads a
     const holding = await read(soPath(NS, name));
     expect(holding.status).toMatchObject({ readyReplicas: 0, activation: { state: "Activating", inFlight: 0 } });
     expect(holding.status.activation.held).toBeGreaterThan(0);
+    // As kubectl get -o wide shows it (the Table the API serves).
+    const table = (await (await fetch(`${router.url}/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects`, { headers: { ...auth, accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } })).json()) as any;
+    const columns = table.columnDefinitions.map((c: { name: string }) => c.name);
+    const row = Object.fromEntries(columns.map((c: string, i: number) => [c, table.rows.find((r: any) => r.cells[0] === name).cells[i]]));
+    expect(row).toMatchObject({ ReadyReplicas: 0, Activation: "Activating", InFlight: 0 });
     const metrics = await (await fetch(`${router.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(new RegExp(`edge_eventing_activator_held_deliveries\\{namespace="${NS}",scaledobject="${name}"\\} [1-9]`));
 

@@ -160,7 +160,7 @@ spec:
     metadata: {broker: default, trigger: orders, metric: backlog, target: "5"}
 `,
     path: "{.spec.scaleTargetRef.name}",
-    columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "AGE"],
+    columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "READYREPLICAS", "AGE"],
   },
 ];
 
