@@ -8,6 +8,8 @@ interface Env {
   ROUTER_ALIASES?: string;
   /** Comma-separated OIDC issuer URLs whose tokens brokers with EventPolicies accept (docs/SECURITY.md). */
   OIDC_ISSUERS?: string;
+  /** Signs the correlation values of RequestReplies that name no `spec.secrets` (docs/SECURITY.md). */
+  REQUEST_REPLY_SECRET?: string;
 }
 
 // Vite's `?raw` imports (the workerd tests read fixtures this way).

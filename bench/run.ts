@@ -19,6 +19,7 @@ import { rateLimit } from "./flow-control.ts";
 import { fanout, ingress, latency, type Row, slowSubscriber } from "./scenarios.ts";
 import { startSink } from "./sink.ts";
 import { transform } from "./transform.ts";
+import { requestReply } from "./request-reply.ts";
 
 const LATENCY_RATES = [40, 200];
 const LATENCY_SECONDS = 5;
@@ -54,6 +55,7 @@ try {
     ["transform", () => transform(bench)],
     ["history", () => history(bench)],
     ["rate limit", () => rateLimit(bench)],
+    ["request-reply", () => requestReply(bench)],
   ] as const) {
     if (only.length > 0 && !only.includes(name)) continue;
     process.stderr.write(`bench: ${name}...\n`);

@@ -55,7 +55,7 @@ export async function startRuntime(opts: { subscriberUrl: string }): Promise<Run
           compatibilityDate,
           compatibilityFlags,
           durableObjects,
-          bindings: { ...bindings, ADMIN_TOKEN },
+          bindings: { ...bindings, ADMIN_TOKEN, REQUEST_REPLY_SECRET: "bench-request-reply-secret" },
           unsafeDirectSockets: direct,
         },
         { name: "bare", modules: true, script: baselineScript("bare"), compatibilityDate, unsafeDirectSockets: direct },

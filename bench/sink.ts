@@ -1,12 +1,16 @@
 /**
  * The benchmark's subscriber: a Node HTTP server on loopback that counts deliveries per path and keeps
  * the receipt time of each CloudEvent id (for send-to-receipt latency). `/slow/...` paths answer after
- * SLOW_MS, the slow-subscriber scenario. It keeps no bodies, so a long run stays small.
+ * SLOW_MS, the slow-subscriber scenario. `/reply/...` paths are a RequestReply responder: after
+ * RESPONDER_MS they answer with a reply event whose `replyid` is the request's `correlationid`. It keeps
+ * no bodies, so a long run stays small.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export const SLOW_MS = 200;
+/** The responder's own time per request (its "work"). */
+export const RESPONDER_MS = 20;
 
 export interface Sink {
   url: string;
@@ -15,6 +19,17 @@ export interface Sink {
   /** Receipt time (performance.now()) of the event with this ce-id, the first time it arrived. */
   receivedAt(id: string): number | undefined;
   close(): Promise<void>;
+}
+
+function replyHeaders(request: Record<string, string | string[] | undefined>): Record<string, string> {
+  return {
+    "ce-specversion": "1.0",
+    "ce-id": `reply-${String(request["ce-id"])}`,
+    "ce-source": "/bench/responder",
+    "ce-type": "dev.edge-eventing.bench.reply",
+    "ce-replyid": String(request["ce-correlationid"] ?? ""),
+    "content-type": "application/json",
+  };
 }
 
 export async function startSink(): Promise<Sink> {
@@ -29,6 +44,7 @@ export async function startSink(): Promise<Sink> {
     req.resume();
     req.on("end", () => {
       if (path.startsWith("/slow/")) setTimeout(() => res.writeHead(200).end(), SLOW_MS);
+      else if (path.startsWith("/reply/")) setTimeout(() => res.writeHead(200, replyHeaders(req.headers)).end('{"ok":true}'), RESPONDER_MS);
       else res.writeHead(200).end();
     });
   });

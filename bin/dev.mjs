@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // `npm run dev`: the router on wrangler dev with local SQLite-backed Durable Objects (.wrangler/state).
-// Makes sure an admin token exists in .dev.vars (creating one on first run) and prints it.
+// Makes sure an admin token and the RequestReply signing secret exist in .dev.vars (creating them on first
+// run) and prints the token.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const VARS = ".dev.vars";
-const text = existsSync(VARS) ? readFileSync(VARS, "utf8") : "";
-let token = /^ADMIN_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(text)?.[1];
-if (!token) {
-  token = randomBytes(24).toString("hex");
-  writeFileSync(VARS, `${text}${text && !text.endsWith("\n") ? "\n" : ""}ADMIN_TOKEN="${token}"\n`);
+/** The value of `name` in .dev.vars, written with a random one when missing. */
+function ensureVar(name) {
+  const text = existsSync(VARS) ? readFileSync(VARS, "utf8") : "";
+  const found = new RegExp(`^${name}\\s*=\\s*"?([^"\\n]+)"?`, "m").exec(text)?.[1];
+  if (found) return found;
+  const value = randomBytes(24).toString("hex");
+  writeFileSync(VARS, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${name}="${value}"\n`);
+  return value;
 }
+const token = ensureVar("ADMIN_TOKEN");
+ensureVar("REQUEST_REPLY_SECRET");
 const port = process.env.PORT ?? "8787";
 console.log(`\nedge-eventing router: http://127.0.0.1:${port}`);
 console.log(`admin token (from ${VARS}): ${token}`);

@@ -6,6 +6,7 @@
  * hammer the control plane either.
  */
 import type { Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
+import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import { control } from "./stubs.ts";
 
 /** Least time between two refreshes of one isolate's table. */
@@ -22,6 +23,11 @@ let generations = 0;
 /** The broker's route, or null when the control plane does not know it. */
 export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
   return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** The RequestReply's route, or null when the control plane knows none of that name. */
+export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<RequestReplyRoute | null> {
+  return lookup(env, (t) => t.requestReplies[`${namespace}/${name}`]);
 }
 
 /** The webhook source's route, or null when the control plane knows no webhook source of that name. */

@@ -8,6 +8,7 @@ import type { BrokerRpc } from "../shared/contracts/broker.ts";
 import type { ControlPlaneRpc } from "../shared/contracts/control-plane.ts";
 import type { AutoscalerRpc, SourcePollerRpc } from "../shared/contracts/runner.ts";
 import type { DispatcherRpc, EventDisplayRpc, FlowLimiterRpc } from "../shared/contracts/sending.ts";
+import type { ReplyWaiterRpc } from "../shared/contracts/request-reply.ts";
 
 /** Each Durable Object binding (wrangler.toml) and the contract its objects implement. */
 export interface Contracts {
@@ -18,6 +19,7 @@ export interface Contracts {
   POLLER: SourcePollerRpc;
   AUTOSCALER: AutoscalerRpc;
   LIMITER: FlowLimiterRpc;
+  REPLIES: ReplyWaiterRpc;
 }
 
 /** A contract as called over RPC: every call answers a promise. */
@@ -30,3 +32,5 @@ export function stub<B extends keyof Contracts>(env: Env, binding: B, name: stri
 
 /** The router's one control plane. */
 export const control = (env: Env): Stub<ControlPlaneRpc> => stub(env, "CONTROL", "control");
+/** One of a RequestReply's waiter objects (the replica a correlation value names). */
+export const replyWaiter = (env: Env, namespace: string, name: string, replica: number): Stub<ReplyWaiterRpc> => stub(env, "REPLIES", `${namespace}/${name}#${replica}`);

@@ -34,11 +34,16 @@ export class BrokerIngest {
 
   private readonly state: BrokerState;
   private readonly laned: (trigger: string) => void;
+  private readonly stored: (events: CloudEvent[], fresh: boolean[]) => void;
 
-  /** `laned(trigger)`: the trigger's lane got events (dispatch looks at it). */
-  constructor(state: BrokerState, laned: (trigger: string) => void) {
+  /**
+   * `laned(trigger)`: the trigger's lane got events (dispatch looks at it). `stored(events, fresh)`: a
+   * request's events are stored, `fresh[i]` when new to the broker (RequestReply's replies look at them).
+   */
+  constructor(state: BrokerState, laned: (trigger: string) => void, stored: (events: CloudEvent[], fresh: boolean[]) => void) {
     this.state = state;
     this.laned = laned;
+    this.stored = stored;
     const writer: Writer = state.store.writes.writer("log", 0, () => this.commits.flush());
     this.commits = new GroupCommit<LogEntry[]>((batches) => this.commit(batches.flat()), () => writer.soon());
   }
@@ -170,6 +175,7 @@ export class BrokerIngest {
     } finally {
       this.committing -= wanted;
     }
+    this.stored(prepared, fresh);
     const accepted = fresh.filter(Boolean).length;
     const duplicates = prepared.length - accepted;
     this.state.live.send(() => prepared.map((event, i) => ({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) })));

@@ -5,7 +5,8 @@
  * - storage: broker-store.ts (every table, their schema and migrations, the write-behind, the log's expiry);
  * - ingest: broker-ingest.ts (admission, TTL, dedup, backlog, the turn's group commit into the log);
  * - dispatch: broker-dispatch.ts (the pump, attempts, replies, settling, redelivery);
- * - history and replays: history.ts; the live feed: live-feed.ts.
+ * - history and replays: history.ts; the live feed: live-feed.ts;
+ * - replies to the broker's RequestReplies: reply-handoff.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
@@ -23,6 +24,7 @@ import { BrokerStore } from "./broker-store.ts";
 import { History } from "./history.ts";
 import type { KeyValueTable } from "./key-value.ts";
 import { LiveFeed } from "./live-feed.ts";
+import { ReplyHandoff } from "./reply-handoff.ts";
 
 export class Broker extends DurableObject<Env> implements BrokerRpc {
   private readonly store = new BrokerStore(this.ctx.storage);
@@ -38,7 +40,9 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     triggers: () => new Map([...this.state.triggers].map(([name, t]) => [name, t.config.parallelism])),
   });
   private readonly dispatch: BrokerDispatch = new BrokerDispatch(this.state, this.history, (events, headers) => this.ingestion.store(events, headers));
-  private readonly ingestion: BrokerIngest = new BrokerIngest(this.state, (trigger) => this.dispatch.touch(trigger));
+  /** Replies to the broker's RequestReplies go to their waiting requests (reply-handoff.ts). */
+  private readonly replies = new ReplyHandoff(this.env, this.ctx, (name) => this.state.count("", name, 1));
+  private readonly ingestion: BrokerIngest = new BrokerIngest(this.state, (trigger) => this.dispatch.touch(trigger), (events, fresh) => this.replies.stored(events, fresh));
   /** The pushed configuration and its version (table `config`); null until the first configuration. */
   private settings: KeyValueTable | null = null;
 
@@ -104,6 +108,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     this.dispatch.flow.configure(config?.triggers ?? []);
     this.dispatch.gates.configure(config?.triggers ?? []);
     this.history.configure(config?.retentionMs ?? 0);
+    this.replies.configure(config);
     return this.store.lanes.reconcile([...this.state.triggers.keys()], this.store.log.end);
   }
 

@@ -25,6 +25,7 @@ import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyR
 import { policyStatus } from "../shared/policy/status.ts";
 import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { RefusalRow } from "../shared/metrics/prometheus.ts";
+import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
 
 type Row = { manifest: string };
 
@@ -160,7 +161,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
       return applying.length > 0 ? { partitions, policies: applying } : { partitions };
     };
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks };
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -257,6 +259,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
     if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
+    const broker = kindByName(m.kind)?.brokerOf?.(m);
+    if (broker !== undefined) await this.pushBroker(ns, broker, ctx);
     if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
     // What a ScaledObject gates (the activator) is in the configuration of the brokers and channels it
     // scales from; which ones it named before the change is not known here, so all of the namespace's.
@@ -376,10 +380,14 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
     const dls = broker.spec.delivery?.deadLetterSink;
     const gates = this.gates(namespace);
+    const requestReplies = (this.manifests("RequestReply", namespace) as unknown as Manifest<RequestReplySpec>[])
+      .filter((m) => m.spec.brokerRef.name === name)
+      .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
       namespace,
       name,
       ...brokerSettings(broker),
+      ...(requestReplies.length > 0 ? { requestReplies } : {}),
       delivery: broker.spec.delivery,
       deadLetter: dls ? resolveDestination(dls, namespace, ctx) : undefined,
       triggers: triggers.map((t) => {
@@ -470,6 +478,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         },
       };
     }
+    const own = kindByName(m.kind)?.status;
+    if (own) return { ...m, status: { observedGeneration, ...own(m, { baseUrl: ctx.baseUrl, env: this.env, exists: (kind, name) => this.read(kind, ns, name) !== null }) } };
     return { ...m, status: { observedGeneration } };
   }
 }

@@ -49,9 +49,9 @@ export function encodeBase64(bytes: Uint8Array | string): string {
   return parts.join("");
 }
 
-/** Unpadded base64url (RFC 4648 §5) of a string's UTF-8 bytes, as Kubernetes' WebSocket bearer protocol carries tokens. */
-export function encodeBase64Url(text: string): string {
-  return encodeBase64(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+/** Unpadded base64url (RFC 4648 §5) of bytes or a string's UTF-8 bytes, as Kubernetes' WebSocket bearer protocol carries tokens. */
+export function encodeBase64Url(bytes: Uint8Array | string): string {
+  return encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export function decodeBase64Url(text: string): Uint8Array | null {

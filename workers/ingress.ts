@@ -55,13 +55,16 @@ async function accept(c: Context<{ Bindings: Env }>, target: IngestTarget, notFo
 }
 
 /** CloudEvents webhook abuse protection (http-webhook §4): grant the asking origin. */
-ingress.options("/:namespace/:broker", (c) => {
+export function handshake(c: Context): Response {
   const origin = c.req.header("webhook-request-origin");
   const headers: Record<string, string> = { allow: ALLOW };
   if (origin) headers["webhook-allowed-origin"] = origin;
   const rate = c.req.header("webhook-request-rate");
   if (rate) headers["webhook-allowed-rate"] = "*";
   return c.body(null, 200, headers);
-});
+}
 
-ingress.all("/:namespace/:broker", (c) => c.json({ error: `method ${c.req.method} not allowed; use POST` }, 405, { allow: ALLOW }));
+export const methodNotAllowed = (c: Context): Response => c.json({ error: `method ${c.req.method} not allowed; use POST` }, 405, { allow: ALLOW });
+
+ingress.options("/:namespace/:broker", handshake);
+ingress.all("/:namespace/:broker", methodNotAllowed);

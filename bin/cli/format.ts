@@ -41,12 +41,9 @@ export function readyOf(r: Resource): Condition | undefined {
 
 /** The kind-specific columns Knative's printer columns show (URL, BROKER, SUBSCRIBER_URI, SINK). */
 function kindColumns(r: Resource): [string, string][] {
+  // Every addressable kind (Broker, EventTransform, Sequence, Parallel, RequestReply...) shows its URL.
+  if (r.status?.address !== undefined) return [["URL", r.status.address.url ?? ""]];
   switch (r.kind) {
-    case "Broker":
-    case "EventTransform":
-    case "Sequence":
-    case "Parallel":
-      return [["URL", r.status?.address?.url ?? ""]];
     case "Trigger":
       return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];
     case "Replay":

@@ -5,6 +5,7 @@
 import type { PolicyRule } from "../policy/spec.ts";
 import type { SinkEntry } from "../resources/sources.ts";
 import type { WebhookKind } from "../webhooks/spec.ts";
+import type { RequestReplyRoute } from "../requestreply/spec.ts";
 
 /** A broker's entry in the routing table. */
 export interface Route {
@@ -25,4 +26,6 @@ export interface RoutingTable {
   brokers: Record<string, Route>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
+  /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets. */
+  requestReplies: Record<string, RequestReplyRoute>;
 }

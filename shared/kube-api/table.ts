@@ -34,6 +34,7 @@ const COLUMNS: Partial<Record<KindName, Column[]>> = {
   EventTransform: [ADDRESS, AGE, READY, REASON],
   Sequence: [ADDRESS, AGE, READY, REASON],
   Parallel: [ADDRESS, AGE, READY, REASON],
+  RequestReply: [ADDRESS, AGE, READY, REASON],
   Trigger: [
     { name: "Broker", type: "string", description: "the broker it subscribes to", cell: (m) => spec(m).broker ?? "" },
     { name: "Subscriber_URI", type: "string", description: "where matching events go", cell: (m) => status(m).subscriberUri ?? "" },

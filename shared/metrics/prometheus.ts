@@ -27,6 +27,11 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
   failed: { metric: "events_failed_total", help: "Events that exhausted delivery with no dead-letter sink left; kept for redelivery." },
   dropped: { metric: "events_dropped_total", help: "Queued events dropped: trigger or broker deleted, or reply TTL exhausted." },
   history_evicted: { metric: "history_evicted_total", help: "Retained events removed before their retention ran out because the partition's history reached its cap (oldest first).", broker: true },
+  requestreply_delivered: { metric: "requestreply_replies_total", help: "Replies handed to the RequestReply request waiting for them.", broker: true },
+  requestreply_late: { metric: "requestreply_late_total", help: "Replies that came after their request's deadline (or after it was refused): dropped.", broker: true },
+  requestreply_duplicate: { metric: "requestreply_duplicate_total", help: "Replies to a request that had its reply already: dropped.", broker: true },
+  requestreply_refused: { metric: "requestreply_refused_total", help: "Events whose reply attribute is not a value the RequestReply signed (forged, or for another RequestReply): not handed over.", broker: true },
+  requestreply_undelivered: { metric: "requestreply_undelivered_total", help: "Replies whose waiter object could not be reached within the hand-off retries.", broker: true },
   rows_written: { metric: "storage_rows_written_total", help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).", broker: true },
   rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };

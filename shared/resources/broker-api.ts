@@ -11,7 +11,9 @@ export function brokerSubresource(namespace: string, broker: string, sub: Broker
 }
 
 /** What the broker counts per event: one list for the broker, /metrics and the dashboard. */
-export type EventCounter = "accepted" | "duplicates" | "replies" | "matched" | "delivered" | "retried" | "deadlettered" | "failed" | "dropped" | "history_evicted";
+export type EventCounter = "accepted" | "duplicates" | "replies" | "matched" | "delivered" | "retried" | "deadlettered" | "failed" | "dropped" | "history_evicted" | ReplyCounter;
+/** What became of events carrying a RequestReply's reply attribute (durable-objects/reply-handoff.ts). */
+export type ReplyCounter = "requestreply_delivered" | "requestreply_late" | "requestreply_duplicate" | "requestreply_refused" | "requestreply_undelivered";
 /** Delivery latency histogram: a bucket per `le` in milliseconds, the overflow bucket and the sum. */
 export type LatencyCounter = `latency_le_${number}` | "latency_le_inf" | "latency_sum_ms";
 /** SQLite rows the broker's statements wrote and read (`cursor.rowsWritten`, `cursor.rowsRead`): its storage bill. */

@@ -7,6 +7,7 @@ import { type Target, validateDestination } from "./destination.ts";
 import type { Manifest } from "./manifest.ts";
 import { MAX_PARTITIONS, PARTITIONS_ANNOTATION } from "../partitions.ts";
 import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
+import type { RequestReplyEntry } from "../requestreply/spec.ts";
 
 export interface BrokerSpec {
   delivery?: DeliverySpec;
@@ -150,6 +151,8 @@ export interface BrokerConfig {
   triggers: TriggerConfig[];
   /** A partition of a partitioned broker: which one, and the counts before recent growth (for dedup). */
   partition?: PartitionIdentity;
+  /** The RequestReplies whose requests go to this broker: replies to them are handed to their waiting requests. */
+  requestReplies?: RequestReplyEntry[];
 }
 
 export interface PartitionIdentity {

@@ -13,6 +13,8 @@ import { validateEventTransform, validateParallel, validateSequence } from "./co
 import { validateBroker, validateTrigger } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
+import { type RequestReplySpec, validateRequestReply } from "../requestreply/spec.ts";
+import { requestReplyStatus } from "../requestreply/status.ts";
 
 export interface KindInfo {
   group: string;
@@ -34,6 +36,19 @@ export interface KindInfo {
    * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
    */
   runs?: "bridge" | "schedule" | "scaling";
+  /** The kind's status beside `observedGeneration`, when the kind computes its own (a RequestReply). */
+  status?(m: Manifest, ctx: StatusContext): Record<string, unknown>;
+  /** The Broker whose pushed configuration carries the resource: a change to it pushes that broker again. */
+  brokerOf?(m: Manifest): string;
+}
+
+/** What a kind's `status` may read besides its manifest. */
+export interface StatusContext {
+  baseUrl: string;
+  /** Whether a resource of that kind and name exists in the resource's namespace. */
+  exists(kind: string, name: string): boolean;
+  /** The Worker's env: which secrets are set. */
+  env: object;
 }
 
 /** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
@@ -63,6 +78,10 @@ const ENTRIES = [
   { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventPolicy", plural: "eventpolicies", validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)), categories: ["all", "knative", "eventing"] },
+  {
+    group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "RequestReply", plural: "requestreplies", validate: (m: Manifest) => validateRequestReply(m as never),
+    immutable: ["brokerRef"], categories: ["all", "knative", "eventing"], status: requestReplyStatus, brokerOf: (m: Manifest) => (m.spec as unknown as RequestReplySpec).brokerRef.name,
+  },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
   { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
 ] as const satisfies readonly KindInfo[];

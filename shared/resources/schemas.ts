@@ -207,6 +207,15 @@ const eventPolicy = obj({
   filters: list(filter, "Knative's filters every allowed event must pass"),
 }, "Knative's EventPolicy: which senders may post events to which brokers (OIDC tokens at ingress)");
 
+const requestReply = obj({
+  brokerRef: obj({ apiVersion: str(), kind: str("Broker"), name: str(), namespace: str("the RequestReply's own namespace") }, "the Broker that requests go to and replies come from"),
+  correlationAttribute: str("the attribute the router sets on each request (default correlationid)"),
+  replyAttribute: str("the attribute a reply carries the correlation value back in (default replyid)"),
+  timeout: str("ISO 8601 duration a request waits for its reply (default PT30S, at most PT5M)"),
+  delivery,
+  secrets: list(str(), "Worker secrets (SECRET_*) that sign the correlation values: the first signs, every one verifies"),
+}, "Knative's RequestReply: POST an event, get the broker's reply to it as the answer");
+
 const secretRef = obj({ name: str("a Worker secret's name") });
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
@@ -245,6 +254,7 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   Parallel: { "*": manifest(parallel) },
   EventPolicy: { "*": manifest(eventPolicy) },
   Replay: { "*": manifest(replay) },
+  RequestReply: { "*": manifest(requestReply) },
 };
 
 export function schemaOf(kind: string, version: string): ObjectSchema {

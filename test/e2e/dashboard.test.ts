@@ -37,6 +37,9 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     const flow = { apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name: "enrich" }, spec: { steps: [{ uri: `${sub.url}/enrich` }] } };
     const r = await fetch(`${router.url}/apis/flows.knative.dev/v1/namespaces/default/sequences/enrich`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(flow) });
     expect(r.status).toBe(201);
+    const ask = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask" }, spec: { brokerRef: { kind: "Broker", name: "default" } } };
+    const rr = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/requestreplies/ask`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(ask) });
+    expect(rr.status).toBe(201);
     // A fresh profile directory every run: nothing carries over between runs.
     browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-eventing-chromium-")), {
       executablePath: CHROMIUM,
@@ -62,6 +65,7 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     const flow = page.locator('table[data-kind="Transforms and flows"] tr[data-name="enrich"]');
     expect(await flow.locator("td").first().textContent()).toBe("Sequence");
     expect(await flow.locator("td").nth(3).textContent()).toBe("True");
+    expect(await page.locator('table[data-kind="Request-reply"] tr[data-name="ask"] td').nth(3).textContent()).toBe("True");
     await page.locator('article[data-trigger="default/orders"]').waitFor();
     await expect.poll(() => page.locator("#conn").textContent(), { timeout: 10_000 }).toBe("live: 1/1 brokers");
   });

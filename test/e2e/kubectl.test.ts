@@ -148,6 +148,19 @@ spec:
     columns: ["NAME", "AGE", "READY", "REASON"],
   },
   {
+    kind: "RequestReply", resource: "requestreplies.eventing.knative.dev", singular: "requestreply.eventing.knative.dev", name: "ask",
+    yaml: `apiVersion: eventing.knative.dev/v1alpha1
+kind: RequestReply
+metadata: {name: ask}
+spec:
+  brokerRef: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}
+  correlationAttribute: VALUE
+  timeout: PT10S
+`,
+    path: "{.spec.correlationAttribute}",
+    columns: ["NAME", "URL", "AGE", "READY", "REASON"],
+  },
+  {
     kind: "ScaledObject", resource: "scaledobjects.keda.sh", singular: "scaledobject.keda.sh", name: "orders",
     yaml: `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject

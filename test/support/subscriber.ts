@@ -2,7 +2,8 @@
  * A real HTTP subscriber for tests: records every request it receives and answers with a script that a
  * test sets per path (status, headers, body, delay), so it can fail on demand.
  *   POST /_script?path=/p  body: [{status, headers?, body?, delayMs?, repeat?}]  (last entry repeats;
- *                          `{n}` in a header value becomes the request's number on that path, from 1)
+ *                          `{n}` in a header value becomes the request's number on that path, from 1,
+ *                          `{h:name}` the request's header `name`: a responder copying an attribute)
  *   GET  /_received?path=/p  -> the recorded requests, oldest first
  * Anything else is a delivery: recorded, then answered by the script for its path (default 200, no body).
  */
@@ -80,7 +81,7 @@ export async function startSubscriber(): Promise<Subscriber> {
     peak = Math.max(peak, inflight);
     if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     inflight--;
-    const answer = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k, v.replaceAll("{n}", String(list.length))]));
+    const answer = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k, v.replaceAll("{n}", String(list.length)).replace(/\{h:([a-z0-9-]+)\}/g, (_, h: string) => headers[h] ?? "")]));
     res.writeHead(step.status, answer).end(step.body ?? "");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -37,6 +37,7 @@ const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Recor
   { path: "eventing.knative.dev/v1alpha1/namespaces/typo/eventtransforms/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", spec: { jsonata: { expresion: "$" } }, field: "spec.jsonata.expresion", hint: "expression" },
   { path: "flows.knative.dev/v1/namespaces/typo/sequences/x", apiVersion: "flows.knative.dev/v1", kind: "Sequence", spec: { step: [sink] }, field: "spec.step", hint: "steps" },
   { path: "flows.knative.dev/v1/namespaces/typo/parallels/x", apiVersion: "flows.knative.dev/v1", kind: "Parallel", spec: { branches: [{ subscriber: sink, filtr: sink }] }, field: "spec.branches[0].filtr", hint: "filter" },
+  { path: "eventing.knative.dev/v1alpha1/namespaces/typo/requestreplies/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", spec: { brokerRef: { kind: "Broker", name: "b" }, replyAtribute: "answerid" }, field: "spec.replyAtribute", hint: "replyAttribute" },
 ];
 
 describe("strict field validation", () => {

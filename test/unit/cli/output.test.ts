@@ -30,6 +30,12 @@ describe("tables", () => {
     expect(header.split(/\s{2,}/)).toEqual(["NAMESPACE", "NAME", "BROKER", "SUBSCRIBER_URI", "AGE", "READY", "REASON", "FILTER", "MESSAGE"]);
     expect(row.split(/\s{2,}/)).toEqual(["shop", "orders", "default", "http://sub/orders", "60m", "False", "BrokerDoesNotExist", "type=order", 'Broker "default" does not exist']);
   });
+  it("shows the URL of an addressable kind", () => {
+    const ask: Resource = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask", namespace: "shop", creationTimestamp: "2026-01-01T11:00:00Z" }, spec: {}, status: { address: { url: "http://router/requestreplies/shop/ask" }, conditions: [{ type: "Ready", status: "True" }] } };
+    const [header, row] = resourceTable([ask], { wide: false, allNamespaces: false, now: NOW }).trim().split("\n");
+    expect(header.split(/\s{2,}/)).toEqual(["NAME", "URL", "AGE", "READY", "REASON"]);
+    expect(row.split(/\s{2,}/)).toEqual(["ask", "http://router/requestreplies/shop/ask", "60m", "True"]);
+  });
   it("describes conditions and a trigger's counters", () => {
     const text = describeResource(trigger, { trigger: "orders", metrics: { backlog: 0, dead: 0, inflight: { orders: 2 }, counters: [{ trigger: "orders", name: "delivered", value: 7 }] } });
     expect(text).toMatch(/Ready\s+False\s+BrokerDoesNotExist\s+Broker "default" does not exist/);
