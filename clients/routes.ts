@@ -5,7 +5,7 @@
  * at most once per REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot
  * hammer the control plane either.
  */
-import type { Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
+import type { JobSinkRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
 import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import { control } from "./stubs.ts";
 
@@ -23,6 +23,11 @@ let generations = 0;
 /** The broker's route, or null when the control plane does not know it. */
 export function lookupRoute(env: Env, namespace: string, name: string): Promise<Route | null> {
   return lookup(env, (t) => t.brokers[`${namespace}/${name}`]);
+}
+
+/** The JobSink's route, or null when the control plane knows no JobSink of that name. */
+export function lookupJobSink(env: Env, namespace: string, name: string): Promise<JobSinkRoute | null> {
+  return lookup(env, (t) => t.jobSinks[`${namespace}/${name}`]);
 }
 
 /** The RequestReply's route, or null when the control plane knows none of that name. */

@@ -99,7 +99,7 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     }
     let configured: Configured;
     try {
-      configured = { namespace: input.manifest.metadata.namespace ?? "default", plan: deciderSpecFrom(input.manifest) };
+      configured = { namespace: input.manifest.metadata.namespace ?? "default", plan: deciderSpecFrom(input.manifest, input.cluster) };
     } catch (e) {
       // The control plane validates first; this only guards against a manifest stored by an older version.
       await this.ctx.storage.deleteAlarm();

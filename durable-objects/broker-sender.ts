@@ -14,6 +14,7 @@ import type { OutboundRequest, OutboundResult } from "../shared/contracts/sendin
 import { Connections, CONNECTIONS_PER_OBJECT } from "./outbound.ts";
 import { ingestInto } from "../clients/ingest.ts";
 import { stub } from "../clients/stubs.ts";
+import { runJobSink } from "../clients/job-sink-runs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
 export type Sent = Outcome | { ok: true; reply: CloudEvent };
@@ -68,6 +69,12 @@ export class Sender {
       }
       case "transform":
         return this.transform(target, event, ttl, t, toSubscriber, forwarded);
+      // A Job per event in the JobSink's cluster; a refusal is a failed attempt, retried and dead-lettered as any.
+      case "jobsink": {
+        const r = await withTimeout(runJobSink(this.env, target, event), t.policy.timeoutMs);
+        if (r === null) return { ok: false, status: null, body: `dispatch error: JobSink ${target.namespace}/${target.name}: the cluster did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
+        return r.ok ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: null };
+      }
       case "url": {
         const result = await this.send(target.url, event, t, toSubscriber, forwarded);
         if ("error" in result) return { ok: false, status: null, body: `dispatch error: ${result.error}`, retryAfterMs: null };

@@ -24,8 +24,10 @@ import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
 import { policyStatus } from "../shared/policy/status.ts";
 import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
-import type { RefusalRow } from "../shared/metrics/prometheus.ts";
+import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
 import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
+import { clusterOf } from "../shared/kubernetes/cluster.ts";
+import { JOB_SINK_TOKEN_ANNOTATION, type JobSinkSpec, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
 
 type Row = { manifest: string };
 
@@ -42,7 +44,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       CREATE TABLE IF NOT EXISTS routes (broker TEXT PRIMARY KEY, partitions INTEGER NOT NULL, previous TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS ingress_refusals (
         namespace TEXT NOT NULL, broker TEXT NOT NULL, code INTEGER NOT NULL, value INTEGER NOT NULL,
-        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;`);
+        PRIMARY KEY (namespace, broker, code)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS jobsink_jobs (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;`);
     // Brokers from before the routing table were single objects, configured already.
     this.sql.exec("INSERT OR IGNORE INTO routes SELECT namespace || '/' || name, 1, '[]' FROM resources WHERE kind = 'Broker'");
   }
@@ -161,8 +165,11 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
       return applying.length > 0 ? { partitions, policies: applying } : { partitions };
     };
+    const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+    );
     const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, requestReplies };
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -171,6 +178,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       "INSERT INTO ingress_refusals (namespace, broker, code, value) SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
       JSON.stringify(batch),
     );
+  }
+
+  /** Add what isolates counted of Jobs their JobSinks created: [namespace, jobsink, count] each. */
+  countJobs(batch: [string, string, number][]): void {
+    this.sql.exec(
+      "INSERT INTO jobsink_jobs (namespace, name, value) SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET value = value + excluded.value",
+      JSON.stringify(batch),
+    );
+  }
+
+  /** Jobs created per JobSink that exists, for /metrics. */
+  jobCounts(): JobCountRow[] {
+    return this.sql
+      .exec<JobCountRow>("SELECT namespace, name AS jobsink, value FROM jobsink_jobs WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'JobSink' AND resources.namespace = jobsink_jobs.namespace AND resources.name = jobsink_jobs.name) ORDER BY namespace, name")
+      .toArray();
   }
 
   /** Refused ingress requests of the brokers that exist, for /metrics. */
@@ -184,7 +206,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async reconcile(): Promise<number> {
     const last = this.lastContext();
     if (!last) return 0;
-    const ctx = this.withTransforms(last);
+    const ctx = this.withTargets(last);
     const brokers = this.manifests("Broker");
     for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
     const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
@@ -238,23 +260,36 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   /**
-   * The context with every EventTransform's spec, so that a destination naming one resolves to the
-   * expression the delivering object compiles (shared/resources/destination.ts).
+   * The context with every EventTransform's spec and every JobSink's Job and cluster, so that a destination
+   * naming one resolves to what the delivering object runs (shared/resources/destination.ts).
    */
-  private withTransforms(ctx: ResolveContext): ResolveContext {
+  private withTargets(ctx: ResolveContext): ResolveContext {
+    const key = (m: Pick<Manifest, "metadata">) => `${m.metadata.namespace}/${m.metadata.name}`;
     const transforms = this.manifests("EventTransform") as Manifest<EventTransformSpec>[];
-    return { ...ctx, transforms: Object.fromEntries(transforms.map((t) => [`${t.metadata.namespace}/${t.metadata.name}`, transformSpecOf(t, ctx)])) };
+    return {
+      ...ctx,
+      transforms: Object.fromEntries(transforms.map((t) => [key(t), transformSpecOf(t, ctx)])),
+      jobSinks: Object.fromEntries(this.jobSinkRuns().map(([m, run]) => [key(m), run])),
+    };
+  }
+
+  private jobSinkRuns() {
+    return (this.manifests("JobSink") as Manifest<JobSinkSpec>[]).map((m) => [m, jobSinkRun(m, this.read("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m)))] as const);
   }
 
   /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */
   private async propagate(m: Manifest, unbound: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
-    const ctx = this.withTransforms(unbound);
-    // Whatever delivers to an EventTransform carries its expression: every broker and channel of the namespace.
-    if (m.kind === "EventTransform") {
+    const ctx = this.withTargets(unbound);
+    // Whatever delivers to an EventTransform or a JobSink carries what it runs: every broker and channel of the namespace.
+    if (kindByName(m.kind)?.inTargets) {
       for (const b of this.manifests("Broker", ns)) await this.pushBroker(ns, b.metadata.name, ctx);
       for (const k of KINDS.filter((k) => k.source)) for (const s of this.manifests(k.kind, ns)) await this.pushChannel(s as Manifest<SourceSpec>, ctx);
       for (const c of this.compositions(ns)) if (c.metadata.name !== m.metadata.name || c.kind !== m.kind) await this.pushComposition(c, ctx);
+    }
+    // What names this resource runs with it (a ScaledObject's KubernetesCluster): its runner is configured again.
+    for (const k of KINDS.filter((k) => k.references && k.runs)) {
+      for (const r of this.manifests(k.kind, ns)) if (k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name)) await this.pushRunner(r, ctx);
     }
     if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
     if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
@@ -298,14 +333,18 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const stored = this.read(m.kind, ns, m.metadata.name);
     const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
     const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
-    const count = stored ? runnerCount(stored) : 0;
+    // A resource that names one that is missing does not run (its status says which).
+    const named = stored ? (kindByName(m.kind)?.references?.(stored) ?? []).map((r) => this.read(r.kind, ns, r.name)) : [];
+    const runs = stored && !named.includes(null) ? stored : null;
+    const cluster = named.find((r) => r?.kind === "KubernetesCluster");
+    const count = runs ? runnerCount(runs) : 0;
     const was = Number(this.settings.get(key) ?? 1);
     await Promise.all(
       Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
-        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(stored && i < count ? { manifest: stored, sink, ctx, ...(i > 0 ? { consumer: i } : {}) } : null),
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(runs && i < count ? { manifest: runs, sink, ctx, ...(cluster ? { cluster: clusterOf(cluster) } : {}), ...(i > 0 ? { consumer: i } : {}) } : null),
       ),
     );
-    if (stored) this.settings.put(key, String(count));
+    if (runs) this.settings.put(key, String(count));
     else this.settings.delete(key);
   }
 

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { dashboard } from "./dashboard.ts";
 import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
+import { jobSinks } from "./job-sinks.ts";
 import { kubeDiscovery } from "./kube-discovery.ts";
 import { live } from "./live.ts";
 import { management } from "./management.ts";
@@ -30,6 +31,7 @@ app.route("/", reviews);
 app.route("/", history);
 app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);
+app.route("/", jobSinks);
 app.route("/", webhooks);
 app.route("/", requestReply); // before ingress: its three-segment path is a composition's address otherwise
 app.route("/", ingress);

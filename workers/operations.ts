@@ -1,6 +1,6 @@
 /** Operations (API.md §4): liveness, Prometheus metrics, and the built-in event display. */
 import { Hono } from "hono";
-import { renderAutoscalerMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
+import { renderAutoscalerMetrics, renderJobSinkMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
 import { requireAdmin } from "./auth.ts";
@@ -14,7 +14,7 @@ operations.get("/healthz", (c) => c.json({ status: "ok" }));
 
 /**
  * Brokers, and sources' delivery channels (labelled broker="source:<kind>:<name>[:dead-letter]"),
- * then ScaledObjects from the status their Autoscaler objects report.
+ * then ScaledObjects from the status their Autoscaler objects report, then Jobs created per JobSink.
  */
 operations.get("/metrics", requireAdmin, async (c) => {
   const ctx = resolveContext(c.env, c.req.url);
@@ -26,7 +26,7 @@ operations.get("/metrics", requireAdmin, async (c) => {
   );
   const samples = perBroker.flat();
   const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
-  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled);
+  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled) + renderJobSinkMetrics(await control(c.env).jobCounts());
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 

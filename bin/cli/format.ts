@@ -44,6 +44,8 @@ function kindColumns(r: Resource): [string, string][] {
   // Every addressable kind (Broker, EventTransform, Sequence, Parallel, RequestReply...) shows its URL.
   if (r.status?.address !== undefined) return [["URL", r.status.address.url ?? ""]];
   switch (r.kind) {
+    case "KubernetesCluster":
+      return [["URL", String(r.spec?.url ?? "")]];
     case "Trigger":
       return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];
     case "Replay":

@@ -9,24 +9,12 @@ import type { DeciderSpec } from "./decider.ts";
 import { SOURCE_KINDS } from "./source-metrics.ts";
 import { KAFKA_DEFAULTS, type KafkaLagOptions } from "./kafka-lag.ts";
 import type { KedaPolicy } from "./keda.ts";
-import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
-import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
+import { CLUSTER_ANNOTATION, type ClusterConnection, parseCluster } from "../kubernetes/cluster.ts";
+import { isValidName } from "../resources/manifest.ts";
 
 export interface FieldError { field: string; message: string }
 
 export interface ScaleTargetRef { apiVersion: string; kind: string; name: string; namespace: string }
-
-export interface SecretRef { name: string }
-
-export interface ClusterConnection {
-  url: string;
-  /** Worker secret holding the ServiceAccount bearer token. */
-  secretKeyRef: SecretRef;
-  /** Cloudflare Access service token, sent as CF-Access-Client-Id / CF-Access-Client-Secret. */
-  access?: { clientIdSecretKeyRef: SecretRef; clientSecretSecretKeyRef: SecretRef };
-  /** Name of a Workers VPC service binding that reaches the API server. */
-  vpcService?: string;
-}
 
 export type TriggerMetric = "concurrency" | "rps" | "backlog" | "lag";
 
@@ -62,7 +50,6 @@ export interface AutoscalerPlan {
 export const DRY_RUN_ANNOTATION = "edge-eventing.dev/dry-run";
 
 const TARGETS: Record<string, string[]> = { "apps/v1": ["Deployment", "StatefulSet"], "serving.knative.dev/v1": ["Service"] };
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Limits: replicas and triggers a single ScaledObject may ask for. */
 export const MAX_REPLICAS = 10_000;
 export const MAX_TRIGGERS = 16;
@@ -162,39 +149,6 @@ function parseTrigger(t: unknown, at: string, errors: FieldError[]): TriggerSpec
   }
 }
 
-function secretRef(v: unknown, field: string, errors: FieldError[]): SecretRef {
-  if (!isObj(v) || !isSecretName(v.name)) {
-    errors.push({ field: `${field}.name`, message: SECRET_NAME_RULE });
-    return { name: "" };
-  }
-  return { name: v.name };
-}
-
-function parseCluster(v: unknown, errors: FieldError[]): ClusterConnection {
-  const at = "spec.cluster";
-  if (!isObj(v)) {
-    errors.push({ field: at, message: "is required: {url, secretKeyRef, access | vpcService}" });
-    return { url: "", secretKeyRef: { name: "" } };
-  }
-  let url = "";
-  if (isSecureEndpoint(v.url)) url = new URL(v.url as string).href.replace(/\/$/, "");
-  else errors.push({ field: `${at}.url`, message: SECURE_ENDPOINT_RULE });
-  const cluster: ClusterConnection = { url, secretKeyRef: secretRef(v.secretKeyRef, `${at}.secretKeyRef`, errors) };
-  if (v.access !== undefined) {
-    const a = isObj(v.access) ? v.access : {};
-    cluster.access = {
-      clientIdSecretKeyRef: secretRef(a.clientIdSecretKeyRef, `${at}.access.clientIdSecretKeyRef`, errors),
-      clientSecretSecretKeyRef: secretRef(a.clientSecretSecretKeyRef, `${at}.access.clientSecretSecretKeyRef`, errors),
-    };
-  }
-  if (v.vpcService !== undefined) {
-    if (typeof v.vpcService !== "string" || !ENV_NAME.test(v.vpcService)) errors.push({ field: `${at}.vpcService`, message: "must be a binding name" });
-    else cluster.vpcService = v.vpcService;
-    if (v.access !== undefined) errors.push({ field: `${at}.vpcService`, message: "use either access or vpcService, not both" });
-  }
-  return cluster;
-}
-
 function parseTarget(v: unknown, namespace: string, errors: FieldError[]): ScaleTargetRef {
   const at = "spec.scaleTargetRef";
   const ref = isObj(v) ? v : {};
@@ -218,7 +172,19 @@ function int(spec: Obj, key: string, fallback: number, min: number, max: number,
   return v;
 }
 
-function parse(spec: unknown, annotations: Record<string, string> | undefined, namespace: string): { plan: AutoscalerPlan; errors: FieldError[] } {
+/**
+ * The connection: inline `spec.cluster`, or the KubernetesCluster the annotation names (`named`, resolved
+ * by the control plane; absent when validating, which checks only the name).
+ */
+function clusterFrom(s: Obj, annotations: Record<string, string> | undefined, named: ClusterConnection | undefined, errors: FieldError[]): ClusterConnection {
+  const name = annotations?.[CLUSTER_ANNOTATION];
+  if (name === undefined) return parseCluster(s.cluster, errors);
+  if (!isValidName(name)) errors.push({ field: `metadata.annotations.${CLUSTER_ANNOTATION}`, message: "must name a KubernetesCluster of the namespace" });
+  if (s.cluster !== undefined) errors.push({ field: "spec.cluster", message: `use either spec.cluster or the ${CLUSTER_ANNOTATION} annotation, not both` });
+  return named ?? { url: "", secretKeyRef: { name: "" } };
+}
+
+function parse(spec: unknown, annotations: Record<string, string> | undefined, namespace: string, named?: ClusterConnection): { plan: AutoscalerPlan; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const s = isObj(spec) ? spec : {};
   if (!isObj(spec)) errors.push({ field: "spec", message: "must be an object" });
@@ -278,7 +244,7 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   const target = parseTarget(s.scaleTargetRef, namespace, errors);
   const plan: AutoscalerPlan = {
     target,
-    cluster: parseCluster(s.cluster, errors),
+    cluster: clusterFrom(s, annotations, named, errors),
     decider,
     panicWindowPercentage: tuning.panicWindowPercentage,
     bounds: {
@@ -300,9 +266,12 @@ export function validateScaledObject(spec: unknown, annotations?: Record<string,
   return parse(spec, annotations, "default").errors;
 }
 
-/** The decider spec and scaling plan of a valid ScaledObject; throws listing every problem otherwise. */
-export function deciderSpecFrom(scaledObject: { metadata?: { namespace?: string; annotations?: Record<string, string> }; spec?: unknown }): AutoscalerPlan {
-  const { plan, errors } = parse(scaledObject.spec, scaledObject.metadata?.annotations, scaledObject.metadata?.namespace ?? "default");
+/**
+ * The decider spec and scaling plan of a valid ScaledObject; throws listing every problem otherwise.
+ * `cluster`: the KubernetesCluster its annotation names, when it names one.
+ */
+export function deciderSpecFrom(scaledObject: { metadata?: { namespace?: string; annotations?: Record<string, string> }; spec?: unknown }, cluster?: ClusterConnection): AutoscalerPlan {
+  const { plan, errors } = parse(scaledObject.spec, scaledObject.metadata?.annotations, scaledObject.metadata?.namespace ?? "default", cluster);
   if (errors.length > 0) throw new InvalidScaledObjectError(errors);
   return plan;
 }

@@ -1,5 +1,5 @@
 /** The ControlPlane object's calls (durable-objects/control-plane.ts): one for the whole router, named "control". */
-import type { RefusalRow } from "../metrics/prometheus.ts";
+import type { JobCountRow, RefusalRow } from "../metrics/prometheus.ts";
 import type { ResolveContext } from "../resources/destination.ts";
 import type { Manifest } from "../resources/manifest.ts";
 import type { SinkEntry } from "../resources/sources.ts";
@@ -35,6 +35,10 @@ export interface ControlPlaneRpc {
   countRefusals(batch: [string, string, number, number][]): void;
   /** Refused ingress requests of the brokers that exist, for /metrics. */
   refusals(): RefusalRow[];
+  /** Add what isolates counted of Jobs their JobSinks created: [namespace, jobsink, count] each. */
+  countJobs(batch: [string, string, number][]): void;
+  /** Jobs created per JobSink that exists, for /metrics. */
+  jobCounts(): JobCountRow[];
   /** Push every configuration again (the cron watchdog); how many resources were pushed. */
   reconcile(): Promise<number>;
 }

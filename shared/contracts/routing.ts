@@ -1,8 +1,10 @@
 /**
  * The control plane's routing table, as every isolate caches it (clients/routes.ts): which brokers exist
- * and over how many partitions, and which webhook sources exist with what they verify and where they deliver.
+ * and over how many partitions, which webhook sources exist with what they verify and where they deliver,
+ * and which JobSinks exist with the Job they make and the cluster they make it in.
  */
 import type { PolicyRule } from "../policy/spec.ts";
+import type { JobSinkRun } from "../resources/job-sink.ts";
 import type { SinkEntry } from "../resources/sources.ts";
 import type { WebhookKind } from "../webhooks/spec.ts";
 import type { RequestReplyRoute } from "../requestreply/spec.ts";
@@ -21,11 +23,20 @@ export interface WebhookRoute {
   sink: SinkEntry;
 }
 
+/** A JobSink's entry: what its address needs to make a Job of an event, and the token it asks for when it asks for one. */
+export interface JobSinkRoute {
+  run: JobSinkRun;
+  /** The Worker secret a producer presents as bearer token (annotation edge-eventing.dev/ingress-token-secret). */
+  tokenSecret?: string;
+}
+
 export interface RoutingTable {
   /** By `namespace/name`. */
   brokers: Record<string, Route>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
+  /** By `namespace/name`. */
+  jobSinks: Record<string, JobSinkRoute>;
   /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets. */
   requestReplies: Record<string, RequestReplyRoute>;
 }

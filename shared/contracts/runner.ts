@@ -5,6 +5,7 @@
  */
 import type { Gate, Lease } from "../autoscaling/activator.ts";
 import type { PartitionOffsets } from "../autoscaling/kafka-lag.ts";
+import type { ClusterConnection } from "../kubernetes/cluster.ts";
 import type { ResolveContext } from "../resources/destination.ts";
 import type { Manifest } from "../resources/manifest.ts";
 import type { SinkEntry } from "../resources/sources.ts";
@@ -16,6 +17,8 @@ export interface RunnerInput {
   /** KafkaSource: which of its `spec.consumers` consumer instances this object runs (0 when there is one). */
   consumer?: number;
   ctx: ResolveContext;
+  /** The KubernetesCluster the resource names with the edge-eventing.dev/cluster annotation, when it names one. */
+  cluster?: ClusterConnection;
 }
 
 export interface Runner {

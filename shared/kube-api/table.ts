@@ -34,6 +34,8 @@ const COLUMNS: Partial<Record<KindName, Column[]>> = {
   EventTransform: [ADDRESS, AGE, READY, REASON],
   Sequence: [ADDRESS, AGE, READY, REASON],
   Parallel: [ADDRESS, AGE, READY, REASON],
+  JobSink: [ADDRESS, AGE, READY, REASON],
+  KubernetesCluster: [{ name: "URL", type: "string", description: "the Kubernetes API server", cell: (m) => spec(m).url ?? "" }, AGE],
   RequestReply: [ADDRESS, AGE, READY, REASON],
   Trigger: [
     { name: "Broker", type: "string", description: "the broker it subscribes to", cell: (m) => spec(m).broker ?? "" },

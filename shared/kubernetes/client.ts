@@ -5,6 +5,7 @@
  *   annotation (Knative >= 1.21 syncs Revision annotations to the PodAutoscaler), so no decision
  *   ever mints a new Revision, which a change of the Service template would.
  * Every write carries the resourceVersion it was computed from; a 409 re-reads and retries.
+ * Plus the plain reads and creates JobSinks make (shared/kubernetes/job-sink.ts).
  */
 import { apiError, KubernetesApiError } from "./errors.ts";
 
@@ -88,6 +89,21 @@ export class KubernetesClient {
     }
   }
 
+  /** Reads one object. */
+  get<T>(path: string): Promise<T> {
+    return this.#request<T>("GET", path);
+  }
+
+  /** Creates an object in a collection; null when one of that name exists already (409 AlreadyExists). */
+  async create<T>(collection: string, object: unknown): Promise<T | null> {
+    try {
+      return await this.#request<T>("POST", collection, object);
+    } catch (e) {
+      if (e instanceof KubernetesApiError && e.status === 409 && e.reason === "AlreadyExists") return null;
+      throw e;
+    }
+  }
+
   async #latestReadyRevision(target: ScaleTarget): Promise<string> {
     const path = `/apis/serving.knative.dev/v1/namespaces/${target.namespace}/services/${target.name}`;
     const svc = await this.#request<{ status?: { latestReadyRevisionName?: string } }>("GET", path);
@@ -96,13 +112,13 @@ export class KubernetesClient {
     return name;
   }
 
-  async #request<T>(method: "GET" | "PATCH", path: string, body?: unknown): Promise<T> {
+  async #request<T>(method: "GET" | "PATCH" | "POST", path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json", Authorization: `Bearer ${this.#cluster.token}` };
     if (this.#cluster.access) {
       headers["CF-Access-Client-Id"] = this.#cluster.access.clientId;
       headers["CF-Access-Client-Secret"] = this.#cluster.access.clientSecret;
     }
-    if (body !== undefined) headers["Content-Type"] = MERGE_PATCH;
+    if (body !== undefined) headers["Content-Type"] = method === "PATCH" ? MERGE_PATCH : "application/json";
     const res = await this.#fetch(this.#cluster.url + path, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual",
     });

@@ -12,8 +12,8 @@ export class KubernetesApiError extends Error {
 
 const HINTS: Record<number, string> = {
   401: "the bearer token was refused: check the Worker secret named by spec.cluster.secretKeyRef",
-  403: "the ServiceAccount lacks RBAC for this call (get/patch on the scale subresource or revisions)",
-  404: "the scale target does not exist in that namespace",
+  403: "the ServiceAccount lacks RBAC for this call (get/patch on the scale subresource or revisions; create on jobs and secrets for a JobSink), or an admission check such as a quota refused it",
+  404: "the object does not exist in that namespace",
   409: "the object changed while it was being scaled",
   415: "the API server refused the patch content type",
   422: "the API server refused the value",

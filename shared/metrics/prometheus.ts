@@ -36,6 +36,9 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
   rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };
 /** Requests an EventPolicy refused at a broker's ingress, by HTTP status (401 or 403). */
+/** Jobs a JobSink created (a Job found there already is not counted). */
+export type JobCountRow = { namespace: string; jobsink: string; value: number };
+
 export type RefusalRow = {
   namespace: string;
   broker: string;
@@ -138,5 +141,12 @@ export function renderRefusalMetrics(rows: RefusalRow[]): string {
   const name = `${PREFIX}_ingress_refused_total`;
   const lines = [`# HELP ${name} Requests refused at broker ingress by EventPolicy: 401 (no valid OIDC token), 403 (sender or event not allowed).`, `# TYPE ${name} counter`];
   for (const r of rows) lines.push(`${name}${labels({ namespace: r.namespace, broker: r.broker, code: String(r.code) })} ${r.value}`);
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderJobSinkMetrics(rows: JobCountRow[]): string {
+  const name = `${PREFIX}_jobsink_jobs_created_total`;
+  const lines = [`# HELP ${name} Kubernetes Jobs created by each JobSink, one per event (the same event again creates none).`, `# TYPE ${name} counter`];
+  for (const r of rows) lines.push(`${name}${labels({ namespace: r.namespace, jobsink: r.jobsink })} ${r.value}`);
   return `${lines.join("\n")}\n`;
 }

@@ -6,6 +6,8 @@
 import type { Destination, FieldError } from "../delivery/policy.ts";
 import { addressChannel, addressPath, compositionOfChannel, compositionOfPath, type TransformSpec } from "./composition-address.ts";
 import { isValidName, isValidNamespace } from "./manifest.ts";
+import type { JobSinkRun } from "./job-sink.ts";
+import { JOB_SINKS_PATH, jobSinkAddressPath } from "../kubernetes/job-sink.ts";
 
 export type Target =
   | { kind: "url"; url: string }
@@ -13,7 +15,9 @@ export type Target =
   | { kind: "broker"; namespace: string; name: string }
   | { kind: "display"; namespace: string; name: string }
   /** An EventTransform run inside the delivering object; `spec` is absent while the EventTransform does not exist. */
-  | { kind: "transform"; namespace: string; name: string; spec?: TransformSpec };
+  | { kind: "transform"; namespace: string; name: string; spec?: TransformSpec }
+  /** A JobSink: each event becomes a Job in its cluster; `run` is absent while the JobSink does not exist. */
+  | { kind: "jobsink"; namespace: string; name: string; run?: JobSinkRun };
 
 export interface ResolveContext {
   /** The router's public base URL (no trailing slash), e.g. https://events.example.com */
@@ -31,6 +35,8 @@ export interface ResolveContext {
   domain: string;
   /** The EventTransforms a `ref` may name, by `namespace/name` (filled in by the control plane when it pushes). */
   transforms?: Record<string, TransformSpec>;
+  /** The JobSinks a `ref` may name, by `namespace/name` (filled in by the control plane when it pushes). */
+  jobSinks?: Record<string, JobSinkRun>;
 }
 
 /**
@@ -43,8 +49,9 @@ const SERVICE = { group: "serving.knative.dev", kind: "Service" };
 const BROKER = { group: "eventing.knative.dev", kind: "Broker" };
 const DISPLAY = { group: "edge-eventing.dev", kind: "EventDisplay" };
 const TRANSFORM = { group: "eventing.knative.dev", kind: "EventTransform" };
+const JOB_SINK = { group: "sinks.knative.dev", kind: "JobSink" };
 const FLOWS = [{ group: "flows.knative.dev", kind: "Sequence" as const }, { group: "flows.knative.dev", kind: "Parallel" as const }];
-const REF_KINDS = [SERVICE, BROKER, DISPLAY, TRANSFORM, ...FLOWS];
+const REF_KINDS = [SERVICE, BROKER, DISPLAY, TRANSFORM, JOB_SINK, ...FLOWS];
 
 function isRefKind(ref: { apiVersion?: string; kind: string }, want: { group: string; kind: string }): boolean {
   return ref.kind === want.kind && (ref.apiVersion === undefined || ref.apiVersion.split("/")[0] === want.group);
@@ -67,7 +74,7 @@ export function validateDestination(value: unknown, path: string, required: bool
     } else if (!REF_KINDS.some((k) => isRefKind(ref as { kind: string; apiVersion?: string }, k))) {
       causes.push({
         field: `${path}.ref`,
-        message: `cannot resolve ${String(ref.apiVersion ?? "")} ${ref.kind}: supported are serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker, eventing.knative.dev/v1alpha1 EventTransform, flows.knative.dev/v1 Sequence and Parallel, edge-eventing.dev/v1alpha1 EventDisplay`,
+        message: `cannot resolve ${String(ref.apiVersion ?? "")} ${ref.kind}: supported are serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker, eventing.knative.dev/v1alpha1 EventTransform, flows.knative.dev/v1 Sequence and Parallel, sinks.knative.dev/v1alpha1 JobSink, edge-eventing.dev/v1alpha1 EventDisplay`,
       });
     }
   }
@@ -96,6 +103,7 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
     const spec = ctx.transforms?.[`${ns}/${ref.name}`];
     return { kind: "transform", namespace: ns, name: ref.name, ...(spec ? { spec } : {}) };
   }
+  if (ref && isRefKind(ref, JOB_SINK)) return jobSinkTarget(ref.namespace ?? namespace, ref.name, ctx);
   const flow = ref && FLOWS.find((k) => isRefKind(ref, k));
   if (ref && flow) return { kind: "broker", namespace: ref.namespace ?? namespace, name: addressChannel(flow.kind, ref.name) };
   let url = dest.uri ?? "";
@@ -111,7 +119,12 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
       .replaceAll("{DOMAIN}", ctx.domain);
     url = dest.uri ? new URL(dest.uri, base.endsWith("/") ? base : `${base}/`).toString() : base;
   }
-  return selfBroker(url, ctx.selfHosts) ?? { kind: "url", url };
+  return selfBroker(url, ctx) ?? { kind: "url", url };
+}
+
+function jobSinkTarget(namespace: string, name: string, ctx: ResolveContext): Target {
+  const run = ctx.jobSinks?.[`${namespace}/${name}`];
+  return { kind: "jobsink", namespace, name, ...(run ? { run } : {}) };
 }
 
 /**
@@ -120,10 +133,14 @@ export function resolveDestination(dest: Destination, namespace: string, ctx: Re
  * (case, default ports, either scheme: both reach the same Worker) and path segments percent-decoded, as the
  * ingress route decodes them.
  */
-function selfBroker(url: string, selfHosts: readonly string[]): Target | undefined {
+function selfBroker(url: string, ctx: ResolveContext): Target | undefined {
   const u = new URL(url);
-  if (!selfHosts.includes(u.host)) return undefined;
+  if (!ctx.selfHosts.includes(u.host)) return undefined;
   const segments = u.pathname.replace(/\/$/, "").split("/").slice(1).map(decodeSegment);
+  if (segments.length === 3 && segments[0] === JOB_SINKS_PATH) {
+    const [, namespace, name] = segments;
+    return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? jobSinkTarget(namespace, name, ctx) : undefined;
+  }
   const composition = segments.length === 3 ? compositionOfPath(segments[0] ?? "") : undefined;
   if (composition) {
     const [, namespace, name] = segments;
@@ -166,5 +183,7 @@ export function targetUrl(target: Target, baseUrl: string): string {
       return `${baseUrl}/${addressPath("EventTransform", target.namespace, target.name)}`;
     case "display":
       return `${baseUrl}/display/${target.namespace}/${target.name}`;
+    case "jobsink":
+      return `${baseUrl}/${jobSinkAddressPath(target.namespace, target.name)}`;
   }
 }

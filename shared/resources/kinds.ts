@@ -15,6 +15,15 @@ import type { Manifest } from "./manifest.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
 import { type RequestReplySpec, validateRequestReply } from "../requestreply/spec.ts";
 import { requestReplyStatus } from "../requestreply/status.ts";
+import { CLUSTER_ANNOTATION, validateKubernetesCluster } from "../kubernetes/cluster.ts";
+import { jobSinkCluster, jobSinkStatus, validateJobSink } from "./job-sink.ts";
+import { readyCondition } from "./manifest.ts";
+
+/** Another resource of the same namespace that one names. */
+export interface Reference {
+  kind: string;
+  name: string;
+}
 
 export interface KindInfo {
   group: string;
@@ -36,6 +45,16 @@ export interface KindInfo {
    * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
    */
   runs?: "bridge" | "schedule" | "scaling";
+  /**
+   * The resources it names: a change to one of them re-pushes it, and its runner stops while one is
+   * missing (a ScaledObject's or a JobSink's KubernetesCluster).
+   */
+  references?(m: Manifest): Reference[];
+  /**
+   * A kind whose resolved form travels inside delivery targets (an EventTransform's expression, a JobSink's
+   * Job, a KubernetesCluster's connection): a change re-pushes everything of its namespace that delivers.
+   */
+  inTargets?: true;
   /** The kind's status beside `observedGeneration`, when the kind computes its own (a RequestReply). */
   status?(m: Manifest, ctx: StatusContext): Record<string, unknown>;
   /** The Broker whose pushed configuration carries the resource: a change to it pushes that broker again. */
@@ -61,6 +80,18 @@ export function immutableChanges(info: KindInfo, before: Manifest, after: Manife
 /** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
 const sourceChecks = (own: (m: Manifest) => FieldError[]) => (m: Manifest) => [...own(m), ...validateSourceCommon(m as Manifest<SourceSpec>)];
 
+/** A ScaledObject's KubernetesCluster, when its annotation names one. */
+const namedCluster = (m: Manifest): Reference[] => {
+  const name = m.metadata.annotations?.[CLUSTER_ANNOTATION];
+  return name === undefined ? [] : [{ kind: "KubernetesCluster", name }];
+};
+
+/** Ready=False while a KubernetesCluster it names is missing; nothing to add otherwise (its runner reports). */
+function scaledObjectStatus(m: Manifest, ctx: StatusContext): Record<string, unknown> {
+  const missing = namedCluster(m).find((r) => !ctx.exists(r.kind, r.name));
+  return missing ? { conditions: [readyCondition(false, "KubernetesClusterNotFound", `KubernetesCluster "${missing.name}" does not exist in namespace "${m.metadata.namespace}"`)] } : {};
+}
+
 const SOURCES = "sources.knative.dev";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
@@ -74,7 +105,7 @@ const ENTRIES = [
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RocketMQSource", plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "MNSSource", plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), source: true, runs: "bridge" },
   { group: PROJECT_SOURCES, versions: ["v1alpha1"], kind: "RedisStreamSource", plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), source: true, runs: "bridge" },
-  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, categories: ["all", "knative", "eventing"] },
+  { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventTransform", plural: "eventtransforms", validate: (m: Manifest) => validateEventTransform(m as never), addressable: true, inTargets: true, categories: ["all", "knative", "eventing"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Sequence", plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "flows.knative.dev", versions: ["v1"], kind: "Parallel", plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), addressable: true, categories: ["all", "knative", "flows"] },
   { group: "eventing.knative.dev", versions: ["v1alpha1"], kind: "EventPolicy", plural: "eventpolicies", validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)), categories: ["all", "knative", "eventing"] },
@@ -83,7 +114,13 @@ const ENTRIES = [
     immutable: ["brokerRef"], categories: ["all", "knative", "eventing"], status: requestReplyStatus, brokerOf: (m: Manifest) => (m.spec as unknown as RequestReplySpec).brokerRef.name,
   },
   { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "Replay", plural: "replays", validate: validateReplay, immutable: ["broker", "from", "to", "triggers", "state", "filters"] },
-  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"] },
+  { group: "keda.sh", versions: ["v1alpha1"], kind: "ScaledObject", plural: "scaledobjects", validate: (m: Manifest) => validateScaledObject(m.spec, m.metadata.annotations), runs: "scaling", shortNames: ["so"], references: namedCluster, status: scaledObjectStatus },
+  { group: "edge-eventing.dev", versions: ["v1alpha1"], kind: "KubernetesCluster", plural: "kubernetesclusters", validate: validateKubernetesCluster, inTargets: true },
+  {
+    group: "sinks.knative.dev", versions: ["v1alpha1"], kind: "JobSink", plural: "jobsinks", validate: (m: Manifest) => validateJobSink(m as never), inTargets: true, categories: ["all", "knative", "eventing", "sink"],
+    references: (m: Manifest) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
+    status: (m: Manifest, ctx: StatusContext) => jobSinkStatus(m, ctx.baseUrl, ctx.exists("KubernetesCluster", jobSinkCluster(m))),
+  },
 ] as const satisfies readonly KindInfo[];
 
 export const KINDS: readonly KindInfo[] = ENTRIES;

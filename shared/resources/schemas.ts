@@ -217,6 +217,13 @@ const requestReply = obj({
 }, "Knative's RequestReply: POST an event, get the broker's reply to it as the answer");
 
 const secretRef = obj({ name: str("a Worker secret's name") });
+/** A ScaledObject's `spec.cluster`, and a KubernetesCluster's `spec`. */
+const cluster = obj({
+  url: str("the Kubernetes API server"),
+  secretKeyRef: secretRef,
+  access: obj({ clientIdSecretKeyRef: secretRef, clientSecretSecretKeyRef: secretRef }),
+  vpcService: str(),
+}, "how the router reaches a Kubernetes API server: its URL, the Worker secret holding a ServiceAccount token, and Cloudflare Access or a Workers VPC service");
 const scaledObject = obj({
   scaleTargetRef: obj({ apiVersion: str(), kind: str(), name: str() }),
   pollingInterval: int(),
@@ -224,13 +231,13 @@ const scaledObject = obj({
   minReplicaCount: int(),
   maxReplicaCount: int(),
   triggers: list(obj({ type: str(), metadata: mapOf({ anyOf: [{ type: "string" }, { type: "number" }, bool] }, "KEDA's trigger metadata") })),
-  cluster: obj({
-    url: str("the Kubernetes API server"),
-    secretKeyRef: secretRef,
-    access: obj({ clientIdSecretKeyRef: secretRef, clientSecretSecretKeyRef: secretRef }),
-    vpcService: str(),
-  }),
+  cluster,
 }, "KEDA's ScaledObject: event-driven scaling of a workload in a remote Kubernetes cluster");
+const kubernetesCluster = { ...cluster, description: "a Kubernetes cluster that ScaledObjects and JobSinks name with the edge-eventing.dev/cluster annotation" };
+/** Kubernetes' batch/v1 Job: the envelope checked, its spec kept as given (the API server validates it). */
+const jobSink = obj({
+  job: obj({ apiVersion: str("batch/v1"), kind: str("Job"), metadata: objectMeta, spec: free("a batch/v1 JobSpec: the pod template runs once per event") }, "the batch/v1 Job each event becomes"),
+}, "Knative's JobSink: each event becomes one Kubernetes Job, the event mounted at /etc/jobsink-event");
 
 /** A whole manifest of a kind whose spec has `spec`; `status` is the router's to compute and is dropped. */
 function manifest(spec: ObjectSchema): ObjectSchema {
@@ -249,6 +256,8 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   MNSSource: { "*": manifest(mnsSource) },
   RedisStreamSource: { "*": manifest(redisStreamSource) },
   ScaledObject: { "*": manifest(scaledObject) },
+  KubernetesCluster: { "*": manifest(kubernetesCluster) },
+  JobSink: { "*": manifest(jobSink) },
   EventTransform: { "*": manifest(eventTransform) },
   Sequence: { "*": manifest(sequence) },
   Parallel: { "*": manifest(parallel) },

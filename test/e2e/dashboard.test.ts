@@ -40,6 +40,10 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     const ask = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask" }, spec: { brokerRef: { kind: "Broker", name: "default" } } };
     const rr = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/requestreplies/ask`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(ask) });
     expect(rr.status).toBe(201);
+    // A JobSink whose KubernetesCluster does not exist: listed, not Ready, saying why.
+    const jobs = { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "transcode" }, spec: { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "bash" }] } } } } } };
+    const js = await fetch(`${router.url}/apis/sinks.knative.dev/v1alpha1/namespaces/default/jobsinks/transcode`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(jobs) });
+    expect(js.status).toBe(201);
     // A fresh profile directory every run: nothing carries over between runs.
     browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-eventing-chromium-")), {
       executablePath: CHROMIUM,
@@ -66,6 +70,10 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     expect(await flow.locator("td").first().textContent()).toBe("Sequence");
     expect(await flow.locator("td").nth(3).textContent()).toBe("True");
     expect(await page.locator('table[data-kind="Request-reply"] tr[data-name="ask"] td').nth(3).textContent()).toBe("True");
+    const jobSink = page.locator('table[data-kind="Job sinks and clusters"] tr[data-name="transcode"]');
+    expect(await jobSink.locator("td").first().textContent()).toBe("JobSink");
+    expect(await jobSink.locator("td").nth(3).textContent()).toBe("False");
+    expect(await jobSink.locator("td").nth(4).textContent()).toBe("KubernetesClusterNotFound");
     await page.locator('article[data-trigger="default/orders"]').waitFor();
     await expect.poll(() => page.locator("#conn").textContent(), { timeout: 10_000 }).toBe("live: 1/1 brokers");
   });

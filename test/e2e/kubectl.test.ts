@@ -175,6 +175,35 @@ spec:
     path: "{.spec.scaleTargetRef.name}",
     columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "READYREPLICAS", "AGE"],
   },
+  {
+    kind: "KubernetesCluster", resource: "kubernetesclusters.edge-eventing.dev", singular: "kubernetescluster.edge-eventing.dev", name: "prod",
+    yaml: `apiVersion: edge-eventing.dev/v1alpha1
+kind: KubernetesCluster
+metadata: {name: prod}
+spec: {url: "https://k8s.example.com", secretKeyRef: {name: SECRET_K8S_TOKEN}, vpcService: VALUE}
+`,
+    path: "{.spec.vpcService}",
+    columns: ["NAME", "URL", "AGE"],
+  },
+  {
+    kind: "JobSink", resource: "jobsinks.sinks.knative.dev", singular: "jobsink.sinks.knative.dev", name: "transcode",
+    yaml: `apiVersion: sinks.knative.dev/v1alpha1
+kind: JobSink
+metadata: {name: transcode, annotations: {edge-eventing.dev/cluster: prod}}
+spec:
+  job:
+    apiVersion: batch/v1
+    kind: Job
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - {name: main, image: VALUE}
+`,
+    path: "{.spec.job.spec.template.spec.containers[0].image}",
+    columns: ["NAME", "URL", "AGE", "READY", "REASON"],
+  },
 ];
 
 describe.skipIf(!installed)("kubectl against the router", () => {

@@ -12,6 +12,7 @@
  * A gateway in front of the workloads (`/gateway/{namespace}/{name}`, or `/gateway/{name}.{namespace}.{domain}`) answers as a Knative ingress
  * with no activator would: 503 while no pod is ready, 503 above ready pods x `containerConcurrency`,
  * else the request holds a pod for the workload's service time and gets 200. It counts what it saw.
+ * And what a JobSink uses: batch/v1 Jobs and v1 Secrets (see the section "Jobs and Secrets").
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,6 +33,8 @@ interface StoredObject {
 
 export interface FakeKubernetesOptions {
   token: string;
+  /** How long a Job runs before it completes or fails (default 1 s); a Job's FAKE_JOB_DURATION_MS env overrides it. */
+  jobDurationMs?: number;
   /** When set, requests must carry this Cloudflare Access service token or get a login redirect. */
   access?: { clientId: string; clientSecret: string };
   /** How long a pod takes to become ready after a scale-up (0: at once). */
@@ -250,6 +253,7 @@ export class FakeKubernetesApi {
       return;
     }
     if (req.headers.authorization !== `Bearer ${this.#options.token}`) return status(res, 401, "Unauthorized", "Unauthorized");
+    if (this.#handleJobsAndSecrets(req.method ?? "", path, body, res)) return;
 
     const isScale = path.endsWith("/scale");
     const key = isScale ? path.slice(0, -"/scale".length) : path;
@@ -299,6 +303,154 @@ export class FakeKubernetesApi {
     stored.object.metadata.resourceVersion = this.#nextVersion();
     json(res, 200, view());
   }
+
+  // ---- Jobs and Secrets (batch/v1, v1), as the API server and the Job controller serve them -----------
+
+  /** Per namespace: how many Jobs a ResourceQuota allows (`count/jobs.batch`); beyond it, creates are refused with 403. */
+  readonly #jobQuota = new Map<string, number>();
+  /** When each Job started, how long it runs and the exit code its pod ends with. */
+  readonly #jobRuns = new Map<string, { startMs: number; durationMs: number; exitCode: number }>();
+
+  /** A ResourceQuota of `count/jobs.batch: max` in the namespace (null removes it). */
+  setJobQuota(namespace: string, max: number | null): void {
+    if (max === null) this.#jobQuota.delete(namespace);
+    else this.#jobQuota.set(namespace, max);
+  }
+
+  /** Answers the Job and Secret paths; false for any other path. */
+  #handleJobsAndSecrets(method: string, path: string, body: string, res: ServerResponse): boolean {
+    const m = /^\/(apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|secrets)(?:\/([^/]+))?$/.exec(path);
+    if (!m || (m[1] === "api/v1") !== (m[3] === "secrets")) return false;
+    const [, , namespace, plural, name] = m;
+    const group = plural === "jobs" ? "batch" : "";
+    const what = `${plural}${group ? `.${group}` : ""}`;
+    if (name === undefined) {
+      if (method !== "POST") status(res, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+      else this.#create(namespace, plural as "jobs" | "secrets", body, res);
+      return true;
+    }
+    const stored = this.#objects.get(path);
+    if (!stored) {
+      status(res, 404, "NotFound", `${what} "${name}" not found`, { name, group: group || undefined, kind: plural });
+      return true;
+    }
+    if (method === "GET") {
+      json(res, 200, plural === "jobs" ? this.#jobNow(path, stored.object) : stored.object);
+      return true;
+    }
+    if (plural === "secrets" && (method === "PUT" || method === "PATCH")) {
+      let next: Record<string, any>;
+      try {
+        next = method === "PUT" ? JSON.parse(body) : mergePatch(stored.object, JSON.parse(body));
+      } catch (e) {
+        status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+        return true;
+      }
+      const old = stored.object;
+      const changed = ["data", "stringData", "immutable", "type"].filter((f) => JSON.stringify(next[f] ?? null) !== JSON.stringify(f === "stringData" ? null : old[f] ?? null));
+      if (old.immutable === true && changed.length > 0) {
+        const causes = changed.map((f) => ({ reason: "FieldValueForbidden", message: f === "immutable" ? "field is immutable when `immutable` is set" : "Forbidden: field is immutable when `immutable` is set", field: f }));
+        status(res, 422, "Invalid", `Secret "${name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(", ")}`, { name, kind: "Secret", causes });
+        return true;
+      }
+      stored.object = { ...next, metadata: { ...old.metadata, ...(next.metadata ?? {}), resourceVersion: this.#nextVersion(), uid: old.metadata.uid } };
+      json(res, 200, stored.object);
+      return true;
+    }
+    status(res, 405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+    return true;
+  }
+
+  #create(namespace: string, plural: "jobs" | "secrets", body: string, res: ServerResponse): void {
+    let o: Record<string, any>;
+    try {
+      o = JSON.parse(body);
+    } catch (e) {
+      return status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+    }
+    const kind = plural === "jobs" ? "Job" : "Secret";
+    const what = plural === "jobs" ? "jobs.batch" : "secrets";
+    const name = o?.metadata?.name;
+    if (o?.metadata?.namespace !== undefined && o.metadata.namespace !== namespace) {
+      return status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+    }
+    if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+    }
+    const path = plural === "jobs" ? `/apis/batch/v1/namespaces/${namespace}/jobs/${name}` : `/api/v1/namespaces/${namespace}/secrets/${name}`;
+    if (this.#objects.has(path)) return status(res, 409, "AlreadyExists", `${what} "${name}" already exists`, { name, group: plural === "jobs" ? "batch" : undefined, kind: plural });
+    const invalid = plural === "jobs" ? jobProblems(o) : secretProblems(o);
+    if (invalid.length > 0) {
+      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+    }
+    if (plural === "jobs") {
+      const quota = this.#jobQuota.get(namespace);
+      const used = [...this.#objects.keys()].filter((k) => k.startsWith(`/apis/batch/v1/namespaces/${namespace}/jobs/`)).length;
+      if (quota !== undefined && used + 1 > quota) {
+        return status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+      }
+    }
+    const meta = { ...o.metadata, ...this.#meta(namespace, name) };
+    let object: Record<string, any>;
+    if (plural === "jobs") {
+      const uid = meta.uid;
+      const selector = { matchLabels: { "batch.kubernetes.io/controller-uid": uid } };
+      const template = structuredClone(o.spec.template);
+      template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name } };
+      object = { apiVersion: "batch/v1", kind: "Job", metadata: meta, spec: { parallelism: 1, completions: 1, backoffLimit: 6, completionMode: "NonIndexed", suspend: false, ...o.spec, selector, template }, status: {} };
+      const env = (o.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[];
+      const envOf = (n: string) => env.find((e) => e.name === n)?.value;
+      this.#jobRuns.set(path, { startMs: Date.now(), durationMs: Number(envOf("FAKE_JOB_DURATION_MS") ?? this.#options.jobDurationMs ?? 1000), exitCode: Number(envOf("FAKE_JOB_EXIT_CODE") ?? 0) });
+    } else {
+      object = { apiVersion: "v1", kind: "Secret", metadata: meta, type: o.type ?? "Opaque", ...(o.immutable !== undefined ? { immutable: o.immutable } : {}), data: o.data ?? {} };
+    }
+    this.#put(path, { group: plural === "jobs" ? "batch" : "", plural, builtin: true, object });
+    json(res, 201, plural === "jobs" ? this.#jobNow(path, object) : object);
+  }
+
+  /** The Job as the Job controller keeps it: running (one active pod) until its run ends, then Complete or Failed. */
+  #jobNow(path: string, job: Record<string, any>): Record<string, any> {
+    const run = this.#jobRuns.get(path);
+    if (!run || job.status.conditions) return job;
+    const start = new Date(run.startMs).toISOString();
+    if (Date.now() < run.startMs + run.durationMs) {
+      job.status = { active: 1, ready: 1, terminating: 0, startTime: start, uncountedTerminatedPods: {} };
+      return job;
+    }
+    const end = new Date(run.startMs + run.durationMs).toISOString();
+    const cond = (type: string, reason: string, message: string) => ({ type, status: "True", lastProbeTime: end, lastTransitionTime: end, reason, message });
+    job.status = run.exitCode === 0
+      ? { startTime: start, completionTime: end, succeeded: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"), cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")] }
+      : { startTime: start, failed: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")] };
+    job.metadata.resourceVersion = this.#nextVersion();
+    return job;
+  }
+}
+
+/** What the API server's validation refuses in a Job (what a JobSink could get wrong). */
+function jobProblems(o: Record<string, any>): { field: string; message: string }[] {
+  const pod = o.spec?.template?.spec;
+  if (!pod) return [{ field: "spec.template.spec", message: "Required value" }];
+  const out: { field: string; message: string }[] = [];
+  if (!Array.isArray(pod.containers) || pod.containers.length === 0) out.push({ field: "spec.template.spec.containers", message: "Required value" });
+  if (!["Never", "OnFailure"].includes(pod.restartPolicy)) out.push({ field: "spec.template.spec.restartPolicy", message: 'Required value: valid values: "OnFailure", "Never"' });
+  const volumes = new Set(((pod.volumes ?? []) as { name: string }[]).map((v) => v.name));
+  (pod.containers ?? []).forEach((c: Record<string, any>, i: number) => {
+    for (const [j, mount] of ((c.volumeMounts ?? []) as { name: string }[]).entries()) {
+      if (!volumes.has(mount.name)) out.push({ field: `spec.template.spec.containers[${i}].volumeMounts[${j}].name`, message: `Not found: "${mount.name}"` });
+    }
+  });
+  return out;
+}
+
+/** A Secret's data must be base64 and, in all, at most 1 MiB. */
+function secretProblems(o: Record<string, any>): { field: string; message: string }[] {
+  let size = 0;
+  for (const [key, value] of Object.entries((o.data ?? {}) as Record<string, unknown>)) {
+    if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return [{ field: `data[${key}]`, message: "Invalid value: illegal base64 data" }];
+    size += Buffer.from(value, "base64").length;
+  }
+  return size > 1024 * 1024 ? [{ field: "data", message: "Too long: must have at most 1048576 bytes" }] : [];
 }
 
 const revisionPath = (namespace: string, name: string) => `/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions/${name}`;

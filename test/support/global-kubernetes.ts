@@ -3,6 +3,7 @@
  * (tests in workerd cannot reach the Node object) on another port:
  *   POST /workloads        {kind: "Deployment" | "StatefulSet", namespace, name, replicas, options?: WorkloadOptions}
  *   POST /knative-services {namespace, name, revision}
+ *   POST /job-quota        {namespace, jobs}: a ResourceQuota count/jobs.batch (null removes it)
  *   GET  /requests          -> every request the fake API received, oldest first
  *   GET  /object?path=P     -> the object the fake API stores at P (404 when none)
  *   GET  /gateway?namespace=N&name=W -> what the fake cluster's gateway saw for workload W (GatewayStats)
@@ -43,6 +44,11 @@ export default async function setup(project: TestProject) {
       if (req.method === "POST" && url.pathname === "/knative-services") {
         const s = await json(req);
         api.addKnativeService(s.namespace, s.name, s.revision);
+        return send(204);
+      }
+      if (req.method === "POST" && url.pathname === "/job-quota") {
+        const q = await json(req);
+        api.setJobQuota(q.namespace, q.jobs);
         return send(204);
       }
       if (url.pathname === "/requests") return send(200, api.requests);

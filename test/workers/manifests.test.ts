@@ -36,6 +36,8 @@ const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Recor
   { path: "eventing.knative.dev/v1alpha1/namespaces/typo/eventpolicies/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", spec: { from: [{ sub: "repo:org/app:*" }], filterz: [] }, field: "spec.filterz", hint: "filters" },
   { path: "eventing.knative.dev/v1alpha1/namespaces/typo/eventtransforms/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", spec: { jsonata: { expresion: "$" } }, field: "spec.jsonata.expresion", hint: "expression" },
   { path: "flows.knative.dev/v1/namespaces/typo/sequences/x", apiVersion: "flows.knative.dev/v1", kind: "Sequence", spec: { step: [sink] }, field: "spec.step", hint: "steps" },
+  { path: "edge-eventing.dev/v1alpha1/namespaces/typo/kubernetesclusters/x", apiVersion: "edge-eventing.dev/v1alpha1", kind: "KubernetesCluster", spec: { url: "https://k8s.example", secretKeyref: { name: "SECRET_K8S_TOKEN" } }, field: "spec.secretKeyref", hint: "secretKeyRef" },
+  { path: "sinks.knative.dev/v1alpha1/namespaces/typo/jobsinks/x", apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", spec: { jobs: {} }, field: "spec.jobs", hint: "job" },
   { path: "flows.knative.dev/v1/namespaces/typo/parallels/x", apiVersion: "flows.knative.dev/v1", kind: "Parallel", spec: { branches: [{ subscriber: sink, filtr: sink }] }, field: "spec.branches[0].filtr", hint: "filter" },
   { path: "eventing.knative.dev/v1alpha1/namespaces/typo/requestreplies/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", spec: { brokerRef: { kind: "Broker", name: "b" }, replyAtribute: "answerid" }, field: "spec.replyAtribute", hint: "replyAttribute" },
 ];

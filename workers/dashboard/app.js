@@ -106,7 +106,7 @@ async function loadResources() {
   }));
   if (!token()) return;
   /** @type {[string, (k: any) => boolean][]} */
-  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Request-reply", (k) => k.kind === "RequestReply"], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"]];
+  const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Request-reply", (k) => k.kind === "RequestReply"], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"], ["Job sinks and clusters", (k) => k.kind === "JobSink" || k.kind === "KubernetesCluster"]];
   const box = $("resources");
   box.replaceChildren();
   for (const [title, pick] of groups) {
