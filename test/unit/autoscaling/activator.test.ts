@@ -136,7 +136,9 @@ describe("the ScaledObject's activator annotations", () => {
         { type: "redis-streams", metadata: { redisStreamSource: "tasks" } },
       ]),
       so("broken", [{ type: "nope" }]),
+      // A ScaledObject that names a KubernetesCluster instead of an inline spec.cluster gates the same way.
+      { metadata: { name: "c-named", annotations: { "edge-eventing.dev/cluster": "prod" } }, spec: { scaleTargetRef: { name: "tts" }, triggers: [{ type: "rocketmq", metadata: { rocketmqSource: "speech" } }] } },
     ]);
-    expect(Object.fromEntries(gated)).toEqual({ "Trigger/default/asr": "a-first", "KafkaSource/clicks": "a-first", "RedisStreamSource/tasks": "a-first" });
+    expect(Object.fromEntries(gated)).toEqual({ "Trigger/default/asr": "a-first", "KafkaSource/clicks": "a-first", "RedisStreamSource/tasks": "a-first", "RocketMQSource/speech": "c-named" });
   });
 });
