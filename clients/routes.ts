@@ -1,11 +1,11 @@
 /**
- * The control plane's routing table (shared/contracts/routing.ts), cached per isolate. Unknown brokers
- * and sources are answered from the table, so a request to a random path never reaches (and never
+ * The control plane's routing table (shared/contracts/routing.ts), cached per isolate. Unknown brokers,
+ * composition addresses and sources are answered from the table, so a request to a random path never reaches (and never
  * creates) a Broker object, and a webhook delivery needs no control-plane call. Misses refresh the table
  * at most once per REFRESH_INTERVAL_MS per isolate (misses wait for that refresh), so random names cannot
  * hammer the control plane either.
  */
-import type { JobSinkRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
+import type { AddressRoute, JobSinkRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
 import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import { control } from "./stubs.ts";
 
@@ -28,6 +28,11 @@ export function lookupRoute(env: Env, namespace: string, name: string): Promise<
 /** The JobSink's route, or null when the control plane knows no JobSink of that name. */
 export function lookupJobSink(env: Env, namespace: string, name: string): Promise<JobSinkRoute | null> {
   return lookup(env, (t) => t.jobSinks[`${namespace}/${name}`]);
+}
+
+/** A composition's address route (its address channel named), or null when no such composition exists. */
+export function lookupAddress(env: Env, namespace: string, channel: string): Promise<AddressRoute | null> {
+  return lookup(env, (t) => t.addresses[`${namespace}/${channel}`]);
 }
 
 /** The RequestReply's route, or null when the control plane knows none of that name. */

@@ -101,7 +101,7 @@ export class BrokerDispatch {
     if (!row || !this.state.triggers.has(row.trigger)) return false;
     const now = Date.now();
     store.transaction(() => {
-      const event = decodeStructured(row.body) as CloudEvent;
+      const event = decodeStructured(row.body, false) as CloudEvent;
       const [pos] = store.log.append([{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }], now);
       this.enqueue(pos, row.trigger, this.state.keyOf(row.trigger, event), now);
       store.dead.remove(id);

@@ -17,11 +17,11 @@ import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from 
 import { condition, type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
-import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
+import { addressChannel, addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
 import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
-import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
+import { appliesTo, audienceOf, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
 import { policyStatus } from "../shared/policy/status.ts";
 import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
@@ -159,17 +159,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       }
     }
     const policies = this.manifests("EventPolicy") as Manifest<EventPolicySpec>[];
+    const applying = (m: Manifest) => {
+      const rules = policies.filter((p) => appliesTo(p, m)).map(policyRule);
+      return rules.length > 0 ? { policies: rules } : {};
+    };
     const brokers = new Map(this.manifests("Broker").map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, b]));
     const route = (key: string, partitions: number) => {
       const broker = brokers.get(key);
-      const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
-      return applying.length > 0 ? { partitions, policies: applying } : { partitions };
+      return { partitions, ...(broker ? applying(broker) : {}) };
     };
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
       this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
     );
+    const addresses = Object.fromEntries(this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]));
     const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), addresses, webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -307,9 +311,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
   }
 
-  /** A Broker's `status.policies` (Knative's AppliedEventPolicyRef list), when policies apply to it. */
-  private appliedPolicies(broker: Manifest): { policies?: { apiVersion: string; name: string }[] } {
-    const applying = (this.manifests("EventPolicy", broker.metadata.namespace) as Manifest<EventPolicySpec>[]).filter((p) => appliesTo(p, broker));
+  /** An addressable's `status.policies` (Knative's AppliedEventPolicyRef list), when policies apply to it. */
+  private appliedPolicies(target: Manifest): { policies?: { apiVersion: string; name: string }[] } {
+    const applying = (this.manifests("EventPolicy", target.metadata.namespace) as Manifest<EventPolicySpec>[]).filter((p) => appliesTo(p, target));
     return applying.length > 0 ? { policies: applying.map((p) => ({ apiVersion: p.apiVersion, name: p.metadata.name })) } : {};
   }
 
@@ -464,7 +468,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         status: {
           observedGeneration,
           conditions: [readyCondition(true, "BrokerReady")],
-          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}`, audience: brokerAudience(ns, m.metadata.name) },
+          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}`, audience: audienceOf("Broker", ns, m.metadata.name) },
           // Knative's applied policies: when any is listed, the ingress takes only senders they allow.
           ...this.appliedPolicies(m),
           partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
@@ -503,7 +507,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (m.kind === "EventPolicy") {
       const spec = m.spec as EventPolicySpec;
       const exists = (kind: string, name: string, namespace = ns) => this.read(kind, namespace, name) !== null;
-      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS).length > 0) } };
+      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS)) } };
     }
     if (kindByName(m.kind)?.addressable) {
       const spec = m.spec as { sink?: Destination };
@@ -512,7 +516,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         status: {
           observedGeneration,
           conditions: [readyCondition(true, `${m.kind}Ready`)],
-          address: { url: `${ctx.baseUrl}/${addressPath(m.kind as CompositionKind, ns, m.metadata.name)}` },
+          address: { url: `${ctx.baseUrl}/${addressPath(m.kind as CompositionKind, ns, m.metadata.name)}`, audience: audienceOf(m.kind as CompositionKind, ns, m.metadata.name) },
+          ...this.appliedPolicies(m),
           ...(spec.sink ? { sinkUri: targetUrl(resolveDestination(spec.sink, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
         },
       };

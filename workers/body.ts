@@ -21,6 +21,6 @@ export async function readManifest(req: Request): Promise<ParsedManifest | KubeS
   const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
   if (text === null) return failure(413, "RequestEntityTooLarge", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   const parsed = parseManifestBody(req.headers.get("content-type"), text);
-  if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error);
+  if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error, parsed.causes && { causes: parsed.causes });
   return parsed;
 }

@@ -34,7 +34,7 @@ history.get("/apis/edge-eventing.dev/v1alpha1/namespaces/:namespace/brokers/:nam
     if ("error" in decoded) return c.json(failure(400, "BadRequest", decoded.error, { causes: [{ field: "continue", message: decoded.error }] }), 400);
     cursors = partitions.map((_, p) => decoded.cursors[p] ?? null);
   }
-  const pages = await Promise.all(partitions.map((stub, p) => (cursors[p] === 0 ? [] : stub.searchHistory(query, cursors[p], limit))));
+  const pages = await Promise.all(partitions.map((stub, p) => (cursors[p] === 0 ? { rows: [] } : stub.searchHistory(query, cursors[p], limit))));
   const merged = mergePages(pages, cursors, limit);
   const more = merged.cursors.some((cursor) => cursor !== 0);
   return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventRecordList", metadata: more ? { continue: encodeContinue(query, merged.cursors) } : {}, items: merged.items });

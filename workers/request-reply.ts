@@ -41,6 +41,8 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
   if (decoded.mode === "batch") return c.json({ error: "a RequestReply takes one event per request, in binary or structured mode (a batch has no single reply)" }, 415);
   const [event] = decoded.events;
+  const passed = passThroughHeaders(c.req.raw.headers);
+  if ("refused" in passed) return c.json({ error: passed.refused.error, field: passed.refused.field }, 400);
 
   const now = Date.now();
   const correlation = { id: crypto.randomUUID(), replica: Math.floor(Math.random() * WAITER_REPLICAS), expiresAt: now + route.timeoutMs };
@@ -53,7 +55,7 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   const waiting = waiter.wait(correlation.id, correlation.expiresAt);
   waiting.catch(() => {}); // a refused request answers without it
   const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passThroughHeaders(c.req.raw.headers), bearerAdmission(c.env, bearer));
+  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passed.headers, bearerAdmission(c.env, bearer));
   if (stored.status !== 202 || stored.accepted === 0) {
     c.executionCtx.waitUntil(waiter.cancel(correlation.id));
     if (stored.status === 202) return c.json({ error: "the broker already has an event with this source and id (within its dedup window): it was not sent again, so no reply will come; use a new id" }, 409);

@@ -5,7 +5,7 @@
  */
 import type { Gate } from "../autoscaling/activator.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
-import type { HistoryQuery, PartitionRow } from "../history/query.ts";
+import type { HistoryQuery, PartitionPage } from "../history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../history/replay.ts";
 import type { BrokerMetrics, DeadLetter } from "../resources/broker-api.ts";
 import type { BrokerConfig } from "../resources/eventing.ts";
@@ -26,10 +26,10 @@ export interface BrokerRpc {
   deadLetters(limit?: number): DeadLetter[];
   /** Queue a kept dead letter again; false when it is gone (or its trigger is). */
   redeliver(id: number): Promise<boolean>;
-  /** This partition's retained events matching `query`, newest first, below position `before`. */
-  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[];
-  /** How many deliveries a replay would send from this partition (a dry run). */
-  countReplay(plan: ReplayPlan): number;
+  /** This partition's retained events matching `query`, newest first, below position `before`, within a scan budget (durable-objects/history.ts). */
+  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage;
+  /** How many deliveries a replay would send from this partition (a dry run, within a scan budget: `complete` false past it). */
+  countReplay(plan: ReplayPlan): { matched: number; complete: boolean };
   startReplay(plan: ReplayPlan): Promise<void>;
   stopReplay(name: string): void;
   replayProgress(name: string): ReplayProgress | null;

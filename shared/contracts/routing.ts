@@ -1,7 +1,8 @@
 /**
  * The control plane's routing table, as every isolate caches it (clients/routes.ts): which brokers exist
- * and over how many partitions, which webhook sources exist with what they verify and where they deliver,
- * and which JobSinks exist with the Job they make and the cluster they make it in.
+ * and over how many partitions, which EventTransforms, Sequences and Parallels take events at an address,
+ * which webhook sources exist with what they verify and where they deliver, and which JobSinks exist with
+ * the Job they make and the cluster they make it in.
  */
 import type { PolicyRule } from "../policy/spec.ts";
 import type { JobSinkRun } from "../resources/job-sink.ts";
@@ -30,9 +31,16 @@ export interface JobSinkRoute {
   tokenSecret?: string;
 }
 
+/** An EventTransform's, Sequence's or Parallel's address: the policies that apply to it, when any do. */
+export interface AddressRoute {
+  policies?: PolicyRule[];
+}
+
 export interface RoutingTable {
   /** By `namespace/name`. */
   brokers: Record<string, Route>;
+  /** By `namespace/channel`: the address channel (`sequence:{name}`...) of every composition that exists. */
+  addresses: Record<string, AddressRoute>;
   /** By `namespace/name`: the GitHubSource when both webhook kinds have the name (WEBHOOK_KINDS_BY_PRECEDENCE). */
   webhooks: Record<string, WebhookRoute>;
   /** By `namespace/name`. */

@@ -5,7 +5,8 @@
  */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
-  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  // Without a prototype, any key is plain data here, even one the body parser should have refused.
+  const out: Record<string, unknown> = Object.assign(Object.create(null), isObject(target) ? target : {});
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
     else out[key] = mergePatch(out[key], value);

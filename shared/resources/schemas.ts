@@ -203,7 +203,7 @@ const labelSelector = {
 };
 const eventPolicy = obj({
   to: list(obj({ ref: obj({ apiVersion: str(), kind: str("Broker"), name: str() }), selector: obj({ apiVersion: str(), kind: str("Broker"), ...labelSelector }) }), "the brokers it applies to (none: every broker of the namespace)"),
-  from: list(obj({ ref: kReference, sub: str("an OIDC subject; a final * matches any rest") }), "who may send: token subjects, or sources the router runs"),
+  from: list(obj({ ref: kReference, sub: str("an OIDC subject; a final * matches any rest"), issuer: str("the iss whose tokens prove sub (required while OIDC_ISSUERS lists several)") }), "who may send: token subjects, or sources the router runs"),
   filters: list(filter, "Knative's filters every allowed event must pass"),
 }, "Knative's EventPolicy: which senders may post events to which brokers (OIDC tokens at ingress)");
 
