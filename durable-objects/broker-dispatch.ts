@@ -1,9 +1,9 @@
 /**
  * A broker partition's dispatch: the pump that starts due deliveries (the rows of `deliveries` first,
  * then each trigger's lane) up to every trigger's parallelism and rate limit, the attempt through the
- * sender, replies, and settling each outcome as `decide` says (done, retry, dead-letter sink, kept as
- * failed). The alarm always covers the earliest due row, so nothing depends on memory surviving an
- * eviction or a deploy.
+ * DeliverySender (broker-sender.ts), replies, and settling each outcome as `decide` says (done, retry,
+ * dead-letter sink, kept as failed). The alarm always covers the earliest due row, so nothing depends on
+ * memory surviving an eviction or a deploy.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { decodeStructured, encodeStructured } from "../shared/cloudevents/index.ts";
@@ -14,7 +14,7 @@ import { partitionOf } from "../shared/partitions.ts";
 import type { CounterName } from "../shared/resources/broker-api.ts";
 import { ingestInto } from "../clients/ingest.ts";
 import { queuedAtEarlierOwner } from "../clients/partitions.ts";
-import { Sender } from "./broker-sender.ts";
+import { DeliverySender } from "./broker-sender.ts";
 import type { BrokerState, Trigger } from "./broker-state.ts";
 import type { History } from "./history.ts";
 import type { DeliveryRow, NextAttempt } from "./delivery-rows.ts";
@@ -27,7 +27,7 @@ const SAFETY_WAKE_MS = 30_000;
 const ORDER_HOLD_MS = 500;
 
 export class BrokerDispatch {
-  readonly sender: Sender;
+  readonly deliverySender: DeliverySender;
   /** Pause and rate limit per trigger (flow-control.ts); its wake-ups pump the trigger. */
   readonly flow: FlowControl;
   /** Triggers a ScaledObject scales from wait for its target (activator-gates.ts); its wake-ups pump the trigger. */
@@ -57,7 +57,7 @@ export class BrokerDispatch {
     this.state = state;
     this.history = history;
     this.store = store;
-    this.sender = new Sender(state.env);
+    this.deliverySender = new DeliverySender(state.env);
     const wake = (name: string) => {
       this.touch(name);
       state.ctx.waitUntil(this.pump("touched"));
@@ -229,7 +229,7 @@ export class BrokerDispatch {
     const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
     // A replayed event is the original with one extension naming the Replay (API.md §6).
     const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
-    const sent = await this.sender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
+    const sent = await this.deliverySender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
     return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
   }
 

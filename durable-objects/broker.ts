@@ -104,7 +104,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   /** Take a configuration: every part's view of it; the lanes of the triggers that went. */
   private apply(config: BrokerConfig | null) {
     this.state.apply(config);
-    this.dispatch.sender.configure(config);
+    this.dispatch.deliverySender.configure(config);
     this.dispatch.flow.configure(config?.triggers ?? []);
     this.dispatch.gates.configure(config?.triggers ?? []);
     this.history.configure(config?.retentionMs ?? 0);
@@ -137,7 +137,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   }
 
   connectionStats(): { open: number; peak: number } {
-    return this.dispatch.sender.connectionStats();
+    return this.dispatch.deliverySender.connectionStats();
   }
 
   metrics(): BrokerMetrics {

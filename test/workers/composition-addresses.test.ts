@@ -45,7 +45,7 @@ describe("composition addresses", () => {
     await script(sub, "/addr-guarded", [{ status: 200 }]);
     await put(resourcePath(NS, "brokers", "guarded"), broker("guarded"));
     await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/addr-guarded` } }));
-    await put(policyPath("guard-broker"), policy("guard-broker", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }], from: [{ sub: SENDER }] }));
+    await put(policyPath("guard-broker"), policy("guard-broker", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }], from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }] }));
     // The review's way in: a Sequence whose reply is the guarded broker (its one step replies with the event).
     const toGuarded = { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } };
     await put(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms/identity`, { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "identity" }, spec: { jsonata: { expression: "$" } } });
@@ -65,7 +65,7 @@ describe("composition addresses", () => {
 
   it("take EventPolicies naming them: a token with the Sequence's audience, and the Sequence shows the policy and its audience", async () => {
     expect((await post(`/sequences/${NS}/into-guarded`, "open-1")).status).toBe(202);
-    await put(policyPath("guard-sequence"), policy("guard-sequence", { to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }], from: [{ sub: SENDER }] }));
+    await put(policyPath("guard-sequence"), policy("guard-sequence", { to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }], from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }] }));
     const refused = await post(`/sequences/${NS}/into-guarded`, "anon-1");
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ reason: "missing_token" });
