@@ -19,6 +19,7 @@ import type { BrokerState, Trigger } from "./broker-state.ts";
 import type { History } from "./history.ts";
 import type { DeliveryRow, NextAttempt } from "./delivery-rows.ts";
 import { FlowControl } from "./flow-control.ts";
+import { ActivatorGates } from "./activator-gates.ts";
 
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
@@ -29,6 +30,8 @@ export class BrokerDispatch {
   readonly deliverySender: DeliverySender;
   /** Pause and rate limit per trigger (flow-control.ts); its wake-ups pump the trigger. */
   readonly flow: FlowControl;
+  /** Triggers a ScaledObject scales from wait for its target (activator-gates.ts); its wake-ups pump the trigger. */
+  readonly gates: ActivatorGates;
   /**
    * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
    * runtime runs one instance of an object), so every stored row is due again then; no row is written to
@@ -55,10 +58,12 @@ export class BrokerDispatch {
     this.history = history;
     this.store = store;
     this.deliverySender = new DeliverySender(state.env);
-    this.flow = new FlowControl(state.env, (name) => {
+    const wake = (name: string) => {
       this.touch(name);
       state.ctx.waitUntil(this.pump("touched"));
-    });
+    };
+    this.flow = new FlowControl(state.env, wake);
+    this.gates = new ActivatorGates(state.env, wake);
   }
 
   /** The trigger got events or a free slot: the next `pump("touched")` looks at it. */
@@ -127,9 +132,11 @@ export class BrokerDispatch {
       let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
       const due = store.rows.due(name, t.config.ordered, now, leased, free);
+      // The activator: a gated trigger's deliveries wait for a ready replica and within the target's capacity.
+      free = this.gates.allow(this.state.config!, t.config, this.inflight(name), due.length + Math.min(lane?.waiting ?? 0, free - due.length), due.length + (lane?.waiting ?? 0), now);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
       // pump for the rest). An ordered lane may start fewer than it was granted: the rest of the grant is unused.
-      free = this.flow.allow(this.state.config!, t.config, due.length + Math.min(lane?.waiting ?? 0, free - due.length), now);
+      free = this.flow.allow(this.state.config!, t.config, free, now);
       for (const row of due.slice(0, free)) {
         leased.add(row.id!);
         free--;

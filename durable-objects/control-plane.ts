@@ -24,6 +24,7 @@ import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, listedIssuers, policyRule } from "../shared/policy/spec.ts";
+import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
 import type { AuditCursor, AuditEntry, AuditQuery, AuditRow, RefusalTally } from "../shared/audit/trail.ts";
 import type { BindingObject, RbacSnapshot, RoleObject } from "../shared/rbac/authorizer.ts";
@@ -425,7 +426,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored: Manifest<SourceSpec> | null = this.read(source.kind, source.metadata.namespace!, source.metadata.name);
-    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
+    const activator = this.gates(source.metadata.namespace!).get(`${source.kind}/${source.metadata.name}`);
+    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null, activator ? { scaledObject: activator } : undefined)) {
       await partitionStub(this.env, entry.namespace, entry.name, 0).configure(config, this.version());
     }
   }
@@ -471,6 +473,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => t.spec.broker === name);
     const dls = broker.spec.delivery?.deadLetterSink;
+    const gates = this.gates(namespace);
     const requestReplies = this.manifests("RequestReply", namespace)
       .filter((m) => m.spec.brokerRef.name === name)
       .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
@@ -493,9 +496,15 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
           delivery: t.spec.delivery,
           deadLetter: tdls ? resolveDestination(tdls, namespace, ctx) : undefined,
           ...triggerSettings(t),
+          ...(gates.has(`Trigger/${name}/${t.metadata.name}`) ? { activator: { scaledObject: gates.get(`Trigger/${name}/${t.metadata.name}`)! } } : {}),
         };
       }),
     };
+  }
+
+  /** What the namespace's ScaledObjects gate (shared/autoscaling/scaled-object.ts `gatedBy`). */
+  private gates(namespace: string): Map<string, string> {
+    return gatedBy(this.manifests("ScaledObject", namespace));
   }
 
   /** Knative-style status, computed from the current state of the resources it depends on (KindEntry.status). */

@@ -249,12 +249,17 @@ const composition = <Spec>(kind: CompositionKind, sinkOf: (spec: Spec) => Destin
  * expression, a JobSink's Job, a KubernetesCluster's connection): everything of its namespace that
  * delivers, every broker, source channel and other composition.
  */
-const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => {
+const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => [
+  ...brokersAndChannels(m, stored),
+  ...stored.compositions(m.metadata.namespace!).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
+];
+
+/** Every broker and source channel of the resource's namespace. */
+const brokersAndChannels = (m: ResourceRef, stored: StoredResources): Push[] => {
   const ns = m.metadata.namespace!;
   return [
     ...stored.list("Broker", ns).map((b): Push => ({ to: "broker", namespace: ns, name: b.metadata.name })),
     ...stored.sources(ns).map((s): Push => ({ to: "channels", source: s })),
-    ...stored.compositions(ns).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
   ];
 };
 
@@ -383,6 +388,9 @@ const REGISTRY = {
     status: (m, stored) => scaledObjectStatus(m, statusContext(m, stored)),
     live: (m, objects) => objects.runner(m),
     objects: (m) => [{ to: "runner", resource: m }],
+    // What it gates (the activator) is in the configuration of the brokers and source channels it scales
+    // from; which ones it named before a change is not known, so all of its namespace's.
+    dependents: brokersAndChannels,
   },
   KubernetesCluster: {
     group: "edge-eventing.dev",
