@@ -9,6 +9,7 @@
 import { type RateLimit, WindowQuota, windowOf } from "../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { stub } from "../clients/stubs.ts";
+import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */
 const UNREACHABLE_RETRY_MS = 1000;
@@ -26,8 +27,7 @@ interface TriggerFlow {
   askAfter: number;
   /** Due deliveries the limit held back at the last look. */
   held: number;
-  timer: ReturnType<typeof setTimeout> | null;
-  timerAt: number;
+  timer: WakeTimer;
 }
 
 export class FlowControl {
@@ -46,7 +46,7 @@ export class FlowControl {
     const keep = new Map(triggers.filter((t) => t.rateLimit).map((t) => [t.name, t.uid]));
     for (const [name, f] of this.flows) {
       if (keep.get(name) === f.uid) continue;
-      if (f.timer) clearTimeout(f.timer);
+      f.timer.clear();
       this.flows.delete(name);
     }
   }
@@ -74,11 +74,11 @@ export class FlowControl {
     if (start < due && (!partition || partition.count <= 1)) {
       const grant = f.quota.take(0, due - start, limit, now);
       start += grant.granted;
-      if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, now);
+      if (grant.retryAt !== null) f.timer.wakeAt(grant.retryAt, now);
     } else if (start < due && !f.asking) {
       // Ask for at least this partition's share, so that a trickle of events leases once per window.
       if (now >= f.askAfter) void this.lease(config, t, limit, f, Math.max(due - start, Math.floor(limit.count / partition!.count)));
-      else this.wakeAt(t.name, f, f.askAfter, now);
+      else f.timer.wakeAt(f.askAfter, now);
     }
     f.held = due - start;
     return start;
@@ -92,8 +92,8 @@ export class FlowControl {
   private flowOf(t: TriggerConfig): TriggerFlow {
     let f = this.flows.get(t.name);
     if (!f || f.uid !== t.uid) {
-      if (f?.timer) clearTimeout(f.timer);
-      f = { uid: t.uid, window: -1, left: 0, quota: new WindowQuota(), asking: false, askAfter: 0, held: 0, timer: null, timerAt: 0 };
+      f?.timer.clear();
+      f = { uid: t.uid, window: -1, left: 0, quota: new WindowQuota(), asking: false, askAfter: 0, held: 0, timer: new WakeTimer(() => this.wake(t.name)) };
       this.flows.set(t.name, f);
     }
     return f;
@@ -109,26 +109,15 @@ export class FlowControl {
       }
       if (grant.window === f.window) f.left += grant.granted;
       f.askAfter = grant.retryAt ?? 0;
-      if (grant.retryAt !== null) this.wakeAt(t.name, f, grant.retryAt, Date.now());
+      if (grant.retryAt !== null) f.timer.wakeAt(grant.retryAt, Date.now());
     } catch (e) {
       console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: t.name, error: (e as Error).message }));
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
-      this.wakeAt(t.name, f, f.askAfter, Date.now());
+      f.timer.wakeAt(f.askAfter, Date.now());
     } finally {
       f.asking = false;
     }
     // Start what was granted; with nothing granted the pump only sets the timer for askAfter again.
     this.wake(t.name);
-  }
-
-  /** One timer per trigger, at the earliest time asked for. */
-  private wakeAt(name: string, f: TriggerFlow, at: number, now: number): void {
-    if (f.timer && f.timerAt <= at) return;
-    if (f.timer) clearTimeout(f.timer);
-    f.timerAt = at;
-    f.timer = setTimeout(() => {
-      f.timer = null;
-      this.wake(name);
-    }, Math.max(0, at - now));
   }
 }

@@ -32,7 +32,10 @@ operations.get("/metrics", requireAdmin, async (c) => {
 
 /** The gauges' values from a ScaledObject's status (docs/AUTOSCALING.md lists its fields). */
 function autoscalerSample(m: Manifest): AutoscalerSample {
-  const s = (m.status ?? {}) as { desiredReplicas?: number | null; currentReplicas?: number | null; mode?: string; lastDecision?: { time: string } | null };
+  const s = (m.status ?? {}) as {
+    desiredReplicas?: number | null; currentReplicas?: number | null; readyReplicas?: number | null; mode?: string; lastDecision?: { time: string } | null;
+    activation?: { held: number; inFlight: number };
+  };
   const decided = s.lastDecision ? Date.parse(s.lastDecision.time) / 1000 : NaN;
   return {
     namespace: m.metadata.namespace ?? "default",
@@ -41,6 +44,9 @@ function autoscalerSample(m: Manifest): AutoscalerSample {
     currentReplicas: s.currentReplicas ?? null,
     panic: s.mode === undefined ? null : s.mode === "panic",
     lastDecisionTime: Number.isFinite(decided) ? decided : null,
+    readyReplicas: s.readyReplicas ?? null,
+    held: s.activation?.held ?? null,
+    inFlight: s.activation?.inFlight ?? null,
   };
 }
 

@@ -16,6 +16,8 @@ interface Column {
 }
 
 const status = (m: Manifest) => (m.status ?? {}) as Record<string, unknown>;
+/** A ScaledObject's `status.activation` (shared/autoscaling/activator.ts). */
+const activation = (m: Manifest) => (status(m).activation ?? {}) as { state?: string; held?: number; inFlight?: number };
 const ready = (m: Manifest) => ((status(m).conditions as Condition[] | undefined) ?? []).find((c) => c.type === "Ready");
 const condition = (m: Manifest, type: string) => ((status(m).conditions as Condition[] | undefined) ?? []).find((c) => c.type === type)?.status ?? "";
 const spec = (m: Manifest) => m.spec as Record<string, unknown>;
@@ -58,6 +60,10 @@ const COLUMNS: Partial<Record<KindName, Column[]>> = {
     { name: "Max", type: "integer", description: "maxReplicaCount", cell: (m) => spec(m).maxReplicaCount ?? "" },
     { name: "Ready", type: "string", description: "the Ready condition", cell: (m) => condition(m, "Ready") },
     { name: "Active", type: "string", description: "the Active condition", cell: (m) => condition(m, "Active") },
+    { name: "ReadyReplicas", type: "integer", description: "pods of the target ready to serve", cell: (m) => status(m).readyReplicas ?? "" },
+    { name: "Activation", type: "string", description: "the activator: Activating, Active, Idle or TimedOut", cell: (m) => activation(m).state ?? "", priority: 1 },
+    { name: "Held", type: "integer", description: "deliveries waiting for a ready replica or for capacity", cell: (m) => activation(m).held ?? "", priority: 1 },
+    { name: "InFlight", type: "integer", description: "deliveries in flight to the target", cell: (m) => activation(m).inFlight ?? "", priority: 1 },
     AGE,
   ],
 };

@@ -10,8 +10,9 @@ import { type CompiledFilter, compileTriggerFilter } from "../filters/knative.ts
 import type { PolicyRule, SourceIdentity } from "./spec.ts";
 
 /**
- * A verified token's `sub` and `iss` (`onlyIssuer`: OIDC_ISSUERS lists that issuer alone), or a source the
- * router runs.
+ * Who sends to an addressable, as its EventPolicies name producers: a verified token's `sub` and `iss`
+ * (`onlyIssuer`: OIDC_ISSUERS lists that issuer alone), or a source the router runs. (Delivery's sender is
+ * DeliverySender, durable-objects/broker-sender.ts.)
  */
 export type Sender = { sub: string; iss: string; onlyIssuer: boolean } | { source: SourceIdentity };
 

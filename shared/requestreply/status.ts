@@ -4,9 +4,8 @@ import type { StatusContext } from "../resources/kinds.ts";
 import { audienceOf } from "../policy/spec.ts";
 import { requestReplyPath, requestReplyRoute, type RequestReplySpec, signingKeys } from "./spec.ts";
 
-export function requestReplyStatus(m: Manifest, ctx: StatusContext): Record<string, unknown> {
-  const rr = m as unknown as Manifest<RequestReplySpec>;
-  const route = requestReplyRoute(rr);
+export function requestReplyStatus(m: Manifest<RequestReplySpec>, ctx: StatusContext): Record<string, unknown> {
+  const route = requestReplyRoute(m);
   const conditions: Condition[] = [condition("Addressable", "True", "Addressable")];
   let ready = readyCondition(true, "RequestReplyReady");
   if (!ctx.exists("Broker", route.broker)) ready = readyCondition(false, "BrokerDoesNotExist", `Broker "${route.broker}" does not exist`);

@@ -79,7 +79,7 @@ const clusterMissing = (m: Pick<Manifest, "metadata">) =>
   `KubernetesCluster "${jobSinkCluster(m)}" does not exist in namespace "${m.metadata.namespace}"${m.metadata.annotations?.[CLUSTER_ANNOTATION] === undefined ? ` (no ${CLUSTER_ANNOTATION} annotation: the default one)` : ""}`;
 
 /** Knative's JobSink status: its address and audience, Addressable, Ready once its cluster exists, and the selector of its Jobs. */
-export function jobSinkStatus(m: Manifest, baseUrl: string, clusterExists: boolean): Obj {
+export function jobSinkStatus(m: Pick<Manifest, "metadata">, baseUrl: string, clusterExists: boolean): Obj {
   return {
     conditions: [
       clusterExists ? readyCondition(true, "JobSinkReady") : readyCondition(false, "KubernetesClusterNotFound", clusterMissing(m)),

@@ -122,7 +122,12 @@ async function loadResources() {
         // A broker's applying EventPolicies: its ingress takes only the senders they allow.
         const policies = ((r.status || {}).policies || []).map((p) => p.name);
         const guard = policies.length ? h("span", { class: "policies muted" }, " policies: " + policies.join(", ")) : "";
-        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard),
+        // A ScaledObject's target and its activator: ready replicas, what waits for them, what is in flight.
+        const act = (r.status || {}).activation;
+        const scaled = kind === "ScaledObject" && (r.status || {}).readyReplicas != null
+          ? h("span", { class: "activation muted" }, " ready " + r.status.readyReplicas + (act ? ", " + act.state + ", held " + act.held + ", in flight " + act.inFlight + (act.capacity === null ? "" : " of " + act.capacity) : ""))
+          : "";
+        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard, scaled),
           h("td", { class: "ready-" + ready.status }, ready.status), h("td", {}, ready.reason || ""), h("td", {}, ready.message || ""));
       }))));
   }
