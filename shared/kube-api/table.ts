@@ -29,7 +29,26 @@ const SINK: Column = { name: "Sink", type: "string", description: "where the sou
 
 const ADDRESS: Column = { name: "URL", type: "string", description: "the address that takes events", cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "" };
 
-const COLUMNS: Partial<Record<KindName, Column[]>> = {
+const ROLE_REF: Column = { name: "Role", type: "string", description: "the role it binds", cell: (m) => { const r = (m as unknown as { roleRef?: { kind: string; name: string } }).roleRef; return r ? `${r.kind}/${r.name}` : ""; } };
+const CREATED_AT: Column = { name: "Created At", type: "date", description: "when it was created", cell: (m) => m.metadata.creationTimestamp ?? "" };
+/** An audit event's field (shared/audit/trail.ts auditItem). */
+const audit = (m: Manifest) => m as unknown as { verb: string; user: { username: string }; objectRef?: { resource: string; subresource?: string; name?: string }; requestURI: string; responseStatus: { code: number }; count?: number };
+
+/** Columns by kind; the audit trail's AuditEvent is served like a kind (workers/audit.ts). */
+const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
+  Role: [CREATED_AT],
+  ClusterRole: [CREATED_AT],
+  RoleBinding: [ROLE_REF, AGE],
+  ClusterRoleBinding: [ROLE_REF, AGE],
+  AuditEvent: [
+    AGE,
+    { name: "User", type: "string", description: "who asked", cell: (m) => audit(m).user.username },
+    { name: "Verb", type: "string", description: "what they asked", cell: (m) => audit(m).verb },
+    { name: "Resource", type: "string", description: "the resource, or the path", cell: (m) => { const o = audit(m).objectRef; return o ? o.resource + (o.subresource ? `/${o.subresource}` : "") : audit(m).requestURI; } },
+    { name: "Object", type: "string", description: "the object's name", cell: (m) => audit(m).objectRef?.name ?? "" },
+    { name: "Code", type: "integer", description: "the answer's status code", cell: (m) => audit(m).responseStatus.code },
+    { name: "Count", type: "integer", description: "refusals aggregated in this row", cell: (m) => audit(m).count ?? 1 },
+  ],
   Broker: [ADDRESS, AGE, READY, REASON],
   EventTransform: [ADDRESS, AGE, READY, REASON],
   Sequence: [ADDRESS, AGE, READY, REASON],
@@ -77,7 +96,7 @@ export function includeObjectOf(param: string | undefined): IncludeObject {
 
 /** The table of `items` of one kind, in Kubernetes' meta.k8s.io/v1 Table form. */
 export function toTable(kind: string, items: Manifest[], include: IncludeObject, resourceVersion: string, nowMs = Date.now()) {
-  const columns = COLUMNS[kind as KindName] ?? [AGE, READY, REASON];
+  const columns = COLUMNS[kind as KindName | "AuditEvent"] ?? [AGE, READY, REASON];
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",

@@ -73,6 +73,11 @@ export function audienceOf(kind: PolicyTarget, namespace: string, name: string):
   return `${POLICY_TARGETS[kind]}/${kind.toLowerCase()}/${namespace}/${name}`;
 }
 
+/** Whether an `aud` is an addressable's audience: a token naming one is meant for its ingress, not the management API. */
+export function isAddressAudience(aud: string): boolean {
+  return Object.entries(POLICY_TARGETS).some(([kind, group]) => aud.startsWith(`${group}/${kind.toLowerCase()}/`));
+}
+
 /** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
 export function listedIssuers(text: string | undefined): string[] {
   return (text ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
