@@ -36,7 +36,7 @@ export function lookupAddress(env: Env, namespace: string, channel: string): Pro
 }
 
 /** The RequestReply's route, or null when the control plane knows none of that name. */
-export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<RequestReplyRoute | null> {
+export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<(RequestReplyRoute & AddressRoute) | null> {
   return lookup(env, (t) => t.requestReplies[`${namespace}/${name}`]);
 }
 

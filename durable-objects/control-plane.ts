@@ -184,10 +184,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       return { partitions, ...(broker ? applying(broker) : {}) };
     };
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
-      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}), ...applying(m) }]),
     );
     const addresses = Object.fromEntries(this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]));
-    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m)]));
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, { ...requestReplyRoute(m), ...applying(m) }]));
     return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), addresses, webhooks, jobSinks, requestReplies };
   }
 

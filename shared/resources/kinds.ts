@@ -358,7 +358,7 @@ const REGISTRY = {
     validate: (m: Manifest) => validateRequestReply(m as never),
     immutable: ["brokerRef"],
     categories: ["all", "knative", "eventing"],
-    status: (m, stored) => requestReplyStatus(m, statusContext(m, stored)),
+    status: (m, stored) => ({ ...requestReplyStatus(m, statusContext(m, stored)), ...appliedPolicies(m, stored) }),
     // Its broker's pushed configuration carries it.
     objects: () => [],
     dependents: (m) => [{ to: "broker", namespace: m.metadata.namespace!, name: m.spec.brokerRef.name }],
@@ -408,7 +408,7 @@ const REGISTRY = {
     validate: (m: Manifest) => validateJobSink(m as never),
     categories: ["all", "knative", "eventing", "sink"],
     references: (m) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
-    status: (m, stored) => jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))),
+    status: (m, stored) => ({ ...jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))), ...appliedPolicies(m, stored) }),
     // Whatever delivers to it carries its Job: nothing of its own is configured.
     objects: () => [],
     dependents: inTargets,
