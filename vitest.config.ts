@@ -17,7 +17,7 @@ process.env.EDGE_EVENTING_OIDC_PORT ??= String(
 );
 const OIDC = `http://127.0.0.1:${process.env.EDGE_EVENTING_OIDC_PORT}`;
 /** Trusted issuers of the workerd tests; `${OIDC}/untrusted` is served but not listed. */
-const OIDC_ISSUERS = ["trusted", "ci", "rotating", "broken"].map((name) => `${OIDC}/${name}`).join(",");
+const OIDC_ISSUERS = ["trusted", "ci", "rotating", "broken", "keys"].map((name) => `${OIDC}/${name}`).join(",");
 
 export default defineConfig({
   test: {

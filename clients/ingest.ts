@@ -1,16 +1,17 @@
 /**
  * `ingestInto`: the one way anything stores events in a broker (ingress, webhooks, sources, broker
  * targets, replies to another partition). It groups the events by partition (shared/partitions.ts) and
- * calls each partition's object. A broker's EventPolicies are decided by the caller's Admission before
- * any broker object is touched.
+ * calls each partition's object. The EventPolicies of a broker or a composition's address are decided by
+ * the caller's Admission before any broker object is touched.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Admission, IngestResult, IngestTarget, PolicyRefusal } from "../shared/contracts/ingest.ts";
 import { partitionOf } from "../shared/partitions.ts";
+import { compositionOfChannel } from "../shared/resources/composition-address.ts";
 import { isChannelName } from "../shared/resources/sources.ts";
 import { countRefusal } from "./ingress-refusals.ts";
 import { partitionStub } from "./partitions.ts";
-import { lookupRoute, refreshRoutes } from "./routes.ts";
+import { lookupAddress, lookupRoute, refreshRoutes } from "./routes.ts";
 
 /** An empty batch: stored at once, by nobody (a broker's policies still decide who may send it). */
 const NOTHING_STORED: IngestResult = { status: 202, accepted: 0, duplicates: 0 };
@@ -26,12 +27,23 @@ const NOTHING_STORED: IngestResult = { status: 202, accepted: 0, duplicates: 0 }
 export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, admission?: Admission): Promise<IngestResult | PolicyRefusal> {
   const { namespace, name } = target;
   const producer = admission?.producer;
-  // A source's channel is the router's own single-partition broker object, never in the table.
-  if (isChannelName(name)) return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, producer);
+  // A channel is the router's own single-partition broker object. A composition's address channel takes
+  // the policies that apply to the composition from the table (a producer's events only); others are inner.
+  if (isChannelName(name)) {
+    const address = admission ? compositionOfChannel(name) : undefined;
+    const policies = address ? (await lookupAddress(env, namespace, name))?.policies : undefined;
+    if (policies && address) {
+      const at = { kind: address.kind, namespace, name: address.name };
+      const refused = await admission!.decide(at, policies, events);
+      if (refused) return countRefusal(at, refused);
+    }
+    return events.length === 0 ? NOTHING_STORED : partitionStub(env, namespace, name, 0).ingest(events, headers, policies ? undefined : producer);
+  }
   let route = await lookupRoute(env, namespace, name);
   if (route?.policies && admission) {
-    const refused = await admission.decide(target, route.policies, events);
-    if (refused) return countRefusal(target, refused);
+    const broker = { kind: "Broker" as const, ...target };
+    const refused = await admission.decide(broker, route.policies, events);
+    if (refused) return countRefusal(broker, refused);
   }
   // Applying EventPolicies replace the broker's shared ingress token (the bearer is the sender's JWT then).
   const token = route?.policies ? undefined : producer;

@@ -1,11 +1,11 @@
 /**
  * The control plane's routing table (shared/contracts/routing.ts), cached per isolate and shared by a
- * location's isolates (route-cache.ts). Unknown brokers and sources are answered from the table, so a
- * request to a random path never reaches (and never creates) a Broker object, and a webhook delivery needs
- * no control-plane call. Misses refresh the table at most once per second per isolate (misses wait for
- * that refresh), so random names cannot hammer the control plane either.
+ * location's isolates (route-cache.ts). Unknown brokers, composition addresses and sources are answered
+ * from the table, so a request to a random path never reaches (and never creates) a Broker object, and a
+ * webhook delivery needs no control-plane call. Misses refresh the table at most once per second per
+ * isolate (misses wait for that refresh), so random names cannot hammer the control plane either.
  */
-import type { JobSinkRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
+import type { AddressRoute, JobSinkRoute, Route, RoutingTable, WebhookRoute } from "../shared/contracts/routing.ts";
 import type { RequestReplyRoute } from "../shared/requestreply/spec.ts";
 import { IsolateRoutes } from "./route-cache.ts";
 
@@ -22,8 +22,13 @@ export function lookupJobSink(env: Env, namespace: string, name: string): Promis
   return routes.lookup(env, (t) => t.jobSinks[`${namespace}/${name}`]);
 }
 
+/** A composition's address route (its address channel named), or null when no such composition exists. */
+export function lookupAddress(env: Env, namespace: string, channel: string): Promise<AddressRoute | null> {
+  return routes.lookup(env, (t) => t.addresses[`${namespace}/${channel}`]);
+}
+
 /** The RequestReply's route, or null when the control plane knows none of that name. */
-export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<RequestReplyRoute | null> {
+export function lookupRequestReply(env: Env, namespace: string, name: string): Promise<(RequestReplyRoute & AddressRoute) | null> {
   return routes.lookup(env, (t) => t.requestReplies[`${namespace}/${name}`]);
 }
 

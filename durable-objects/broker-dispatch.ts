@@ -1,9 +1,9 @@
 /**
  * A broker partition's dispatch: the pump that starts due deliveries (the rows of `deliveries` first,
  * then each trigger's lane) up to every trigger's parallelism and rate limit, the attempt through the
- * sender, replies, and settling each outcome as `decide` says (done, retry, dead-letter sink, kept as
- * failed). The alarm always covers the earliest due row, so nothing depends on memory surviving an
- * eviction or a deploy.
+ * DeliverySender (broker-sender.ts), replies, and settling each outcome as `decide` says (done, retry,
+ * dead-letter sink, kept as failed). The alarm always covers the earliest due row, so nothing depends on
+ * memory surviving an eviction or a deploy.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { decodeStructured, encodeStructured } from "../shared/cloudevents/index.ts";
@@ -14,11 +14,12 @@ import { partitionOf } from "../shared/partitions.ts";
 import type { CounterName } from "../shared/resources/broker-api.ts";
 import { ingestInto } from "../clients/ingest.ts";
 import { queuedAtEarlierOwner } from "../clients/partitions.ts";
-import { Sender } from "./broker-sender.ts";
+import { DeliverySender } from "./broker-sender.ts";
 import type { BrokerState, Trigger } from "./broker-state.ts";
 import type { History } from "./history.ts";
 import { type DeliveryRow, liveFirst, type NextAttempt } from "./delivery-rows.ts";
 import { FlowControl } from "./flow-control.ts";
+import { ActivatorGates } from "./activator-gates.ts";
 
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
@@ -26,9 +27,11 @@ const SAFETY_WAKE_MS = 30_000;
 const ORDER_HOLD_MS = 500;
 
 export class BrokerDispatch {
-  readonly sender: Sender;
+  readonly deliverySender: DeliverySender;
   /** Pause and rate limit per trigger (flow-control.ts); its wake-ups pump the trigger. */
   readonly flow: FlowControl;
+  /** Triggers a ScaledObject scales from wait for its target (activator-gates.ts); its wake-ups pump the trigger. */
+  readonly gates: ActivatorGates;
   /**
    * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
    * runtime runs one instance of an object), so every stored row is due again then; no row is written to
@@ -54,11 +57,13 @@ export class BrokerDispatch {
     this.state = state;
     this.history = history;
     this.store = store;
-    this.sender = new Sender(state.env);
-    this.flow = new FlowControl(state.env, (name) => {
+    this.deliverySender = new DeliverySender(state.env);
+    const wake = (name: string) => {
       this.touch(name);
       state.ctx.waitUntil(this.pump("touched"));
-    });
+    };
+    this.flow = new FlowControl(state.env, wake);
+    this.gates = new ActivatorGates(state.env, wake);
   }
 
   /** The trigger got events or a free slot: the next `pump("touched")` looks at it. */
@@ -96,7 +101,7 @@ export class BrokerDispatch {
     if (!row || !this.state.triggers.has(row.trigger)) return false;
     const now = Date.now();
     store.transaction(() => {
-      const event = decodeStructured(row.body) as CloudEvent;
+      const event = decodeStructured(row.body, false) as CloudEvent;
       const [pos] = store.log.append([{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }], now);
       this.enqueue(pos, row.trigger, this.state.keyOf(row.trigger, event), now);
       store.dead.remove(id);
@@ -130,9 +135,12 @@ export class BrokerDispatch {
       // its rows' order instead), so a replay takes only what live traffic leaves of the parallelism.
       const { first, later } = liveFirst(store.rows.due(name, t.config.ordered, now, leased, free), t.config.ordered);
       const fromLane = Math.min(lane?.waiting ?? 0, free - first.length);
+      const want = first.length + fromLane + Math.min(later.length, free - first.length - fromLane);
+      // The activator: a gated trigger's deliveries wait for a ready replica and within the target's capacity.
+      const gated = this.gates.allow(this.state.config!, t.config, this.inflight(name), want, first.length + later.length + (lane?.waiting ?? 0), now);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
       // pump for the rest). An ordered lane may start fewer than it was granted: the rest goes back.
-      let allowed = this.flow.allow(this.state.config!, t.config, first.length + fromLane + Math.min(later.length, free - first.length - fromLane), now);
+      let allowed = this.flow.allow(this.state.config!, t.config, gated, now);
       const startRows = (rows: DeliveryRow[]) => {
         for (const row of rows.slice(0, allowed)) {
           leased.add(row.id!);
@@ -234,7 +242,7 @@ export class BrokerDispatch {
     const attributes = toSubscriber ? rest : { ...rest, ...JSON.parse(row.error ?? "{}") };
     // A replayed event is the original with one extension naming the Replay (API.md §6).
     const outgoing: CloudEvent = { attributes: row.replay ? { ...attributes, replay: row.replay } : attributes, data: event.data };
-    const sent = await this.sender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
+    const sent = await this.deliverySender.sendTo(target, outgoing, ttl, t, toSubscriber, forwarded);
     return "reply" in sent ? (toSubscriber ? this.reply(sent.reply, ttl, forwarded, t) : { ok: true }) : sent;
   }
 

@@ -170,7 +170,6 @@ export class BrokerIngest {
       if (entries.length > 0) await this.commits.add(entries);
     } catch (e) {
       for (const key of keys) this.dedup.remove(key);
-      this.state.store.log.reload();
       return { status: 500, error: `events not stored: ${(e as Error).message}` };
     } finally {
       this.committing -= wanted;
@@ -189,15 +188,20 @@ export class BrokerIngest {
     const { store, config } = this.state;
     const now = Date.now();
     const matched = new Map<string, number>();
-    store.transaction(() => {
-      const positions = store.log.append(entries, now);
-      entries.forEach((e, i) => {
-        for (const name of store.lanes.push(positions[i], e.meta, (t) => this.state.ordered(t))) {
-          matched.set(name, (matched.get(name) ?? 0) + 1);
-          this.laned(name);
-        }
+    try {
+      store.transaction(() => {
+        const positions = store.log.append(entries, now);
+        entries.forEach((e, i) => {
+          for (const name of store.lanes.push(positions[i], e.meta, (t) => this.state.ordered(t))) {
+            matched.set(name, (matched.get(name) ?? 0) + 1);
+            this.laned(name);
+          }
+        });
       });
-    });
+    } catch (e) {
+      store.log.reload(); // what memory holds of the log must match the rolled-back table
+      throw e;
+    }
     for (const [trigger, n] of matched) this.state.count(trigger, "matched", n);
     store.appended(now, config);
   }

@@ -25,7 +25,8 @@ export interface SendingTrigger {
   policy: DeliveryPolicy;
 }
 
-export class Sender {
+/** Delivery's sender: not the policy's `Sender` (shared/policy/admit.ts), the producer an EventPolicy admits. */
+export class DeliverySender {
   private broker: { namespace: string; name: string } | null = null;
   private transformers: Transformers = new Map();
   /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */

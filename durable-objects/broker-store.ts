@@ -128,12 +128,12 @@ export class BrokerStore {
     this.transaction(() => {
       const moved: [number, number][] = [];
       for (const r of this.sql.exec<{ seq: number; arrived_at: number; body: string; headers: string | null; history?: string | null }>("SELECT * FROM events ORDER BY seq").toArray()) {
-        const event = decodeStructured(r.body);
+        const event = decodeStructured(r.body, false);
         if ("status" in event) continue; // never stored by the router: nothing to deliver
         const history = r.history ? JSON.parse(r.history) : {};
         const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: Object.keys(history), q: 1, ...(r.headers ? { h: JSON.parse(r.headers) } : {}) };
         const [pos] = this.log.append([{ event, body: encodeStructured(event), meta }], r.arrived_at);
-        if (r.history) this.log.recordHistories([[segmentOf(pos), JSON.stringify({ 0: history })]]);
+        if (r.history) this.log.recordHistory(segmentOf(pos), JSON.stringify({ 0: history }));
         moved.push([r.seq, pos]);
       }
       this.rows.remap(moved);

@@ -10,9 +10,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import type { Gate } from "../shared/autoscaling/activator.ts";
 import type { BrokerRpc } from "../shared/contracts/broker.ts";
 import type { IngestResult } from "../shared/contracts/ingest.ts";
-import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
+import type { HistoryQuery, PartitionPage } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import type { BrokerMetrics, DeadLetter } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
@@ -20,7 +21,7 @@ import { BrokerDispatch } from "./broker-dispatch.ts";
 import { BrokerIngest } from "./broker-ingest.ts";
 import { BrokerState } from "./broker-state.ts";
 import { BrokerStore } from "./broker-store.ts";
-import { History } from "./history.ts";
+import { COUNT_BUDGET_CHARS, History } from "./history.ts";
 import type { KeyValueTable } from "./key-value.ts";
 import { LiveFeed } from "./live-feed.ts";
 import { ReplyHandoff } from "./reply-handoff.ts";
@@ -103,8 +104,9 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   /** Take a configuration: every part's view of it; the lanes of the triggers that went. */
   private apply(config: BrokerConfig | null) {
     this.state.apply(config);
-    this.dispatch.sender.configure(config);
+    this.dispatch.deliverySender.configure(config);
     this.dispatch.flow.configure(config?.triggers ?? []);
+    this.dispatch.gates.configure(config?.triggers ?? []);
     this.history.configure(config?.retentionMs ?? 0);
     this.replies.configure(config);
     return this.store.lanes.reconcile([...this.state.triggers.keys()], this.store.log.end);
@@ -135,7 +137,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   }
 
   connectionStats(): { open: number; peak: number } {
-    return this.dispatch.sender.connectionStats();
+    return this.dispatch.deliverySender.connectionStats();
   }
 
   metrics(): BrokerMetrics {
@@ -146,7 +148,12 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
       dead: this.store.dead.count(),
       counters: this.store.counters.rows(),
       rateLimited: this.dispatch.flow.held(),
+      ...this.dispatch.gates.stats((name) => this.dispatch.inflight(name)),
     };
+  }
+
+  gate(trigger: string, gate: Gate): void {
+    if (this.settings) this.dispatch.gates.update(trigger, gate);
   }
 
   deadLetters(limit = 100): DeadLetter[] {
@@ -159,14 +166,14 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     return true;
   }
 
-  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[] {
-    if (!this.settings) return [];
+  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage {
+    if (!this.settings) return { rows: [] };
     this.ingestion.flush();
     return this.history.search(query, before, limit, Date.now());
   }
 
-  countReplay(plan: ReplayPlan): number {
-    return this.settings ? this.history.count(plan) : 0;
+  countReplay(plan: ReplayPlan): { matched: number; complete: boolean } {
+    return this.settings ? this.history.count(plan, COUNT_BUDGET_CHARS) : { matched: 0, complete: true };
   }
 
   async startReplay(plan: ReplayPlan): Promise<void> {

@@ -1,38 +1,44 @@
 /**
  * The control plane: the desired state of every resource (one object for the whole router). It stores
- * manifests as given, fills metadata and status, and pushes the compiled form to the data plane.
+ * manifests as given, fills metadata and status, and pushes the compiled form to the data plane. What a
+ * kind checks, reports and pushes is its entry in the kind registry (shared/resources/kinds.ts): nothing
+ * here branches on a kind.
  */
 import { DurableObject } from "cloudflare:workers";
 import { partitionStub } from "../clients/partitions.ts";
 import type { ApplyResult, ControlPlaneRpc, WriteOptions } from "../shared/contracts/control-plane.ts";
 import type { RoutingTable } from "../shared/contracts/routing.ts";
 import { KeyValueTable } from "./key-value.ts";
-import { pushReplay, replayReferences, replayStatusOf } from "./replays.ts";
+import { pushReplay, replayStatusOf } from "./replays.ts";
 import type { ReplaySpec } from "../shared/history/replay.ts";
-import { runnerBinding, runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
-import type { Destination, FieldError } from "../shared/delivery/policy.ts";
+import { runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
+import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
-import { type BrokerConfig, type BrokerSpec, brokerSettings, isPaused, type PartitionIdentity, partitionCount, TRIGGER_ANNOTATIONS, triggerSettings, type TriggerSpec, validateBrokerChange } from "../shared/resources/eventing.ts";
-import { apiVersions, immutableChanges, KINDS, type KindInfo, kindByName } from "../shared/resources/kinds.ts";
-import { condition, type Manifest, readyCondition, validateEnvelope } from "../shared/resources/manifest.ts";
+import { type BrokerConfig, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings } from "../shared/resources/eventing.ts";
+import { apiVersions, immutableChanges, KINDS, type KindInfo, type KindName, type KindSpecs, kindByName, type LiveObjects, type Push, type ResourceRef, type StoredResources } from "../shared/resources/kinds.ts";
+import { type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
-import { compositionChannels, type EventTransformSpec, transformSpecOf } from "../shared/resources/composition.ts";
-import { addressPath, type CompositionKind } from "../shared/resources/composition-address.ts";
+import { compositionChannels, transformSpecOf } from "../shared/resources/composition.ts";
+import { addressChannel, type CompositionKind } from "../shared/resources/composition-address.ts";
 import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
-import { appliesTo, brokerAudience, type EventPolicySpec, listedIssuers, policyRule } from "../shared/policy/spec.ts";
-import { policyStatus } from "../shared/policy/status.ts";
+import { appliesTo, listedIssuers, policyRule } from "../shared/policy/spec.ts";
+import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
-import { requestReplyRoute, type RequestReplySpec } from "../shared/requestreply/spec.ts";
+import type { AuditCursor, AuditEntry, AuditQuery, AuditRow, RefusalTally } from "../shared/audit/trail.ts";
+import type { BindingObject, RbacSnapshot, RoleObject } from "../shared/rbac/authorizer.ts";
+import { AuditLog } from "./audit-log.ts";
+import { requestReplyRoute } from "../shared/requestreply/spec.ts";
 import { clusterOf } from "../shared/kubernetes/cluster.ts";
-import { JOB_SINK_TOKEN_ANNOTATION, type JobSinkSpec, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
+import { JOB_SINK_TOKEN_ANNOTATION, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
 
 type Row = { manifest: string };
 
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
   private readonly sql = this.ctx.storage.sql;
   private readonly settings = new KeyValueTable(this.sql, "settings");
+  private readonly audit = new AuditLog(this.sql);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,20 +60,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult> {
     const info = kindByName(kind)!;
     this.remember(ctx);
+    // A cluster-scoped object has no namespace: one given is dropped, as Kubernetes clears it.
+    if (info.clusterScoped && typeof (body as Manifest)?.metadata === "object" && (body as Manifest).metadata !== null) delete (body as Manifest).metadata.namespace;
     const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
     const given = body as Manifest;
     const name = typeof given?.metadata?.name === "string" ? given.metadata.name : pathName;
     if (envelope.length > 0) return this.refuse(info, name, envelope);
-    const causes = info.validate({ ...given, spec: given.spec ?? {} });
+    // The namespace is the path's (validateEnvelope refused a different one in the body).
+    const candidate = { ...given, metadata: { ...given.metadata, namespace }, spec: given.spec ?? {} };
+    const causes = info.validate(candidate);
     if (causes.length > 0) return this.refuse(info, name, causes);
-    if (kind === "Replay") {
-      const refs = replayReferences(given.spec as unknown as ReplaySpec, this.triggerNames(namespace, (given.spec as unknown as ReplaySpec).broker));
-      if (refs.length > 0) return this.refuse(info, name, refs);
-    }
+    const refs = info.storedChecks?.(candidate, this.stored(ctx)) ?? [];
+    if (refs.length > 0) return this.refuse(info, name, refs);
 
     const existing = this.read(kind, namespace, given.metadata.name);
-    const frozen = existing ? immutableChanges(info, existing, { ...given, spec: given.spec ?? {} }) : [];
-    if (existing && kind === "Broker") frozen.push(...validateBrokerChange(existing as Manifest<BrokerSpec>, given as Manifest<BrokerSpec>));
+    const frozen = existing ? [...immutableChanges(info, existing, candidate), ...(info.change?.(existing, candidate) ?? [])] : [];
     if (frozen.length > 0 && mode === "put") return this.refuse(info, name, frozen);
     if (existing && mode === "post") {
       return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
@@ -79,29 +86,32 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const message = existing ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again` : `${what} not found`;
       return existing ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) } : { code: 404, status: failure(404, "NotFound", message) };
     }
-    const specChanged = !existing || JSON.stringify(existing.spec) !== JSON.stringify(given.spec ?? {});
-    const manifest: Manifest = {
+    const content = contentOf(info, given);
+    const specChanged = !existing || JSON.stringify(contentOf(info, existing)) !== JSON.stringify(content);
+    const manifest = {
       apiVersion: given.apiVersion,
       kind: info.kind,
       metadata: {
         ...given.metadata,
-        namespace,
+        ...(info.clusterScoped ? {} : { namespace }),
         uid: existing?.metadata.uid ?? crypto.randomUUID(),
         generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
         creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
         resourceVersion: options.dryRun ? existing?.metadata.resourceVersion ?? "" : String(this.version() + 1),
       },
-      spec: given.spec ?? {},
-    };
+      ...content,
+    } as Manifest;
     if (!options.applied) {
       manifest.metadata.managedFields = recordUpdate(existing, manifest, options.manager, given.apiVersion, new Date().toISOString());
     }
-    // A Replay's dry run counts what it would send (status.matched).
-    if (options.dryRun) return { code: existing ? 200 : 201, object: kind === "Replay" ? await this.withLiveStatus(manifest, ctx, true) : this.withStatus(manifest, ctx) };
+    // A dry run asks the objects what they would report (a Replay's counts what it would send, status.matched).
+    if (options.dryRun) return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx, true) };
     this.nextVersion();
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
+    const code = existing ? 200 : 201;
+    if (options.audit) this.audit.change(audited(options.audit, manifest.metadata.name, code));
     await this.propagate(manifest, ctx);
-    return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx) };
+    return { code, object: await this.withLiveStatus(manifest, ctx) };
   }
 
   async get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
@@ -114,19 +124,27 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return Promise.all(this.manifests(kind, namespace).map((m) => this.withLiveStatus(m, ctx)));
   }
 
-  /** Status as computed here, with what a runner object reports merged over it. */
+  /** Status as computed here, with what the objects running it report merged over it (KindEntry.live). */
   private async withLiveStatus(m: Manifest, ctx: ResolveContext, dryRun = false): Promise<Manifest> {
     const shown = this.withStatus(m, ctx);
-    if (m.kind === "Replay") return { ...shown, status: await replayStatusOf(this.env, m, this.partitionsOf(m), dryRun) };
-    if (!runnerBinding(m.kind)) return shown;
-    return { ...shown, status: { ...shown.status, ...(await runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)) } };
+    const live = kindByName(m.kind)?.live;
+    return live ? { ...shown, status: { ...shown.status, ...(await live(m, this.liveObjects(dryRun))) } } : shown;
   }
 
-  async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
+  /** A dry run's manifest was never pushed: its runner has nothing to report, its replay only counts. */
+  private liveObjects(dryRun: boolean): LiveObjects {
+    return {
+      runner: async (m) => (dryRun ? {} : runnerStatus(this.env, m.kind, m.metadata.namespace!, m.metadata.name)),
+      replay: (m) => replayStatusOf(this.env, m, this.partitionsOf(m), dryRun),
+    };
+  }
+
+  async delete(kind: string, namespace: string, name: string, ctx: ResolveContext, audit?: AuditEntry): Promise<Manifest | null> {
     const m = this.read(kind, namespace, name);
     if (!m) return null;
     const shown = this.withStatus(m, ctx);
     this.sql.exec("DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name);
+    if (audit) this.audit.change(audited(audit, name, 200));
     this.nextVersion();
     await this.propagate(m, ctx);
     return shown;
@@ -135,9 +153,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   /** Every broker object in use: the brokers (with their partition counts), and the channels of sources whose destinations need one. */
   dataPlane(ctx: ResolveContext): (SinkEntry & { partitions?: number })[] {
     const brokers = this.manifests("Broker").map((b) => ({ namespace: b.metadata.namespace!, name: b.metadata.name, partitions: this.route(b.metadata.namespace!, b.metadata.name)?.partitions ?? 1 }));
-    const channels = KINDS.filter((k) => k.source)
-      .flatMap((k) => this.manifests(k.kind) as Manifest<SourceSpec>[])
-      .flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
+    const channels = this.sources().flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
     const compositions = this.compositions().flatMap((m) => compositionChannels(m, ctx).map((c) => c.entry));
     return [...brokers, ...channels, ...compositions];
   }
@@ -153,22 +169,26 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const webhooks: RoutingTable["webhooks"] = {};
     // Lowest precedence first, so the kind that wins a shared name is written last.
     for (const kind of [...WEBHOOK_KINDS_BY_PRECEDENCE].reverse()) {
-      for (const m of ctx ? (this.manifests(kind) as Manifest<SourceSpec>[]) : []) {
-        webhooks[`${m.metadata.namespace}/${m.metadata.name}`] = { kind, spec: m.spec as Record<string, unknown>, sink: sinkEntry(m, ctx!) };
+      for (const m of ctx ? this.manifests(kind) : []) {
+        webhooks[`${m.metadata.namespace}/${m.metadata.name}`] = { kind, spec: { ...m.spec }, sink: sinkEntry(m, ctx!) };
       }
     }
-    const policies = this.manifests("EventPolicy") as Manifest<EventPolicySpec>[];
+    const policies = this.manifests("EventPolicy");
+    const applying = (m: ResourceRef) => {
+      const rules = policies.filter((p) => appliesTo(p, m)).map(policyRule);
+      return rules.length > 0 ? { policies: rules } : {};
+    };
     const brokers = new Map(this.manifests("Broker").map((b) => [`${b.metadata.namespace}/${b.metadata.name}`, b]));
     const route = (key: string, partitions: number) => {
       const broker = brokers.get(key);
-      const applying = broker ? policies.filter((p) => appliesTo(p, broker)).map(policyRule) : [];
-      return applying.length > 0 ? { partitions, policies: applying } : { partitions };
+      return { partitions, ...(broker ? applying(broker) : {}) };
     };
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
-      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}), ...applying(m) }]),
     );
-    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m as unknown as Manifest<RequestReplySpec>)]));
-    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), webhooks, jobSinks, requestReplies };
+    const addresses = Object.fromEntries(this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]));
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, { ...requestReplyRoute(m), ...applying(m) }]));
+    return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), addresses, webhooks, jobSinks, requestReplies };
   }
 
   /** Add what isolates counted of refused ingress requests: [namespace, broker, code, count] each. */
@@ -201,27 +221,59 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       .toArray();
   }
 
+  /** The stored RBAC objects (the authorizer adds the built-in ones). */
+  rbac(): RbacSnapshot {
+    return {
+      roles: this.manifests("Role") as unknown as RoleObject[],
+      clusterRoles: this.manifests("ClusterRole") as unknown as RoleObject[],
+      roleBindings: this.manifests("RoleBinding") as unknown as BindingObject[],
+      clusterRoleBindings: this.manifests("ClusterRoleBinding") as unknown as BindingObject[],
+    };
+  }
+
+  /** A change made outside apply and delete (a dead letter's redelivery). */
+  recordChange(entry: AuditEntry): void {
+    this.audit.change(entry);
+  }
+
+  /** Isolates' tallies of refused management requests (workers/audit.ts). */
+  recordRefusals(batch: RefusalTally[]): void {
+    this.audit.refusals(batch);
+  }
+
+  auditTrail(query: AuditQuery, limit: number, cursor?: AuditCursor): AuditRow[] {
+    return this.audit.list(query, limit, cursor);
+  }
+
   /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
+  /**
+   * Push every resource's objects again (KindEntry.objects): the cron watchdog's repair for a lost push.
+   * A Replay is started once, when created: it is not started again. Answers how many pushes it made.
+   */
   async reconcile(): Promise<number> {
+    this.audit.prune();
     const last = this.lastContext();
     if (!last) return 0;
     const ctx = this.withTargets(last);
-    const brokers = this.manifests("Broker");
-    for (const b of brokers) await this.pushBroker(b.metadata.namespace!, b.metadata.name, ctx);
-    const sources = KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind)) as Manifest<SourceSpec>[];
-    for (const s of sources) await this.pushChannel(s, ctx);
-    const runs = KINDS.filter((k) => k.runs).flatMap((k) => this.manifests(k.kind));
-    for (const r of runs) await this.pushRunner(r, ctx);
-    const compositions = this.compositions();
-    for (const c of compositions) await this.pushComposition(c, ctx);
-    return brokers.length + sources.length + runs.length + compositions.length;
+    let pushed = 0;
+    for (const k of KINDS) {
+      for (const m of this.manifests(k.kind)) {
+        for (const p of k.objects(m).filter((p) => p.to !== "replay")) {
+          await this.push(p, ctx);
+          pushed++;
+        }
+      }
+    }
+    return pushed;
   }
 
   private refuse(info: KindInfo, name: string | undefined, causes: FieldError[]): ApplyResult {
     return { code: 422, status: invalid(info.kind, name, causes) };
   }
 
-  private manifests(kind: string, namespace?: string): Manifest[] {
+  private manifests<K extends KindName>(kind: K, namespace?: string): Manifest<KindSpecs[K]>[];
+  private manifests(kind: string, namespace?: string): Manifest[];
+  private manifests(kind: string, namespace?: string) {
     const rows =
       namespace === undefined
         ? this.sql.exec<Row>("SELECT manifest FROM resources WHERE kind = ? ORDER BY namespace, name", kind)
@@ -229,7 +281,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return rows.toArray().map((r) => JSON.parse(r.manifest));
   }
 
-  private read(kind: string, namespace: string, name: string): Manifest | null {
+  private read<K extends KindName>(kind: K, namespace: string, name: string): Manifest<KindSpecs[K]> | null;
+  private read(kind: string, namespace: string, name: string): Manifest | null;
+  private read(kind: string, namespace: string, name: string) {
     const row = this.sql.exec<Row>("SELECT manifest FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name).toArray()[0];
     return row ? JSON.parse(row.manifest) : null;
   }
@@ -254,8 +308,29 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     return this.settings.getJson<ResolveContext>("context");
   }
 
+  private sources(namespace?: string): Manifest<SourceSpec>[] {
+    return KINDS.filter((k) => k.source).flatMap((k) => this.manifests(k.kind, namespace));
+  }
+
   private compositions(namespace?: string): Manifest[] {
     return KINDS.filter((k) => k.addressable).flatMap((k) => this.manifests(k.kind, namespace));
+  }
+
+  /** The stored resources as a kind's behaviour reads them. */
+  private stored(ctx: ResolveContext): StoredResources {
+    return {
+      ctx,
+      read: (kind, namespace, name) => this.read(kind, namespace, name),
+      list: (kind, namespace) => this.manifests(kind, namespace),
+      sources: (namespace) => this.sources(namespace),
+      compositions: (namespace) => this.compositions(namespace),
+      partitions: (namespace, broker) => this.route(namespace, broker)?.partitions,
+      exists: (kind, namespace, name) => this.read(kind, namespace, name) !== null,
+      runnersNaming: (m) =>
+        KINDS.filter((k) => k.references && k.runs).flatMap((k) => this.manifests(k.kind, m.metadata.namespace).filter((r) => k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name))),
+      issuers: listedIssuers(this.env.OIDC_ISSUERS),
+      env: this.env,
+    };
   }
 
   /**
@@ -264,7 +339,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
    */
   private withTargets(ctx: ResolveContext): ResolveContext {
     const key = (m: Pick<Manifest, "metadata">) => `${m.metadata.namespace}/${m.metadata.name}`;
-    const transforms = this.manifests("EventTransform") as Manifest<EventTransformSpec>[];
+    const transforms = this.manifests("EventTransform");
     return {
       ...ctx,
       transforms: Object.fromEntries(transforms.map((t) => [key(t), transformSpecOf(t, ctx)])),
@@ -273,58 +348,45 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   private jobSinkRuns() {
-    return (this.manifests("JobSink") as Manifest<JobSinkSpec>[]).map((m) => [m, jobSinkRun(m, this.read("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m)))] as const);
+    return this.manifests("JobSink").map((m) => [m, jobSinkRun(m, this.read("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m)))] as const);
   }
 
-  /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored). */
+  /** Reconcile the data plane after a change of `m` (stored, or deleted when it is no longer stored): what depends on it, then its own objects. */
   private async propagate(m: Manifest, unbound: ResolveContext): Promise<void> {
-    const ns = m.metadata.namespace!;
+    const info = kindByName(m.kind)!;
     const ctx = this.withTargets(unbound);
-    // Whatever delivers to an EventTransform or a JobSink carries what it runs: every broker and channel of the namespace.
-    if (kindByName(m.kind)?.inTargets) {
-      for (const b of this.manifests("Broker", ns)) await this.pushBroker(ns, b.metadata.name, ctx);
-      for (const k of KINDS.filter((k) => k.source)) for (const s of this.manifests(k.kind, ns)) await this.pushChannel(s as Manifest<SourceSpec>, ctx);
-      for (const c of this.compositions(ns)) if (c.metadata.name !== m.metadata.name || c.kind !== m.kind) await this.pushComposition(c, ctx);
-    }
-    // What names this resource runs with it (a ScaledObject's KubernetesCluster): its runner is configured again.
-    for (const k of KINDS.filter((k) => k.references && k.runs)) {
-      for (const r of this.manifests(k.kind, ns)) if (k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name)) await this.pushRunner(r, ctx);
-    }
-    if (kindByName(m.kind)?.addressable) await this.pushComposition(m, ctx);
-    if (m.kind === "Broker") await this.pushBroker(ns, m.metadata.name, ctx);
-    if (m.kind === "Trigger") await this.pushBroker(ns, (m.spec as unknown as TriggerSpec).broker, ctx);
-    const broker = kindByName(m.kind)?.brokerOf?.(m);
-    if (broker !== undefined) await this.pushBroker(ns, broker, ctx);
-    if (kindByName(m.kind)?.source) await this.pushChannel(m as Manifest<SourceSpec>, ctx);
-    if (runnerBinding(m.kind)) await this.pushRunner(m, ctx);
-    if (m.kind === "Replay") await pushReplay(this.env, m, this.read(m.kind, ns, m.metadata.name) !== null, this.partitionsOf(m));
+    for (const p of [...(info.dependents?.(m, this.stored(ctx)) ?? []), ...info.objects(m)]) await this.push(p, ctx);
   }
 
-  /** A Broker's `status.policies` (Knative's AppliedEventPolicyRef list), when policies apply to it. */
-  private appliedPolicies(broker: Manifest): { policies?: { apiVersion: string; name: string }[] } {
-    const applying = (this.manifests("EventPolicy", broker.metadata.namespace) as Manifest<EventPolicySpec>[]).filter((p) => appliesTo(p, broker));
-    return applying.length > 0 ? { policies: applying.map((p) => ({ apiVersion: p.apiVersion, name: p.metadata.name })) } : {};
+  /** Configure one data-plane object from what is stored now. */
+  private async push(p: Push, ctx: ResolveContext): Promise<void> {
+    switch (p.to) {
+      case "broker":
+        return this.pushBroker(p.namespace, p.name, ctx);
+      case "channels":
+        return this.pushChannel(p.source, ctx);
+      case "composition":
+        return this.pushComposition(p.resource, ctx);
+      case "runner":
+        return this.pushRunner(p.resource, ctx);
+      case "replay":
+        return pushReplay(this.env, p.replay, this.read(p.replay.kind, p.replay.metadata.namespace!, p.replay.metadata.name) !== null, this.partitionsOf(p.replay));
+    }
   }
 
   /** The partitions of a Replay's broker. */
-  private partitionsOf(replay: Manifest): number {
-    return this.route(replay.metadata.namespace!, (replay.spec as unknown as ReplaySpec).broker)?.partitions ?? 1;
-  }
-
-  /** The names of a broker's triggers, or null when there is no such broker. */
-  private triggerNames(namespace: string, broker: string): string[] | null {
-    if (!this.read("Broker", namespace, broker)) return null;
-    return this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === broker).map((t) => t.metadata.name);
+  private partitionsOf(replay: Manifest<ReplaySpec>): number {
+    return this.route(replay.metadata.namespace!, replay.spec.broker)?.partitions ?? 1;
   }
 
   /**
    * Hand a runner kind's current manifest (or null once deleted) to the objects that run it: one, or one
    * per consumer of a KafkaSource; consumers beyond a lowered count are stopped.
    */
-  private async pushRunner(m: Manifest, ctx: ResolveContext): Promise<void> {
+  private async pushRunner(m: ResourceRef, ctx: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
     const stored = this.read(m.kind, ns, m.metadata.name);
-    const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored as Manifest<SourceSpec>, ctx) : undefined;
+    const sink = stored && kindByName(m.kind)?.source ? sinkEntry(stored, ctx) : undefined;
     const key = `runners/${runnerKey(m.kind, ns, m.metadata.name)}`;
     // A resource that names one that is missing does not run (its status says which).
     const named = stored ? (kindByName(m.kind)?.references?.(stored) ?? []).map((r) => this.read(r.kind, ns, r.name)) : [];
@@ -345,7 +407,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
    * A composition's channels: configured while it exists, cleared otherwise. The names configured last are
    * kept, so that channels a shorter Sequence or a Parallel with fewer branches no longer needs are cleared.
    */
-  private async pushComposition(m: Manifest, ctx: ResolveContext): Promise<void> {
+  private async pushComposition(m: ResourceRef, ctx: ResolveContext): Promise<void> {
     const ns = m.metadata.namespace!;
     const stored = this.read(m.kind, ns, m.metadata.name);
     const channels = stored ? compositionChannels(stored, ctx) : [];
@@ -363,8 +425,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
 
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
-    const stored = this.read(source.kind, source.metadata.namespace!, source.metadata.name) as Manifest<SourceSpec> | null;
-    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
+    const stored: Manifest<SourceSpec> | null = this.read(source.kind, source.metadata.namespace!, source.metadata.name);
+    const activator = this.gates(source.metadata.namespace!).get(`${source.kind}/${source.metadata.name}`);
+    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null, activator ? { scaledObject: activator } : undefined)) {
       await partitionStub(this.env, entry.namespace, entry.name, 0).configure(config, this.version());
     }
   }
@@ -390,7 +453,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     }
     const was = route?.partitions ?? 0;
     const now = Date.now();
-    const count = Math.max(partitionCount(this.read("Broker", namespace, name) as Manifest<BrokerSpec>), was);
+    const count = Math.max(partitionCount(this.read("Broker", namespace, name)!), was);
     const previous = (route?.previous ?? []).filter((p) => p.until > now);
     if (route && count > was) previous.push({ count: was, until: now + config.dedupWindowMs });
     // The backlog limit is the broker's: each partition holds its share.
@@ -406,11 +469,12 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   private brokerConfig(namespace: string, name: string, ctx: ResolveContext): BrokerConfig | null {
-    const broker = this.read("Broker", namespace, name) as Manifest<BrokerSpec> | null;
+    const broker = this.read("Broker", namespace, name);
     if (!broker) return null;
-    const triggers = this.manifests("Trigger", namespace).filter((t) => (t.spec as unknown as TriggerSpec).broker === name) as unknown as Manifest<TriggerSpec>[];
+    const triggers = this.manifests("Trigger", namespace).filter((t) => t.spec.broker === name);
     const dls = broker.spec.delivery?.deadLetterSink;
-    const requestReplies = (this.manifests("RequestReply", namespace) as unknown as Manifest<RequestReplySpec>[])
+    const gates = this.gates(namespace);
+    const requestReplies = this.manifests("RequestReply", namespace)
       .filter((m) => m.spec.brokerRef.name === name)
       .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
     return {
@@ -432,80 +496,34 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
           delivery: t.spec.delivery,
           deadLetter: tdls ? resolveDestination(tdls, namespace, ctx) : undefined,
           ...triggerSettings(t),
+          ...(gates.has(`Trigger/${name}/${t.metadata.name}`) ? { activator: { scaledObject: gates.get(`Trigger/${name}/${t.metadata.name}`)! } } : {}),
         };
       }),
     };
   }
 
-  /** Knative-style status, computed from the current state of the resources it depends on. */
-  private withStatus(m: Manifest, ctx: ResolveContext): Manifest {
-    const ns = m.metadata.namespace!;
-    const observedGeneration = m.metadata.generation;
-    if (m.kind === "Broker") {
-      const spec = m.spec as BrokerSpec;
-      const dls = spec.delivery?.deadLetterSink;
-      return {
-        ...m,
-        status: {
-          observedGeneration,
-          conditions: [readyCondition(true, "BrokerReady")],
-          address: { url: `${ctx.baseUrl}/${ns}/${m.metadata.name}`, audience: brokerAudience(ns, m.metadata.name) },
-          // Knative's applied policies: when any is listed, the ingress takes only senders they allow.
-          ...this.appliedPolicies(m),
-          partitions: this.route(ns, m.metadata.name)?.partitions ?? partitionCount(m as Manifest<BrokerSpec>),
-          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
-        },
-      };
-    }
-    if (m.kind === "Trigger") {
-      const spec = m.spec as unknown as TriggerSpec;
-      const brokerExists = this.read("Broker", ns, spec.broker) !== null;
-      const dls = spec.delivery?.deadLetterSink;
-      return {
-        ...m,
-        status: {
-          observedGeneration,
-          conditions: [
-            brokerExists ? readyCondition(true, "TriggerReady") : readyCondition(false, "BrokerDoesNotExist", `Broker "${spec.broker}" does not exist`),
-            ...(isPaused(m) ? [condition("Paused", "True", "Paused", `${TRIGGER_ANNOTATIONS.paused} is "true": nothing is sent, events keep queueing within the broker's backlog limit`)] : []),
-          ],
-          subscriberUri: targetUrl(resolveDestination(spec.subscriber, ns, ctx, m.metadata.annotations), ctx.baseUrl),
-          ...(dls ? { deadLetterSinkUri: targetUrl(resolveDestination(dls, ns, ctx), ctx.baseUrl) } : {}),
-        },
-      };
-    }
-    if (kindByName(m.kind)?.source) {
-      const spec = m.spec as SourceSpec;
-      return {
-        ...m,
-        status: {
-          observedGeneration,
-          conditions: [readyCondition(true, "SourceReady")],
-          sinkUri: targetUrl(resolveDestination(spec.sink ?? {}, ns, ctx, m.metadata.annotations), ctx.baseUrl),
-        },
-      };
-    }
-    if (m.kind === "EventPolicy") {
-      const spec = m.spec as EventPolicySpec;
-      const exists = (kind: string, name: string, namespace = ns) => this.read(kind, namespace, name) !== null;
-      return { ...m, status: { observedGeneration, ...policyStatus(spec, exists, listedIssuers(this.env.OIDC_ISSUERS).length > 0) } };
-    }
-    if (kindByName(m.kind)?.addressable) {
-      const spec = m.spec as { sink?: Destination };
-      return {
-        ...m,
-        status: {
-          observedGeneration,
-          conditions: [readyCondition(true, `${m.kind}Ready`)],
-          address: { url: `${ctx.baseUrl}/${addressPath(m.kind as CompositionKind, ns, m.metadata.name)}` },
-          ...(spec.sink ? { sinkUri: targetUrl(resolveDestination(spec.sink, ns, ctx, m.metadata.annotations), ctx.baseUrl) } : {}),
-        },
-      };
-    }
-    const own = kindByName(m.kind)?.status;
-    if (own) return { ...m, status: { observedGeneration, ...own(m, { baseUrl: ctx.baseUrl, env: this.env, exists: (kind, name) => this.read(kind, ns, name) !== null }) } };
-    return { ...m, status: { observedGeneration } };
+  /** What the namespace's ScaledObjects gate (shared/autoscaling/scaled-object.ts `gatedBy`). */
+  private gates(namespace: string): Map<string, string> {
+    return gatedBy(this.manifests("ScaledObject", namespace));
   }
+
+  /** Knative-style status, computed from the current state of the resources it depends on (KindEntry.status). */
+  private withStatus(m: Manifest, ctx: ResolveContext): Manifest {
+    if (kindByName(m.kind)?.body) return m;
+    return { ...m, status: { observedGeneration: m.metadata.generation, ...kindByName(m.kind)?.status?.(m, this.stored(ctx)) } };
+  }
+}
+
+/** What a kind's manifest holds besides its envelope: `spec`, or the top-level fields of its `body`. */
+function contentOf(info: KindInfo, m: Manifest): Record<string, unknown> {
+  if (!info.body) return { spec: m.spec ?? {} };
+  const fields = m as unknown as Record<string, unknown>;
+  return Object.fromEntries(info.body.filter((f) => fields[f] !== undefined).map((f) => [f, fields[f]]));
+}
+
+/** The audit entry of a change, with the object's name (a POST names it in the body) and the answer's code. */
+function audited(entry: AuditEntry, name: string, code: number): AuditEntry {
+  return { ...entry, ...(entry.objectRef ? { objectRef: { ...entry.objectRef, name } } : {}), code };
 }
 
 function range(from: number, to: number): number[] {

@@ -8,13 +8,21 @@
  * history, durable-objects/history.ts).
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import { valueLimitOf } from "../shared/cloudevents/limits.ts";
 import { decodeBatch } from "../shared/cloudevents/structured.ts";
 import type { MeteredSql, Table } from "./metered-sql.ts";
 
 /** Most events in one segment (positions leave room for this many per segment). */
 export const SEGMENT_EVENTS = 4096;
-/** Most characters of events in one segment, under SQLite's 2 MB row limit (an event alone may be larger: ingress caps it at 1 MiB). */
+/**
+ * Most characters of events and their metadata in one segment, under SQLite's 2 MB row limit even at three
+ * UTF-8 bytes a character (an event alone may be larger: ingress caps it at 1 MiB and its headers at 4 KiB).
+ */
 const SEGMENT_CHARS = 512 * 1024;
+/** SQLite's limit on a row, the room kept for the rest of a segment's row, and the most its histories take. */
+const ROW_BYTES = 2_000_000;
+const ROW_MARGIN_BYTES = 16 * 1024;
+const HISTORY_BYTES = 1024 * 1024;
 /** Characters of decoded segments kept in memory for delivery (their objects take a few times that). */
 const CACHE_CHARS = 4 * 1024 * 1024;
 
@@ -104,18 +112,24 @@ export class EventLog {
     return this.held;
   }
 
-  /** Write entries as one segment (more when they exceed a segment's bounds); their positions, in order. */
+  /**
+   * Write entries as one segment (more when they exceed a segment's bounds); their positions, in order.
+   * A segment's size counts everything its row holds: the events and their metadata (pass-through headers
+   * included, which every event of a request carries).
+   */
   append(entries: LogEntry[], now: number): number[] {
     const positions: number[] = [];
+    const metas = entries.map((e) => JSON.stringify(e.meta));
+    const charsOf = (i: number) => entries[i].body.length + metas[i].length + 2;
     for (let from = 0; from < entries.length; ) {
       // A segment reads back as a batch, whose events share one specversion.
       const version = entries[from].event.attributes.specversion;
       let to = from + 1;
-      let chars = entries[from].body.length;
-      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + entries[to].body.length <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += entries[to++].body.length;
+      let chars = charsOf(from);
+      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + charsOf(to) <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += charsOf(to++);
       const chunk = entries.slice(from, to);
       const seq = this.nextSeq++;
-      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, JSON.stringify(chunk.map((e) => e.meta)));
+      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, `[${metas.slice(from, to).join(",")}]`);
       this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
       chunk.forEach((_, i) => positions.push(seq * SEGMENT_EVENTS + i));
       this.held += chunk.length;
@@ -135,9 +149,18 @@ export class EventLog {
     return this.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0]?.history;
   }
 
-  /** Store segments' histories ([seq, JSON] pairs): one statement, one row per segment. */
-  recordHistories(rows: [number, string][]): void {
-    this.sql.exec("UPDATE log SET history = j.value ->> 1 FROM json_each(?) j WHERE log.seq = j.value ->> 0", JSON.stringify(rows));
+  /**
+   * Bytes a segment's histories may take in its row (undefined when the segment is gone): SQLite's 2 MB
+   * row less what the events and their metadata take and some room, and at most HISTORY_BYTES.
+   */
+  historyRoom(seq: number): number | undefined {
+    const row = this.sql.exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq).toArray()[0];
+    return row && Math.min(HISTORY_BYTES, ROW_BYTES - ROW_MARGIN_BYTES - row.used);
+  }
+
+  /** Store a segment's histories (JSON within its historyRoom): one row. */
+  recordHistory(seq: number, histories: string): void {
+    this.sql.exec("UPDATE log SET history = ? WHERE seq = ?", histories, seq);
   }
 
   /** The event at `pos`, or null when its segment is gone. */
@@ -157,11 +180,16 @@ export class EventLog {
     return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray();
   }
 
-  /** (source, id, accepted at) of every event accepted since `since`: the dedup index after a start. */
-  keysSince(since: number): { s: string; i: string; at: number }[] {
-    return this.sql
-      .exec<{ s: string; i: string; at: number }>("SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at FROM log l, json_each(l.meta) m WHERE l.arrived_at > ? ORDER BY l.seq", since)
-      .toArray();
+  /**
+   * (source, id, accepted at) of every event accepted since `since`, oldest first: the dedup index after a
+   * start, read row by row. Keys longer than ingress accepts now (stored before the limits) are left out:
+   * such an event would be refused today, so nothing can be its duplicate.
+   */
+  keysSince(since: number): Iterable<{ s: string; i: string; at: number }> {
+    return this.sql.exec<{ s: string; i: string; at: number }>(
+      "SELECT s, i, at FROM (SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at, l.seq AS seq FROM log l, json_each(l.meta) m WHERE l.arrived_at > ?) WHERE length(s) <= ? AND length(i) <= ? ORDER BY seq",
+      since, valueLimitOf("source"), valueLimitOf("id"),
+    );
   }
 
   /**
@@ -199,7 +227,7 @@ export class EventLog {
     if (cached) return cached;
     const row = this.sql.exec<{ seq: number; arrived_at: number; events: string; meta: string }>("SELECT seq, arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
     if (!row) return null;
-    return this.remember(seq, { chars: row.events.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
+    return this.remember(seq, { chars: row.events.length + row.meta.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
   }
 
   private remember(seq: number, segment: Segment): Segment {
@@ -221,7 +249,7 @@ export class EventLog {
 
 /** A stored segment's events (read back as the batch they were written as) and their metadata. */
 export function decodeSegment(row: { seq: number; events: string; meta: string }): { events: CloudEvent[]; meta: EventMeta[] } {
-  const events = decodeBatch(row.events, SEGMENT_EVENTS);
+  const events = decodeBatch(row.events, SEGMENT_EVENTS, false);
   if (!Array.isArray(events)) throw new Error(`log segment ${row.seq} does not decode: ${events.error}`);
   return { events, meta: JSON.parse(row.meta) };
 }

@@ -10,6 +10,7 @@
 import { type Lease, type RateLimit, sameLimit, Tokens } from "../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
 import { stub } from "../clients/stubs.ts";
+import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */
 const UNREACHABLE_RETRY_MS = 1000;
@@ -35,8 +36,7 @@ interface TriggerFlow {
   renewWhenIdle: boolean;
   /** The broker's configuration at the last look (a partition's index and count). */
   config: BrokerConfig;
-  timer: ReturnType<typeof setTimeout> | null;
-  timerAt: number;
+  timer: WakeTimer;
 }
 
 export class FlowControl {
@@ -55,7 +55,7 @@ export class FlowControl {
     const keep = new Map(triggers.filter((t) => t.rateLimit).map((t) => [t.name, t.uid]));
     for (const [name, f] of this.flows) {
       if (keep.get(name) === f.uid) continue;
-      if (f.timer) clearTimeout(f.timer);
+      f.timer.clear();
       this.flows.delete(name);
     }
   }
@@ -82,12 +82,12 @@ export class FlowControl {
     if (f.held === 0) return start;
     const next = f.tokens.nextAt();
     const usable = next !== null && next < f.until ? next : null;
-    if (usable !== null) this.wakeAt(t.name, f, usable, now);
+    if (usable !== null) f.timer.wakeAt(usable, now);
     if (partitioned && (usable === null || now >= f.until - RENEW_BEFORE_MS)) {
       // With attempts in flight the pump asks again when they end (their tokens' ready times are known then).
       if (f.asking || f.inflight > 0) return start;
       if (now >= f.askAfter) void this.lease(config, t.name, f, this.wantOf(config, f));
-      else this.wakeAt(t.name, f, f.askAfter, now);
+      else f.timer.wakeAt(f.askAfter, now);
     }
     return start;
   }
@@ -124,10 +124,10 @@ export class FlowControl {
   private flowOf(config: BrokerConfig, t: TriggerConfig, limit: RateLimit, partitioned: boolean, now: number): TriggerFlow {
     let f = this.flows.get(t.name);
     if (!f || f.uid !== t.uid || !sameLimit(f.limit, limit) || partitioned !== (f.until !== Infinity)) {
-      if (f?.timer) clearTimeout(f.timer);
+      f?.timer.clear();
       // A broker of one partition owns all n tokens, ready now; a partition starts with none and leases them.
       const tokens = new Tokens(partitioned ? [] : [[now, limit.count]]);
-      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, inflight: 0, renewWhenIdle: false, config, timer: null, timerAt: 0 };
+      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, inflight: 0, renewWhenIdle: false, config, timer: new WakeTimer(() => this.wake(t.name)) };
       this.flows.set(t.name, f);
     }
     return f;
@@ -150,13 +150,13 @@ export class FlowControl {
       f.lease = lease.tokens.length > 0 ? lease.id : 0;
       f.until = lease.until;
       f.askAfter = lease.retryAt ?? 0;
-      if (lease.retryAt !== null) this.wakeAt(name, f, lease.retryAt, Date.now());
+      if (lease.retryAt !== null) f.timer.wakeAt(lease.retryAt, Date.now());
       // Renew before the lease ends, or give it back then if nothing waits.
       if (f.lease > 0) this.renewAt(config, name, f);
     } catch (e) {
       console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: name, error: (e as Error).message }));
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
-      this.wakeAt(name, f, f.askAfter, Date.now());
+      f.timer.wakeAt(f.askAfter, Date.now());
     } finally {
       f.asking = false;
     }
@@ -175,16 +175,5 @@ export class FlowControl {
       if (f.inflight > 0) f.renewWhenIdle = true;
       else void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
     }, Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()));
-  }
-
-  /** One timer per trigger, at the earliest time asked for. */
-  private wakeAt(name: string, f: TriggerFlow, at: number, now: number): void {
-    if (f.timer && f.timerAt <= at) return;
-    if (f.timer) clearTimeout(f.timer);
-    f.timerAt = at;
-    f.timer = setTimeout(() => {
-      f.timer = null;
-      this.wake(name);
-    }, Math.max(0, at - now));
   }
 }

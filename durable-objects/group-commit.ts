@@ -3,7 +3,8 @@
  * `write` (one transaction, and for the broker one log segment), and every caller is answered once it is
  * done. Requests that reach a busy object queue up meanwhile, so the busier the object, the more events
  * share a row. Durable Objects hold each response until the writes before it are durable, so an answer
- * given here still means stored.
+ * given here still means stored. `write` must be all or nothing (a transaction): a failed group is written
+ * again caller by caller, so one caller's bad items fail that caller only.
  */
 export class GroupCommit<T> {
   private batch: { item: T; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -36,9 +37,21 @@ export class GroupCommit<T> {
     try {
       this.write(batch.map((b) => b.item));
     } catch (e) {
-      for (const b of batch) b.reject(e);
+      if (batch.length === 1) batch[0].reject(e);
+      // One caller's items must not fail the others': each is written again on its own, and fails alone.
+      else for (const b of batch) this.writeAlone(b);
       return;
     }
     for (const b of batch) b.resolve();
+  }
+
+  private writeAlone(b: { item: T; resolve: () => void; reject: (e: unknown) => void }): void {
+    try {
+      this.write([b.item]);
+    } catch (e) {
+      b.reject(e);
+      return;
+    }
+    b.resolve();
   }
 }

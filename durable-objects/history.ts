@@ -20,8 +20,8 @@
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
-import type { HistoryQuery, PartitionRow } from "../shared/history/query.ts";
-import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, type StoredAttempt, type StoredHistory } from "../shared/history/record.ts";
+import type { HistoryQuery, PartitionPage, PartitionRow } from "../shared/history/query.ts";
+import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, keepLatest, type StoredAttempt, type StoredHistory, storedSegmentHistory } from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
@@ -29,7 +29,7 @@ import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf
 import type { MeteredSql, Table } from "./metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
-/** Attempt records wait in memory at most this long before they are written. */
+/** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */
 export const HISTORY_FLUSH_MS = 1_000;
 /**
  * Most replay deliveries queued at once per replay and partition (fewer when half its triggers'
@@ -38,6 +38,14 @@ export const HISTORY_FLUSH_MS = 1_000;
 export const REPLAY_BATCH = 100;
 /** Segments read per step of a search or a replay. */
 const SEGMENTS_PER_READ = 16;
+/**
+ * Characters of stored events one history search decodes per partition and call before it answers with
+ * what it found and where it stopped (the next page goes on from there): a search that matches nothing
+ * must not decode every retained segment in one call.
+ */
+export const SEARCH_BUDGET_CHARS = 8 * 1024 * 1024;
+/** Characters of stored events a replay's dry run counts per partition; beyond, its count is a lower bound. */
+export const COUNT_BUDGET_CHARS = 32 * 1024 * 1024;
 /** While a replay runs the alarm comes back this soon, so a step that queued nothing is followed by another. */
 const REPLAY_WAKE_MS = 1_000;
 
@@ -132,7 +140,7 @@ export class History {
       const d = (h[trigger] ??= { s: state, a: [] });
       d.s = state;
       d.a.push(attempt);
-      if (d.a.length > ATTEMPTS_KEPT) d.a.splice(0, d.a.length - ATTEMPTS_KEPT);
+      keepLatest(d, ATTEMPTS_KEPT);
     });
   }
 
@@ -158,12 +166,22 @@ export class History {
     this.writer.soon();
   }
 
-  /** Write the gathered attempt records: one statement, one row per segment. */
+  /**
+   * Write the gathered attempt records: one row per segment, each within its row's room (in a shorter form
+   * when the full one does not fit: shared/history/record.ts). A segment leaves memory only once written;
+   * one whose write failed stays and is tried again, so no record is lost and no exception escapes.
+   */
   private write(): void {
-    if (this.dirty.size === 0) return;
-    const rows = [...this.dirty].map(([seq, h]): [number, string] => [seq, JSON.stringify(h)]);
-    this.dirty.clear();
-    this.host.log.recordHistories(rows);
+    for (const [seq, histories] of [...this.dirty]) {
+      try {
+        const room = this.host.log.historyRoom(seq);
+        if (room !== undefined) this.host.log.recordHistory(seq, storedSegmentHistory(histories, room));
+        this.dirty.delete(seq);
+      } catch (e) {
+        console.log(JSON.stringify({ level: "error", msg: "history not written, kept to try again", seq, error: (e as Error).message }));
+      }
+    }
+    if (this.dirty.size > 0) this.writer.soon();
   }
 
   /** The alarm's time for the next replay step (Infinity: none running). */
@@ -171,17 +189,24 @@ export class History {
     return this.running.size > 0 ? now + REPLAY_WAKE_MS : Infinity;
   }
 
-  /** This partition's retained events matching the query, newest first, below position `before` when given. */
-  search(q: HistoryQuery, before: number | null, limit: number, now: number): PartitionRow[] {
-    if (this.retentionMs <= 0) return [];
+  /**
+   * This partition's retained events matching the query, newest first, below position `before` when given;
+   * at most `limit`, and at most `budget` characters of segments read (then it says where it stopped).
+   */
+  search(q: HistoryQuery, before: number | null, limit: number, now: number, budget = SEARCH_BUDGET_CHARS): PartitionPage {
+    if (this.retentionMs <= 0) return { rows: [] };
     this.writer.now();
     const out: PartitionRow[] = [];
     const since = Math.max(q.since ?? -Infinity, now - this.retentionMs);
-    let below = before === null ? Infinity : segmentOf(before) + 1;
+    let below = before === null ? Infinity : Math.ceil(before / SEGMENT_EVENTS);
+    let decoded = 0;
     for (;;) {
       const rows = this.host.log.segmentsBefore(below, SEGMENTS_PER_READ);
       for (const row of rows) {
-        if (row.arrived_at < since) return out;
+        if (row.arrived_at < since) return { rows: out };
+        // Every segment read counts, decoded or skipped by `until`.
+        if (decoded >= budget) return { rows: out, stopped: { before: (row.seq + 1) * SEGMENT_EVENTS, at: row.arrived_at } };
+        decoded += row.events.length;
         if (q.until !== undefined && row.arrived_at > q.until) continue;
         const events = JSON.parse(row.events) as Record<string, unknown>[];
         const meta = JSON.parse(row.meta) as EventMeta[];
@@ -194,24 +219,33 @@ export class History {
           const history = histories[i] ?? initialHistory(meta[i].m);
           if (!matchesDelivery(history, q)) continue;
           out.push({ seq: pos, arrivedAt: row.arrived_at, record: eventRecord(e, row.arrived_at, history) });
-          if (out.length === limit) return out;
+          if (out.length === limit) return { rows: out };
         }
       }
-      if (rows.length < SEGMENTS_PER_READ) return out;
+      if (rows.length < SEGMENTS_PER_READ) return { rows: out };
       below = rows.at(-1)!.seq;
     }
   }
 
-  /** How many (event, trigger) deliveries a replay with this plan sends from this partition. */
-  count(plan: ReplayPlan): number {
+  /**
+   * How many (event, trigger) deliveries a replay with this plan sends from this partition; with `budget`,
+   * counted over at most that many characters of segments (`complete` false when it ran out).
+   */
+  count(plan: ReplayPlan, budget = Infinity): { matched: number; complete: boolean } {
     const filter = compileReplayFilter(plan);
     const triggers = this.host.triggers();
     let n = 0;
     let from = 0;
+    let decoded = 0;
     for (;;) {
       const rows = this.inRange(from);
-      for (const row of rows) if (inPlan(plan, row)) for (const e of eventsOf(row)) if (e.pos > from) n += replayTargets(plan, filter, e.event, e.history, triggers).length;
-      if (rows.length < SEGMENTS_PER_READ) return n;
+      for (const row of rows) {
+        if (!inPlan(plan, row)) continue;
+        if (decoded >= budget) return { matched: n, complete: false };
+        decoded += row.events.length;
+        for (const e of eventsOf(row)) if (e.pos > from) n += replayTargets(plan, filter, e.event, e.history, triggers).length;
+      }
+      if (rows.length < SEGMENTS_PER_READ) return { matched: n, complete: true };
       from = (rows.at(-1)!.seq + 1) * SEGMENT_EVENTS - 1;
     }
   }
@@ -225,7 +259,7 @@ export class History {
   /** Start a replay (again after a restart of the router: a replay of that name already stored goes on). */
   start(plan: ReplayPlan): void {
     if (this.host.sql.exec("SELECT 1 FROM replays WHERE name = ?", plan.name).toArray().length > 0) return;
-    const matched = this.count(plan);
+    const { matched } = this.count(plan);
     this.host.sql.exec("INSERT INTO replays (name, plan, matched) VALUES (?, ?, ?)", plan.name, JSON.stringify(plan), matched);
     this.running.set(plan.name, { plan, filter: compileReplayFilter(plan), scanned: false });
   }

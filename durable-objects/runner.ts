@@ -5,7 +5,7 @@
  */
 import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import { kafkaConsumers, mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
+import { mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
 import type { Runner } from "../shared/contracts/runner.ts";
 import { type Stub, stub } from "../clients/stubs.ts";
 import { brokerMetrics } from "../clients/partitions.ts";
@@ -23,9 +23,9 @@ export function runnerKey(kind: string, namespace: string, name: string, consume
   return consumer === 0 ? `${kind}/${namespace}/${name}` : `${kind}/${namespace}/${name}#${consumer}`;
 }
 
-/** How many objects run a resource: a KafkaSource's `spec.consumers`, else one. */
+/** How many objects run a resource: as its kind says (a KafkaSource's `spec.consumers`), else one. */
 export function runnerCount(m: Manifest): number {
-  return m.kind === "KafkaSource" ? kafkaConsumers(m.spec) : 1;
+  return kindByName(m.kind)?.consumers?.(m) ?? 1;
 }
 
 export function runnerStub(env: Env, kind: string, namespace: string, name: string, consumer = 0): Stub<Runner> {

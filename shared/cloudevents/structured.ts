@@ -80,8 +80,8 @@ function eventData(text: string, attributes: CloudEvent["attributes"], data?: Sp
   return { kind: "json", json: text.slice(data.start, data.end) };
 }
 
-/** The event object starting at `pos` (an opening brace). Syntax errors throw JsonSyntaxError. */
-function readEventObject(text: string, pos: number): ObjectRead {
+/** The event object starting at `pos` (an opening brace). Syntax errors throw JsonSyntaxError. `sized`: see validateEvent. */
+function readEventObject(text: string, pos: number, sized: boolean): ObjectRead {
   const attributes: CloudEvent["attributes"] = {};
   const seen = new Set<string>();
   let data: Span | undefined;
@@ -111,7 +111,7 @@ function readEventObject(text: string, pos: number): ObjectRead {
       pos = skipWhitespace(text, pos);
     }
   }
-  const invalid = validateEvent({ attributes });
+  const invalid = validateEvent({ attributes }, sized);
   if (invalid) return { result: invalid, end: pos };
   const eventDataOrError = eventData(text, attributes, data, base64);
   if (eventDataOrError && "status" in eventDataOrError) return { result: eventDataOrError, end: pos };
@@ -134,13 +134,16 @@ function expectContainer(text: string, pos: number, open: number, what: string):
   return text.charCodeAt(pos) === open ? null : afterSyntaxCheck(text, pos, badRequest(what));
 }
 
-/** One structured-mode JSON text -> event (also how the router reads back its own storage). */
-export function decodeStructured(text: string): CloudEvent | InputError {
+/**
+ * One structured-mode JSON text -> event (also how the router reads back its own storage, with `sized`
+ * false: events stored before a size limit existed still read back).
+ */
+export function decodeStructured(text: string, sized = true): CloudEvent | InputError {
   try {
     const start = skipWhitespace(text, 0);
     const notObject = expectContainer(text, start, CHAR.LBRACE, "a structured-mode event must be a JSON object");
     if (notObject) return notObject;
-    const { result, end } = readEventObject(text, start);
+    const { result, end } = readEventObject(text, start, sized);
     if ("status" in result) return afterSyntaxCheck(text, start, result);
     expectEnd(text, end);
     return result;
@@ -153,8 +156,8 @@ function inElement(error: InputError, index: number): InputError {
   return { ...error, field: error.field === undefined ? `[${index}]` : `[${index}].${error.field}` };
 }
 
-/** A batch (JSON array of events, possibly empty) holding at most `maxEvents` events. */
-export function decodeBatch(text: string, maxEvents: number): CloudEvent[] | InputError {
+/** A batch (JSON array of events, possibly empty) holding at most `maxEvents` events. `sized`: see decodeStructured. */
+export function decodeBatch(text: string, maxEvents: number, sized = true): CloudEvent[] | InputError {
   try {
     const start = skipWhitespace(text, 0);
     let pos = start;
@@ -169,7 +172,7 @@ export function decodeBatch(text: string, maxEvents: number): CloudEvent[] | Inp
         if (index === maxEvents) return { status: 413, error: `a batch may hold at most ${maxEvents} events` };
         const notObject = text.charCodeAt(pos) === CHAR.LBRACE ? null : badRequest("a batch element must be a JSON object");
         if (notObject) return afterSyntaxCheck(text, start, inElement(notObject, index));
-        const { result, end } = readEventObject(text, pos);
+        const { result, end } = readEventObject(text, pos, sized);
         if ("status" in result) return afterSyntaxCheck(text, start, inElement(result, index));
         if (index > 0 && result.attributes.specversion !== events[0].attributes.specversion) {
           const mixed = badRequest("all events of a batch must have the same specversion", "specversion");

@@ -1,5 +1,6 @@
 /** The core specification's rules for context attributes (CloudEvents 1.0 and 0.3). */
 import type { AttributeValue, CloudEvent, InputError } from "./event.ts";
+import { ATTRIBUTE_LIMITS, quoted, utf8Length, valueLimitOf } from "./limits.ts";
 import { isMediaType } from "./media-type.ts";
 
 export function badRequest(error: string, field?: string): InputError {
@@ -7,6 +8,8 @@ export function badRequest(error: string, field?: string): InputError {
 }
 
 const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
+/** A CloudEvents 0.3 Map key: letters of either case and digits (a header-name token in binary mode). */
+const MAP_KEY = /^[A-Za-z0-9]+$/;
 
 /** `[a-z0-9]+`, any length (20 is only a SHOULD), and never `data`. */
 export function isAttributeName(name: string): boolean {
@@ -68,8 +71,58 @@ const RULES: ReadonlyMap<string, ReadonlyMap<string, Rule>> = new Map([
 const REQUIRED = ["id", "source", "type"] as const;
 
 export function badAttributeName(name: string): InputError {
+  if (name.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(name, name);
   const problem = name === "data" ? "is reserved for the event's data" : "must be lower-case letters and digits only";
   return badRequest(`attribute name ${JSON.stringify(name)} ${problem}`, name);
+}
+
+function nameTooLong(name: string, field: string): InputError {
+  return badRequest(`attribute name ${quoted(name)} is longer than ${ATTRIBUTE_LIMITS.nameChars} characters`, field.length > ATTRIBUTE_LIMITS.nameChars ? quoted(field).slice(1, -1) : field);
+}
+
+/**
+ * UTF-8 bytes of a primitive value, or the refusal when over `limit`. Unless `exact`, a string short
+ * enough to be within the limit whatever it holds is not scanned: 3 bytes a code unit stand for it (the
+ * usual case, so the hot path scans nothing more). A string longer than the limit is refused unscanned.
+ */
+function valueBytes(field: string, value: string | number | boolean, limit: number, exact: boolean): number | InputError {
+  if (typeof value !== "string") return String(value).length;
+  if (!exact && value.length * 3 <= limit) return value.length * 3;
+  const bytes = value.length > limit ? Infinity : utf8Length(value);
+  return bytes <= limit ? bytes : badRequest(`attribute ${field} is longer than ${limit} bytes (UTF-8)`, field);
+}
+
+/**
+ * How many attributes `name` counts for (a 0.3 Map: one per entry) and the bytes of its names and values
+ * (at most that many unless `exact`); or the limit it breaks.
+ */
+function attributeSize(name: string, value: AttributeValue, exact: boolean): { count: number; bytes: number } | InputError {
+  if (name.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(name, name);
+  if (typeof value !== "object") {
+    const bytes = valueBytes(name, value, valueLimitOf(name), exact);
+    return typeof bytes === "number" ? { count: 1, bytes: name.length + bytes } : bytes;
+  }
+  let count = 0;
+  let bytes = name.length;
+  for (const key in value) {
+    const field = `${name}.${key}`;
+    if (key.length > ATTRIBUTE_LIMITS.nameChars) return nameTooLong(key, field);
+    const entry = valueBytes(field, value[key], ATTRIBUTE_LIMITS.valueBytes, exact);
+    if (typeof entry !== "number") return entry;
+    count++;
+    bytes += key.length + entry;
+  }
+  return { count, bytes };
+}
+
+/** Exact UTF-8 bytes of the names and values of `attributes` up to and including `last` (all within their limits). */
+function exactBytesThrough(attributes: CloudEvent["attributes"], last: string): number {
+  let bytes = 0;
+  for (const name in attributes) {
+    bytes += (attributeSize(name, attributes[name], true) as { bytes: number }).bytes;
+    if (name === last) return bytes;
+  }
+  return bytes;
 }
 
 function attributeError(name: string, value: AttributeValue, rule: Rule | undefined, mapsAllowed: boolean): InputError | null {
@@ -77,9 +130,10 @@ function attributeError(name: string, value: AttributeValue, rule: Rule | undefi
   if (typeof value === "object") {
     if (!mapsAllowed || rule) return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range${mapsAllowed ? "" : " (maps are CloudEvents 0.3 only)"}`, name);
     for (const key in value) {
-      // A key becomes part of a header name in binary mode (`ce-{name}-{key}`).
-      if (!isAttributeName(key)) return badRequest(`map attribute ${name} has key ${JSON.stringify(key)}: keys must be lower-case letters and digits`, `${name}.${key}`);
-      const error = attributeError(`${name}${key}`, value[key], undefined, false);
+      // 0.3 allows any case (its own example is `{"otherValue": 5}`); a key becomes part of a header name
+      // in binary mode (`ce-{name}-{key}`), where it arrives lower-cased.
+      if (!MAP_KEY.test(key)) return badRequest(`map attribute ${name} has key ${JSON.stringify(key)}: keys must be letters and digits`, `${name}.${key}`);
+      const error = attributeError(name, value[key], undefined, false);
       if (error) return { ...error, field: `${name}.${key}` };
     }
     return null;
@@ -99,8 +153,11 @@ function attributeError(name: string, value: AttributeValue, rule: Rule | undefi
   return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range`, name);
 }
 
-/** The first rule the event breaks, as a 400 naming the attribute; null when it is valid. */
-export function validateEvent(event: CloudEvent): InputError | null {
+/**
+ * The first rule the event breaks, as a 400 naming the attribute; null when it is valid. `sized: false`
+ * skips the size limits (limits.ts), for what the router reads back from its own storage.
+ */
+export function validateEvent(event: CloudEvent, sized = true): InputError | null {
   const attributes = event.attributes;
   const specversion = attributes.specversion;
   if (specversion === undefined) return badRequest("missing required attribute specversion", "specversion");
@@ -111,7 +168,24 @@ export function validateEvent(event: CloudEvent): InputError | null {
   for (const name of REQUIRED) {
     if (!Object.hasOwn(attributes, name)) return badRequest(`missing required attribute ${name}`, name);
   }
+  let count = 0;
+  let bytes = 0;
+  let exact = false;
   for (const name in attributes) {
+    if (sized) {
+      // Sizes first: nothing else scans a value longer than its limit.
+      const size = attributeSize(name, attributes[name], exact);
+      if ("status" in size) return size;
+      count += size.count;
+      bytes += size.bytes;
+      if (bytes > ATTRIBUTE_LIMITS.totalBytes && !exact) {
+        // The estimate is over: count exactly what came so far, and from here on.
+        exact = true;
+        bytes = exactBytesThrough(attributes, name);
+      }
+      if (count > ATTRIBUTE_LIMITS.count) return badRequest(`an event may have at most ${ATTRIBUTE_LIMITS.count} attributes (each entry of a map counts)`, name);
+      if (bytes > ATTRIBUTE_LIMITS.totalBytes) return badRequest(`the attributes of an event may take at most ${ATTRIBUTE_LIMITS.totalBytes} bytes together (names and values, UTF-8)`, name);
+    }
     const error = attributeError(name, attributes[name], rules.get(name), specversion === "0.3");
     if (error) return error;
   }

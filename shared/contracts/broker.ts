@@ -3,8 +3,9 @@
  * source, an EventTransform, a Sequence or a Parallel. Named `{ns}/{broker}`, then `{ns}/{broker}#p`
  * (shared/partitions.ts).
  */
+import type { Gate } from "../autoscaling/activator.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
-import type { HistoryQuery, PartitionRow } from "../history/query.ts";
+import type { HistoryQuery, PartitionPage } from "../history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../history/replay.ts";
 import type { BrokerMetrics, DeadLetter } from "../resources/broker-api.ts";
 import type { BrokerConfig } from "../resources/eventing.ts";
@@ -25,10 +26,10 @@ export interface BrokerRpc {
   deadLetters(limit?: number): DeadLetter[];
   /** Queue a kept dead letter again; false when it is gone (or its trigger is). */
   redeliver(id: number): Promise<boolean>;
-  /** This partition's retained events matching `query`, newest first, below position `before`. */
-  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionRow[];
-  /** How many deliveries a replay would send from this partition (a dry run). */
-  countReplay(plan: ReplayPlan): number;
+  /** This partition's retained events matching `query`, newest first, below position `before`, within a scan budget (durable-objects/history.ts). */
+  searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage;
+  /** How many deliveries a replay would send from this partition (a dry run, within a scan budget: `complete` false past it). */
+  countReplay(plan: ReplayPlan): { matched: number; complete: boolean };
   startReplay(plan: ReplayPlan): Promise<void>;
   stopReplay(name: string): void;
   replayProgress(name: string): ReplayProgress | null;
@@ -36,6 +37,8 @@ export interface BrokerRpc {
   queued(trigger: string, pkey: string): boolean;
   /** Between partitions after a growth: which of these (source, id) pairs this one holds in its dedup window. */
   seen(keys: { source: string; id: string }[]): boolean[];
+  /** The Autoscaler object's push of a gated trigger's gate: the target's ready replicas and capacity (the activator). */
+  gate(trigger: string, gate: Gate): void;
   /** The broker's own connection budget, so tests can check the limit by design. */
   connectionStats(): { open: number; peak: number };
 }

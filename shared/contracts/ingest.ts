@@ -3,7 +3,7 @@
  * (ingress, webhooks, sources, broker targets, replies) and the broker objects (clients/ingest.ts).
  */
 import type { CloudEvent } from "../cloudevents/event.ts";
-import type { PolicyRule } from "../policy/spec.ts";
+import type { PolicyRule, PolicyTarget } from "../policy/spec.ts";
 
 export type IngestResult =
   | { status: 202; accepted: number; duplicates: number }
@@ -27,10 +27,17 @@ export interface IngestTarget {
   name: string;
 }
 
+/** Where a producer posts: a Broker, or the address of an EventTransform, a Sequence or a Parallel. */
+export interface Addressable {
+  kind: PolicyTarget;
+  namespace: string;
+  name: string;
+}
+
 /**
  * A producer from outside the router, as the caller established it: its request's bearer token, and the
  * EventPolicy decision for it. The caller decides (a token is verified in workers/, a source the router
- * runs is allowed by name); the ingest client asks it only when policies apply to the broker.
+ * runs is allowed by name); the ingest client asks it only when policies apply to the broker or address.
  */
 export interface Admission {
   /**
@@ -38,6 +45,6 @@ export interface Admission {
    * against its shared ingress token when no EventPolicy applies. The router's own sources pass none.
    */
   producer?: { bearer: string | undefined };
-  /** Whether every event may enter `broker` under its applying `rules`: null, or the refusal. */
-  decide(broker: IngestTarget, rules: PolicyRule[], events: CloudEvent[]): Promise<PolicyRefusal | null>;
+  /** Whether every event may enter `target` under its applying `rules`: null, or the refusal. */
+  decide(target: Addressable, rules: PolicyRule[], events: CloudEvent[]): Promise<PolicyRefusal | null>;
 }

@@ -29,6 +29,15 @@ export interface PartitionRow {
 }
 
 /**
+ * A partition's answer: its rows, and, when its scan budget ran out before `limit` rows were found, where
+ * it stopped: every retained event from `before` up was looked at, the oldest of them received at `at`.
+ */
+export interface PartitionPage {
+  rows: PartitionRow[];
+  stopped?: { before: number; at: number };
+}
+
+/**
  * Per partition, where the next page starts: below this seq; 0 when the partition has nothing more, null
  * when it has not been read yet.
  */
@@ -43,6 +52,20 @@ export function parseRfc3339(text: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/** `since` and `until` (RFC 3339, as epoch ms) from a query string; each mistake is added to `causes`. */
+export function timeRange(params: URLSearchParams, causes: FieldError[]): { since?: number; until?: number } {
+  const range: { since?: number; until?: number } = {};
+  for (const field of ["since", "until"] as const) {
+    const v = params.get(field);
+    if (v === null) continue;
+    const ms = parseRfc3339(v);
+    if (ms === null) causes.push({ field, message: `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z (got ${JSON.stringify(v)})` });
+    else range[field] = ms;
+  }
+  if (range.since !== undefined && range.until !== undefined && range.since > range.until) causes.push({ field: "until", message: "must not be before since" });
+  return range;
+}
+
 export type ParsedQuery = { query: HistoryQuery; limit: number; continueToken?: string } | { causes: FieldError[] };
 
 /** The query string's fields, checked: every mistake is a cause naming its parameter. */
@@ -53,14 +76,7 @@ export function parseHistoryQuery(params: URLSearchParams): ParsedQuery {
     const v = params.get(field);
     if (v !== null) query[field] = v;
   }
-  for (const field of ["since", "until"] as const) {
-    const v = params.get(field);
-    if (v === null) continue;
-    const ms = parseRfc3339(v);
-    if (ms === null) causes.push({ field, message: `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z (got ${JSON.stringify(v)})` });
-    else query[field] = ms;
-  }
-  if (query.since !== undefined && query.until !== undefined && query.since > query.until) causes.push({ field: "until", message: "must not be before since" });
+  Object.assign(query, timeRange(params, causes));
   const state = params.get("state");
   if (state !== null) {
     if ((DELIVERY_STATES as readonly string[]).includes(state)) query.state = state as DeliveryState;
@@ -104,15 +120,19 @@ export function decodeContinue(token: string, query: HistoryQuery): { cursors: C
 /**
  * One page out of the partitions' pages (each at most `limit` rows, newest first): the newest `limit` rows
  * over all, and where each partition continues. A partition that answered fewer than `limit` rows and had
- * all of them taken is done.
+ * all of them taken is done, unless its scan budget stopped it: it continues where it stopped. Rows older
+ * than where a stopped partition got to wait for a later page (that partition may still hold newer ones),
+ * so a page may hold fewer than `limit` items, even none, and still have a `continue`.
  */
-export function mergePages(pages: PartitionRow[][], cursors: Cursors, limit: number): { items: EventRecord[]; cursors: Cursors } {
-  const all = pages.flatMap((rows, partition) => rows.map((row) => ({ ...row, partition })));
+export function mergePages(pages: PartitionPage[], cursors: Cursors, limit: number): { items: EventRecord[]; cursors: Cursors } {
+  const frontier = Math.max(-Infinity, ...pages.flatMap((page) => (page.stopped ? [page.stopped.at] : [])));
+  const all = pages.flatMap((page, partition) => page.rows.filter((row) => row.arrivedAt >= frontier).map((row) => ({ ...row, partition })));
   all.sort((a, b) => b.arrivedAt - a.arrivedAt || a.partition - b.partition || b.seq - a.seq);
   const taken = all.slice(0, limit);
-  const next = pages.map((rows, p) => {
+  const next = pages.map(({ rows, stopped }, p) => {
     const mine = taken.filter((r) => r.partition === p);
     if (cursors[p] === 0) return 0;
+    if (mine.length === rows.length && stopped) return stopped.before;
     if (mine.length === rows.length && rows.length < limit) return 0;
     return mine.length > 0 ? mine[mine.length - 1].seq : (cursors[p] ?? null);
   });

@@ -14,8 +14,9 @@ export const DELIVERY_STATES: readonly DeliveryState[] = ["pending", "retrying",
  */
 export type StoredAttempt = [number, number | null, number, string | null, string?];
 
-/** Per trigger the event matched: its state and attempts. */
-export type StoredHistory = Record<string, { s: DeliveryState; a: StoredAttempt[] }>;
+/** Per trigger the event matched: its state, its latest attempts, and how many earlier ones are not kept (`o`). */
+export type StoredHistory = Record<string, StoredDelivery>;
+export type StoredDelivery = { s: DeliveryState; a: StoredAttempt[]; o?: number };
 
 /** Longest error text kept per attempt. */
 export const ATTEMPT_ERROR_CHARS = 200;
@@ -37,6 +38,8 @@ export interface DeliveryView {
   trigger: string;
   state: DeliveryState;
   attempts: AttemptView[];
+  /** Earlier attempts not kept (the latest ones are), so that every attempt is counted. */
+  attemptsOmitted?: number;
 }
 
 export interface EventRecord {
@@ -60,7 +63,7 @@ export function eventRecord(event: Record<string, unknown>, arrivedAt: number, s
   return {
     event,
     receivedAt: new Date(arrivedAt).toISOString(),
-    deliveries: Object.entries(stored).map(([trigger, d]) => ({ trigger, state: d.s, attempts: d.a.map(attemptView) })),
+    deliveries: Object.entries(stored).map(([trigger, d]) => ({ trigger, state: d.s, attempts: d.a.map(attemptView), ...(d.o ? { attemptsOmitted: d.o } : {}) })),
   };
 }
 
@@ -72,4 +75,42 @@ function attemptView([at, status, durationMs, error, flags]: StoredAttempt): Att
     else if (flag.startsWith("r:")) view.replay = flag.slice(2);
   }
   return view;
+}
+
+/** Keep a delivery's latest `n` attempts, counting the others as omitted. */
+export function keepLatest(d: StoredDelivery, n: number): void {
+  if (d.a.length <= n) return;
+  d.o = (d.o ?? 0) + d.a.length - n;
+  d.a.splice(0, d.a.length - n);
+}
+
+/**
+ * Ever shorter forms of a segment's histories, tried in turn until one fits its row: fewer attempts kept
+ * per delivery (the others counted as omitted) and shorter error texts, down to each delivery's state and
+ * attempt count alone. [attempts kept, error characters kept].
+ */
+export const HISTORY_FORMS: readonly [number, number][] = [[ATTEMPTS_KEPT, ATTEMPT_ERROR_CHARS], [10, ATTEMPT_ERROR_CHARS], [3, 60], [1, 0], [0, 0]];
+
+/**
+ * A segment's histories (by event index) as the JSON to store: the first form of HISTORY_FORMS within
+ * `maxBytes` of UTF-8, else the shortest. Nothing is dropped without being counted: a state always stays,
+ * and attempts not kept add to the delivery's omitted count.
+ */
+export function storedSegmentHistory(histories: Record<string, StoredHistory>, maxBytes: number): string {
+  let json = "";
+  for (const [kept, errorChars] of HISTORY_FORMS) {
+    const form: Record<string, StoredHistory> = {};
+    for (const [index, h] of Object.entries(histories)) {
+      form[index] = Object.fromEntries(
+        Object.entries(h).map(([trigger, d]) => {
+          const copy: StoredDelivery = { ...d, a: d.a.map((a) => (a[3] === null || a[3].length <= errorChars ? a : ([...a.slice(0, 3), errorChars > 0 ? a[3].slice(0, errorChars) : null, ...a.slice(4)] as StoredAttempt))) };
+          keepLatest(copy, kept);
+          return [trigger, copy];
+        }),
+      );
+    }
+    json = JSON.stringify(form);
+    if (new TextEncoder().encode(json).length <= maxBytes) return json;
+  }
+  return json;
 }

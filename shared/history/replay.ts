@@ -43,6 +43,12 @@ export interface ReplayProgress {
   done: boolean;
 }
 
+/** That the broker and the triggers a Replay names exist (`triggers`: the broker's trigger names, null when there is no broker). */
+export function replayReferences(spec: ReplaySpec, triggers: string[] | null): FieldError[] {
+  if (triggers === null) return [{ field: "spec.broker", message: `broker "${spec.broker}" does not exist` }];
+  return (spec.triggers ?? []).flatMap((t, i) => (triggers.includes(t) ? [] : [{ field: `spec.triggers[${i}]`, message: `broker "${spec.broker}" has no trigger "${t}"` }]));
+}
+
 /** The spec's own checks (that the broker and triggers exist is the control plane's to check). */
 export function validateReplay(m: Manifest): FieldError[] {
   const spec = (m.spec ?? {}) as Partial<Record<keyof ReplaySpec, unknown>>;

@@ -10,7 +10,7 @@
  * - Any other write (create, replace, merge patch) makes its manager own the fields it changed, and takes
  *   them from the others.
  */
-import { isObject } from "./merge-patch.ts";
+import { defineOwn, isObject } from "./merge-patch.ts";
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -40,13 +40,17 @@ export function leaves(object: Obj): Path[] {
 }
 
 const key = (p: Path) => JSON.stringify(p);
-const get = (o: unknown, p: Path): unknown => p.reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), o);
+/** Own members only, and new members defined as data, so that no key (`__proto__` included) reaches a prototype. */
+const get = (o: unknown, p: Path): unknown => p.reduce<unknown>((v, k) => (isObject(v) && Object.hasOwn(v, k) ? v[k] : undefined), o);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 function set(o: Obj, p: Path, value: unknown): void {
   let at = o;
-  for (const k of p.slice(0, -1)) at = (isObject(at[k]) ? at[k] : (at[k] = {})) as Obj;
-  at[p[p.length - 1]] = value;
+  for (const k of p.slice(0, -1)) {
+    if (!isObject(get(at, [k]))) defineOwn(at, k, {});
+    at = at[k] as Obj;
+  }
+  defineOwn(at, p[p.length - 1], value);
 }
 
 /** Removes the field, and the objects it leaves empty below the top level (`spec` itself stays). */

@@ -1,5 +1,5 @@
 /**
- * The decision at a broker's ingress once the sender is known (a verified token's `sub`, or a source the
+ * The decision at a broker's ingress once the sender is known (a verified token's `sub` and issuer, or a source the
  * router runs): every event of the request must be allowed by some applying policy whose `from` names the
  * sender and whose filters the event passes (Knative: policies add up; a policy's filters all apply).
  * One refused event refuses the whole request, so that nothing of it is stored.
@@ -9,7 +9,12 @@ import type { Admission, PolicyRefusal } from "../contracts/ingest.ts";
 import { type CompiledFilter, compileTriggerFilter } from "../filters/knative.ts";
 import type { PolicyRule, SourceIdentity } from "./spec.ts";
 
-export type Sender = { sub: string } | { source: SourceIdentity };
+/**
+ * Who sends to an addressable, as its EventPolicies name producers: a verified token's `sub` and `iss`
+ * (`onlyIssuer`: OIDC_ISSUERS lists that issuer alone), or a source the router runs. (Delivery's sender is
+ * DeliverySender, durable-objects/broker-sender.ts.)
+ */
+export type Sender = { sub: string; iss: string; onlyIssuer: boolean } | { source: SourceIdentity };
 
 export type PolicyDecision = { allowed: true } | { allowed: false; reason: "sender_not_allowed" | "event_not_allowed"; error: string; index?: number };
 
@@ -19,7 +24,8 @@ export function subMatches(pattern: string, sub: string): boolean {
 }
 
 export function senderMatches(rule: PolicyRule, sender: Sender): boolean {
-  if ("sub" in sender) return rule.subs.some((p) => subMatches(p, sender.sub));
+  // A sub is tied to the issuer that signs it: another trusted issuer may hand out the same sub to anyone.
+  if ("sub" in sender) return rule.subjects.some((s) => subMatches(s.sub, sender.sub) && (s.issuer === undefined ? sender.onlyIssuer : s.issuer === sender.iss));
   const s = sender.source;
   return rule.sources.some((r) => r.kind === s.kind && r.namespace === s.namespace && r.name === s.name);
 }
@@ -39,13 +45,13 @@ function filterOf(rule: PolicyRule): CompiledFilter {
 }
 
 function senderName(sender: Sender): string {
-  return "sub" in sender ? `sub ${JSON.stringify(sender.sub)}` : `${sender.source.kind} ${sender.source.namespace}/${sender.source.name}`;
+  return "sub" in sender ? `sub ${JSON.stringify(sender.sub)} of ${sender.iss}` : `${sender.source.kind} ${sender.source.namespace}/${sender.source.name}`;
 }
 
 export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): PolicyDecision {
   const mine = rules.filter((r) => senderMatches(r, sender));
   // Anyone can hold a valid token of a public issuer (GitHub's): a stranger learns nothing of the policies.
-  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send to this broker by its EventPolicies` };
+  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send here by the EventPolicies that apply` };
   for (let i = 0; i < events.length; i++) {
     if (mine.some((r) => filterOf(r)(events[i]) !== "fail")) continue;
     const e = events[i].attributes;
@@ -67,5 +73,5 @@ export function refusalOf(decision: PolicyDecision): PolicyRefusal | null {
 
 /** A source the router runs hands its events over as itself: the EventPolicies naming it in `from.ref` allow them. */
 export function sourceAdmission(source: SourceIdentity): Admission {
-  return { decide: async (_broker, rules, events) => refusalOf(admit(rules, { source }, events)) };
+  return { decide: async (_target, rules, events) => refusalOf(admit(rules, { source }, events)) };
 }

@@ -1,13 +1,15 @@
 /**
- * Knative's EventPolicy (eventing.knative.dev/v1alpha1): which senders may post to which brokers.
- * `spec.to` names brokers (a `ref`, or a label `selector`; empty: every broker of the namespace),
- * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, or a `ref` to a source the router
- * runs), `spec.filters` are Knative's filters an event must pass. Validation, which brokers a policy
+ * Knative's EventPolicy (eventing.knative.dev/v1alpha1): which senders may post to which addressables.
+ * `spec.to` names Brokers, EventTransforms, Sequences, Parallels, RequestReplies and JobSinks (a `ref`,
+ * or a label `selector`; empty: every one of the namespace),
+ * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, with the `issuer` that signs it, or a
+ * `ref` to a source the router runs), `spec.filters` are Knative's filters an event must pass. Validation, which addressables a policy
  * applies to, and the rule the ingress checks (shared/policy/admit.ts).
  */
 import type { FieldError } from "../delivery/policy.ts";
 import { compileTriggerFilter } from "../filters/knative.ts";
 import type { Manifest } from "../resources/manifest.ts";
+import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export interface PolicyRef {
   apiVersion?: string;
@@ -31,7 +33,11 @@ export interface PolicySelector {
 
 export interface EventPolicySpec {
   to?: { ref?: PolicyRef; selector?: PolicySelector }[];
-  from?: { ref?: PolicyRef; sub?: string }[];
+  /**
+   * `issuer` (our addition to Knative's schema, which trusts one issuer): the `iss` whose tokens prove the
+   * `sub`. Without it a `sub` names a sender only while OIDC_ISSUERS lists a single issuer.
+   */
+  from?: { ref?: PolicyRef; sub?: string; issuer?: string }[];
   filters?: unknown[];
 }
 
@@ -45,16 +51,31 @@ export interface SourceIdentity {
 /** What the ingress checks for one applying policy: its routing-table entry. */
 export interface PolicyRule {
   name: string;
-  subs: string[];
+  subjects: { sub: string; issuer?: string }[];
   sources: SourceIdentity[];
   filters?: unknown[];
 }
 
-export const BROKER_GROUP = "eventing.knative.dev";
+/** The addressables a policy's `to` may name (what the router takes events at), with their API groups. */
+export const POLICY_TARGETS = {
+  Broker: "eventing.knative.dev",
+  EventTransform: "eventing.knative.dev",
+  Sequence: "flows.knative.dev",
+  Parallel: "flows.knative.dev",
+  RequestReply: "eventing.knative.dev",
+  JobSink: "sinks.knative.dev",
+} as const;
+export type PolicyTarget = keyof typeof POLICY_TARGETS;
+const TARGET_NAMES = Object.keys(POLICY_TARGETS).join(", ");
 
-/** Knative's audience of a broker's ingress (`status.address.audience`): the `aud` tokens must carry. */
-export function brokerAudience(namespace: string, name: string): string {
-  return `${BROKER_GROUP}/broker/${namespace}/${name}`;
+/** Knative's audience of an addressable (`status.address.audience`, `{group}/{kind}/{namespace}/{name}`, as `auth.GetAudience` makes it): the `aud` tokens must carry. */
+export function audienceOf(kind: PolicyTarget, namespace: string, name: string): string {
+  return `${POLICY_TARGETS[kind]}/${kind.toLowerCase()}/${namespace}/${name}`;
+}
+
+/** Whether an `aud` is an addressable's audience: a token naming one is meant for its ingress, not the management API. */
+export function isAddressAudience(aud: string): boolean {
+  return Object.entries(POLICY_TARGETS).some(([kind, group]) => aud.startsWith(`${group}/${kind.toLowerCase()}/`));
 }
 
 /** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
@@ -88,7 +109,7 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
     if (entry.ref !== undefined) {
       const ref = entry.ref;
       if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
-      if (!isObject(ref) || !isBrokerKind(ref.kind, ref.apiVersion)) causes.push({ field: `${path}.ref.kind`, message: `must be Broker (${BROKER_GROUP}/v1): policies apply at broker ingress` });
+      if (!isObject(ref) || !isTargetKind(ref.kind, ref.apiVersion)) causes.push({ field: `${path}.ref.kind`, message: `must be one of ${TARGET_NAMES}: policies apply where the router takes events` });
       if (isObject(ref) && ref.namespace !== undefined && ref.namespace !== m.metadata.namespace) causes.push({ field: `${path}.ref.namespace`, message: "must be the policy's own namespace" });
     } else {
       causes.push(...validateSelector(entry.selector, `${path}.selector`));
@@ -105,8 +126,10 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
     if (entry.sub !== undefined) {
       if (typeof entry.sub !== "string" || entry.sub === "") causes.push({ field: `${path}.sub`, message: "must be a non-empty string" });
       else if (entry.sub.indexOf("*") !== -1 && entry.sub.indexOf("*") !== entry.sub.length - 1) causes.push({ field: `${path}.sub`, message: "may hold `*` only as its last character" });
+      if (entry.issuer !== undefined && !isSecureEndpoint(entry.issuer)) causes.push({ field: `${path}.issuer`, message: `must be an issuer URL as its tokens' iss gives it: it ${SECURE_ENDPOINT_RULE}` });
       return;
     }
+    if (entry.issuer !== undefined) causes.push({ field: `${path}.issuer`, message: "goes with sub only: a source the router runs needs no token" });
     const ref = entry.ref;
     if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
     const known = isObject(ref) && sourceKinds.some((k) => k.kind === ref.kind && (ref.apiVersion === undefined || groupOf(String(ref.apiVersion)) === k.group));
@@ -119,14 +142,14 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
   return causes;
 }
 
-function isBrokerKind(kind: unknown, apiVersion: unknown): boolean {
-  return kind === "Broker" && (apiVersion === undefined || groupOf(String(apiVersion)) === BROKER_GROUP);
+function isTargetKind(kind: unknown, apiVersion: unknown): boolean {
+  return Object.hasOwn(POLICY_TARGETS, String(kind)) && (apiVersion === undefined || groupOf(String(apiVersion)) === POLICY_TARGETS[kind as PolicyTarget]);
 }
 
 function validateSelector(value: unknown, path: string): FieldError[] {
   if (!isObject(value)) return [{ field: path, message: "must be an object" }];
   const causes: FieldError[] = [];
-  if (value.kind !== undefined && !isBrokerKind(value.kind, value.apiVersion)) causes.push({ field: `${path}.kind`, message: `must be Broker (${BROKER_GROUP}/v1)` });
+  if (value.kind !== undefined && !isTargetKind(value.kind, value.apiVersion)) causes.push({ field: `${path}.kind`, message: `must be one of ${TARGET_NAMES}` });
   if (value.matchLabels !== undefined && (!isObject(value.matchLabels) || Object.values(value.matchLabels).some((v) => typeof v !== "string"))) {
     causes.push({ field: `${path}.matchLabels`, message: "must map label keys to string values" });
   }
@@ -144,13 +167,16 @@ function validateSelector(value: unknown, path: string): FieldError[] {
   return causes;
 }
 
-/** Whether a policy applies to a broker (same namespace; no `to`: every broker of it). */
-export function appliesTo(policy: Manifest<EventPolicySpec>, broker: Pick<Manifest, "metadata">): boolean {
-  if (policy.metadata.namespace !== broker.metadata.namespace) return false;
+/**
+ * Whether a policy applies to an addressable (a POLICY_TARGETS kind of the same namespace; no `to`: every
+ * one of it). A `ref` names a kind and a name; a selector without a kind selects by labels among every kind.
+ */
+export function appliesTo(policy: Manifest<EventPolicySpec>, target: Pick<Manifest, "kind" | "metadata">): boolean {
+  if (policy.metadata.namespace !== target.metadata.namespace || !Object.hasOwn(POLICY_TARGETS, target.kind)) return false;
   const to = policy.spec.to ?? [];
   if (to.length === 0) return true;
-  const labels = broker.metadata.labels ?? {};
-  return to.some((t) => (t.ref ? t.ref.name === broker.metadata.name : selectorMatches(t.selector!, labels)));
+  const labels = target.metadata.labels ?? {};
+  return to.some((t) => (t.ref ? t.ref.kind === target.kind && t.ref.name === target.metadata.name : (t.selector!.kind ?? target.kind) === target.kind && selectorMatches(t.selector!, labels)));
 }
 
 /** Kubernetes' LabelSelector: every matchLabels pair and every expression must hold. */
@@ -179,7 +205,7 @@ export function policyRule(policy: Manifest<EventPolicySpec>): PolicyRule {
   const ns = policy.metadata.namespace!;
   return {
     name: policy.metadata.name,
-    subs: from.flatMap((f) => (f.sub === undefined ? [] : [f.sub])),
+    subjects: from.flatMap((f) => (f.sub === undefined ? [] : [f.issuer === undefined ? { sub: f.sub } : { sub: f.sub, issuer: f.issuer }])),
     sources: from.flatMap((f) => (f.ref ? [{ kind: f.ref.kind, namespace: f.ref.namespace ?? ns, name: f.ref.name }] : [])),
     ...(policy.spec.filters?.length ? { filters: policy.spec.filters } : {}),
   };

@@ -16,7 +16,7 @@ import { type DeliverySpec, type Destination, type FieldError, validateDelivery 
 import { compileJsonata } from "../transforms/jsonata.ts";
 import { addressChannel, type CompositionKind, type TransformSpec } from "./composition-address.ts";
 import { type ResolveContext, resolveDestination, type Target, targetUrl, validateDestination } from "./destination.ts";
-import { type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM, type TriggerConfig } from "./eventing.ts";
+import { BROKER_ANNOTATIONS, type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM, ingressTokenCauses, type TriggerConfig } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 import type { SinkEntry } from "./sources.ts";
 
@@ -51,7 +51,7 @@ function expressionCauses(value: unknown, path: string): FieldError[] {
 
 export function validateEventTransform(m: Manifest<EventTransformSpec>): FieldError[] {
   const spec = m.spec ?? {};
-  const causes = expressionCauses(spec.jsonata?.expression, "spec.jsonata.expression");
+  const causes = [...ingressTokenCauses(m), ...expressionCauses(spec.jsonata?.expression, "spec.jsonata.expression")];
   causes.push(...validateDestination(spec.sink, "spec.sink", false));
   const reply = spec.reply;
   if (reply !== undefined) {
@@ -74,7 +74,7 @@ function deliveryCauses(delivery: unknown, path: string): FieldError[] {
 
 export function validateSequence(m: Manifest<SequenceSpec>): FieldError[] {
   const spec = m.spec ?? {};
-  const causes = hopCauses(spec.steps, "spec.steps", "step");
+  const causes = [...ingressTokenCauses(m), ...hopCauses(spec.steps, "spec.steps", "step")];
   (spec.steps ?? []).forEach((step, i) => {
     const { delivery, ...destination } = step ?? {};
     causes.push(...validateDestination(destination, `spec.steps[${i}]`, true), ...deliveryCauses(delivery, `spec.steps[${i}].delivery`));
@@ -85,7 +85,7 @@ export function validateSequence(m: Manifest<SequenceSpec>): FieldError[] {
 
 export function validateParallel(m: Manifest<ParallelSpec>): FieldError[] {
   const spec = m.spec ?? {};
-  const causes = hopCauses(spec.branches, "spec.branches", "branch");
+  const causes = [...ingressTokenCauses(m), ...hopCauses(spec.branches, "spec.branches", "branch")];
   (spec.branches ?? []).forEach((b, i) => {
     const at = `spec.branches[${i}]`;
     causes.push(
@@ -125,12 +125,14 @@ export function compositionChannels(m: Manifest, ctx: ResolveContext): Channel[]
   const kind = m.kind as CompositionKind;
   const ns = m.metadata.namespace!;
   const base = addressChannel(kind, m.metadata.name);
+  const token = m.metadata.annotations?.[BROKER_ANNOTATIONS.ingressTokenSecret];
   const channels: Channel[] = [];
   const channel = (name: string, triggers: TriggerConfig[]): SinkEntry => {
     const entry = { namespace: ns, name };
-    // The address deduplicates (source, id) as a broker's ingress does; inner hops must not: a Parallel's
-    // branches may reply with the same event.
-    channels.push({ entry, config: { ...entry, backlogLimit: DEFAULT_BACKLOG_LIMIT, dedupWindowMs: name === base ? DEFAULT_DEDUP_WINDOW_MS : 0, triggers } });
+    // The address deduplicates (source, id) as a broker's ingress does, and takes its ingress token; inner
+    // hops must not deduplicate: a Parallel's branches may reply with the same event.
+    const address = name === base ? { dedupWindowMs: DEFAULT_DEDUP_WINDOW_MS, ...(token ? { ingressTokenSecret: token } : {}) } : { dedupWindowMs: 0 };
+    channels.push({ entry, config: { ...entry, backlogLimit: DEFAULT_BACKLOG_LIMIT, ...address, triggers } });
     return entry;
   };
   const hop = (name: string, subscriber: Target, delivery: DeliverySpec | undefined, reply: SinkEntry | null): TriggerConfig => {

@@ -56,6 +56,12 @@ export const MAX_RETENTION_LIMIT = 1_000_000;
 export const DEFAULT_PARALLELISM = 50;
 export const MAX_PARALLELISM = 1000;
 
+/** The ingress-token annotation, which a Broker and the address of an EventTransform, Sequence or Parallel take. */
+export function ingressTokenCauses(m: Pick<Manifest, "metadata">): FieldError[] {
+  const secret = m.metadata.annotations?.[BROKER_ANNOTATIONS.ingressTokenSecret];
+  return secret !== undefined && !isSecretName(secret) ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE }] : [];
+}
+
 export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
   const a = m.metadata.annotations ?? {};
   const causes = validateDelivery(m.spec?.delivery, "spec.delivery");
@@ -64,10 +70,7 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
   if (backlog !== undefined && !isIntIn(backlog, 1, MAX_BACKLOG_LIMIT)) {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.backlogLimit}`, message: `must be an integer from 1 to ${MAX_BACKLOG_LIMIT}` });
   }
-  const secret = a[BROKER_ANNOTATIONS.ingressTokenSecret];
-  if (secret !== undefined && !isSecretName(secret)) {
-    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE });
-  }
+  causes.push(...ingressTokenCauses(m));
   const partitions = a[BROKER_ANNOTATIONS.partitions];
   if (partitions !== undefined && !isIntIn(partitions, 1, MAX_PARTITIONS)) {
     causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.partitions}`, message: `must be an integer from 1 to ${MAX_PARTITIONS}` });
@@ -186,6 +189,11 @@ export interface TriggerConfig {
    * channel); else the broker or channel named (a flow's next step).
    */
   reply?: { namespace: string; name: string } | null;
+  /**
+   * The ScaledObject (same namespace) that scales this trigger's subscriber from it: its deliveries wait
+   * for a ready replica and within its capacity (shared/autoscaling/activator.ts). Absent: not gated.
+   */
+  activator?: { scaledObject: string };
 }
 
 export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret" | "retentionMs" | "retentionLimit"> {

@@ -66,8 +66,40 @@ export interface ParsedManifest {
   duplicates: string[];
 }
 
+/** Why a body is not a manifest: the message, its status, and for a refused field name each field's path. */
+export interface BodyError {
+  error: string;
+  status: 400 | 415;
+  causes?: FieldError[];
+}
+
+/**
+ * Keys that name JavaScript's object machinery. No manifest field has these names, and a merge that wrote
+ * one could change every object of the isolate, so a body holding one anywhere is refused before any use.
+ */
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Field paths (`spec.__proto__`, `spec.filters[0].exact.constructor`) of every prototype key in a parsed body. */
+export function prototypeKeys(value: unknown, path = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => prototypeKeys(item, `${path}[${i}]`));
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const field = path === "" ? key : `${path}.${key}`;
+    return PROTOTYPE_KEYS.has(key) ? [field] : prototypeKeys(v, field);
+  });
+}
+
 /** One JSON or YAML document from a request body, or the reason it is not one (415 for other media types). */
-export function parseManifestBody(contentType: string | null, text: string): ParsedManifest | { error: string; status: 400 | 415 } {
+export function parseManifestBody(contentType: string | null, text: string): ParsedManifest | BodyError {
+  const parsed = parseDocumentBody(contentType, text);
+  if ("error" in parsed) return parsed;
+  const forbidden = prototypeKeys(parsed.value);
+  if (forbidden.length === 0) return parsed;
+  const message = `field names __proto__, constructor and prototype are not allowed: ${forbidden.join(", ")}`;
+  return { error: message, status: 400, causes: forbidden.map((field) => ({ field, message: "field name not allowed" })) };
+}
+
+function parseDocumentBody(contentType: string | null, text: string): ParsedManifest | BodyError {
   const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
   if (type === "application/json" || type.endsWith("+json")) {
     let value: unknown;

@@ -1,20 +1,13 @@
 /**
  * Knative's EventTransform expressions: JSONata (the `jsonata` package) over the whole event as structured
  * JSON, whose result must be a CloudEvent. An expression is compiled once (per configuration) and each run
- * is bounded: Workers' clock does not move while code computes, so JSONata's own timeout cannot stop a
- * runaway expression there; a budget of evaluation steps (every node JSONata evaluates counts one), a
- * stack depth and a sequence length can, deterministically.
+ * is bounded by the work it does (./jsonata-bounds.ts), its regular expressions on RE2.
  */
 import jsonata from "jsonata";
 import { decodeStructured, encodeStructured } from "../cloudevents/index.ts";
+import { bound, JSONATA_OPTIONS, unsupportedRegex } from "./jsonata-bounds.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
 
-/** Nodes one run may evaluate: 100,000 is some 100 ms of CPU in workerd; the documented examples take a few hundred. */
-export const MAX_STEPS = 100_000;
-/** Nested evaluations (recursion) one run may reach. */
-export const MAX_DEPTH = 500;
-/** Items one sequence may hold (a range such as [1..1e7] is refused at once). */
-export const MAX_SEQUENCE = 100_000;
 /** Longest expression accepted. */
 export const MAX_EXPRESSION_LENGTH = 64 * 1024;
 
@@ -28,15 +21,6 @@ export interface CompiledJsonata {
 /** A JSONata error object: `code`, `message`, and where it applies `position` (a character offset). */
 type RawError = { code?: string; message?: string; position?: number; token?: string };
 
-const STEPS = Symbol("steps");
-type Frame = { base: Record<symbol, number> };
-
-function countStep(_expr: unknown, _input: unknown, environment: Frame): void {
-  const base = environment.base;
-  base[STEPS] = (base[STEPS] ?? 0) + 1;
-  if (base[STEPS] > MAX_STEPS) throw { code: "U1001", message: `the expression ran too long: more than ${MAX_STEPS} evaluation steps` };
-}
-
 function describe(e: RawError, kind: JsonataError["kind"]): JsonataError {
   const where = typeof e.position === "number" ? ` (at position ${e.position})` : "";
   const code = e.code ? `${e.code}: ` : "";
@@ -47,11 +31,13 @@ export function compileJsonata(expression: string): CompiledJsonata | { error: J
   if (expression.length > MAX_EXPRESSION_LENGTH) return { error: { kind: "parse", message: `is longer than ${MAX_EXPRESSION_LENGTH} characters` } };
   let compiled: ReturnType<typeof jsonata>;
   try {
-    compiled = jsonata(expression, { stack: MAX_DEPTH, sequence: MAX_SEQUENCE } as never);
+    compiled = jsonata(expression, JSONATA_OPTIONS);
   } catch (e) {
     return { error: describe(e as RawError, "parse") };
   }
-  compiled.assign(Symbol.for("jsonata.__evaluate_entry") as never, countStep);
+  const regex = unsupportedRegex(compiled.ast());
+  if (regex) return { error: { kind: "parse", ...regex } };
+  bound(compiled);
   return {
     source: expression,
     async run(input) {
@@ -77,11 +63,18 @@ export function valueAsEvent(value: unknown): CloudEvent | { error: string } {
   return "error" in decoded ? { error: `the expression's result is not a valid CloudEvent: ${decoded.error}${decoded.field ? ` (${decoded.field})` : ""}` } : decoded;
 }
 
-/** Run an expression over an event; the result must be a CloudEvent. */
+/**
+ * Run an expression over an event; the result must be a CloudEvent. Whatever goes wrong is this event's
+ * failure (a dead letter), never an exception that would make the delivery look unanswered and retried.
+ */
 export async function transformEvent(expression: CompiledJsonata, event: CloudEvent): Promise<CloudEvent | { error: string }> {
-  const r = await expression.run(eventAsJson(event));
-  if ("error" in r) return { error: `JSONata evaluation failed: ${r.error.message}` };
-  return valueAsEvent(r.value);
+  try {
+    const r = await expression.run(eventAsJson(event));
+    if ("error" in r) return { error: `JSONata evaluation failed: ${r.error.message}` };
+    return valueAsEvent(r.value);
+  } catch (e) {
+    return { error: `JSONata evaluation failed: ${(e as Error).message}` };
+  }
 }
 
 /** JSON's name for a value's type, as ExpressionReview reports it. */

@@ -61,7 +61,8 @@ describe("EventPolicy over HTTP", () => {
       metadata: { name: "ci-and-cluster" },
       spec: {
         to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "events" } }],
-        from: [{ sub: MAIN }, { sub: "system:serviceaccount:apps:*" }],
+        // Two trusted issuers: each sub is tied to the one that signs it.
+        from: [{ sub: MAIN, issuer: oidc.issuerUrl("github") }, { sub: "system:serviceaccount:apps:*", issuer: oidc.issuerUrl("cluster") }],
         filters: [{ prefix: { type: "dev.example." } }],
       },
     };

@@ -259,6 +259,29 @@ export function compositionScenarios(h: Harness, ns: string): void {
       expect(await failing("runaway", RUNAWAY)).toMatch(/ran too long/);
     });
 
+    it("built-ins asked for too much and a backtracking pattern on event data: dead-lettered, and the broker goes on", async () => {
+      // 50 million characters took 5 s and 480 MB before $pad was bounded.
+      expect(await failing("bigpad", '$merge([$, {"data": $pad("", 50000000)}])')).toMatch(/\$pad's result would be 50000000 characters/);
+      // Exponential on a backtracking engine (2^40 paths for this input); RE2 reads it once.
+      const pattern = '$match(data.s, /^(a+)+$/) ? $ : $error("not only a: " & $length(data.s))';
+      await script(sub(), "/redos-dls", [{ status: 200 }]);
+      await apply("eventtransforms", eventTransform("redos", { jsonata: { expression: pattern } }));
+      await apply("triggers", trigger("to-redos", { broker: "comp", filter: { attributes: { type: "redos.t" } }, subscriber: transformRef("redos"), delivery: dlsTo("/redos-dls") }));
+      await send(ce("redos-1", "redos.t", { s: `${"a".repeat(40)}!` }));
+      const [dead] = await receivedAtLeast(sub(), "/redos-dls", 1);
+      expect(dead.headers["ce-knativeerrorcode"]).toBe("422");
+      expect(atob(dead.headers["ce-knativeerrordata"])).toContain("not only a: 41");
+      await recorder("after-redos", "after.redos", "/after-redos");
+      expect((await send(ce("after-1", "after.redos", {}))).status).toBe(202);
+      expect((await one("/after-redos")).id).toBe("after-1");
+    });
+
+    it("a regular expression RE2 cannot run (a backreference) is refused at apply time", async () => {
+      const r = await put("eventtransforms", eventTransform("backref", { jsonata: { expression: '$match(data.s, /(a)\\1/) ? $ : $error("x")' } }));
+      expect(r.status).toBe(422);
+      expect(((await r.json()) as any).details.causes).toEqual([{ field: "spec.jsonata.expression", message: expect.stringMatching(/not supported \(RE2 syntax/) }]);
+    });
+
     it("a syntax error is refused at apply time: 422 with the position", async () => {
       const r = await put("eventtransforms", eventTransform("bad", { jsonata: { expression: '{"type": data.x +}' } }));
       expect(r.status).toBe(422);

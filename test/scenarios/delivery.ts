@@ -3,7 +3,7 @@
  * (test/workers/delivery.test.ts) and over real HTTP against `wrangler dev` (test/e2e/delivery.test.ts).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, brokerMetricsOf, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
 
 export interface Harness {
   /** A request to the router, by path. */
@@ -22,6 +22,7 @@ export function deliveryScenarios(h: Harness, ns: string, brokerAnnotations: Rec
   };
   const send = (brokerName: string, init: RequestInit) => h.fetch(`/${ns}/${brokerName}`, init);
   const fast = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S" };
+  const metrics = brokerMetricsOf(h.fetch, ns, "b");
 
   beforeAll(async () => {
     await apply("brokers", broker("b", brokerAnnotations));
@@ -63,7 +64,7 @@ export function deliveryScenarios(h: Harness, ns: string, brokerAnnotations: Rec
     await apply("triggers", trigger("retry", { broker: "b", filters: [{ exact: { type: "retry.t" } }], subscriber: { uri: `${sub()}/retry` }, delivery: fast }));
     await send("b", binaryEvent("r-1", "retry.t"));
     const got = await receivedAtLeast(sub(), "/retry", 3);
-    await new Promise((r) => setTimeout(r, 400));
+    await settled(metrics, "retry");
     expect(await received(sub(), "/retry")).toHaveLength(3);
     // Documented Knative formula, linear: delay*n before retry n.
     expect(got[1].at - got[0].at).toBeGreaterThanOrEqual(90);
@@ -130,7 +131,7 @@ export function deliveryScenarios(h: Harness, ns: string, brokerAnnotations: Rec
     expect((await send("b", binaryEvent("same", "dup.t"))).status).toBe(202);
     expect((await send("b", binaryEvent("same", "dup.t"))).status).toBe(202);
     await receivedAtLeast(sub(), "/dup", 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(metrics, "dup");
     expect(await received(sub(), "/dup")).toHaveLength(1);
   });
 

@@ -59,3 +59,29 @@ export function binaryEvent(id: string, type = "com.example.test", extra: Record
     body,
   };
 }
+
+/** What `settled` reads of a broker's metrics (shared/resources/broker-api.ts BrokerMetrics). */
+export interface SettleMetrics {
+  backlog: number;
+  inflight: Record<string, number>;
+  counters: { trigger: string; name: string; value: number }[];
+}
+
+/** A broker's metrics subresource (API.md §5), for `settled`. */
+export const brokerMetricsOf = (fetchRouter: (path: string, init?: RequestInit) => Promise<Response>, namespace: string, name: string) => async (): Promise<SettleMetrics> =>
+  (await fetchRouter(`/apis/eventing.knative.dev/v1/namespaces/${namespace}/brokers/${name}/metrics`, { headers: auth })).json();
+
+/**
+ * Wait until a broker has nothing more to send: nothing waiting, queued for a retry or in flight (or, for
+ * one `trigger`, every event it matched has its outcome and none is in flight). A count checked after it
+ * catches a late duplicate or an extra retry, which would have been sent before the broker settled; a
+ * fixed sleep only hopes to.
+ */
+export function settled(metrics: () => Promise<SettleMetrics>, trigger?: string, timeoutMs = 15_000): Promise<SettleMetrics> {
+  const count = (m: SettleMetrics, names: string[]) => m.counters.filter((c) => c.trigger === trigger && names.includes(c.name)).reduce((n, c) => n + c.value, 0);
+  return eventually(async () => {
+    const m = await metrics();
+    const done = trigger === undefined ? m.backlog === 0 && Object.values(m.inflight).every((n) => n === 0) : !m.inflight[trigger] && count(m, ["delivered", "deadlettered", "failed"]) >= count(m, ["matched"]);
+    return done ? m : undefined;
+  }, timeoutMs, trigger === undefined ? "the broker to settle" : `trigger ${trigger} to settle`);
+}

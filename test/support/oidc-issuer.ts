@@ -3,7 +3,7 @@
  * own path (`{url}/{name}`) with a discovery document and a JWKS of RS256 and ES256 keys, rotation, and
  * a switch that makes its JWKS fail. Tests in workerd cannot reach this object, so it also answers a
  * control API (JSON bodies):
- *   POST /control/token  {issuer, alg?: "RS256"|"ES256", kid?, claims, header?} -> {token}
+ *   POST /control/token  {issuer, alg?: "RS256"|"ES256", kid?, claims, header?} -> {token} (header: null drops a member)
  *   POST /control/rotate {issuer, alg?}         -> {kid}: a new key, published and used from now on
  *   POST /control/break  {issuer, broken}       -> the issuer's JWKS answers 500 while broken
  *   GET  /control/fetches?issuer=NAME           -> {discovery, jwks}: how often each was fetched
@@ -30,7 +30,7 @@ export interface TokenRequest {
   alg?: Alg;
   kid?: string;
   claims: JWTPayload;
-  /** Overrides of the protected header (a test's wrong `kid`). */
+  /** Overrides of the protected header (a test's wrong `kid`, a `crit`); null leaves a member out (no `kid`). */
   header?: Record<string, unknown>;
 }
 
@@ -66,7 +66,11 @@ export class OidcIssuer {
     const alg = req.alg ?? "RS256";
     const key = req.kid ? issuer.keys.find((k) => k.kid === req.kid) : [...issuer.keys].reverse().find((k) => k.alg === alg);
     if (!key) throw new Error(`issuer ${req.issuer} has no such key`);
-    return new SignJWT(req.claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...req.header }).sign(key.privateKey);
+    const header: Record<string, unknown> = { alg: key.alg, kid: key.kid, typ: "JWT", ...req.header };
+    for (const name of Object.keys(header)) if (header[name] === null) delete header[name];
+    // jose signs a `crit` header only when told its extensions are understood (a verifier must refuse them).
+    const crit = Array.isArray(header.crit) ? { crit: Object.fromEntries(header.crit.map((name: string) => [name, true])) } : undefined;
+    return new SignJWT(req.claims).setProtectedHeader(header as { alg: string }).sign(key.privateKey, crit);
   }
 
   /** Publish a new key and sign with it from now on; the old ones stay published. */

@@ -48,13 +48,14 @@ beforeAll(async () => {
   expect((await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/guarded` } }))).status).toBe(201);
   const ci = policy("ci-main", {
     to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }],
-    from: [{ sub: MAIN }, { sub: "repo:org/infra:*" }],
+    // OIDC_ISSUERS lists several issuers here: each sub names the issuer that signs it.
+    from: [{ sub: MAIN, issuer: issuer.issuerUrl("trusted") }, { sub: MAIN, issuer: issuer.issuerUrl("rotating") }, { sub: "repo:org/infra:*", issuer: issuer.issuerUrl("ci") }],
     filters: [{ prefix: { type: "com.example." } }],
   });
   expect((await put(policyPath("ci-main"), ci)).status).toBe(201);
   const k8s = policy("k8s-senders", {
     to: [{ selector: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", matchLabels: { team: "platform" } } }],
-    from: [{ sub: "system:serviceaccount:apps:sender" }],
+    from: [{ sub: "system:serviceaccount:apps:sender", issuer: issuer.issuerUrl("trusted") }],
     filters: [{ cesql: "source LIKE '/k8s/%'" }],
   });
   expect((await put(policyPath("k8s-senders"), k8s)).status).toBe(201);
@@ -71,7 +72,7 @@ describe("EventPolicy resources", () => {
     expect(open.status.policies).toBeUndefined();
     const p = (await (await fetchRouter(policyPath("ci-main"), { headers: auth })).json()) as any;
     expect(p.status.conditions.find((c: any) => c.type === "Ready")).toMatchObject({ status: "True" });
-    expect(p.status.from).toEqual([MAIN, "repo:org/infra:*"]);
+    expect(p.status.from).toEqual([MAIN, MAIN, "repo:org/infra:*"]);
   });
 
   it("refuses an invalid policy with a 422 naming every field, and an unknown field by name (strict validation)", async () => {
@@ -213,7 +214,7 @@ describe("ingress of a broker with policies", () => {
     const b = broker("both", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" });
     expect((await put(resourcePath(NS, "brokers", "both"), b)).status).toBe(201);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-0"), "producer-secret"))).status).toBe(202);
-    expect((await put(policyPath("both"), policy("both", { to: [{ ref: { kind: "Broker", name: "both" } }], from: [{ sub: MAIN }] }))).status).toBe(201);
+    expect((await put(policyPath("both"), policy("both", { to: [{ ref: { kind: "Broker", name: "both" } }], from: [{ sub: MAIN, issuer: issuer.issuerUrl("trusted") }] }))).status).toBe(201);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-1"), "producer-secret"))).status).toBe(401);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-2"), await token("trusted", { aud: AUDIENCE("both") })))).status).toBe(202);
   });

@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from "vitest";
 import { partitionObjectName, partitionOf } from "../../shared/partitions.ts";
 import { resolveContext } from "../../workers/context.ts";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
-import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, brokerMetricsOf, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
 import type { Received } from "../support/subscriber.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
@@ -91,7 +91,7 @@ describe("partitioned brokers", () => {
     expect((await fetchRouter(`/${NS}/d`, batch(events))).status).toBe(202);
     expect((await fetchRouter(`/${NS}/d`, binaryEvent("d-5"))).status).toBe(202); // source /test: another event
     await receivedAtLeast(mine, "/d", 21);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(brokerMetricsOf(fetchRouter, NS, "d"));
     expect(ids(await received(mine, "/d")).sort()).toEqual([...events.map((e) => e.id), "d-5"].sort());
     const m = (await (await fetchRouter(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/d/metrics`, { headers: auth })).json()) as any;
     expect(m.counters.find((c: any) => c.trigger === "" && c.name === "duplicates").value).toBe(22);
@@ -140,7 +140,7 @@ describe("partitioned brokers", () => {
     expect(early.some((e) => partitionOf({ attributes: e as never, data: undefined }, 8) >= 2)).toBe(true);
     expect((await fetchRouter(`/${NS}/g`, batch(early))).status).toBe(202);
     await receivedAtLeast(mine, "/g", sent, 20_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await settled(brokerMetricsOf(fetchRouter, NS, "g"));
     const all = ids(await received(mine, "/g"));
     expect(all).toHaveLength(sent);
     expect(new Set(all).size).toBe(sent);

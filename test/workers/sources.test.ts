@@ -5,10 +5,10 @@
  * Alarm loops run by themselves; `runDurableObjectAlarm` steps one where a test needs it now.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { applyEventing, applySource, control, deleteSource, getSource, kafkaFake, kafkaSpec, NS, poller, redisServer, secrets } from "../fakes/sources-client.ts";
-import { auth, broker, eventually, received, receivedAtLeast, script, trigger } from "../support/client.ts";
+import { auth, broker, eventually, received, receivedAtLeast, script, settled, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -244,7 +244,8 @@ describe("PingSource", () => {
       await state.storage.setAlarm(Date.UTC(year, 0, 1));
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    await sleep(500);
+    // The source's channel settles only once what it took is delivered: a second event would be by then.
+    await settled(() => env.BROKER.getByName(`${NS}/source:pingsource:yearly`).metrics(), "sink");
     expect(await received(sub, "/ping")).toHaveLength(1);
 
     // The next step is the next tick.

@@ -5,7 +5,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
 const NS = "wh";
@@ -25,6 +25,8 @@ const webhookSource = (name: string, spec: Record<string, unknown>) =>
   apply(`${PROJECT_SOURCES}/namespaces/${NS}/webhooksources`, { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "WebhookSource", metadata: { name }, spec } as never);
 const toBroker = (name: string) => ({ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name } });
 
+const hubMetrics = () => env.BROKER.getByName(`${NS}/hub`).metrics();
+
 async function counter(brokerName: string, name: string): Promise<number> {
   const m = await env.BROKER.getByName(`${NS}/${brokerName}`).metrics();
   return m.counters.find((c) => c.trigger === "" && c.name === name)?.value ?? 0;
@@ -41,7 +43,6 @@ async function hmacHex(secret: string, message: string): Promise<string> {
 async function sha256Hex(text: string): Promise<string> {
   return [...new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The secret of GitHub's documented example (docs.github.com, "Validating webhook deliveries").
 const GITHUB_SECRET = "It's a Secret to Everybody";
@@ -106,7 +107,7 @@ describe("GitHubSource", () => {
     const r = await hook("repo", { headers: signed.headers, body: signed.body.replace("octo", "octp") });
     expect(r.status).toBe(401);
     expect(await counter("hub", "accepted")).toBe(before);
-    await sleep(200);
+    await settled(hubMetrics, "github");
     expect(await received(sub, "/wh-github")).toHaveLength(0);
   });
 
@@ -119,7 +120,7 @@ describe("GitHubSource", () => {
       expect(r.status).toBe(202);
     }
     await receivedAtLeast(sub, "/wh-github", 1);
-    await sleep(300);
+    await settled(hubMetrics, "github");
     expect((await received(sub, "/wh-github")).map((g) => g.headers["ce-providerdeliveryid"])).toEqual(["redelivered-1"]);
     expect(await counter("hub", "accepted")).toBe(accepted + 1);
     expect(await counter("hub", "duplicates")).toBe(duplicates + 1);
@@ -135,7 +136,7 @@ describe("GitHubSource", () => {
     const replay = { body: captured.body, headers: { ...captured.headers, "x-github-delivery": "forged-2", "x-github-event": "release" } };
     expect((await hook("releases", replay)).status).toBe(202);
     await receivedAtLeast(sub, "/wh-github", 1);
-    await sleep(300);
+    await settled(hubMetrics, "github");
     const got = await received(sub, "/wh-github");
     expect(got.map((g) => [g.headers["ce-type"], g.headers["ce-providerdeliveryid"]])).toEqual([["dev.knative.source.github.push", "original-1"]]);
     expect(await counter("hub", "accepted")).toBe(accepted + 1);

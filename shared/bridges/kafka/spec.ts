@@ -108,7 +108,7 @@ export function kafkaPollerConfig(
 }
 
 /** How many consumer instances a KafkaSource runs (`spec.consumers`, default 1). */
-export function kafkaConsumers(spec: Record<string, unknown> | undefined): number {
+export function kafkaConsumers(spec: { consumers?: unknown } | undefined): number {
   return typeof spec?.consumers === "number" ? spec.consumers : 1;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../../shared/cloudevents/json-scan.ts";
 import { dataAsJson, decodeStructured, encodeStructured } from "../../../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../../../shared/cloudevents/index.ts";
-import { REQUIRED, enc, expectRefused, only, structured } from "./helpers.ts";
+import { REQUIRED, binary, enc, expectRefused, only, structured } from "./helpers.ts";
 
 /** REQUIRED's members as JSON text, to splice more members after. */
 const head = JSON.stringify(REQUIRED).slice(0, -1);
@@ -207,6 +207,17 @@ describe("CloudEvents 0.3 Map attributes", () => {
     const event = only(structured({ ...v03, labels: { tier: "gold", retries: 3, beta: true } }));
     expect(event.attributes.labels).toEqual({ tier: "gold", retries: 3, beta: true });
     expect(decodeStructured(encodeStructured(event))).toEqual(event);
+  });
+
+  it("accepts keys with capitals, as 0.3's own example has them (comexampleextension2: {otherValue: 5})", () => {
+    const event = only(structured({ ...v03, comexampleextension2: { otherValue: 5 } }));
+    expect(event.attributes.comexampleextension2).toEqual({ otherValue: 5 });
+    expect(decodeStructured(encodeStructured(event))).toEqual(event);
+  });
+
+  it("in binary mode a key arrives lower-cased: header names are case-insensitive", () => {
+    const event = only(binary({ "ce-specversion": "0.3", "ce-comexampleextension2-otherValue": "5" }));
+    expect(event.attributes.comexampleextension2).toEqual({ othervalue: "5" });
   });
 
   it.each([

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { validateEvent } from "../../../shared/cloudevents/index.ts";
 import type { AttributeValue } from "../../../shared/cloudevents/index.ts";
+import { ATTRIBUTE_LIMITS } from "../../../shared/cloudevents/limits.ts";
 import { REQUIRED, expectRefused } from "./helpers.ts";
 
 const check = (attributes: Record<string, AttributeValue>) => validateEvent({ attributes });
@@ -73,5 +74,62 @@ describe("validateEvent", () => {
 
   it("says which character is forbidden", () => {
     expect(check({ ...REQUIRED, ext: "a\u0007" })?.error).toContain("U+0007");
+  });
+});
+
+describe("attribute size limits (docs/SECURITY.md)", () => {
+  const { valueBytesOf, valueBytes, nameChars, count, totalBytes } = ATTRIBUTE_LIMITS;
+
+  it.each(Object.entries(valueBytesOf))("%s: at most %i bytes", (name, limit) => {
+    const at = name === "source" || name === "dataschema" || name === "schemaurl" ? `urn:${"a".repeat(limit - 4)}` : name === "datacontenttype" ? `text/${"a".repeat(limit - 5)}` : "a".repeat(limit);
+    const attrs = name === "schemaurl" ? V03 : REQUIRED;
+    expect(check({ ...attrs, [name]: at })).toBeNull();
+    expectRefused(check({ ...attrs, [name]: `${at}a` }), 400, name);
+  });
+
+  it("counts UTF-8 bytes, not characters", () => {
+    expect(check({ ...REQUIRED, id: "\u00e9".repeat(valueBytesOf.id / 2) })).toBeNull();
+    expectRefused(check({ ...REQUIRED, id: `${"\u00e9".repeat(valueBytesOf.id / 2)}a` }), 400, "id");
+    expectRefused(check({ ...REQUIRED, id: "\u{1F30E}".repeat(valueBytesOf.id / 4 + 1) }), 400, "id");
+  });
+
+  it("refuses a 1 MB id without quoting it back", () => {
+    const refused = expectRefused(check({ ...REQUIRED, id: "x".repeat(1024 * 1024) }), 400, "id");
+    expect(refused.error.length).toBeLessThan(200);
+  });
+
+  it("extensions: values up to the general limit, names up to their own", () => {
+    expect(check({ ...REQUIRED, ext: "a".repeat(valueBytes) })).toBeNull();
+    expectRefused(check({ ...REQUIRED, ext: "a".repeat(valueBytes + 1) }), 400, "ext");
+    expect(check({ ...REQUIRED, ["a".repeat(nameChars)]: 1 })).toBeNull();
+    const long = "a".repeat(10_000);
+    const refused = expectRefused(check({ ...REQUIRED, [long]: 1 }), 400, `${"a".repeat(64)}...`);
+    expect(refused.error.length).toBeLessThan(200);
+  });
+
+  it("refuses more attributes than allowed, and more bytes of them together", () => {
+    const many = Object.fromEntries(Array.from({ length: count - 4 }, (_, i) => [`x${i}`, 1]));
+    expect(check({ ...REQUIRED, ...many })).toBeNull();
+    expectRefused(check({ ...REQUIRED, ...many, one: 1 }), 400, "one");
+    const big = Object.fromEntries(Array.from({ length: Math.ceil(totalBytes / valueBytes) }, (_, i) => [`x${i}`, "a".repeat(valueBytes - 10)]));
+    const last = Object.keys(big).at(-1);
+    expectRefused(check({ ...REQUIRED, ...big }), 400, last);
+  });
+
+  it("counts the total exactly: ASCII values within it pass however many bytes they could have taken", () => {
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x${i}`, "a".repeat(1_000)]));
+    expect(check({ ...REQUIRED, ...many })).toBeNull();
+    const wide = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`x${i}`, "\u20ac".repeat(600)]));
+    expectRefused(check({ ...REQUIRED, ...wide }), 400, "x18"); // 1,800 bytes each: x0 to x17 fit in 32 KiB
+  });
+
+  it("0.3 map entries count one each and are sized like extensions", () => {
+    expectRefused(check({ ...V03, labels: { tier: "a".repeat(valueBytes + 1) } }), 400, "labels.tier");
+    const entries = Object.fromEntries(Array.from({ length: count - 3 }, (_, i) => [`k${i}`, 1]));
+    expectRefused(check({ ...V03, labels: entries }), 400, "labels");
+  });
+
+  it("does not apply to what the router reads back from its own storage", () => {
+    expect(validateEvent({ attributes: { ...REQUIRED, id: "x".repeat(100_000) } }, false)).toBeNull();
   });
 });

@@ -33,3 +33,29 @@ describe("the dedup index", () => {
     expect(index.has(key, 1, 1_000)).toBe(false);
   });
 });
+
+describe("the dedup index's byte budget", () => {
+  it("forgets the oldest keys first once over its budget, whatever the window", () => {
+    const index = new DedupIndex(10_000);
+    for (let i = 0; i < 1_000; i++) index.add(DedupIndex.key("/s", `id-${i}`), i);
+    expect(index.bytes).toBeLessThanOrEqual(10_000);
+    expect(index.size).toBeLessThan(1_000);
+    expect(index.has(DedupIndex.key("/s", "id-999"), 1_000, 60_000)).toBe(true);
+    expect(index.has(DedupIndex.key("/s", "id-0"), 1_000, 60_000)).toBe(false);
+  });
+
+  it("counts a key by its length: large keys hold fewer entries in the same budget", () => {
+    const index = new DedupIndex(100_000);
+    for (let i = 0; i < 1_000; i++) index.add(DedupIndex.key("/s", `${i}-${"x".repeat(1_000)}`), i);
+    expect(index.bytes).toBeLessThanOrEqual(100_000);
+    expect(index.size).toBeLessThanOrEqual(100_000 / 2_000);
+  });
+
+  it("gives back the bytes of expired keys", () => {
+    const index = new DedupIndex();
+    index.add(DedupIndex.key("/s", "1"), 0);
+    expect(index.bytes).toBeGreaterThan(0);
+    index.expire(2_000, 1_000);
+    expect(index.bytes).toBe(0);
+  });
+});

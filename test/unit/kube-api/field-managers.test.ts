@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromFieldsV1, leaves, recordUpdate, serverSideApply, toFieldsV1 } from "../../../shared/kube-api/field-managers.ts";
+import { mergePatch } from "../../../shared/kube-api/merge-patch.ts";
 
 const NOW = "2026-12-05T00:00:00Z";
 const trigger = (uri: string, extra: Record<string, unknown> = {}) => ({
@@ -56,5 +57,25 @@ describe("field ownership (managedFields)", () => {
     const second = serverSideApply(first.object, trigger("u"), "ci", "eventing.knative.dev/v1", false, NOW);
     if (!("object" in second)) throw new Error("re-apply conflicted");
     expect(second.object.spec).toEqual({ broker: "default", subscriber: { uri: "u" } });
+  });
+});
+
+describe("prototype keys that reach a merge", () => {
+  // The body parser refuses them (shared/resources/manifest.ts); these merges must stay harmless without it.
+  const polluted = () => Object.keys(Object.prototype).length > 0 || ({} as Record<string, unknown>).error !== undefined;
+
+  it("stay data in a server-side apply", () => {
+    const applied = JSON.parse('{"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger", "metadata": {"name": "t"}, "spec": {"__proto__": {"error": 1}, "constructor": {"prototype": {"error": 2}}}}');
+    const r = serverSideApply(trigger("u"), applied, "x", "eventing.knative.dev/v1", false, NOW);
+    expect(polluted()).toBe(false);
+    const spec = (r as { object: { spec: Record<string, unknown> } }).object.spec;
+    expect(Object.hasOwn(spec, "__proto__") && JSON.stringify(spec.__proto__)).toBe('{"error":1}');
+    expect(JSON.stringify(spec.constructor)).toBe('{"prototype":{"error":2}}');
+  });
+
+  it("stay data in a merge patch", () => {
+    const merged = mergePatch({ spec: { a: 1 } }, JSON.parse('{"spec": {"__proto__": {"error": 1}}, "__proto__": {"error": 3}}')) as Record<string, Record<string, unknown>>;
+    expect(polluted()).toBe(false);
+    expect(JSON.stringify(merged)).toBe('{"spec":{"a":1,"__proto__":{"error":1}},"__proto__":{"error":3}}');
   });
 });

@@ -76,6 +76,16 @@ describe("manifest bodies", () => {
     expect(parseManifestBody("application/yaml", yaml)).toEqual({ value: { spec: { broker: "b" }, metadata: { name: "y" } }, duplicates: ["spec.broker", "metadata"] });
   });
 
+  it("refuses __proto__, constructor and prototype keys anywhere, JSON or YAML, naming each field", () => {
+    expect(parseManifestBody("application/json", '{"spec": {"__proto__": {"error": 1}, "filters": [{"exact": {"constructor": "x"}}]}}')).toEqual({
+      error: expect.stringContaining("spec.__proto__, spec.filters[0].exact.constructor"),
+      status: 400,
+      causes: [{ field: "spec.__proto__", message: "field name not allowed" }, { field: "spec.filters[0].exact.constructor", message: "field name not allowed" }],
+    });
+    expect(parseManifestBody("application/yaml", "metadata:\n  labels:\n    prototype: x\n")).toMatchObject({ status: 400, causes: [{ field: "metadata.labels.prototype" }] });
+    expect(parseManifestBody("application/json", '{"data": "__proto__", "__protos__": 1}')).toEqual({ value: { data: "__proto__", __protos__: 1 }, duplicates: [] });
+  });
+
   it("checks apiVersion, kind, names and namespaces", () => {
     const causes = validateEnvelope({ apiVersion: "eventing.knative.dev/v2", kind: "Brokr", metadata: { name: "Bad_Name", namespace: "x" } }, { apiVersions: ["eventing.knative.dev/v1"], kind: "Broker", namespace: "y" });
     expect(causes.map((c) => c.field)).toEqual(["apiVersion", "kind", "metadata.name", "metadata.namespace"]);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decodeStructured } from "../../../shared/cloudevents/index.ts";
 import type { CloudEvent } from "../../../shared/cloudevents/event.ts";
-import { compileJsonata, eventAsJson, MAX_STEPS, transformEvent, valueAsEvent } from "../../../shared/transforms/jsonata.ts";
+import { compileJsonata, eventAsJson, transformEvent, valueAsEvent } from "../../../shared/transforms/jsonata.ts";
+import { MAX_STEPS } from "../../../shared/transforms/jsonata-bounds.ts";
 
 const event = decodeStructured(JSON.stringify({ specversion: "1.0", id: "1", source: "/s", type: "t", region: "eu", datacontenttype: "application/json", data: { n: 2 } })) as CloudEvent;
 
