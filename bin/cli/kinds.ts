@@ -32,7 +32,8 @@ export function kindOfManifest(apiVersion: unknown, kind: unknown): ResolvedKind
 
 export function collectionPath(k: ResolvedKind, namespace: string | null): string {
   const base = `/apis/${k.info.group}/${k.version}`;
-  return namespace === null ? `${base}/${k.info.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${k.info.plural}`;
+  // A cluster-scoped kind (ClusterRole, ClusterRoleBinding) has no namespace in its path.
+  return namespace === null || k.info.clusterScoped ? `${base}/${k.info.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${k.info.plural}`;
 }
 
 export function objectPath(k: ResolvedKind, namespace: string, name: string): string {
