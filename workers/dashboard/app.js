@@ -179,7 +179,7 @@ function syncBrokers(brokers) {
 
 function watch(key, attempt) {
   const [ns, name] = key.split("/");
-  const url = location.origin.replace(/^http/, "ws") + brokerPath(ns, name) + "/live";
+  const url = `${location.origin.replace(/^http/, "ws")}${brokerPath(ns, name)}/live`;
   const ws = new WebSocket(url, [bearerProtocol(token())]);
   state.sockets.set(key, ws);
   ws.addEventListener("open", () => { attempt = 0; showConnections(); fetchMetrics(key, true); });
