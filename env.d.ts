@@ -8,6 +8,8 @@ interface Env {
   ROUTER_ALIASES?: string;
   /** Comma-separated OIDC issuer URLs whose tokens brokers with EventPolicies accept (docs/SECURITY.md). */
   OIDC_ISSUERS?: string;
+  /** The `aud` an OIDC token must hold for the management API (default `edge-eventing`; docs/SECURITY.md). */
+  API_AUDIENCE?: string;
   /** Signs the correlation values of RequestReplies that name no `spec.secrets` (docs/SECURITY.md). */
   REQUEST_REPLY_SECRET?: string;
 }

@@ -8,8 +8,8 @@ import type { Bench, Row } from "./scenarios.ts";
 import { batchEvents, binaryEvent, brokerWithTriggers, NAMESPACE, storageRows } from "./setup.ts";
 
 const INGRESS = { concurrency: 32, durationMs: 5_000, maxRequests: 20_000 };
-/** Events a replay sends again (each partition queues them 100 at a time, whatever the total). */
-const REPLAY_EVENTS = 100_000;
+/** Events a replay sends again (each partition queues them 100 at a time, whatever the total); BENCH_REPLAY_EVENTS scales it down for a quick run. */
+const REPLAY_EVENTS = Number(process.env.BENCH_REPLAY_EVENTS ?? 100_000);
 const LIVE = { perSecond: 50, seconds: 10 };
 const DRAIN_MS = 900_000;
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };

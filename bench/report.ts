@@ -55,8 +55,10 @@ export function markdown(res: Results, cost: string, limits: string): string {
 
 Figures of the last run of \`${res.command}\` (${res.at}). Every router figure has a baseline measured in
 the same run on the same local runtime (one workerd, started by Miniflare with the \`wrangler deploy\`
-bundle): a bare Worker that reads the body and answers 202, and a Worker that forwards the request
-straight to the subscriber. Local workerd on a small machine: read the ratios, not the absolute numbers.
+bundle): a bare Worker that reads the body and answers 202, a Worker that forwards the request
+straight to the subscriber, and the floor: the smallest durable store-and-forward (one Durable Object that
+inserts a row before answering 202 and deletes it after the subscriber's 2xx, bench/baselines/floor.ts).
+Local workerd on a small machine: read the ratios, not the absolute numbers.
 
 Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB.toFixed(1)} GiB memory, ${m.os}; Node ${m.node}, workerd ${m.workerd}, wrangler ${m.wrangler}.
 
@@ -72,7 +74,7 @@ Filter evaluation (one typical event, compiled once; \`npm run bench:filters\` r
 | --- | --- | --- |
 ${res.filters.map((f) => `| ${f.name} | ${num(f.evalsPerSecond)} | ${(f.evalsPerSecond / filterBase).toFixed(2)}x |`).join("\n")}
 
-Runtime memory (workerd resident set, router and both baselines in one process): ${res.memory.idleMiB.toFixed(0)} MiB idle
+Runtime memory (workerd resident set, router and the baselines in one process): ${res.memory.idleMiB.toFixed(0)} MiB idle
 after start, ${res.memory.peakMiB.toFixed(0)} MiB peak over the whole run.
 
 ${cost}

@@ -1,6 +1,6 @@
 /**
  * The local runtime for the benchmarks: one Miniflare (one workerd process) holding the router, bundled
- * the way `wrangler deploy` bundles it, beside the two baseline Workers, each reachable on its own direct
+ * the way `wrangler deploy` bundles it, beside the baseline Workers (and the floor's Durable Object), each reachable on its own direct
  * socket so no proxy sits in front of any of them.
  */
 import { execFileSync } from "node:child_process";
@@ -19,6 +19,8 @@ export interface Runtime {
   router: string;
   bare: string;
   forward: string;
+  /** The floor: one Durable Object that stores a row per event and deletes it once delivered (baselines/floor.ts). */
+  floor: string;
   /** The workerd process, for memory sampling. */
   pid: number | null;
   dispose(): Promise<void>;
@@ -60,11 +62,12 @@ export async function startRuntime(opts: { subscriberUrl: string }): Promise<Run
         },
         { name: "bare", modules: true, script: baselineScript("bare"), compatibilityDate, unsafeDirectSockets: direct },
         { name: "forward", modules: true, script: baselineScript("forward"), compatibilityDate, bindings: { SUBSCRIBER_URL: opts.subscriberUrl }, unsafeDirectSockets: direct },
+        { name: "floor", modules: true, script: baselineScript("floor"), compatibilityDate, compatibilityFlags, bindings: { SUBSCRIBER_URL: opts.subscriberUrl }, durableObjects: { FLOOR: { className: "Floor", useSQLite: true } }, unsafeDirectSockets: direct },
       ],
     }),
   );
   await mf.ready;
   const url = async (name: string) => (await mf.unsafeGetDirectURL(name)).origin;
-  return { router: await url("router"), bare: await url("bare"), forward: await url("forward"), pid: childProcessNamed("workerd"), dispose: () => mf.dispose() };
+  return { router: await url("router"), bare: await url("bare"), forward: await url("forward"), floor: await url("floor"), pid: childProcessNamed("workerd"), dispose: () => mf.dispose() };
 }
 

@@ -5,7 +5,7 @@
 import { closedLoop, openLoop, percentile, waitFor } from "./load.ts";
 import { cpuSeconds } from "./proc.ts";
 import type { Runtime } from "./runtime.ts";
-import { batchEvents, binaryEvent, brokerWithTriggers } from "./setup.ts";
+import { batchEvents, binaryEvent, brokerWithTriggers, storageRows } from "./setup.ts";
 import type { Sink } from "./sink.ts";
 
 export interface Row {
@@ -48,10 +48,19 @@ function failed(r: { failures: Record<string, number> }): string | undefined {
   return Object.keys(r.failures).length ? `non-202 answers: ${JSON.stringify(r.failures)}` : undefined;
 }
 
+/** The floor's rows written so far (baselines/floor.ts counts them from `cursor.rowsWritten`). */
+async function floorRows(b: Bench): Promise<number> {
+  return (await (await fetch(`${b.rt.floor}/_rows`)).json()) as number;
+}
+
+/** Counters and attempt records of the router are written within 5 s: wait that long before reading rows. */
+const COUNTERS_MS = 6_000;
+
 /**
- * Single events from 16 closed-loop senders into a broker with one trigger, against the bare Worker and
- * the forwarding Worker under the same load; workerd CPU per event of the router (storing and delivering,
- * until the last delivery) and of the forwarding Worker (which delivers before it answers).
+ * Single events from 16 closed-loop senders into a broker with one trigger, against the bare Worker, the
+ * forwarding Worker and the floor (one Durable Object storing a row per event) under the same load; workerd
+ * CPU per event of the router and of the floor (storing and delivering, until the last delivery) and of
+ * the forwarding Worker (which delivers before it answers); rows written per event, router and floor.
  */
 export async function ingress(b: Bench): Promise<Row[]> {
   const url = await brokerWithTriggers(b.rt.router, { broker: "ingress", triggers: 1, subscriber: b.sink.url, path: "/ingress" });
@@ -59,20 +68,33 @@ export async function ingress(b: Bench): Promise<Row[]> {
   let cpu0 = cpuSeconds(b.rt.pid);
   const forward = await closedLoop({ ...INGRESS, request: (i) => ({ url: `${b.rt.forward}/forward/0`, init: binaryEvent(`${b.run}-fwd-${i}`) }) });
   const forwardCpuMs = ((cpuSeconds(b.rt.pid) - cpu0) * 1000) / forward.ok;
+  const floorRows0 = await floorRows(b);
+  cpu0 = cpuSeconds(b.rt.pid);
+  const floor = await closedLoop({ ...INGRESS, request: (i) => ({ url: `${b.rt.floor}/floor/0`, init: binaryEvent(`${b.run}-floor-${i}`) }) });
+  await drain(b, "/floor", 1, floor.ok);
+  const floorCpuMs = ((cpuSeconds(b.rt.pid) - cpu0) * 1000) / floor.ok;
+  const floorRowsPerEvent = ((await floorRows(b)) - floorRows0) / floor.ok;
+  const rows0 = (await storageRows(b.rt.router, "ingress")).written;
   cpu0 = cpuSeconds(b.rt.pid);
   const single = await closedLoop({ ...INGRESS, request: (i) => ({ url, init: binaryEvent(`${b.run}-single-${i}`) }) });
   await drain(b, "/ingress", 1, single.ok);
   const routerCpuMs = ((cpuSeconds(b.rt.pid) - cpu0) * 1000) / single.ok;
+  await new Promise((r) => setTimeout(r, COUNTERS_MS));
+  const routerRowsPerEvent = ((await storageRows(b.rt.router, "ingress")).written - (Number.isNaN(rows0) ? 0 : rows0)) / single.ok;
   const batch = await closedLoop({ ...INGRESS, concurrency: 4, maxRequests: 400, request: (i) => ({ url, init: batchEvents(`${b.run}-batch-${i}`, 100) }) });
   const delivered = await drain(b, "/ingress", 1, single.ok + batch.ok * 100);
   const singleRate = rate(single.ok, single.elapsedMs);
   const bareRate = rate(bare.ok, bare.elapsedMs);
   const forwardRate = rate(forward.ok, forward.elapsedMs);
+  const floorRate = rate(floor.ok, floor.elapsedMs);
   const batchRate = rate(batch.ok * 100, batch.elapsedMs);
   return [
-    { scenario: "single-event ingress", unit: "events/s", router: singleRate, baselineName: "forwarding Worker", baseline: forwardRate, ratio: singleRate / forwardRate, goal: { text: ">= 0.65x forwarding", met: singleRate / forwardRate >= 0.65 }, note: failed(single) ?? failed(forward) },
+    { scenario: "single-event ingress, against the floor", unit: "events/s", router: singleRate, baselineName: "floor (a row per event)", baseline: floorRate, ratio: singleRate / floorRate, goal: { text: ">= 1.0x floor", met: singleRate / floorRate >= 1 }, note: failed(single) ?? failed(floor) },
+    { scenario: "single-event ingress", unit: "events/s", router: singleRate, baselineName: "forwarding Worker", baseline: forwardRate, ratio: singleRate / forwardRate, goal: { text: ">= 0.65x forwarding", met: singleRate / forwardRate >= 0.65 }, note: failed(forward) },
     { scenario: "single-event ingress, against a bare Worker", unit: "events/s", router: singleRate, baselineName: "bare Worker (read body, 202)", baseline: bareRate, ratio: singleRate / bareRate },
+    { scenario: "workerd CPU per delivered event, against the floor", unit: "ms/event", router: routerCpuMs, baselineName: "floor", baseline: floorCpuMs, ratio: routerCpuMs / floorCpuMs, goal: { text: "<= 1.0x floor", met: routerCpuMs / floorCpuMs <= 1 } },
     { scenario: "workerd CPU per event, delivery included", unit: "ms/event", router: routerCpuMs, baselineName: "forwarding Worker", baseline: forwardCpuMs, ratio: routerCpuMs / forwardCpuMs, goal: { text: "<= 1.5x forwarding", met: routerCpuMs / forwardCpuMs <= 1.5 } },
+    { scenario: "rows written per event, against the floor", unit: "rows/event", router: routerRowsPerEvent, baselineName: "floor", baseline: floorRowsPerEvent, ratio: routerRowsPerEvent / floorRowsPerEvent, goal: { text: "<= 0.25x floor", met: routerRowsPerEvent / floorRowsPerEvent <= 0.25 } },
     {
       scenario: "batch ingress (100/request)",
       unit: "events/s",
@@ -86,10 +108,15 @@ export async function ingress(b: Bench): Promise<Row[]> {
   ];
 }
 
-/** The latency goals (router / direct, at most), by rate. */
+/** The latency goals (router / direct and router / floor, at most), by rate. */
 const LATENCY_GOALS: Record<number, { p50?: number; p99?: number }> = { 40: { p50: 2, p99: 1.5 }, 200: { p99: 3 } };
+const FLOOR_GOAL = 1.1;
 
-/** Send-to-receipt latency at fixed rates, through the router and through the forwarding Worker. */
+/**
+ * Send-to-receipt latency at fixed rates, through the router, the forwarding Worker and the floor; at the
+ * first rate, where the p50 goes stage by stage (each stage's p50 at that rate, as a difference of the one
+ * before: the Worker, the RPC to an object, the group commit's turn, then filter, lane and dispatch).
+ */
 export async function latency(b: Bench, rates: number[], seconds: number): Promise<Row[]> {
   const url = await brokerWithTriggers(b.rt.router, { broker: "latency", triggers: 1, subscriber: b.sink.url, path: "/latency" });
   const rows: Row[] = [];
@@ -103,20 +130,49 @@ export async function latency(b: Bench, rates: number[], seconds: number): Promi
         const at = b.sink.receivedAt(id);
         return at === undefined ? [] : [at - r.sentAt[i]];
       });
-      return { p50: percentile(lat, 50), p99: percentile(lat, 99), lost: count - lat.length, r };
+      return { p50: percentile(lat, 50), p99: percentile(lat, 99), answerP50: percentile(r.latencies, 50), lost: count - lat.length, r };
     };
     const direct = await measure(() => `${b.rt.forward}/direct/0`, "direct");
+    const floor = await measure(() => `${b.rt.floor}/floorlat/0`, "floor");
     const routed = await measure(() => url, "router");
-    const note = routed.lost || direct.lost ? `not received: router ${routed.lost}, direct ${direct.lost}` : failed(routed.r);
+    const note = routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : failed(routed.r);
     const goals = LATENCY_GOALS[perSecond] ?? {};
-    const row = (p: "p50" | "p99"): Row => {
+    for (const p of ["p50", "p99"] as const) {
       const ratio = routed[p] / direct[p];
       const most = goals[p];
-      return { scenario: `e2e latency ${p} @ ${perSecond}/s`, unit: "ms", router: routed[p], baselineName: "forwarding Worker", baseline: direct[p], ratio, goal: most === undefined ? undefined : { text: `<= ${most}x direct`, met: ratio <= most }, note };
-    };
-    rows.push(row("p50"), row("p99"));
+      rows.push({ scenario: `e2e latency ${p} @ ${perSecond}/s`, unit: "ms", router: routed[p], baselineName: "forwarding Worker", baseline: direct[p], ratio, goal: most === undefined ? undefined : { text: `<= ${most}x direct`, met: ratio <= most }, note });
+      const toFloor = routed[p] / floor[p];
+      rows.push({ scenario: `e2e latency ${p} @ ${perSecond}/s, against the floor`, unit: "ms", router: routed[p], baselineName: "floor", baseline: floor[p], ratio: toFloor, goal: { text: `<= ${FLOOR_GOAL}x floor`, met: toFloor <= FLOOR_GOAL } });
+    }
+    if (perSecond === rates[0]) rows.push(...(await stages(b, perSecond, seconds, routed.p50, floor.p50)));
   }
   return rows;
+}
+
+/** The p50 at `perSecond` of the answer to a request (no delivery). */
+async function answerP50(perSecond: number, seconds: number, request: (i: number) => { url: string; init: RequestInit }, expect = 202): Promise<number> {
+  return percentile((await openLoop({ perSecond, count: perSecond * seconds, request, expect })).latencies, 50);
+}
+
+/**
+ * Where the send-to-subscriber p50 goes: a bare Worker's answer; an RPC to a Durable Object (the floor's
+ * `/_rpc`, no storage); the group commit's turn (the 202 of a broker without triggers: RPC, the turn's end,
+ * one transaction); and the rest up to the subscriber's receipt, which is filter, lane and dispatch (the
+ * filter itself is well under a microsecond: the filter table below). The floor's own split beside it.
+ */
+async function stages(b: Bench, perSecond: number, seconds: number, routerP50: number, floorP50: number): Promise<Row[]> {
+  const empty = await brokerWithTriggers(b.rt.router, { broker: "stages", triggers: 0, subscriber: b.sink.url, path: "/stages" });
+  const worker = await answerP50(perSecond, seconds, (i) => ({ url: `${b.rt.bare}/stage`, init: binaryEvent(`${b.run}-stage-bare-${i}`) }));
+  const rpc = await answerP50(perSecond, seconds, () => ({ url: `${b.rt.floor}/_rpc`, init: { method: "POST" } }));
+  const commit = await answerP50(perSecond, seconds, (i) => ({ url: empty, init: binaryEvent(`${b.run}-stage-commit-${i}`) }));
+  const stage = (name: string, ms: number, of: number, base: string): Row => ({ scenario: `p50 stage @ ${perSecond}/s: ${name}`, unit: "ms", router: ms, baselineName: base, baseline: of, ratio: ms / of });
+  return [
+    stage("Worker (bare Worker's answer)", worker, routerP50, "router p50, share"),
+    stage("RPC to the partition object", rpc - worker, routerP50, "router p50, share"),
+    stage("group commit's turn (202 of a broker without triggers, less the RPC)", commit - rpc, routerP50, "router p50, share"),
+    stage("filter, lane and dispatch (to the subscriber's receipt, after the commit)", routerP50 - commit, routerP50, "router p50, share"),
+    stage("floor: insert and dispatch (to the subscriber's receipt, after the RPC)", floorP50 - rpc, floorP50, "floor p50, share"),
+  ];
 }
 
 /**

@@ -18,6 +18,10 @@ export interface Sink {
   count(path: string): number;
   /** Receipt time (performance.now()) of the event with this ce-id, the first time it arrived. */
   receivedAt(id: string): number | undefined;
+  /** Keep the receipt time of every delivery on `path` from now on (a rate limit's windows are checked on them). */
+  record(path: string): void;
+  /** Receipt times of the deliveries on a recorded path, in arrival order. */
+  times(path: string): number[];
   close(): Promise<void>;
 }
 
@@ -35,12 +39,14 @@ function replyHeaders(request: Record<string, string | string[] | undefined>): R
 export async function startSink(): Promise<Sink> {
   const counts = new Map<string, number>();
   const arrivals = new Map<string, number>();
+  const recorded = new Map<string, number[]>();
   const server = createServer((req, res) => {
     const at = performance.now();
     const id = req.headers["ce-id"];
     if (typeof id === "string" && !arrivals.has(id)) arrivals.set(id, at);
     const path = (req.url ?? "/").split("?")[0];
     counts.set(path, (counts.get(path) ?? 0) + 1);
+    recorded.get(path)?.push(at);
     req.resume();
     req.on("end", () => {
       if (path.startsWith("/slow/")) setTimeout(() => res.writeHead(200).end(), SLOW_MS);
@@ -55,6 +61,8 @@ export async function startSink(): Promise<Sink> {
     url: `http://127.0.0.1:${port}`,
     count: (path) => counts.get(path) ?? 0,
     receivedAt: (id) => arrivals.get(id),
+    record: (path) => void recorded.set(path, recorded.get(path) ?? []),
+    times: (path) => recorded.get(path) ?? [],
     close: () =>
       new Promise((ok) => {
         server.closeAllConnections();

@@ -71,8 +71,9 @@ export function runCommands({ host, port, password }, commands, timeoutMs = 60_0
     socket.on("data", (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length > MAX_REPLY_BYTES) return socket.destroy(new Error(`reply exceeds ${MAX_REPLY_BYTES} bytes`));
-      let parsed;
-      while (replies.length < all.length && (parsed = parseReply(buf))) {
+      while (replies.length < all.length) {
+        const parsed = parseReply(buf);
+        if (!parsed) break;
         replies.push(parsed.value);
         buf = buf.subarray(parsed.end);
       }

@@ -59,7 +59,7 @@ export async function seenByEarlierOwners(env: Env, config: BrokerConfig, events
     [...asks].map(async ([owner, indexes]) => {
       const keys = indexes.map((i) => ({ source: String(events[i].attributes.source), id: String(events[i].attributes.id) }));
       const answers = await partitionStub(env, config.namespace, config.name, owner).seen(keys);
-      answers.forEach((held, k) => held && seen.add(indexes[k]));
+      for (const [k, held] of answers.entries()) if (held) seen.add(indexes[k]);
     }),
   );
   return seen;

@@ -1,6 +1,6 @@
 /**
- * Counts that isolates hand to the control plane for /metrics (refused ingress requests, Jobs created by
- * JobSinks). Each isolate tallies in memory and flushes at most once per FLUSH_MS (after the response,
+ * Counts that isolates hand to the control plane (refused ingress requests and Jobs created by JobSinks
+ * for /metrics, refused management requests for the audit trail). Each isolate tallies in memory and flushes at most once per FLUSH_MS (after the response,
  * through waitUntil), so a flood costs the control plane one call per isolate per interval. An isolate
  * that dies mid-interval loses those counts, as a broker's counters may lose their last flush.
  */
@@ -19,6 +19,11 @@ export class Tally<K extends readonly (string | number)[]> {
   constructor(flushTo: (batch: [...K, number][]) => Promise<void>, what: string) {
     this.#flushTo = flushTo;
     this.#what = what;
+  }
+
+  /** Keys waiting for the next flush (a caller bounds its memory by it). */
+  get size(): number {
+    return this.#pending.size;
   }
 
   add(key: K): void {

@@ -8,8 +8,11 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { KeyValueTable } from "./key-value.ts";
-import { brokerMetrics } from "../clients/partitions.ts";
+import { brokerMetrics, partitionStub } from "../clients/partitions.ts";
+import { lookupRoute } from "../clients/routes.ts";
 import type { AutoscalerRpc, RunnerInput } from "../shared/contracts/runner.ts";
+import { activatorStatus, capacityOf, CapacityLeases, concurrencyWithHeld, effectiveConcurrency, type Gate, type GateStats, keepAwake, type Lease, sumGateStats, watchesReadiness, WATCH_MS } from "../shared/autoscaling/activator.ts";
+import { sinkChannelName } from "../shared/resources/sources.ts";
 import { sourceBacklog } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
@@ -45,8 +48,11 @@ interface Runtime {
   lastKedaSec: number | null;
   /** Kafka committed offsets of the last poll, per trigger index (excludePersistentLag). */
   kafkaPrevious: Record<number, Record<string, number>>;
-  /** The target as last read or written: replicas asked for, pods it reports. */
-  target: { replicas: number; currentReplicas: number; readAtSec: number } | null;
+  /** The target as last read or written: replicas asked for, pods it reports, pods ready, its containerConcurrency. */
+  target: { replicas: number; currentReplicas: number; ready: number; containerConcurrency?: number; readAtSec: number } | null;
+  /** The gate last pushed to the gated brokers, and when. */
+  gate: Gate | null;
+  gatePushedSec: number | null;
   /** When the last scale write was sent (the write limit counts from it). */
   lastWriteSec: number | null;
   lastActiveTime: string | null;
@@ -71,7 +77,7 @@ interface Decision {
 }
 
 const freshRuntime = (): Runtime => ({
-  scaler: null, sample: null, lastSecond: null, lastValue: null, lastKedaSec: null, kafkaPrevious: {}, target: null,
+  scaler: null, sample: null, lastSecond: null, lastValue: null, lastKedaSec: null, kafkaPrevious: {}, target: null, gate: null, gatePushedSec: null,
   lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
 });
 
@@ -79,6 +85,11 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   private readonly kv = new KeyValueTable(this.ctx.storage.sql, "kv");
   /** The tick in progress: alarms arriving meanwhile wait for it instead of interleaving with it. */
   private running: Promise<void> | null = null;
+  /** The next tick reads KEDA's metrics whatever its polling interval: a delivery found the target at zero. */
+  private activating = false;
+  private tickStartedAt = 0;
+  /** The target's capacity shared between the broker partitions that deliver to it (memory only). */
+  private readonly leases = new CapacityLeases();
 
   async configure(input: RunnerInput | null): Promise<void> {
     if (!input) {
@@ -117,7 +128,34 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     await this.running;
   }
 
+  /**
+   * Activation (Knative's activator poking the autoscaler): a gated broker partition has deliveries that
+   * found no ready replica. A decision is taken now, not at the next polling interval; the answer is the
+   * gate after it.
+   */
+  async activate(): Promise<Gate | null> {
+    // One tick that started after the call answers every partition that asked meanwhile: a burst of
+    // activations from many partitions costs one or two ticks, not one each.
+    const asked = Date.now();
+    while (this.tickStartedAt < asked) {
+      if (this.running) {
+        await this.running;
+        continue;
+      }
+      this.activating = true;
+      await this.alarm();
+    }
+    return this.kv.getJson<Runtime>("runtime")?.gate ?? null;
+  }
+
+  /** A broker partition's lease of the target's capacity (durable-objects/activator-gates.ts): its allowance for `demand`. */
+  lease(partition: string, demand: number, inFlight: number): Lease {
+    const gate = this.kv.getJson<Runtime>("runtime")?.gate;
+    return this.leases.request(partition, demand, inFlight, !gate || gate.ready === 0 ? 0 : gate.capacity, Date.now());
+  }
+
   private async tick(): Promise<void> {
+    this.tickStartedAt = Date.now();
     const planText = this.kv.get("plan");
     if (planText === null) return;
     const { namespace, plan } = JSON.parse(planText) as Configured;
@@ -135,21 +173,30 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     };
     const observedValues: Record<string, number> = {};
     let nextTickMs = nowMs + intervalSec * 1000;
+    const forceKeda = this.activating;
+    this.activating = false;
+    // What waits for the target and what is in flight to it, in the brokers it scales from (the activator).
+    const gated = await gatedObjects(this.env, namespace, plan);
+    const gateStats = await this.gateStats(gated, brokerCounters);
+    const stats = sumGateStats([...gateStats.values()]);
 
     try {
       const { fetch: k8sFetch, credentials } = connectCluster(plan.cluster, this.env as unknown as Record<string, unknown>, timedFetch);
       const client = new KubernetesClient(withCallBudget(k8sFetch), credentials);
-      if (!rt.target || tSec - rt.target.readAtSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC) {
+      // While deliveries wait for readiness, readiness is watched closely: they start within a watch of it.
+      const watching = rt.target !== null && watchesReadiness(rt.target, stats);
+      if (!rt.target || forceKeda || tSec - rt.target.readAtSec >= (watching ? WATCH_MS / 1000 : plan.pollingIntervalSec) - ALARM_SLACK_SEC) {
         const scale = await client.getScale(plan.target);
-        rt.target = { replicas: scale.replicas, currentReplicas: scale.currentReplicas, readAtSec: tSec };
+        rt.target = { replicas: scale.replicas, currentReplicas: scale.currentReplicas, ready: scale.readyReplicas, containerConcurrency: scale.containerConcurrency, readAtSec: tSec };
       }
+      await this.pushGate(rt, plan, gated, tSec);
       rt.scaler ??= newScalerState(plan, rt.target.currentReplicas, tSec);
 
       // The decider runs only on ticks that read its metric: a gap would read as idle and scale down.
       let kpaRead = false;
       if (kpaTrigger) {
         try {
-          const value = this.observeKpa(rt, kpaTrigger, await brokerCounters(kpaTrigger.broker!), plan, nowMs);
+          const value = this.observeKpa(rt, kpaTrigger, await brokerCounters(kpaTrigger.broker!), plan, nowMs, gateStats.get(gateKey(kpaTrigger.broker!, kpaTrigger.source))?.held ?? 0);
           if (value !== null) observedValues[`${kpaTrigger.source}.${kpaTrigger.metric}`] = value;
           kpaRead = true;
         } catch (e) {
@@ -159,14 +206,18 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
 
       let keda: KedaMetric[] | undefined;
       const polled = kedaTriggers(plan);
-      if (polled.length > 0 && (rt.lastKedaSec === null || tSec - rt.lastKedaSec >= plan.pollingIntervalSec - ALARM_SLACK_SEC)) {
+      // Scale from the queue: while deliveries are held KEDA's metrics (which count them) are read every KPA
+      // tick, as Knative's activator reports what it buffers, so a surge scales out without waiting a poll.
+      const pollSec = stats.held > 0 ? Math.min(plan.pollingIntervalSec, TICK_SEC) : plan.pollingIntervalSec;
+      if (polled.length > 0 && (forceKeda || rt.lastKedaSec === null || tSec - rt.lastKedaSec >= pollSec - ALARM_SLACK_SEC)) {
         const read = await Promise.all(polled.map((t) => this.kedaMetric(t, plan.triggers.indexOf(t), namespace, rt, brokerCounters)));
         const missing = read.filter((r) => typeof r === "string");
         for (const message of missing) problems.push({ reason: "MetricUnavailable", message });
         // Never decide on part of the metrics: a missing one could read as idle and scale to zero.
         if (missing.length === 0) {
-          keda = read as KedaMetric[];
-          polled.forEach((t, i) => (observedValues[`${t.source}.${t.metric}`] = keda![i].value));
+          const metrics = read as KedaMetric[];
+          for (const [i, t] of polled.entries()) observedValues[`${t.source}.${t.metric}`] = metrics[i].value;
+          keda = metrics;
           rt.lastKedaSec = tSec;
         }
       }
@@ -187,6 +238,13 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
           rt.lastDecision.actuation = actuation;
         }
       };
+      // Never zero while deliveries wait for the target or are in flight to it.
+      const replicas = keepAwake(step.replicas, stats, plan.keda.maxReplicaCount);
+      if (replicas !== step.replicas) {
+        step.replicas = replicas;
+        step.reason = "ActivatorHolding";
+        step.message = `${stats.held} deliveries wait for the target and ${stats.inFlight} are in flight to it: ${replicas} replica kept (${step.message})`;
+      }
       let applied: Applied;
       try {
         applied = await applyScale(client, plan.target, step.replicas, { tSec, current: rt.target.replicas, lastWriteSec: rt.lastWriteSec ?? null, dryRun: plan.dryRun });
@@ -195,7 +253,9 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
         throw e;
       }
       record(applied.actuation);
-      if (applied.scale) rt.target = { replicas: applied.scale.replicas, currentReplicas: applied.scale.currentReplicas, readAtSec: tSec };
+      if (applied.scale) rt.target = { replicas: applied.scale.replicas, currentReplicas: applied.scale.currentReplicas, ready: applied.scale.readyReplicas, containerConcurrency: applied.scale.containerConcurrency, readAtSec: tSec };
+      if (watchesReadiness(rt.target, stats)) nextTickMs = Math.min(nextTickMs, nowMs + WATCH_MS);
+      else if (stats.held > 0) nextTickMs = Math.min(nextTickMs, nowMs + TICK_SEC * 1000);
       if (applied.actuation === "Written") rt.lastWriteSec = tSec;
       // A held-back write is retried as soon as the limit allows, with the decision of that tick.
       if (applied.retryAtSec !== undefined) nextTickMs = Math.min(nextTickMs, applied.retryAtSec * 1000);
@@ -217,6 +277,8 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       ],
       scaleTargetKind: `${plan.target.apiVersion}.${plan.target.kind}`,
       currentReplicas: rt.target?.currentReplicas ?? null,
+      readyReplicas: rt.target?.ready ?? null,
+      ...(gated.length > 0 ? { activation: activatorStatus(rt.target?.ready ?? 0, stats, rt.gate) } : {}),
       desiredReplicas: rt.lastDecision?.desiredReplicas ?? null,
       ...(rt.scaler?.decider ? { mode: rt.scaler.panic ? "panic" : "stable" } : {}),
       lastActiveTime: rt.lastActiveTime,
@@ -226,13 +288,47 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     await this.ctx.storage.setAlarm(nextTickMs);
   }
 
-  /** Feeds the KPA windows with the trigger's concurrency or rps for each second since the last feed. */
-  private observeKpa(rt: Runtime, trigger: TriggerSpec, metrics: BrokerCounters, plan: AutoscalerPlan, nowMs: number): number | null {
+  /** The gate stats of every gated trigger, by `gateKey`; a broker that cannot be read reports nothing. */
+  private async gateStats(gated: GatedObject[], brokerCounters: (name: string) => Promise<BrokerCounters>): Promise<Map<string, GateStats>> {
+    const read = await Promise.all(gated.map(async (o) => {
+      try {
+        const metrics = o.channel ? await partitionStub(this.env, o.namespace, o.broker, 0).metrics() : await brokerCounters(o.broker);
+        return metrics.activator?.[o.trigger];
+      } catch {
+        return undefined;
+      }
+    }));
+    return new Map(gated.flatMap((o, i) => (read[i] ? [[gateKey(o.broker, o.trigger), read[i]] as const] : [])));
+  }
+
+  /**
+   * Push the gate (ready replicas, capacity) to the gated brokers' partitions when it changed, and once a
+   * polling interval besides (a partition that restarted learns it then, or when it asks).
+   */
+  private async pushGate(rt: Runtime, plan: AutoscalerPlan, gated: GatedObject[], tSec: number): Promise<void> {
+    if (!rt.target || gated.length === 0) return;
+    const ready = rt.target.ready;
+    const partitions = gated.reduce((n, o) => n + o.partitions, 0);
+    const gate: Gate = {
+      ready, capacity: capacityOf(ready, effectiveConcurrency(plan.activator.containerConcurrency, rt.target.containerConcurrency)),
+      holdMs: plan.activator.holdMs, shared: partitions > 1,
+    };
+    const changed = JSON.stringify(gate) !== JSON.stringify(rt.gate);
+    rt.gate = gate;
+    if (!changed && rt.gatePushedSec !== null && tSec - rt.gatePushedSec < plan.pollingIntervalSec - ALARM_SLACK_SEC) return;
+    rt.gatePushedSec = tSec;
+    // Saved before the push: a partition that asks (activate, lease) meanwhile reads this gate.
+    this.kv.putJson("runtime", rt);
+    await Promise.all(gated.flatMap((o) => Array.from({ length: o.partitions }, (_, p) => partitionStub(this.env, o.namespace, o.broker, p).gate(o.trigger, gate).catch(() => undefined))));
+  }
+
+  /** Feeds the KPA windows with the trigger's concurrency (with what its activator holds) or rps for each second since the last feed. */
+  private observeKpa(rt: Runtime, trigger: TriggerSpec, metrics: BrokerCounters, plan: AutoscalerPlan, nowMs: number, held: number): number | null {
     const sample = sampleTrigger(metrics, trigger.source, nowMs);
     const second = Math.floor(nowMs / 1000);
     // A second already fed: its value stands (a decision within it still shows what it saw).
     if (rt.lastSecond !== null && second <= rt.lastSecond) return rt.lastValue;
-    const value = trigger.metric === "concurrency" ? sample.inflight : rateBetween(rt.sample, sample);
+    const value = trigger.metric === "concurrency" ? concurrencyWithHeld(sample.inflight, held) : rateBetween(rt.sample, sample);
     rt.sample = sample;
     if (value === null) return null;
     // The value holds since the last feed (at most a stable window back: older seconds leave the window anyway).
@@ -259,6 +355,32 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       return `${where}: ${(e as Error).message}`;
     }
   }
+}
+
+const gateKey = (broker: string, trigger: string) => `${broker}/${trigger}`;
+
+/** A broker (or a source's channel) whose trigger the ScaledObject gates, with its partition count. */
+interface GatedObject {
+  namespace: string;
+  broker: string;
+  trigger: string;
+  partitions: number;
+  channel: boolean;
+}
+
+/**
+ * What the ScaledObject gates: the Trigger of each `edge-eventing` trigger in its broker's partitions, and
+ * the sink channel of each source it scales from (a source whose sink is a Broker has no channel; its
+ * Triggers are gated by naming them in `edge-eventing` triggers).
+ */
+async function gatedObjects(env: Env, namespace: string, plan: AutoscalerPlan): Promise<GatedObject[]> {
+  return Promise.all(plan.triggers.map(async (t) => {
+    if (t.type === "edge-eventing") {
+      const partitions = (await lookupRoute(env, namespace, t.broker!))?.partitions ?? 1;
+      return { namespace, broker: t.broker!, trigger: t.source, partitions, channel: false };
+    }
+    return { namespace, broker: sinkChannelName(SOURCE_KINDS[t.type], t.source), trigger: "sink", partitions: 1, channel: true };
+  }));
 }
 
 /** KEDA's activity, or a non-zero KPA decision. */

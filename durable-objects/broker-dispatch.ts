@@ -17,8 +17,9 @@ import { queuedAtEarlierOwner } from "../clients/partitions.ts";
 import { DeliverySender } from "./broker-sender.ts";
 import type { BrokerState, Trigger } from "./broker-state.ts";
 import type { History } from "./history.ts";
-import type { DeliveryRow, NextAttempt } from "./delivery-rows.ts";
+import { type DeliveryRow, liveFirst, type NextAttempt } from "./delivery-rows.ts";
 import { FlowControl } from "./flow-control.ts";
+import { ActivatorGates } from "./activator-gates.ts";
 
 /** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
 const SAFETY_WAKE_MS = 30_000;
@@ -29,6 +30,8 @@ export class BrokerDispatch {
   readonly deliverySender: DeliverySender;
   /** Pause and rate limit per trigger (flow-control.ts); its wake-ups pump the trigger. */
   readonly flow: FlowControl;
+  /** Triggers a ScaledObject scales from wait for its target (activator-gates.ts); its wake-ups pump the trigger. */
+  readonly gates: ActivatorGates;
   /**
    * Delivery ids in flight per trigger: the lease, in memory only. A restart has nothing in flight (the
    * runtime runs one instance of an object), so every stored row is due again then; no row is written to
@@ -57,10 +60,12 @@ export class BrokerDispatch {
     this.history = history;
     this.store = store;
     this.deliverySender = new DeliverySender(state.env);
-    this.flow = new FlowControl(state.env, (name) => {
+    const wake = (name: string) => {
       this.touch(name);
       state.ctx.waitUntil(this.pump("touched"));
-    });
+    };
+    this.flow = new FlowControl(state.env, wake);
+    this.gates = new ActivatorGates(state.env, wake);
   }
 
   /** The trigger got events or a free slot: the next `pump("touched")` looks at it. */
@@ -109,7 +114,7 @@ export class BrokerDispatch {
 
   /**
    * Start every due delivery there is room for, then arm the alarm for the next one: due rows first (they
-   * are older than anything in the lane), then the lane. `only: "touched"` looks at just the triggers that
+   * are older than anything in the lane), then the lane, then a replay's rows. `only: "touched"` looks at just the triggers that
    * got new events or freed a slot (ingest and completions: the hot path); the alarm and configuration
    * changes look at all.
    */
@@ -126,23 +131,38 @@ export class BrokerDispatch {
       const leased = this.leased.get(name) ?? new Set<number>();
       this.leased.set(name, leased);
       const lane = store.lanes.get(name);
-      let free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
+      const free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
       if (free <= 0) continue;
-      const due = store.rows.due(name, t.config.ordered, now, leased, free);
+      // Live first: retries and live events start before a replay's deliveries (an ordered trigger keeps
+      // its rows' order instead), so a replay takes only what live traffic leaves of the parallelism.
+      const { first, later } = liveFirst(store.rows.due(name, t.config.ordered, now, leased, free), t.config.ordered);
+      const fromLane = Math.min(lane?.waiting ?? 0, free - first.length);
+      const want = first.length + fromLane + Math.min(later.length, free - first.length - fromLane);
+      // The activator: a gated trigger's deliveries wait for a ready replica and within the target's capacity.
+      const gated = this.gates.allow(this.state.config!, t.config, this.inflight(name), want, first.length + later.length + (lane?.waiting ?? 0), now);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
-      // pump for the rest). An ordered lane may start fewer than it was granted: the rest of the grant is unused.
-      free = this.flow.allow(this.state.config!, t.config, due.length + Math.min(lane?.waiting ?? 0, free - due.length), now);
-      for (const row of due.slice(0, free)) {
-        leased.add(row.id!);
-        free--;
-        this.state.ctx.waitUntil(this.deliver(row, t));
+      // pump for the rest). An ordered lane may start fewer than it was granted: the rest goes back.
+      let allowed = this.flow.allow(this.state.config!, t.config, gated, now);
+      const startRows = (rows: DeliveryRow[]) => {
+        for (const row of rows.slice(0, allowed)) {
+          leased.add(row.id!);
+          allowed--;
+          this.state.ctx.waitUntil(this.deliver(row, t));
+        }
+      };
+      startRows(first);
+      if (allowed > 0 && lane?.waiting) {
+        // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
+        // still be queued at its earlier partition after a growth (the row's delivery asks).
+        const { start, held } = lane.take(Math.min(allowed, fromLane), t.config.ordered, (key) => store.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
+        if (held.length > 0) store.transaction(() => {
+          for (const e of held) this.enqueue(e.pos, name, e.key, now);
+        });
+        for (const e of start) this.state.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+        allowed -= start.length;
       }
-      if (free <= 0 || !lane?.waiting) continue;
-      // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
-      // still be queued at its earlier partition after a growth (the row's delivery asks).
-      const { start, held } = lane.take(free, t.config.ordered, (key) => store.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
-      if (held.length > 0) store.transaction(() => held.forEach((e) => this.enqueue(e.pos, name, e.key, now)));
-      for (const e of start) this.state.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+      startRows(later);
+      this.flow.unused(name, allowed, now);
     }
     await this.arm();
   }
@@ -171,6 +191,7 @@ export class BrokerDispatch {
     if (row.id !== null && (await this.heldForOrder(row, t))) {
       store.rows.postpone(row.id, Date.now() + ORDER_HOLD_MS);
       this.leased.get(name)?.delete(row.id);
+      this.flow.ended(name, Date.now());
       return this.arm();
     }
     let outcome: Outcome;
@@ -181,6 +202,7 @@ export class BrokerDispatch {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
     this.settle(row, t, outcome, started);
+    this.flow.ended(name, Date.now());
     if (row.id === null) {
       store.lanes.get(name)?.settle(row.event_seq);
       store.lanes.moved();

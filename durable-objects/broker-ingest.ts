@@ -56,7 +56,9 @@ export class BrokerIngest {
     for (const k of store.log.keysSince(now - (config?.dedupWindowMs ?? 0))) this.dedup.add(DedupIndex.key(k.s, k.i), k.at);
     for (let from = segmentOf(store.lanes.floor(store.log.end)); ; ) {
       const rows = store.log.segmentsFrom(from, 64);
-      for (const row of rows) (JSON.parse(row.meta) as EventMeta[]).forEach((meta, i) => store.lanes.push(row.seq * SEGMENT_EVENTS + i, meta, (t) => this.state.ordered(t)));
+      for (const row of rows) {
+        for (const [i, meta] of (JSON.parse(row.meta) as EventMeta[]).entries()) store.lanes.push(row.seq * SEGMENT_EVENTS + i, meta, (t) => this.state.ordered(t));
+      }
       if (rows.length < 64) break;
       from = rows.at(-1)!.seq + 1;
     }

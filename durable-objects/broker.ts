@@ -10,6 +10,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
+import type { Gate } from "../shared/autoscaling/activator.ts";
 import type { BrokerRpc } from "../shared/contracts/broker.ts";
 import type { IngestResult } from "../shared/contracts/ingest.ts";
 import type { HistoryQuery, PartitionPage } from "../shared/history/query.ts";
@@ -105,6 +106,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     this.state.apply(config);
     this.dispatch.deliverySender.configure(config);
     this.dispatch.flow.configure(config?.triggers ?? []);
+    this.dispatch.gates.configure(config?.triggers ?? []);
     this.history.configure(config?.retentionMs ?? 0);
     this.replies.configure(config);
     return this.store.lanes.reconcile([...this.state.triggers.keys()], this.store.log.end);
@@ -146,7 +148,12 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
       dead: this.store.dead.count(),
       counters: this.store.counters.rows(),
       rateLimited: this.dispatch.flow.held(),
+      ...this.dispatch.gates.stats((name) => this.dispatch.inflight(name)),
     };
+  }
+
+  gate(trigger: string, gate: Gate): void {
+    if (this.settings) this.dispatch.gates.update(trigger, gate);
   }
 
   deadLetters(limit = 100): DeadLetter[] {

@@ -24,7 +24,11 @@ import { failure, invalid } from "../shared/resources/status.ts";
 import { WEBHOOK_KINDS_BY_PRECEDENCE } from "../shared/webhooks/spec.ts";
 import { recordUpdate } from "../shared/kube-api/field-managers.ts";
 import { appliesTo, listedIssuers, policyRule } from "../shared/policy/spec.ts";
+import { gatedBy } from "../shared/autoscaling/scaled-object.ts";
 import type { JobCountRow, RefusalRow } from "../shared/metrics/prometheus.ts";
+import type { AuditCursor, AuditEntry, AuditQuery, AuditRow, RefusalTally } from "../shared/audit/trail.ts";
+import type { BindingObject, RbacSnapshot, RoleObject } from "../shared/rbac/authorizer.ts";
+import { AuditLog } from "./audit-log.ts";
 import { requestReplyRoute } from "../shared/requestreply/spec.ts";
 import { clusterOf } from "../shared/kubernetes/cluster.ts";
 import { JOB_SINK_TOKEN_ANNOTATION, jobSinkCluster, jobSinkRun } from "../shared/resources/job-sink.ts";
@@ -34,6 +38,7 @@ type Row = { manifest: string };
 export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc {
   private readonly sql = this.ctx.storage.sql;
   private readonly settings = new KeyValueTable(this.sql, "settings");
+  private readonly audit = new AuditLog(this.sql);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -55,6 +60,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult> {
     const info = kindByName(kind)!;
     this.remember(ctx);
+    // A cluster-scoped object has no namespace: one given is dropped, as Kubernetes clears it.
+    if (info.clusterScoped && typeof (body as Manifest)?.metadata === "object" && (body as Manifest).metadata !== null) delete (body as Manifest).metadata.namespace;
     const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
     const given = body as Manifest;
     const name = typeof given?.metadata?.name === "string" ? given.metadata.name : pathName;
@@ -79,20 +86,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       const message = existing ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again` : `${what} not found`;
       return existing ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) } : { code: 404, status: failure(404, "NotFound", message) };
     }
-    const specChanged = !existing || JSON.stringify(existing.spec) !== JSON.stringify(given.spec ?? {});
-    const manifest: Manifest = {
+    const content = contentOf(info, given);
+    const specChanged = !existing || JSON.stringify(contentOf(info, existing)) !== JSON.stringify(content);
+    const manifest = {
       apiVersion: given.apiVersion,
       kind: info.kind,
       metadata: {
         ...given.metadata,
-        namespace,
+        ...(info.clusterScoped ? {} : { namespace }),
         uid: existing?.metadata.uid ?? crypto.randomUUID(),
         generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
         creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
         resourceVersion: options.dryRun ? existing?.metadata.resourceVersion ?? "" : String(this.version() + 1),
       },
-      spec: given.spec ?? {},
-    };
+      ...content,
+    } as Manifest;
     if (!options.applied) {
       manifest.metadata.managedFields = recordUpdate(existing, manifest, options.manager, given.apiVersion, new Date().toISOString());
     }
@@ -100,8 +108,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (options.dryRun) return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx, true) };
     this.nextVersion();
     this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
+    const code = existing ? 200 : 201;
+    if (options.audit) this.audit.change(audited(options.audit, manifest.metadata.name, code));
     await this.propagate(manifest, ctx);
-    return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx) };
+    return { code, object: await this.withLiveStatus(manifest, ctx) };
   }
 
   async get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
@@ -129,11 +139,12 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     };
   }
 
-  async delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null> {
+  async delete(kind: string, namespace: string, name: string, ctx: ResolveContext, audit?: AuditEntry): Promise<Manifest | null> {
     const m = this.read(kind, namespace, name);
     if (!m) return null;
     const shown = this.withStatus(m, ctx);
     this.sql.exec("DELETE FROM resources WHERE kind = ? AND namespace = ? AND name = ?", kind, namespace, name);
+    if (audit) this.audit.change(audited(audit, name, 200));
     this.nextVersion();
     await this.propagate(m, ctx);
     return shown;
@@ -173,10 +184,10 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       return { partitions, ...(broker ? applying(broker) : {}) };
     };
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
-      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}) }]),
+      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}), ...applying(m) }]),
     );
     const addresses = Object.fromEntries(this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]));
-    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, requestReplyRoute(m)]));
+    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, { ...requestReplyRoute(m), ...applying(m) }]));
     return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), addresses, webhooks, jobSinks, requestReplies };
   }
 
@@ -210,11 +221,37 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       .toArray();
   }
 
+  /** The stored RBAC objects (the authorizer adds the built-in ones). */
+  rbac(): RbacSnapshot {
+    return {
+      roles: this.manifests("Role") as unknown as RoleObject[],
+      clusterRoles: this.manifests("ClusterRole") as unknown as RoleObject[],
+      roleBindings: this.manifests("RoleBinding") as unknown as BindingObject[],
+      clusterRoleBindings: this.manifests("ClusterRoleBinding") as unknown as BindingObject[],
+    };
+  }
+
+  /** A change made outside apply and delete (a dead letter's redelivery). */
+  recordChange(entry: AuditEntry): void {
+    this.audit.change(entry);
+  }
+
+  /** Isolates' tallies of refused management requests (workers/audit.ts). */
+  recordRefusals(batch: RefusalTally[]): void {
+    this.audit.refusals(batch);
+  }
+
+  auditTrail(query: AuditQuery, limit: number, cursor?: AuditCursor): AuditRow[] {
+    return this.audit.list(query, limit, cursor);
+  }
+
+  /** Push every broker's configuration again: the cron watchdog's repair for a lost push. */
   /**
    * Push every resource's objects again (KindEntry.objects): the cron watchdog's repair for a lost push.
    * A Replay is started once, when created: it is not started again. Answers how many pushes it made.
    */
   async reconcile(): Promise<number> {
+    this.audit.prune();
     const last = this.lastContext();
     if (!last) return 0;
     const ctx = this.withTargets(last);
@@ -389,7 +426,8 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   /** A source's channels: configured while the source exists and needs them, cleared otherwise. */
   private async pushChannel(source: Manifest<SourceSpec>, ctx: ResolveContext): Promise<void> {
     const stored: Manifest<SourceSpec> | null = this.read(source.kind, source.metadata.namespace!, source.metadata.name);
-    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null)) {
+    const activator = this.gates(source.metadata.namespace!).get(`${source.kind}/${source.metadata.name}`);
+    for (const { entry, config } of sourceChannels(stored ?? source, stored ? ctx : null, activator ? { scaledObject: activator } : undefined)) {
       await partitionStub(this.env, entry.namespace, entry.name, 0).configure(config, this.version());
     }
   }
@@ -435,6 +473,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     if (!broker) return null;
     const triggers = this.manifests("Trigger", namespace).filter((t) => t.spec.broker === name);
     const dls = broker.spec.delivery?.deadLetterSink;
+    const gates = this.gates(namespace);
     const requestReplies = this.manifests("RequestReply", namespace)
       .filter((m) => m.spec.brokerRef.name === name)
       .map((m) => ({ name: m.metadata.name, ...requestReplyRoute(m) }));
@@ -457,15 +496,34 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
           delivery: t.spec.delivery,
           deadLetter: tdls ? resolveDestination(tdls, namespace, ctx) : undefined,
           ...triggerSettings(t),
+          ...(gates.has(`Trigger/${name}/${t.metadata.name}`) ? { activator: { scaledObject: gates.get(`Trigger/${name}/${t.metadata.name}`)! } } : {}),
         };
       }),
     };
   }
 
+  /** What the namespace's ScaledObjects gate (shared/autoscaling/scaled-object.ts `gatedBy`). */
+  private gates(namespace: string): Map<string, string> {
+    return gatedBy(this.manifests("ScaledObject", namespace));
+  }
+
   /** Knative-style status, computed from the current state of the resources it depends on (KindEntry.status). */
   private withStatus(m: Manifest, ctx: ResolveContext): Manifest {
+    if (kindByName(m.kind)?.body) return m;
     return { ...m, status: { observedGeneration: m.metadata.generation, ...kindByName(m.kind)?.status?.(m, this.stored(ctx)) } };
   }
+}
+
+/** What a kind's manifest holds besides its envelope: `spec`, or the top-level fields of its `body`. */
+function contentOf(info: KindInfo, m: Manifest): Record<string, unknown> {
+  if (!info.body) return { spec: m.spec ?? {} };
+  const fields = m as unknown as Record<string, unknown>;
+  return Object.fromEntries(info.body.filter((f) => fields[f] !== undefined).map((f) => [f, fields[f]]));
+}
+
+/** The audit entry of a change, with the object's name (a POST names it in the body) and the answer's code. */
+function audited(entry: AuditEntry, name: string, code: number): AuditEntry {
+  return { ...entry, ...(entry.objectRef ? { objectRef: { ...entry.objectRef, name } } : {}), code };
 }
 
 function range(from: number, to: number): number[] {

@@ -165,3 +165,12 @@ export class DeliveryRows {
     this.sql.exec("UPDATE deliveries SET event_seq = j.value ->> 1 FROM json_each(?) j WHERE deliveries.event_seq = j.value ->> 0", JSON.stringify(moved));
   }
 }
+
+/**
+ * The due rows of a trigger in the order the pump starts them: a replay's deliveries after the others
+ * (retries, redeliveries), which the pump starts before its live events too. An ordered trigger keeps its
+ * rows' order (a key's events, replayed or not, go in order).
+ */
+export function liveFirst(due: DeliveryRow[], ordered: boolean): { first: DeliveryRow[]; later: DeliveryRow[] } {
+  return ordered ? { first: due, later: [] } : { first: due.filter((r) => r.replay === null), later: due.filter((r) => r.replay !== null) };
+}

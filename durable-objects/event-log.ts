@@ -131,7 +131,7 @@ export class EventLog {
       const seq = this.nextSeq++;
       this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, `[${metas.slice(from, to).join(",")}]`);
       this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
-      chunk.forEach((_, i) => positions.push(seq * SEGMENT_EVENTS + i));
+      for (let i = 0; i < chunk.length; i++) positions.push(seq * SEGMENT_EVENTS + i);
       this.held += chunk.length;
       from = to;
     }

@@ -1,20 +1,24 @@
 /**
  * The rate limit of one trigger of a partitioned broker, shared by all its partitions (one object per
- * broker and trigger uid). Partitions lease attempts from the current window in batches (a partition asks
- * when its own allowance runs out, at most a few times per window), so the limit costs requests per
- * window and partition, never per delivery. The window lives in memory only: no SQLite row is written per
- * lease. A restart of this object forgets the window it was in, so at most one window's count more can
- * start in that window (a limit of 10/s may start 20 in the second the object restarted).
+ * broker and trigger uid): it keeps the limit's n tokens and leases them to partitions with their ready
+ * times (shared/delivery/rate-limit.ts). A partition asks when it has deliveries waiting and no token it
+ * can use, giving back what it held, so the limit costs about a request per partition and period while a
+ * queue waits, never one per delivery. The tokens live in memory only: no SQLite row is written per lease.
+ * A restart of this object forgets them, so in the period it restarted at most n more attempts can start
+ * (a limit of 10/s may start 20 in the second after the restart).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Grant, type RateLimit, WindowQuota } from "../shared/delivery/rate-limit.ts";
+import { type Lease, LeasePool, type RateLimit, type Run } from "../shared/delivery/rate-limit.ts";
 import type { FlowLimiterRpc } from "../shared/contracts/sending.ts";
 
 export class FlowLimiter extends DurableObject<Env> implements FlowLimiterRpc {
-  private readonly quota = new WindowQuota();
+  private readonly pool = new LeasePool();
 
-  /** Up to `want` attempts of the current window for `partition`; the limit comes with every call. */
-  take(partition: number, want: number, limit: RateLimit): Grant {
-    return this.quota.take(partition, want, limit, Date.now());
+  /**
+   * A lease of up to `want` tokens for `partition`, which gives back the lease it held (`giveBack`, null
+   * when it held none); `want` 0 only gives back. The limit comes with every call.
+   */
+  lease(partition: number, want: number, giveBack: { id: number; tokens: Run[] } | null, limit: RateLimit): Lease {
+    return this.pool.lease(partition, want, giveBack, limit, Date.now());
   }
 }

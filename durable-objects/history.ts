@@ -12,7 +12,10 @@
  * REPLAY_BATCH) is replay deliveries, so the other half is always free for live events.
  * The cursor and the queued rows are written in one transaction, so a crash loses nothing and the replay
  * resumes from storage. The log's segments and the queued rows are read and written through their owners
- * (event-log.ts, delivery-rows.ts); the `replays` table is this module's.
+ * (event-log.ts, delivery-rows.ts); the `replays` table is this module's. A replay's delivered and failed
+ * counts are kept in memory and written with its next step (a crash can leave the last batch's uncounted
+ * in its status, never undelivered). A trigger's live events start before its replay deliveries in every
+ * pump turn (broker-dispatch.ts), so a replay takes only what live traffic leaves of the parallelism.
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
@@ -93,6 +96,8 @@ export class History {
   private readonly dirty = new Map<number, SegmentHistory>();
   /** Replay deliveries queued and not settled, per replay. */
   private readonly outstanding = new Map<string, number>();
+  /** Replay deliveries settled and not yet counted in the replays table, per replay (written with the next step). */
+  private readonly unwritten = new Map<string, { delivered: number; failed: number }>();
 
   private readonly host: HistoryHost;
   private readonly writer: Writer;
@@ -132,7 +137,8 @@ export class History {
     const flags = attemptFlags(deadLetterSink, replay);
     if (flags) attempt.push(flags);
     this.update(pos, (h) => {
-      const d = (h[trigger] ??= { s: state, a: [] });
+      h[trigger] ??= { s: state, a: [] };
+      const d = h[trigger];
       d.s = state;
       d.a.push(attempt);
       keepLatest(d, ATTEMPTS_KEPT);
@@ -143,10 +149,14 @@ export class History {
   dropped(trigger: string, positions: number[], replays: string[]): void {
     for (const name of replays) if (this.running.has(name)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", name);
     if (this.retentionMs <= 0) return;
-    for (const pos of positions) this.update(pos, (h) => h[trigger] && (h[trigger].s = "dropped"));
+    for (const pos of positions) {
+      this.update(pos, (h) => {
+        if (h[trigger]) h[trigger].s = "dropped";
+      });
+    }
   }
 
-  private update(pos: number, change: (h: StoredHistory) => unknown): void {
+  private update(pos: number, change: (h: StoredHistory) => void): void {
     const seq = segmentOf(pos);
     const index = String(pos % SEGMENT_EVENTS);
     let segment = this.dirty.get(seq);
@@ -267,19 +277,32 @@ export class History {
     });
     this.running.delete(name);
     this.outstanding.delete(name);
+    this.unwritten.delete(name);
   }
 
   progress(name: string): ReplayProgress | null {
     const row = this.host.sql.exec<{ matched: number; delivered: number; failed: number; done: number }>("SELECT matched, delivered, failed, done FROM replays WHERE name = ?", name).toArray()[0];
-    return row ? { matched: row.matched, delivered: row.delivered, failed: row.failed, done: row.done === 1 } : null;
+    const more = this.unwritten.get(name) ?? { delivered: 0, failed: 0 };
+    return row ? { matched: row.matched, delivered: row.delivered + more.delivered, failed: row.failed + more.failed, done: row.done === 1 } : null;
   }
 
-  /** A replay delivery reached its end: count it, and finish the replay when it was the last. */
+  /**
+   * A replay delivery reached its end: count it (in memory, written with the replay's next step or its
+   * end, so a replay costs no row per delivery for its counts), and finish the replay when it was the last.
+   */
   settled(name: string, verdict: Verdict): void {
-    const column = verdict === "delivered" ? "delivered" : "failed";
-    this.host.sql.exec(`UPDATE replays SET ${column} = ${column} + 1 WHERE name = ?`, name);
+    const counts = this.unwritten.get(name) ?? { delivered: 0, failed: 0 };
+    counts[verdict === "delivered" ? "delivered" : "failed"]++;
+    this.unwritten.set(name, counts);
     this.outstanding.set(name, Math.max((this.outstanding.get(name) ?? 1) - 1, 0));
     this.finishIfDone(name);
+  }
+
+  private writeCounts(name: string): void {
+    const counts = this.unwritten.get(name);
+    if (!counts) return;
+    this.host.sql.exec("UPDATE replays SET delivered = delivered + ?, failed = failed + ? WHERE name = ?", counts.delivered, counts.failed, name);
+    this.unwritten.delete(name);
   }
 
   /** Queue the next batch of every running replay that has room (from the broker's pump: cheap when none). */
@@ -333,11 +356,13 @@ export class History {
     }
     this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + queued);
     sql.exec("UPDATE replays SET cursor = ?, scanned = ? WHERE name = ?", cursor, r.scanned ? 1 : 0, name);
+    this.writeCounts(name);
   }
 
   private finishIfDone(name: string): void {
     const r = this.running.get(name);
     if (!r?.scanned || (this.outstanding.get(name) ?? 0) > 0) return;
+    this.writeCounts(name);
     this.host.sql.exec("UPDATE replays SET done = 1 WHERE name = ?", name);
     this.running.delete(name);
   }

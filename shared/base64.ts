@@ -44,7 +44,7 @@ export function encodeBase64(bytes: Uint8Array | string): string {
   if (i < bytes.length) {
     const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8);
     const third = i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63] : "=";
-    parts.push(ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + third + "=");
+    parts.push(`${ALPHABET[n >> 18]}${ALPHABET[(n >> 12) & 63]}${third}=`);
   }
   return parts.join("");
 }

@@ -2,6 +2,7 @@
 import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifestBody } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
 import { readCapped } from "../shared/streams.ts";
+import { decodeKubeProtobuf, PROTOBUF } from "../shared/kube-api/protobuf.ts";
 
 /** The body, or null when it is larger than `max` bytes. */
 export async function readLimited(req: Request, max: number): Promise<Uint8Array | null> {
@@ -10,17 +11,15 @@ export async function readLimited(req: Request, max: number): Promise<Uint8Array
   return truncated ? null : bytes;
 }
 
-/** A UTF-8 text body within `max` bytes, or null when it is larger. */
-export async function readTextLimited(req: Request, max: number): Promise<string | null> {
-  const bytes = await readLimited(req, max);
-  return bytes === null ? null : new TextDecoder().decode(bytes);
-}
-
-/** Read and parse a manifest body; a failure is the Status to answer. */
+/** Read and parse a manifest body (JSON, YAML, or for the kinds kubectl sends so, protobuf); a failure is the Status to answer. */
 export async function readManifest(req: Request): Promise<ParsedManifest | KubeStatus> {
-  const text = await readTextLimited(req, MAX_MANIFEST_BYTES);
-  if (text === null) return failure(413, "RequestEntityTooLarge", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
-  const parsed = parseManifestBody(req.headers.get("content-type"), text);
+  const bytes = await readLimited(req, MAX_MANIFEST_BYTES);
+  if (bytes === null) return failure(413, "RequestEntityTooLarge", `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
+  if ((req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase() === PROTOBUF) {
+    const decoded = decodeKubeProtobuf(bytes);
+    return "error" in decoded ? failure(415, "UnsupportedMediaType", decoded.error) : { value: decoded.value, duplicates: [] };
+  }
+  const parsed = parseManifestBody(req.headers.get("content-type"), new TextDecoder().decode(bytes));
   if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error, parsed.causes && { causes: parsed.causes });
   return parsed;
 }

@@ -25,8 +25,8 @@ const SECURITY = {
  */
 const SCRIPT = `(${dashboardHistory.toString()})((${dashboardApp.toString()})());\n`;
 
-/** The kinds the page lists, from the same table the management API serves. */
-const kinds = KINDS.map((k) => ({ group: k.group, version: k.versions[0], kind: k.kind, plural: k.plural, source: k.source === true, addressable: k.addressable === true }));
+/** The kinds the page lists, from the same table the management API serves (RBAC's are kubectl's business). */
+const kinds = KINDS.filter((k) => !k.body).map((k) => ({ group: k.group, version: k.versions[0], kind: k.kind, plural: k.plural, source: k.source === true, addressable: k.addressable === true }));
 
 dashboard.get("/ui", (c) => c.html(page(kinds), 200, SECURITY));
 dashboard.get("/ui/app.js", (c) => c.body(SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));

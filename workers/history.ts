@@ -9,14 +9,13 @@ import { decodeContinue, encodeContinue, mergePages, parseHistoryQuery } from ".
 import type { TriggerSpec } from "../shared/resources/eventing.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import { failure, invalid } from "../shared/resources/status.ts";
-import { requireAdmin } from "./auth.ts";
 import { control } from "../clients/stubs.ts";
 import { resolveContext } from "./context.ts";
 import { type LiveEnv, requireBroker } from "./live.ts";
 
 export const history = new Hono<LiveEnv>();
 
-history.get("/apis/edge-eventing.dev/v1alpha1/namespaces/:namespace/brokers/:name/events", requireAdmin, requireBroker, async (c) => {
+history.get("/apis/edge-eventing.dev/v1alpha1/namespaces/:namespace/brokers/:name/events", requireBroker, async (c) => {
   const { namespace, name } = c.req.param();
   const parsed = parseHistoryQuery(new URL(c.req.url).searchParams);
   if ("causes" in parsed) return c.json(invalid("EventRecordList", name, parsed.causes), 422);

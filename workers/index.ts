@@ -1,5 +1,8 @@
 /** The router Worker: HTTP routes and the cron watchdog. Durable Object classes are exported from here. */
 import { Hono } from "hono";
+import { audit } from "./audit.ts";
+import { authorizeRequest } from "./auth.ts";
+import { accessReviews } from "./access-reviews.ts";
 import { dashboard } from "./dashboard.ts";
 import { history } from "./history.ts";
 import { ingress } from "./ingress.ts";
@@ -23,11 +26,15 @@ export { ReplyWaiter } from "../durable-objects/reply-waiter.ts";
 export { SourcePoller } from "../durable-objects/source-poller.ts";
 
 const app = new Hono<{ Bindings: Env }>();
+// Every management path, and nothing else, goes through authentication and RBAC (API.md §11).
+for (const path of ["/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/metrics", "/display/*"]) app.use(path, authorizeRequest);
 // Order matters: fixed paths before the two-segment ingress path.
 app.route("/", operations);
 app.route("/", dashboard);
-app.route("/", live); // before management: its WebSocket takes the token from the subprotocol
+app.route("/", live);
 app.route("/", reviews);
+app.route("/", accessReviews);
+app.route("/", audit); // before management: its paths look like a kind's
 app.route("/", history);
 app.route("/", kubeDiscovery); // before management: /apis/{group}/{version} is discovery
 app.route("/", management);

@@ -15,8 +15,7 @@ import { bearerFromProtocols, deadLetterId, deadLetterRow, sumMetrics } from "..
 import { type BrokerSpec, partitionCount } from "../shared/resources/eventing.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
 import { failure } from "../shared/resources/status.ts";
-import { sameSecret } from "../shared/crypto.ts";
-import { requireAdmin } from "./auth.ts";
+import { changeEntry } from "./auth.ts";
 import { control, type Stub } from "../clients/stubs.ts";
 import { resolveContext } from "./context.ts";
 
@@ -27,15 +26,6 @@ const BROKER = "/apis/eventing.knative.dev/v1/namespaces/:namespace/brokers/:nam
 export const MAX_DEAD_LETTERS = 500;
 const DEFAULT_DEAD_LETTERS = 100;
 
-/** The admin token from Authorization, or for a WebSocket upgrade from its subprotocol. */
-const requireAdminLive: MiddlewareHandler<LiveEnv> = async (c, next) => {
-  const offered = c.req.header("upgrade")?.toLowerCase() === "websocket" && !c.req.header("authorization") ? bearerFromProtocols(c.req.header("sec-websocket-protocol") ?? null) : null;
-  if (!offered) return requireAdmin(c as never, next);
-  const expected = c.env.ADMIN_TOKEN;
-  if (!expected || !(await sameSecret(offered.token, expected))) return c.json(failure(401, "Unauthorized", "a valid bearer token is required"), 401);
-  await next();
-};
-
 /** 404 unless the broker exists, so a typo is not a silent, empty feed; then its partitions' objects. */
 export const requireBroker: MiddlewareHandler<LiveEnv> = async (c, next) => {
   const { namespace, name } = c.req.param() as { namespace: string; name: string };
@@ -45,7 +35,7 @@ export const requireBroker: MiddlewareHandler<LiveEnv> = async (c, next) => {
   await next();
 };
 
-live.get(`${BROKER}/live`, requireAdminLive, requireBroker, async (c) => {
+live.get(`${BROKER}/live`, requireBroker, async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return c.json(failure(400, "BadRequest", "the live feed is a WebSocket: send Upgrade: websocket"), 400);
   const partitions = c.get("partitions");
   const protocol = bearerFromProtocols(c.req.header("sec-websocket-protocol") ?? null)?.protocol;
@@ -82,12 +72,12 @@ async function fanIn(request: Request, partitions: Stub<BrokerRpc>[]): Promise<W
   return client;
 }
 
-live.get(`${BROKER}/metrics`, requireAdmin, requireBroker, async (c) => {
+live.get(`${BROKER}/metrics`, requireBroker, async (c) => {
   const m = sumMetrics(await Promise.all(c.get("partitions").map((p) => p.metrics())));
   return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "BrokerMetrics", ...m });
 });
 
-live.get(`${BROKER}/deadletters`, requireAdmin, requireBroker, async (c) => {
+live.get(`${BROKER}/deadletters`, requireBroker, async (c) => {
   const raw = c.req.query("limit");
   const limit = raw === undefined ? DEFAULT_DEAD_LETTERS : Number(raw);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTERS) {
@@ -100,12 +90,13 @@ live.get(`${BROKER}/deadletters`, requireAdmin, requireBroker, async (c) => {
   return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "DeadLetterList", items });
 });
 
-live.post(`${BROKER}/deadletters/:id/redeliver`, requireAdmin, requireBroker, async (c) => {
+live.post(`${BROKER}/deadletters/:id/redeliver`, requireBroker, async (c) => {
   const id = Number(c.req.param("id"));
   const { namespace, name } = c.req.param();
   const { row, partition } = deadLetterRow(id);
   const owner = c.get("partitions")[partition];
   const done = Number.isSafeInteger(id) && row > 0 && owner !== undefined && (await owner.redeliver(row));
   if (!done) return c.json(failure(404, "NotFound", `dead letter ${c.req.param("id")} of broker ${namespace}/${name} not found (or its trigger is gone)`), 404);
+  await control(c.env).recordChange({ ...changeEntry(c.req.raw), code: 200 });
   return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, message: `dead letter ${id} queued for redelivery`, details: { name: String(id), kind: "deadletters" } });
 });

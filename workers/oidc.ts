@@ -60,7 +60,7 @@ const issuers = new Map<string, IssuerKeys>();
 
 /** Verify `bearer` as a token for `audience`; never echoes the token in what it returns. */
 export async function verifySender(bearer: string | undefined, audience: string, issuerList: string | undefined, now = Date.now()): Promise<TokenCheck> {
-  if (!bearer) return fail("missing_token", "this broker accepts only senders its EventPolicies allow: send Authorization: Bearer <OIDC token>");
+  if (!bearer) return fail("missing_token", "this address accepts only senders its EventPolicies allow: send Authorization: Bearer <OIDC token>");
   let alg: unknown;
   let iss: unknown;
   try {

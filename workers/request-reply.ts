@@ -1,9 +1,10 @@
 /**
  * A RequestReply's address, `POST /requestreplies/{namespace}/{name}` (docs/API.md, RequestReply): the
- * request event gets a signed correlation value (shared/requestreply/correlation.ts), goes into the broker
- * through the one ingest path (the broker's EventPolicies and ingress token apply), and the HTTP request
- * waits on a waiter object (durable-objects/reply-waiter.ts) until a reply carrying the value comes to the
- * broker, or the timeout. The reply is answered in the request's content mode.
+ * EventPolicies that name the RequestReply decide first; the request event gets a signed correlation value
+ * (shared/requestreply/correlation.ts), goes into the broker through the one ingest path (the broker's
+ * EventPolicies, and its ingress token unless the RequestReply's policies replace it, apply), and the HTTP
+ * request waits on a waiter object (durable-objects/reply-waiter.ts) until a reply carrying the value comes
+ * to the broker, the timeout, or the caller going away. The reply is answered in the request's content mode.
  */
 import { Hono } from "hono";
 import { decodeHttp, decodeStructured, encodeBinary } from "../shared/cloudevents/index.ts";
@@ -15,6 +16,8 @@ import { signingKeys } from "../shared/requestreply/spec.ts";
 import { ingestInto } from "../clients/ingest.ts";
 import { lookupRequestReply } from "../clients/routes.ts";
 import { replyWaiter } from "../clients/stubs.ts";
+import { audienceOf } from "../shared/policy/spec.ts";
+import { countRefusal } from "../clients/ingress-refusals.ts";
 import { bearerAdmission } from "./event-policy.ts";
 import { readLimited } from "./body.ts";
 import { refusalResponse } from "./ingest-response.ts";
@@ -44,6 +47,17 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   const passed = passThroughHeaders(c.req.raw.headers);
   if ("refused" in passed) return c.json({ error: passed.refused.error, field: passed.refused.field }, 400);
 
+  // The RequestReply's own EventPolicies decide at its address, before anything is sent or awaited. The token
+  // then carries its audience, and its broker's policies see the same sender (its ingress token, which
+  // policies replace, is not asked for).
+  const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+  const admission = bearerAdmission(c.env, bearer, route.policies ? audienceOf("RequestReply", namespace, name) : undefined);
+  if (route.policies) {
+    const at = { kind: "RequestReply" as const, namespace, name };
+    const refused = await admission.decide(at, route.policies, [event]);
+    if (refused) return refusalResponse(countRefusal(at, refused));
+  }
+
   const now = Date.now();
   const correlation = { id: crypto.randomUUID(), replica: Math.floor(Math.random() * WAITER_REPLICAS), expiresAt: now + route.timeoutMs };
   const request: CloudEvent = {
@@ -54,19 +68,25 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   // Waiting starts before the event is sent: a reply that comes first is held for it (shared/requestreply/rendezvous.ts).
   const waiting = waiter.wait(correlation.id, correlation.expiresAt);
   waiting.catch(() => {}); // a refused request answers without it
-  const bearer = /^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passed.headers, bearerAdmission(c.env, bearer));
+  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passed.headers, route.policies ? { decide: admission.decide } : admission);
+  const cancel = () => c.executionCtx.waitUntil(waiter.cancel(correlation.id));
   if (stored.status !== 202 || stored.accepted === 0) {
-    c.executionCtx.waitUntil(waiter.cancel(correlation.id));
+    cancel();
     if (stored.status === 202) return c.json({ error: "the broker already has an event with this source and id (within its dedup window): it was not sent again, so no reply will come; use a new id" }, 409);
     return refusalResponse(stored);
   }
 
+  // A caller that goes away ends its wait: a reply that comes later is late, and its place in the waiter is free.
+  const signal = c.req.raw.signal;
+  if (signal.aborted) cancel();
+  else signal.addEventListener("abort", cancel, { once: true });
   let reply: string | null | "full";
   try {
     reply = await waiting;
   } catch (e) {
     return c.json({ error: `the request's waiter was restarted before a reply came (${(e as Error).message}); the event was sent` }, 503);
+  } finally {
+    signal.removeEventListener("abort", cancel);
   }
   // Known only once the event is sent: a second call before the ingest would cost every request an object request.
   if (reply === "full") return c.json({ error: `RequestReply ${namespace}/${name} has too many requests waiting: the event was sent to the broker, but its reply cannot be awaited; retry later` }, 503, { "retry-after": "1" });

@@ -29,9 +29,10 @@ export interface Context {
 }
 
 export function parse<O extends Options>(args: string[], options: O, positionals: { min: number; max: number }) {
-  let parsed;
+  const config = { args, options: { ...CONTEXT_OPTIONS, ...options }, allowPositionals: true, strict: true } as const;
+  let parsed: ReturnType<typeof parseArgs<typeof config>>;
   try {
-    parsed = parseArgs({ args, options: { ...CONTEXT_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs(config);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

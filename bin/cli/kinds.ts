@@ -23,7 +23,7 @@ export function kindOfManifest(apiVersion: unknown, kind: unknown): ResolvedKind
   const slash = apiVersion.lastIndexOf("/");
   const [group, version] = slash < 0 ? ["", apiVersion] : [apiVersion.slice(0, slash), apiVersion.slice(slash + 1)];
   const info = KINDS.find((k) => k.group === group && k.kind === kind);
-  if (info && info.versions.includes(version)) return { info, version };
+  if (info?.versions.includes(version)) return { info, version };
   if (info) return { foreign: false, why: `${kind} is served as ${info.versions.map((v) => `${group}/${v}`).join(", ")}, not ${apiVersion}` };
   // A group this router serves with an unknown kind is a mistake; any other group belongs to the cluster.
   const served = KINDS.some((k) => k.group === group);
@@ -32,7 +32,8 @@ export function kindOfManifest(apiVersion: unknown, kind: unknown): ResolvedKind
 
 export function collectionPath(k: ResolvedKind, namespace: string | null): string {
   const base = `/apis/${k.info.group}/${k.version}`;
-  return namespace === null ? `${base}/${k.info.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${k.info.plural}`;
+  // A cluster-scoped kind (ClusterRole, ClusterRoleBinding) has no namespace in its path.
+  return namespace === null || k.info.clusterScoped ? `${base}/${k.info.plural}` : `${base}/namespaces/${encodeURIComponent(namespace)}/${k.info.plural}`;
 }
 
 export function objectPath(k: ResolvedKind, namespace: string, name: string): string {

@@ -15,7 +15,7 @@ export const tail: Command = {
     const count = values.count === undefined ? Infinity : Number(values.count);
     if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count: must be a positive integer, got ${JSON.stringify(values.count)}`);
     const api = apiFor(values, cli);
-    if (!api.ctx.token) throw new UsageError("tail needs the admin token: pass --token or set EDGE_EVENTING_TOKEN");
+    if (!api.ctx.token) throw new UsageError("tail needs a token: pass --token or set EDGE_EVENTING_TOKEN");
     const broker = positionals[0];
     // A plain GET first: a wrong token or an unknown broker gets the API's Status, which a failed upgrade cannot carry.
     await api.call("GET", `/apis/eventing.knative.dev/v1/namespaces/${encodeURIComponent(api.ctx.namespace)}/brokers/${encodeURIComponent(broker)}`);

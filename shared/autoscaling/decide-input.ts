@@ -63,9 +63,12 @@ export function validateDecideInput(input: unknown): FieldError[] {
   if (!Array.isArray(input.observations)) return [...errors, { field: "observations", message: "must be an array" }];
   if (input.observations.length > MAX_OBSERVATIONS)
     errors.push({ field: "observations", message: `at most ${MAX_OBSERVATIONS} observations` });
-  input.observations.forEach((o: unknown, i: number) => {
+  for (const [i, o] of (input.observations as unknown[]).entries()) {
     const at = `observations[${i}]`;
-    if (!isObject(o)) return errors.push({ field: at, message: "must be an object" });
+    if (!isObject(o)) {
+      errors.push({ field: at, message: "must be an object" });
+      continue;
+    }
     for (const k of ["tSec", "observedStable", "observedPanic"]) {
       if (typeof o[k] !== "number" || !Number.isFinite(o[k])) errors.push({ field: `${at}.${k}`, message: "must be a number" });
     }
@@ -73,7 +76,7 @@ export function validateDecideInput(input: unknown): FieldError[] {
     if (o.metricsAvailable !== undefined && typeof o.metricsAvailable !== "boolean")
       errors.push({ field: `${at}.metricsAvailable`, message: "must be a boolean" });
     if (o.decider !== undefined) errors.push(...validateDeciderSpec(o.decider, `${at}.decider`, true));
-  });
+  }
   return errors;
 }
 
@@ -89,7 +92,7 @@ export function runDecisions(input: DecideInput): DecideOutput {
   });
 }
 
-function isObject(v: unknown): v is Record<string, any> {
+function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 

@@ -22,8 +22,11 @@ export interface DecisionInputs {
   keda?: { metric: string; value: number; target: number; active: boolean }[];
 }
 
-/** Which decider won: Knative's KPA in its stable or panic mode, or KEDA activating, idling or by AverageValue. */
-export type DecisionReason = "NoMetrics" | "StableWindow" | "PanicWindow" | "KedaActivation" | "KedaIdle" | "KedaAverageValue";
+/**
+ * Which decider won: Knative's KPA in its stable or panic mode, or KEDA activating, idling or by AverageValue;
+ * or the activator keeping one replica while deliveries wait for the target or are in flight to it.
+ */
+export type DecisionReason = "NoMetrics" | "StableWindow" | "PanicWindow" | "KedaActivation" | "KedaIdle" | "KedaAverageValue" | "ActivatorHolding";
 
 export interface Explained { reason: DecisionReason; message: string }
 

@@ -3,11 +3,14 @@
  * rps (events matched per second since the previous sample) and backlog (matched, not yet finished).
  * A sample is plain data so the Autoscaler object can keep the previous one in storage.
  */
+import type { GateStats } from "./activator.ts";
 
 /** The shape of `Broker.metrics()` that scaling reads. */
 export interface BrokerCounters {
   inflight: Record<string, number>;
   counters: { trigger: string; name: string; value: number }[];
+  /** Gated triggers: what waits for the target and what is in flight to it (shared/autoscaling/activator.ts). */
+  activator?: Record<string, GateStats>;
 }
 
 /** Counters that end a delivery of a trigger (the broker's verdicts, and drops on reconfiguration). */

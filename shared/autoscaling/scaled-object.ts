@@ -2,9 +2,11 @@
  * `keda.sh/v1alpha1` ScaledObject as edge-eventing reads it: KEDA's fields, edge-eventing's trigger
  * types, the remote cluster's connection, and Knative's autoscaling annotations tuning the KPA decider.
  */
+import { activatorSettings, type ActivatorSettings } from "./activator.ts";
 import { knativeTuning } from "./annotations.ts";
 import type { ScaleBounds } from "./bounds.ts";
 import type { DeciderSpec } from "./decider.ts";
+import { SOURCE_KINDS } from "./source-metrics.ts";
 import { KAFKA_DEFAULTS, type KafkaLagOptions } from "./kafka-lag.ts";
 import type { KedaPolicy } from "./keda.ts";
 import { CLUSTER_ANNOTATION, type ClusterConnection, parseCluster } from "../kubernetes/cluster.ts";
@@ -41,6 +43,8 @@ export interface AutoscalerPlan {
   triggers: TriggerSpec[];
   /** Decide and report, never write the target (annotation DRY_RUN_ANNOTATION). */
   dryRun: boolean;
+  /** How deliveries to the target wait for a ready replica and for capacity (shared/autoscaling/activator.ts). */
+  activator: ActivatorSettings;
 }
 
 export const DRY_RUN_ANNOTATION = "edge-eventing.dev/dry-run";
@@ -187,6 +191,8 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   const { tuning, errors: annotationErrors } = knativeTuning(annotations);
   errors.push(...annotationErrors);
   const dryRun = metaBool(annotations ?? {}, DRY_RUN_ANNOTATION, `metadata.annotations.${DRY_RUN_ANNOTATION}`, errors);
+  const activator = activatorSettings(annotations);
+  errors.push(...activator.errors);
 
   let minReplicaCount = int(s, "minReplicaCount", 0, 0, MAX_REPLICAS, errors);
   let maxReplicaCount = int(s, "maxReplicaCount", 100, 1, MAX_REPLICAS, errors);
@@ -250,6 +256,7 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
     pollingIntervalSec,
     triggers,
     dryRun,
+    activator: activator.settings,
   };
   return { plan, errors };
 }
@@ -275,4 +282,22 @@ export class InvalidScaledObjectError extends Error {
     super(`invalid ScaledObject: ${causes.map((c) => `${c.field}: ${c.message}`).join("; ")}`);
     this.causes = causes;
   }
+}
+
+/**
+ * What the ScaledObjects of a namespace gate (the activator): keys `Trigger/{broker}/{trigger}` for an
+ * `edge-eventing` trigger and `{SourceKind}/{name}` for a source's, each to the first ScaledObject (by
+ * name) that scales from it. Invalid manifests (stored by an older version) gate nothing.
+ */
+export function gatedBy(scaledObjects: { metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: unknown }[]): Map<string, string> {
+  const gated = new Map<string, string>();
+  for (const so of [...scaledObjects].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    const { plan, errors } = parse(so.spec, so.metadata.annotations, so.metadata.namespace ?? "default");
+    if (errors.length > 0) continue;
+    for (const t of plan.triggers) {
+      const key = t.type === "edge-eventing" ? `Trigger/${t.broker}/${t.source}` : `${SOURCE_KINDS[t.type]}/${t.source}`;
+      if (!gated.has(key)) gated.set(key, so.metadata.name);
+    }
+  }
+  return gated;
 }

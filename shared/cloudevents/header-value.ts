@@ -63,7 +63,7 @@ export function encodeHeaderValue(value: string): string {
   let out = "";
   for (const byte of utf8Encoder.encode(value)) {
     const plain = byte >= 0x21 && byte <= 0x7e && byte !== 0x22 && byte !== 0x25;
-    out += plain ? String.fromCharCode(byte) : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+    out += plain ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
 }

@@ -210,7 +210,7 @@ export function encodeStructured(event: CloudEvent): string {
   const attributes = v03Bytes ? { ...event.attributes, datacontentencoding: "base64" } : event.attributes;
   let out = "{";
   for (const name in attributes) {
-    out += (out.length > 1 ? "," : "") + JSON.stringify(name) + ":" + JSON.stringify(attributes[name]);
+    out += `${out.length > 1 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(attributes[name])}`;
   }
   if (data) {
     const member = data.kind === "json" ? `"data":${data.json}`
@@ -219,5 +219,5 @@ export function encodeStructured(event: CloudEvent): string {
       : `"data_base64":"${encodeBase64(data.bytes)}"`;
     out += (out.length > 1 ? "," : "") + member;
   }
-  return out + "}";
+  return `${out}}`;
 }

@@ -3,6 +3,7 @@
  * source, an EventTransform, a Sequence or a Parallel. Named `{ns}/{broker}`, then `{ns}/{broker}#p`
  * (shared/partitions.ts).
  */
+import type { Gate } from "../autoscaling/activator.ts";
 import type { CloudEvent } from "../cloudevents/event.ts";
 import type { HistoryQuery, PartitionPage } from "../history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../history/replay.ts";
@@ -36,6 +37,8 @@ export interface BrokerRpc {
   queued(trigger: string, pkey: string): boolean;
   /** Between partitions after a growth: which of these (source, id) pairs this one holds in its dedup window. */
   seen(keys: { source: string; id: string }[]): boolean[];
+  /** The Autoscaler object's push of a gated trigger's gate: the target's ready replicas and capacity (the activator). */
+  gate(trigger: string, gate: Gate): void;
   /** The broker's own connection budget, so tests can check the limit by design. */
   connectionStats(): { open: number; peak: number };
 }

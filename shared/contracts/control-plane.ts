@@ -5,6 +5,8 @@ import type { Manifest } from "../resources/manifest.ts";
 import type { SinkEntry } from "../resources/sources.ts";
 import type { KubeStatus } from "../resources/status.ts";
 import type { RoutingTable } from "./routing.ts";
+import type { AuditCursor, AuditEntry, AuditQuery, AuditRow, RefusalTally } from "../audit/trail.ts";
+import type { RbacSnapshot } from "../rbac/authorizer.ts";
 
 export type ApplyResult = { code: 200 | 201; object: Manifest } | { code: number; status: KubeStatus };
 
@@ -18,6 +20,8 @@ export interface WriteOptions {
   dryRun?: boolean;
   /** Refuse with 409 unless the stored object has this resourceVersion (a PATCH computed from it). */
   expect?: string;
+  /** Who asks: a change is recorded in the audit trail with the change (its code and name filled in there). */
+  audit?: AuditEntry;
 }
 
 export interface ControlPlaneRpc {
@@ -26,7 +30,8 @@ export interface ControlPlaneRpc {
   get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null>;
   /** Resources of a kind in one namespace, or in all namespaces when `namespace` is undefined. */
   list(kind: string, namespace: string | undefined, ctx: ResolveContext): Promise<Manifest[]>;
-  delete(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null>;
+  /** Delete a resource; `audit` records who did, with the deletion. */
+  delete(kind: string, namespace: string, name: string, ctx: ResolveContext, audit?: AuditEntry): Promise<Manifest | null>;
   /** Every broker object in use: brokers with their partition counts, and the router's channels. */
   dataPlane(ctx: ResolveContext): (SinkEntry & { partitions?: number })[];
   /** The ingress's routing table. */
@@ -39,6 +44,14 @@ export interface ControlPlaneRpc {
   countJobs(batch: [string, string, number][]): void;
   /** Jobs created per JobSink that exists, for /metrics. */
   jobCounts(): JobCountRow[];
-  /** Push every configuration again (the cron watchdog); how many resources were pushed. */
+  /** Push every configuration again (the cron watchdog), and prune the audit trail; how many resources were pushed. */
   reconcile(): Promise<number>;
+  /** The stored RBAC objects (the authorizer adds the built-in ones). */
+  rbac(): RbacSnapshot;
+  /** A change made outside apply and delete (a dead letter's redelivery), for the audit trail. */
+  recordChange(entry: AuditEntry): void;
+  /** Isolates' tallies of refused management requests. */
+  recordRefusals(batch: RefusalTally[]): void;
+  /** A page of the audit trail, newest first. */
+  auditTrail(query: AuditQuery, limit: number, cursor?: AuditCursor): AuditRow[];
 }

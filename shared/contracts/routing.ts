@@ -1,8 +1,9 @@
 /**
  * The control plane's routing table, as every isolate caches it (clients/routes.ts): which brokers exist
  * and over how many partitions, which EventTransforms, Sequences and Parallels take events at an address,
- * which webhook sources exist with what they verify and where they deliver, and which JobSinks exist with
- * the Job they make and the cluster they make it in.
+ * which webhook sources exist with what they verify and where they deliver, which JobSinks exist with
+ * the Job they make and the cluster they make it in, and which RequestReplies exist; with the EventPolicies
+ * that apply to each addressable.
  */
 import type { PolicyRule } from "../policy/spec.ts";
 import type { JobSinkRun } from "../resources/job-sink.ts";
@@ -29,9 +30,11 @@ export interface JobSinkRoute {
   run: JobSinkRun;
   /** The Worker secret a producer presents as bearer token (annotation edge-eventing.dev/ingress-token-secret). */
   tokenSecret?: string;
+  /** The EventPolicies that apply to the JobSink, when any do: they replace the token (workers/job-sinks.ts). */
+  policies?: PolicyRule[];
 }
 
-/** An EventTransform's, Sequence's or Parallel's address: the policies that apply to it, when any do. */
+/** An EventTransform's, Sequence's, Parallel's or RequestReply's address: the policies that apply to it, when any do. */
 export interface AddressRoute {
   policies?: PolicyRule[];
 }
@@ -45,6 +48,6 @@ export interface RoutingTable {
   webhooks: Record<string, WebhookRoute>;
   /** By `namespace/name`. */
   jobSinks: Record<string, JobSinkRoute>;
-  /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets. */
-  requestReplies: Record<string, RequestReplyRoute>;
+  /** By `namespace/name`: each RequestReply's broker, attributes, timeout and keys' secrets, and the policies that apply to it. */
+  requestReplies: Record<string, RequestReplyRoute & AddressRoute>;
 }

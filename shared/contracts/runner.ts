@@ -3,6 +3,7 @@
  * ScaledObjects). The control plane calls `configure` on every change (null when the resource was
  * deleted) and from the cron watchdog, and merges `status()` into what users read.
  */
+import type { Gate, Lease } from "../autoscaling/activator.ts";
 import type { PartitionOffsets } from "../autoscaling/kafka-lag.ts";
 import type { ClusterConnection } from "../kubernetes/cluster.ts";
 import type { ResolveContext } from "../resources/destination.ts";
@@ -42,4 +43,9 @@ export interface SourcePollerRpc extends Runner {
 }
 
 /** The Autoscaler object's calls (durable-objects/autoscaler.ts): one per ScaledObject. */
-export type AutoscalerRpc = Runner;
+export interface AutoscalerRpc extends Runner {
+  /** A gated broker partition holds deliveries that found no ready replica: decide now; the gate after it. */
+  activate(): Promise<Gate | null>;
+  /** A broker partition's lease of the target's capacity, for `demand` (in flight plus waiting) while holding `inFlight`. */
+  lease(partition: string, demand: number, inFlight: number): Lease;
+}

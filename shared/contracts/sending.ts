@@ -2,7 +2,7 @@
  * The objects a broker partition sends through: Dispatcher slots (connections beyond its own), the event
  * display (a sink inside the router), and a rate-limited trigger's FlowLimiter.
  */
-import type { Grant, RateLimit } from "../delivery/rate-limit.ts";
+import type { Lease, RateLimit, Run } from "../delivery/rate-limit.ts";
 
 export interface OutboundRequest {
   url: string;
@@ -35,6 +35,9 @@ export interface EventDisplayRpc {
 
 /** A rate-limited trigger's limiter (durable-objects/flow-limiter.ts), named `{ns}/{broker}/{trigger uid}`. */
 export interface FlowLimiterRpc {
-  /** Up to `want` attempts of the current window for `partition`; the limit comes with every call. */
-  take(partition: number, want: number, limit: RateLimit): Grant;
+  /**
+   * A lease of up to `want` of the limit's tokens for `partition`, which gives back the lease it held
+   * (`giveBack`, null when it held none); `want` 0 only gives back. The limit comes with every call.
+   */
+  lease(partition: number, want: number, giveBack: { id: number; tokens: Run[] } | null, limit: RateLimit): Lease;
 }

@@ -1,15 +1,21 @@
 /**
  * A trigger's rate limit (`edge-eventing.dev/rate-limit: "<n>/s"` or `"<n>/m"`): at most n delivery
- * attempts start in each window of the period, windows aligned to the clock (every second, every minute),
- * so every partition of a broker agrees where a window begins. Fixed windows rather than a token bucket:
- * a bucket lets a cold burst through on top of the rate (argo-events#2851: "3/min lets 11 through"), a
- * window never starts more than n per calendar second or minute, and its state is two numbers that lease
- * well in batches.
+ * attempts start in ANY period-long interval (a sliding second or minute), not per calendar window: fixed
+ * windows let up to 2n through across a boundary (n at 0.95 s, n more at 1.0 s), and a token bucket lets a
+ * cold burst through on top of the rate (argo-events#2851: "3/min lets 11 through").
  *
- * `WindowQuota` is one window's count with a fair share for the partitions that ask: while a window is in
- * its first half, each partition that asked in the previous window keeps its share (the count divided by
- * the partitions asking, rounded down) reserved until it asks, so a partition that wakes first cannot take
- * the whole window every time; the second half gives what is left to whoever asks.
+ * The limit is held as n tokens, each with the time it is ready again: starting an attempt uses a ready
+ * token and makes it ready one period later. A token is used at most once per period, so any period-long
+ * interval holds at most n starts, which is exactly a sliding log of the last n start times. `Tokens`
+ * keeps them as runs of (ready time, count), so a thousand attempts started in one pump turn cost one run.
+ *
+ * Across partitions the tokens themselves are leased (`LeasePool`, kept by the trigger's FlowLimiter):
+ * a partition takes some tokens with their ready times for two periods (so every token it gets can be
+ * used at least once), uses them locally, and gives them back with the ready times its starts gave them
+ * when it renews or goes idle. Each token is held by one party at a time, so the sum over partitions is
+ * exact too, with about one request per partition and period while it has a queue, never one per delivery.
+ * A lease not given back in time is taken back as if every token had been used at its very end (ready one
+ * period after it).
  */
 
 export interface RateLimit {
@@ -33,44 +39,184 @@ export function formatRateLimit(limit: RateLimit): string {
   return `${limit.count}/${limit.periodMs === 1000 ? "s" : "m"}`;
 }
 
-/** The window a time falls in. */
-export const windowOf = (now: number, limit: RateLimit): number => Math.floor(now / limit.periodMs);
+export const sameLimit = (a: RateLimit, b: RateLimit): boolean => a.count === b.count && a.periodMs === b.periodMs;
 
-export interface Grant {
-  /** The window the grant belongs to: it may be used until that window ends. */
-  window: number;
-  granted: number;
-  /** When asking again can give more, when less than wanted was granted; null otherwise. */
+/** `count` tokens ready at `at` (epoch ms). */
+export type Run = [at: number, count: number];
+
+/** A multiset of tokens by ready time, as runs sorted by time. */
+export class Tokens {
+  private runs: Run[] = [];
+  private total = 0;
+
+  constructor(runs: Run[] = []) {
+    this.add(runs);
+  }
+
+  get size(): number {
+    return this.total;
+  }
+
+  /** Tokens ready at `now`. */
+  ready(now: number): number {
+    let n = 0;
+    for (const [at, count] of this.runs) {
+      if (at > now) break;
+      n += count;
+    }
+    return n;
+  }
+
+  /** The earliest ready time, or null without tokens. */
+  nextAt(): number | null {
+    return this.runs.length > 0 ? this.runs[0][0] : null;
+  }
+
+  /** Start up to `want` attempts at `now`: each uses a ready token, ready again one period later. Returns how many. */
+  use(want: number, now: number, periodMs: number): number {
+    const used = Math.min(want, this.ready(now));
+    this.take(used);
+    if (used > 0) this.add([[now + periodMs, used]]);
+    return used;
+  }
+
+  /**
+   * An attempt started earlier ended at `now`: the earliest token still in use (ready after `now`) is ready
+   * one period after `now` instead, so consecutive attempts on a token reach the subscriber a period apart
+   * however long each took to leave. None moves when the attempt took a period or more.
+   */
+  ended(now: number, periodMs: number): void {
+    const i = this.runs.findIndex(([at]) => at > now);
+    if (i < 0 || this.runs[i][0] >= now + periodMs) return;
+    this.runs[i][1]--;
+    this.total--;
+    if (this.runs[i][1] === 0) this.runs.splice(i, 1);
+    this.add([[now + periodMs, 1]]);
+  }
+
+  /** `count` of the attempts `use` allowed at `now` did not start: their tokens are ready again at once. */
+  unuse(count: number, now: number, periodMs: number): void {
+    const run = this.runs.find(([at]) => at === now + periodMs);
+    const k = Math.min(count, run?.[1] ?? 0);
+    if (!run || k === 0) return;
+    run[1] -= k;
+    this.total -= k;
+    if (run[1] === 0) this.runs.splice(this.runs.indexOf(run), 1);
+    this.add([[now, k]]);
+  }
+
+  /** Take out the `n` earliest-ready tokens (fewer if there are fewer), as runs. */
+  take(n: number): Run[] {
+    const out: Run[] = [];
+    let left = Math.min(n, this.total);
+    while (left > 0) {
+      const run = this.runs[0];
+      const k = Math.min(left, run[1]);
+      out.push([run[0], k]);
+      left -= k;
+      if (k === run[1]) this.runs.shift();
+      else run[1] -= k;
+    }
+    this.total -= out.reduce((s, [, k]) => s + k, 0);
+    return out;
+  }
+
+  /** Every token, as runs (the set is left empty). */
+  takeAll(): Run[] {
+    return this.take(this.total);
+  }
+
+  add(runs: Run[]): void {
+    for (const [at, count] of runs) {
+      if (count <= 0) continue;
+      this.total += count;
+      let i = this.runs.length;
+      while (i > 0 && this.runs[i - 1][0] > at) i--;
+      if (i > 0 && this.runs[i - 1][0] === at) this.runs[i - 1][1] += count;
+      else this.runs.splice(i, 0, [at, count]);
+    }
+  }
+}
+
+export interface Lease {
+  /** Identifies the lease when its tokens are given back. */
+  id: number;
+  tokens: Run[];
+  /** No token of the lease may be used from this time on; give them back before it. */
+  until: number;
+  /** When asking again can give more, when fewer than wanted were leased; null otherwise. */
   retryAt: number | null;
 }
 
-export class WindowQuota {
-  private window = -1;
-  private used = 0;
-  /** Partitions that asked in this window, and in the one before. */
-  private askers = new Set<number>();
-  private previous = new Set<number>();
+/** A lease lasts two periods: every token it gives is ready within one, so it can be used at least once. */
+export const LEASE_PERIODS = 2;
 
-  /** Take up to `want` attempts of the current window for `partition`. */
-  take(partition: number, want: number, limit: RateLimit, now: number): Grant {
-    const w = windowOf(now, limit);
-    if (w !== this.window) {
-      this.previous = w === this.window + 1 ? this.askers : new Set();
-      this.askers = new Set();
-      this.used = 0;
-      this.window = w;
+interface Held {
+  id: number;
+  count: number;
+  until: number;
+}
+
+/**
+ * The tokens of one limit shared by partitions. A partition asks with what it holds (which it gives back)
+ * and gets a new lease of up to `want` tokens for two periods. Partitions that asked within the last two
+ * periods are active; each has a fair share (n divided among them, the remainder to the lowest indexes)
+ * that is kept for it while it holds less, so the first to ask cannot keep every token.
+ */
+export class LeasePool {
+  private limit: RateLimit | null = null;
+  private free = new Tokens();
+  private readonly held = new Map<number, Held>();
+  private readonly lastAsk = new Map<number, number>();
+  private nextId = 1;
+
+  lease(partition: number, want: number, giveBack: { id: number; tokens: Run[] } | null, limit: RateLimit, now: number): Lease {
+    if (!this.limit || !sameLimit(this.limit, limit)) this.reset(limit, now);
+    const P = limit.periodMs;
+    const mine = this.held.get(partition);
+    if (mine) {
+      // Asking gives up the lease the partition held: exactly as its starts left the tokens when it gives
+      // them back, else (it restarted and lost them) as if each was used just now.
+      const back = giveBack?.id === mine.id ? new Tokens(giveBack.tokens).take(mine.count) : [];
+      this.free.add(back);
+      this.free.add([[now + P, mine.count - back.reduce((s, [, k]) => s + k, 0)]]);
+      this.held.delete(partition);
     }
-    this.askers.add(partition);
-    const start = w * limit.periodMs;
-    const firstHalf = now < start + limit.periodMs / 2;
-    // Partitions seen last window and not yet this one keep their share during the first half.
-    const waiting = firstHalf ? [...this.previous].filter((p) => !this.askers.has(p)).length : 0;
-    const share = Math.floor(limit.count / new Set([...this.previous, ...this.askers]).size);
-    const cap = Math.max(0, limit.count - this.used - waiting * share);
-    const granted = Math.min(want, cap);
-    this.used += granted;
-    if (granted >= want) return { window: w, granted, retryAt: null };
-    const reserved = waiting > 0 && this.used < limit.count;
-    return { window: w, granted, retryAt: reserved ? start + limit.periodMs / 2 : start + limit.periodMs };
+    // Leases that ran out without being given back: each token as if used at the lease's very end.
+    for (const [p, h] of this.held) {
+      if (h.until > now) continue;
+      this.free.add([[h.until + P, h.count]]);
+      this.held.delete(p);
+    }
+    // Asking for nothing is going idle: no share is kept for the partition any more.
+    if (want > 0) this.lastAsk.set(partition, now);
+    else this.lastAsk.delete(partition);
+    for (const [p, at] of this.lastAsk) if (at <= now - 2 * P) this.lastAsk.delete(p);
+    const active = [...this.lastAsk.keys()].sort((a, b) => a - b);
+    const shareOf = (p: number) => Math.floor(limit.count / active.length) + (active.indexOf(p) < limit.count % active.length ? 1 : 0);
+    let reserved = 0;
+    // More can come when a lease comes back or a reservation lapses, and a period later at the latest.
+    let retryAt = now + P;
+    for (const p of active) {
+      const short = p === partition ? 0 : Math.max(0, shareOf(p) - (this.held.get(p)?.count ?? 0));
+      reserved += short;
+      if (short > 0) retryAt = Math.min(retryAt, this.lastAsk.get(p)! + 2 * P);
+    }
+    for (const h of this.held.values()) retryAt = Math.min(retryAt, h.until);
+    const grant = Math.max(0, Math.min(want, this.free.size - reserved));
+    const until = now + LEASE_PERIODS * P;
+    const tokens = this.free.take(grant);
+    const id = this.nextId++;
+    if (grant > 0) this.held.set(partition, { id, count: grant, until });
+    else this.held.delete(partition);
+    return { id, tokens, until, retryAt: grant >= want ? null : Math.max(now + 1, retryAt) };
+  }
+
+  /** A new or changed limit starts afresh: n tokens ready now (leases of the old limit are forgotten). */
+  private reset(limit: RateLimit, now: number): void {
+    this.limit = limit;
+    this.free = new Tokens([[now, limit.count]]);
+    this.held.clear();
+    this.lastAsk.clear();
   }
 }

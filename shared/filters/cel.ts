@@ -243,7 +243,10 @@ function fieldsRead(ast: unknown): string[] | null {
 function withLinearMatches(expression: string, ast: unknown): string {
   const sites: number[] = [];
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
+    if (Array.isArray(node)) {
+      for (const child of node) walk(child);
+      return;
+    }
     if (!isNode(node)) return;
     const args = node.args as unknown[];
     if (node.op === "rcall" && args[0] === "matches") {

@@ -52,6 +52,20 @@ export function parseRfc3339(text: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/** `since` and `until` (RFC 3339, as epoch ms) from a query string; each mistake is added to `causes`. */
+export function timeRange(params: URLSearchParams, causes: FieldError[]): { since?: number; until?: number } {
+  const range: { since?: number; until?: number } = {};
+  for (const field of ["since", "until"] as const) {
+    const v = params.get(field);
+    if (v === null) continue;
+    const ms = parseRfc3339(v);
+    if (ms === null) causes.push({ field, message: `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z (got ${JSON.stringify(v)})` });
+    else range[field] = ms;
+  }
+  if (range.since !== undefined && range.until !== undefined && range.since > range.until) causes.push({ field: "until", message: "must not be before since" });
+  return range;
+}
+
 export type ParsedQuery = { query: HistoryQuery; limit: number; continueToken?: string } | { causes: FieldError[] };
 
 /** The query string's fields, checked: every mistake is a cause naming its parameter. */
@@ -62,14 +76,7 @@ export function parseHistoryQuery(params: URLSearchParams): ParsedQuery {
     const v = params.get(field);
     if (v !== null) query[field] = v;
   }
-  for (const field of ["since", "until"] as const) {
-    const v = params.get(field);
-    if (v === null) continue;
-    const ms = parseRfc3339(v);
-    if (ms === null) causes.push({ field, message: `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z (got ${JSON.stringify(v)})` });
-    else query[field] = ms;
-  }
-  if (query.since !== undefined && query.until !== undefined && query.since > query.until) causes.push({ field: "until", message: "must not be before since" });
+  Object.assign(query, timeRange(params, causes));
   const state = params.get("state");
   if (state !== null) {
     if ((DELIVERY_STATES as readonly string[]).includes(state)) query.state = state as DeliveryState;

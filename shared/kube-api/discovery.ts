@@ -6,6 +6,7 @@
  * `namespaces` (get: every valid name exists, as namespaces are implicit in the router; kubectl reads one
  * to word a 404).
  */
+import { BROKER_SUBRESOURCES } from "../rbac/builtin.ts";
 import { KINDS, type KindInfo } from "../resources/kinds.ts";
 
 /** The Kubernetes version whose API the router answers like (kubectl warns beyond one minor of skew). */
@@ -13,6 +14,20 @@ export const SERVED_KUBERNETES = { major: "1", minor: "32" };
 
 /** Every verb the management API answers for a kind. */
 const VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"];
+/** What the router serves beside the kinds: the broker's subresources, self reviews, the audit trail. */
+const EXTRA: Record<string, Record<string, unknown>[]> = {
+  "eventing.knative.dev/v1": BROKER_SUBRESOURCES.map((s) => ({ name: `brokers/${s}`, singularName: "", namespaced: true, kind: "Broker", verbs: s === "deadletters" ? ["create", "get"] : ["get"] })),
+  "edge-eventing.dev/v1alpha1": [
+    { name: "auditevents", singularName: "auditevent", namespaced: true, kind: "AuditEvent", verbs: ["list"] },
+    { name: "filterreviews", singularName: "filterreview", namespaced: false, kind: "FilterReview", verbs: ["create"] },
+    { name: "expressionreviews", singularName: "expressionreview", namespaced: false, kind: "ExpressionReview", verbs: ["create"] },
+  ],
+  "authorization.k8s.io/v1": [
+    { name: "selfsubjectaccessreviews", singularName: "selfsubjectaccessreview", namespaced: false, kind: "SelfSubjectAccessReview", verbs: ["create"] },
+    { name: "selfsubjectrulesreviews", singularName: "selfsubjectrulesreview", namespaced: false, kind: "SelfSubjectRulesReview", verbs: ["create"] },
+  ],
+  "authentication.k8s.io/v1": [{ name: "selfsubjectreviews", singularName: "selfsubjectreview", namespaced: false, kind: "SelfSubjectReview", verbs: ["create"] }],
+};
 
 export function versionInfo(): Record<string, string> {
   return {
@@ -46,10 +61,11 @@ export function namespaceObject(name: string) {
 /** Groups in the order kinds are registered; the first version listed is the preferred one. */
 function groups(): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const k of KINDS) {
-    const versions = out.get(k.group) ?? [];
-    for (const v of k.versions) if (!versions.includes(v)) versions.push(v);
-    out.set(k.group, versions);
+  const served = [...KINDS.flatMap((k) => k.versions.map((v) => [k.group, v])), ...Object.keys(EXTRA).map((gv) => gv.split("/"))];
+  for (const [group, version] of served) {
+    const versions = out.get(group) ?? [];
+    if (!versions.includes(version)) versions.push(version);
+    out.set(group, versions);
   }
   return out;
 }
@@ -69,7 +85,7 @@ function resource(k: KindInfo) {
   return {
     name: k.plural,
     singularName: k.kind.toLowerCase(),
-    namespaced: true,
+    namespaced: !k.clusterScoped,
     kind: k.kind,
     verbs: VERBS,
     ...(k.shortNames ? { shortNames: [...k.shortNames] } : {}),
@@ -80,8 +96,9 @@ function resource(k: KindInfo) {
 /** The kinds served in one group version, or null when the router serves none there. */
 export function resourceList(group: string, version: string) {
   const kinds = KINDS.filter((k) => k.group === group && k.versions.includes(version));
-  if (kinds.length === 0) return null;
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: `${group}/${version}`, resources: kinds.map(resource) };
+  const extra = EXTRA[`${group}/${version}`] ?? [];
+  if (kinds.length === 0 && extra.length === 0) return null;
+  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: `${group}/${version}`, resources: [...kinds.map(resource), ...extra] };
 }
 
 /** Every served group version, as `group/version`. */

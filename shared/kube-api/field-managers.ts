@@ -10,7 +10,7 @@
  * - Any other write (create, replace, merge patch) makes its manager own the fields it changed, and takes
  *   them from the others.
  */
-import { isObject } from "./merge-patch.ts";
+import { defineOwn, isObject } from "./merge-patch.ts";
 
 export interface ManagedFieldsEntry {
   manager: string;
@@ -43,15 +43,14 @@ const key = (p: Path) => JSON.stringify(p);
 /** Own members only, and new members defined as data, so that no key (`__proto__` included) reaches a prototype. */
 const get = (o: unknown, p: Path): unknown => p.reduce<unknown>((v, k) => (isObject(v) && Object.hasOwn(v, k) ? v[k] : undefined), o);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const define = (o: Obj, k: string, value: unknown) => Object.defineProperty(o, k, { value, writable: true, enumerable: true, configurable: true });
 
 function set(o: Obj, p: Path, value: unknown): void {
   let at = o;
   for (const k of p.slice(0, -1)) {
-    if (!isObject(get(at, [k]))) define(at, k, Object.create(null));
+    if (!isObject(get(at, [k]))) defineOwn(at, k, {});
     at = at[k] as Obj;
   }
-  define(at, p[p.length - 1], value);
+  defineOwn(at, p[p.length - 1], value);
 }
 
 /** Removes the field, and the objects it leaves empty below the top level (`spec` itself stays). */
@@ -73,7 +72,10 @@ export function toFieldsV1(paths: Path[]): Record<string, unknown> {
   const root: Obj = {};
   for (const p of paths) {
     let at = root;
-    for (const k of p) at = (at[`f:${k}`] ??= {}) as Obj;
+    for (const k of p) {
+      at[`f:${k}`] ??= {};
+      at = at[`f:${k}`] as Obj;
+    }
   }
   return root;
 }

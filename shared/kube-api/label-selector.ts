@@ -11,20 +11,23 @@ export function parseLabelSelector(text: string): Requirement | { error: string 
   for (const raw of parts) {
     const part = raw.trim();
     if (part === "") continue;
-    let m: RegExpExecArray | null;
-    if ((m = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part))) {
-      const [, key, op, list] = m;
+    const set = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part);
+    if (set) {
+      const [, key, op, list] = set;
       const values = new Set(list.split(",").map((v) => v.trim()).filter((v) => v !== ""));
       reqs.push(op === "in" ? (l) => key in l && values.has(l[key]) : (l) => !(key in l) || !values.has(l[key]));
-    } else if ((m = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(part))) {
-      const [, key, op, value] = m;
-      reqs.push(op === "!=" ? (l) => l[key] !== value : (l) => l[key] === value);
-    } else if ((m = /^(!?)([\w./-]+)$/.exec(part))) {
-      const [, not, key] = m;
-      reqs.push(not ? (l) => !(key in l) : (l) => key in l);
-    } else {
-      return { error: `unable to parse requirement: "${part}"` };
+      continue;
     }
+    const equality = /^([\w./-]+)\s*(==|=|!=)\s*([\w.-]*)$/.exec(part);
+    if (equality) {
+      const [, key, op, value] = equality;
+      reqs.push(op === "!=" ? (l) => l[key] !== value : (l) => l[key] === value);
+      continue;
+    }
+    const exists = /^(!?)([\w./-]+)$/.exec(part);
+    if (!exists) return { error: `unable to parse requirement: "${part}"` };
+    const [, not, key] = exists;
+    reqs.push(not ? (l) => !(key in l) : (l) => key in l);
   }
   return (labels) => reqs.every((r) => r(labels));
 }

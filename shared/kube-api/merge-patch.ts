@@ -5,13 +5,22 @@
  */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
-  // Without a prototype, any key is plain data here, even one the body parser should have refused.
-  const out: Record<string, unknown> = Object.assign(Object.create(null), isObject(target) ? target : {});
+  const out: Record<string, unknown> = {};
+  if (isObject(target)) for (const [key, value] of Object.entries(target)) defineOwn(out, key, value);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete out[key];
-    else out[key] = mergePatch(out[key], value);
+    else defineOwn(out, key, mergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value));
   }
   return out;
+}
+
+/**
+ * Set a member as an own data property, so that no key (`__proto__` included, even one the body parser
+ * should have refused) reaches a prototype. Objects stay plain: Durable Object RPC cannot carry an
+ * object without a prototype.
+ */
+export function defineOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -16,6 +16,8 @@ interface Column {
 }
 
 const status = (m: Manifest) => (m.status ?? {}) as Record<string, unknown>;
+/** A ScaledObject's `status.activation` (shared/autoscaling/activator.ts). */
+const activation = (m: Manifest) => (status(m).activation ?? {}) as { state?: string; held?: number; inFlight?: number };
 const ready = (m: Manifest) => ((status(m).conditions as Condition[] | undefined) ?? []).find((c) => c.type === "Ready");
 const condition = (m: Manifest, type: string) => ((status(m).conditions as Condition[] | undefined) ?? []).find((c) => c.type === type)?.status ?? "";
 const spec = (m: Manifest) => m.spec as Record<string, unknown>;
@@ -27,7 +29,26 @@ const SINK: Column = { name: "Sink", type: "string", description: "where the sou
 
 const ADDRESS: Column = { name: "URL", type: "string", description: "the address that takes events", cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "" };
 
-const COLUMNS: Partial<Record<KindName, Column[]>> = {
+const ROLE_REF: Column = { name: "Role", type: "string", description: "the role it binds", cell: (m) => { const r = (m as unknown as { roleRef?: { kind: string; name: string } }).roleRef; return r ? `${r.kind}/${r.name}` : ""; } };
+const CREATED_AT: Column = { name: "Created At", type: "date", description: "when it was created", cell: (m) => m.metadata.creationTimestamp ?? "" };
+/** An audit event's field (shared/audit/trail.ts auditItem). */
+const audit = (m: Manifest) => m as unknown as { verb: string; user: { username: string }; objectRef?: { resource: string; subresource?: string; name?: string }; requestURI: string; responseStatus: { code: number }; count?: number };
+
+/** Columns by kind; the audit trail's AuditEvent is served like a kind (workers/audit.ts). */
+const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
+  Role: [CREATED_AT],
+  ClusterRole: [CREATED_AT],
+  RoleBinding: [ROLE_REF, AGE],
+  ClusterRoleBinding: [ROLE_REF, AGE],
+  AuditEvent: [
+    AGE,
+    { name: "User", type: "string", description: "who asked", cell: (m) => audit(m).user.username },
+    { name: "Verb", type: "string", description: "what they asked", cell: (m) => audit(m).verb },
+    { name: "Resource", type: "string", description: "the resource, or the path", cell: (m) => { const o = audit(m).objectRef; return o ? o.resource + (o.subresource ? `/${o.subresource}` : "") : audit(m).requestURI; } },
+    { name: "Object", type: "string", description: "the object's name", cell: (m) => audit(m).objectRef?.name ?? "" },
+    { name: "Code", type: "integer", description: "the answer's status code", cell: (m) => audit(m).responseStatus.code },
+    { name: "Count", type: "integer", description: "refusals aggregated in this row", cell: (m) => audit(m).count ?? 1 },
+  ],
   Broker: [ADDRESS, AGE, READY, REASON],
   EventTransform: [ADDRESS, AGE, READY, REASON],
   Sequence: [ADDRESS, AGE, READY, REASON],
@@ -58,6 +79,10 @@ const COLUMNS: Partial<Record<KindName, Column[]>> = {
     { name: "Max", type: "integer", description: "maxReplicaCount", cell: (m) => spec(m).maxReplicaCount ?? "" },
     { name: "Ready", type: "string", description: "the Ready condition", cell: (m) => condition(m, "Ready") },
     { name: "Active", type: "string", description: "the Active condition", cell: (m) => condition(m, "Active") },
+    { name: "ReadyReplicas", type: "integer", description: "pods of the target ready to serve", cell: (m) => status(m).readyReplicas ?? "" },
+    { name: "Activation", type: "string", description: "the activator: Activating, Active, Idle or TimedOut", cell: (m) => activation(m).state ?? "", priority: 1 },
+    { name: "Held", type: "integer", description: "deliveries waiting for a ready replica or for capacity", cell: (m) => activation(m).held ?? "", priority: 1 },
+    { name: "InFlight", type: "integer", description: "deliveries in flight to the target", cell: (m) => activation(m).inFlight ?? "", priority: 1 },
     AGE,
   ],
 };
@@ -71,7 +96,7 @@ export function includeObjectOf(param: string | undefined): IncludeObject {
 
 /** The table of `items` of one kind, in Kubernetes' meta.k8s.io/v1 Table form. */
 export function toTable(kind: string, items: Manifest[], include: IncludeObject, resourceVersion: string, nowMs = Date.now()) {
-  const columns = COLUMNS[kind as KindName] ?? [AGE, READY, REASON];
+  const columns = COLUMNS[kind as KindName | "AuditEvent"] ?? [AGE, READY, REASON];
   return {
     kind: "Table",
     apiVersion: "meta.k8s.io/v1",

@@ -25,6 +25,10 @@ export interface ScaleState {
   replicas: number;
   /** Pods the workload reports: status.replicas, or the Revision's status.actualReplicas. */
   currentReplicas: number;
+  /** Pods ready to serve: status.readyReplicas, or the ready Revision's status.actualReplicas (its ready pods). */
+  readyReplicas: number;
+  /** A Knative Revision's spec.containerConcurrency (0: unlimited); absent for other workloads. */
+  containerConcurrency?: number;
   resourceVersion: string;
   /** The Revision that carries the scale, for Knative Services. */
   revision?: string;
@@ -51,10 +55,14 @@ export class KubernetesClient {
       const revision = await this.#latestReadyRevision(target);
       const rev = await this.#request<KnativeRevision>("GET", revisionPath(target.namespace, revision));
       const minScale = Number(rev.metadata.annotations?.[MIN_SCALE] ?? 0);
-      return { replicas: minScale, currentReplicas: rev.status?.actualReplicas ?? 0, resourceVersion: rev.metadata.resourceVersion, revision };
+      const actual = rev.status?.actualReplicas ?? 0;
+      return { replicas: minScale, currentReplicas: actual, readyReplicas: actual, containerConcurrency: rev.spec?.containerConcurrency ?? 0, resourceVersion: rev.metadata.resourceVersion, revision };
     }
-    const scale = await this.#request<Scale>("GET", scalePath(target));
-    return { replicas: scale.spec.replicas ?? 0, currentReplicas: scale.status?.replicas ?? 0, resourceVersion: scale.metadata.resourceVersion };
+    // The workload itself rather than its scale subresource: the scale has no readyReplicas. Its
+    // resourceVersion is the workload's, so the scale write below is conditional on what was read here.
+    const workload = await this.#request<Workload>("GET", scalePath(target).slice(0, -"/scale".length));
+    const status = workload.status ?? {};
+    return { replicas: workload.spec.replicas ?? 0, currentReplicas: status.replicas ?? 0, readyReplicas: status.readyReplicas ?? 0, resourceVersion: workload.metadata.resourceVersion };
   }
 
   /** Sets the replicas; no write when they already match. Returns the state after the call. */
@@ -122,11 +130,16 @@ export class KubernetesClient {
 interface Scale {
   metadata: { resourceVersion: string };
   spec: { replicas?: number };
-  status?: { replicas?: number };
+}
+
+/** A Deployment or StatefulSet, as far as scaling reads it (zero counts are omitted by the API server). */
+interface Workload extends Scale {
+  status?: { replicas?: number; readyReplicas?: number };
 }
 
 interface KnativeRevision {
   metadata: { resourceVersion: string; annotations?: Record<string, string> };
+  spec?: { containerConcurrency?: number };
   status?: { actualReplicas?: number };
 }
 

@@ -23,6 +23,7 @@ export const EVENT_KEY = "event";
 /** Knative's JobSink defaults: every container learns it runs as a batch job. */
 export const EXECUTION_MODE_ENV = "KNATIVE_EXECUTION_MODE";
 
+// biome-ignore lint/suspicious/noExplicitAny: a Job is a Kubernetes document without a schema here, edited in place
 type Obj = Record<string, any>;
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -48,7 +49,10 @@ export function buildJob(template: Obj, namespace: string, jobSink: string, name
   // cluster, and the cluster's garbage collector deletes objects whose owner does not exist.
   const { resourceVersion: _r, uid: _u, creationTimestamp: _c, generateName: _g, managedFields: _m, ownerReferences: _o, ...meta } = job.metadata ?? {};
   job.metadata = { ...meta, name, namespace, labels: { ...(meta.labels ?? {}), [JOB_SINK_ID_LABEL]: name, [JOB_SINK_NAME_LABEL]: jobSink } };
-  const pod = (((job.spec ??= {}).template ??= {}).spec ??= {}) as Obj;
+  job.spec ??= {};
+  job.spec.template ??= {};
+  job.spec.template.spec ??= {};
+  const pod = job.spec.template.spec as Obj;
   for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])] as Obj[]) {
     c.env ??= [];
     if (!c.env.some((e: Obj) => e.name === EXECUTION_MODE_ENV)) c.env.push({ name: EXECUTION_MODE_ENV, value: "batch" });

@@ -107,6 +107,11 @@ export interface AutoscalerSample {
   panic: boolean | null;
   /** Unix time in seconds. */
   lastDecisionTime: number | null;
+  /** Pods ready to serve at the last read. */
+  readyReplicas: number | null;
+  /** The activator (ScaledObjects that gate a trigger or source): deliveries waiting for the target, and in flight to it. */
+  held: number | null;
+  inFlight: number | null;
 }
 
 const AUTOSCALER_GAUGES: { metric: string; help: string; value: (s: AutoscalerSample) => number | null }[] = [
@@ -114,6 +119,9 @@ const AUTOSCALER_GAUGES: { metric: string; help: string; value: (s: AutoscalerSa
   { metric: "autoscaler_current_replicas", help: "Pods the scale target reports at its last read.", value: (s) => s.currentReplicas },
   { metric: "autoscaler_panic_mode", help: "1 while the KPA decider is in panic mode, 0 in stable mode (concurrency/rps triggers only).", value: (s) => (s.panic === null ? null : Number(s.panic)) },
   { metric: "autoscaler_last_decision_timestamp_seconds", help: "Unix time of the ScaledObject's last scaling decision.", value: (s) => s.lastDecisionTime },
+  { metric: "autoscaler_ready_replicas", help: "Pods of the scale target ready to serve at its last read.", value: (s) => s.readyReplicas },
+  { metric: "activator_held_deliveries", help: "Deliveries to the scale target waiting in the router for a ready replica or for capacity.", value: (s) => s.held },
+  { metric: "activator_inflight_deliveries", help: "Deliveries in flight to the scale target (at most ready replicas x containerConcurrency).", value: (s) => s.inFlight },
 ];
 
 /** Gauges per ScaledObject; a family lists only the ScaledObjects that have its value. */

@@ -51,7 +51,7 @@ function senderName(sender: Sender): string {
 export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): PolicyDecision {
   const mine = rules.filter((r) => senderMatches(r, sender));
   // Anyone can hold a valid token of a public issuer (GitHub's): a stranger learns nothing of the policies.
-  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send to this broker by its EventPolicies` };
+  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send here by the EventPolicies that apply` };
   for (let i = 0; i < events.length; i++) {
     if (mine.some((r) => filterOf(r)(events[i]) !== "fail")) continue;
     const e = events[i].attributes;

@@ -1,7 +1,7 @@
 /**
  * Knative's EventPolicy (eventing.knative.dev/v1alpha1): which senders may post to which addressables.
- * `spec.to` names Brokers, EventTransforms, Sequences and Parallels (a `ref`, or a label `selector`;
- * empty: every one of the namespace),
+ * `spec.to` names Brokers, EventTransforms, Sequences, Parallels, RequestReplies and JobSinks (a `ref`,
+ * or a label `selector`; empty: every one of the namespace),
  * `spec.from` names senders (an OIDC `sub`, `*` allowed at its end, with the `issuer` that signs it, or a
  * `ref` to a source the router runs), `spec.filters` are Knative's filters an event must pass. Validation, which addressables a policy
  * applies to, and the rule the ingress checks (shared/policy/admit.ts).
@@ -57,13 +57,25 @@ export interface PolicyRule {
 }
 
 /** The addressables a policy's `to` may name (what the router takes events at), with their API groups. */
-export const POLICY_TARGETS = { Broker: "eventing.knative.dev", EventTransform: "eventing.knative.dev", Sequence: "flows.knative.dev", Parallel: "flows.knative.dev" } as const;
+export const POLICY_TARGETS = {
+  Broker: "eventing.knative.dev",
+  EventTransform: "eventing.knative.dev",
+  Sequence: "flows.knative.dev",
+  Parallel: "flows.knative.dev",
+  RequestReply: "eventing.knative.dev",
+  JobSink: "sinks.knative.dev",
+} as const;
 export type PolicyTarget = keyof typeof POLICY_TARGETS;
 const TARGET_NAMES = Object.keys(POLICY_TARGETS).join(", ");
 
-/** Knative's audience of an addressable (`status.address.audience`, `{group}/{kind}/{namespace}/{name}`): the `aud` tokens must carry. */
+/** Knative's audience of an addressable (`status.address.audience`, `{group}/{kind}/{namespace}/{name}`, as `auth.GetAudience` makes it): the `aud` tokens must carry. */
 export function audienceOf(kind: PolicyTarget, namespace: string, name: string): string {
   return `${POLICY_TARGETS[kind]}/${kind.toLowerCase()}/${namespace}/${name}`;
+}
+
+/** Whether an `aud` is an addressable's audience: a token naming one is meant for its ingress, not the management API. */
+export function isAddressAudience(aud: string): boolean {
+  return Object.entries(POLICY_TARGETS).some(([kind, group]) => aud.startsWith(`${group}/${kind.toLowerCase()}/`));
 }
 
 /** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
@@ -143,24 +155,30 @@ function validateSelector(value: unknown, path: string): FieldError[] {
   }
   const expressions = value.matchExpressions;
   if (expressions !== undefined && !Array.isArray(expressions)) causes.push({ field: `${path}.matchExpressions`, message: "must be a list" });
-  (Array.isArray(expressions) ? expressions : []).forEach((e, i) => {
+  for (const [i, e] of (Array.isArray(expressions) ? expressions : []).entries()) {
     const at = `${path}.matchExpressions[${i}]`;
-    if (!isObject(e) || typeof e.key !== "string" || e.key === "") return causes.push({ field: `${at}.key`, message: "is required" });
-    if (!OPERATORS.includes(e.operator as string)) return causes.push({ field: `${at}.operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+    if (!isObject(e) || typeof e.key !== "string" || e.key === "") {
+      causes.push({ field: `${at}.key`, message: "is required" });
+      continue;
+    }
+    if (!OPERATORS.includes(e.operator as string)) {
+      causes.push({ field: `${at}.operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+      continue;
+    }
     const values = e.values ?? [];
     const needsValues = e.operator === "In" || e.operator === "NotIn";
     if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) causes.push({ field: `${at}.values`, message: "must be a list of strings" });
     else if (needsValues !== values.length > 0) causes.push({ field: `${at}.values`, message: needsValues ? `is required for ${e.operator}` : `must be empty for ${e.operator}` });
-  });
+  }
   return causes;
 }
 
 /**
- * Whether a policy applies to an addressable (same namespace; no `to`: every one of it). A `ref` names a
- * kind and a name; a selector without a kind selects by labels among every kind.
+ * Whether a policy applies to an addressable (a POLICY_TARGETS kind of the same namespace; no `to`: every
+ * one of it). A `ref` names a kind and a name; a selector without a kind selects by labels among every kind.
  */
 export function appliesTo(policy: Manifest<EventPolicySpec>, target: Pick<Manifest, "kind" | "metadata">): boolean {
-  if (policy.metadata.namespace !== target.metadata.namespace) return false;
+  if (policy.metadata.namespace !== target.metadata.namespace || !Object.hasOwn(POLICY_TARGETS, target.kind)) return false;
   const to = policy.spec.to ?? [];
   if (to.length === 0) return true;
   const labels = target.metadata.labels ?? {};
@@ -182,6 +200,8 @@ export function selectorMatches(selector: PolicySelector, labels: Record<string,
           return e.key in labels;
         case "DoesNotExist":
           return !(e.key in labels);
+        default:
+          return false;
       }
     })
   );

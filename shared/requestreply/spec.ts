@@ -74,7 +74,9 @@ export function validateRequestReply(m: Manifest<RequestReplySpec>): FieldError[
   if (spec.delivery?.deadLetterSink !== undefined) causes.push({ field: "spec.delivery.deadLetterSink", message: "is not supported: a reply that cannot be handed to its waiting request stays in the broker, where its triggers see it" });
   if (spec.secrets !== undefined) {
     if (!Array.isArray(spec.secrets) || spec.secrets.length === 0) causes.push({ field: "spec.secrets", message: "must list at least one Worker secret when given" });
-    else spec.secrets.forEach((s, i) => !isSecretName(s) && causes.push({ field: `spec.secrets[${i}]`, message: SECRET_NAME_RULE }));
+    else {
+      for (const [i, s] of spec.secrets.entries()) if (!isSecretName(s)) causes.push({ field: `spec.secrets[${i}]`, message: SECRET_NAME_RULE });
+    }
   }
   return causes;
 }

@@ -1,6 +1,7 @@
-/** A RequestReply's status as Knative shows it: its address, and Ready once its broker exists and its key can be read. */
+/** A RequestReply's status as Knative shows it: its address and audience, and Ready once its broker exists and its key can be read. */
 import { condition, type Condition, type Manifest, readyCondition } from "../resources/manifest.ts";
 import type { StatusContext } from "../resources/kinds.ts";
+import { audienceOf } from "../policy/spec.ts";
 import { requestReplyPath, requestReplyRoute, type RequestReplySpec, signingKeys } from "./spec.ts";
 
 export function requestReplyStatus(m: Manifest<RequestReplySpec>, ctx: StatusContext): Record<string, unknown> {
@@ -17,6 +18,6 @@ export function requestReplyStatus(m: Manifest<RequestReplySpec>, ctx: StatusCon
   }
   return {
     conditions: [ready, ...conditions],
-    address: { url: `${ctx.baseUrl}/${requestReplyPath(m.metadata.namespace!, m.metadata.name)}` },
+    address: { url: `${ctx.baseUrl}/${requestReplyPath(m.metadata.namespace!, m.metadata.name)}`, audience: audienceOf("RequestReply", m.metadata.namespace!, m.metadata.name) },
   };
 }

@@ -2,6 +2,7 @@
 import { decodeBase64Url, encodeBase64Url } from "../base64.ts";
 import type { Phase, Verdict } from "../delivery/outcome.ts";
 import { MAX_PARTITIONS } from "../partitions.ts";
+import { type GateStats, sumGateStats } from "../autoscaling/activator.ts";
 
 export type BrokerSubresource = "live" | "metrics" | "deadletters";
 
@@ -34,6 +35,8 @@ export interface BrokerMetrics {
   rateLimited?: Record<string, number>;
   /** trigger "" holds broker-level counters (accepted, duplicates, rows written and read). */
   counters: CounterRow[];
+  /** Triggers a ScaledObject gates (the activator): what waits for its target and what is in flight to it. */
+  activator?: Record<string, GateStats>;
 }
 
 export interface DeadLetter {
@@ -57,10 +60,15 @@ export interface PartitionedMetrics extends BrokerMetrics {
 export function sumMetrics(parts: BrokerMetrics[]): PartitionedMetrics {
   const inflight: Record<string, number> = {};
   const rateLimited: Record<string, number> = {};
+  const gated: Record<string, GateStats[]> = {};
   const counters = new Map<string, CounterRow>();
   for (const m of parts) {
     for (const [t, n] of Object.entries(m.inflight)) inflight[t] = (inflight[t] ?? 0) + n;
     for (const [t, n] of Object.entries(m.rateLimited ?? {})) rateLimited[t] = (rateLimited[t] ?? 0) + n;
+    for (const [t, g] of Object.entries(m.activator ?? {})) {
+      gated[t] ??= [];
+      gated[t].push(g);
+    }
     for (const c of m.counters) {
       const key = JSON.stringify([c.trigger, c.name]);
       const into = counters.get(key);
@@ -73,6 +81,7 @@ export function sumMetrics(parts: BrokerMetrics[]): PartitionedMetrics {
     dead: parts.reduce((n, m) => n + m.dead, 0),
     inflight,
     rateLimited,
+    ...(Object.keys(gated).length > 0 ? { activator: Object.fromEntries(Object.entries(gated).map(([t, parts]) => [t, sumGateStats(parts)])) } : {}),
     counters: [...counters.values()],
     partitions: parts.length,
     ...(parts.length > 1 ? { byPartition: parts.map((m, partition) => ({ partition, backlog: m.backlog, dead: m.dead })) } : {}),

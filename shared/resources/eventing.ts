@@ -189,6 +189,11 @@ export interface TriggerConfig {
    * channel); else the broker or channel named (a flow's next step).
    */
   reply?: { namespace: string; name: string } | null;
+  /**
+   * The ScaledObject (same namespace) that scales this trigger's subscriber from it: its deliveries wait
+   * for a ready replica and within its capacity (shared/autoscaling/activator.ts). Absent: not gated.
+   */
+  activator?: { scaledObject: string };
 }
 
 export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret" | "retentionMs" | "retentionLimit"> {

@@ -6,6 +6,7 @@
 import type { FieldError } from "../delivery/policy.ts";
 import { CLUSTER_ANNOTATION, type ClusterConnection, clusterOf } from "../kubernetes/cluster.ts";
 import { jobSinkAddressPath, JOB_SINK_NAME_LABEL } from "../kubernetes/job-sink.ts";
+import { audienceOf } from "../policy/spec.ts";
 import { isSecretName, SECRET_NAME_RULE } from "../secrets.ts";
 import { BROKER_ANNOTATIONS } from "./eventing.ts";
 import { condition, isValidName, type Manifest, readyCondition } from "./manifest.ts";
@@ -53,11 +54,14 @@ export function validateJobSink(m: Manifest<JobSinkSpec>): FieldError[] {
   const containers = podSpec.containers;
   if (!Array.isArray(containers) || containers.length === 0) causes.push({ field: `${at}.containers`, message: "must list at least one container" });
   else {
-    containers.forEach((c, i) => {
-      if (!isObj(c)) return causes.push({ field: `${at}.containers[${i}]`, message: "must be an object" });
+    for (const [i, c] of containers.entries()) {
+      if (!isObj(c)) {
+        causes.push({ field: `${at}.containers[${i}]`, message: "must be an object" });
+        continue;
+      }
       if (typeof c.name !== "string" || c.name.length > 63 || !CONTAINER_NAME.test(c.name)) causes.push({ field: `${at}.containers[${i}].name`, message: "must be a DNS-1123 label" });
       if (typeof c.image !== "string" || c.image.trim() === "") causes.push({ field: `${at}.containers[${i}].image`, message: "is required" });
-    });
+    }
   }
   if (!RESTART_POLICIES.includes(podSpec.restartPolicy as string)) {
     causes.push({ field: `${at}.restartPolicy`, message: `must be "Never" or "OnFailure" (a Job's pods cannot restart Always)` });
@@ -77,14 +81,14 @@ export function jobSinkRun(m: Manifest<JobSinkSpec>, cluster: Manifest | null): 
 const clusterMissing = (m: Pick<Manifest, "metadata">) =>
   `KubernetesCluster "${jobSinkCluster(m)}" does not exist in namespace "${m.metadata.namespace}"${m.metadata.annotations?.[CLUSTER_ANNOTATION] === undefined ? ` (no ${CLUSTER_ANNOTATION} annotation: the default one)` : ""}`;
 
-/** Knative's JobSink status: Addressable, Ready once its cluster exists, and the selector of its Jobs. */
+/** Knative's JobSink status: its address and audience, Addressable, Ready once its cluster exists, and the selector of its Jobs. */
 export function jobSinkStatus(m: Pick<Manifest, "metadata">, baseUrl: string, clusterExists: boolean): Obj {
   return {
     conditions: [
       clusterExists ? readyCondition(true, "JobSinkReady") : readyCondition(false, "KubernetesClusterNotFound", clusterMissing(m)),
       condition("Addressable", "True", "Addressable"),
     ],
-    address: { url: `${baseUrl}/${jobSinkAddressPath(m.metadata.namespace!, m.metadata.name)}` },
+    address: { url: `${baseUrl}/${jobSinkAddressPath(m.metadata.namespace!, m.metadata.name)}`, audience: audienceOf("JobSink", m.metadata.namespace!, m.metadata.name) },
     job: { selector: `${JOB_SINK_NAME_LABEL}=${m.metadata.name}` },
   };
 }

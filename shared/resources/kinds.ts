@@ -15,6 +15,7 @@ import { addressPath, type CompositionKind } from "./composition-address.ts";
 import { type ResolveContext, resolveDestination, targetUrl } from "./destination.ts";
 import { type BrokerSpec, isPaused, partitionCount, TRIGGER_ANNOTATIONS, type TriggerSpec, validateBroker, validateBrokerChange, validateTrigger } from "./eventing.ts";
 import { condition, type Manifest, readyCondition } from "./manifest.ts";
+import { validateBinding, validateRole } from "../rbac/validate.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
 import { type RequestReplySpec, validateRequestReply } from "../requestreply/spec.ts";
 import { requestReplyStatus } from "../requestreply/status.ts";
@@ -51,6 +52,10 @@ export interface KindEntry<Spec> {
    * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
    */
   runs?: "bridge" | "schedule" | "scaling";
+  /** Cluster-scoped (ClusterRole, ClusterRoleBinding): no namespace in its path or metadata. */
+  clusterScoped?: boolean;
+  /** The top-level fields that hold its content instead of `spec`, and no `status` (the RBAC kinds). */
+  body?: readonly string[];
   /** How many runner objects share a resource (a KafkaSource's consumers); one without it. */
   consumers?: (m: Manifest<Spec>) => number;
   /**
@@ -153,7 +158,15 @@ export interface KindSpecs {
   ScaledObject: Record<string, unknown>;
   KubernetesCluster: Record<string, unknown>;
   JobSink: JobSinkSpec;
+  // The RBAC kinds hold their content at the top level (KindEntry.body), not in `spec`.
+  Role: RbacBody;
+  RoleBinding: RbacBody;
+  ClusterRole: RbacBody;
+  ClusterRoleBinding: RbacBody;
 }
+
+/** What an RBAC kind's entry may name of its top-level content (`immutable: ["roleRef"]`). */
+type RbacBody = Record<string, unknown>;
 
 /** Every kind the management API serves: tables keyed by it must have an entry for each. */
 export type KindName = keyof KindSpecs;
@@ -162,11 +175,13 @@ export type KindName = keyof KindSpecs;
 // biome-ignore lint/suspicious/noExplicitAny: the one place where a kind's spec type is erased
 export type KindInfo = KindEntry<any> & { kind: string };
 
-/** Causes for changes to immutable `spec` fields between the stored and the new manifest. */
+/** Causes for changes to immutable fields (of `spec`, or top-level for kinds with a `body`) between the stored and the new manifest. */
 export function immutableChanges(info: KindInfo, before: Manifest, after: Manifest): FieldError[] {
+  const holder = (m: Manifest) => (info.body ? (m as unknown as Record<string, unknown>) : (m.spec ?? {}));
+  const prefix = info.body ? "" : "spec.";
   return (info.immutable ?? [])
-    .filter((f) => JSON.stringify(before.spec?.[f]) !== JSON.stringify(after.spec?.[f]))
-    .map((f) => ({ field: `spec.${f}`, message: `is immutable (was ${JSON.stringify(before.spec?.[f])})` }));
+    .filter((f) => JSON.stringify(holder(before)[f]) !== JSON.stringify(holder(after)[f]))
+    .map((f) => ({ field: `${prefix}${f}`, message: `is immutable (was ${JSON.stringify(holder(before)[f])})` }));
 }
 
 /** A source kind's own checks plus what every source shares (delivery, ACK annotations). */
@@ -185,6 +200,7 @@ function scaledObjectStatus(m: ResourceRef, ctx: StatusContext): Status {
 }
 
 const SOURCES = "sources.knative.dev";
+const RBAC = "rbac.authorization.k8s.io";
 const PROJECT_SOURCES = "sources.edge-eventing.dev";
 
 /** What every source kind does: a status naming its sink, its channels pushed (and its runner, for those that run). */
@@ -233,12 +249,17 @@ const composition = <Spec>(kind: CompositionKind, sinkOf: (spec: Spec) => Destin
  * expression, a JobSink's Job, a KubernetesCluster's connection): everything of its namespace that
  * delivers, every broker, source channel and other composition.
  */
-const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => {
+const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => [
+  ...brokersAndChannels(m, stored),
+  ...stored.compositions(m.metadata.namespace!).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
+];
+
+/** Every broker and source channel of the resource's namespace. */
+const brokersAndChannels = (m: ResourceRef, stored: StoredResources): Push[] => {
   const ns = m.metadata.namespace!;
   return [
     ...stored.list("Broker", ns).map((b): Push => ({ to: "broker", namespace: ns, name: b.metadata.name })),
     ...stored.sources(ns).map((s): Push => ({ to: "channels", source: s })),
-    ...stored.compositions(ns).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
   ];
 };
 
@@ -337,7 +358,7 @@ const REGISTRY = {
     validate: (m: Manifest) => validateRequestReply(m as never),
     immutable: ["brokerRef"],
     categories: ["all", "knative", "eventing"],
-    status: (m, stored) => requestReplyStatus(m, statusContext(m, stored)),
+    status: (m, stored) => ({ ...requestReplyStatus(m, statusContext(m, stored)), ...appliedPolicies(m, stored) }),
     // Its broker's pushed configuration carries it.
     objects: () => [],
     dependents: (m) => [{ to: "broker", namespace: m.metadata.namespace!, name: m.spec.brokerRef.name }],
@@ -367,6 +388,9 @@ const REGISTRY = {
     status: (m, stored) => scaledObjectStatus(m, statusContext(m, stored)),
     live: (m, objects) => objects.runner(m),
     objects: (m) => [{ to: "runner", resource: m }],
+    // What it gates (the activator) is in the configuration of the brokers and source channels it scales
+    // from; which ones it named before a change is not known, so all of its namespace's.
+    dependents: brokersAndChannels,
   },
   KubernetesCluster: {
     group: "edge-eventing.dev",
@@ -384,11 +408,17 @@ const REGISTRY = {
     validate: (m: Manifest) => validateJobSink(m as never),
     categories: ["all", "knative", "eventing", "sink"],
     references: (m) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
-    status: (m, stored) => jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))),
+    status: (m, stored) => ({ ...jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))), ...appliedPolicies(m, stored) }),
     // Whatever delivers to it carries its Job: nothing of its own is configured.
     objects: () => [],
     dependents: inTargets,
   },
+  // Kubernetes RBAC (shared/rbac/): stored and served like every kind, evaluated by the management API's
+  // authorization; nothing in the data plane is configured from them, and they have no status.
+  Role: { group: RBAC, versions: ["v1"], plural: "roles", validate: (m: Manifest) => validateRole(m, true), body: ["rules"], objects: () => [] },
+  RoleBinding: { group: RBAC, versions: ["v1"], plural: "rolebindings", validate: (m: Manifest) => validateBinding(m, true), body: ["subjects", "roleRef"], immutable: ["roleRef"], objects: () => [] },
+  ClusterRole: { group: RBAC, versions: ["v1"], plural: "clusterroles", validate: (m: Manifest) => validateRole(m, false), body: ["rules", "aggregationRule"], clusterScoped: true, objects: () => [] },
+  ClusterRoleBinding: { group: RBAC, versions: ["v1"], plural: "clusterrolebindings", validate: (m: Manifest) => validateBinding(m, false), body: ["subjects", "roleRef"], immutable: ["roleRef"], clusterScoped: true, objects: () => [] },
 } satisfies { [K in KindName]: KindEntry<KindSpecs[K]> };
 
 export const KINDS: readonly KindInfo[] = Object.entries(REGISTRY).map(([kind, entry]) => ({ kind, ...entry }));

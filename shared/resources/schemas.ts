@@ -239,6 +239,20 @@ const jobSink = obj({
   job: obj({ apiVersion: str("batch/v1"), kind: str("Job"), metadata: objectMeta, spec: free("a batch/v1 JobSpec: the pod template runs once per event") }, "the batch/v1 Job each event becomes"),
 }, "Knative's JobSink: each event becomes one Kubernetes Job, the event mounted at /etc/jobsink-event");
 
+const policyRule = obj({
+  verbs: list(str()),
+  apiGroups: list(str()),
+  resources: list(str("a resource, resource/subresource, */subresource or *")),
+  resourceNames: list(str()),
+  nonResourceURLs: list(str("a path, or a prefix ending in *")),
+}, "Kubernetes' PolicyRule");
+const subject = obj({ kind: str("User, Group or ServiceAccount"), apiGroup: str(), name: str(), namespace: str() });
+const roleRef = obj({ apiGroup: str(), kind: str("Role or ClusterRole"), name: str() });
+const envelope = { apiVersion: str(), kind: str(), metadata: objectMeta };
+const role = obj({ ...envelope, rules: list(policyRule) });
+const clusterRole = obj({ ...envelope, rules: list(policyRule), aggregationRule: obj({ clusterRoleSelectors: list(obj(labelSelector)) }) });
+const roleBinding = obj({ ...envelope, subjects: list(subject), roleRef });
+
 /** A whole manifest of a kind whose spec has `spec`; `status` is the router's to compute and is dropped. */
 function manifest(spec: ObjectSchema): ObjectSchema {
   return obj({ apiVersion: str(), kind: str(), metadata: objectMeta, spec, status: free("computed by the router; what a client sends is ignored") });
@@ -263,6 +277,10 @@ export const SCHEMAS: Record<KindName, Record<string, ObjectSchema>> = {
   Parallel: { "*": manifest(parallel) },
   EventPolicy: { "*": manifest(eventPolicy) },
   Replay: { "*": manifest(replay) },
+  Role: { "*": role },
+  RoleBinding: { "*": roleBinding },
+  ClusterRole: { "*": clusterRole },
+  ClusterRoleBinding: { "*": roleBinding },
   RequestReply: { "*": manifest(requestReply) },
 };
 

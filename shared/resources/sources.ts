@@ -8,7 +8,7 @@ import { parseGoDuration } from "../autoscaling/go-duration.ts";
 import { parseDuration } from "../delivery/duration.ts";
 import { type DeliverySpec, type Destination, type FieldError, validateDelivery } from "../delivery/policy.ts";
 import { type ResolveContext, resolveDestination, type Target, targetUrl, validateDestination } from "./destination.ts";
-import { type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM } from "./eventing.ts";
+import { type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM, type TriggerConfig } from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 
 export interface SourceSpec {
@@ -30,9 +30,12 @@ export function isChannelName(name: string): boolean {
 }
 
 function channelName(source: Manifest<SourceSpec>, purpose: "sink" | "dead-letter"): string {
-  const base = `source:${source.kind.toLowerCase()}:${source.metadata.name}`;
+  const base = sinkChannelName(source.kind, source.metadata.name);
   return purpose === "sink" ? base : `${base}:${purpose}`;
 }
+
+/** The channel (a broker object of one partition, its one trigger named `sink`) a source delivers to its sink through. */
+export const sinkChannelName = (kind: string, name: string) => `source:${kind.toLowerCase()}:${name}`;
 
 /**
  * A source's two destinations: its sink, and its dead-letter sink for messages that cannot become
@@ -76,16 +79,16 @@ export function deadLetterEntry(source: Manifest<SourceSpec>, ctx: ResolveContex
  * Every channel object a source may own, each with its configuration, or null when it is not needed
  * (its destination is a Broker, or there is no dead-letter sink), so a stale one is cleared.
  */
-export function sourceChannels(source: Manifest<SourceSpec>, ctx: ResolveContext | null): { entry: SinkEntry; config: BrokerConfig | null }[] {
+export function sourceChannels(source: Manifest<SourceSpec>, ctx: ResolveContext | null, activator?: TriggerConfig["activator"]): { entry: SinkEntry; config: BrokerConfig | null }[] {
   const live = ctx ? routes(source, ctx) : [];
   return (["sink", "dead-letter"] as const).map((purpose) => {
     const entry = { namespace: source.metadata.namespace!, name: channelName(source, purpose) };
     const route = live.find((r) => r.purpose === purpose);
-    return { entry, config: route && route.target.kind !== "broker" ? channelConfig(source, route, entry, ctx!) : null };
+    return { entry, config: route && route.target.kind !== "broker" ? channelConfig(source, route, entry, ctx!, route.purpose === "sink" ? activator : undefined) : null };
   });
 }
 
-function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEntry, ctx: ResolveContext): BrokerConfig {
+function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEntry, ctx: ResolveContext, activator: TriggerConfig["activator"]): BrokerConfig {
   const dls = route.delivery?.deadLetterSink;
   return {
     ...entry,
@@ -104,6 +107,7 @@ function channelConfig(source: Manifest<SourceSpec>, route: Route, entry: SinkEn
         parallelism: DEFAULT_PARALLELISM,
         // A source does nothing with what its sink answers (Knative's adapters drop replies).
         reply: null,
+        ...(activator ? { activator } : {}),
       },
     ],
   };

@@ -1,7 +1,7 @@
 /** Kubernetes `Status` objects, the shape every management API error takes (API.md §3). */
 import type { FieldError } from "../delivery/policy.ts";
 
-export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType" | "Conflict";
+export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType" | "Conflict" | "Forbidden";
 
 export interface KubeStatus {
   apiVersion: "v1";
@@ -23,4 +23,14 @@ export function failure(code: number, reason: StatusReason, message: string, det
 export function invalid(kind: string, name: string | undefined, causes: FieldError[]): KubeStatus {
   const list = causes.map((c) => `${c.field}: ${c.message}`).join("; ");
   return failure(422, "Invalid", `${kind} "${name ?? ""}" is invalid: ${list}`, { name, kind, causes });
+}
+
+/**
+ * 403 Forbidden as apimachinery's NewForbidden words it: `{resource}.{group} "{name}" is forbidden: {why}`
+ * (without a resource: `forbidden: {why}`).
+ */
+export function forbidden(group: string, resource: string, name: string | undefined, why: string): KubeStatus {
+  const qualified = group === "" ? resource : `${resource}.${group}`;
+  const message = resource === "" ? `forbidden: ${why}` : name ? `${qualified} ${JSON.stringify(name)} is forbidden: ${why}` : `${qualified} is forbidden: ${why}`;
+  return failure(403, "Forbidden", message, { ...(name ? { name } : {}), group, kind: resource });
 }

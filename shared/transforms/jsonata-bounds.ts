@@ -68,6 +68,7 @@ function runOf(environment: Environment): Run {
   const run: Run = { steps: 0, produced: 0, given: 0, scanned: 0, sizes: new WeakMap() };
   base[RUN] = run;
   // JSONata constructs its engine with `new base.RegexEngine(literal)`; a constructor returning an object gives that object.
+  // biome-ignore lint/complexity/useArrowFunction: called with `new`, which an arrow function refuses
   base.RegexEngine = function (pattern: RegExp) {
     return new Re2Regex(pattern, (chars) => {
       run.scanned += chars;
@@ -132,9 +133,15 @@ function sizeOf(value: unknown, run: Run): number {
   run.sizes.set(value, 0); // a cycle (never in JSON) ends here
   let size = 2;
   if (Array.isArray(value)) {
-    for (const item of value) if ((size += sizeOf(item, run) + 1) > MAX_VALUE_SIZE) break;
+    for (const item of value) {
+      size += sizeOf(item, run) + 1;
+      if (size > MAX_VALUE_SIZE) break;
+    }
   } else {
-    for (const key of Object.keys(value)) if ((size += key.length + 4 + sizeOf((value as Record<string, unknown>)[key], run)) > MAX_VALUE_SIZE) break;
+    for (const key of Object.keys(value)) {
+      size += key.length + 4 + sizeOf((value as Record<string, unknown>)[key], run);
+      if (size > MAX_VALUE_SIZE) break;
+    }
   }
   run.sizes.set(value, size);
   return size;
@@ -206,7 +213,10 @@ const CHECKED: Record<(typeof BUILTINS)[number], [Implementation, string]> = {
         let size = str.length;
         const counted = async (m: unknown) => {
           const r = await replacement(m);
-          if (typeof r === "string" && (size += r.length) > MAX_VALUE_SIZE) tooLarge("$replace's result", size);
+          if (typeof r === "string") {
+            size += r.length;
+            if (size > MAX_VALUE_SIZE) tooLarge("$replace's result", size);
+          }
           return r;
         };
         return call(this, "replace", [str, pattern, counted, limit]);

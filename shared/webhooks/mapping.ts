@@ -190,7 +190,7 @@ function jiraSite(payload: Record<string, unknown>): string | undefined {
     try {
       return new URL(self).origin;
     } catch {
-      continue;
+      // not a URL: the next entity's link may be
     }
   }
   return undefined;

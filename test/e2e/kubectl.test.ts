@@ -173,7 +173,7 @@ spec:
     metadata: {broker: default, trigger: orders, metric: backlog, target: "5"}
 `,
     path: "{.spec.scaleTargetRef.name}",
-    columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "AGE"],
+    columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "READYREPLICAS", "AGE"],
   },
   {
     kind: "KubernetesCluster", resource: "kubernetesclusters.edge-eventing.dev", singular: "kubernetescluster.edge-eventing.dev", name: "prod",

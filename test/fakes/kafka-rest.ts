@@ -83,7 +83,10 @@ export class KafkaLog {
 
   groupCommits(group: string): Map<string, number> {
     let commits = this.committed.get(group);
-    if (!commits) this.committed.set(group, (commits = new Map()));
+    if (!commits) {
+      commits = new Map();
+      this.committed.set(group, commits);
+    }
     return commits;
   }
 

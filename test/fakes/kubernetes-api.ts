@@ -4,6 +4,14 @@
  * apps/v1 Deployments/StatefulSets, serving.knative.dev/v1 Services and Revisions, PATCH with
  * merge / JSON / strategic-merge patches (strategic refused with 415 on custom resources),
  * metadata.resourceVersion preconditions (409), Status error objects. Requests are recorded.
+ *
+ * Readiness lags scale-ups as a cluster's does: a pod added by a scale-up becomes ready `readyDelayMs`
+ * after it was asked for (an image pull, a model load), one removed by a scale-down goes at once. The
+ * workload's status reports it as the controllers do (`replicas`, `readyReplicas`, `availableReplicas`,
+ * `updatedReplicas`, `observedGeneration`; a Revision's `actualReplicas` and `desiredReplicas`).
+ * A gateway in front of the workloads (`/gateway/{namespace}/{name}`, or `/gateway/{name}.{namespace}.{domain}`) answers as a Knative ingress
+ * with no activator would: 503 while no pod is ready, 503 above ready pods x `containerConcurrency`,
+ * else the request holds a pod for the workload's service time and gets 200. It counts what it saw.
  * And what a JobSink uses: batch/v1 Jobs and v1 Secrets (see the section "Jobs and Secrets").
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -29,6 +37,43 @@ export interface FakeKubernetesOptions {
   jobDurationMs?: number;
   /** When set, requests must carry this Cloudflare Access service token or get a login redirect. */
   access?: { clientId: string; clientSecret: string };
+  /** How long a pod takes to become ready after a scale-up (0: at once). */
+  readyDelayMs?: number;
+}
+
+/** A workload's pods: requests each takes at once (0: unlimited), the gateway's service time, their readiness delay. */
+export interface WorkloadOptions {
+  containerConcurrency?: number;
+  serviceMs?: number;
+  readyDelayMs?: number;
+}
+
+/** What the gateway saw for one workload. */
+export interface GatewayStats {
+  /** Requests answered 503 because no pod was ready. */
+  unavailable: number;
+  /** Requests answered 503 because every ready pod was at its containerConcurrency. */
+  overloaded: number;
+  /** ce-id of every request served (200), in order. */
+  served: string[];
+  inFlight: number;
+  maxInFlight: number;
+  /** The largest in-flight count above ready pods x containerConcurrency seen (0: never over). */
+  maxOverCapacity: number;
+  /** When the first pod became ready (epoch ms) and when the first request was served. */
+  firstReadyAt: number | null;
+  firstServedAt: number | null;
+}
+
+/** A workload's pods: when each becomes ready. */
+interface Pods {
+  readyAt: number[];
+  /** Requests per pod at once (Knative's containerConcurrency; 0: unlimited). */
+  containerConcurrency: number;
+  serviceMs: number;
+  /** This workload's readiness delay, when it differs from the server's. */
+  readyDelayMs?: number;
+  gateway: GatewayStats;
 }
 
 /** Limit: request bodies above this size are refused with 413, as a real API server does (3 MiB). */
@@ -40,6 +85,8 @@ export class FakeKubernetesApi {
   readonly #objects = new Map<string, StoredObject>();
   readonly #options: FakeKubernetesOptions;
   readonly #server = createServer((req, res) => void this.#handle(req, res));
+  /** By the workload's API path (a Knative Service's by its Revision's). */
+  readonly #pods = new Map<string, Pods>();
   #version = 100;
 
   constructor(options: FakeKubernetesOptions) {
@@ -56,28 +103,99 @@ export class FakeKubernetesApi {
     await new Promise<void>((resolve, reject) => this.#server.close((e) => (e ? reject(e) : resolve())));
   }
 
-  addWorkload(kind: "Deployment" | "StatefulSet", namespace: string, name: string, replicas: number): void {
+  /** A workload whose `replicas` pods are ready already; the gateway serves each request in `serviceMs`. */
+  addWorkload(kind: "Deployment" | "StatefulSet", namespace: string, name: string, replicas: number, options: WorkloadOptions = {}): void {
     const plural = kind === "Deployment" ? "deployments" : "statefulsets";
-    this.#put(`/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`, {
+    const path = `/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`;
+    this.#put(path, {
       group: "apps", plural, builtin: true,
       object: {
         apiVersion: "apps/v1", kind, metadata: this.#meta(namespace, name),
-        spec: { replicas, selector: { matchLabels: { app: name } } }, status: { replicas },
+        spec: { replicas, selector: { matchLabels: { app: name } } }, status: {},
       },
     });
+    this.#pods.set(path, newPods(replicas, options));
   }
 
-  addKnativeService(namespace: string, name: string, revision: string | null, actualReplicas = 1): void {
+  /** The gateway's figures for a Deployment, StatefulSet or Knative Service. */
+  gateway(namespace: string, name: string): GatewayStats {
+    return this.#podsOf(namespace, name)?.gateway ?? newPods(0, {}).gateway;
+  }
+
+  /** The workload's pods at `path`, added or removed as `replicas` says (new ones ready after the delay). */
+  #scalePods(path: string, replicas: number): void {
+    const pods = this.#pods.get(path);
+    if (!pods) return;
+    const now = Date.now();
+    // A scale-down removes the pods that are not ready first, then the youngest.
+    pods.readyAt.sort((a, b) => a - b);
+    if (replicas < pods.readyAt.length) pods.readyAt.length = replicas;
+    while (pods.readyAt.length < replicas) pods.readyAt.push(now + (pods.readyDelayMs ?? this.#options.readyDelayMs ?? 0));
+  }
+
+  #podsOf(namespace: string, name: string): Pods | undefined {
+    for (const plural of ["deployments", "statefulsets"]) {
+      const pods = this.#pods.get(`/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`);
+      if (pods) return pods;
+    }
+    const revision = this.object(`/apis/serving.knative.dev/v1/namespaces/${namespace}/services/${name}`)?.status?.latestReadyRevisionName;
+    return revision ? this.#pods.get(revisionPath(namespace, revision)) : undefined;
+  }
+
+  /** The object with its status as the controllers would report it now. */
+  #withStatus(path: string, object: Record<string, any>): Record<string, any> {
+    const pods = this.#pods.get(path);
+    if (!pods) return object;
+    const total = pods.readyAt.length;
+    const ready = readyCount(pods);
+    if (object.kind === "Revision") {
+      return { ...object, spec: { ...object.spec, containerConcurrency: pods.containerConcurrency }, status: { ...object.status, actualReplicas: ready, desiredReplicas: total } };
+    }
+    const status: Record<string, unknown> = { observedGeneration: object.metadata.generation, replicas: total, updatedReplicas: total };
+    // As the API server serializes it: zero counts are omitted.
+    if (ready > 0) Object.assign(status, { readyReplicas: ready, availableReplicas: ready });
+    return { ...object, status };
+  }
+
+  /** The gateway: 503 with no ready pod or none free, else a pod's service time and 200. */
+  async #serve(namespace: string, name: string, headers: IncomingMessage["headers"], res: ServerResponse): Promise<void> {
+    const pods = this.#podsOf(namespace, name);
+    if (!pods) return status(res, 404, "NotFound", `no workload ${namespace}/${name} behind the gateway`);
+    const g = pods.gateway;
+    const ready = readyCount(pods);
+    if (ready > 0 && g.firstReadyAt === null) g.firstReadyAt = Math.min(...pods.readyAt);
+    if (ready === 0) {
+      g.unavailable++;
+      return void res.writeHead(503, { "content-type": "text/plain" }).end("no healthy upstream");
+    }
+    const capacity = pods.containerConcurrency > 0 ? ready * pods.containerConcurrency : Infinity;
+    g.inFlight++;
+    g.maxInFlight = Math.max(g.maxInFlight, g.inFlight);
+    g.maxOverCapacity = Math.max(g.maxOverCapacity, g.inFlight - capacity);
+    if (g.inFlight > capacity) {
+      g.inFlight--;
+      g.overloaded++;
+      return void res.writeHead(503, { "content-type": "text/plain" }).end("overloaded");
+    }
+    g.firstServedAt ??= Date.now();
+    await new Promise((r) => setTimeout(r, pods.serviceMs));
+    g.inFlight--;
+    g.served.push(String(headers["ce-id"] ?? ""));
+    res.writeHead(200).end();
+  }
+
+  addKnativeService(namespace: string, name: string, revision: string | null, actualReplicas = 1, options: WorkloadOptions = {}): void {
     this.#put(`/apis/serving.knative.dev/v1/namespaces/${namespace}/services/${name}`, {
       group: "serving.knative.dev", plural: "services", builtin: false,
       object: {
         apiVersion: "serving.knative.dev/v1", kind: "Service", metadata: this.#meta(namespace, name),
-        spec: { template: { spec: { containers: [{ image: "example" }] } } },
+        spec: { template: { spec: { containers: [{ image: "example" }], ...(options.containerConcurrency ? { containerConcurrency: options.containerConcurrency } : {}) } } },
         status: revision ? { latestReadyRevisionName: revision, latestCreatedRevisionName: revision } : {},
       },
     });
     if (revision) {
-      this.#put(`/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions/${revision}`, {
+      this.#pods.set(revisionPath(namespace, revision), newPods(actualReplicas, options));
+      this.#put(revisionPath(namespace, revision), {
         group: "serving.knative.dev", plural: "revisions", builtin: false,
         object: {
           apiVersion: "serving.knative.dev/v1", kind: "Revision", metadata: this.#meta(namespace, revision),
@@ -89,7 +207,8 @@ export class FakeKubernetesApi {
 
   /** The stored object at an API path (without /scale), as the server holds it. */
   object(path: string): Record<string, any> | undefined {
-    return this.#objects.get(path)?.object;
+    const stored = this.#objects.get(path);
+    return stored && this.#withStatus(path, stored.object);
   }
 
   /** Simulates another writer: bumps the object's resourceVersion. */
@@ -120,6 +239,12 @@ export class FakeKubernetesApi {
     }
     const body = Buffer.concat(chunks).toString("utf8");
     const path = new URL(req.url ?? "/", "http://x").pathname;
+    // `/gateway/{namespace}/{name}`, or `/gateway/{host}` with Knative's `{name}.{namespace}.{domain}` host.
+    const gateway = /^\/gateway\/([^/]+)(?:\/([^/]+))?/.exec(path);
+    if (gateway) {
+      const [namespace, name] = gateway[2] ? [gateway[1], gateway[2]] : gateway[1].split(".").slice(0, 2).reverse();
+      return this.#serve(namespace, name, req.headers, res);
+    }
     this.requests.push({ method: req.method ?? "", path, headers: req.headers, body });
 
     const access = this.#options.access;
@@ -139,7 +264,7 @@ export class FakeKubernetesApi {
       const group = key.startsWith("/apis/apps/") ? "apps" : "serving.knative.dev";
       return status(res, 404, "NotFound", `${plural}.${group} "${name}" not found`, { name, group, kind: plural });
     }
-    const view = () => (isScale ? scaleOf(stored.object) : stored.object);
+    const view = () => (isScale ? scaleOf(this.#withStatus(key, stored.object)) : this.#withStatus(key, stored.object));
     if (req.method === "GET") return json(res, 200, view());
     if (req.method !== "PATCH") return status(res, 405, "MethodNotAllowed", `the server does not allow this method on the requested resource`);
 
@@ -167,9 +292,13 @@ export class FakeKubernetesApi {
       }
       stored.object.spec.replicas = replicas;
       stored.object.metadata.generation++;
+      this.#scalePods(key, replicas);
     } else {
-      // Custom resources: only metadata changes are modelled (the client patches annotations).
+      // Custom resources: only metadata changes are modelled (the client patches annotations); a
+      // Revision's min-scale is what its PodAutoscaler keeps at least, here its pod count.
       stored.object.metadata = { ...patched.metadata, resourceVersion: stored.object.metadata.resourceVersion };
+      const minScale = patched.metadata?.annotations?.["autoscaling.knative.dev/min-scale"];
+      if (stored.object.kind === "Revision" && minScale !== undefined) this.#scalePods(key, Number(minScale));
     }
     stored.object.metadata.resourceVersion = this.#nextVersion();
     json(res, 200, view());
@@ -237,28 +366,36 @@ export class FakeKubernetesApi {
     try {
       o = JSON.parse(body);
     } catch (e) {
-      return status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+      status(res, 400, "BadRequest", `the request body could not be decoded: ${(e as Error).message}`);
+      return;
     }
     const kind = plural === "jobs" ? "Job" : "Secret";
     const what = plural === "jobs" ? "jobs.batch" : "secrets";
     const name = o?.metadata?.name;
     if (o?.metadata?.namespace !== undefined && o.metadata.namespace !== namespace) {
-      return status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      status(res, 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request");
+      return;
     }
     if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+      return;
     }
     const path = plural === "jobs" ? `/apis/batch/v1/namespaces/${namespace}/jobs/${name}` : `/api/v1/namespaces/${namespace}/secrets/${name}`;
-    if (this.#objects.has(path)) return status(res, 409, "AlreadyExists", `${what} "${name}" already exists`, { name, group: plural === "jobs" ? "batch" : undefined, kind: plural });
+    if (this.#objects.has(path)) {
+      status(res, 409, "AlreadyExists", `${what} "${name}" already exists`, { name, group: plural === "jobs" ? "batch" : undefined, kind: plural });
+      return;
+    }
     const invalid = plural === "jobs" ? jobProblems(o) : secretProblems(o);
     if (invalid.length > 0) {
-      return status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+      return;
     }
     if (plural === "jobs") {
       const quota = this.#jobQuota.get(namespace);
       const used = [...this.#objects.keys()].filter((k) => k.startsWith(`/apis/batch/v1/namespaces/${namespace}/jobs/`)).length;
       if (quota !== undefined && used + 1 > quota) {
-        return status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+        status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+        return;
       }
     }
     const meta = { ...o.metadata, ...this.#meta(namespace, name) };
@@ -322,6 +459,20 @@ function secretProblems(o: Record<string, any>): { field: string; message: strin
     size += Buffer.from(value, "base64").length;
   }
   return size > 1024 * 1024 ? [{ field: "data", message: "Too long: must have at most 1048576 bytes" }] : [];
+}
+
+const revisionPath = (namespace: string, name: string) => `/apis/serving.knative.dev/v1/namespaces/${namespace}/revisions/${name}`;
+
+function newPods(ready: number, options: WorkloadOptions): Pods {
+  return {
+    readyAt: Array.from({ length: ready }, () => 0), containerConcurrency: options.containerConcurrency ?? 0, serviceMs: options.serviceMs ?? 0, readyDelayMs: options.readyDelayMs,
+    gateway: { unavailable: 0, overloaded: 0, served: [], inFlight: 0, maxInFlight: 0, maxOverCapacity: 0, firstReadyAt: null, firstServedAt: null },
+  };
+}
+
+function readyCount(pods: Pods): number {
+  const now = Date.now();
+  return pods.readyAt.filter((t) => t <= now).length;
 }
 
 function scaleOf(o: Record<string, any>) {

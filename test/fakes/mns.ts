@@ -87,7 +87,7 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
     msg.firstDequeueTime ??= t;
     msg.dequeueCount++;
     msg.nextVisibleTime = t + visibilityMs;
-    msg.handle = Buffer.from(`${msg.id}-${msg.dequeueCount}-${randomUUID()}`).toString("base64").replace(/=+$/, "") + "+/";
+    msg.handle = `${Buffer.from(`${msg.id}-${msg.dequeueCount}-${randomUUID()}`).toString("base64").replace(/=+$/, "")}+/`;
     return `<Message><MessageId>${msg.id}</MessageId><ReceiptHandle>${msg.handle}</ReceiptHandle>` +
       `<MessageBodyMD5>${createHash("md5").update(msg.body).digest("hex").toUpperCase()}</MessageBodyMD5>` +
       `<MessageBody>${xmlEscape(msg.body)}</MessageBody><EnqueueTime>${msg.enqueueTime}</EnqueueTime>` +

@@ -49,13 +49,13 @@ function generators(rand: () => number): ((i: number) => Malformed)[] {
   const valid = { specversion: "1.0", id: "x", source: "/fuzz", type: "t" };
   const json = JSON.stringify(valid);
   return [
-    (i) => ({ kind: "broken JSON", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: json.slice(0, Math.floor(rand() * (json.length - 1))) + pick(["", "}", ",", "\u0000", "{{"]) } }),
+    () => ({ kind: "broken JSON", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: json.slice(0, Math.floor(rand() * (json.length - 1))) + pick(["", "}", ",", "\u0000", "{{"]) } }),
     (i) => ({ kind: "bad percent-encoding", path: ingress, init: { method: "POST", headers: { ...ce({ "ce-id": `id-${i}`, "ce-subject": pick(["%", "%zz", "%E0%A4%A", "%C3%28", "a%2"]) }), "content-type": "application/json" }, body: "{}" } }),
-    (i) => ({ kind: "invalid attribute name", path: ingress, init: { method: "POST", headers: { ...ce({ [pick(["ce-under_score", "ce-UPPER-dash", "ce-dot.ted"])]: "v" }), "content-type": "application/json" }, body: "{}" } }),
-    (i) => ({ kind: "invalid attribute type", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, ...pick([{ time: "yesterday" }, { specversion: "2.0" }, { id: "" }, { source: 42 }, { type: null }, { dataschema: "::" }, { ext: { nested: true } }, { data_base64: "!!notbase64" }]) }) } }),
-    (i) => ({ kind: "missing required attribute", path: ingress, init: { method: "POST", headers: { ...ce({}), [pick(["ce-id", "ce-source", "ce-type", "ce-specversion"])]: "" }, body: "{}" } }),
-    (i) => ({ kind: "wrong content type", path: ingress, init: { method: "POST", headers: { "content-type": pick(["application/cloudevents+xml", "application/cloudevents-batch+xml", "text/plain", "multipart/form-data; boundary=x"]) }, body: json } }),
-    (i) => ({ kind: "batch not an array / bad element", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: pick(["{}", "[1,2]", `[${json},{}]`, "[", '"x"']) } }),
+    () => ({ kind: "invalid attribute name", path: ingress, init: { method: "POST", headers: { ...ce({ [pick(["ce-under_score", "ce-UPPER-dash", "ce-dot.ted"])]: "v" }), "content-type": "application/json" }, body: "{}" } }),
+    () => ({ kind: "invalid attribute type", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, ...pick([{ time: "yesterday" }, { specversion: "2.0" }, { id: "" }, { source: 42 }, { type: null }, { dataschema: "::" }, { ext: { nested: true } }, { data_base64: "!!notbase64" }]) }) } }),
+    () => ({ kind: "missing required attribute", path: ingress, init: { method: "POST", headers: { ...ce({}), [pick(["ce-id", "ce-source", "ce-type", "ce-specversion"])]: "" }, body: "{}" } }),
+    () => ({ kind: "wrong content type", path: ingress, init: { method: "POST", headers: { "content-type": pick(["application/cloudevents+xml", "application/cloudevents-batch+xml", "text/plain", "multipart/form-data; boundary=x"]) }, body: json } }),
+    () => ({ kind: "batch not an array / bad element", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: pick(["{}", "[1,2]", `[${json},{}]`, "[", '"x"']) } }),
     (i) => ({ kind: "huge batch", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(Array.from({ length: 1001 }, (_, k) => ({ ...valid, id: `h${i}-${k}` }))) } }),
     (i) => ({ kind: "bad YAML manifest", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/t${i}`, init: { method: "PUT", headers: { ...auth, "content-type": "application/yaml" }, body: pick(["a: [", "kind: Trigger\n\tbad: tab", "- - - :", "apiVersion: {x: ", "&a [*a, *a]: 1", "metadata: !!binary x"]) } }),
     (i) => ({ kind: "bad JSON manifest", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b${i}`, init: { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: pick(["{", "[]", "null", '{"kind":"Broker"}', '{"apiVersion":1}']) } }),
@@ -128,7 +128,10 @@ function prototypeKeyGenerators(rand: () => number): ((i: number) => Malformed)[
     const manifest: Record<string, unknown> = { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: `p${i}` }, spec: { broker: "b" } };
     const place = pick(PROTOTYPE_PLACES);
     let at = manifest as Record<string, unknown>;
-    place.forEach((k, n) => (at = (at[k] ??= /^\d+$/.test(place[n + 1] ?? "") ? [] : {}) as Record<string, unknown>));
+    for (const [n, k] of place.entries()) {
+      at[k] ??= /^\d+$/.test(place[n + 1] ?? "") ? [] : {};
+      at = at[k] as Record<string, unknown>;
+    }
     at[PLACEHOLDER] = JSON.parse(pick(['{"error": 1}', '{"polluted": "yes"}', "1", '"x"', "[1]"]));
     // Written as text: in an object literal `__proto__` would set a prototype, not a member.
     return JSON.stringify(manifest).replace(`"${PLACEHOLDER}"`, JSON.stringify(pick(["__proto__", "constructor", "prototype"])));
@@ -217,7 +220,7 @@ const OVERSIZED_EVERY = 100;
 function oversized(i: number, rand: () => number): Malformed {
   const ce = { "ce-specversion": "1.0", "ce-id": `o${i}`, "ce-source": "/fuzz", "ce-type": "t" };
   return i % (2 * OVERSIZED_EVERY) === 0
-    ? { kind: "oversized body", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: "[" + " ".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024)) + "]" } }
+    ? { kind: "oversized body", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: `[${" ".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024))}]` } }
     : // The runtime may answer 431 or close the connection while the head is still being sent: both refuse it.
       { kind: "oversized header", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce, "ce-big": "x".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024)), "content-type": "application/json" }, body: "{}" }, expect: /^(431|closed)$/ };
 }

@@ -60,7 +60,7 @@ it("stores nothing for webhooks that fail verification", async () => {
   await apply(router.url, NS, "githubsources", { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name: "repo" }, spec: { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } } } } as never, "sources.knative.dev/v1alpha1");
   const before = (await metrics(router.url, NS, "b"))("events_accepted_total");
   const body = JSON.stringify({ ref: "refs/heads/main", repository: { name: "hello", html_url: "https://github.com/octo/hello" } });
-  const signatures = [undefined, "sha256=" + "0".repeat(64), "sha1=abc", "sha256=zz", "garbage"];
+  const signatures = [undefined, `sha256=${"0".repeat(64)}`, "sha1=abc", "sha256=zz", "garbage"];
   for (const [i, signature] of signatures.entries()) {
     const headers: Record<string, string> = { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": `forged-${i}` };
     if (signature) headers["x-hub-signature-256"] = signature;

@@ -95,6 +95,30 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
       expect(span(got)).toBeGreaterThan(1700);
     });
 
+    it("a rate limit holds in every sliding second, not per calendar second: bursts at any phase never get more than n through", async () => {
+      await script(h.subscriber(), path("sliding"), [{ status: 200 }]);
+      await apply("triggers", trigger("sliding", { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "sliding" } }], subscriber: to("sliding") }, { [RATE]: "5/s" }));
+      // The first burst lands late in a calendar second, where fixed windows let 5 through and 5 more at
+      // the next second; then bursts of varied size at varied gaps, so the queue fills and runs dry.
+      while (Date.now() % 1000 < 650 || Date.now() % 1000 > 750) await new Promise((r) => setTimeout(r, 5));
+      const sizes = [10, 3, 6, 2, 7, 5, 8];
+      const gaps = [1900, 700, 1500, 1100, 1800, 900];
+      let sent = 0;
+      for (const [i, size] of sizes.entries()) {
+        const burst = Array.from({ length: size }, (_, k) => send("fc", `sliding-${sent + k}`, { "ce-subject": "sliding" }));
+        expect((await Promise.all(burst)).map((r) => r.status)).toEqual(Array(size).fill(202));
+        sent += size;
+        if (i < gaps.length) await new Promise((r) => setTimeout(r, gaps[i]));
+      }
+      const got = await receivedAtLeast(h.subscriber(), path("sliding"), sent, 60_000);
+      expect(new Set(got.map((r) => r.headers["ce-id"])).size).toBe(sent);
+      // Arrival times at the subscriber: every interval of a second holds at most 5 (fixed windows put 10
+      // within ~300 ms here). A token counts from its attempt's end, so this holds at the subscriber whatever
+      // the network's delay; 10 ms are left for the two processes' millisecond clocks.
+      const at = got.map((r) => r.at).sort((a, b) => a - b);
+      for (let i = 5; i < at.length; i++) expect(at[i] - at[i - 5], `attempts ${i - 5} and ${i}`).toBeGreaterThanOrEqual(990);
+    });
+
     it("a rate limit holds a Replay's deliveries too", async () => {
       await script(h.subscriber(), path("replayed"), [{ status: 200 }]);
       const spec = { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "replayed" } }], subscriber: to("replayed") };

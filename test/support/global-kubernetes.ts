@@ -1,11 +1,12 @@
 /**
  * vitest globalSetup: the fake Kubernetes API for the workerd test files, plus a small control server
  * (tests in workerd cannot reach the Node object) on another port:
- *   POST /workloads        {kind: "Deployment" | "StatefulSet", namespace, name, replicas}
+ *   POST /workloads        {kind: "Deployment" | "StatefulSet", namespace, name, replicas, options?: WorkloadOptions}
  *   POST /knative-services {namespace, name, revision}
  *   POST /job-quota        {namespace, jobs}: a ResourceQuota count/jobs.batch (null removes it)
  *   GET  /requests          -> every request the fake API received, oldest first
  *   GET  /object?path=P     -> the object the fake API stores at P (404 when none)
+ *   GET  /gateway?namespace=N&name=W -> what the fake cluster's gateway saw for workload W (GatewayStats)
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -37,7 +38,7 @@ export default async function setup(project: TestProject) {
     try {
       if (req.method === "POST" && url.pathname === "/workloads") {
         const w = await json(req);
-        api.addWorkload(w.kind, w.namespace, w.name, w.replicas);
+        api.addWorkload(w.kind, w.namespace, w.name, w.replicas, w.options);
         return send(204);
       }
       if (req.method === "POST" && url.pathname === "/knative-services") {
@@ -51,6 +52,7 @@ export default async function setup(project: TestProject) {
         return send(204);
       }
       if (url.pathname === "/requests") return send(200, api.requests);
+      if (url.pathname === "/gateway") return send(200, api.gateway(url.searchParams.get("namespace") ?? "", url.searchParams.get("name") ?? ""));
       if (url.pathname === "/object") {
         const object = api.object(url.searchParams.get("path") ?? "");
         return object ? send(200, object) : send(404, { error: "no such object" });

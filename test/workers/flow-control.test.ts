@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { Broker } from "../../durable-objects/broker.ts";
 import { FlowControl } from "../../durable-objects/flow-control.ts";
-import { type RateLimit, WindowQuota } from "../../shared/delivery/rate-limit.ts";
+import { LeasePool, type RateLimit, type Run } from "../../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { partitionObjectName } from "../../shared/partitions.ts";
 import { flowScenarios } from "../scenarios/flow-control.ts";
@@ -53,31 +53,31 @@ describe("flow control, inside the broker object", () => {
     expect(got.map((r) => r.headers["ce-id"]).sort()).toEqual(["probe", "rs-0", "rs-1", "rs-2", "rs-3", "rs-4", "rs-after"]);
   });
 
-  it("the limiter of a partitioned broker's trigger never grants more than the limit per window to its partitions together", async () => {
+  it("the limiter of a partitioned broker's trigger leases its n tokens once: partitions asking together get n in all", async () => {
     const limiter = env.LIMITER.getByName("direct/limiter/uid-1");
     const limit = { count: 10, periodMs: 60_000 };
-    const grants = await Promise.all([0, 1, 2, 3, 0, 1, 2, 3].map((p) => limiter.take(p, 4, limit)));
-    const window = grants[0].window;
-    // All in one minute, unless the test straddles a minute boundary: count per window.
-    const perWindow = new Map<number, number>();
-    for (const g of grants) perWindow.set(g.window, (perWindow.get(g.window) ?? 0) + g.granted);
-    expect(Math.max(...perWindow.values())).toBeLessThanOrEqual(10);
-    if (perWindow.size === 1) {
-      expect(perWindow.get(window)).toBe(10);
-      expect(grants.filter((g) => g.granted < 4).every((g) => g.retryAt !== null)).toBe(true);
-    }
+    const leases = await Promise.all([0, 1, 2, 3, 0, 1, 2, 3].map((p) => limiter.lease(p, 4, null, limit)));
+    const count = (l: { tokens: number[][] }) => l.tokens.reduce((n, [, k]) => n + k, 0);
+    // A partition asking again gives up what it held, so count each partition's last lease.
+    const last = leases.slice(4);
+    expect(last.reduce((n, l) => n + count(l), 0)).toBeLessThanOrEqual(10);
+    expect(leases.filter((l) => count(l) < 4).every((l) => l.retryAt !== null)).toBe(true);
   });
 
-  it("a partition leases its share at a time: a trickle of deliveries costs one limiter request per window, not one per delivery", async () => {
-    const quota = new WindowQuota();
+  it("a partition leases its share at a time: a trickle of deliveries costs one limiter request, not one per delivery", async () => {
+    const pool = new LeasePool();
     let requests = 0;
-    const limiterEnv = { LIMITER: { getByName: () => ({ take: async (p: number, want: number, limit: RateLimit) => (requests++, quota.take(p, want, limit, Date.now())) }) } } as unknown as Env;
+    const lease = async (p: number, want: number, back: { id: number; tokens: Run[] } | null, limit: RateLimit) => {
+      requests++;
+      return pool.lease(p, want, back, limit, Date.now());
+    };
+    const limiterEnv = { LIMITER: { getByName: () => ({ lease }) } } as unknown as Env;
     const flow = new FlowControl(limiterEnv, () => {});
     const config = { namespace: "n", name: "b", partition: { index: 0, count: 4, previous: [] } } as unknown as BrokerConfig;
     const t = { name: "t", uid: "u", rateLimit: { count: 100, periodMs: 60_000 } } as TriggerConfig;
     let started = 0;
     for (let i = 0; i < 20; i++) {
-      // One due delivery at a time; the first ask of a window returns nothing until its lease answers.
+      // One due delivery at a time; the first ask returns nothing until its lease answers.
       let n = flow.allow(config, t, 1, Date.now());
       if (n === 0) {
         await new Promise((r) => setTimeout(r, 5));
@@ -86,7 +86,7 @@ describe("flow control, inside the broker object", () => {
       started += n;
     }
     expect(started).toBe(20);
-    // Its share of 100/m on 4 partitions is 25: one request per minute window (two if the test straddles one).
-    expect(requests).toBeLessThanOrEqual(2);
+    // Its share of 100/m on 4 partitions is 25, leased for two minutes: one request.
+    expect(requests).toBe(1);
   });
 });

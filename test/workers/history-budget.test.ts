@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { type Broker } from "../../durable-objects/broker.ts";
+import type { Broker } from "../../durable-objects/broker.ts";
 import { SEARCH_BUDGET_CHARS } from "../../durable-objects/history.ts";
 import type { ReplayPlan } from "../../shared/history/replay.ts";
 import { auth, broker, resourcePath } from "../support/client.ts";

@@ -101,4 +101,16 @@ describe("the Kubernetes API as kubectl uses it", () => {
     expect(await next()).toMatchObject({ type: "DELETED", object: { metadata: { name: "w" } } });
     await reader.cancel();
   });
+  it("merge-patches and applies nested objects that a Durable Object call carries (a JobSink's Job template)", async () => {
+    const path = "/apis/sinks.knative.dev/v1alpha1/namespaces/kube/jobsinks/nested";
+    const job = (image: string) => ({ apiVersion: "batch/v1", kind: "Job", spec: { template: { spec: { containers: [{ name: "main", image }], restartPolicy: "Never" } } } });
+    const sink = { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "nested" }, spec: { job: job("v1") } };
+    expect((await api(path, { method: "PUT", ...json(sink) })).status).toBe(201);
+    const merged = await api(path, { method: "PATCH", ...json({ spec: { job: { spec: { template: { spec: { containers: [{ name: "main", image: "v2" }] } } } } } }, MERGE) });
+    expect(merged.status, await merged.clone().text()).toBe(200);
+    expect(((await merged.json()) as any).spec.job.spec.template.spec).toEqual({ containers: [{ name: "main", image: "v2" }], restartPolicy: "Never" });
+    const applied = await api(`${path}?fieldManager=ci&force=true`, { method: "PATCH", body: JSON.stringify({ ...sink, spec: { job: job("v3") } }), headers: { "content-type": APPLY } });
+    expect(applied.status, await applied.clone().text()).toBe(200);
+    expect(((await applied.json()) as any).spec.job.spec.template.spec.containers).toEqual([{ name: "main", image: "v3" }]);
+  });
 });

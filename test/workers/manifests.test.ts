@@ -145,8 +145,12 @@ describe("the seed article's KafkaSource, in each Knative version, with only spe
 
   describe("delivering", () => {
     // The Knative Service's host is served by the test subscriber: {HOST} becomes a path on it.
-    beforeAll(() => void ((env as { DOMAIN_TEMPLATE: string }).DOMAIN_TEMPLATE = `${sub}/{HOST}`));
-    afterAll(() => void ((env as { DOMAIN_TEMPLATE: string }).DOMAIN_TEMPLATE = template));
+    beforeAll(() => {
+      (env as { DOMAIN_TEMPLATE: string }).DOMAIN_TEMPLATE = `${sub}/{HOST}`;
+    });
+    afterAll(() => {
+      (env as { DOMAIN_TEMPLATE: string }).DOMAIN_TEMPLATE = template;
+    });
 
     for (const [i, [version, yaml]] of Object.entries(SEED).entries()) {
       it(`${version}: applies and delivers a produced record to the sink`, async () => {

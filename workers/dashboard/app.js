@@ -10,6 +10,10 @@ export function dashboardApp() {
 // Data comes only from the public API; updates are pushed over each broker's live WebSocket.
 const KINDS = JSON.parse(/** @type {string} */ (document.getElementById("kinds")?.textContent));
 const TOKEN_KEY = "edge-eventing.token";
+/** The namespace the page shows ("" for every namespace), kept with the token. */
+const NS_KEY = "edge-eventing.namespace";
+/** Audit rows listed at once. */
+const AUDIT_LIMIT = 100;
 /** Seconds of history a chart shows. */
 const WINDOW_S = 60;
 /** Lines the live tail keeps. */
@@ -40,6 +44,9 @@ function h(tag, attrs, ...children) {
 }
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
+function namespace() { return sessionStorage.getItem(NS_KEY) || ""; }
+/** A collection path of `group/version` in the chosen namespace, or in every namespace. */
+const collectionPath = (groupVersion, plural) => "/apis/" + groupVersion + "/" + (namespace() ? "namespaces/" + encodeURIComponent(namespace()) + "/" : "") + plural;
 
 /** @param {string} method @param {string} path @param {unknown} [payload] @param {string} [contentType] */
 async function api(method, path, payload = undefined, contentType = "application/json") {
@@ -49,7 +56,8 @@ async function api(method, path, payload = undefined, contentType = "application
   const res = await fetch(path, { method, headers, body: payload === undefined ? undefined : JSON.stringify(payload) });
   const body = await res.json().catch(() => ({}));
   if (res.status === 401) { signOut("The token was refused."); throw new Error("unauthorized"); }
-  if (!res.ok) throw new Error((body.reason ? body.reason + ": " : "") + (body.message || body.error || "HTTP " + res.status));
+  // The status travels with the error: a 403 means this user may not, which the page shows by leaving it out.
+  if (!res.ok) throw Object.assign(new Error((body.reason ? body.reason + ": " : "") + (body.message || body.error || "HTTP " + res.status)), { status: res.status });
   return body;
 }
 
@@ -85,13 +93,30 @@ $("login").addEventListener("submit", (e) => {
 });
 $("signout").addEventListener("click", () => signOut(""));
 $("refresh").addEventListener("click", () => loadResources());
+$("namespace").addEventListener("change", () => {
+  sessionStorage.setItem(NS_KEY, /** @type {HTMLInputElement} */ ($("namespace")).value.trim());
+  loadResources();
+  loadAudit();
+});
+$("audit-form").addEventListener("submit", (e) => { e.preventDefault(); loadAudit(); });
 
 async function start() {
   if (!token()) return signOut("");
   $("login").hidden = true;
   $("app").hidden = false;
   $("signout").hidden = false;
+  /** @type {HTMLInputElement} */ ($("namespace")).value = namespace();
+  whoami();
   await loadResources();
+  loadAudit();
+}
+
+/** Who the token is (kubectl auth whoami's SelfSubjectReview). */
+async function whoami() {
+  try {
+    const r = await api("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+    $("whoami").textContent = "signed in as " + r.status.userInfo.username;
+  } catch { $("whoami").textContent = ""; }
 }
 
 // ---- resources ------------------------------------------------------------------------------------
@@ -99,12 +124,14 @@ async function start() {
 async function loadResources() {
   const lists = await Promise.all(KINDS.map(async (k) => {
     try {
-      return { k, items: (await api("GET", "/apis/" + k.group + "/" + k.version + "/" + k.plural)).items };
+      return { k, items: (await api("GET", collectionPath(k.group + "/" + k.version, k.plural))).items };
     } catch (err) {
-      return { k, items: [], error: err.message };
+      return { k, items: [], error: err.status === 403 ? undefined : err.message, forbidden: err.status === 403 };
     }
   }));
   if (!token()) return;
+  const forbidden = lists.filter((l) => l.forbidden).map((l) => l.k.plural);
+  $("forbidden").textContent = forbidden.length === 0 ? "" : "Not shown, as this token may not list them " + (namespace() ? "in " + namespace() : "in every namespace (pick a namespace)") + ": " + forbidden.join(", ");
   /** @type {[string, (k: any) => boolean][]} */
   const groups = [["Brokers", (k) => k.kind === "Broker"], ["Triggers", (k) => k.kind === "Trigger"], ["Sources", (k) => k.source], ["Transforms and flows", (k) => k.addressable], ["Request-reply", (k) => k.kind === "RequestReply"], ["Event policies", (k) => k.kind === "EventPolicy"], ["Scaled objects", (k) => k.kind === "ScaledObject"], ["Job sinks and clusters", (k) => k.kind === "JobSink" || k.kind === "KubernetesCluster"]];
   const box = $("resources");
@@ -117,12 +144,17 @@ async function loadResources() {
     if (rows.length === 0) { box.append(h("p", { class: "muted" }, "none")); continue; }
     box.append(h("table", { "data-kind": title }, h("thead", {}, h("tr", {}, ["Kind", "Namespace", "Name", "Ready", "Reason", "Message"].map((c) => h("th", {}, c)))),
       h("tbody", {}, rows.map(({ kind, r }) => {
-        const ready = ((r.status || {}).conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
-        const partitions = (r.status || {}).partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
+        const ready = (r.status?.conditions || []).find((c) => c.type === "Ready") || { status: "Unknown" };
+        const partitions = r.status?.partitions > 1 ? " (" + r.status.partitions + " partitions)" : "";
         // A broker's applying EventPolicies: its ingress takes only the senders they allow.
-        const policies = ((r.status || {}).policies || []).map((p) => p.name);
+        const policies = (r.status?.policies || []).map((p) => p.name);
         const guard = policies.length ? h("span", { class: "policies muted" }, " policies: " + policies.join(", ")) : "";
-        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard),
+        // A ScaledObject's target and its activator: ready replicas, what waits for them, what is in flight.
+        const act = r.status?.activation;
+        const scaled = kind === "ScaledObject" && r.status?.readyReplicas != null
+          ? h("span", { class: "activation muted" }, " ready " + r.status.readyReplicas + (act ? ", " + act.state + ", held " + act.held + ", in flight " + act.inFlight + (act.capacity === null ? "" : " of " + act.capacity) : ""))
+          : "";
+        return h("tr", { "data-name": r.metadata.name }, h("td", {}, kind), h("td", {}, r.metadata.namespace || ""), h("td", {}, r.metadata.name + partitions, guard, scaled),
           h("td", { class: "ready-" + ready.status }, ready.status), h("td", {}, ready.reason || ""), h("td", {}, ready.message || ""));
       }))));
   }
@@ -147,7 +179,7 @@ function syncBrokers(brokers) {
 
 function watch(key, attempt) {
   const [ns, name] = key.split("/");
-  const url = location.origin.replace(/^http/, "ws") + brokerPath(ns, name) + "/live";
+  const url = `${location.origin.replace(/^http/, "ws")}${brokerPath(ns, name)}/live`;
   const ws = new WebSocket(url, [bearerProtocol(token())]);
   state.sockets.set(key, ws);
   ws.addEventListener("open", () => { attempt = 0; showConnections(); fetchMetrics(key, true); });
@@ -205,7 +237,7 @@ function syncTriggers(triggers) {
   for (const key of state.triggers.keys()) if (!wanted.has(key)) { state.triggers.get(key).card.remove(); state.triggers.delete(key); }
   for (const t of triggers) {
     const key = t.metadata.namespace + "/" + t.metadata.name;
-    if (state.triggers.has(key)) { state.triggers.get(key).flow.replaceWith(state.triggers.get(key).flow = flowLine(t)); continue; }
+    if (state.triggers.has(key)) { const card = state.triggers.get(key); const flow = flowLine(t); card.flow.replaceWith(flow); card.flow = flow; continue; }
     const buckets = Array.from({ length: WINDOW_S }, () => ({ accepted: 0, delivered: 0, retried: 0, deadLettered: 0 }));
     const totals = { accepted: 0, delivered: 0, retried: 0, deadLettered: 0 };
     const lines = Object.fromEntries(SERIES.map((s) => [s, h("svg:polyline", { class: "s-" + s, "data-series": s })]));
@@ -344,7 +376,32 @@ async function redeliver(key, id) {
   loadDeadLetters(key);
 }
 
+// ---- audit trail ----------------------------------------------------------------------------------
+
+async function loadAudit() {
+  const q = new URLSearchParams({ limit: String(AUDIT_LIMIT) });
+  const user = /** @type {HTMLInputElement} */ ($("a-user")).value.trim();
+  const since = /** @type {HTMLSelectElement} */ ($("a-since")).value;
+  if (user) q.set("user", user);
+  if (since) q.set("since", new Date(Date.now() - Number(since) * 1000).toISOString());
+  const box = $("audit");
+  box.replaceChildren();
+  let list;
+  try { list = await api("GET", collectionPath("edge-eventing.dev/v1alpha1", "auditevents") + "?" + q); } catch (err) {
+    $("audit-status").textContent = err.status === 403 ? "This token may not read the audit trail " + (namespace() ? "of " + namespace() : "of every namespace") + "." : "Audit trail: " + err.message;
+    return;
+  }
+  $("audit-status").textContent = list.items.length + " entries" + (list.metadata.continue ? " (newest " + AUDIT_LIMIT + ")" : "");
+  box.append(h("table", {}, h("thead", {}, h("tr", {}, ["When", "User", "Verb", "Resource", "Namespace", "Name", "Code", "Count"].map((c) => h("th", {}, c)))),
+    h("tbody", {}, list.items.map((a) => {
+      const o = a.objectRef || {};
+      return h("tr", { "data-audit": a.metadata.name }, h("td", {}, new Date(a.requestReceivedTimestamp).toLocaleString()), h("td", {}, a.user.username),
+        h("td", {}, a.verb), h("td", {}, o.resource ? o.resource + (o.subresource ? "/" + o.subresource : "") : a.requestURI), h("td", {}, o.namespace || ""), h("td", {}, o.name || ""),
+        h("td", { class: a.responseStatus.code >= 400 ? "error" : "" }, a.responseStatus.code), h("td", {}, a.count === undefined ? "" : a.count));
+    }))));
+}
+
 start();
 // What other parts of the page (workers/dashboard/history.js) build on.
-return { $, h, api };
+return { $, h, api, collectionPath };
 }

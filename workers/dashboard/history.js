@@ -4,9 +4,9 @@
  * its helpers): search a broker's retained events, show one event's timeline, and replay what the search
  * found, with the dry-run count shown before anything is sent. Type-checked like app.js.
  */
-/** @param {any} app what dashboardApp returns: its $, h and api */
+/** @param {any} app what dashboardApp returns: its $, h, api and collectionPath */
 export function dashboardHistory(app) {
-const { $, h, api } = app;
+const { $, h, api, collectionPath } = app;
 /** A form field of the history section (workers/dashboard/page.ts). */
 const field = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id));
 
@@ -19,7 +19,7 @@ async function loadBrokers() {
   const select = field("h-broker");
   const chosen = select.value;
   let items = [];
-  try { items = (await api("GET", "/apis/eventing.knative.dev/v1/brokers")).items; } catch { return; }
+  try { items = (await api("GET", collectionPath("eventing.knative.dev/v1", "brokers"))).items; } catch { return; }
   select.replaceChildren(...items.map((b) => { const key = b.metadata.namespace + "/" + b.metadata.name; return h("option", { value: key, selected: key === chosen }, key); }));
 }
 

@@ -22,14 +22,14 @@ export const page = (kinds: PageKind[]) => `<!doctype html>
 <script type="module" src="/ui/app.js"></script>
 </head>
 <body>
-<header><h1>edge-eventing</h1><span id="conn" class="muted"></span><button id="signout" hidden>Forget token</button></header>
+<header><h1>edge-eventing</h1><span id="whoami" class="muted"></span><label>Namespace <input id="namespace" placeholder="every namespace" size="14"></label><span id="conn" class="muted"></span><button id="signout" hidden>Forget token</button></header>
 <form id="login" hidden>
-  <label>Admin token <input id="token" type="password" autocomplete="off" required></label>
+  <label>Token (the admin token, or an OIDC token for the API's audience) <input id="token" type="password" autocomplete="off" required></label>
   <button type="submit">Open dashboard</button>
   <p id="login-error" class="error" role="alert"></p>
 </form>
 <main id="app" hidden>
-  <section><h2>Resources <button id="refresh" type="button">Refresh</button></h2><div id="resources"></div></section>
+  <section><h2>Resources <button id="refresh" type="button">Refresh</button></h2><p id="forbidden" class="muted"></p><div id="resources"></div></section>
   <section><h2>Triggers</h2><p class="muted">Events per second over the last minute; latency is the mean since the previous sample.</p><div id="triggers" class="cards"></div></section>
   <section><h2>Live tail</h2><ol id="tail" class="tail"></ol></section>
   <section><h2>Dead letters</h2><p id="dead-status" role="status"></p><div id="dead"></div></section>
@@ -51,6 +51,15 @@ export const page = (kinds: PageKind[]) => `<!doctype html>
     <p><button id="replay-check" type="button" hidden>Replay these events…</button> <button id="replay-go" type="button" hidden>Start replay</button></p>
     <p id="replay-status" role="status"></p>
     <div id="timeline"></div>
+  </section>
+  <section><h2>Audit trail</h2>
+    <form id="audit-form" class="filters">
+      <label>User <input id="a-user"></label>
+      <label>When <select id="a-since"><option value="3600">last hour</option><option value="86400" selected>last 24 h</option><option value="">any time</option></select></label>
+      <button type="submit">Search</button>
+    </form>
+    <p id="audit-status" role="status"></p>
+    <div id="audit"></div>
   </section>
 </main>
 </body>

@@ -70,7 +70,9 @@ export function validateKafkaPollerConfig(config: KafkaPollerConfig): ConfigErro
     bad("spec.bridge.maxBytes", `must be an integer between 1024 and ${MAX_FETCH_BYTES}`);
   }
   if (!Array.isArray(config.topics) || config.topics.length === 0) bad("spec.topics", "at least one topic is required");
-  else config.topics.forEach((t, i) => TOPIC_NAME.test(t) || bad(`spec.topics[${i}]`, "is not a valid Kafka topic name"));
+  else {
+    for (const [i, t] of config.topics.entries()) if (!TOPIC_NAME.test(t)) bad(`spec.topics[${i}]`, "is not a valid Kafka topic name");
+  }
   if (typeof config.consumerGroup !== "string" || config.consumerGroup.length === 0) bad("spec.consumerGroup", "is required");
   if (config.initialOffset !== "earliest" && config.initialOffset !== "latest") {
     bad("spec.initialOffset", "must be earliest or latest");

@@ -89,7 +89,10 @@ export function createKafkaPoller(
   let queue: Promise<unknown> = Promise.resolve();
   /** One operation at a time: the state is read-modify-write. */
   function exclusive<T>(operation: (s: KafkaPollerState) => Promise<T>): Promise<T> {
-    const run = queue.then(async () => operation((state ??= restore(await store.load(), configKey, config.bridge.maxBytes ?? DEFAULT_FETCH_BYTES))));
+    const run = queue.then(async () => {
+      state ??= restore(await store.load(), configKey, config.bridge.maxBytes ?? DEFAULT_FETCH_BYTES);
+      return operation(state);
+    });
     queue = run.catch(() => undefined);
     return run;
   }
@@ -176,7 +179,8 @@ export function createKafkaPoller(
   function track(s: KafkaPollerState, records: FetchedRecord[]): PolledMessage[] {
     return records.map((record) => {
       const id = partitionId(record);
-      const p = (s.partitions[id] ??= { topic: record.topic, partition: record.partition, pending: [], done: [] });
+      s.partitions[id] ??= { topic: record.topic, partition: record.partition, pending: [], done: [] };
+      const p = s.partitions[id];
       // The position went back (rebalance, reset): what was pending arrives again in this stream.
       if (p.fetched !== undefined && record.offset <= p.fetched) {
         p.pending = [];

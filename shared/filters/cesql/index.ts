@@ -9,7 +9,7 @@ import { compileNode } from "./compile.ts";
 import { functionTable, type CesqlFunction } from "./functions.ts";
 import { CesqlSyntaxError } from "./lexer.ts";
 import { parse } from "./parser.ts";
-import { typeOf, type CesqlError, type CesqlType, type EvalState, type Value } from "./types.ts";
+import { typeOf, type CesqlError, type CesqlType, type EvalState, type Evaluator, type Value } from "./types.ts";
 
 export type { CesqlError, CesqlErrorKind, CesqlType } from "./types.ts";
 export type { CesqlFunction, Raise } from "./functions.ts";
@@ -43,7 +43,7 @@ const BUILTINS = functionTable();
  */
 export function compileCesql(expression: string, options: CesqlOptions = {}): { program: CesqlProgram } | { error: CesqlError } {
   const functions = options.functions ? functionTable(options.functions) : BUILTINS;
-  let root;
+  let root: Evaluator;
   try {
     root = compileNode(parse(expression), functions);
   } catch (e) {

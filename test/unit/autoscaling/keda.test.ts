@@ -45,27 +45,27 @@ describe("KEDA + HPA replicas", () => {
   const m = (value: number, active = value > 0) => [{ value, target: 10, active }];
 
   it("activates from zero, scales by ceil(value/target) within tolerance and bounds", () => {
-    let s = newKedaState();
+    const s = newKedaState();
     let r = kedaReplicas(policy, s, { tSec: 0, current: 0, metrics: m(95) });
     expect(r.replicas).toBe(1);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 15, current: 1, metrics: m(95) });
+    r = kedaReplicas(policy, r.state, { tSec: 15, current: 1, metrics: m(95) });
     expect(r.replicas).toBe(10);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 30, current: 10, metrics: m(105) });
+    r = kedaReplicas(policy, r.state, { tSec: 30, current: 10, metrics: m(105) });
     expect(r.replicas).toBe(10);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 45, current: 10, metrics: m(500) });
+    r = kedaReplicas(policy, r.state, { tSec: 45, current: 10, metrics: m(500) });
     expect(r.replicas).toBe(10);
   });
 
   it("holds scale-down for the 300 s stabilization window and goes to zero only after cooldown", () => {
-    let s = newKedaState();
+    const s = newKedaState();
     let r = kedaReplicas(policy, s, { tSec: 0, current: 8, metrics: m(80) });
-    r = kedaReplicas(policy, (s = r.state), { tSec: 60, current: 8, metrics: m(20) });
+    r = kedaReplicas(policy, r.state, { tSec: 60, current: 8, metrics: m(20) });
     expect(r.replicas).toBe(8);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 300, current: 8, metrics: m(20) });
+    r = kedaReplicas(policy, r.state, { tSec: 300, current: 8, metrics: m(20) });
     expect(r.replicas).toBe(2);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 400, current: 2, metrics: m(0) });
+    r = kedaReplicas(policy, r.state, { tSec: 400, current: 2, metrics: m(0) });
     expect(r.replicas).toBe(2);
-    r = kedaReplicas(policy, (s = r.state), { tSec: 600, current: 2, metrics: m(0) });
+    r = kedaReplicas(policy, r.state, { tSec: 600, current: 2, metrics: m(0) });
     expect(r.replicas).toBe(0);
   });
 });

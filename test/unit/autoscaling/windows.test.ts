@@ -33,8 +33,14 @@ describe("window average (Knative's bucketing)", () => {
     expect(panicWindowSec(60, 10)).toBe(6);
     expect(panicWindowSec(6, 1)).toBe(1);
     const m = newMetricWindows(60, 10);
-    for (let t = 0; t < 60; t++) recordValue(m.stable, t, 0), recordValue(m.panic, t, 0);
-    for (let t = 60; t < 66; t++) recordValue(m.stable, t, 60), recordValue(m.panic, t, 60);
+    for (let t = 0; t < 60; t++) {
+      recordValue(m.stable, t, 0);
+      recordValue(m.panic, t, 0);
+    }
+    for (let t = 60; t < 66; t++) {
+      recordValue(m.stable, t, 60);
+      recordValue(m.panic, t, 60);
+    }
     expect(observed(m, 65)).toEqual({ observedStable: 6, observedPanic: 60, metricsAvailable: true });
     expect(observed(m, 200).metricsAvailable).toBe(false);
   });
@@ -65,13 +71,13 @@ describe("scale bounds after the decision", () => {
   });
 
   it("goes to zero only after a stable window active and a grace period idle (Knative Services)", () => {
-    let s: BoundsState = { initialized: true, activeSinceSec: null, zeroSinceSec: null };
+    const s: BoundsState = { initialized: true, activeSinceSec: null, zeroSinceSec: null };
     let r = applyBounds(b, s, { tSec: 0, desired: 2, current: 2 });
-    r = applyBounds(b, (s = r.state), { tSec: 40, desired: 0, current: 3 });
+    r = applyBounds(b, r.state, { tSec: 40, desired: 0, current: 3 });
     expect(r.replicas).toBe(1);
-    r = applyBounds(b, (s = r.state), { tSec: 69, desired: 0, current: 1 });
+    r = applyBounds(b, r.state, { tSec: 69, desired: 0, current: 1 });
     expect(r.replicas).toBe(1);
-    r = applyBounds(b, (s = r.state), { tSec: 70, desired: 0, current: 1 });
+    r = applyBounds(b, r.state, { tSec: 70, desired: 0, current: 1 });
     expect(r.replicas).toBe(0);
   });
 });

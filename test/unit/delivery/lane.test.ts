@@ -29,7 +29,7 @@ describe("a trigger's lane through the log", () => {
   it("ordered: one event per key in flight, and a key's later events never pass its earlier ones", () => {
     const lane = new Lane(0);
     const keys = ["a", "a", "b", "a", "c"];
-    keys.forEach((key, pos) => lane.push({ pos, key }));
+    for (const [pos, key] of keys.entries()) lane.push({ pos, key });
     expect(lane.take(10, true, never).start.map((e) => e.pos)).toEqual([0, 2, 4]);
     expect(lane.take(10, true, never).start).toEqual([]); // a, b and c are in flight
     lane.settle(0);
@@ -43,7 +43,7 @@ describe("a trigger's lane through the log", () => {
 
   it("ordered: a key held elsewhere (its earlier events wait in the retry table) is handed out as held, in order", () => {
     const lane = new Lane(0);
-    ["a", "b", "a"].forEach((key, pos) => lane.push({ pos, key }));
+    for (const [pos, key] of ["a", "b", "a"].entries()) lane.push({ pos, key });
     const { start, held } = lane.take(10, true, (key) => key === "a");
     expect(start.map((e) => e.pos)).toEqual([1]);
     expect(held.map((e) => e.pos)).toEqual([0]); // the second "a" waits behind the first: it goes next time

@@ -1,9 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { formatRateLimit, parseRateLimit, type RateLimit, WindowQuota } from "../../../shared/delivery/rate-limit.ts";
+import { formatRateLimit, LeasePool, parseRateLimit, type RateLimit, type Run, Tokens } from "../../../shared/delivery/rate-limit.ts";
 
 const PER_S: RateLimit = { count: 10, periodMs: 1000 };
-/** A time inside window `w` of a 1 s limit, `ms` into it. */
-const at = (w: number, ms = 0) => 1_000_000_000_000 + w * 1000 + ms;
+const T0 = 1_000_000_000_000;
+
+/** The most starts in any interval [t, t + periodMs). */
+function maxInAnyWindow(starts: number[], periodMs: number): number {
+  const s = [...starts].sort((a, b) => a - b);
+  let most = 0;
+  for (let i = 0, j = 0; j < s.length; j++) {
+    while (s[j] - s[i] >= periodMs) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
+
+/** A seeded generator, so a failure replays. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+}
 
 describe("rate limit annotation", () => {
   it("reads <n>/s and <n>/m and writes them back", () => {
@@ -19,64 +37,210 @@ describe("rate limit annotation", () => {
   });
 });
 
-describe("window quota", () => {
-  it("starts at most n per window and says when the next window begins", () => {
-    const q = new WindowQuota();
-    expect(q.take(0, 25, PER_S, at(0, 100))).toEqual({ window: Math.floor(at(0) / 1000), granted: 10, retryAt: at(1) });
-    expect(q.take(0, 5, PER_S, at(0, 900)).granted).toBe(0);
-    expect(q.take(0, 5, PER_S, at(1, 0))).toMatchObject({ granted: 5, retryAt: null });
-    expect(q.take(0, 9, PER_S, at(1, 10))).toMatchObject({ granted: 5, retryAt: at(2) });
+describe("tokens: a sliding log of start times", () => {
+  it("5/s with 20 queued from 0.9 s: 5 start at 0.9 s and the next 5 at 1.9 s, not at the calendar second", () => {
+    const limit = { count: 5, periodMs: 1000 };
+    const tokens = new Tokens([[T0, 5]]);
+    const starts: number[] = [];
+    let queued = 20;
+    for (let t = T0 + 900; queued > 0; t += 10) {
+      const n = tokens.use(queued, t, limit.periodMs);
+      queued -= n;
+      for (let i = 0; i < n; i++) starts.push(t);
+    }
+    expect(starts.filter((t) => t < T0 + 1900)).toHaveLength(5);
+    expect(starts.filter((t) => t === T0 + 1900)).toHaveLength(5);
+    expect(maxInAnyWindow(starts, 1000)).toBe(5);
+    // 20 take four periods: the last five start 3 s after the first.
+    expect(starts[19] - starts[0]).toBe(3000);
   });
 
-  it("gives a steady demand exactly the limit over a minute", () => {
-    const q = new WindowQuota();
-    let started = 0;
+  it("keeps a thousand starts of one turn as one run, and says when the next token is ready", () => {
+    const tokens = new Tokens([[T0, 1000]]);
+    expect(tokens.use(400, T0, 1000)).toBe(400);
+    expect(tokens.use(1000, T0 + 10, 1000)).toBe(600);
+    expect(tokens.ready(T0 + 999)).toBe(0);
+    expect(tokens.nextAt()).toBe(T0 + 1000);
+    expect(tokens.ready(T0 + 1000)).toBe(400);
+    expect(tokens.take(500)).toEqual([[T0 + 1000, 400], [T0 + 1010, 100]]);
+    expect(tokens.size).toBe(500);
+  });
+
+  it("gives a steady demand exactly the limit over a minute, and never more in any sliding second", () => {
+    const tokens = new Tokens([[T0, 10]]);
+    const starts: number[] = [];
     // A pump every 50 ms with 50 deliveries due, as a broker with parallelism 50 and a deep queue does.
-    for (let t = 0; t < 60_000; t += 50) started += q.take(0, 50, PER_S, at(0, t)).granted;
-    expect(started).toBe(600);
+    for (let t = T0; t < T0 + 60_000; t += 50) for (let n = tokens.use(50, t, 1000); n > 0; n--) starts.push(t);
+    expect(starts).toHaveLength(600);
+    expect(maxInAnyWindow(starts, 1000)).toBe(10);
   });
 
-  it("a per-minute limit counts calendar minutes", () => {
-    const q = new WindowQuota();
+  it("counts an attempt from its end: a token is ready a period after its attempt ended, however late it left", () => {
+    const tokens = new Tokens([[T0, 2]]);
+    expect(tokens.use(2, T0, 1000)).toBe(2);
+    // One attempt left late and ended 150 ms after the pump started it; the other ended in 5 ms.
+    tokens.ended(T0 + 5, 1000);
+    tokens.ended(T0 + 150, 1000);
+    expect(tokens.ready(T0 + 1005)).toBe(1);
+    expect(tokens.ready(T0 + 1149)).toBe(1);
+    expect(tokens.nextAt()).toBe(T0 + 1005);
+    expect(tokens.ready(T0 + 1150)).toBe(2);
+    // An attempt that took a period or more moves nothing: its token is ready (and may be in use) again.
+    tokens.use(2, T0 + 1150, 1000);
+    tokens.ended(T0 + 2200, 1000);
+    expect(tokens.ready(T0 + 2150)).toBe(2);
+  });
+
+  it("gives back the tokens of attempts allowed and not started", () => {
+    const tokens = new Tokens([[T0, 5]]);
+    expect(tokens.use(5, T0, 1000)).toBe(5);
+    tokens.unuse(2, T0, 1000);
+    expect(tokens.ready(T0 + 1)).toBe(2);
+    expect(tokens.use(5, T0 + 1, 1000)).toBe(2);
+  });
+
+  it("a per-minute limit slides over minutes", () => {
     const perMinute = { count: 3, periodMs: 60_000 };
-    const base = 60_000 * 30_000_000;
-    expect(q.take(0, 10, perMinute, base + 1000)).toEqual({ window: 30_000_000, granted: 3, retryAt: base + 60_000 });
-    expect(q.take(0, 10, perMinute, base + 59_999).granted).toBe(0);
-    expect(q.take(0, 10, perMinute, base + 60_000).granted).toBe(3);
+    const tokens = new Tokens([[T0, 3]]);
+    expect(tokens.use(10, T0 + 59_000, perMinute.periodMs)).toBe(3);
+    expect(tokens.use(10, T0 + 61_000, perMinute.periodMs)).toBe(0);
+    expect(tokens.nextAt()).toBe(T0 + 119_000);
+    expect(tokens.use(10, T0 + 119_000, perMinute.periodMs)).toBe(3);
   });
+});
 
-  it("never grants more than n per window to all partitions together, whatever the order of asks", () => {
-    const q = new WindowQuota();
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    const perWindow = new Map<number, number>();
-    for (let t = 0; t < 20_000; t += Math.floor(random() * 40)) {
-      const g = q.take(Math.floor(random() * 4), 1 + Math.floor(random() * 8), PER_S, at(0, t));
-      perWindow.set(g.window, (perWindow.get(g.window) ?? 0) + g.granted);
+/** A partition as durable-objects/flow-control.ts runs one: uses its leased tokens, renews when none is usable. */
+class Partition {
+  tokens = new Tokens();
+  lease = 0;
+  until = 0;
+  askAfter = 0;
+  requests = 0;
+  readonly index: number;
+  readonly pool: LeasePool;
+  readonly limit: RateLimit;
+  constructor(index: number, pool: LeasePool, limit: RateLimit) {
+    this.index = index;
+    this.pool = pool;
+    this.limit = limit;
+  }
+
+  /** Start up to `due` now; returns the start count. */
+  step(due: number, now: number, want = due): number {
+    if (now >= this.until) this.tokens = new Tokens();
+    const n = this.tokens.use(due, now, this.limit.periodMs);
+    const next = this.tokens.nextAt();
+    const usable = next !== null && next < this.until;
+    if (n === due || (usable && now < this.until - 100) || now < this.askAfter) return n;
+    // The lease's answer wakes the pump, which starts what it can.
+    this.ask(want, now);
+    return n + this.tokens.use(due - n, now, this.limit.periodMs);
+  }
+
+  ask(want: number, now: number): void {
+    this.requests++;
+    const giveBack = this.lease > 0 && now < this.until ? { id: this.lease, tokens: this.tokens.takeAll() } : null;
+    const l = this.pool.lease(this.index, want, giveBack, this.limit, now);
+    this.tokens = new Tokens(l.tokens);
+    this.lease = l.tokens.length > 0 ? l.id : 0;
+    this.until = l.until;
+    this.askAfter = l.retryAt ?? 0;
+  }
+
+  /** A restart: what it held is lost. */
+  forget(): void {
+    this.tokens = new Tokens();
+    this.lease = 0;
+    this.until = 0;
+    this.askAfter = 0;
+  }
+}
+
+describe("lease pool: tokens shared by partitions", () => {
+  it("never lets more than n start in any sliding period across 4 partitions, whatever the order, demand and losses", () => {
+    for (const seed of [1, 7, 42, 1234]) {
+      const rnd = random(seed);
+      const pool = new LeasePool();
+      const parts = [0, 1, 2, 3].map((i) => new Partition(i, pool, PER_S));
+      const starts: number[] = [];
+      for (let t = T0; t < T0 + 60_000; t += 1 + Math.floor(rnd() * 30)) {
+        const p = parts[Math.floor(rnd() * 4)];
+        if (rnd() < 0.002) p.forget();
+        // Partitions 0 and 1 always have a queue; 2 and 3 a trickle.
+        const due = p.index < 2 ? 50 : rnd() < 0.2 ? 1 : 0;
+        for (let n = p.step(due, t); n > 0; n--) starts.push(t);
+      }
+      expect(maxInAnyWindow(starts, 1000)).toBeLessThanOrEqual(10);
+            // Still near the limit over the minute, though a partition restarts every ~8 s here (its lease comes
+      // back a period late) and each looks only every ~60 ms (a token waits for its next look).
+      expect(starts.length).toBeGreaterThan(0.8 * 600);
     }
-    expect(Math.max(...perWindow.values())).toBe(10);
-    expect([...perWindow.values()].reduce((a, b) => a + b, 0)).toBe(10 * perWindow.size);
   });
 
-  it("shares a window among partitions that keep asking: the first to ask cannot take it all", () => {
-    const q = new WindowQuota();
+  it("a deep queue on every partition gets the limit in all, about a quarter each, with a request per partition and period or less", () => {
+    const pool = new LeasePool();
+    const parts = [0, 1, 2, 3].map((i) => new Partition(i, pool, PER_S));
     const got = [0, 0, 0, 0];
-    for (let w = 0; w < 10; w++) {
-      // Partition 0 always asks first, and for everything.
-      for (const p of [0, 1, 2, 3]) got[p] += q.take(p, 50, PER_S, at(w, 10 + p)).granted;
+    const starts: number[] = [];
+    for (let t = T0; t < T0 + 60_000; t += 10) {
+      for (const p of parts) {
+        const n = p.step(100, t + p.index);
+        got[p.index] += n;
+        for (let i = 0; i < n; i++) starts.push(t + p.index);
+      }
     }
-    expect(got.reduce((a, b) => a + b, 0)).toBe(100);
-    // After the first window, each window gives 0 its share plus the rounding (4) and the others 2 each.
-    expect(got.slice(1).every((n) => n >= 18)).toBe(true);
+    expect(maxInAnyWindow(starts, 1000)).toBeLessThanOrEqual(10);
+    expect(starts.length).toBeGreaterThanOrEqual(0.95 * 600);
+    expect(Math.min(...got)).toBeGreaterThanOrEqual(100);
+    expect(Math.max(...parts.map((p) => p.requests))).toBeLessThanOrEqual(61);
   });
 
-  it("holds a share for a partition of the last window only during the first half; then it goes to whoever asks", () => {
-    const q = new WindowQuota();
-    q.take(0, 5, PER_S, at(0, 10));
-    q.take(1, 5, PER_S, at(0, 20));
-    // Window 1: partition 1 does not come back. Partition 0 gets all but 1's share (5), and is told to
-    // come back at mid-window.
-    expect(q.take(0, 10, PER_S, at(1, 10))).toMatchObject({ granted: 5, retryAt: at(1, 500) });
-    expect(q.take(0, 10, PER_S, at(1, 500))).toMatchObject({ granted: 5, retryAt: at(2) });
+  it("a trickle leases its share once and starts from it without asking again", () => {
+    const pool = new LeasePool();
+    const limit = { count: 100, periodMs: 60_000 };
+    const p = new Partition(0, pool, limit);
+    let started = 0;
+    for (let i = 0; i < 20; i++) started += p.step(1, T0 + i * 1000, 25);
+    expect(started).toBe(20);
+    expect(p.requests).toBe(1);
+  });
+
+  it("tokens given back go to the next partition with the ready times the starts gave them", () => {
+    const pool = new LeasePool();
+    const a = pool.lease(0, 10, null, PER_S, T0);
+    expect(a.tokens).toEqual([[T0, 10]]);
+    // Partition 0 started 6 at T0 + 100 and gives everything back (going idle).
+    const back: Run[] = [[T0, 4], [T0 + 1100, 6]];
+    pool.lease(0, 0, { id: a.id, tokens: back }, PER_S, T0 + 200);
+    const b = pool.lease(1, 10, null, PER_S, T0 + 300);
+    expect(b.tokens).toEqual(back);
+    expect(b.retryAt).toBeNull();
+  });
+
+  it("a lease not given back is taken back at its end as if every token started then", () => {
+    const pool = new LeasePool();
+    const a = pool.lease(0, 10, null, PER_S, T0);
+    expect(a.until).toBe(T0 + 2000);
+    const early = pool.lease(1, 10, null, PER_S, T0 + 500);
+    expect(early.tokens).toEqual([]);
+    expect(early.retryAt).toBe(T0 + 1500);
+    const late = pool.lease(1, 10, null, PER_S, T0 + 2000);
+    expect(late.tokens).toEqual([[T0 + 3000, 10]]);
+  });
+
+  it("keeps a share for a partition that asked and holds less, so the first to ask cannot keep every token", () => {
+    const pool = new LeasePool();
+    pool.lease(1, 1, null, PER_S, T0);
+    // Partition 1 asked for one; partition 0 asks for all: it gets what is not kept for 1 (1's share is 5).
+    const a = pool.lease(0, 10, null, PER_S, T0 + 10);
+    expect(a.tokens).toEqual([[T0, 5]]);
+    expect(a.retryAt).not.toBeNull();
+  });
+
+  it("a changed limit starts afresh with the new count", () => {
+    const pool = new LeasePool();
+    pool.lease(0, 10, null, PER_S, T0);
+    const l = pool.lease(1, 50, null, { count: 20, periodMs: 1000 }, T0 + 10);
+    expect(l.tokens).toEqual([[T0 + 10, 20]]);
   });
 });

@@ -69,6 +69,7 @@ describe("prototype keys that reach a merge", () => {
     const r = serverSideApply(trigger("u"), applied, "x", "eventing.knative.dev/v1", false, NOW);
     expect(polluted()).toBe(false);
     const spec = (r as { object: { spec: Record<string, unknown> } }).object.spec;
+    // biome-ignore lint/suspicious/noProto: reads the member named __proto__ that the manifest carried
     expect(Object.hasOwn(spec, "__proto__") && JSON.stringify(spec.__proto__)).toBe('{"error":1}');
     expect(JSON.stringify(spec.constructor)).toBe('{"prototype":{"error":2}}');
   });

@@ -112,7 +112,12 @@ describe("cluster connection from the Worker environment", () => {
 
   it("routes through the Workers VPC binding with the token secret", async () => {
     const seen: string[] = [];
-    const binding = { fetch: async (url: string) => (seen.push(url), new Response("{}")) };
+    const binding = {
+      fetch: async (url: string) => {
+        seen.push(url);
+        return new Response("{}");
+      },
+    };
     const { fetch: f, credentials } = connectCluster(conn, { SECRET_K8S_TOKEN: "tok", K8S_API: binding });
     await f("https://kubernetes.default.svc/apis", {});
     expect([credentials.token, seen]).toEqual(["tok", ["https://kubernetes.default.svc/apis"]]);

@@ -55,6 +55,18 @@ describe("which brokers a policy applies to", () => {
     expect(validateEventPolicy(policy({ to, from: [{ sub: "x" }] }), SOURCES)).toEqual([{ field: "spec.to[2].ref.kind", message: expect.stringContaining("Broker, EventTransform, Sequence, Parallel") }]);
   });
 
+  it("applies to RequestReplies and JobSinks, named with their own groups, and to no kind that takes no events", () => {
+    const rr = brokerMeta("ask", {}, "ns", "RequestReply");
+    const js = brokerMeta("jobs", {}, "ns", "JobSink");
+    expect(appliesTo(policy({ to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "ask" } }] }), rr)).toBe(true);
+    expect(appliesTo(policy({ to: [{ ref: { kind: "Broker", name: "ask" } }] }), rr)).toBe(false);
+    expect(appliesTo(policy({ to: [{ selector: { kind: "JobSink", matchLabels: {} } }] }), js)).toBe(true);
+    expect(appliesTo(policy({}), js)).toBe(true);
+    expect(appliesTo(policy({}), brokerMeta("so", {}, "ns", "ScaledObject"))).toBe(false);
+    const to = [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "ask" } }, { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "jobs" } }, { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "JobSink", name: "jobs" } }];
+    expect(validateEventPolicy(policy({ to, from: [{ sub: "x" }] }), SOURCES).map((c) => c.field)).toEqual(["spec.to[2].ref.kind"]);
+  });
+
   it("evaluates label selector expressions as Kubernetes does", () => {
     const labels = { env: "prod", tier: "web" };
     expect(selectorMatches({ matchExpressions: [{ key: "env", operator: "In", values: ["prod", "stage"] }] }, labels)).toBe(true);
@@ -68,6 +80,8 @@ describe("which brokers a policy applies to", () => {
     expect(audienceOf("Broker", "team-a", "default")).toBe("eventing.knative.dev/broker/team-a/default");
     expect(audienceOf("Sequence", "team-a", "flow")).toBe("flows.knative.dev/sequence/team-a/flow");
     expect(audienceOf("EventTransform", "team-a", "t")).toBe("eventing.knative.dev/eventtransform/team-a/t");
+    expect(audienceOf("RequestReply", "team-a", "ask")).toBe("eventing.knative.dev/requestreply/team-a/ask");
+    expect(audienceOf("JobSink", "team-a", "jobs")).toBe("sinks.knative.dev/jobsink/team-a/jobs");
     expect(listedIssuers(" https://a.example , ,https://token.actions.githubusercontent.com")).toEqual(["https://a.example", "https://token.actions.githubusercontent.com"]);
     expect(listedIssuers(undefined)).toEqual([]);
   });
