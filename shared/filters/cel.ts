@@ -111,21 +111,17 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
     program: {
       evaluate(event) {
         try {
-          const value: unknown = evaluator(context.of(event, {}));
+          const value: unknown = evaluator(context(event, {}));
           return { value, type: celTypeOf(value), error: null };
         } catch (e) {
           return { value: null, type: "Null", error: { kind: "evaluation", message: describe(e) } };
-        } finally {
-          context.release();
         }
       },
       matches(event, scratch) {
         try {
-          return evaluator(context.of(event, scratch)) === true;
+          return evaluator(context(event, scratch)) === true;
         } catch {
           return false;
-        } finally {
-          context.release();
         }
       },
     },
@@ -133,24 +129,19 @@ export function compileCel(expression: string, options: CelOptions = {}): { prog
 }
 
 const hasOwn = Object.hasOwn;
-const NO_EVENT: CloudEvent = { attributes: {} };
 
-interface EventContext {
-  of(event: CloudEvent, scratch?: FilterScratch): { event: Record<string, unknown> | EventFields };
-  /** After the evaluation: lets go of the event. */
-  release(): void;
-}
+type EventContext = (event: CloudEvent, scratch?: FilterScratch) => { event: Record<string, unknown> | EventFields };
 
 /**
  * How an expression gets its context, the `event` map: attributes by name, Integer as `int`, and `data` when JSON.
  * An expression that only names fields (`event.type`, `has(event.subject)`) reads them from the event
- * through an `EventFields` kept with the program: nothing is copied. Any other use of `event` gets a
+ * through the one `EventFields` (`fieldsView`): nothing is copied. Any other use of `event` gets a
  * copy of the attributes, made once per event and shared through `scratch` with the other filters on
  * it. Either way data is parsed at most once per event, when an expression that can read it runs.
  */
 function eventContext(fields: readonly string[] | null): EventContext {
   if (fields === null) {
-    const of = (event: CloudEvent, scratch: FilterScratch = {}) => {
+    return (event, scratch = {}) => {
       let view = scratch.cel;
       if (!view) {
         view = { ...event.attributes };
@@ -161,41 +152,45 @@ function eventContext(fields: readonly string[] | null): EventContext {
       }
       return { event: view };
     };
-    return { of, release() {} };
   }
-  const view = new EventFields();
-  const context = { event: view };
   const readsData = fields.includes("data");
-  return {
-    of(event, scratch) {
-      view.event = event;
-      view.scratch = readsData ? (scratch ?? {}) : undefined;
-      return context;
-    },
-    release() {
-      view.event = NO_EVENT;
-      view.scratch = undefined;
-    },
+  return (event, scratch) => {
+    fieldsView.event = event;
+    fieldsView.scratch = readsData ? (scratch ?? {}) : undefined;
+    return fieldsContext;
   };
 }
 
 /**
  * The `event` map of an expression that only names fields: each field read from the event when cel-js
- * asks for it. Reused across events (an evaluation is synchronous, and such an expression cannot
- * return the map itself); it lets go of the event after each evaluation. cel-js takes a Map where a value's `constructor` is Map and reads its fields
+ * asks for it. One serves every such expression and event (an evaluation is synchronous, and such an
+ * expression cannot return the map itself); it keeps only the last event evaluated. cel-js takes a Map where a value's `constructor` is Map and reads its fields
  * with `get` only; undefined is an absent key (`has()` false, access an error), as in a plain object.
  */
 class EventFields extends Map<string, unknown> {
-  event: CloudEvent = NO_EVENT;
+  event: CloudEvent = { attributes: {} };
   scratch: FilterScratch | undefined;
 
   override get(name: string): unknown {
     if (name === "data") return this.scratch && celData(this.event, this.scratch);
     const attributes = this.event.attributes;
-    return hasOwn(attributes, name) ? celValue(attributes[name]) : undefined;
+    const value = attributes[name];
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+      case "undefined":
+        return value;
+      case "number":
+        return BigInt(value);
+      default: // a Map extension, or something of Object.prototype (`event.constructor` is no attribute)
+        return hasOwn(attributes, name) ? value : undefined;
+    }
   }
 }
 Object.defineProperty(EventFields.prototype, "constructor", { value: Map });
+
+const fieldsView = new EventFields();
+const fieldsContext = { event: fieldsView };
 
 /** An attribute as CEL sees it: Integer (a JS number) as `int`. */
 function celValue(value: unknown): unknown {

@@ -121,6 +121,13 @@ describe("the event view shared by the filters on one event", () => {
     expect(evaluate("event.exint", { attributes: { ...attributes, exint: 7 } })).toEqual({ value: 7n, type: "Integer", error: null });
   });
 
+  it("sees no field of Object.prototype, and a 0.3 Map extension as a map", () => {
+    expect(evaluate("has(event.constructor) || has(event.toString) || has(event.__proto__)")).toEqual({ value: false, type: "Boolean", error: null });
+    expect(evaluate("event.constructor").error?.message).toBe("No such key: constructor at position 6");
+    const v03: CloudEvent = { attributes: { specversion: "0.3", id: "1", source: "/s", type: "t", labels: { tier: "gold" } } };
+    expect(evaluate('event.labels.tier == "gold"', v03).value).toBe(true);
+  });
+
   it("parses data once per event, whichever filters read it", () => {
     const { event, reads } = counted('{"count": 7}');
     const scratch = {};
