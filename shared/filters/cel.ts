@@ -133,7 +133,8 @@ const hasOwn = Object.hasOwn;
 type EventContext = (event: CloudEvent, scratch?: FilterScratch) => { event: Record<string, unknown> | EventFields };
 
 /**
- * How an expression gets its context, the `event` map: attributes by name, Integer as `int`, and `data` when JSON.
+ * How an expression gets its context, the `event` map: attributes by name, Integer as `int`, and `data`
+ * when JSON.
  * An expression that only names fields (`event.type`, `has(event.subject)`) reads them from the event
  * through the one `EventFields` (`fieldsView`): nothing is copied. Any other use of `event` gets a
  * copy of the attributes, made once per event and shared through `scratch` with the other filters on
@@ -164,8 +165,9 @@ function eventContext(fields: readonly string[] | null): EventContext {
 /**
  * The `event` map of an expression that only names fields: each field read from the event when cel-js
  * asks for it. One serves every such expression and event (an evaluation is synchronous, and such an
- * expression cannot return the map itself); it keeps only the last event evaluated. cel-js takes a Map where a value's `constructor` is Map and reads its fields
- * with `get` only; undefined is an absent key (`has()` false, access an error), as in a plain object.
+ * expression cannot return the map itself); it keeps only the last event evaluated. cel-js takes a Map
+ * where a value's `constructor` is Map and reads its fields with `get` only; undefined is an absent key
+ * (`has()` false, access an error), as in a plain object.
  */
 class EventFields extends Map<string, unknown> {
   event: CloudEvent = { attributes: {} };
@@ -197,7 +199,7 @@ function celValue(value: unknown): unknown {
   return typeof value === "number" ? BigInt(value) : value;
 }
 
-/** `event.data`: the parsed JSON, undefined when the data is not JSON, parsed once per event. Broken JSON throws, every time. */
+/** `event.data`: the parsed JSON, undefined when the data is not JSON; parsed once per event (broken JSON throws, every time). */
 function celData(event: CloudEvent, scratch: FilterScratch): unknown {
   if (event.data === undefined) return undefined;
   scratch.celData ??= { value: dataAsJson(event) };
