@@ -21,7 +21,8 @@ const json = async (r: Response): Promise<any> => r.json();
 
 const sink = { uri: "https://sink.example/x" };
 /** One manifest per kind, each with a misspelt field of its own spec, and the hint the router should give. */
-const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Record<string, unknown>; field: string; hint: string }> = [
+/** `body`: the top-level fields of a kind without a spec (RBAC's). */
+const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec?: Record<string, unknown>; body?: Record<string, unknown>; field: string; hint: string }> = [
   { path: "eventing.knative.dev/v1/namespaces/typo/brokers/x", apiVersion: "eventing.knative.dev/v1", kind: "Broker", spec: { delivry: { retry: 1 } }, field: "spec.delivry", hint: "delivery" },
   { path: "eventing.knative.dev/v1/namespaces/typo/triggers/x", apiVersion: "eventing.knative.dev/v1", kind: "Trigger", spec: { broker: "b", subscribr: sink }, field: "spec.subscribr", hint: "subscriber" },
   { path: "sources.knative.dev/v1/namespaces/typo/pingsources/x", apiVersion: "sources.knative.dev/v1", kind: "PingSource", spec: { schedul: "* * * * *", sink }, field: "spec.schedul", hint: "schedule" },
@@ -40,13 +41,17 @@ const TYPOS: Array<{ path: string; apiVersion: string; kind: string; spec: Recor
   { path: "sinks.knative.dev/v1alpha1/namespaces/typo/jobsinks/x", apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", spec: { jobs: {} }, field: "spec.jobs", hint: "job" },
   { path: "flows.knative.dev/v1/namespaces/typo/parallels/x", apiVersion: "flows.knative.dev/v1", kind: "Parallel", spec: { branches: [{ subscriber: sink, filtr: sink }] }, field: "spec.branches[0].filtr", hint: "filter" },
   { path: "eventing.knative.dev/v1alpha1/namespaces/typo/requestreplies/x", apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", spec: { brokerRef: { kind: "Broker", name: "b" }, replyAtribute: "answerid" }, field: "spec.replyAtribute", hint: "replyAttribute" },
+  { path: "rbac.authorization.k8s.io/v1/namespaces/typo/roles/x", apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", body: { rule: [] }, field: "rule", hint: "rules" },
+  { path: "rbac.authorization.k8s.io/v1/clusterroles/x", apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", body: { rules: [], aggregation: {} }, field: "aggregation", hint: "aggregationRule" },
+  { path: "rbac.authorization.k8s.io/v1/namespaces/typo/rolebindings/x", apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", body: { roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" }, subject: [] }, field: "subject", hint: "subjects" },
+  { path: "rbac.authorization.k8s.io/v1/clusterrolebindings/x", apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", body: { roleref: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" } }, field: "roleref", hint: "roleRef" },
 ];
 
 describe("strict field validation", () => {
   it("refuses an unknown field of every kind with a 400 naming it and the closest known field, and stores nothing", async () => {
     expect(TYPOS.map((t) => t.kind).sort()).toEqual(KINDS.map((k) => k.kind).sort());
     for (const t of TYPOS) {
-      const r = await put(`/apis/${t.path}`, { apiVersion: t.apiVersion, kind: t.kind, metadata: { name: "x" }, spec: t.spec });
+      const r = await put(`/apis/${t.path}`, { apiVersion: t.apiVersion, kind: t.kind, metadata: { name: "x" }, ...(t.body ?? { spec: t.spec }) });
       const s = await json(r);
       expect(r.status, `${t.kind}: ${JSON.stringify(s)}`).toBe(400);
       expect(s).toMatchObject({ kind: "Status", status: "Failure", reason: "BadRequest", code: 400 });
