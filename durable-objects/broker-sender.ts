@@ -131,8 +131,14 @@ export class DeliverySender {
   /** The event's headers and body in a format, encoded at its first delivery in that format. */
   private encoding(event: CloudEvent, format: "binary" | "json"): Encoded {
     let formats = this.encodings.get(event);
-    if (!formats) this.encodings.set(event, (formats = {}));
-    if (format === "json") return (formats.json ??= { headers: [["content-type", "application/cloudevents+json"]], body: utf8.encode(encodeStructured(event)) });
+    if (!formats) {
+      formats = {};
+      this.encodings.set(event, formats);
+    }
+    if (format === "json") {
+      formats.json ??= { headers: [["content-type", "application/cloudevents+json"]], body: utf8.encode(encodeStructured(event)) };
+      return formats.json;
+    }
     if (!formats.binary) {
       const { headers, body } = encodeBinary(event);
       formats.binary = { headers: [...headers], body };
