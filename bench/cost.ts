@@ -45,14 +45,22 @@ const DRAIN_MS = 120_000;
 
 export async function measureCost(b: Bench): Promise<CostMeasured[]> {
   const out: CostMeasured[] = [];
-  for (const { triggers, events } of [{ triggers: 1, events: 1_000 }, { triggers: 10, events: 200 }]) {
+  for (const { triggers, events } of [
+    { triggers: 1, events: 1_000 },
+    { triggers: 10, events: 200 },
+  ]) {
     const broker = `cost${triggers}`;
     const path = `/cost${triggers}`;
     const url = await brokerWithTriggers(b.rt.router, { broker, triggers, subscriber: b.sink.url, path });
     const before = await storageRows(b.rt.router, broker);
     const cpu0 = cpuSeconds(b.rt.pid);
     const start = performance.now();
-    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: events, request: (i) => ({ url, init: binaryEvent(`${b.run}-cost${triggers}-${i}`) }) });
+    const sent = await closedLoop({
+      concurrency: 16,
+      durationMs: 60_000,
+      maxRequests: events,
+      request: (i) => ({ url, init: binaryEvent(`${b.run}-cost${triggers}-${i}`) }),
+    });
     const delivered = () => Array.from({ length: triggers }, (_, i) => b.sink.count(`${path}/${i}`)).reduce((a, n) => a + n, 0);
     await waitFor(() => delivered() >= sent.ok * triggers, DRAIN_MS);
     const seconds = (performance.now() - start) / 1000;
@@ -101,7 +109,9 @@ Measured in this run (16 closed-loop senders, one broker object, every delivery 
 | events/s, stored and delivered | ${measured.map((m) => m.eventsPerSecond.toFixed(0)).join(" | ")} |
 
 Computed from those figures and Cloudflare's published prices (Workers Paid, beyond the included amounts;
-${Object.entries(PRICES).map(([k, v]) => `${k} $${+(v * 1e6).toPrecision(3)}/M`).join(", ")}), per million events:
+${Object.entries(PRICES)
+  .map(([k, v]) => `${k} $${+(v * 1e6).toPrecision(3)}/M`)
+  .join(", ")}), per million events:
 
 | line | ${head.join(" | ")} |
 | --- | ${head.map(() => "---").join(" | ")} |

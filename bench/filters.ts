@@ -114,7 +114,9 @@ if (import.meta.main) {
   console.log(`Node ${process.version}, ${rows.length} filters, best of 5 rounds x 200,000 evaluations\n`);
   console.log(`${"filter".padEnd(30)} ${"evals/s".padStart(12)} ${"ns/eval".padStart(8)} ${"vs raw cel-js".padStart(14)}`);
   for (const { name, evalsPerSecond: rate } of rows) {
-    console.log(`${name.padEnd(30)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} ${(1e9 / rate).toFixed(0).padStart(8)} ${`${(rate / baseline).toFixed(2)}x`.padStart(14)}`);
+    console.log(
+      `${name.padEnd(30)} ${Math.round(rate).toLocaleString("en-US").padStart(12)} ${(1e9 / rate).toFixed(0).padStart(8)} ${`${(rate / baseline).toFixed(2)}x`.padStart(14)}`,
+    );
   }
   for (const { name, expression } of rows) console.log(`${name}: ${expression}`);
 }

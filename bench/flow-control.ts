@@ -20,8 +20,25 @@ export async function rateLimit(b: Bench): Promise<Row[]> {
   return variants.flatMap(({ partitions, rate, most, note }) => {
     const scenario = `rate limit ${LIMIT}/s, ${EVENTS.toLocaleString("en-US")} events waiting, ${partitions} partition${partitions > 1 ? "s" : ""}`;
     return [
-      { scenario, unit: "deliveries/s", router: rate, baselineName: "the limit", baseline: LIMIT, ratio: rate / LIMIT, goal: { text: "0.9x to 1.1x the limit over a minute", met: rate / LIMIT >= 0.9 && rate / LIMIT <= 1.1 }, note },
-      { scenario: `${scenario}: most in any sliding second`, unit: "deliveries", router: most, baselineName: "the limit", baseline: LIMIT, ratio: most / LIMIT, goal: { text: `<= 1.0x (windows of ${1000 - JITTER_MS} ms)`, met: most <= LIMIT } },
+      {
+        scenario,
+        unit: "deliveries/s",
+        router: rate,
+        baselineName: "the limit",
+        baseline: LIMIT,
+        ratio: rate / LIMIT,
+        goal: { text: "0.9x to 1.1x the limit over a minute", met: rate / LIMIT >= 0.9 && rate / LIMIT <= 1.1 },
+        note,
+      },
+      {
+        scenario: `${scenario}: most in any sliding second`,
+        unit: "deliveries",
+        router: most,
+        baselineName: "the limit",
+        baseline: LIMIT,
+        ratio: most / LIMIT,
+        goal: { text: `<= 1.0x (windows of ${1000 - JITTER_MS} ms)`, met: most <= LIMIT },
+      },
     ];
   });
 }
@@ -60,6 +77,9 @@ async function measure(b: Bench, partitions: number): Promise<{ partitions: numb
   const most = mostInAnySecond(b.sink.times(path));
   const rate = (delivered * 1000) / (performance.now() - start.at);
   // The rest of the queue goes with the trigger, so the next scenarios run on a quiet runtime.
-  await fetch(`${b.rt.router}/apis/eventing.knative.dev/v1/namespaces/${NAMESPACE}/triggers/${name}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  await fetch(`${b.rt.router}/apis/eventing.knative.dev/v1/namespaces/${NAMESPACE}/triggers/${name}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   return { partitions, rate, most, note: delivered >= EVENTS ? "the queue ran dry before the minute ended" : undefined };
 }

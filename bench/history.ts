@@ -25,7 +25,13 @@ async function retentionCost(b: Bench): Promise<Row[]> {
   const sent = { off: 0, on: 0 };
   const urls = { off: "", on: "" };
   for (const which of ["off", "on"] as const) {
-    urls[which] = await brokerWithTriggers(b.rt.router, { broker: brokers[which], triggers: 1, subscriber: b.sink.url, path: `/${brokers[which]}`, annotations: { "edge-eventing.dev/retention": which === "on" ? "PT24H" : "PT0S" } });
+    urls[which] = await brokerWithTriggers(b.rt.router, {
+      broker: brokers[which],
+      triggers: 1,
+      subscriber: b.sink.url,
+      path: `/${brokers[which]}`,
+      annotations: { "edge-eventing.dev/retention": which === "on" ? "PT24H" : "PT0S" },
+    });
   }
   const rowsWritten = async (broker: string) => (await storageRows(b.rt.router, broker)).written;
   const rows0 = { off: await rowsWritten(brokers.off), on: await rowsWritten(brokers.on) };
@@ -43,7 +49,15 @@ async function retentionCost(b: Bench): Promise<Row[]> {
   const off = mean(rates.off);
   const bytes = await retainedBytes(b.rt.router, brokers.on);
   return [
-    { scenario: "single-event ingress, retention PT24H", unit: "events/s", router: on, baselineName: "retention PT0S", baseline: off, ratio: on / off, goal: { text: ">= 0.9x PT0S", met: on / off >= 0.9 } },
+    {
+      scenario: "single-event ingress, retention PT24H",
+      unit: "events/s",
+      router: on,
+      baselineName: "retention PT0S",
+      baseline: off,
+      ratio: on / off,
+      goal: { text: ">= 0.9x PT0S", met: on / off >= 0.9 },
+    },
     {
       scenario: "rows written per delivered event, retention PT24H",
       unit: "rows/event",
@@ -59,8 +73,14 @@ async function retentionCost(b: Bench): Promise<Row[]> {
 /** What one retained event takes in SQLite: its structured JSON and its compact history (one trigger, one attempt). */
 async function retainedBytes(router: string, broker: string): Promise<number> {
   const r = await fetch(`${router}/apis/edge-eventing.dev/v1alpha1/namespaces/${NAMESPACE}/brokers/${broker}/events?limit=1`, { headers: auth });
-  const [item] = ((await r.json()) as { items: { event: unknown; deliveries: { trigger: string; state: string; attempts: { at: string; status: number; durationMs: number }[] }[] }[] }).items;
-  const compact = Object.fromEntries(item.deliveries.map((d) => [d.trigger, { s: d.state, a: d.attempts.map((a) => [Date.parse(a.at), a.status, a.durationMs, null]) }]));
+  const [item] = (
+    (await r.json()) as {
+      items: { event: unknown; deliveries: { trigger: string; state: string; attempts: { at: string; status: number; durationMs: number }[] }[] }[];
+    }
+  ).items;
+  const compact = Object.fromEntries(
+    item.deliveries.map((d) => [d.trigger, { s: d.state, a: d.attempts.map((a) => [Date.parse(a.at), a.status, a.durationMs, null]) }]),
+  );
   return JSON.stringify(item.event).length + JSON.stringify(compact).length + 8 + 8; // + seq and arrival time
 }
 
@@ -71,7 +91,13 @@ async function retainedBytes(router: string, broker: string): Promise<number> {
  */
 async function replayBesideLive(b: Bench): Promise<Row[]> {
   const path = "/replayed";
-  const url = await brokerWithTriggers(b.rt.router, { broker: "replayed", triggers: 1, subscriber: b.sink.url, path, annotations: { "edge-eventing.dev/retention-limit": String(REPLAY_EVENTS) } });
+  const url = await brokerWithTriggers(b.rt.router, {
+    broker: "replayed",
+    triggers: 1,
+    subscriber: b.sink.url,
+    path,
+    annotations: { "edge-eventing.dev/retention-limit": String(REPLAY_EVENTS) },
+  });
   const live = async (tag: string) => {
     const ids = Array.from({ length: LIVE.perSecond * LIVE.seconds }, (_, i) => `${b.run}-live-${tag}-${i}`);
     const r = await openLoop({ perSecond: LIVE.perSecond, count: ids.length, request: (i) => ({ url, init: binaryEvent(ids[i]) }) });
@@ -80,7 +106,12 @@ async function replayBesideLive(b: Bench): Promise<Row[]> {
     return { p99: percentile(lat, 99), lost: ids.length - lat.length, count: ids.length };
   };
   const alone = await live("alone");
-  const fill = await closedLoop({ concurrency: 4, durationMs: DRAIN_MS, maxRequests: REPLAY_EVENTS / 100, request: (i) => ({ url, init: batchEvents(`${b.run}-fill-${i}`, 100) }) });
+  const fill = await closedLoop({
+    concurrency: 4,
+    durationMs: DRAIN_MS,
+    maxRequests: REPLAY_EVENTS / 100,
+    request: (i) => ({ url, init: batchEvents(`${b.run}-fill-${i}`, 100) }),
+  });
   const filled = alone.count + fill.ok * 100;
   await waitFor(() => b.sink.count(`${path}/0`) >= filled, DRAIN_MS);
   const before = b.sink.count(`${path}/0`);
@@ -88,7 +119,12 @@ async function replayBesideLive(b: Bench): Promise<Row[]> {
   const created = await fetch(`${b.rt.router}/apis/edge-eventing.dev/v1alpha1/namespaces/${NAMESPACE}/replays`, {
     method: "POST",
     headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name: "bench" }, spec: { broker: "replayed", from: "2000-01-01T00:00:00Z" } }),
+    body: JSON.stringify({
+      apiVersion: "edge-eventing.dev/v1alpha1",
+      kind: "Replay",
+      metadata: { name: "bench" },
+      spec: { broker: "replayed", from: "2000-01-01T00:00:00Z" },
+    }),
   });
   if (created.status !== 201) throw new Error(`replay: ${created.status} ${await created.text()}`);
   const during = await live("during");
@@ -97,9 +133,27 @@ async function replayBesideLive(b: Bench): Promise<Row[]> {
   const replayed = b.sink.count(`${path}/0`) - before - liveSent;
   const replayRate = (replayed / (performance.now() - started)) * 1000;
   const drained = before >= filled ? "" : `; the fill was not delivered within ${DRAIN_MS} ms (${before} of ${filled})`;
-  const note = (alone.lost || during.lost ? `live events not received: ${alone.lost} alone, ${during.lost} during` : `${replayed} of ${filled} replayed; replay rate ${Math.round(replayRate)} deliveries/s with live traffic at ${LIVE.perSecond}/s`) + drained;
+  const note =
+    (alone.lost || during.lost
+      ? `live events not received: ${alone.lost} alone, ${during.lost} during`
+      : `${replayed} of ${filled} replayed; replay rate ${Math.round(replayRate)} deliveries/s with live traffic at ${LIVE.perSecond}/s`) + drained;
   return [
-    { scenario: `live p99 during a ${filled}-event replay`, unit: "ms", router: during.p99, baselineName: "live p99 without replay", baseline: alone.p99, ratio: during.p99 / alone.p99, note },
-    { scenario: "replay throughput beside live traffic", unit: "deliveries/s", router: replayRate, baselineName: "batch ingress fill rate", baseline: (fill.ok * 100 * 1000) / fill.elapsedMs, ratio: replayRate / ((fill.ok * 100 * 1000) / fill.elapsedMs) },
+    {
+      scenario: `live p99 during a ${filled}-event replay`,
+      unit: "ms",
+      router: during.p99,
+      baselineName: "live p99 without replay",
+      baseline: alone.p99,
+      ratio: during.p99 / alone.p99,
+      note,
+    },
+    {
+      scenario: "replay throughput beside live traffic",
+      unit: "deliveries/s",
+      router: replayRate,
+      baselineName: "batch ingress fill rate",
+      baseline: (fill.ok * 100 * 1000) / fill.elapsedMs,
+      ratio: replayRate / ((fill.ok * 100 * 1000) / fill.elapsedMs),
+    },
   ];
 }

@@ -54,7 +54,12 @@ export async function closedLoop(o: LoadOptions): Promise<LoadResult> {
 }
 
 /** Send `count` requests at `perSecond`, each on schedule whether or not earlier ones answered. */
-export async function openLoop(o: { perSecond: number; count: number; request: (i: number) => { url: string; init: RequestInit }; expect?: number }): Promise<LoadResult & { sentAt: number[] }> {
+export async function openLoop(o: {
+  perSecond: number;
+  count: number;
+  request: (i: number) => { url: string; init: RequestInit };
+  expect?: number;
+}): Promise<LoadResult & { sentAt: number[] }> {
   const r: LoadResult & { sentAt: number[] } = { ok: 0, failures: {}, elapsedMs: 0, latencies: [], sentAt: [] };
   const start = performance.now();
   const pending: Promise<void>[] = [];

@@ -23,18 +23,37 @@ export async function partitions(b: Bench): Promise<Row[]> {
     const url = await brokerWithTriggers(b.rt.router, { broker: `partitions${n}`, triggers: 1, subscriber: b.sink.url, path, partitions: n });
     const rows0 = (await storageRows(b.rt.router, `partitions${n}`)).written;
     const cpu0 = cpuSeconds(b.rt.pid);
-    const sent = await closedLoop({ concurrency: SENDERS_PER_PARTITION * n, durationMs: 60_000, maxRequests: EVENTS * n, request: (i) => ({ url, init: binaryEvent(`${b.run}-part${n}-${i}`) }) });
+    const sent = await closedLoop({
+      concurrency: SENDERS_PER_PARTITION * n,
+      durationMs: 60_000,
+      maxRequests: EVENTS * n,
+      request: (i) => ({ url, init: binaryEvent(`${b.run}-part${n}-${i}`) }),
+    });
     await waitFor(() => b.sink.count(`${path}/0`) >= sent.ok, DRAIN_MS);
     const got = b.sink.count(`${path}/0`);
     const cpu = cpuSeconds(b.rt.pid) - cpu0;
     const rows = (await storageRows(b.rt.router, `partitions${n}`)).written - (Number.isNaN(rows0) ? 0 : rows0);
     const failures = Object.keys(sent.failures).length ? `non-202 answers: ${JSON.stringify(sent.failures)}` : undefined;
-    measured.push({ partitions: n, cpuMs: (cpu * 1000) / got, rows: rows / got, note: failures ?? (got < sent.ok ? `only ${got} of ${sent.ok} delivered` : undefined) });
+    measured.push({
+      partitions: n,
+      cpuMs: (cpu * 1000) / got,
+      rows: rows / got,
+      note: failures ?? (got < sent.ok ? `only ${got} of ${sent.ok} delivered` : undefined),
+    });
   }
   const [one, four] = measured;
   const note = [one.note, four.note].filter(Boolean).join("; ") || undefined;
   return [
-    { scenario: "CPU per event, 4 partitions", unit: "ms/event", router: four.cpuMs, baselineName: "1 partition", baseline: one.cpuMs, ratio: four.cpuMs / one.cpuMs, goal: { text: "<= 1.2x 1 partition", met: four.cpuMs / one.cpuMs <= 1.2 }, note },
+    {
+      scenario: "CPU per event, 4 partitions",
+      unit: "ms/event",
+      router: four.cpuMs,
+      baselineName: "1 partition",
+      baseline: one.cpuMs,
+      ratio: four.cpuMs / one.cpuMs,
+      goal: { text: "<= 1.2x 1 partition", met: four.cpuMs / one.cpuMs <= 1.2 },
+      note,
+    },
     {
       scenario: "rows written per event, 4 partitions",
       unit: "rows/event",

@@ -43,7 +43,10 @@ export function table(res: Results): string {
     ...res.rows.filter((r) => r.note).map((r) => `note, ${r.scenario}: ${r.note}`),
     "",
     ...res.filters.map((f) => `filter ${f.name}: ${num(f.evalsPerSecond)} evals/s (${(f.evalsPerSecond / filterBase).toFixed(2)}x raw cel-js)`),
-    ...res.cost.map((c) => `cost, ${c.triggers} trigger(s): ${c.rowsWrittenPerEvent.toFixed(1)} rows written, ${c.rowsReadPerEvent.toFixed(1)} rows read, ${c.cpuMsPerEvent.toFixed(2)} ms CPU per event, ${c.eventsPerSecond.toFixed(0)} events/s`),
+    ...res.cost.map(
+      (c) =>
+        `cost, ${c.triggers} trigger(s): ${c.rowsWrittenPerEvent.toFixed(1)} rows written, ${c.rowsReadPerEvent.toFixed(1)} rows read, ${c.cpuMsPerEvent.toFixed(2)} ms CPU per event, ${c.eventsPerSecond.toFixed(0)} events/s`,
+    ),
     `runtime memory (workerd RSS): ${res.memory.idleMiB.toFixed(0)} MiB idle after start, ${res.memory.peakMiB.toFixed(0)} MiB peak`,
   ].join("\n");
 }
@@ -66,7 +69,10 @@ Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB.toFixed(1)} GiB memory, $
 | --- | --- | --- | --- | --- |
 ${res.rows.map((r) => `| ${cells(r).join(" | ")} |`).join("\n")}
 
-${res.rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`).join("\n")}
+${res.rows
+  .filter((r) => r.note)
+  .map((r) => `- ${r.scenario}: ${r.note}`)
+  .join("\n")}
 
 Filter evaluation (one typical event, compiled once; \`npm run bench:filters\` runs only this):
 

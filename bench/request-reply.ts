@@ -19,15 +19,28 @@ export async function requestReply(b: Bench): Promise<Row[]> {
   await brokerWithTriggers(b.rt.router, { broker: "rr", triggers: 0, subscriber: b.sink.url, path: "/reply/rr" });
   // Requests only: a reply matching the responder's trigger would be answered again, and so on.
   const filter = { attributes: { type: "dev.edge-eventing.bench" } };
-  await put(b.rt.router, "triggers", "responder", { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "responder" }, spec: { broker: "rr", filter, subscriber: { uri: `${b.sink.url}/reply/rr` } } });
-  await put(b.rt.router, "requestreplies", "ask", { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask" }, spec: { brokerRef: { kind: "Broker", name: "rr" }, timeout: "PT60S" } });
+  await put(b.rt.router, "triggers", "responder", {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: { name: "responder" },
+    spec: { broker: "rr", filter, subscriber: { uri: `${b.sink.url}/reply/rr` } },
+  });
+  await put(b.rt.router, "requestreplies", "ask", {
+    apiVersion: "eventing.knative.dev/v1alpha1",
+    kind: "RequestReply",
+    metadata: { name: "ask" },
+    spec: { brokerRef: { kind: "Broker", name: "rr" }, timeout: "PT60S" },
+  });
   const plainUrl = await brokerWithTriggers(b.rt.router, { broker: "rr-plain", triggers: 1, subscriber: b.sink.url, path: "/rr-plain" });
   const address = `${b.rt.router}/requestreplies/${NAMESPACE}/ask`;
   const rows: Row[] = [];
   let rrRows = NaN;
   for (const concurrency of IN_FLIGHT) {
     const load = { concurrency, durationMs: 60_000, maxRequests: concurrency === 1 ? REQUESTS / 5 : REQUESTS, expect: 200 };
-    const direct = await closedLoop({ ...load, request: (i) => ({ url: `${b.sink.url}/reply/direct`, init: binaryEvent(`${b.run}-rr-direct-${concurrency}-${i}`) }) });
+    const direct = await closedLoop({
+      ...load,
+      request: (i) => ({ url: `${b.sink.url}/reply/direct`, init: binaryEvent(`${b.run}-rr-direct-${concurrency}-${i}`) }),
+    });
     const before = await storageRows(b.rt.router, "rr");
     const routed = await closedLoop({ ...load, request: (i) => ({ url: address, init: binaryEvent(`${b.run}-rr-${concurrency}-${i}`) }) });
     const after = await storageRows(b.rt.router, "rr");
@@ -36,14 +49,33 @@ export async function requestReply(b: Bench): Promise<Row[]> {
     for (const p of [50, 99]) {
       const router = percentile(routed.latencies, p);
       const baseline = percentile(direct.latencies, p);
-      rows.push({ scenario: `RequestReply round trip p${p}, ${concurrency} in flight`, unit: "ms", router, baselineName: `responder called directly (${RESPONDER_MS} ms of work)`, baseline, ratio: router / baseline, note });
+      rows.push({
+        scenario: `RequestReply round trip p${p}, ${concurrency} in flight`,
+        unit: "ms",
+        router,
+        baselineName: `responder called directly (${RESPONDER_MS} ms of work)`,
+        baseline,
+        ratio: router / baseline,
+        note,
+      });
     }
   }
   const before = await storageRows(b.rt.router, "rr-plain");
-  const plain = await closedLoop({ concurrency: ROWS_AT, durationMs: 60_000, maxRequests: REQUESTS, request: (i) => ({ url: plainUrl, init: binaryEvent(`${b.run}-rr-plain-${i}`) }) });
+  const plain = await closedLoop({
+    concurrency: ROWS_AT,
+    durationMs: 60_000,
+    maxRequests: REQUESTS,
+    request: (i) => ({ url: plainUrl, init: binaryEvent(`${b.run}-rr-plain-${i}`) }),
+  });
   const plainRows = ((await storageRows(b.rt.router, "rr-plain")).written - before.written) / plain.ok;
-  rows.push(
-    { scenario: `RequestReply rows written per request, ${ROWS_AT} in flight`, unit: "rows/request", router: rrRows, baselineName: "one plain event", baseline: plainRows, ratio: rrRows / plainRows, note: "the request and its reply are both stored events" },
-  );
+  rows.push({
+    scenario: `RequestReply rows written per request, ${ROWS_AT} in flight`,
+    unit: "rows/request",
+    router: rrRows,
+    baselineName: "one plain event",
+    baseline: plainRows,
+    ratio: rrRows / plainRows,
+    note: "the request and its reply are both stored events",
+  });
   return rows;
 }

@@ -31,7 +31,9 @@ function machine(): Machine {
     cpuModel: os.cpus()[0]?.model ?? "unknown",
     memoryGiB: os.totalmem() / 2 ** 30,
     node: process.version,
-    workerd: execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" }).trim().replace(/^workerd /, ""),
+    workerd: execFileSync(join(ROOT, "node_modules/.bin/workerd"), ["--version"], { encoding: "utf8" })
+      .trim()
+      .replace(/^workerd /, ""),
     wrangler: version("wrangler"),
     os: `${os.type()} ${os.release()}`,
   };
@@ -71,11 +73,22 @@ try {
   await sink.close();
 }
 if (only.length > 0) {
-  for (const r of rows) console.log(`${r.scenario}: ${r.router.toFixed(2)} ${r.unit}, ${r.baselineName} ${r.baseline}, ratio ${r.ratio.toFixed(3)}x${r.goal ? `, goal ${r.goal.met ? "met" : "MISSED"} (${r.goal.text})` : ""}${r.note ? ` (${r.note})` : ""}`);
+  for (const r of rows)
+    console.log(
+      `${r.scenario}: ${r.router.toFixed(2)} ${r.unit}, ${r.baselineName} ${r.baseline}, ratio ${r.ratio.toFixed(3)}x${r.goal ? `, goal ${r.goal.met ? "met" : "MISSED"} (${r.goal.text})` : ""}${r.note ? ` (${r.note})` : ""}`,
+    );
   process.exit(0);
 }
 process.stderr.write("bench: filters...\n");
-const results: Results = { at: new Date().toISOString(), command: "npm run bench", machine: machine(), rows, cost, filters: measureFilters(), memory: { idleMiB: idle, peakMiB: peak } };
+const results: Results = {
+  at: new Date().toISOString(),
+  command: "npm run bench",
+  machine: machine(),
+  rows,
+  cost,
+  filters: measureFilters(),
+  memory: { idleMiB: idle, peakMiB: peak },
+};
 console.log(table(results));
 writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(ROOT, "docs/BENCHMARKS.md"), markdown(results, costSection(cost), readFileSync(join(ROOT, "bench/limits.md"), "utf8").trim()));

@@ -29,7 +29,11 @@ export interface Runtime {
 /** `wrangler deploy --dry-run`: the exact bundle a deploy would upload. */
 export function bundleRouter(): string {
   const outdir = mkdtempSync(join(tmpdir(), "edge-eventing-bundle-"));
-  execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], { cwd: ROOT, stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  execFileSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
   return join(outdir, "index.js");
 }
 
@@ -41,7 +45,10 @@ export async function startRuntime(opts: { subscriberUrl: string }): Promise<Run
   // wrangler's own reading of wrangler.toml: bindings, Durable Objects, compatibility, as `wrangler dev` has them.
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   // Only what the bundled router needs; the rest (module rules, crons) is for wrangler's own build and dev loop.
-  const { compatibilityDate, compatibilityFlags, durableObjects, bindings } = workerOptions as Pick<V4WorkerOptionsShape, "compatibilityDate" | "compatibilityFlags" | "durableObjects" | "bindings">;
+  const { compatibilityDate, compatibilityFlags, durableObjects, bindings } = workerOptions as Pick<
+    V4WorkerOptionsShape,
+    "compatibilityDate" | "compatibilityFlags" | "durableObjects" | "bindings"
+  >;
   const bundle = bundleRouter();
   const direct = [{ host: "127.0.0.1", port: 0 }];
   const mf = new Miniflare(
@@ -61,13 +68,35 @@ export async function startRuntime(opts: { subscriberUrl: string }): Promise<Run
           unsafeDirectSockets: direct,
         },
         { name: "bare", modules: true, script: baselineScript("bare"), compatibilityDate, unsafeDirectSockets: direct },
-        { name: "forward", modules: true, script: baselineScript("forward"), compatibilityDate, bindings: { SUBSCRIBER_URL: opts.subscriberUrl }, unsafeDirectSockets: direct },
-        { name: "floor", modules: true, script: baselineScript("floor"), compatibilityDate, compatibilityFlags, bindings: { SUBSCRIBER_URL: opts.subscriberUrl }, durableObjects: { FLOOR: { className: "Floor", useSQLite: true } }, unsafeDirectSockets: direct },
+        {
+          name: "forward",
+          modules: true,
+          script: baselineScript("forward"),
+          compatibilityDate,
+          bindings: { SUBSCRIBER_URL: opts.subscriberUrl },
+          unsafeDirectSockets: direct,
+        },
+        {
+          name: "floor",
+          modules: true,
+          script: baselineScript("floor"),
+          compatibilityDate,
+          compatibilityFlags,
+          bindings: { SUBSCRIBER_URL: opts.subscriberUrl },
+          durableObjects: { FLOOR: { className: "Floor", useSQLite: true } },
+          unsafeDirectSockets: direct,
+        },
       ],
     }),
   );
   await mf.ready;
   const url = async (name: string) => (await mf.unsafeGetDirectURL(name)).origin;
-  return { router: await url("router"), bare: await url("bare"), forward: await url("forward"), floor: await url("floor"), pid: childProcessNamed("workerd"), dispose: () => mf.dispose() };
+  return {
+    router: await url("router"),
+    bare: await url("bare"),
+    forward: await url("forward"),
+    floor: await url("floor"),
+    pid: childProcessNamed("workerd"),
+    dispose: () => mf.dispose(),
+  };
 }
-

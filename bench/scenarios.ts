@@ -89,12 +89,61 @@ export async function ingress(b: Bench): Promise<Row[]> {
   const floorRate = rate(floor.ok, floor.elapsedMs);
   const batchRate = rate(batch.ok * 100, batch.elapsedMs);
   return [
-    { scenario: "single-event ingress, against the floor", unit: "events/s", router: singleRate, baselineName: "floor (a row per event)", baseline: floorRate, ratio: singleRate / floorRate, goal: { text: ">= 1.0x floor", met: singleRate / floorRate >= 1 }, note: failed(single) ?? failed(floor) },
-    { scenario: "single-event ingress", unit: "events/s", router: singleRate, baselineName: "forwarding Worker", baseline: forwardRate, ratio: singleRate / forwardRate, goal: { text: ">= 0.65x forwarding", met: singleRate / forwardRate >= 0.65 }, note: failed(forward) },
-    { scenario: "single-event ingress, against a bare Worker", unit: "events/s", router: singleRate, baselineName: "bare Worker (read body, 202)", baseline: bareRate, ratio: singleRate / bareRate },
-    { scenario: "workerd CPU per delivered event, against the floor", unit: "ms/event", router: routerCpuMs, baselineName: "floor", baseline: floorCpuMs, ratio: routerCpuMs / floorCpuMs, goal: { text: "<= 1.0x floor", met: routerCpuMs / floorCpuMs <= 1 } },
-    { scenario: "workerd CPU per event, delivery included", unit: "ms/event", router: routerCpuMs, baselineName: "forwarding Worker", baseline: forwardCpuMs, ratio: routerCpuMs / forwardCpuMs, goal: { text: "<= 1.5x forwarding", met: routerCpuMs / forwardCpuMs <= 1.5 } },
-    { scenario: "rows written per event, against the floor", unit: "rows/event", router: routerRowsPerEvent, baselineName: "floor", baseline: floorRowsPerEvent, ratio: routerRowsPerEvent / floorRowsPerEvent, goal: { text: "<= 0.25x floor", met: routerRowsPerEvent / floorRowsPerEvent <= 0.25 } },
+    {
+      scenario: "single-event ingress, against the floor",
+      unit: "events/s",
+      router: singleRate,
+      baselineName: "floor (a row per event)",
+      baseline: floorRate,
+      ratio: singleRate / floorRate,
+      goal: { text: ">= 1.0x floor", met: singleRate / floorRate >= 1 },
+      note: failed(single) ?? failed(floor),
+    },
+    {
+      scenario: "single-event ingress",
+      unit: "events/s",
+      router: singleRate,
+      baselineName: "forwarding Worker",
+      baseline: forwardRate,
+      ratio: singleRate / forwardRate,
+      goal: { text: ">= 0.65x forwarding", met: singleRate / forwardRate >= 0.65 },
+      note: failed(forward),
+    },
+    {
+      scenario: "single-event ingress, against a bare Worker",
+      unit: "events/s",
+      router: singleRate,
+      baselineName: "bare Worker (read body, 202)",
+      baseline: bareRate,
+      ratio: singleRate / bareRate,
+    },
+    {
+      scenario: "workerd CPU per delivered event, against the floor",
+      unit: "ms/event",
+      router: routerCpuMs,
+      baselineName: "floor",
+      baseline: floorCpuMs,
+      ratio: routerCpuMs / floorCpuMs,
+      goal: { text: "<= 1.0x floor", met: routerCpuMs / floorCpuMs <= 1 },
+    },
+    {
+      scenario: "workerd CPU per event, delivery included",
+      unit: "ms/event",
+      router: routerCpuMs,
+      baselineName: "forwarding Worker",
+      baseline: forwardCpuMs,
+      ratio: routerCpuMs / forwardCpuMs,
+      goal: { text: "<= 1.5x forwarding", met: routerCpuMs / forwardCpuMs <= 1.5 },
+    },
+    {
+      scenario: "rows written per event, against the floor",
+      unit: "rows/event",
+      router: routerRowsPerEvent,
+      baselineName: "floor",
+      baseline: floorRowsPerEvent,
+      ratio: routerRowsPerEvent / floorRowsPerEvent,
+      goal: { text: "<= 0.25x floor", met: routerRowsPerEvent / floorRowsPerEvent <= 0.25 },
+    },
     {
       scenario: "batch ingress (100/request)",
       unit: "events/s",
@@ -103,7 +152,9 @@ export async function ingress(b: Bench): Promise<Row[]> {
       baseline: singleRate,
       ratio: batchRate / singleRate,
       goal: { text: ">= 10x single", met: batchRate / singleRate >= 10 },
-      note: failed(batch) ?? (delivered < single.ok + batch.ok * 100 ? `only ${delivered} of ${single.ok + batch.ok * 100} delivered within ${DRAIN_MS} ms` : undefined),
+      note:
+        failed(batch) ??
+        (delivered < single.ok + batch.ok * 100 ? `only ${delivered} of ${single.ok + batch.ok * 100} delivered within ${DRAIN_MS} ms` : undefined),
     },
   ];
 }
@@ -135,14 +186,32 @@ export async function latency(b: Bench, rates: number[], seconds: number): Promi
     const direct = await measure(() => `${b.rt.forward}/direct/0`, "direct");
     const floor = await measure(() => `${b.rt.floor}/floorlat/0`, "floor");
     const routed = await measure(() => url, "router");
-    const note = routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : failed(routed.r);
+    const note =
+      routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : failed(routed.r);
     const goals = LATENCY_GOALS[perSecond] ?? {};
     for (const p of ["p50", "p99"] as const) {
       const ratio = routed[p] / direct[p];
       const most = goals[p];
-      rows.push({ scenario: `e2e latency ${p} @ ${perSecond}/s`, unit: "ms", router: routed[p], baselineName: "forwarding Worker", baseline: direct[p], ratio, goal: most === undefined ? undefined : { text: `<= ${most}x direct`, met: ratio <= most }, note });
+      rows.push({
+        scenario: `e2e latency ${p} @ ${perSecond}/s`,
+        unit: "ms",
+        router: routed[p],
+        baselineName: "forwarding Worker",
+        baseline: direct[p],
+        ratio,
+        goal: most === undefined ? undefined : { text: `<= ${most}x direct`, met: ratio <= most },
+        note,
+      });
       const toFloor = routed[p] / floor[p];
-      rows.push({ scenario: `e2e latency ${p} @ ${perSecond}/s, against the floor`, unit: "ms", router: routed[p], baselineName: "floor", baseline: floor[p], ratio: toFloor, goal: { text: `<= ${FLOOR_GOAL}x floor`, met: toFloor <= FLOOR_GOAL } });
+      rows.push({
+        scenario: `e2e latency ${p} @ ${perSecond}/s, against the floor`,
+        unit: "ms",
+        router: routed[p],
+        baselineName: "floor",
+        baseline: floor[p],
+        ratio: toFloor,
+        goal: { text: `<= ${FLOOR_GOAL}x floor`, met: toFloor <= FLOOR_GOAL },
+      });
     }
     if (perSecond === rates[0]) rows.push(...(await stages(b, perSecond, seconds, routed.p50, floor.p50)));
   }
@@ -165,7 +234,14 @@ async function stages(b: Bench, perSecond: number, seconds: number, routerP50: n
   const worker = await answerP50(perSecond, seconds, (i) => ({ url: `${b.rt.bare}/stage`, init: binaryEvent(`${b.run}-stage-bare-${i}`) }));
   const rpc = await answerP50(perSecond, seconds, () => ({ url: `${b.rt.floor}/_rpc`, init: { method: "POST" } }));
   const commit = await answerP50(perSecond, seconds, (i) => ({ url: empty, init: binaryEvent(`${b.run}-stage-commit-${i}`) }));
-  const stage = (name: string, ms: number, of: number, base: string): Row => ({ scenario: `p50 stage @ ${perSecond}/s: ${name}`, unit: "ms", router: ms, baselineName: base, baseline: of, ratio: ms / of });
+  const stage = (name: string, ms: number, of: number, base: string): Row => ({
+    scenario: `p50 stage @ ${perSecond}/s: ${name}`,
+    unit: "ms",
+    router: ms,
+    baselineName: base,
+    baseline: of,
+    ratio: ms / of,
+  });
   return [
     stage("Worker (bare Worker's answer)", worker, routerP50, "router p50, share"),
     stage("RPC to the partition object", rpc - worker, routerP50, "router p50, share"),
@@ -190,16 +266,28 @@ export async function fanout(b: Bench): Promise<Row[]> {
   ];
   const best = new Map<number, { rate: number; note?: string }>();
   const urls = new Map<number, string>();
-  for (const p of plan) urls.set(p.triggers, await brokerWithTriggers(b.rt.router, { broker: `fanout${p.triggers}`, triggers: p.triggers, subscriber: b.sink.url, path: `/fanout${p.triggers}` }));
+  for (const p of plan)
+    urls.set(
+      p.triggers,
+      await brokerWithTriggers(b.rt.router, { broker: `fanout${p.triggers}`, triggers: p.triggers, subscriber: b.sink.url, path: `/fanout${p.triggers}` }),
+    );
   for (let round = 0; round < FANOUT_ROUNDS; round++) {
     for (const p of plan) {
       const path = `/fanout${p.triggers}`;
       const before = sum(b.sink, path, p.triggers);
       const start = performance.now();
-      const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: p.events, request: (i) => ({ url: urls.get(p.triggers)!, init: binaryEvent(`${b.run}-fan${p.triggers}-${round}-${i}`) }) });
+      const sent = await closedLoop({
+        concurrency: 16,
+        durationMs: 60_000,
+        maxRequests: p.events,
+        request: (i) => ({ url: urls.get(p.triggers)!, init: binaryEvent(`${b.run}-fan${p.triggers}-${round}-${i}`) }),
+      });
       const expected = sent.ok * p.triggers;
       const got = (await drain(b, path, p.triggers, before + expected)) - before;
-      const measured = { rate: rate(got, performance.now() - start), note: failed(sent) ?? (got < expected ? `only ${got} of ${expected} delivered` : undefined) };
+      const measured = {
+        rate: rate(got, performance.now() - start),
+        note: failed(sent) ?? (got < expected ? `only ${got} of ${expected} delivered` : undefined),
+      };
       if (measured.rate > (best.get(p.triggers)?.rate ?? 0)) best.set(p.triggers, measured);
     }
   }
@@ -229,13 +317,31 @@ export async function slowSubscriber(b: Bench): Promise<Row[]> {
     const events = parallelism * 15; // about 3 s of work at the ideal rate
     const path = `/slow/p${parallelism}`;
     const url = await brokerWithTriggers(b.rt.router, { broker: `slow${parallelism}`, triggers: 1, subscriber: b.sink.url, path, parallelism });
-    const direct = await closedLoop({ concurrency: parallelism, durationMs: 60_000, maxRequests: events, request: () => ({ url: `${b.rt.forward}${path}/direct`, init: binaryEvent(`${b.run}-slowdirect`) }) });
+    const direct = await closedLoop({
+      concurrency: parallelism,
+      durationMs: 60_000,
+      maxRequests: events,
+      request: () => ({ url: `${b.rt.forward}${path}/direct`, init: binaryEvent(`${b.run}-slowdirect`) }),
+    });
     const start = performance.now();
-    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: events, request: (i) => ({ url, init: binaryEvent(`${b.run}-slow${parallelism}-${i}`) }) });
+    const sent = await closedLoop({
+      concurrency: 16,
+      durationMs: 60_000,
+      maxRequests: events,
+      request: (i) => ({ url, init: binaryEvent(`${b.run}-slow${parallelism}-${i}`) }),
+    });
     const got = await drain(b, path, 1, sent.ok);
     const routed = rate(got, performance.now() - start);
     const directRate = rate(direct.ok, direct.elapsedMs);
-    rows.push({ scenario: `slow subscriber (200 ms), parallelism ${parallelism}`, unit: "deliveries/s", router: routed, baselineName: `forwarding Worker, ${parallelism} concurrent`, baseline: directRate, ratio: routed / directRate, note: failed(sent) });
+    rows.push({
+      scenario: `slow subscriber (200 ms), parallelism ${parallelism}`,
+      unit: "deliveries/s",
+      router: routed,
+      baselineName: `forwarding Worker, ${parallelism} concurrent`,
+      baseline: directRate,
+      ratio: routed / directRate,
+      note: failed(sent),
+    });
   }
   return rows;
 }

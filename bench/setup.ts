@@ -5,7 +5,11 @@ export const NAMESPACE = "bench";
 const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
 export async function put(router: string, plural: string, name: string, manifest: { apiVersion: string; [field: string]: unknown }): Promise<void> {
-  const res = await fetch(`${router}/apis/${manifest.apiVersion}/namespaces/${NAMESPACE}/${plural}/${name}`, { method: "PUT", headers, body: JSON.stringify(manifest) });
+  const res = await fetch(`${router}/apis/${manifest.apiVersion}/namespaces/${NAMESPACE}/${plural}/${name}`, {
+    method: "PUT",
+    headers,
+    body: JSON.stringify(manifest),
+  });
   if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${plural}/${name}: ${res.status} ${await res.text()}`);
 }
 
@@ -13,7 +17,10 @@ export async function put(router: string, plural: string, name: string, manifest
  * A broker with `triggers` triggers that all match every event, trigger i delivering to `${subscriber}${path}/${i}`.
  * Returns the broker's ingress URL.
  */
-export async function brokerWithTriggers(router: string, o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number; partitions?: number; annotations?: Record<string, string> }): Promise<string> {
+export async function brokerWithTriggers(
+  router: string,
+  o: { broker: string; triggers: number; subscriber: string; path: string; parallelism?: number; partitions?: number; annotations?: Record<string, string> },
+): Promise<string> {
   const partitions = { ...(o.partitions ? { "edge-eventing.dev/partitions": String(o.partitions) } : {}), ...o.annotations };
   await put(router, "brokers", o.broker, {
     apiVersion: "eventing.knative.dev/v1",
@@ -44,7 +51,14 @@ export function binaryEvent(id: string): RequestInit {
 
 /** A batch of `n` structured events. */
 export function batchEvents(prefix: string, n: number): RequestInit {
-  const events = Array.from({ length: n }, (_, i) => ({ specversion: "1.0", id: `${prefix}-${i}`, source: "/bench", type: "dev.edge-eventing.bench", datacontenttype: "application/json", data: { order: 1234, amount: 42.5, currency: "EUR" } }));
+  const events = Array.from({ length: n }, (_, i) => ({
+    specversion: "1.0",
+    id: `${prefix}-${i}`,
+    source: "/bench",
+    type: "dev.edge-eventing.bench",
+    datacontenttype: "application/json",
+    data: { order: 1234, amount: 42.5, currency: "EUR" },
+  }));
   return { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events) };
 }
 

@@ -22,13 +22,28 @@ export async function transform(b: Bench): Promise<Row[]> {
     const broker = `via-${through}`;
     const url = await brokerWithTriggers(b.rt.router, { broker, triggers: through === "trigger" ? 1 : 0, subscriber: b.sink.url, path });
     if (through === "transform") {
-      await put(b.rt.router, "eventtransforms", "extract", { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "extract" }, spec: { jsonata: { expression: EXPRESSION }, sink: { uri: `${b.sink.url}${path}/0` } } });
+      await put(b.rt.router, "eventtransforms", "extract", {
+        apiVersion: "eventing.knative.dev/v1alpha1",
+        kind: "EventTransform",
+        metadata: { name: "extract" },
+        spec: { jsonata: { expression: EXPRESSION }, sink: { uri: `${b.sink.url}${path}/0` } },
+      });
       const ref = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "extract" };
-      await put(b.rt.router, "triggers", `${broker}-0`, { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: `${broker}-0` }, spec: { broker, subscriber: { ref } } });
+      await put(b.rt.router, "triggers", `${broker}-0`, {
+        apiVersion: "eventing.knative.dev/v1",
+        kind: "Trigger",
+        metadata: { name: `${broker}-0` },
+        spec: { broker, subscriber: { ref } },
+      });
     }
     const rows0 = (await storageRows(b.rt.router, broker)).written;
     const cpu0 = cpuSeconds(b.rt.pid);
-    const sent = await closedLoop({ concurrency: 16, durationMs: 60_000, maxRequests: EVENTS, request: (i) => ({ url, init: binaryEvent(`${b.run}-${through}-${i}`) }) });
+    const sent = await closedLoop({
+      concurrency: 16,
+      durationMs: 60_000,
+      maxRequests: EVENTS,
+      request: (i) => ({ url, init: binaryEvent(`${b.run}-${through}-${i}`) }),
+    });
     await waitFor(() => b.sink.count(`${path}/0`) >= sent.ok, DRAIN_MS);
     const got = b.sink.count(`${path}/0`);
     const cpu = cpuSeconds(b.rt.pid) - cpu0;
@@ -39,7 +54,24 @@ export async function transform(b: Bench): Promise<Row[]> {
   const [plain, transformed] = measured;
   const note = [plain.note, transformed.note].filter(Boolean).join("; ") || undefined;
   return [
-    { scenario: "CPU per event, EventTransform in the path", unit: "ms/event", router: transformed.cpuMs, baselineName: "plain trigger", baseline: plain.cpuMs, ratio: transformed.cpuMs / plain.cpuMs, note },
-    { scenario: "rows written per event, EventTransform in the path", unit: "rows/event", router: transformed.rows, baselineName: "plain trigger", baseline: plain.rows, ratio: transformed.rows / plain.rows, goal: { text: "<= 1.05x plain trigger", met: transformed.rows / plain.rows <= 1.05 }, note },
+    {
+      scenario: "CPU per event, EventTransform in the path",
+      unit: "ms/event",
+      router: transformed.cpuMs,
+      baselineName: "plain trigger",
+      baseline: plain.cpuMs,
+      ratio: transformed.cpuMs / plain.cpuMs,
+      note,
+    },
+    {
+      scenario: "rows written per event, EventTransform in the path",
+      unit: "rows/event",
+      router: transformed.rows,
+      baselineName: "plain trigger",
+      baseline: plain.rows,
+      ratio: transformed.rows / plain.rows,
+      goal: { text: "<= 1.05x plain trigger", met: transformed.rows / plain.rows <= 1.05 },
+      note,
+    },
   ];
 }

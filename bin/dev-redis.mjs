@@ -30,9 +30,15 @@ function parseArgs(argv) {
     opts[name] = argv[i + 1];
   }
   for (const name of ["redis-port", "port"]) {
-    if (!/^\d+$/.test(opts[name]) || Number(opts[name]) > 65535) throw new Error(`--${name} must be a port number${name === "port" ? " (0 picks a free one)" : ""}`);
+    if (!/^\d+$/.test(opts[name]) || Number(opts[name]) > 65535)
+      throw new Error(`--${name} must be a port number${name === "port" ? " (0 picks a free one)" : ""}`);
   }
-  return { redisPort: Number(opts["redis-port"]), port: Number(opts.port), token: opts.token ?? configuredToken() ?? randomBytes(24).toString("hex"), dir: resolve(opts.dir) };
+  return {
+    redisPort: Number(opts["redis-port"]),
+    port: Number(opts.port),
+    token: opts.token ?? configuredToken() ?? randomBytes(24).toString("hex"),
+    dir: resolve(opts.dir),
+  };
 }
 
 function configuredToken() {

@@ -64,7 +64,7 @@ export async function handle(redis, token, method, rawUrl, headers, body) {
     return [200, exec.map((r) => entry(r, base64))];
   }
   const command = path.length > 0 ? [...path, ...(parsed === undefined ? [] : [typeof parsed === "string" ? parsed : JSON.stringify(parsed)])] : parsed;
-  if (!isCommand(command)) return [400, { error: "ERR the body must be a JSON array: [\"COMMAND\", \"arg\", ...]" }];
+  if (!isCommand(command)) return [400, { error: 'ERR the body must be a JSON array: ["COMMAND", "arg", ...]' }];
   const [reply] = await runCommands(redis, [command]);
   const out = entry(reply, base64);
   return ["error" in out ? 400 : 200, out];

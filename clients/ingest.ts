@@ -24,7 +24,13 @@ const NOTHING_STORED: IngestResult = { status: 202, accepted: 0, duplicates: 0 }
  * when the producer retries). `admission` is given for producers from outside the router (ingress,
  * webhooks, sources); the router's own hops (broker targets, replies) pass none.
  */
-export async function ingestInto(env: Env, target: IngestTarget, events: CloudEvent[], headers: Record<string, string> = {}, admission?: Admission): Promise<IngestResult | PolicyRefusal> {
+export async function ingestInto(
+  env: Env,
+  target: IngestTarget,
+  events: CloudEvent[],
+  headers: Record<string, string> = {},
+  admission?: Admission,
+): Promise<IngestResult | PolicyRefusal> {
   const { namespace, name } = target;
   const producer = admission?.producer;
   // A channel is the router's own single-partition broker object. A composition's address channel takes
@@ -59,7 +65,9 @@ export async function ingestInto(env: Env, target: IngestTarget, events: CloudEv
       if (group) group.push(e);
       else groups.set(p, [e]);
     }
-    const results = await Promise.all([...groups].map(async ([p, group]) => ({ group, r: await partitionStub(env, namespace, name, p).ingest(group, headers, token) })));
+    const results = await Promise.all(
+      [...groups].map(async ([p, group]) => ({ group, r: await partitionStub(env, namespace, name, p).ingest(group, headers, token) })),
+    );
     todo = results.flatMap(({ group, r }) => (r.status === 421 ? group : []));
     done.push(...results.map(({ r }) => r).filter((r) => r.status !== 421));
     if (todo.length === 0) break;

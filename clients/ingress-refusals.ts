@@ -9,7 +9,15 @@ const refusals = new Tally<[string, string, number]>((batch) => control(env as E
 /** Log a refusal, and count it when the target is a broker; returns it. */
 export function countRefusal(target: Addressable, refusal: PolicyRefusal): PolicyRefusal {
   const at = `${target.namespace}/${target.name}`;
-  console.log(JSON.stringify({ level: "warn", msg: "ingress refused by EventPolicy", ...(target.kind === "Broker" ? { broker: at } : { [target.kind]: at }), status: refusal.status, reason: refusal.reason }));
+  console.log(
+    JSON.stringify({
+      level: "warn",
+      msg: "ingress refused by EventPolicy",
+      ...(target.kind === "Broker" ? { broker: at } : { [target.kind]: at }),
+      status: refusal.status,
+      reason: refusal.reason,
+    }),
+  );
   if (target.kind === "Broker") refusals.add([target.namespace, target.name, refusal.status]);
   return refusal;
 }

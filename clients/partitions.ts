@@ -10,7 +10,8 @@ import type { BrokerConfig } from "../shared/resources/eventing.ts";
 import { lookupRoute } from "./routes.ts";
 import { type Stub, stub } from "./stubs.ts";
 
-export const partitionStub = (env: Env, namespace: string, name: string, partition: number): Stub<BrokerRpc> => stub(env, "BROKER", partitionObjectName(namespace, name, partition));
+export const partitionStub = (env: Env, namespace: string, name: string, partition: number): Stub<BrokerRpc> =>
+  stub(env, "BROKER", partitionObjectName(namespace, name, partition));
 
 /** Every partition object of a broker (a channel has one, partition 0). */
 export function partitionStubs(env: Env, namespace: string, name: string, partitions: number): Stub<BrokerRpc>[] {

@@ -33,4 +33,5 @@ export function stub<B extends keyof Contracts>(env: Env, binding: B, name: stri
 /** The router's one control plane. */
 export const control = (env: Env): Stub<ControlPlaneRpc> => stub(env, "CONTROL", "control");
 /** One of a RequestReply's waiter objects (the replica a correlation value names). */
-export const replyWaiter = (env: Env, namespace: string, name: string, replica: number): Stub<ReplyWaiterRpc> => stub(env, "REPLIES", `${namespace}/${name}#${replica}`);
+export const replyWaiter = (env: Env, namespace: string, name: string, replica: number): Stub<ReplyWaiterRpc> =>
+  stub(env, "REPLIES", `${namespace}/${name}#${replica}`);

@@ -125,13 +125,33 @@ export class ActivatorGates {
   /** The broker metrics' `activator`: per gated trigger held, in flight (`inFlightOf`), since when, expired; nothing when none is gated. */
   stats(inFlightOf: (trigger: string) => number): { activator?: Record<string, GateStats> } {
     if (this.gates.size === 0) return {};
-    return { activator: Object.fromEntries([...this.gates].map(([name, g]) => [name, { held: g.held, inFlight: inFlightOf(name), heldSince: g.heldSince, expired: g.expired }])) };
+    return {
+      activator: Object.fromEntries(
+        [...this.gates].map(([name, g]) => [name, { held: g.held, inFlight: inFlightOf(name), heldSince: g.heldSince, expired: g.expired }]),
+      ),
+    };
   }
 
   private gateOf(t: TriggerConfig): TriggerGate {
     let g = this.gates.get(t.name);
     if (!g) {
-      g = { scaledObject: t.activator!.scaledObject, uid: t.uid, gate: null, heldSince: null, expired: false, held: 0, poked: false, allowance: 0, demand: 0, asked: 0, inFlight: 0, contended: false, leasing: false, renewal: null, timer: new WakeTimer(() => this.wake(t.name)) };
+      g = {
+        scaledObject: t.activator!.scaledObject,
+        uid: t.uid,
+        gate: null,
+        heldSince: null,
+        expired: false,
+        held: 0,
+        poked: false,
+        allowance: 0,
+        demand: 0,
+        asked: 0,
+        inFlight: 0,
+        contended: false,
+        leasing: false,
+        renewal: null,
+        timer: new WakeTimer(() => this.wake(t.name)),
+      };
       this.gates.set(t.name, g);
     }
     return g;
@@ -148,7 +168,16 @@ export class ActivatorGates {
       const gate = await this.autoscaler(config, g).activate();
       if (gate && this.gates.get(t.name) === g) this.update(t.name, gate);
     } catch (e) {
-      console.log(JSON.stringify({ level: "warn", msg: "autoscaler not reachable for activation", broker: `${config.namespace}/${config.name}`, trigger: t.name, scaledObject: g.scaledObject, error: (e as Error).message }));
+      console.log(
+        JSON.stringify({
+          level: "warn",
+          msg: "autoscaler not reachable for activation",
+          broker: `${config.namespace}/${config.name}`,
+          trigger: t.name,
+          scaledObject: g.scaledObject,
+          error: (e as Error).message,
+        }),
+      );
       // Asked again on the next look after a pause: the hold goes on meanwhile.
       setTimeout(() => {
         g.poked = false;
@@ -181,7 +210,15 @@ export class ActivatorGates {
         // Starved partitions ask again sooner: another one's completions may have freed capacity.
         retryMs = g.allowance < demand ? RETRY_MS : LEASE_MS / 2;
       } catch (e) {
-        console.log(JSON.stringify({ level: "warn", msg: "autoscaler not reachable for a capacity lease", broker: `${config.namespace}/${config.name}`, trigger: t.name, error: (e as Error).message }));
+        console.log(
+          JSON.stringify({
+            level: "warn",
+            msg: "autoscaler not reachable for a capacity lease",
+            broker: `${config.namespace}/${config.name}`,
+            trigger: t.name,
+            error: (e as Error).message,
+          }),
+        );
         retryMs = RETRY_MS;
       } finally {
         g.leasing = false;

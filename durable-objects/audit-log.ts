@@ -40,13 +40,20 @@ export class AuditLog {
   refusals(batch: RefusalTally[]): void {
     for (const t of batch) {
       const bucket = bucketOf(t.bucket);
-      const known = this.sql.exec("UPDATE audit_refusals SET count = count + ?, last_at = max(last_at, ?) WHERE bucket = ? AND key = ?", t.count, t.last, bucket, t.key).rowsWritten > 0;
+      const known =
+        this.sql.exec("UPDATE audit_refusals SET count = count + ?, last_at = max(last_at, ?) WHERE bucket = ? AND key = ?", t.count, t.last, bucket, t.key)
+          .rowsWritten > 0;
       if (known) continue;
       const used = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM audit_refusals WHERE bucket = ? AND key != ?", bucket, OVERFLOW_KEY).one().n;
       const [key, entry] = used < REFUSAL_KEYS_PER_BUCKET && t.key !== OVERFLOW_KEY ? [t.key, t.entry] : [OVERFLOW_KEY, overflowEntry()];
       this.sql.exec(
         "INSERT INTO audit_refusals (bucket, key, first_at, last_at, count, entry) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count, last_at = max(last_at, excluded.last_at)",
-        bucket, key, t.first, t.last, t.count, JSON.stringify(entry),
+        bucket,
+        key,
+        t.first,
+        t.last,
+        t.count,
+        JSON.stringify(entry),
       );
     }
   }
@@ -72,7 +79,8 @@ export class AuditLog {
          UNION ALL
          SELECT 'r' || bucket || key, first_at, last_at, count, entry FROM audit_refusals)
        ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, key DESC LIMIT ?`,
-      ...args, limit,
+      ...args,
+      limit,
     );
     return rows.toArray().map((r) => ({ key: r.key, at: r.at, last: r.last, count: r.count, entry: JSON.parse(r.entry) }));
   }

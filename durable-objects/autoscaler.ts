@@ -11,7 +11,20 @@ import { KeyValueTable } from "./key-value.ts";
 import { brokerMetrics, partitionStub } from "../clients/partitions.ts";
 import { lookupRoute } from "../clients/routes.ts";
 import type { AutoscalerRpc, RunnerInput } from "../shared/contracts/runner.ts";
-import { activatorStatus, capacityOf, CapacityLeases, concurrencyWithHeld, effectiveConcurrency, type Gate, type GateStats, keepAwake, type Lease, sumGateStats, watchesReadiness, WATCH_MS } from "../shared/autoscaling/activator.ts";
+import {
+  activatorStatus,
+  capacityOf,
+  CapacityLeases,
+  concurrencyWithHeld,
+  effectiveConcurrency,
+  type Gate,
+  type GateStats,
+  keepAwake,
+  type Lease,
+  sumGateStats,
+  watchesReadiness,
+  WATCH_MS,
+} from "../shared/autoscaling/activator.ts";
 import { sinkChannelName } from "../shared/resources/sources.ts";
 import { sourceBacklog } from "./runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
@@ -77,8 +90,19 @@ interface Decision {
 }
 
 const freshRuntime = (): Runtime => ({
-  scaler: null, sample: null, lastSecond: null, lastValue: null, lastKedaSec: null, kafkaPrevious: {}, target: null, gate: null, gatePushedSec: null,
-  lastWriteSec: null, lastActiveTime: null, lastDecision: null, lastError: null,
+  scaler: null,
+  sample: null,
+  lastSecond: null,
+  lastValue: null,
+  lastKedaSec: null,
+  kafkaPrevious: {},
+  target: null,
+  gate: null,
+  gatePushedSec: null,
+  lastWriteSec: null,
+  lastActiveTime: null,
+  lastDecision: null,
+  lastError: null,
 });
 
 export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
@@ -187,7 +211,13 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       const watching = rt.target !== null && watchesReadiness(rt.target, stats);
       if (!rt.target || forceKeda || tSec - rt.target.readAtSec >= (watching ? WATCH_MS / 1000 : plan.pollingIntervalSec) - ALARM_SLACK_SEC) {
         const scale = await client.getScale(plan.target);
-        rt.target = { replicas: scale.replicas, currentReplicas: scale.currentReplicas, ready: scale.readyReplicas, containerConcurrency: scale.containerConcurrency, readAtSec: tSec };
+        rt.target = {
+          replicas: scale.replicas,
+          currentReplicas: scale.currentReplicas,
+          ready: scale.readyReplicas,
+          containerConcurrency: scale.containerConcurrency,
+          readAtSec: tSec,
+        };
       }
       await this.pushGate(rt, plan, gated, tSec);
       rt.scaler ??= newScalerState(plan, rt.target.currentReplicas, tSec);
@@ -196,7 +226,14 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       let kpaRead = false;
       if (kpaTrigger) {
         try {
-          const value = this.observeKpa(rt, kpaTrigger, await brokerCounters(kpaTrigger.broker!), plan, nowMs, gateStats.get(gateKey(kpaTrigger.broker!, kpaTrigger.source))?.held ?? 0);
+          const value = this.observeKpa(
+            rt,
+            kpaTrigger,
+            await brokerCounters(kpaTrigger.broker!),
+            plan,
+            nowMs,
+            gateStats.get(gateKey(kpaTrigger.broker!, kpaTrigger.source))?.held ?? 0,
+          );
           if (value !== null) observedValues[`${kpaTrigger.source}.${kpaTrigger.metric}`] = value;
           kpaRead = true;
         } catch (e) {
@@ -231,8 +268,14 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       const record = (actuation: Decision["actuation"]) => {
         if (step.desired !== null && (decided || rt.lastDecision?.desiredReplicas !== step.replicas)) {
           rt.lastDecision = {
-            time, desiredReplicas: step.replicas, unbounded: step.desired, observed: observedValues,
-            inputs: step.inputs, reason: step.reason, message: step.message, actuation,
+            time,
+            desiredReplicas: step.replicas,
+            unbounded: step.desired,
+            observed: observedValues,
+            inputs: step.inputs,
+            reason: step.reason,
+            message: step.message,
+            actuation,
           };
         } else if (rt.lastDecision && actuation !== "Unchanged") {
           rt.lastDecision.actuation = actuation;
@@ -247,13 +290,25 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
       }
       let applied: Applied;
       try {
-        applied = await applyScale(client, plan.target, step.replicas, { tSec, current: rt.target.replicas, lastWriteSec: rt.lastWriteSec ?? null, dryRun: plan.dryRun });
+        applied = await applyScale(client, plan.target, step.replicas, {
+          tSec,
+          current: rt.target.replicas,
+          lastWriteSec: rt.lastWriteSec ?? null,
+          dryRun: plan.dryRun,
+        });
       } catch (e) {
         record("Failed");
         throw e;
       }
       record(applied.actuation);
-      if (applied.scale) rt.target = { replicas: applied.scale.replicas, currentReplicas: applied.scale.currentReplicas, ready: applied.scale.readyReplicas, containerConcurrency: applied.scale.containerConcurrency, readAtSec: tSec };
+      if (applied.scale)
+        rt.target = {
+          replicas: applied.scale.replicas,
+          currentReplicas: applied.scale.currentReplicas,
+          ready: applied.scale.readyReplicas,
+          containerConcurrency: applied.scale.containerConcurrency,
+          readAtSec: tSec,
+        };
       if (watchesReadiness(rt.target, stats)) nextTickMs = Math.min(nextTickMs, nowMs + WATCH_MS);
       else if (stats.held > 0) nextTickMs = Math.min(nextTickMs, nowMs + TICK_SEC * 1000);
       if (applied.actuation === "Written") rt.lastWriteSec = tSec;
@@ -290,14 +345,16 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
 
   /** The gate stats of every gated trigger, by `gateKey`; a broker that cannot be read reports nothing. */
   private async gateStats(gated: GatedObject[], brokerCounters: (name: string) => Promise<BrokerCounters>): Promise<Map<string, GateStats>> {
-    const read = await Promise.all(gated.map(async (o) => {
-      try {
-        const metrics = o.channel ? await partitionStub(this.env, o.namespace, o.broker, 0).metrics() : await brokerCounters(o.broker);
-        return metrics.activator?.[o.trigger];
-      } catch {
-        return undefined;
-      }
-    }));
+    const read = await Promise.all(
+      gated.map(async (o) => {
+        try {
+          const metrics = o.channel ? await partitionStub(this.env, o.namespace, o.broker, 0).metrics() : await brokerCounters(o.broker);
+          return metrics.activator?.[o.trigger];
+        } catch {
+          return undefined;
+        }
+      }),
+    );
     return new Map(gated.flatMap((o, i) => (read[i] ? [[gateKey(o.broker, o.trigger), read[i]] as const] : [])));
   }
 
@@ -310,8 +367,10 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     const ready = rt.target.ready;
     const partitions = gated.reduce((n, o) => n + o.partitions, 0);
     const gate: Gate = {
-      ready, capacity: capacityOf(ready, effectiveConcurrency(plan.activator.containerConcurrency, rt.target.containerConcurrency)),
-      holdMs: plan.activator.holdMs, shared: partitions > 1,
+      ready,
+      capacity: capacityOf(ready, effectiveConcurrency(plan.activator.containerConcurrency, rt.target.containerConcurrency)),
+      holdMs: plan.activator.holdMs,
+      shared: partitions > 1,
     };
     const changed = JSON.stringify(gate) !== JSON.stringify(rt.gate);
     rt.gate = gate;
@@ -319,7 +378,15 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     rt.gatePushedSec = tSec;
     // Saved before the push: a partition that asks (activate, lease) meanwhile reads this gate.
     this.kv.putJson("runtime", rt);
-    await Promise.all(gated.flatMap((o) => Array.from({ length: o.partitions }, (_, p) => partitionStub(this.env, o.namespace, o.broker, p).gate(o.trigger, gate).catch(() => undefined))));
+    await Promise.all(
+      gated.flatMap((o) =>
+        Array.from({ length: o.partitions }, (_, p) =>
+          partitionStub(this.env, o.namespace, o.broker, p)
+            .gate(o.trigger, gate)
+            .catch(() => undefined),
+        ),
+      ),
+    );
   }
 
   /** Feeds the KPA windows with the trigger's concurrency (with what its activator holds) or rps for each second since the last feed. */
@@ -340,13 +407,23 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
   }
 
   /** One KEDA trigger's metric, or a message saying why it is unavailable. */
-  private async kedaMetric(trigger: TriggerSpec, index: number, namespace: string, rt: Runtime, brokerCounters: (name: string) => Promise<BrokerCounters>): Promise<KedaMetric | string> {
+  private async kedaMetric(
+    trigger: TriggerSpec,
+    index: number,
+    namespace: string,
+    rt: Runtime,
+    brokerCounters: (name: string) => Promise<BrokerCounters>,
+  ): Promise<KedaMetric | string> {
     try {
       if (trigger.type === "edge-eventing") {
         const value = backlogOf(sampleTrigger(await brokerCounters(trigger.broker!), trigger.source, Date.now()));
         return { value, target: trigger.target, active: value > trigger.activationTarget };
       }
-      const read = sourceMetric({ ...trigger, type: trigger.type }, await sourceBacklog(this.env, SOURCE_KINDS[trigger.type], namespace, trigger.source), rt.kafkaPrevious[index]);
+      const read = sourceMetric(
+        { ...trigger, type: trigger.type },
+        await sourceBacklog(this.env, SOURCE_KINDS[trigger.type], namespace, trigger.source),
+        rt.kafkaPrevious[index],
+      );
       if (!read.ok) return read.error;
       rt.kafkaPrevious[index] = read.previous;
       return read.metric;
@@ -374,13 +451,15 @@ interface GatedObject {
  * Triggers are gated by naming them in `edge-eventing` triggers).
  */
 async function gatedObjects(env: Env, namespace: string, plan: AutoscalerPlan): Promise<GatedObject[]> {
-  return Promise.all(plan.triggers.map(async (t) => {
-    if (t.type === "edge-eventing") {
-      const partitions = (await lookupRoute(env, namespace, t.broker!))?.partitions ?? 1;
-      return { namespace, broker: t.broker!, trigger: t.source, partitions, channel: false };
-    }
-    return { namespace, broker: sinkChannelName(SOURCE_KINDS[t.type], t.source), trigger: "sink", partitions: 1, channel: true };
-  }));
+  return Promise.all(
+    plan.triggers.map(async (t) => {
+      if (t.type === "edge-eventing") {
+        const partitions = (await lookupRoute(env, namespace, t.broker!))?.partitions ?? 1;
+        return { namespace, broker: t.broker!, trigger: t.source, partitions, channel: false };
+      }
+      return { namespace, broker: sinkChannelName(SOURCE_KINDS[t.type], t.source), trigger: "sink", partitions: 1, channel: true };
+    }),
+  );
 }
 
 /** KEDA's activity, or a non-zero KPA decision. */

@@ -69,7 +69,12 @@ export class BrokerCounters {
   /** Stored counts plus what is pending. */
   rows(): CounterRow[] {
     this.takeMeter();
-    const rows = new Map(this.sql.exec<{ trigger: string; name: string; value: number }>("SELECT trigger, name, value FROM counters").toArray().map((r) => [`${r.trigger}\n${r.name}`, { ...r } as CounterRow]));
+    const rows = new Map(
+      this.sql
+        .exec<{ trigger: string; name: string; value: number }>("SELECT trigger, name, value FROM counters")
+        .toArray()
+        .map((r) => [`${r.trigger}\n${r.name}`, { ...r } as CounterRow]),
+    );
     for (const [key, p] of this.pending) {
       const row = rows.get(key);
       if (row) row.value += p.value;

@@ -104,7 +104,10 @@ export class BrokerDispatch {
     const now = Date.now();
     store.transaction(() => {
       const event = decodeStructured(row.body, false) as CloudEvent;
-      const [pos] = store.log.append([{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }], now);
+      const [pos] = store.log.append(
+        [{ event, body: row.body, meta: { s: String(event.attributes.source), i: String(event.attributes.id), m: [row.trigger], q: 1 } }],
+        now,
+      );
       this.enqueue(pos, row.trigger, this.state.keyOf(row.trigger, event), now);
       store.dead.remove(id);
     });
@@ -154,11 +157,19 @@ export class BrokerDispatch {
       if (allowed > 0 && lane?.waiting) {
         // A key with rows queued goes behind them, as a row too (its order is theirs); so does a key that may
         // still be queued at its earlier partition after a growth (the row's delivery asks).
-        const { start, held } = lane.take(Math.min(allowed, fromLane), t.config.ordered, (key) => store.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key));
-        if (held.length > 0) store.transaction(() => {
-          for (const e of held) this.enqueue(e.pos, name, e.key, now);
-        });
-        for (const e of start) this.state.ctx.waitUntil(this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t));
+        const { start, held } = lane.take(
+          Math.min(allowed, fromLane),
+          t.config.ordered,
+          (key) => store.rows.hasKey(name, key) || this.mayBeQueuedEarlier(t, key),
+        );
+        if (held.length > 0)
+          store.transaction(() => {
+            for (const e of held) this.enqueue(e.pos, name, e.key, now);
+          });
+        for (const e of start)
+          this.state.ctx.waitUntil(
+            this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: null }, t),
+          );
         allowed -= start.length;
       }
       startRows(later);
@@ -300,9 +311,31 @@ export class BrokerDispatch {
     if (verdict !== "delivered") {
       const level = verdict === "failed" ? "error" : verdict === "retry" ? "warn" : "info";
       const failure = outcome.ok ? {} : { status: outcome.status, error: describeBody(outcome.body) };
-      console.log(JSON.stringify({ level, msg: `delivery ${verdict}`, broker: this.state.key(), trigger: name, id: store.log.read(row.event_seq)?.meta.i, phase: row.phase, attempt: row.attempt + 1, ...failure }));
+      console.log(
+        JSON.stringify({
+          level,
+          msg: `delivery ${verdict}`,
+          broker: this.state.key(),
+          trigger: name,
+          id: store.log.read(row.event_seq)?.meta.i,
+          phase: row.phase,
+          attempt: row.attempt + 1,
+          ...failure,
+        }),
+      );
     }
-    this.state.live.send(() => [{ kind: "delivery", at: Date.now(), trigger: name, eventSeq: row.event_seq, phase: row.phase, attempt: row.attempt + 1, verdict, status: outcome.ok ? null : outcome.status }]);
+    this.state.live.send(() => [
+      {
+        kind: "delivery",
+        at: Date.now(),
+        trigger: name,
+        eventSeq: row.event_seq,
+        phase: row.phase,
+        attempt: row.attempt + 1,
+        verdict,
+        status: outcome.ok ? null : outcome.status,
+      },
+    ]);
   }
 
   /**
@@ -313,7 +346,10 @@ export class BrokerDispatch {
     const { store } = this.state;
     const now = Date.now();
     const name = t.config.name;
-    const d = decide({ phase: row.phase, attempt: row.attempt, policy: t.policy, hasDeadLetterSink: t.deadLetter !== undefined, subscriberUri: t.config.subscriberUri }, outcome);
+    const d = decide(
+      { phase: row.phase, attempt: row.attempt, policy: t.policy, hasDeadLetterSink: t.deadLetter !== undefined, subscriberUri: t.config.subscriberUri },
+      outcome,
+    );
     this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
     if (row.replay && (d.verdict === "delivered" || d.verdict === "deadlettered" || d.verdict === "failed")) this.history.settled(row.replay, d.verdict);
     switch (d.verdict) {

@@ -45,7 +45,10 @@ export class BrokerIngest {
     this.laned = laned;
     this.stored = stored;
     const writer: Writer = state.store.writes.writer("log", 0, () => this.commits.flush());
-    this.commits = new GroupCommit<LogEntry[]>((batches) => this.commit(batches.flat()), () => writer.soon());
+    this.commits = new GroupCommit<LogEntry[]>(
+      (batches) => this.commit(batches.flat()),
+      () => writer.soon(),
+    );
   }
 
   /** After a start: each lane gets the logged events it matched above its cursor; the dedup index its window. */
@@ -57,7 +60,8 @@ export class BrokerIngest {
     for (let from = segmentOf(store.lanes.floor(store.log.end)); ; ) {
       const rows = store.log.segmentsFrom(from, 64);
       for (const row of rows) {
-        for (const [i, meta] of (JSON.parse(row.meta) as EventMeta[]).entries()) store.lanes.push(row.seq * SEGMENT_EVENTS + i, meta, (t) => this.state.ordered(t));
+        for (const [i, meta] of (JSON.parse(row.meta) as EventMeta[]).entries())
+          store.lanes.push(row.seq * SEGMENT_EVENTS + i, meta, (t) => this.state.ordered(t));
       }
       if (rows.length < 64) break;
       from = rows.at(-1)!.seq + 1;
@@ -86,7 +90,8 @@ export class BrokerIngest {
   async store(events: CloudEvent[], headers: Record<string, string>): Promise<IngestResult> {
     const p = this.state.config?.partition;
     if (!p) return this.accept(events, headers);
-    if (events.some((e) => partitionOf(e, p.count) !== p.index)) return { status: 421, error: `events of another partition: broker ${this.state.key()} has ${p.count} partitions, this is partition ${p.index}` };
+    if (events.some((e) => partitionOf(e, p.count) !== p.index))
+      return { status: 421, error: `events of another partition: broker ${this.state.key()} has ${p.count} partitions, this is partition ${p.index}` };
     return this.accept(events, headers, await seenByEarlierOwners(this.state.env, this.state.config!, events));
   }
 
@@ -137,7 +142,12 @@ export class BrokerIngest {
     const prepared: CloudEvent[] = [];
     for (const [i, e] of events.entries()) {
       const ttl = nextTtl(e.attributes.knativebrokerttl);
-      if (ttl <= 0) return { status: 400, error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows", field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl" };
+      if (ttl <= 0)
+        return {
+          status: 400,
+          error: "event TTL exhausted: it made more hops through brokers than knativebrokerttl allows",
+          field: events.length > 1 ? `[${i}].knativebrokerttl` : "knativebrokerttl",
+        };
       prepared.push({ attributes: { ...e.attributes, knativearrivaltime: arrival, knativebrokerttl: ttl }, data: e.data });
     }
     this.dedup.expire(now, config.dedupWindowMs);
@@ -150,7 +160,11 @@ export class BrokerIngest {
     const wanted = matches.reduce((n, m) => n + m.length, 0);
     const backlog = this.backlog();
     if (backlog + wanted > config.backlogLimit) {
-      return { status: 429, error: `broker backlog is full (${backlog} of ${config.backlogLimit} deliveries queued)`, retryAfterSeconds: BACKLOG_RETRY_AFTER_S };
+      return {
+        status: 429,
+        error: `broker backlog is full (${backlog} of ${config.backlogLimit} deliveries queued)`,
+        retryAfterSeconds: BACKLOG_RETRY_AFTER_S,
+      };
     }
     // Kept even when no trigger matched: for dedup, and with retention "where did my event go" has an answer too.
     const keep = config.dedupWindowMs > 0 || (config.retentionMs ?? 0) > 0;
@@ -179,7 +193,16 @@ export class BrokerIngest {
     this.stored(prepared, fresh);
     const accepted = fresh.filter(Boolean).length;
     const duplicates = prepared.length - accepted;
-    this.state.live.send(() => prepared.map((event, i) => ({ kind: "event", at: now, id: String(event.attributes.id), source: String(event.attributes.source), type: String(event.attributes.type), matched: matches[i].map((t) => t.config.name) })));
+    this.state.live.send(() =>
+      prepared.map((event, i) => ({
+        kind: "event",
+        at: now,
+        id: String(event.attributes.id),
+        source: String(event.attributes.source),
+        type: String(event.attributes.type),
+        matched: matches[i].map((t) => t.config.name),
+      })),
+    );
     this.state.count("", "accepted", accepted);
     if (duplicates > 0) this.state.count("", "duplicates", duplicates);
     return { status: 202, accepted, duplicates };

@@ -59,18 +59,38 @@ export class DeliverySender {
    * One event to one target; what came back. A broker target keeps the TTL so that loops through brokers
    * end; other sinks never see it (Knative).
    */
-  async sendTo(target: Target, event: CloudEvent, ttl: AttributeValue | undefined, t: SendingTrigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
+  async sendTo(
+    target: Target,
+    event: CloudEvent,
+    ttl: AttributeValue | undefined,
+    t: SendingTrigger,
+    toSubscriber: boolean,
+    forwarded: Record<string, string>,
+  ): Promise<Sent> {
     switch (target.kind) {
       // In-router targets get the same per-attempt timeout as URLs; one answering late only repeats an
       // event the target broker deduplicates on (source, id).
       case "broker": {
         const outgoing = ttl === undefined ? event : { attributes: { ...event.attributes, knativebrokerttl: ttl }, data: event.data };
         const r = await withTimeout(ingestInto(this.env, target, [outgoing], forwarded), t.policy.timeoutMs);
-        if (r === null) return { ok: false, status: null, body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
-        return r.status === 202 ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
+        if (r === null)
+          return {
+            ok: false,
+            status: null,
+            body: `dispatch error: broker ${target.namespace}/${target.name} did not answer within ${t.policy.timeoutMs} ms`,
+            retryAfterMs: null,
+          };
+        return r.status === 202
+          ? { ok: true, status: 202 }
+          : { ok: false, status: r.status, body: r.error, retryAfterMs: "retryAfterSeconds" in r ? r.retryAfterSeconds * 1000 : null };
       }
       case "display": {
-        const done = await withTimeout(stub(this.env, "DISPLAY", `${target.namespace}/${target.name}`).record(encodeStructured(event)).then(() => true), t.policy.timeoutMs);
+        const done = await withTimeout(
+          stub(this.env, "DISPLAY", `${target.namespace}/${target.name}`)
+            .record(encodeStructured(event))
+            .then(() => true),
+          t.policy.timeoutMs,
+        );
         return done ? { ok: true } : { ok: false, status: null, body: "dispatch error: the event display did not answer in time", retryAfterMs: null };
       }
       case "transform":
@@ -78,7 +98,13 @@ export class DeliverySender {
       // A Job per event in the JobSink's cluster; a refusal is a failed attempt, retried and dead-lettered as any.
       case "jobsink": {
         const r = await withTimeout(runJobSink(this.env, target, event), t.policy.timeoutMs);
-        if (r === null) return { ok: false, status: null, body: `dispatch error: JobSink ${target.namespace}/${target.name}: the cluster did not answer within ${t.policy.timeoutMs} ms`, retryAfterMs: null };
+        if (r === null)
+          return {
+            ok: false,
+            status: null,
+            body: `dispatch error: JobSink ${target.namespace}/${target.name}: the cluster did not answer within ${t.policy.timeoutMs} ms`,
+            retryAfterMs: null,
+          };
         return r.ok ? { ok: true, status: 202 } : { ok: false, status: r.status, body: r.error, retryAfterMs: null };
       }
       case "url": {
@@ -100,7 +126,14 @@ export class DeliverySender {
    * its sink, whose reply `spec.reply` reshapes or discards. An expression that fails or gives no
    * CloudEvent fails the delivery for good (422: not retried), so it goes to the dead-letter sink.
    */
-  private async transform(target: Extract<Target, { kind: "transform" }>, event: CloudEvent, ttl: AttributeValue | undefined, t: SendingTrigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<Sent> {
+  private async transform(
+    target: Extract<Target, { kind: "transform" }>,
+    event: CloudEvent,
+    ttl: AttributeValue | undefined,
+    t: SendingTrigger,
+    toSubscriber: boolean,
+    forwarded: Record<string, string>,
+  ): Promise<Sent> {
     const what = `EventTransform ${target.namespace}/${target.name}`;
     const compiled = this.transformers.get(transformKey(target));
     if (!target.spec || !compiled) return { ok: false, status: 404, body: `${what} does not exist`, retryAfterMs: null };
@@ -195,7 +228,12 @@ function compileTransformers(config: BrokerConfig | null): Transformers {
     const replyExpression = target.spec.reply && "expression" in target.spec.reply ? compileJsonata(target.spec.reply.expression) : undefined;
     // Validated at apply time; one that no longer compiles (an upgrade of the library) fails its deliveries.
     const broken = "error" in request ? request.error : replyExpression && "error" in replyExpression ? replyExpression.error : null;
-    out.set(transformKey(target), broken ? { error: `the expression does not compile: ${broken.message}` } : { request: request as CompiledJsonata, reply: replyExpression as CompiledJsonata | undefined });
+    out.set(
+      transformKey(target),
+      broken
+        ? { error: `the expression does not compile: ${broken.message}` }
+        : { request: request as CompiledJsonata, reply: replyExpression as CompiledJsonata | undefined },
+    );
   }
   return out;
 }

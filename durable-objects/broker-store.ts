@@ -113,7 +113,13 @@ export class BrokerStore {
     this.writes.flush("history");
     const pinned = this.rows.segments(SEGMENT_EVENTS);
     const retention = config.retentionMs ?? 0;
-    const r = this.log.expire(now, this.lanes.floor(this.log.end), pinned, Math.max(retention, config.dedupWindowMs), retention > 0 ? (config.retentionLimit ?? Infinity) : Infinity);
+    const r = this.log.expire(
+      now,
+      this.lanes.floor(this.log.end),
+      pinned,
+      Math.max(retention, config.dedupWindowMs),
+      retention > 0 ? (config.retentionLimit ?? Infinity) : Infinity,
+    );
     if (r.evicted > 0) this.counters.add("", "history_evicted", r.evicted);
     this.nextExpiry = r.next === Infinity ? Infinity : Math.max(r.next, now + EXPIRY_INTERVAL_MS);
   }
@@ -127,11 +133,19 @@ export class BrokerStore {
     if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").toArray().length === 0) return;
     this.transaction(() => {
       const moved: [number, number][] = [];
-      for (const r of this.sql.exec<{ seq: number; arrived_at: number; body: string; headers: string | null; history?: string | null }>("SELECT * FROM events ORDER BY seq").toArray()) {
+      for (const r of this.sql
+        .exec<{ seq: number; arrived_at: number; body: string; headers: string | null; history?: string | null }>("SELECT * FROM events ORDER BY seq")
+        .toArray()) {
         const event = decodeStructured(r.body, false);
         if ("status" in event) continue; // never stored by the router: nothing to deliver
         const history = r.history ? JSON.parse(r.history) : {};
-        const meta: EventMeta = { s: String(event.attributes.source), i: String(event.attributes.id), m: Object.keys(history), q: 1, ...(r.headers ? { h: JSON.parse(r.headers) } : {}) };
+        const meta: EventMeta = {
+          s: String(event.attributes.source),
+          i: String(event.attributes.id),
+          m: Object.keys(history),
+          q: 1,
+          ...(r.headers ? { h: JSON.parse(r.headers) } : {}),
+        };
         const [pos] = this.log.append([{ event, body: encodeStructured(event), meta }], r.arrived_at);
         if (r.history) this.log.recordHistory(segmentOf(pos), JSON.stringify({ 0: history }));
         moved.push([r.seq, pos]);

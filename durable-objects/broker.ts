@@ -42,7 +42,11 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   private readonly dispatch: BrokerDispatch = new BrokerDispatch(this.state, this.history, (events, headers) => this.ingestion.store(events, headers));
   /** Replies to the broker's RequestReplies go to their waiting requests (reply-handoff.ts). */
   private readonly replies = new ReplyHandoff(this.env, this.ctx, (name) => this.state.count("", name, 1));
-  private readonly ingestion: BrokerIngest = new BrokerIngest(this.state, (trigger) => this.dispatch.touch(trigger), (events, fresh) => this.replies.stored(events, fresh));
+  private readonly ingestion: BrokerIngest = new BrokerIngest(
+    this.state,
+    (trigger) => this.dispatch.touch(trigger),
+    (events, fresh) => this.replies.stored(events, fresh),
+  );
   /** The pushed configuration and its version (table `config`); null until the first configuration. */
   private settings: KeyValueTable | null = null;
 
@@ -86,7 +90,11 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
           const mine = rows.filter((r) => r.trigger === trigger);
           const fromLane = gone.get(trigger)?.clear() ?? [];
           dropped += fromLane.length;
-          this.history.dropped(trigger, [...fromLane, ...mine.map((r) => r.event_seq)], mine.flatMap((r) => (r.replay ? [r.replay] : [])));
+          this.history.dropped(
+            trigger,
+            [...fromLane, ...mine.map((r) => r.event_seq)],
+            mine.flatMap((r) => (r.replay ? [r.replay] : [])),
+          );
         }
         // A deleted trigger's series leave /metrics with it; what its queue held is counted on the broker.
         if (dropped > 0) this.state.count("", "dropped", dropped);

@@ -15,7 +15,19 @@ import { runnerCount, runnerKey, runnerStatus, runnerStub } from "./runner.ts";
 import type { FieldError } from "../shared/delivery/policy.ts";
 import { resolveDestination, type ResolveContext, targetUrl } from "../shared/resources/destination.ts";
 import { type BrokerConfig, brokerSettings, type PartitionIdentity, partitionCount, triggerSettings } from "../shared/resources/eventing.ts";
-import { apiVersions, immutableChanges, KINDS, type KindInfo, type KindName, type KindSpecs, kindByName, type LiveObjects, type Push, type ResourceRef, type StoredResources } from "../shared/resources/kinds.ts";
+import {
+  apiVersions,
+  immutableChanges,
+  KINDS,
+  type KindInfo,
+  type KindName,
+  type KindSpecs,
+  kindByName,
+  type LiveObjects,
+  type Push,
+  type ResourceRef,
+  type StoredResources,
+} from "../shared/resources/kinds.ts";
 import { type Manifest, validateEnvelope } from "../shared/resources/manifest.ts";
 import { type SinkEntry, sinkEntry, sourceChannels, type SourceSpec } from "../shared/resources/sources.ts";
 import { compositionChannels, transformSpecOf } from "../shared/resources/composition.ts";
@@ -57,11 +69,20 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
-  async apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult> {
+  async apply(
+    kind: string,
+    namespace: string,
+    body: unknown,
+    mode: "put" | "post",
+    ctx: ResolveContext,
+    pathName: string | undefined,
+    options: WriteOptions,
+  ): Promise<ApplyResult> {
     const info = kindByName(kind)!;
     this.remember(ctx);
     // A cluster-scoped object has no namespace: one given is dropped, as Kubernetes clears it.
-    if (info.clusterScoped && typeof (body as Manifest)?.metadata === "object" && (body as Manifest).metadata !== null) delete (body as Manifest).metadata.namespace;
+    if (info.clusterScoped && typeof (body as Manifest)?.metadata === "object" && (body as Manifest).metadata !== null)
+      delete (body as Manifest).metadata.namespace;
     const envelope = validateEnvelope(body, { apiVersions: apiVersions(info), kind: info.kind, namespace, name: pathName });
     const given = body as Manifest;
     const name = typeof given?.metadata?.name === "string" ? given.metadata.name : pathName;
@@ -77,14 +98,23 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const frozen = existing ? [...immutableChanges(info, existing, candidate), ...(info.change?.(existing, candidate) ?? [])] : [];
     if (frozen.length > 0 && mode === "put") return this.refuse(info, name, frozen);
     if (existing && mode === "post") {
-      return { code: 409, status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }) };
+      return {
+        code: 409,
+        status: failure(409, "AlreadyExists", `${info.plural} "${given.metadata.name}" already exists`, { name: given.metadata.name, kind: info.plural }),
+      };
     }
     // Optimistic concurrency, as Kubernetes: a write that names a resourceVersion was computed from it.
-    const expected = options.expect ?? (typeof given.metadata.resourceVersion === "string" && given.metadata.resourceVersion !== "" ? given.metadata.resourceVersion : undefined);
+    const expected =
+      options.expect ??
+      (typeof given.metadata.resourceVersion === "string" && given.metadata.resourceVersion !== "" ? given.metadata.resourceVersion : undefined);
     if (expected !== undefined && expected !== (existing?.metadata.resourceVersion ?? "")) {
       const what = `${info.plural}.${info.group} "${given.metadata.name}"`;
-      const message = existing ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again` : `${what} not found`;
-      return existing ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) } : { code: 404, status: failure(404, "NotFound", message) };
+      const message = existing
+        ? `Operation cannot be fulfilled on ${what}: the object has been modified; please apply your changes to the latest version and try again`
+        : `${what} not found`;
+      return existing
+        ? { code: 409, status: failure(409, "Conflict", message, { name: given.metadata.name, kind: info.plural }) }
+        : { code: 404, status: failure(404, "NotFound", message) };
     }
     const content = contentOf(info, given);
     const specChanged = !existing || JSON.stringify(contentOf(info, existing)) !== JSON.stringify(content);
@@ -97,7 +127,7 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
         uid: existing?.metadata.uid ?? crypto.randomUUID(),
         generation: (existing?.metadata.generation ?? 0) + (specChanged ? 1 : 0),
         creationTimestamp: existing?.metadata.creationTimestamp ?? new Date().toISOString(),
-        resourceVersion: options.dryRun ? existing?.metadata.resourceVersion ?? "" : String(this.version() + 1),
+        resourceVersion: options.dryRun ? (existing?.metadata.resourceVersion ?? "") : String(this.version() + 1),
       },
       ...content,
     } as Manifest;
@@ -107,7 +137,13 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     // A dry run asks the objects what they would report (a Replay's counts what it would send, status.matched).
     if (options.dryRun) return { code: existing ? 200 : 201, object: await this.withLiveStatus(manifest, ctx, true) };
     this.nextVersion();
-    this.sql.exec("INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)", kind, namespace, manifest.metadata.name, JSON.stringify(manifest));
+    this.sql.exec(
+      "INSERT OR REPLACE INTO resources (kind, namespace, name, manifest) VALUES (?, ?, ?, ?)",
+      kind,
+      namespace,
+      manifest.metadata.name,
+      JSON.stringify(manifest),
+    );
     const code = existing ? 200 : 201;
     if (options.audit) this.audit.change(audited(options.audit, manifest.metadata.name, code));
     await this.propagate(manifest, ctx);
@@ -152,8 +188,16 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
 
   /** Every broker object in use: the brokers (with their partition counts), and the channels of sources whose destinations need one. */
   dataPlane(ctx: ResolveContext): (SinkEntry & { partitions?: number })[] {
-    const brokers = this.manifests("Broker").map((b) => ({ namespace: b.metadata.namespace!, name: b.metadata.name, partitions: this.route(b.metadata.namespace!, b.metadata.name)?.partitions ?? 1 }));
-    const channels = this.sources().flatMap((s) => sourceChannels(s, ctx).filter((c) => c.config !== null).map((c) => c.entry));
+    const brokers = this.manifests("Broker").map((b) => ({
+      namespace: b.metadata.namespace!,
+      name: b.metadata.name,
+      partitions: this.route(b.metadata.namespace!, b.metadata.name)?.partitions ?? 1,
+    }));
+    const channels = this.sources().flatMap((s) =>
+      sourceChannels(s, ctx)
+        .filter((c) => c.config !== null)
+        .map((c) => c.entry),
+    );
     const compositions = this.compositions().flatMap((m) => compositionChannels(m, ctx).map((c) => c.entry));
     return [...brokers, ...channels, ...compositions];
   }
@@ -184,10 +228,21 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       return { partitions, ...(broker ? applying(broker) : {}) };
     };
     const jobSinks: RoutingTable["jobSinks"] = Object.fromEntries(
-      this.jobSinkRuns().map(([m, run]) => [`${m.metadata.namespace}/${m.metadata.name}`, { run, ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}), ...applying(m) }]),
+      this.jobSinkRuns().map(([m, run]) => [
+        `${m.metadata.namespace}/${m.metadata.name}`,
+        {
+          run,
+          ...(m.metadata.annotations?.[JOB_SINK_TOKEN_ANNOTATION] ? { tokenSecret: m.metadata.annotations[JOB_SINK_TOKEN_ANNOTATION] } : {}),
+          ...applying(m),
+        },
+      ]),
     );
-    const addresses = Object.fromEntries(this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]));
-    const requestReplies = Object.fromEntries(this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, { ...requestReplyRoute(m), ...applying(m) }]));
+    const addresses = Object.fromEntries(
+      this.compositions().map((m) => [`${m.metadata.namespace}/${addressChannel(m.kind as CompositionKind, m.metadata.name)}`, applying(m)]),
+    );
+    const requestReplies = Object.fromEntries(
+      this.manifests("RequestReply").map((m) => [`${m.metadata.namespace}/${m.metadata.name}`, { ...requestReplyRoute(m), ...applying(m) }]),
+    );
     return { brokers: Object.fromEntries(rows.map((r) => [r.broker, route(r.broker, r.partitions)])), addresses, webhooks, jobSinks, requestReplies };
   }
 
@@ -210,14 +265,18 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   /** Jobs created per JobSink that exists, for /metrics. */
   jobCounts(): JobCountRow[] {
     return this.sql
-      .exec<JobCountRow>("SELECT namespace, name AS jobsink, value FROM jobsink_jobs WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'JobSink' AND resources.namespace = jobsink_jobs.namespace AND resources.name = jobsink_jobs.name) ORDER BY namespace, name")
+      .exec<JobCountRow>(
+        "SELECT namespace, name AS jobsink, value FROM jobsink_jobs WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'JobSink' AND resources.namespace = jobsink_jobs.namespace AND resources.name = jobsink_jobs.name) ORDER BY namespace, name",
+      )
       .toArray();
   }
 
   /** Refused ingress requests of the brokers that exist, for /metrics. */
   refusals(): RefusalRow[] {
     return this.sql
-      .exec<RefusalRow>("SELECT namespace, broker, code, value FROM ingress_refusals WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'Broker' AND resources.namespace = ingress_refusals.namespace AND resources.name = ingress_refusals.broker) ORDER BY namespace, broker, code")
+      .exec<RefusalRow>(
+        "SELECT namespace, broker, code, value FROM ingress_refusals WHERE EXISTS (SELECT 1 FROM resources WHERE kind = 'Broker' AND resources.namespace = ingress_refusals.namespace AND resources.name = ingress_refusals.broker) ORDER BY namespace, broker, code",
+      )
       .toArray();
   }
 
@@ -327,7 +386,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       partitions: (namespace, broker) => this.route(namespace, broker)?.partitions,
       exists: (kind, namespace, name) => this.read(kind, namespace, name) !== null,
       runnersNaming: (m) =>
-        KINDS.filter((k) => k.references && k.runs).flatMap((k) => this.manifests(k.kind, m.metadata.namespace).filter((r) => k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name))),
+        KINDS.filter((k) => k.references && k.runs).flatMap((k) =>
+          this.manifests(k.kind, m.metadata.namespace).filter((r) => k.references!(r).some((ref) => ref.kind === m.kind && ref.name === m.metadata.name)),
+        ),
       issuers: listedIssuers(this.env.OIDC_ISSUERS),
       env: this.env,
     };
@@ -370,7 +431,12 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
       case "runner":
         return this.pushRunner(p.resource, ctx);
       case "replay":
-        return pushReplay(this.env, p.replay, this.read(p.replay.kind, p.replay.metadata.namespace!, p.replay.metadata.name) !== null, this.partitionsOf(p.replay));
+        return pushReplay(
+          this.env,
+          p.replay,
+          this.read(p.replay.kind, p.replay.metadata.namespace!, p.replay.metadata.name) !== null,
+          this.partitionsOf(p.replay),
+        );
     }
   }
 
@@ -396,7 +462,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
     const was = Number(this.settings.get(key) ?? 1);
     await Promise.all(
       Array.from({ length: Math.max(count, was, 1) }, (_, i) =>
-        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(runs && i < count ? { manifest: runs, sink, ctx, ...(cluster ? { cluster: clusterOf(cluster) } : {}), ...(i > 0 ? { consumer: i } : {}) } : null),
+        runnerStub(this.env, m.kind, ns, m.metadata.name, i).configure(
+          runs && i < count ? { manifest: runs, sink, ctx, ...(cluster ? { cluster: clusterOf(cluster) } : {}), ...(i > 0 ? { consumer: i } : {}) } : null,
+        ),
       ),
     );
     if (runs) this.settings.put(key, String(count));
@@ -464,7 +532,9 @@ export class ControlPlane extends DurableObject<Env> implements ControlPlaneRpc 
   }
 
   private route(namespace: string, name: string): { partitions: number; previous: PartitionIdentity["previous"] } | null {
-    const row = this.sql.exec<{ partitions: number; previous: string }>("SELECT partitions, previous FROM routes WHERE broker = ?", `${namespace}/${name}`).toArray()[0];
+    const row = this.sql
+      .exec<{ partitions: number; previous: string }>("SELECT partitions, previous FROM routes WHERE broker = ?", `${namespace}/${name}`)
+      .toArray()[0];
     return row ? { partitions: row.partitions, previous: JSON.parse(row.previous) } : null;
   }
 
@@ -529,4 +599,3 @@ function audited(entry: AuditEntry, name: string, code: number): AuditEntry {
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(to - from, 0) }, (_, i) => from + i);
 }
-

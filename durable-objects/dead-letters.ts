@@ -12,7 +12,8 @@ export const DEAD_KEEP = 10_000;
 /** One row per kept event, in structured mode. */
 export const DEAD_TABLE: Table = {
   name: "dead",
-  create: "CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL)",
+  create:
+    "CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL)",
 };
 
 export class DeadLetters {
@@ -35,7 +36,10 @@ export class DeadLetters {
   /** Newest first. */
   list(limit: number): DeadLetter[] {
     return this.sql
-      .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>("SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?", limit)
+      .exec<{ id: number; trigger: string; at: number; reason: string; body: string }>(
+        "SELECT id, trigger, at, reason, body FROM dead ORDER BY id DESC LIMIT ?",
+        limit,
+      )
       .toArray()
       .map((r) => ({ id: r.id, trigger: r.trigger, at: r.at, reason: r.reason, event: JSON.parse(r.body) }));
   }

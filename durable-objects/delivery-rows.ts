@@ -34,7 +34,9 @@ export const DELIVERIES_TABLE: Table = {
       transaction(() => {
         sql.exec("ALTER TABLE deliveries RENAME TO deliveries_old");
         sql.exec(TABLE);
-        sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old");
+        sql.exec(
+          "INSERT INTO deliveries (id, event_seq, trigger, pkey, phase, attempt, next_at, error) SELECT id, event_seq, trigger, pkey, phase, attempt, next_at, error FROM deliveries_old",
+        );
         sql.exec("DROP TABLE deliveries_old");
       });
     }
@@ -87,10 +89,21 @@ export class DeliveryRows {
       ? this.sql
           .exec<DeliveryRow>(
             "SELECT * FROM deliveries d WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) AND (pkey IS NULL OR id = (SELECT min(id) FROM deliveries WHERE trigger = d.trigger AND pkey = d.pkey)) ORDER BY id LIMIT ?",
-            trigger, now, exclude, limit,
+            trigger,
+            now,
+            exclude,
+            limit,
           )
           .toArray()
-      : this.sql.exec<DeliveryRow>("SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?", trigger, now, exclude, limit).toArray();
+      : this.sql
+          .exec<DeliveryRow>(
+            "SELECT * FROM deliveries WHERE trigger = ? AND next_at <= ? AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?",
+            trigger,
+            now,
+            exclude,
+            limit,
+          )
+          .toArray();
   }
 
   /**
@@ -104,14 +117,25 @@ export class DeliveryRows {
         `SELECT min(f) AS future, max(w) AS waiting FROM (SELECT
            (SELECT min(next_at) FROM deliveries WHERE trigger = t.value AND next_at > ?1) AS f,
            EXISTS (SELECT 1 FROM deliveries WHERE trigger = t.value AND next_at <= ?1) AS w FROM json_each(?2) t)`,
-        now, JSON.stringify(triggers),
+        now,
+        JSON.stringify(triggers),
       )
       .one();
     return { future: row.future, waiting: row.waiting === 1 };
   }
 
   add(pos: number, trigger: string, pkey: string | null, next: NextAttempt, replay: string | null = null): void {
-    this.sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, phase, attempt, next_at, error, replay) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", pos, trigger, pkey, next.phase, next.attempt, next.nextAt, next.error, replay);
+    this.sql.exec(
+      "INSERT INTO deliveries (event_seq, trigger, pkey, phase, attempt, next_at, error, replay) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      pos,
+      trigger,
+      pkey,
+      next.phase,
+      next.attempt,
+      next.nextAt,
+      next.error,
+      replay,
+    );
     this.count++;
   }
 
@@ -140,14 +164,24 @@ export class DeliveryRows {
 
   /** Delete the rows of triggers not in `keep`: what they held. */
   dropExcept(keep: string[]): { event_seq: number; trigger: string; replay: string | null }[] {
-    const rows = this.sql.exec<{ event_seq: number; trigger: string; replay: string | null }>("DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay", JSON.stringify(keep)).toArray();
+    const rows = this.sql
+      .exec<{ event_seq: number; trigger: string; replay: string | null }>(
+        "DELETE FROM deliveries WHERE trigger NOT IN (SELECT value FROM json_each(?)) RETURNING event_seq, trigger, replay",
+        JSON.stringify(keep),
+      )
+      .toArray();
     this.count -= rows.length;
     return rows;
   }
 
   /** Rows queued by each replay. */
   countByReplay(): Map<string, number> {
-    return new Map(this.sql.exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay").toArray().map((r) => [r.replay, r.n]));
+    return new Map(
+      this.sql
+        .exec<{ replay: string; n: number }>("SELECT replay, count(*) AS n FROM deliveries WHERE replay IS NOT NULL GROUP BY replay")
+        .toArray()
+        .map((r) => [r.replay, r.n]),
+    );
   }
 
   /** Delete the rows a replay queued (it was stopped). */
@@ -157,7 +191,12 @@ export class DeliveryRows {
 
   /** The log segments rows point into (they must stay). */
   segments(segmentEvents: number): Set<number> {
-    return new Set(this.sql.exec<{ seq: number }>(`SELECT DISTINCT event_seq / ${segmentEvents} AS seq FROM deliveries`).toArray().map((r) => r.seq));
+    return new Set(
+      this.sql
+        .exec<{ seq: number }>(`SELECT DISTINCT event_seq / ${segmentEvents} AS seq FROM deliveries`)
+        .toArray()
+        .map((r) => r.seq),
+    );
   }
 
   /** Point rows at events' new positions ([old, new] pairs), after the events moved. */

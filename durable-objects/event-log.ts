@@ -31,7 +31,8 @@ export const segmentOf = (pos: number): number => Math.floor(pos / SEGMENT_EVENT
 /** One row per segment; `history` is its events' delivery histories (durable-objects/history.ts). */
 export const LOG_TABLE: Table = {
   name: "log",
-  create: "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL, meta TEXT NOT NULL, history TEXT)",
+  create:
+    "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, arrived_at INTEGER NOT NULL, n INTEGER NOT NULL, events TEXT NOT NULL, meta TEXT NOT NULL, history TEXT)",
 };
 
 /** What the log keeps beside an event's body: its dedup key, pass-through headers, matched triggers, partition key. */
@@ -126,10 +127,18 @@ export class EventLog {
       const version = entries[from].event.attributes.specversion;
       let to = from + 1;
       let chars = charsOf(from);
-      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + charsOf(to) <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version) chars += charsOf(to++);
+      while (to < entries.length && to - from < SEGMENT_EVENTS && chars + charsOf(to) <= SEGMENT_CHARS && entries[to].event.attributes.specversion === version)
+        chars += charsOf(to++);
       const chunk = entries.slice(from, to);
       const seq = this.nextSeq++;
-      this.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)", seq, now, chunk.length, `[${chunk.map((e) => e.body).join(",")}]`, `[${metas.slice(from, to).join(",")}]`);
+      this.sql.exec(
+        "INSERT INTO log (seq, arrived_at, n, events, meta) VALUES (?, ?, ?, ?, ?)",
+        seq,
+        now,
+        chunk.length,
+        `[${chunk.map((e) => e.body).join(",")}]`,
+        `[${metas.slice(from, to).join(",")}]`,
+      );
       this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
       for (let i = 0; i < chunk.length; i++) positions.push(seq * SEGMENT_EVENTS + i);
       this.held += chunk.length;
@@ -154,7 +163,9 @@ export class EventLog {
    * row less what the events and their metadata take and some room, and at most HISTORY_BYTES.
    */
   historyRoom(seq: number): number | undefined {
-    const row = this.sql.exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq).toArray()[0];
+    const row = this.sql
+      .exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq)
+      .toArray()[0];
     return row && Math.min(HISTORY_BYTES, ROW_BYTES - ROW_MARGIN_BYTES - row.used);
   }
 
@@ -188,7 +199,9 @@ export class EventLog {
   keysSince(since: number): Iterable<{ s: string; i: string; at: number }> {
     return this.sql.exec<{ s: string; i: string; at: number }>(
       "SELECT s, i, at FROM (SELECT m.value ->> 's' AS s, m.value ->> 'i' AS i, l.arrived_at AS at, l.seq AS seq FROM log l, json_each(l.meta) m WHERE l.arrived_at > ?) WHERE length(s) <= ? AND length(i) <= ? ORDER BY seq",
-      since, valueLimitOf("source"), valueLimitOf("id"),
+      since,
+      valueLimitOf("source"),
+      valueLimitOf("id"),
     );
   }
 
@@ -201,7 +214,14 @@ export class EventLog {
   expire(now: number, floor: number, pinned: Set<number>, keepMs: number, limit: number): { evicted: number; next: number } {
     const below = segmentOf(floor);
     const pins = JSON.stringify([...pinned]);
-    const old = this.sql.exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq < ? AND arrived_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", below, now - keepMs, pins).toArray();
+    const old = this.sql
+      .exec<{ seq: number; n: number }>(
+        "DELETE FROM log WHERE seq < ? AND arrived_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n",
+        below,
+        now - keepMs,
+        pins,
+      )
+      .toArray();
     const gone = [...old];
     if (this.held - sum(old) > limit) {
       let over = this.held - sum(old) - limit;
@@ -212,7 +232,12 @@ export class EventLog {
         last = r.seq;
         over -= r.n;
       }
-      if (last >= 0) gone.push(...this.sql.exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", last, pins).toArray());
+      if (last >= 0)
+        gone.push(
+          ...this.sql
+            .exec<{ seq: number; n: number }>("DELETE FROM log WHERE seq <= ? AND seq NOT IN (SELECT value FROM json_each(?)) RETURNING seq, n", last, pins)
+            .toArray(),
+        );
     }
     for (const r of gone) this.forget(r.seq);
     const evicted = sum(gone) - sum(old);
@@ -225,7 +250,9 @@ export class EventLog {
   private segment(seq: number): Segment | null {
     const cached = this.cache.get(seq);
     if (cached) return cached;
-    const row = this.sql.exec<{ seq: number; arrived_at: number; events: string; meta: string }>("SELECT seq, arrived_at, events, meta FROM log WHERE seq = ?", seq).toArray()[0];
+    const row = this.sql
+      .exec<{ seq: number; arrived_at: number; events: string; meta: string }>("SELECT seq, arrived_at, events, meta FROM log WHERE seq = ?", seq)
+      .toArray()[0];
     if (!row) return null;
     return this.remember(seq, { chars: row.events.length + row.meta.length, arrivedAt: row.arrived_at, ...decodeSegment(row) });
   }

@@ -127,7 +127,20 @@ export class FlowControl {
       f?.timer.clear();
       // A broker of one partition owns all n tokens, ready now; a partition starts with none and leases them.
       const tokens = new Tokens(partitioned ? [] : [[now, limit.count]]);
-      f = { uid: t.uid, limit, tokens, lease: 0, until: partitioned ? 0 : Infinity, asking: false, askAfter: 0, held: 0, inflight: 0, renewWhenIdle: false, config, timer: new WakeTimer(() => this.wake(t.name)) };
+      f = {
+        uid: t.uid,
+        limit,
+        tokens,
+        lease: 0,
+        until: partitioned ? 0 : Infinity,
+        asking: false,
+        askAfter: 0,
+        held: 0,
+        inflight: 0,
+        renewWhenIdle: false,
+        config,
+        timer: new WakeTimer(() => this.wake(t.name)),
+      };
       this.flows.set(t.name, f);
     }
     return f;
@@ -144,7 +157,12 @@ export class FlowControl {
     const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll() } : null;
     f.tokens = new Tokens();
     try {
-      const lease: Lease = await stub(this.env, "LIMITER", `${config.namespace}/${config.name}/${f.uid}`).lease(config.partition!.index, want, giveBack, f.limit);
+      const lease: Lease = await stub(this.env, "LIMITER", `${config.namespace}/${config.name}/${f.uid}`).lease(
+        config.partition!.index,
+        want,
+        giveBack,
+        f.limit,
+      );
       if (this.flows.get(name) !== f) return;
       f.tokens = new Tokens(lease.tokens);
       f.lease = lease.tokens.length > 0 ? lease.id : 0;
@@ -154,7 +172,15 @@ export class FlowControl {
       // Renew before the lease ends, or give it back then if nothing waits.
       if (f.lease > 0) this.renewAt(config, name, f);
     } catch (e) {
-      console.log(JSON.stringify({ level: "warn", msg: "rate limiter not reachable", broker: `${config.namespace}/${config.name}`, trigger: name, error: (e as Error).message }));
+      console.log(
+        JSON.stringify({
+          level: "warn",
+          msg: "rate limiter not reachable",
+          broker: `${config.namespace}/${config.name}`,
+          trigger: name,
+          error: (e as Error).message,
+        }),
+      );
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
       f.timer.wakeAt(f.askAfter, Date.now());
     } finally {
@@ -170,10 +196,13 @@ export class FlowControl {
    */
   private renewAt(config: BrokerConfig, name: string, f: TriggerFlow): void {
     const lease = f.lease;
-    setTimeout(() => {
-      if (this.flows.get(name) !== f || f.lease !== lease || f.asking) return;
-      if (f.inflight > 0) f.renewWhenIdle = true;
-      else void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
-    }, Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()));
+    setTimeout(
+      () => {
+        if (this.flows.get(name) !== f || f.lease !== lease || f.asking) return;
+        if (f.inflight > 0) f.renewWhenIdle = true;
+        else void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
+      },
+      Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()),
+    );
   }
 }

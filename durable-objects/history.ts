@@ -21,7 +21,17 @@ import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
 import { describeBody } from "../shared/delivery/outcome.ts";
 import type { HistoryQuery, PartitionPage, PartitionRow } from "../shared/history/query.ts";
-import { ATTEMPTS_KEPT, attemptFlags, type DeliveryState, eventRecord, initialHistory, keepLatest, type StoredAttempt, type StoredHistory, storedSegmentHistory } from "../shared/history/record.ts";
+import {
+  ATTEMPTS_KEPT,
+  attemptFlags,
+  type DeliveryState,
+  eventRecord,
+  initialHistory,
+  keepLatest,
+  type StoredAttempt,
+  type StoredHistory,
+  storedSegmentHistory,
+} from "../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
 import type { CompiledFilter } from "../shared/filters/knative.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
@@ -130,10 +140,24 @@ export class History {
   }
 
   /** Record an attempt's outcome in the event's history (nothing without retention: nobody can read it). */
-  attempted(pos: number, trigger: string, verdict: Verdict, outcome: Outcome, startedAt: number, now: number, deadLetterSink: boolean, replay: string | null): void {
+  attempted(
+    pos: number,
+    trigger: string,
+    verdict: Verdict,
+    outcome: Outcome,
+    startedAt: number,
+    now: number,
+    deadLetterSink: boolean,
+    replay: string | null,
+  ): void {
     if (this.retentionMs <= 0) return;
     const state = STATE_OF[verdict];
-    const attempt: StoredAttempt = [startedAt, outcome.ok ? (outcome.status ?? null) : outcome.status, now - startedAt, outcome.ok ? null : describeBody(outcome.body)];
+    const attempt: StoredAttempt = [
+      startedAt,
+      outcome.ok ? (outcome.status ?? null) : outcome.status,
+      now - startedAt,
+      outcome.ok ? null : describeBody(outcome.body),
+    ];
     const flags = attemptFlags(deadLetterSink, replay);
     if (flags) attempt.push(flags);
     this.update(pos, (h) => {
@@ -220,7 +244,13 @@ export class History {
           const pos = row.seq * SEGMENT_EVENTS + i;
           if (before !== null && pos >= before) continue;
           const e = events[i];
-          if ((q.id !== undefined && e.id !== q.id) || (q.source !== undefined && e.source !== q.source) || (q.type !== undefined && e.type !== q.type) || (q.subject !== undefined && e.subject !== q.subject)) continue;
+          if (
+            (q.id !== undefined && e.id !== q.id) ||
+            (q.source !== undefined && e.source !== q.source) ||
+            (q.type !== undefined && e.type !== q.type) ||
+            (q.subject !== undefined && e.subject !== q.subject)
+          )
+            continue;
           const history = histories[i] ?? initialHistory(meta[i].m);
           if (!matchesDelivery(history, q)) continue;
           out.push({ seq: pos, arrivedAt: row.arrived_at, record: eventRecord(e, row.arrived_at, history) });
@@ -281,7 +311,9 @@ export class History {
   }
 
   progress(name: string): ReplayProgress | null {
-    const row = this.host.sql.exec<{ matched: number; delivered: number; failed: number; done: number }>("SELECT matched, delivered, failed, done FROM replays WHERE name = ?", name).toArray()[0];
+    const row = this.host.sql
+      .exec<{ matched: number; delivered: number; failed: number; done: number }>("SELECT matched, delivered, failed, done FROM replays WHERE name = ?", name)
+      .toArray()[0];
     const more = this.unwritten.get(name) ?? { delivered: 0, failed: 0 };
     return row ? { matched: row.matched, delivered: row.delivered + more.delivered, failed: row.failed + more.failed, done: row.done === 1 } : null;
   }

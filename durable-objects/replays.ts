@@ -23,5 +23,8 @@ export async function replayStatusOf(env: Env, m: Manifest<ReplaySpec>, partitio
     return { observedGeneration: m.metadata.generation, matched, ...(complete ? {} : { matchedIsLowerBound: true }), delivered: 0, failed: 0 };
   }
   const parts = await Promise.all(stubs.map((stub) => stub.replayProgress(m.metadata.name)));
-  return replayStatus(parts.filter((p): p is ReplayProgress => p !== null), m.metadata.generation);
+  return replayStatus(
+    parts.filter((p): p is ReplayProgress => p !== null),
+    m.metadata.generation,
+  );
 }

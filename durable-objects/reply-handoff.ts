@@ -62,7 +62,8 @@ export class ReplyHandoff {
     const found: Reply[] = [];
     events.forEach((event, i) => {
       if (!stored[i]) return;
-      for (const [attribute, candidates] of this.byAttribute) if (event.attributes[attribute] !== undefined) found.push({ event, value: event.attributes[attribute], candidates });
+      for (const [attribute, candidates] of this.byAttribute)
+        if (event.attributes[attribute] !== undefined) found.push({ event, value: event.attributes[attribute], candidates });
     });
     return found;
   }

@@ -58,6 +58,8 @@ export async function sourceBacklog(env: Env, kind: string, namespace: string, n
     buffered,
     ...(consumers.some((c) => c.partitions) ? { partitions: consumers.flatMap((c) => c.partitions ?? []) } : {}),
     ...(pending.length > 0 ? { pending: pending.reduce((n, c) => n + c.pending!, 0) } : {}),
-    ...(kind === "RocketMQSource" && !channel ? { unmeasured: "its sink is a Broker, and the RocketMQ HTTP API tells no backlog: scale on the Trigger's backlog (type edge-eventing)" } : {}),
+    ...(kind === "RocketMQSource" && !channel
+      ? { unmeasured: "its sink is a Broker, and the RocketMQ HTTP API tells no backlog: scale on the Trigger's backlog (type edge-eventing)" }
+      : {}),
   };
 }

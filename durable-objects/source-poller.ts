@@ -272,7 +272,11 @@ export class SourcePoller extends DurableObject<Env> implements SourcePollerRpc 
     let i = 0;
     while (i < good.length) {
       const part = good.slice(i, i + this.chunk);
-      const r = await this.ingest(input, input.sink!, part.map((m) => m.event!));
+      const r = await this.ingest(
+        input,
+        input.sink!,
+        part.map((m) => m.event!),
+      );
       if (r.status === 202) {
         out.handed.push(...part);
         i += part.length;
@@ -364,7 +368,6 @@ export class SourcePoller extends DurableObject<Env> implements SourcePollerRpc 
   private setStatus(status: LoopStatus): void {
     if (this.kv.get("input") !== null) this.kv.put("status", JSON.stringify(status));
   }
-
 }
 
 /** A schedule (PingSource) ticks; every other kind run here is a bridge poll loop. */

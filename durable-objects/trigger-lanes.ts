@@ -95,7 +95,10 @@ export class TriggerLanes {
   private write(): void {
     const changed = [...this.lanes].map(([name, lane]) => [name, lane.cursor()] as const).filter(([name, pos]) => this.saved.get(name) !== pos);
     if (changed.length === 0) return;
-    this.sql.exec("INSERT INTO cursors (trigger, pos) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET pos = excluded.pos", JSON.stringify(changed));
+    this.sql.exec(
+      "INSERT INTO cursors (trigger, pos) SELECT value ->> 0, value ->> 1 FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET pos = excluded.pos",
+      JSON.stringify(changed),
+    );
     for (const [name, pos] of changed) this.saved.set(name, pos);
   }
 }

@@ -17,10 +17,13 @@ export class WakeTimer {
     if (this.timer && this.at <= at) return;
     this.clear();
     this.at = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.wake();
-    }, Math.max(0, at - now));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.wake();
+      },
+      Math.max(0, at - now),
+    );
   }
 
   clear(): void {

@@ -20,7 +20,8 @@ export function decodeBase64(text: string, optionalPadding = false): Uint8Array 
   const bytes = new Uint8Array((text.length / 4) * 3 - padding);
   let out = 0;
   for (let i = 0; i < text.length; i += 4) {
-    const a = sextet(text, i), b = sextet(text, i + 1);
+    const a = sextet(text, i),
+      b = sextet(text, i + 1);
     const last = i + 4 === text.length;
     const c = last && padding === 2 ? 0 : sextet(text, i + 2);
     const d = last && padding > 0 ? 0 : sextet(text, i + 3);

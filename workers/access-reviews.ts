@@ -33,13 +33,28 @@ accessReviews.post("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", asy
   const r = spec.resourceAttributes;
   const n = spec.nonResourceAttributes;
   if ((r === undefined) === (n === undefined)) {
-    return c.json(invalid("SelfSubjectAccessReview", undefined, [{ field: "spec.resourceAttributes", message: "exactly one of nonResourceAttributes or resourceAttributes must be specified" }]), 422);
+    return c.json(
+      invalid("SelfSubjectAccessReview", undefined, [
+        { field: "spec.resourceAttributes", message: "exactly one of nonResourceAttributes or resourceAttributes must be specified" },
+      ]),
+      422,
+    );
   }
   const a: Attributes = r
-    ? { verb: str(r.verb), apiGroup: str(r.group), resource: str(r.resource), ...(str(r.subresource) ? { subresource: str(r.subresource) } : {}), ...(str(r.namespace) ? { namespace: str(r.namespace) } : {}), ...(str(r.name) ? { name: str(r.name) } : {}) }
+    ? {
+        verb: str(r.verb),
+        apiGroup: str(r.group),
+        resource: str(r.resource),
+        ...(str(r.subresource) ? { subresource: str(r.subresource) } : {}),
+        ...(str(r.namespace) ? { namespace: str(r.namespace) } : {}),
+        ...(str(r.name) ? { name: str(r.name) } : {}),
+      }
     : { verb: str(n!.verb), path: str(n!.path) };
   const yes = await allowed(c.env, userOf(c.req.raw), a);
-  return c.json({ ...review, metadata: { ...(review.metadata ?? {}), creationTimestamp: null }, status: { allowed: yes, ...(yes ? { reason: "RBAC: allowed" } : {}) } }, 201);
+  return c.json(
+    { ...review, metadata: { ...(review.metadata ?? {}), creationTimestamp: null }, status: { allowed: yes, ...(yes ? { reason: "RBAC: allowed" } : {}) } },
+    201,
+  );
 });
 
 accessReviews.post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", async (c) => {
@@ -47,14 +62,32 @@ accessReviews.post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", asyn
   if ("code" in review) return c.json(review, review.code as 400);
   const namespace = str(review.spec?.namespace);
   const rules = rulesFor(await rbacSnapshot(c.env), userOf(c.req.raw), namespace);
-  const resourceRules = rules.filter((x) => (x.nonResourceURLs ?? []).length === 0).map((x) => ({ verbs: x.verbs, apiGroups: x.apiGroups ?? [], resources: x.resources ?? [], ...(x.resourceNames ? { resourceNames: x.resourceNames } : {}) }));
+  const resourceRules = rules
+    .filter((x) => (x.nonResourceURLs ?? []).length === 0)
+    .map((x) => ({
+      verbs: x.verbs,
+      apiGroups: x.apiGroups ?? [],
+      resources: x.resources ?? [],
+      ...(x.resourceNames ? { resourceNames: x.resourceNames } : {}),
+    }));
   const nonResourceRules = rules.filter((x) => (x.nonResourceURLs ?? []).length > 0).map((x) => ({ verbs: x.verbs, nonResourceURLs: x.nonResourceURLs }));
-  return c.json({ ...review, metadata: { ...(review.metadata ?? {}), creationTimestamp: null }, status: { resourceRules, nonResourceRules, incomplete: false } }, 201);
+  return c.json(
+    { ...review, metadata: { ...(review.metadata ?? {}), creationTimestamp: null }, status: { resourceRules, nonResourceRules, incomplete: false } },
+    201,
+  );
 });
 
 accessReviews.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", async (c) => {
   const review = await readReview(c.req.raw, "SelfSubjectReview");
   if ("code" in review) return c.json(review, review.code as 400);
   const user = userOf(c.req.raw);
-  return c.json({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview", metadata: { creationTimestamp: new Date().toISOString() }, status: { userInfo: { username: user.name, groups: user.groups } } }, 201);
+  return c.json(
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "SelfSubjectReview",
+      metadata: { creationTimestamp: new Date().toISOString() },
+      status: { userInfo: { username: user.name, groups: user.groups } },
+    },
+    201,
+  );
 });

@@ -11,7 +11,17 @@ import { env } from "cloudflare:workers";
 import { type Context, Hono } from "hono";
 import { includeObjectOf, toTable, wantsTable } from "../shared/kube-api/table.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import { type AuditEntry, auditItem, bucketOf, encodeAuditCursor, OVERFLOW_KEY, OVERFLOW_USER, overflowEntry, parseAuditQuery, refusalKey } from "../shared/audit/trail.ts";
+import {
+  type AuditEntry,
+  auditItem,
+  bucketOf,
+  encodeAuditCursor,
+  OVERFLOW_KEY,
+  OVERFLOW_USER,
+  overflowEntry,
+  parseAuditQuery,
+  refusalKey,
+} from "../shared/audit/trail.ts";
 import { invalid } from "../shared/resources/status.ts";
 import { control } from "../clients/stubs.ts";
 import { Tally } from "../clients/tally.ts";
@@ -22,10 +32,12 @@ export const MAX_PENDING_KEYS = 1_000;
 /** Per bucket and entry; the bucket keeps refusals of different buckets apart within one flush. */
 const refusals = new Tally<[number, string]>((batch) => {
   const now = Date.now();
-  return control(env as Env).recordRefusals(batch.map(([bucket, json, count]) => {
-    const entry = JSON.parse(json) as AuditEntry;
-    return { key: entry.user === OVERFLOW_USER ? OVERFLOW_KEY : refusalKey(entry), bucket, first: now, last: now, count, entry };
-  }));
+  return control(env as Env).recordRefusals(
+    batch.map(([bucket, json, count]) => {
+      const entry = JSON.parse(json) as AuditEntry;
+      return { key: entry.user === OVERFLOW_USER ? OVERFLOW_KEY : refusalKey(entry), bucket, first: now, last: now, count, entry };
+    }),
+  );
 }, "audit refusals");
 
 export function recordRefusal(entry: AuditEntry, at = Date.now()): void {
@@ -45,8 +57,14 @@ async function list(c: Context<{ Bindings: Env }>, namespace: string | undefined
   const more = rows.length > parsed.limit && last !== undefined;
   const items = page.map((r) => ({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "AuditEvent", ...auditItem(r) }));
   // `kubectl get auditevents` asks for a Table.
-  if (wantsTable(c.req.header("accept"))) return c.json(toTable("AuditEvent", items as unknown as Manifest[], includeObjectOf(c.req.query("includeObject")), ""));
-  return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "AuditEventList", metadata: more ? { continue: encodeAuditCursor({ at: last.at, key: last.key }) } : {}, items });
+  if (wantsTable(c.req.header("accept")))
+    return c.json(toTable("AuditEvent", items as unknown as Manifest[], includeObjectOf(c.req.query("includeObject")), ""));
+  return c.json({
+    apiVersion: "edge-eventing.dev/v1alpha1",
+    kind: "AuditEventList",
+    metadata: more ? { continue: encodeAuditCursor({ at: last.at, key: last.key }) } : {},
+    items,
+  });
 }
 
 audit.get(`${BASE}/auditevents`, (c) => list(c, undefined));

@@ -51,7 +51,9 @@ export async function authenticate(env: Env, bearer: string | undefined): Promis
   const audience = apiAudience(env);
   const auds = [claims.aud ?? []].flat();
   if (auds.some((a) => typeof a === "string" && isAddressAudience(a))) {
-    return { error: `the token is meant for a broker or another address (its aud names one's audience): the management API takes OIDC tokens for the audience ${audience}` };
+    return {
+      error: `the token is meant for a broker or another address (its aud names one's audience): the management API takes OIDC tokens for the audience ${audience}`,
+    };
   }
   const check = await verifySender(bearer, audience, env.OIDC_ISSUERS);
   if (!check.ok) return { error: check.reason === "wrong_audience" ? `the token's aud does not hold the management API's audience ${audience}` : check.error };

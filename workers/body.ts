@@ -20,6 +20,9 @@ export async function readManifest(req: Request): Promise<ParsedManifest | KubeS
     return "error" in decoded ? failure(415, "UnsupportedMediaType", decoded.error) : { value: decoded.value, duplicates: [] };
   }
   const parsed = parseManifestBody(req.headers.get("content-type"), new TextDecoder().decode(bytes));
-  if ("error" in parsed) return parsed.status === 415 ? failure(415, "UnsupportedMediaType", parsed.error) : failure(400, "BadRequest", parsed.error, parsed.causes && { causes: parsed.causes });
+  if ("error" in parsed)
+    return parsed.status === 415
+      ? failure(415, "UnsupportedMediaType", parsed.error)
+      : failure(400, "BadRequest", parsed.error, parsed.causes && { causes: parsed.causes });
   return parsed;
 }

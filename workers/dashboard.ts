@@ -13,7 +13,8 @@ import { page, STYLE } from "./dashboard/page.ts";
 export const dashboard = new Hono<{ Bindings: Env }>();
 
 const SECURITY = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "cache-control": "no-cache",
@@ -26,7 +27,14 @@ const SECURITY = {
 const SCRIPT = `(${dashboardHistory.toString()})((${dashboardApp.toString()})());\n`;
 
 /** The kinds the page lists, from the same table the management API serves (RBAC's are kubectl's business). */
-const kinds = KINDS.filter((k) => !k.body).map((k) => ({ group: k.group, version: k.versions[0], kind: k.kind, plural: k.plural, source: k.source === true, addressable: k.addressable === true }));
+const kinds = KINDS.filter((k) => !k.body).map((k) => ({
+  group: k.group,
+  version: k.versions[0],
+  kind: k.kind,
+  plural: k.plural,
+  source: k.source === true,
+  addressable: k.addressable === true,
+}));
 
 dashboard.get("/ui", (c) => c.html(page(kinds), 200, SECURITY));
 dashboard.get("/ui/app.js", (c) => c.body(SCRIPT, 200, { ...SECURITY, "content-type": "text/javascript; charset=utf-8" }));

@@ -36,5 +36,10 @@ history.get("/apis/edge-eventing.dev/v1alpha1/namespaces/:namespace/brokers/:nam
   const pages = await Promise.all(partitions.map((stub, p) => (cursors[p] === 0 ? { rows: [] } : stub.searchHistory(query, cursors[p], limit))));
   const merged = mergePages(pages, cursors, limit);
   const more = merged.cursors.some((cursor) => cursor !== 0);
-  return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventRecordList", metadata: more ? { continue: encodeContinue(query, merged.cursors) } : {}, items: merged.items });
+  return c.json({
+    apiVersion: "edge-eventing.dev/v1alpha1",
+    kind: "EventRecordList",
+    metadata: more ? { continue: encodeContinue(query, merged.cursors) } : {},
+    items: merged.items,
+  });
 });

@@ -26,13 +26,19 @@ kubeDiscovery.get("/openapi/v3", (c) => c.json(openApiRoot()));
 kubeDiscovery.get("/openapi/v3/apis/:group/:version", (c) => {
   const doc = groupVersionDocument(c.req.param("group"), c.req.param("version"));
   // The hash in the URL names this content: clients may cache it for good.
-  return doc ? c.json(doc, 200, { "cache-control": "public, immutable, max-age=86400" }) : c.json(notFound(`OpenAPI for ${c.req.param("group")}/${c.req.param("version")}`), 404);
+  return doc
+    ? c.json(doc, 200, { "cache-control": "public, immutable, max-age=86400" })
+    : c.json(notFound(`OpenAPI for ${c.req.param("group")}/${c.req.param("version")}`), 404);
 });
 
 const noEvents = (c: { json: (body: unknown) => Response }) => c.json({ kind: "EventList", apiVersion: "v1", metadata: {}, items: [] });
 kubeDiscovery.get("/api/v1/events", (c) => noEvents(c));
-kubeDiscovery.get("/api/v1/namespaces/:namespace/events", (c) => (isValidNamespace(c.req.param("namespace")) ? noEvents(c) : c.json(notFound("namespace"), 404)));
+kubeDiscovery.get("/api/v1/namespaces/:namespace/events", (c) =>
+  isValidNamespace(c.req.param("namespace")) ? noEvents(c) : c.json(notFound("namespace"), 404),
+);
 kubeDiscovery.get("/api/v1/namespaces/:namespace", (c) => {
   const name = c.req.param("namespace");
-  return isValidNamespace(name) ? c.json(namespaceObject(name)) : c.json(failure(404, "NotFound", `namespaces "${name}" not found`, { name, kind: "namespaces" }), 404);
+  return isValidNamespace(name)
+    ? c.json(namespaceObject(name))
+    : c.json(failure(404, "NotFound", `namespaces "${name}" not found`, { name, kind: "namespaces" }), 404);
 });

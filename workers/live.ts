@@ -36,7 +36,8 @@ export const requireBroker: MiddlewareHandler<LiveEnv> = async (c, next) => {
 };
 
 live.get(`${BROKER}/live`, requireBroker, async (c) => {
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") return c.json(failure(400, "BadRequest", "the live feed is a WebSocket: send Upgrade: websocket"), 400);
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
+    return c.json(failure(400, "BadRequest", "the live feed is a WebSocket: send Upgrade: websocket"), 400);
   const partitions = c.get("partitions");
   const protocol = bearerFromProtocols(c.req.header("sec-websocket-protocol") ?? null)?.protocol;
   // A browser drops a connection whose reply names none of the protocols it offered.
@@ -81,12 +82,24 @@ live.get(`${BROKER}/deadletters`, requireBroker, async (c) => {
   const raw = c.req.query("limit");
   const limit = raw === undefined ? DEFAULT_DEAD_LETTERS : Number(raw);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTERS) {
-    return c.json(failure(400, "BadRequest", `limit must be an integer from 1 to ${MAX_DEAD_LETTERS}`, { causes: [{ field: "limit", message: `must be 1..${MAX_DEAD_LETTERS}` }] }), 400);
+    return c.json(
+      failure(400, "BadRequest", `limit must be an integer from 1 to ${MAX_DEAD_LETTERS}`, {
+        causes: [{ field: "limit", message: `must be 1..${MAX_DEAD_LETTERS}` }],
+      }),
+      400,
+    );
   }
   const partitions = c.get("partitions");
   // Each partition's newest, merged newest first.
-  const lists = await Promise.all(partitions.map(async (p, partition) => (await p.deadLetters(limit)).map((d) => ({ ...d, id: deadLetterId(d.id, partition), ...(partitions.length > 1 ? { partition } : {}) }))));
-  const items = lists.flat().sort((a, b) => b.at - a.at || b.id - a.id).slice(0, limit);
+  const lists = await Promise.all(
+    partitions.map(async (p, partition) =>
+      (await p.deadLetters(limit)).map((d) => ({ ...d, id: deadLetterId(d.id, partition), ...(partitions.length > 1 ? { partition } : {}) })),
+    ),
+  );
+  const items = lists
+    .flat()
+    .sort((a, b) => b.at - a.at || b.id - a.id)
+    .slice(0, limit);
   return c.json({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "DeadLetterList", items });
 });
 
@@ -98,5 +111,12 @@ live.post(`${BROKER}/deadletters/:id/redeliver`, requireBroker, async (c) => {
   const done = Number.isSafeInteger(id) && row > 0 && owner !== undefined && (await owner.redeliver(row));
   if (!done) return c.json(failure(404, "NotFound", `dead letter ${c.req.param("id")} of broker ${namespace}/${name} not found (or its trigger is gone)`), 404);
   await control(c.env).recordChange({ ...changeEntry(c.req.raw), code: 200 });
-  return c.json({ apiVersion: "v1", kind: "Status", status: "Success", code: 200, message: `dead letter ${id} queued for redelivery`, details: { name: String(id), kind: "deadletters" } });
+  return c.json({
+    apiVersion: "v1",
+    kind: "Status",
+    status: "Success",
+    code: 200,
+    message: `dead letter ${id} queued for redelivery`,
+    details: { name: String(id), kind: "deadletters" },
+  });
 });

@@ -71,19 +71,27 @@ function builtins(kind: KindInfo): Manifest[] {
 async function withAggregatedRules(c: Ctx, items: Manifest[]): Promise<Manifest[]> {
   if (!items.some((m) => m.kind === "ClusterRole" && "aggregationRule" in m)) return items;
   const snapshot = await rbacSnapshot(c.env);
-  return items.map((m) => (m.kind === "ClusterRole" && "aggregationRule" in m ? ({ ...m, rules: clusterRoleRules(snapshot, m.metadata.name) } as Manifest) : m));
+  return items.map((m) =>
+    m.kind === "ClusterRole" && "aggregationRule" in m ? ({ ...m, rules: clusterRoleRules(snapshot, m.metadata.name) } as Manifest) : m,
+  );
 }
 
 /** 405 for a write to a built-in ClusterRole or ClusterRoleBinding. */
 function readOnly(kind: KindInfo, name: string | undefined): KubeStatus | null {
   if (name === undefined || !isBuiltin(kind.kind, name)) return null;
-  return failure(405, "MethodNotAllowed", `${kind.plural}.${kind.group} "${name}" is built in and served read-only (extend admin, edit or view with a ClusterRole labelled rbac.authorization.k8s.io/aggregate-to-<role>: "true")`, { name, group: kind.group, kind: kind.plural });
+  return failure(
+    405,
+    "MethodNotAllowed",
+    `${kind.plural}.${kind.group} "${name}" is built in and served read-only (extend admin, edit or view with a ClusterRole labelled rbac.authorization.k8s.io/aggregate-to-<role>: "true")`,
+    { name, group: kind.group, kind: kind.plural },
+  );
 }
 
 /** Kubernetes' write options from the query; the manager defaults to the client's name, as the API server's does. */
 function writeOptions(c: Ctx): Omit<WriteOptions, "applied" | "expect"> | KubeStatus {
   const dryRun = c.req.queries("dryRun") ?? [];
-  if (dryRun.some((v) => v !== "All")) return failure(400, "BadRequest", `dryRun: unsupported value ${JSON.stringify(dryRun.find((v) => v !== "All"))}: use All`);
+  if (dryRun.some((v) => v !== "All"))
+    return failure(400, "BadRequest", `dryRun: unsupported value ${JSON.stringify(dryRun.find((v) => v !== "All"))}: use All`);
   const manager = c.req.query("fieldManager") || (c.req.header("user-agent") ?? "").split("/")[0] || "unknown";
   if (manager.length > 128) return failure(422, "Invalid", "fieldManager: must be at most 128 characters");
   return { manager, dryRun: dryRun.length > 0 };
@@ -98,14 +106,22 @@ async function list(c: Ctx, namespace: string | undefined) {
   if ("code" in fields) return status(c, fields);
   const ctx = resolveContext(c.env, c.req.url);
   const read = async () =>
-    (await withAggregatedRules(c, [...builtins(kind), ...(await control(c.env).list(kind.kind, namespace, ctx))])).filter((m) => selector(m.metadata.labels ?? {}) && fields(m));
+    (await withAggregatedRules(c, [...builtins(kind), ...(await control(c.env).list(kind.kind, namespace, ctx))])).filter(
+      (m) => selector(m.metadata.labels ?? {}) && fields(m),
+    );
   const version = c.req.param("version")!;
   const table = wantsTable(c.req.header("accept"));
   const include = includeObjectOf(c.req.query("includeObject"));
   const shown = (items: Manifest[], rv: string) => (table ? toTable(kind.kind, items, include, rv) : null);
   if (c.req.query("watch") === "true" || c.req.query("watch") === "1") {
     const timeout = Math.min(Number(c.req.query("timeoutSeconds") ?? WATCH_MAX_SECONDS) || WATCH_MAX_SECONDS, WATCH_MAX_SECONDS);
-    const body = watchStream({ read, since: c.req.query("resourceVersion"), pollMs: WATCH_POLL_MS, untilMs: Date.now() + timeout * 1000, render: (m) => shown([m], m.metadata.resourceVersion ?? "") ?? m });
+    const body = watchStream({
+      read,
+      since: c.req.query("resourceVersion"),
+      pollMs: WATCH_POLL_MS,
+      untilMs: Date.now() + timeout * 1000,
+      render: (m) => shown([m], m.metadata.resourceVersion ?? "") ?? m,
+    });
     // Not compressed: a compressing proxy would hold the events back until its buffer fills.
     return new Response(body, { headers: { "content-type": "application/json", "cache-control": "no-cache", "content-encoding": "identity" } });
   }
@@ -155,7 +171,10 @@ async function write(c: Ctx, kind: KindInfo, body: ParsedManifest, mode: "put" |
 async function escalation(c: Ctx, kind: KindInfo, namespace: string, object: Manifest): Promise<KubeStatus | null> {
   forgetRbac();
   const user = userOf(c.req.raw);
-  const previous = kind.kind === "Role" || kind.kind === "ClusterRole" ? await control(c.env).get(kind.kind, namespace, object.metadata?.name ?? "", resolveContext(c.env, c.req.url)) : null;
+  const previous =
+    kind.kind === "Role" || kind.kind === "ClusterRole"
+      ? await control(c.env).get(kind.kind, namespace, object.metadata?.name ?? "", resolveContext(c.env, c.req.url))
+      : null;
   const why = escalationRefusal(await rbacSnapshot(c.env), user, { kind: kind.kind, namespace, object, previous } as unknown as RbacWrite);
   if (why === null) return null;
   const url = new URL(c.req.url);
@@ -189,14 +208,19 @@ async function patch(c: Ctx) {
   const namespace = namespaceOf(c);
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (type !== MERGE_PATCH && type !== APPLY_PATCH) {
-    return status(c, failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH}, ${APPLY_PATCH}`));
+    return status(
+      c,
+      failure(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${MERGE_PATCH}, ${APPLY_PATCH}`),
+    );
   }
   const options = writeOptions(c);
   if ("code" in options) return status(c, options);
-  if (type === APPLY_PATCH && !c.req.query("fieldManager")) return status(c, failure(400, "BadRequest", "PATCH is not supported: fieldManager is required for apply patch"));
+  if (type === APPLY_PATCH && !c.req.query("fieldManager"))
+    return status(c, failure(400, "BadRequest", "PATCH is not supported: fieldManager is required for apply patch"));
   const body = await readManifest(c.req.raw);
   if ("code" in body) return status(c, body);
-  if (typeof body.value !== "object" || body.value === null || Array.isArray(body.value)) return status(c, failure(400, "BadRequest", "the patch must be a JSON object"));
+  if (typeof body.value !== "object" || body.value === null || Array.isArray(body.value))
+    return status(c, failure(400, "BadRequest", "the patch must be a JSON object"));
   const stored = await control(c.env).get(kind.kind, namespace, name, resolveContext(c.env, c.req.url));
   if (!stored && type === MERGE_PATCH) return status(c, objectNotFound(kind, name));
   const current = stored ? withoutStatus(stored) : null;
@@ -206,7 +230,14 @@ async function patch(c: Ctx) {
     return write(c, kind, { value: merged, duplicates: body.duplicates }, "put", { ...options, expect });
   }
   const applied = body.value as Record<string, unknown>;
-  const result = serverSideApply(current, applied, options.manager, String(applied.apiVersion ?? `${kind.group}/${c.req.param("version")}`), c.req.query("force") === "true", new Date().toISOString());
+  const result = serverSideApply(
+    current,
+    applied,
+    options.manager,
+    String(applied.apiVersion ?? `${kind.group}/${c.req.param("version")}`),
+    c.req.query("force") === "true",
+    new Date().toISOString(),
+  );
   if ("conflicts" in result) {
     const causes = result.conflicts.map((x) => ({ reason: "FieldManagerConflict", message: `conflict with "${x.manager}"`, field: x.field }));
     const message = `Apply failed with ${causes.length} conflict${causes.length > 1 ? "s" : ""}: ${result.conflicts.map((x) => `conflict with "${x.manager}": ${x.field}`).join("; ")}`;
@@ -223,7 +254,10 @@ function withoutStatus(m: Manifest): Record<string, unknown> {
 
 management.get(CLUSTER_COLLECTION, (c) => list(c, undefined));
 management.get(COLLECTION, (c) => list(c, c.req.param("namespace")));
-for (const [collection, item] of [[COLLECTION, ITEM], [CLUSTER_COLLECTION, CLUSTER_ITEM]]) {
+for (const [collection, item] of [
+  [COLLECTION, ITEM],
+  [CLUSTER_COLLECTION, CLUSTER_ITEM],
+]) {
   management.post(collection, (c) => create(c, "post"));
   management.put(item, (c) => create(c, "put"));
   management.patch(item, (c) => patch(c));
@@ -235,10 +269,13 @@ async function getOne(c: Ctx) {
   const kind = kindOf(c);
   if ("code" in kind) return status(c, kind);
   const name = c.req.param("name")!;
-  const stored = builtins(kind).find((b) => b.metadata.name === name) ?? (await control(c.env).get(kind.kind, namespaceOf(c), name, resolveContext(c.env, c.req.url)));
+  const stored =
+    builtins(kind).find((b) => b.metadata.name === name) ?? (await control(c.env).get(kind.kind, namespaceOf(c), name, resolveContext(c.env, c.req.url)));
   const m = stored && (await withAggregatedRules(c, [stored]))[0];
   if (!m) return status(c, objectNotFound(kind, name));
-  return c.json(wantsTable(c.req.header("accept")) ? toTable(kind.kind, [m], includeObjectOf(c.req.query("includeObject")), m.metadata.resourceVersion ?? "") : m);
+  return c.json(
+    wantsTable(c.req.header("accept")) ? toTable(kind.kind, [m], includeObjectOf(c.req.query("includeObject")), m.metadata.resourceVersion ?? "") : m,
+  );
 }
 
 async function remove(c: Ctx) {
@@ -251,9 +288,18 @@ async function remove(c: Ctx) {
   const options = writeOptions(c);
   if ("code" in options) return status(c, options);
   const ctx = resolveContext(c.env, c.req.url);
-  const m = options.dryRun ? await control(c.env).get(kind.kind, namespace, name, ctx) : await control(c.env).delete(kind.kind, namespace, name, ctx, changeEntry(c.req.raw));
+  const m = options.dryRun
+    ? await control(c.env).get(kind.kind, namespace, name, ctx)
+    : await control(c.env).delete(kind.kind, namespace, name, ctx, changeEntry(c.req.raw));
   if (!options.dryRun) await forgetRoutes();
   if (!options.dryRun && kind.group === RBAC_GROUP) forgetRbac();
   if (!m) return status(c, objectNotFound(kind, name));
-  return c.json({ apiVersion: "v1", kind: "Status", metadata: {}, status: "Success", code: 200, details: { name, group: kind.group, kind: plural, uid: m.metadata.uid } });
+  return c.json({
+    apiVersion: "v1",
+    kind: "Status",
+    metadata: {},
+    status: "Success",
+    code: 200,
+    details: { name, group: kind.group, kind: plural, uid: m.metadata.uid },
+  });
 }

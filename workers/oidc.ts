@@ -83,7 +83,15 @@ export async function verifySender(bearer: string | undefined, audience: string,
   const stale = () => !state.keys || Date.now() - state.keysAt >= JWKS_MAX_AGE_MS;
   if (stale()) await refresh(iss, state);
   if (!state.keys || stale()) return fail("jwks_unavailable", state.failure?.error ?? `the JWKS of ${iss} cannot be fetched`);
-  const verify = (keys: KeySet) => jwtVerify(bearer, keys, { issuer: iss, audience, algorithms: ACCEPTED_ALGORITHMS, clockTolerance: CLOCK_SKEW_SECONDS, requiredClaims: ["exp", "sub"], currentDate: new Date(now) });
+  const verify = (keys: KeySet) =>
+    jwtVerify(bearer, keys, {
+      issuer: iss,
+      audience,
+      algorithms: ACCEPTED_ALGORITHMS,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      requiredClaims: ["exp", "sub"],
+      currentDate: new Date(now),
+    });
   try {
     try {
       return { ok: true, sub: (await verify(state.keys)).payload.sub!, iss };
@@ -106,10 +114,15 @@ function explain(e: unknown, iss: string, audience: string): TokenCheck {
     if (e.claim === "aud") return fail("wrong_audience", `the token's aud is not this broker's audience ${audience} (its status.address.audience)`);
     return fail("invalid_claims", `the token's ${e.claim} claim is not valid: ${e.reason === "missing" ? "missing" : e.message}`);
   }
-  if (e instanceof errors.JWKSNoMatchingKey) return fail("unknown_key", `no key of ${iss}'s JWKS matches the token's kid and alg (the JWKS is fetched again at most every ${JWKS_REFRESH_COOLDOWN_MS / 1000} s)`);
+  if (e instanceof errors.JWKSNoMatchingKey)
+    return fail(
+      "unknown_key",
+      `no key of ${iss}'s JWKS matches the token's kid and alg (the JWKS is fetched again at most every ${JWKS_REFRESH_COOLDOWN_MS / 1000} s)`,
+    );
   if (e instanceof errors.JWKSMultipleMatchingKeys) return fail("unknown_key", `several keys of ${iss}'s JWKS match the token: it must name its key with kid`);
   if (e instanceof errors.JWSSignatureVerificationFailed) return fail("bad_signature", "the token's signature does not verify with the issuer's key");
-  if (e instanceof errors.JOSEAlgNotAllowed) return fail("algorithm_not_allowed", `the token's alg is not accepted; accepted: ${ACCEPTED_ALGORITHMS.join(", ")}`);
+  if (e instanceof errors.JOSEAlgNotAllowed)
+    return fail("algorithm_not_allowed", `the token's alg is not accepted; accepted: ${ACCEPTED_ALGORITHMS.join(", ")}`);
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return fail("malformed_token", "the bearer token is not a well-formed signed JWT");
   // Anything else (a `crit` header naming an extension, a key the JWKS holds in a form that cannot be used).
   return fail("invalid_token", `the token cannot be verified: ${e instanceof errors.JOSEError ? e.message : "unexpected error"}`);
@@ -124,13 +137,16 @@ function refresh(iss: string, state: IssuerKeys): Promise<void> {
   if (state.pending) return state.pending;
   if (state.failure && Date.now() - state.failure.at < JWKS_REFRESH_COOLDOWN_MS) return Promise.resolve();
   state.pending = fetchKeys(iss, state)
-    .then((keys) => {
-      state.keys = keys;
-      state.keysAt = Date.now();
-      state.failure = undefined;
-    }, (e: Error) => {
-      state.failure = { at: Date.now(), error: e.message };
-    })
+    .then(
+      (keys) => {
+        state.keys = keys;
+        state.keysAt = Date.now();
+        state.failure = undefined;
+      },
+      (e: Error) => {
+        state.failure = { at: Date.now(), error: e.message };
+      },
+    )
     .finally(() => {
       state.triedAt = Date.now();
       state.pending = undefined;
@@ -142,7 +158,11 @@ async function fetchKeys(iss: string, state: IssuerKeys): Promise<KeySet> {
   state.jwksUri ??= await discover(iss);
   let r: Response;
   try {
-    r = await fetch(state.jwksUri, { headers: { accept: "application/json, application/jwk-set+json" }, redirect: "manual", signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+    r = await fetch(state.jwksUri, {
+      headers: { accept: "application/json, application/jwk-set+json" },
+      redirect: "manual",
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    });
   } catch (e) {
     throw new Error(`the JWKS of ${iss} cannot be fetched: ${(e as Error).message}`);
   }

@@ -20,19 +20,34 @@ operations.get("/metrics", async (c) => {
   const objects = await control(c.env).dataPlane(ctx);
   const perBroker = await Promise.all(
     objects.map(({ namespace, name, partitions = 1 }) =>
-      Promise.all(partitionStubs(c.env, namespace, name, partitions).map(async (stub, p) => ({ namespace, broker: name, ...(partitions > 1 ? { partition: String(p) } : {}), ...(await stub.metrics()) }))),
+      Promise.all(
+        partitionStubs(c.env, namespace, name, partitions).map(async (stub, p) => ({
+          namespace,
+          broker: name,
+          ...(partitions > 1 ? { partition: String(p) } : {}),
+          ...(await stub.metrics()),
+        })),
+      ),
     ),
   );
   const samples = perBroker.flat();
   const scaled = (await control(c.env).list("ScaledObject", undefined, ctx)).map(autoscalerSample);
-  const text = renderMetrics(samples, LATENCY_BUCKETS_MS) + renderRefusalMetrics(await control(c.env).refusals()) + renderAutoscalerMetrics(scaled) + renderJobSinkMetrics(await control(c.env).jobCounts());
+  const text =
+    renderMetrics(samples, LATENCY_BUCKETS_MS) +
+    renderRefusalMetrics(await control(c.env).refusals()) +
+    renderAutoscalerMetrics(scaled) +
+    renderJobSinkMetrics(await control(c.env).jobCounts());
   return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
 });
 
 /** The gauges' values from a ScaledObject's status (docs/AUTOSCALING.md lists its fields). */
 function autoscalerSample(m: Manifest): AutoscalerSample {
   const s = (m.status ?? {}) as {
-    desiredReplicas?: number | null; currentReplicas?: number | null; readyReplicas?: number | null; mode?: string; lastDecision?: { time: string } | null;
+    desiredReplicas?: number | null;
+    currentReplicas?: number | null;
+    readyReplicas?: number | null;
+    mode?: string;
+    lastDecision?: { time: string } | null;
     activation?: { held: number; inFlight: number };
   };
   const decided = s.lastDecision ? Date.parse(s.lastDecision.time) / 1000 : NaN;

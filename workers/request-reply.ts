@@ -42,7 +42,8 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   if (body === null) return c.json({ error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` }, 413);
   const decoded = decodeHttp(c.req.raw.headers, body, { maxBatchEvents: 1 });
   if ("error" in decoded) return c.json(decoded.field ? { error: decoded.error, field: decoded.field } : { error: decoded.error }, decoded.status);
-  if (decoded.mode === "batch") return c.json({ error: "a RequestReply takes one event per request, in binary or structured mode (a batch has no single reply)" }, 415);
+  if (decoded.mode === "batch")
+    return c.json({ error: "a RequestReply takes one event per request, in binary or structured mode (a batch has no single reply)" }, 415);
   const [event] = decoded.events;
   const passed = passThroughHeaders(c.req.raw.headers);
   if ("refused" in passed) return c.json({ error: passed.refused.error, field: passed.refused.field }, 400);
@@ -68,11 +69,24 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
   // Waiting starts before the event is sent: a reply that comes first is held for it (shared/requestreply/rendezvous.ts).
   const waiting = waiter.wait(correlation.id, correlation.expiresAt);
   waiting.catch(() => {}); // a refused request answers without it
-  const stored = await ingestInto(c.env, { namespace, name: route.broker }, [request], passed.headers, route.policies ? { decide: admission.decide } : admission);
+  const stored = await ingestInto(
+    c.env,
+    { namespace, name: route.broker },
+    [request],
+    passed.headers,
+    route.policies ? { decide: admission.decide } : admission,
+  );
   const cancel = () => c.executionCtx.waitUntil(waiter.cancel(correlation.id));
   if (stored.status !== 202 || stored.accepted === 0) {
     cancel();
-    if (stored.status === 202) return c.json({ error: "the broker already has an event with this source and id (within its dedup window): it was not sent again, so no reply will come; use a new id" }, 409);
+    if (stored.status === 202)
+      return c.json(
+        {
+          error:
+            "the broker already has an event with this source and id (within its dedup window): it was not sent again, so no reply will come; use a new id",
+        },
+        409,
+      );
     return refusalResponse(stored);
   }
 
@@ -89,7 +103,14 @@ requestReply.post("/requestreplies/:namespace/:name", async (c) => {
     signal.removeEventListener("abort", cancel);
   }
   // Known only once the event is sent: a second call before the ingest would cost every request an object request.
-  if (reply === "full") return c.json({ error: `RequestReply ${namespace}/${name} has too many requests waiting: the event was sent to the broker, but its reply cannot be awaited; retry later` }, 503, { "retry-after": "1" });
+  if (reply === "full")
+    return c.json(
+      {
+        error: `RequestReply ${namespace}/${name} has too many requests waiting: the event was sent to the broker, but its reply cannot be awaited; retry later`,
+      },
+      503,
+      { "retry-after": "1" },
+    );
   if (reply === null) return c.json({ error: `no reply within ${route.timeoutMs / 1000} s (spec.timeout)` }, 504);
   return answer(reply, decoded.mode);
 });

@@ -46,10 +46,12 @@ reviews.post(`${BASE}/expressionreviews`, async (c) => {
   if ("code" in r) return c.json(r, r.code as 400);
   const { language, expression } = r.review.spec as { language?: unknown; expression?: unknown };
   const causes = [];
-  if (language !== "cesql" && language !== "cel" && language !== "jsonata") causes.push({ field: "spec.language", message: 'must be "cesql", "cel" or "jsonata"' });
+  if (language !== "cesql" && language !== "cel" && language !== "jsonata")
+    causes.push({ field: "spec.language", message: 'must be "cesql", "cel" or "jsonata"' });
   if (typeof expression !== "string") causes.push({ field: "spec.expression", message: "must be a string" });
   if (causes.length > 0) return c.json(invalid("ExpressionReview", undefined, causes), 422);
   // JSONata is an EventTransform's expression: its value is the transformed event.
-  const status = language === "jsonata" ? await reviewJsonata(expression as string, r.event) : reviewExpression(language as "cesql" | "cel", expression as string, r.event);
+  const status =
+    language === "jsonata" ? await reviewJsonata(expression as string, r.event) : reviewExpression(language as "cesql" | "cel", expression as string, r.event);
   return c.json({ ...r.review, status }, 201);
 });

@@ -32,7 +32,8 @@ export class Floor extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    for (const r of this.sql("SELECT * FROM queue")) await this.forward(r.id as number, r.path as string, JSON.parse(r.headers as string), r.body as ArrayBuffer);
+    for (const r of this.sql("SELECT * FROM queue"))
+      await this.forward(r.id as number, r.path as string, JSON.parse(r.headers as string), r.body as ArrayBuffer);
   }
 
   private async forward(id: number, path: string, headers: [string, string][], body: ArrayBuffer): Promise<void> {

@@ -49,7 +49,11 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface Api {
   ctx: Context;
-  call<T = unknown>(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string>; auth?: boolean }): Promise<ApiResponse<T>>;
+  call<T = unknown>(
+    method: string,
+    path: string,
+    init?: { body?: string | Uint8Array; headers?: Record<string, string>; auth?: boolean },
+  ): Promise<ApiResponse<T>>;
 }
 
 export function createApi(ctx: Context, fetchImpl: typeof fetch): Api {
@@ -75,7 +79,10 @@ export function createApi(ctx: Context, fetchImpl: typeof fetch): Api {
         }
       }
       if (!res.ok) {
-        const hint = res.status === 401 && !ctx.token && init.auth !== false ? "pass --token or set EDGE_EVENTING_TOKEN (the router's ADMIN_TOKEN, or an OIDC token for the management API's audience)" : undefined;
+        const hint =
+          res.status === 401 && !ctx.token && init.auth !== false
+            ? "pass --token or set EDGE_EVENTING_TOKEN (the router's ADMIN_TOKEN, or an OIDC token for the management API's audience)"
+            : undefined;
         throw new ApiError(res.status, typeof body === "object" && body !== null ? (body as ErrorBody) : { message: String(body) }, `HTTP ${res.status}`, hint);
       }
       return { status: res.status, body: body as T, warnings: warningsOf(res.headers.get("warning")) };

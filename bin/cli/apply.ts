@@ -34,7 +34,10 @@ export const apply: Command = {
         continue;
       }
       try {
-        const r = await api.call("PUT", `${objectPath(t.kind, t.namespace, t.name)}${query}`, { body: JSON.stringify(t.manifest), headers: { "content-type": "application/json" } });
+        const r = await api.call("PUT", `${objectPath(t.kind, t.namespace, t.name)}${query}`, {
+          body: JSON.stringify(t.manifest),
+          headers: { "content-type": "application/json" },
+        });
         for (const w of r.warnings) cli.io.err(`Warning: ${w}\n`);
         cli.io.out(`${ref(t.kind, t.name)} ${r.status === 201 ? "created" : "configured"}\n`);
       } catch (e) {

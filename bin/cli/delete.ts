@@ -8,7 +8,11 @@ import { readDocuments, targetOf } from "./manifests.ts";
 export const del: Command = {
   usage: "delete (-f FILE|DIR|- | KIND NAME...) [--ignore-not-found] [-n NAMESPACE]",
   async run(args, cli) {
-    const { values, positionals } = parse(args, { filename: { type: "string", short: "f" }, "ignore-not-found": { type: "boolean" } }, { min: 0, max: Infinity });
+    const { values, positionals } = parse(
+      args,
+      { filename: { type: "string", short: "f" }, "ignore-not-found": { type: "boolean" } },
+      { min: 0, max: Infinity },
+    );
     const api = apiFor(values, cli);
     let failed = 0;
     const targets: { kind: ResolvedKind; namespace: string; name: string }[] = [];

@@ -38,8 +38,18 @@ async function deliveryOf(api: Api, r: Resource): Promise<{ metrics: BrokerMetri
   }
 }
 
-const indent = (text: string, by: string) => text.trimEnd().split("\n").map((l) => `${by}${l}`).join("\n");
-const pairs = (map: Record<string, string> | undefined) => (map && Object.keys(map).length > 0 ? Object.entries(map).map(([k, v]) => `${k}=${v}`).join("\n              ") : "<none>");
+const indent = (text: string, by: string) =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((l) => `${by}${l}`)
+    .join("\n");
+const pairs = (map: Record<string, string> | undefined) =>
+  map && Object.keys(map).length > 0
+    ? Object.entries(map)
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n              ")
+    : "<none>";
 
 export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics; trigger?: string } | null): string {
   const { conditions, ...restStatus } = r.status ?? {};
@@ -59,7 +69,17 @@ export function describeResource(r: Resource, delivery: { metrics: BrokerMetrics
   const extra = Object.fromEntries(Object.entries(restStatus).filter(([, v]) => v !== undefined));
   if (Object.keys(extra).length > 0) lines.push(indent(toYaml(extra, { lineWidth: 0 }), "  "));
   lines.push("  Conditions:");
-  lines.push(conditions?.length ? indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"], conditions.map((c) => [c.type, c.status, c.reason ?? "", c.message ?? ""])), "    ") : "    <none>");
+  lines.push(
+    conditions?.length
+      ? indent(
+          table(
+            ["TYPE", "STATUS", "REASON", "MESSAGE"],
+            conditions.map((c) => [c.type, c.status, c.reason ?? "", c.message ?? ""]),
+          ),
+          "    ",
+        )
+      : "    <none>",
+  );
   if (delivery) lines.push(...deliveryLines(delivery.metrics, delivery.trigger));
   return `${lines.join("\n")}\n`;
 }
@@ -90,12 +110,22 @@ function deliveryLines(m: BrokerMetrics, trigger: string | undefined): string[] 
   const count = (t: string, name: string) => m.counters.find((c) => c.trigger === t && c.name === name)?.value ?? 0;
   if (trigger === undefined) {
     const parts = (m as PartitionedMetrics).byPartition;
-    const partitions = parts ? [`  Partitions:         ${parts.length}`, ...parts.map((p) => `    ${String(p.partition).padEnd(18)}backlog ${p.backlog}, dead letters ${p.dead}`)] : [];
-    return ["Delivery:", `  Accepted:           ${count("", "accepted")}`, `  Backlog:            ${m.backlog}`, `  Dead letters kept:  ${m.dead}`, ...partitions];
+    const partitions = parts
+      ? [`  Partitions:         ${parts.length}`, ...parts.map((p) => `    ${String(p.partition).padEnd(18)}backlog ${p.backlog}, dead letters ${p.dead}`)]
+      : [];
+    return [
+      "Delivery:",
+      `  Accepted:           ${count("", "accepted")}`,
+      `  Backlog:            ${m.backlog}`,
+      `  Dead letters kept:  ${m.dead}`,
+      ...partitions,
+    ];
   }
   return [
     "Delivery:",
-    ...(["matched", "delivered", "retried", "deadlettered", "failed", "dropped"] as const).map((n) => `  ${`${n[0].toUpperCase()}${n.slice(1)}:`.padEnd(20)}${count(trigger, n)}`),
+    ...(["matched", "delivered", "retried", "deadlettered", "failed", "dropped"] as const).map(
+      (n) => `  ${`${n[0].toUpperCase()}${n.slice(1)}:`.padEnd(20)}${count(trigger, n)}`,
+    ),
     `  ${"In flight:".padEnd(20)}${m.inflight[trigger] ?? 0}`,
   ];
 }

@@ -25,16 +25,45 @@ export function timeFlag(value: string | undefined, now: number): string | undef
 }
 
 export const events: Command = {
-  usage: "events BROKER [--id ID] [--source S] [--type T] [--subject S] [--since 1h|RFC3339] [--until RFC3339] [--trigger T] [--state STATE] [--limit N] [--continue TOKEN] [-o json] [-n NAMESPACE]",
+  usage:
+    "events BROKER [--id ID] [--source S] [--type T] [--subject S] [--since 1h|RFC3339] [--until RFC3339] [--trigger T] [--state STATE] [--limit N] [--continue TOKEN] [-o json] [-n NAMESPACE]",
   async run(args, cli) {
     const str = { type: "string" } as const;
-    const { values, positionals } = parse(args, { id: str, source: str, type: str, subject: str, since: str, until: str, trigger: str, state: str, limit: str, continue: str, output: { type: "string", short: "o" } }, { min: 1, max: 1 });
+    const { values, positionals } = parse(
+      args,
+      {
+        id: str,
+        source: str,
+        type: str,
+        subject: str,
+        since: str,
+        until: str,
+        trigger: str,
+        state: str,
+        limit: str,
+        continue: str,
+        output: { type: "string", short: "o" },
+      },
+      { min: 1, max: 1 },
+    );
     const output = choice("--output", values.output, ["json", "yaml"] as const);
-    if (values.limit !== undefined && !/^\d+$/.test(values.limit)) throw new UsageError(`--limit: must be a positive integer, got ${JSON.stringify(values.limit)}`);
+    if (values.limit !== undefined && !/^\d+$/.test(values.limit))
+      throw new UsageError(`--limit: must be a positive integer, got ${JSON.stringify(values.limit)}`);
     const api = apiFor(values, cli);
     const now = Date.now();
     const query = new URLSearchParams();
-    const fields = { id: values.id, source: values.source, type: values.type, subject: values.subject, since: timeFlag(values.since, now), until: timeFlag(values.until, now), trigger: values.trigger, state: values.state, limit: values.limit, continue: values.continue };
+    const fields = {
+      id: values.id,
+      source: values.source,
+      type: values.type,
+      subject: values.subject,
+      since: timeFlag(values.since, now),
+      until: timeFlag(values.until, now),
+      trigger: values.trigger,
+      state: values.state,
+      limit: values.limit,
+      continue: values.continue,
+    };
     for (const [k, v] of Object.entries(fields)) if (v !== undefined) query.set(k, v);
     const path = `/apis/edge-eventing.dev/v1alpha1/namespaces/${encodeURIComponent(api.ctx.namespace)}/brokers/${encodeURIComponent(positionals[0])}/events${query.size ? `?${query}` : ""}`;
     const { body } = await api.call<{ metadata: { continue?: string }; items: EventRecord[] }>("GET", path);
@@ -56,7 +85,9 @@ export function eventTable(items: EventRecord[], now: number): string {
     String(r.event.id ?? ""),
     String(r.event.source ?? ""),
     String(r.event.type ?? ""),
-    r.deliveries.length === 0 ? "<no trigger matched>" : r.deliveries.map((d) => `${d.trigger}=${d.state}${d.attempts.length > 1 ? `(${d.attempts.length} attempts)` : ""}`).join(" "),
+    r.deliveries.length === 0
+      ? "<no trigger matched>"
+      : r.deliveries.map((d) => `${d.trigger}=${d.state}${d.attempts.length > 1 ? `(${d.attempts.length} attempts)` : ""}`).join(" "),
   ]);
   return table(["AGE", "ID", "SOURCE", "TYPE", "DELIVERIES"], rows);
 }

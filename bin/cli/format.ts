@@ -20,7 +20,11 @@ export interface Condition {
 /** Columns padded to the widest cell, three spaces apart, as kubectl prints them. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("   ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join("   ")
+      .trimEnd();
   return [line(header), ...rows.map(line)].map((l) => `${l}\n`).join("");
 }
 
@@ -47,12 +51,24 @@ function kindColumns(r: Resource): [string, string][] {
     case "KubernetesCluster":
       return [["URL", String(r.spec?.url ?? "")]];
     case "Trigger":
-      return [["BROKER", String(r.spec?.broker ?? "")], ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""]];
+      return [
+        ["BROKER", String(r.spec?.broker ?? "")],
+        ["SUBSCRIBER_URI", r.status?.subscriberUri ?? ""],
+      ];
     case "Replay":
-      return [["BROKER", String(r.spec?.broker ?? "")], ["MATCHED", String(r.status?.matched ?? "")], ["DELIVERED", String(r.status?.delivered ?? "")], ["FAILED", String(r.status?.failed ?? "")]];
+      return [
+        ["BROKER", String(r.spec?.broker ?? "")],
+        ["MATCHED", String(r.status?.matched ?? "")],
+        ["DELIVERED", String(r.status?.delivered ?? "")],
+        ["FAILED", String(r.status?.failed ?? "")],
+      ];
     case "ScaledObject": {
       const target = r.spec?.scaleTargetRef as { name?: string } | undefined;
-      return [["SCALETARGETNAME", target?.name ?? ""], ["MIN", String(r.spec?.minReplicaCount ?? "")], ["MAX", String(r.spec?.maxReplicaCount ?? "")]];
+      return [
+        ["SCALETARGETNAME", target?.name ?? ""],
+        ["MIN", String(r.spec?.minReplicaCount ?? "")],
+        ["MAX", String(r.spec?.maxReplicaCount ?? "")],
+      ];
     }
     default:
       return r.spec && "sink" in r.spec ? [["SINK", r.status?.sinkUri ?? sinkText(r.spec.sink)]] : [];
@@ -77,7 +93,11 @@ function filterSummary(spec: Record<string, unknown> | undefined): string {
   const filters = spec?.filters;
   if (Array.isArray(filters) && filters.length > 0) return JSON.stringify(filters);
   const attrs = (spec?.filter as { attributes?: Record<string, string> } | undefined)?.attributes;
-  return attrs && Object.keys(attrs).length > 0 ? Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(",") : "<all>";
+  return attrs && Object.keys(attrs).length > 0
+    ? Object.entries(attrs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")
+    : "<all>";
 }
 
 /** The `get` table; `allNamespaces` adds NAMESPACE first, `wide` adds FILTER/MESSAGE last. */
@@ -96,7 +116,10 @@ export function resourceTable(items: Resource[], opts: { wide: boolean; allNames
     ];
   };
   const rows = items.map(rowOf);
-  return table(rows[0].map(([h]) => h), rows.map((r) => r.map(([, v]) => v)));
+  return table(
+    rows[0].map(([h]) => h),
+    rows.map((r) => r.map(([, v]) => v)),
+  );
 }
 
 export function render(value: unknown, format: "yaml" | "json"): string {

@@ -8,7 +8,11 @@ import { collectionPath, objectPath, resolveKind } from "./kinds.ts";
 export const get: Command = {
   usage: "get KIND [NAME] [-o yaml|json|wide] [-n NAMESPACE | -A]",
   async run(args, cli) {
-    const { values, positionals } = parse(args, { output: { type: "string", short: "o" }, "all-namespaces": { type: "boolean", short: "A" } }, { min: 1, max: 2 });
+    const { values, positionals } = parse(
+      args,
+      { output: { type: "string", short: "o" }, "all-namespaces": { type: "boolean", short: "A" } },
+      { min: 1, max: 2 },
+    );
     const output = choice("--output", values.output, ["yaml", "json", "wide"] as const);
     const [kindName, name] = positionals;
     const all = values["all-namespaces"] === true;
@@ -17,7 +21,11 @@ export const get: Command = {
     const api = apiFor(values, cli);
     if (name) {
       const { body } = await api.call<Resource>("GET", objectPath(kind, api.ctx.namespace, name));
-      cli.io.out(output === "yaml" || output === "json" ? render(body, output) : resourceTable([body], { wide: output === "wide", allNamespaces: false, now: Date.now() }));
+      cli.io.out(
+        output === "yaml" || output === "json"
+          ? render(body, output)
+          : resourceTable([body], { wide: output === "wide", allNamespaces: false, now: Date.now() }),
+      );
       return 0;
     }
     const { body } = await api.call<{ items: Resource[] }>("GET", collectionPath(kind, all ? null : api.ctx.namespace));

@@ -31,7 +31,10 @@ export const nodeIO: CliIO = {
   },
   files: async (path) => {
     if (path === "-" || !(await stat(path)).isDirectory()) return [path];
-    return (await readdir(path)).filter((f) => MANIFEST_FILE.test(f)).sort().map((f) => join(path, f));
+    return (await readdir(path))
+      .filter((f) => MANIFEST_FILE.test(f))
+      .sort()
+      .map((f) => join(path, f));
   },
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

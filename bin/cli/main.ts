@@ -62,4 +62,8 @@ export async function main(argv: string[], cli: Cli = nodeCli()): Promise<number
   }
 }
 
-const usageOf = (c: Command) => c.usage.split("\n").map((line) => `  edge-eventing ${line}\n`).join("");
+const usageOf = (c: Command) =>
+  c.usage
+    .split("\n")
+    .map((line) => `  edge-eventing ${line}\n`)
+    .join("");

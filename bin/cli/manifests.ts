@@ -44,7 +44,8 @@ export function parseDocuments(text: string, origin: string): Document[] {
   return values.flatMap((value, i) => {
     const where = values.length > 1 ? `${origin}#${i + 1}` : origin;
     // A kubectl-style List (`kind: List`, items) stands for its items.
-    if (isObject(value) && value.kind === "List" && Array.isArray(value.items)) return value.items.map((item: unknown, j: number) => doc(item, `${where}.items[${j}]`));
+    if (isObject(value) && value.kind === "List" && Array.isArray(value.items))
+      return value.items.map((item: unknown, j: number) => doc(item, `${where}.items[${j}]`));
     return [doc(value, where)];
   });
 }

@@ -18,7 +18,14 @@ export const review: Command = {
 review expression (EXPRESSION | --transform NAME) --event EVENT [--language cesql|cel|jsonata] [-o yaml|json]`,
   async run(args, cli) {
     const [sub, ...rest] = args;
-    const options = { event: { type: "string" }, output: { type: "string", short: "o" }, trigger: { type: "string" }, filename: { type: "string", short: "f" }, language: { type: "string" }, transform: { type: "string" } } as const;
+    const options = {
+      event: { type: "string" },
+      output: { type: "string", short: "o" },
+      trigger: { type: "string" },
+      filename: { type: "string", short: "f" },
+      language: { type: "string" },
+      transform: { type: "string" },
+    } as const;
     if (sub !== "filter" && sub !== "expression") throw new UsageError(`expected "filter" or "expression", got ${JSON.stringify(sub ?? "")}`);
     const { values, positionals } = parse(rest, options, sub === "filter" ? { min: 0, max: 0 } : { min: 0, max: 1 });
     const output = choice("--output", values.output, ["yaml", "json"] as const);
@@ -34,7 +41,10 @@ review expression (EXPRESSION | --transform NAME) --event EVENT [--language cesq
       body = { apiVersion: API_VERSION, kind: "ExpressionReview", spec: { language, expression, event } };
     }
     const plural = sub === "filter" ? "filterreviews" : "expressionreviews";
-    const { body: result } = await api.call<{ status: ReviewStatus }>("POST", `${BASE}/${plural}`, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+    const { body: result } = await api.call<{ status: ReviewStatus }>("POST", `${BASE}/${plural}`, {
+      body: JSON.stringify(body),
+      headers: { "content-type": "application/json" },
+    });
     cli.io.out(output ? render(result, output) : summary(result.status));
     // An expression that does not parse is one a Trigger would refuse: fail the command (scripts check it).
     return result.status.error?.kind === "parse" ? 1 : 0;
@@ -49,12 +59,17 @@ async function filterReview(api: Api, io: CliIO, v: { trigger?: string; filename
     spec = (await api.call<{ spec?: Record<string, unknown> }>("GET", path)).body.spec ?? {};
   } else {
     const doc = (await readValue(io, v.filename!, "-f")) as { kind?: string; spec?: Record<string, unknown> };
-    if (doc?.kind !== "Trigger" && doc?.kind !== "FilterReview") throw new UsageError(`-f ${v.filename}: expected a Trigger or a FilterReview, got kind ${JSON.stringify(doc?.kind)}`);
+    if (doc?.kind !== "Trigger" && doc?.kind !== "FilterReview")
+      throw new UsageError(`-f ${v.filename}: expected a Trigger or a FilterReview, got kind ${JSON.stringify(doc?.kind)}`);
     spec = doc.spec ?? {};
   }
   const chosen = event ?? spec.event;
   if (chosen === undefined) throw new UsageError("--event is required");
-  return { apiVersion: API_VERSION, kind: "FilterReview", spec: { event: chosen, ...(spec.filter ? { filter: spec.filter } : {}), ...(spec.filters ? { filters: spec.filters } : {}) } };
+  return {
+    apiVersion: API_VERSION,
+    kind: "FilterReview",
+    spec: { event: chosen, ...(spec.filter ? { filter: spec.filter } : {}), ...(spec.filters ? { filters: spec.filters } : {}) },
+  };
 }
 
 /** A stored EventTransform's expression. */

@@ -28,7 +28,8 @@ export const SEND_OPTIONS = {
 export type Mode = "binary" | "structured" | "batch";
 
 export const send: Command = {
-  usage: "send BROKER (--type TYPE [--source S] [--id ID] [--subject S] [-d DATA] [--datacontenttype CT] [--ext NAME=VALUE]... | -f FILE|-) [--mode binary|structured|batch] [-H 'Name: value']... [-n NAMESPACE]",
+  usage:
+    "send BROKER (--type TYPE [--source S] [--id ID] [--subject S] [-d DATA] [--datacontenttype CT] [--ext NAME=VALUE]... | -f FILE|-) [--mode binary|structured|batch] [-H 'Name: value']... [-n NAMESPACE]",
   async run(args, cli) {
     const { values, positionals } = parse(args, SEND_OPTIONS, { min: 1, max: 1 });
     const mode = choice("--mode", values.mode, ["binary", "structured", "batch"] as const);
@@ -43,7 +44,11 @@ export const send: Command = {
     const request = encodeRequest(events, mode ?? (values.filename ? "structured" : "binary"));
     const api = apiFor(values, cli);
     const headers = { ...request.headers, ...parseHeaders(values.header ?? []) };
-    const r = await api.call("POST", `/${encodeURIComponent(api.ctx.namespace)}/${encodeURIComponent(positionals[0])}`, { body: request.body, headers, auth: false });
+    const r = await api.call("POST", `/${encodeURIComponent(api.ctx.namespace)}/${encodeURIComponent(positionals[0])}`, {
+      body: request.body,
+      headers,
+      auth: false,
+    });
     const what = events.length === 1 ? `event ${events[0].attributes.id}` : `${events.length} events`;
     cli.io.out(`${what} accepted by ${api.ctx.namespace}/${positionals[0]} (${r.status})\n`);
     return 0;
@@ -51,7 +56,15 @@ export const send: Command = {
 };
 
 /** One event from flags; `--data` is JSON when it parses as JSON and no other type is given. */
-export function eventFromFlags(v: { type?: string; source?: string; id?: string; subject?: string; data?: string; datacontenttype?: string; ext?: string[] }): CloudEvent {
+export function eventFromFlags(v: {
+  type?: string;
+  source?: string;
+  id?: string;
+  subject?: string;
+  data?: string;
+  datacontenttype?: string;
+  ext?: string[];
+}): CloudEvent {
   if (!v.type) throw new UsageError("--type is required (or give the event with -f FILE)");
   const json: Record<string, unknown> = { specversion: "1.0", id: v.id ?? crypto.randomUUID(), source: v.source ?? DEFAULT_SOURCE, type: v.type };
   if (v.subject !== undefined) json.subject = v.subject;

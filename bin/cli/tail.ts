@@ -10,7 +10,11 @@ import type { Command } from "./io.ts";
 export const tail: Command = {
   usage: "tail BROKER [--trigger TRIGGER] [--count N] [-o json] [-n NAMESPACE]",
   async run(args, cli) {
-    const { values, positionals } = parse(args, { trigger: { type: "string" }, count: { type: "string" }, output: { type: "string", short: "o" } }, { min: 1, max: 1 });
+    const { values, positionals } = parse(
+      args,
+      { trigger: { type: "string" }, count: { type: "string" }, output: { type: "string", short: "o" } },
+      { min: 1, max: 1 },
+    );
     const output = choice("--output", values.output, ["json"] as const);
     const count = values.count === undefined ? Infinity : Number(values.count);
     if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count: must be a positive integer, got ${JSON.stringify(values.count)}`);
@@ -30,7 +34,9 @@ export const tail: Command = {
         ws.close(1000);
         resolve(code);
       };
-      ws.addEventListener("open", () => cli.io.err(`watching ${api.ctx.namespace}/${broker}${values.trigger ? ` trigger ${values.trigger}` : ""} (Ctrl-C to stop)\n`));
+      ws.addEventListener("open", () =>
+        cli.io.err(`watching ${api.ctx.namespace}/${broker}${values.trigger ? ` trigger ${values.trigger}` : ""} (Ctrl-C to stop)\n`),
+      );
       ws.addEventListener("message", (m) => {
         const msg = JSON.parse(String(m.data)) as LiveMessage;
         if (!concerns(msg, values.trigger)) return;

@@ -48,7 +48,13 @@ export interface RefusalTally {
 
 export function auditEntry(user: { name: string; groups: string[] }, a: Attributes, uri: string, code: number): AuditEntry {
   const objectRef = isResourceRequest(a)
-    ? { apiGroup: a.apiGroup, resource: a.resource, ...(a.subresource ? { subresource: a.subresource } : {}), ...(a.namespace ? { namespace: a.namespace } : {}), ...(a.name ? { name: a.name } : {}) }
+    ? {
+        apiGroup: a.apiGroup,
+        resource: a.resource,
+        ...(a.subresource ? { subresource: a.subresource } : {}),
+        ...(a.namespace ? { namespace: a.namespace } : {}),
+        ...(a.name ? { name: a.name } : {}),
+      }
     : undefined;
   return { user: user.name, groups: user.groups, verb: a.verb, uri, ...(objectRef ? { objectRef } : {}), code };
 }
@@ -94,7 +100,8 @@ export function parseAuditQuery(params: URLSearchParams): ParsedAuditQuery {
   Object.assign(query, timeRange(params, causes));
   const rawLimit = params.get("limit");
   const limit = rawLimit === null ? DEFAULT_AUDIT_LIMIT : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) causes.push({ field: "limit", message: `must be an integer from 1 to ${MAX_AUDIT_LIMIT}` });
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT)
+    causes.push({ field: "limit", message: `must be an integer from 1 to ${MAX_AUDIT_LIMIT}` });
   let cursor: AuditCursor | undefined;
   const token = params.get("continue");
   if (token !== null) {
@@ -123,7 +130,11 @@ export interface AuditRow {
 export function auditItem(r: AuditRow) {
   const e = r.entry;
   return {
-    metadata: { name: r.key.startsWith("c") ? `change-${Number(r.key.slice(1))}` : `refusals-${r.at}-${fnv1a64(r.key).toString(16)}`, ...(e.objectRef?.namespace ? { namespace: e.objectRef.namespace } : {}), creationTimestamp: new Date(r.at).toISOString() },
+    metadata: {
+      name: r.key.startsWith("c") ? `change-${Number(r.key.slice(1))}` : `refusals-${r.at}-${fnv1a64(r.key).toString(16)}`,
+      ...(e.objectRef?.namespace ? { namespace: e.objectRef.namespace } : {}),
+      creationTimestamp: new Date(r.at).toISOString(),
+    },
     stage: "ResponseComplete",
     requestURI: e.uri,
     verb: e.verb,

@@ -59,7 +59,10 @@ export interface ActivatorSettings {
 }
 
 /** The ScaledObject's activator annotations, with a `{field, message}` per bad value. */
-export function activatorSettings(annotations: Record<string, string> | undefined): { settings: ActivatorSettings; errors: { field: string; message: string }[] } {
+export function activatorSettings(annotations: Record<string, string> | undefined): {
+  settings: ActivatorSettings;
+  errors: { field: string; message: string }[];
+} {
   const errors: { field: string; message: string }[] = [];
   const cc = annotations?.[ACTIVATOR_ANNOTATIONS.containerConcurrency];
   const timeout = annotations?.[ACTIVATOR_ANNOTATIONS.activationTimeout];
@@ -67,7 +70,10 @@ export function activatorSettings(annotations: Record<string, string> | undefine
   if (cc !== undefined) {
     containerConcurrency = /^\d{1,4}$/.test(cc) ? Number(cc) : NaN;
     if (!(containerConcurrency <= MAX_CONTAINER_CONCURRENCY)) {
-      errors.push({ field: `metadata.annotations.${ACTIVATOR_ANNOTATIONS.containerConcurrency}`, message: `must be an integer from 0 (unlimited) to ${MAX_CONTAINER_CONCURRENCY}, got ${JSON.stringify(cc)}` });
+      errors.push({
+        field: `metadata.annotations.${ACTIVATOR_ANNOTATIONS.containerConcurrency}`,
+        message: `must be an integer from 0 (unlimited) to ${MAX_CONTAINER_CONCURRENCY}, got ${JSON.stringify(cc)}`,
+      });
       containerConcurrency = 0;
     }
   }
@@ -75,7 +81,10 @@ export function activatorSettings(annotations: Record<string, string> | undefine
   if (timeout !== undefined) {
     const sec = parseGoDuration(timeout);
     if (sec === null || sec < 0 || sec * 1000 > MAX_HOLD_MS) {
-      errors.push({ field: `metadata.annotations.${ACTIVATOR_ANNOTATIONS.activationTimeout}`, message: `must be a duration from 0s (no hold) to 1h, got ${JSON.stringify(timeout)}` });
+      errors.push({
+        field: `metadata.annotations.${ACTIVATOR_ANNOTATIONS.activationTimeout}`,
+        message: `must be a duration from 0s (no hold) to 1h, got ${JSON.stringify(timeout)}`,
+      });
     } else holdMs = sec * 1000;
   }
   return { settings: { containerConcurrency, holdMs }, errors };

@@ -33,7 +33,12 @@ const duration: Parse = (raw) => parseGoDuration(raw);
 /** ACK's gc-time: a Go duration, or a bare integer taken as seconds (documented assumption). */
 const durationOrSeconds: Parse = (raw) => (/^\d+$/.test(raw) ? Number(raw) : parseGoDuration(raw));
 
-interface Rule { key: string; parse: Parse; valid: (v: number) => boolean; expect: string }
+interface Rule {
+  key: string;
+  parse: Parse;
+  valid: (v: number) => boolean;
+  expect: string;
+}
 const RULES: Rule[] = [
   { key: "target", parse: num, valid: (v) => v >= 0.01, expect: "a number >= 0.01" },
   { key: "target-utilization-percentage", parse: num, valid: (v) => v > 0 && v <= 100, expect: "a number in (0, 100]" },
@@ -66,7 +71,8 @@ export function knativeTuning(annotations: Record<string, string> | undefined): 
   if (got["scale-down-delay"] !== undefined && got["gc-time"] !== undefined) {
     errors.push({ field: `metadata.annotations.${PREFIX}gc-time`, message: "set either scale-down-delay or gc-time, not both" });
   }
-  const min = got["min-scale"], max = got["max-scale"];
+  const min = got["min-scale"],
+    max = got["max-scale"];
   if (min !== undefined && max !== undefined && max > 0 && min > max) {
     errors.push({ field: `metadata.annotations.${PREFIX}min-scale`, message: `must be <= max-scale (${max})` });
   }

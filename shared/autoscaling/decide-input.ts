@@ -22,8 +22,15 @@ export type DecideOutput = ({ tSec: number } & ScaleResult)[];
 export const MAX_OBSERVATIONS = 1_000_000;
 
 const NUMBER_FIELDS = [
-  "targetValue", "totalValue", "targetBurstCapacity", "panicThreshold", "maxScaleUpRate",
-  "maxScaleDownRate", "stableWindowSec", "scaleDownDelaySec", "activationScale",
+  "targetValue",
+  "totalValue",
+  "targetBurstCapacity",
+  "panicThreshold",
+  "maxScaleUpRate",
+  "maxScaleDownRate",
+  "stableWindowSec",
+  "scaleDownDelaySec",
+  "activationScale",
 ] as const;
 
 export function validateDeciderSpec(spec: unknown, path: string, partial = false): FieldError[] {
@@ -61,8 +68,7 @@ export function validateDecideInput(input: unknown): FieldError[] {
   const errors = validateDeciderSpec(input.decider, "decider");
   if (!isCount(input.initialReadyPods)) errors.push({ field: "initialReadyPods", message: "must be an integer >= 0" });
   if (!Array.isArray(input.observations)) return [...errors, { field: "observations", message: "must be an array" }];
-  if (input.observations.length > MAX_OBSERVATIONS)
-    errors.push({ field: "observations", message: `at most ${MAX_OBSERVATIONS} observations` });
+  if (input.observations.length > MAX_OBSERVATIONS) errors.push({ field: "observations", message: `at most ${MAX_OBSERVATIONS} observations` });
   for (const [i, o] of (input.observations as unknown[]).entries()) {
     const at = `observations[${i}]`;
     if (!isObject(o)) {

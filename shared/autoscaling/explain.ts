@@ -28,7 +28,10 @@ export interface DecisionInputs {
  */
 export type DecisionReason = "NoMetrics" | "StableWindow" | "PanicWindow" | "KedaActivation" | "KedaIdle" | "KedaAverageValue" | "ActivatorHolding";
 
-export interface Explained { reason: DecisionReason; message: string }
+export interface Explained {
+  reason: DecisionReason;
+  message: string;
+}
 
 const num = (n: number) => String(Math.round(n * 1000) / 1000);
 

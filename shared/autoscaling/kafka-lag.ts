@@ -21,8 +21,13 @@ export interface KafkaLagOptions {
 }
 
 export const KAFKA_DEFAULTS: KafkaLagOptions = {
-  lagThreshold: 10, activationLagThreshold: 0, offsetResetPolicy: "latest", allowIdleConsumers: false,
-  excludePersistentLag: false, scaleToZeroOnInvalidOffset: false, limitToPartitionsWithLag: false,
+  lagThreshold: 10,
+  activationLagThreshold: 0,
+  offsetResetPolicy: "latest",
+  allowIdleConsumers: false,
+  excludePersistentLag: false,
+  scaleToZeroOnInvalidOffset: false,
+  limitToPartitionsWithLag: false,
   ensureEvenDistributionOfPartitions: false,
 };
 

@@ -12,9 +12,17 @@ import type { KedaPolicy } from "./keda.ts";
 import { CLUSTER_ANNOTATION, type ClusterConnection, parseCluster } from "../kubernetes/cluster.ts";
 import { isValidName } from "../resources/manifest.ts";
 
-export interface FieldError { field: string; message: string }
+export interface FieldError {
+  field: string;
+  message: string;
+}
 
-export interface ScaleTargetRef { apiVersion: string; kind: string; name: string; namespace: string }
+export interface ScaleTargetRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+}
 
 export type TriggerMetric = "concurrency" | "rps" | "backlog" | "lag";
 
@@ -133,13 +141,17 @@ function parseTrigger(t: unknown, at: string, errors: FieldError[]): TriggerSpec
     }
     case "rocketmq":
       return {
-        type: t.type, source: metaName(meta, "rocketmqSource", `${m}.rocketmqSource`, errors), metric: "backlog",
+        type: t.type,
+        source: metaName(meta, "rocketmqSource", `${m}.rocketmqSource`, errors),
+        metric: "backlog",
         target: metaNumber(meta, "lagThreshold", 10, `${m}.lagThreshold`, errors, 1),
         activationTarget: metaNumber(meta, "activationLagThreshold", 0, `${m}.activationLagThreshold`, errors),
       };
     case "redis-streams":
       return {
-        type: t.type, source: metaName(meta, "redisStreamSource", `${m}.redisStreamSource`, errors), metric: "backlog",
+        type: t.type,
+        source: metaName(meta, "redisStreamSource", `${m}.redisStreamSource`, errors),
+        metric: "backlog",
         target: metaNumber(meta, "pendingEntriesCount", 5, `${m}.pendingEntriesCount`, errors, 1),
         activationTarget: metaNumber(meta, "activationLagCount", 0, `${m}.activationLagCount`, errors),
       };
@@ -184,7 +196,12 @@ function clusterFrom(s: Obj, annotations: Record<string, string> | undefined, na
   return named ?? { url: "", secretKeyRef: { name: "" } };
 }
 
-function parse(spec: unknown, annotations: Record<string, string> | undefined, namespace: string, named?: ClusterConnection): { plan: AutoscalerPlan; errors: FieldError[] } {
+function parse(
+  spec: unknown,
+  annotations: Record<string, string> | undefined,
+  namespace: string,
+  named?: ClusterConnection,
+): { plan: AutoscalerPlan; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const s = isObj(spec) ? spec : {};
   if (!isObj(spec)) errors.push({ field: "spec", message: "must be an object" });
@@ -197,7 +214,10 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   let minReplicaCount = int(s, "minReplicaCount", 0, 0, MAX_REPLICAS, errors);
   let maxReplicaCount = int(s, "maxReplicaCount", 100, 1, MAX_REPLICAS, errors);
   // Knative's min-scale / max-scale are accepted as aliases; given twice, they must agree.
-  for (const [key, value, alias] of [["minReplicaCount", tuning.minScale, "min-scale"], ["maxReplicaCount", tuning.maxScale, "max-scale"]] as const) {
+  for (const [key, value, alias] of [
+    ["minReplicaCount", tuning.minScale, "min-scale"],
+    ["maxReplicaCount", tuning.maxScale, "max-scale"],
+  ] as const) {
     if (value === undefined) continue;
     if (s[key] !== undefined && s[key] !== value) errors.push({ field: `spec.${key}`, message: `disagrees with autoscaling.knative.dev/${alias} (${value})` });
     if (key === "minReplicaCount") minReplicaCount = value;
@@ -225,22 +245,28 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
   const metric = kpa[0]?.metric === "rps" ? "rps" : "concurrency";
   const metaTarget = kpa[0]?.target || undefined;
   if (metaTarget !== undefined && tuning.target !== undefined && metaTarget !== tuning.target) {
-    errors.push({ field: `spec.triggers[${specIndex.get(kpa[0])}].metadata.target`, message: `disagrees with autoscaling.knative.dev/target (${tuning.target})` });
+    errors.push({
+      field: `spec.triggers[${specIndex.get(kpa[0])}].metadata.target`,
+      message: `disagrees with autoscaling.knative.dev/target (${tuning.target})`,
+    });
   }
   const total = metaTarget ?? tuning.target ?? (metric === "rps" ? 200 : 100);
-  const decider: DeciderSpec | null = kpa.length === 0 ? null : {
-    scalingMetric: metric,
-    targetValue: Math.max(0.01, total * tuning.utilization),
-    totalValue: total,
-    targetBurstCapacity: tuning.targetBurstCapacity,
-    panicThreshold: tuning.panicThreshold,
-    maxScaleUpRate: 1000,
-    maxScaleDownRate: 2,
-    stableWindowSec: tuning.stableWindowSec,
-    scaleDownDelaySec: tuning.scaleDownDelaySec,
-    reachable: true,
-    activationScale: tuning.activationScale,
-  };
+  const decider: DeciderSpec | null =
+    kpa.length === 0
+      ? null
+      : {
+          scalingMetric: metric,
+          targetValue: Math.max(0.01, total * tuning.utilization),
+          totalValue: total,
+          targetBurstCapacity: tuning.targetBurstCapacity,
+          panicThreshold: tuning.panicThreshold,
+          maxScaleUpRate: 1000,
+          maxScaleDownRate: 2,
+          stableWindowSec: tuning.stableWindowSec,
+          scaleDownDelaySec: tuning.scaleDownDelaySec,
+          reachable: true,
+          activationScale: tuning.activationScale,
+        };
   const target = parseTarget(s.scaleTargetRef, namespace, errors);
   const plan: AutoscalerPlan = {
     target,
@@ -248,9 +274,14 @@ function parse(spec: unknown, annotations: Record<string, string> | undefined, n
     decider,
     panicWindowPercentage: tuning.panicWindowPercentage,
     bounds: {
-      minScale: minReplicaCount, maxScale: maxReplicaCount, initialScale: tuning.initialScale,
-      podBufferSize: tuning.podBufferSize, knativeScaleToZero: target.apiVersion.startsWith("serving.knative.dev/") && target.kind === "Service", scaleToZeroGraceSec: 30,
-      scaleToZeroRetentionSec: tuning.scaleToZeroRetentionSec, stableWindowSec: tuning.stableWindowSec,
+      minScale: minReplicaCount,
+      maxScale: maxReplicaCount,
+      initialScale: tuning.initialScale,
+      podBufferSize: tuning.podBufferSize,
+      knativeScaleToZero: target.apiVersion.startsWith("serving.knative.dev/") && target.kind === "Service",
+      scaleToZeroGraceSec: 30,
+      scaleToZeroRetentionSec: tuning.scaleToZeroRetentionSec,
+      stableWindowSec: tuning.stableWindowSec,
     },
     keda: { minReplicaCount, maxReplicaCount, cooldownPeriodSec },
     pollingIntervalSec,
@@ -270,7 +301,10 @@ export function validateScaledObject(spec: unknown, annotations?: Record<string,
  * The decider spec and scaling plan of a valid ScaledObject; throws listing every problem otherwise.
  * `cluster`: the KubernetesCluster its annotation names, when it names one.
  */
-export function deciderSpecFrom(scaledObject: { metadata?: { namespace?: string; annotations?: Record<string, string> }; spec?: unknown }, cluster?: ClusterConnection): AutoscalerPlan {
+export function deciderSpecFrom(
+  scaledObject: { metadata?: { namespace?: string; annotations?: Record<string, string> }; spec?: unknown },
+  cluster?: ClusterConnection,
+): AutoscalerPlan {
   const { plan, errors } = parse(scaledObject.spec, scaledObject.metadata?.annotations, scaledObject.metadata?.namespace ?? "default", cluster);
   if (errors.length > 0) throw new InvalidScaledObjectError(errors);
   return plan;
@@ -289,7 +323,9 @@ export class InvalidScaledObjectError extends Error {
  * `edge-eventing` trigger and `{SourceKind}/{name}` for a source's, each to the first ScaledObject (by
  * name) that scales from it. Invalid manifests (stored by an older version) gate nothing.
  */
-export function gatedBy(scaledObjects: { metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: unknown }[]): Map<string, string> {
+export function gatedBy(
+  scaledObjects: { metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: unknown }[],
+): Map<string, string> {
   const gated = new Map<string, string>();
   for (const so of [...scaledObjects].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
     const { plan, errors } = parse(so.spec, so.metadata.annotations, so.metadata.namespace ?? "default");

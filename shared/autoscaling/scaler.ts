@@ -82,8 +82,12 @@ export function scaleStep(plan: AutoscalerPlan, state: ScalerState, input: StepI
     if (step.result.valid) {
       kpaWant = step.result.desiredPodCount;
       inputs.kpa = {
-        metric: plan.decider.scalingMetric, observedStable: seen.observedStable, observedPanic: seen.observedPanic,
-        target: plan.decider.targetValue, panicThreshold: plan.decider.panicThreshold, panic,
+        metric: plan.decider.scalingMetric,
+        observedStable: seen.observedStable,
+        observedPanic: seen.observedPanic,
+        target: plan.decider.targetValue,
+        panicThreshold: plan.decider.panicThreshold,
+        panic,
       };
     }
   }

@@ -22,7 +22,13 @@ export interface SimulationInput {
   perPodRate?: number;
 }
 
-export interface SimulationRow { tSec: number; value: number; desired: number; ready: number; panic: boolean }
+export interface SimulationRow {
+  tSec: number;
+  value: number;
+  desired: number;
+  ready: number;
+  panic: boolean;
+}
 
 /** Limits: a simulation covers at most a week of seconds. */
 export const MAX_SIMULATION_SEC = 7 * 86_400;
@@ -58,7 +64,10 @@ export function simulate(plan: AutoscalerPlan, input: SimulationInput): Simulati
     observeSecond(state, t, value);
     const kedaPoll = polled.length > 0 && t % plan.pollingIntervalSec === 0;
     const step = scaleStep(plan, state, {
-      tSec: t, readyPods: ready, current: desired, kpa: t % TICK_SEC === 0,
+      tSec: t,
+      readyPods: ready,
+      current: desired,
+      kpa: t % TICK_SEC === 0,
       keda: kedaPoll ? polled.map((tr) => ({ value, target: tr.target, active: value > tr.activationTarget })) : undefined,
     });
     state = step.state;

@@ -9,7 +9,10 @@ import type { TriggerSpec } from "./scaled-object.ts";
 import type { BridgeKind } from "../resources/kinds.ts";
 
 /** The source kind each trigger type reads. */
-export const SOURCE_KINDS = { kafka: "KafkaSource", rocketmq: "RocketMQSource", "redis-streams": "RedisStreamSource" } as const satisfies Record<string, BridgeKind>;
+export const SOURCE_KINDS = { kafka: "KafkaSource", rocketmq: "RocketMQSource", "redis-streams": "RedisStreamSource" } as const satisfies Record<
+  string,
+  BridgeKind
+>;
 export type SourceTrigger = TriggerSpec & { type: keyof typeof SOURCE_KINDS };
 
 /** A source's backlog, summed over its consumer instances. */
@@ -24,9 +27,7 @@ export interface SourceBacklog {
   unmeasured?: string;
 }
 
-export type SourceMetric =
-  | { ok: true; metric: KedaMetric; value: number; previous: Record<string, number> }
-  | { ok: false; error: string };
+export type SourceMetric = { ok: true; metric: KedaMetric; value: number; previous: Record<string, number> } | { ok: false; error: string };
 
 /** `previous`: the committed offsets of the last poll, for Kafka's excludePersistentLag. */
 export function sourceMetric(trigger: SourceTrigger, backlog: SourceBacklog, previous: Record<string, number> = {}): SourceMetric {

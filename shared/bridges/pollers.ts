@@ -36,7 +36,11 @@ type BridgeFactory = (manifest: Manifest, deps: BridgeDeps) => SourceBridge;
 /** One client per bridge kind: the compiler refuses a kind with `runs: "bridge"` missing here. */
 const BRIDGES: { [K in BridgeKind]: BridgeFactory } = {
   KafkaSource: (manifest, deps) => {
-    const poller = createKafkaPoller(kafkaPollerConfig({ ...sourceOf(manifest), uid: manifest.metadata.uid, labels: manifest.metadata.labels }, manifest.spec, deps.secret, deps.consumer), deps.fetch, deps.store);
+    const poller = createKafkaPoller(
+      kafkaPollerConfig({ ...sourceOf(manifest), uid: manifest.metadata.uid, labels: manifest.metadata.labels }, manifest.spec, deps.secret, deps.consumer),
+      deps.fetch,
+      deps.store,
+    );
     const extensions = (manifest.spec.ceOverrides as { extensions?: Record<string, string> } | undefined)?.extensions;
     return extensions ? { ...poller, poll: async (signal) => withOverrides(await poller.poll(signal), extensions) } : poller;
   },

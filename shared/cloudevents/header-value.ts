@@ -49,7 +49,8 @@ export function decodeHeaderValue(raw: string): string | { error: string } {
       bytes[n++] = c;
       continue;
     }
-    const hi = hexValue(value.charCodeAt(i + 1)), lo = hexValue(value.charCodeAt(i + 2));
+    const hi = hexValue(value.charCodeAt(i + 1)),
+      lo = hexValue(value.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) return { error: `has an invalid percent-encoding at character ${i}` };
     bytes[n++] = (hi << 4) | lo;
     i += 2;

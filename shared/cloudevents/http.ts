@@ -27,11 +27,7 @@ function modeOf(contentType: string | null): DecodeMode | InputError {
 }
 
 /** Decode an HTTP request (or a subscriber's reply) into events. headers: lower-case names. */
-export function decodeHttp(
-  headers: Headers,
-  body: Uint8Array,
-  limits: { maxBatchEvents: number },
-): { mode: DecodeMode; events: CloudEvent[] } | InputError {
+export function decodeHttp(headers: Headers, body: Uint8Array, limits: { maxBatchEvents: number }): { mode: DecodeMode; events: CloudEvent[] } | InputError {
   const mode = modeOf(headers.get("content-type"));
   if (typeof mode !== "string") return mode;
   if (mode === "binary") {

@@ -14,9 +14,23 @@ export class JsonSyntaxError extends Error {
   }
 }
 
-const TAB = 0x09, LF = 0x0a, CR = 0x0d, SPACE = 0x20, QUOTE = 0x22, PLUS = 0x2b, COMMA = 0x2c;
-const MINUS = 0x2d, DOT = 0x2e, ZERO = 0x30, NINE = 0x39, COLON = 0x3a, LBRACKET = 0x5b;
-const BACKSLASH = 0x5c, RBRACKET = 0x5d, LBRACE = 0x7b, RBRACE = 0x7d;
+const TAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d,
+  SPACE = 0x20,
+  QUOTE = 0x22,
+  PLUS = 0x2b,
+  COMMA = 0x2c;
+const MINUS = 0x2d,
+  DOT = 0x2e,
+  ZERO = 0x30,
+  NINE = 0x39,
+  COLON = 0x3a,
+  LBRACKET = 0x5b;
+const BACKSLASH = 0x5c,
+  RBRACKET = 0x5d,
+  LBRACE = 0x7b,
+  RBRACE = 0x7d;
 
 export function unexpected(text: string, pos: number, expected: string): JsonSyntaxError {
   const found = pos >= text.length ? "end of input" : JSON.stringify(text[pos]);

@@ -4,9 +4,7 @@
  */
 import { decodeBase64, encodeBase64 } from "../base64.ts";
 import type { AttributeMap, AttributeValue, CloudEvent, EventData, InputError } from "./event.ts";
-import {
-  CHAR, JsonSyntaxError, decodeString, expectChar, expectEnd, scanString, scanValue, skipWhitespace, unexpected,
-} from "./json-scan.ts";
+import { CHAR, JsonSyntaxError, decodeString, expectChar, expectEnd, scanString, scanValue, skipWhitespace, unexpected } from "./json-scan.ts";
 import { isJsonMediaType } from "./media-type.ts";
 import { badAttributeName, badRequest, isAttributeName, validateEvent } from "./validate.ts";
 
@@ -213,10 +211,14 @@ export function encodeStructured(event: CloudEvent): string {
     out += `${out.length > 1 ? "," : ""}${JSON.stringify(name)}:${JSON.stringify(attributes[name])}`;
   }
   if (data) {
-    const member = data.kind === "json" ? `"data":${data.json}`
-      : data.kind === "text" ? `"data":${JSON.stringify(data.text)}`
-      : v03Bytes ? `"data":"${encodeBase64(data.bytes)}"`
-      : `"data_base64":"${encodeBase64(data.bytes)}"`;
+    const member =
+      data.kind === "json"
+        ? `"data":${data.json}`
+        : data.kind === "text"
+          ? `"data":${JSON.stringify(data.text)}`
+          : v03Bytes
+            ? `"data":"${encodeBase64(data.bytes)}"`
+            : `"data_base64":"${encodeBase64(data.bytes)}"`;
     out += (out.length > 1 ? "," : "") + member;
   }
   return `${out}}`;

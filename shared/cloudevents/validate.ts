@@ -44,8 +44,7 @@ function isTimestamp(value: string): boolean {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const daysInMonth = month === 2 ? (leap ? 29 : 28) : 30 + ((month + Math.floor(month / 8)) % 2);
   const offsetOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 &&
-    second <= 60 && offsetOk;
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60 && offsetOk;
 }
 
 /** A rule for a String-typed attribute the specification defines: an error message or undefined. */
@@ -53,15 +52,19 @@ type Rule = (value: string) => string | undefined;
 
 const nonEmpty: Rule = (v) => (v === "" ? "must not be empty" : undefined);
 const anyString: Rule = () => undefined;
-const uriReference: Rule = (v) =>
-  v === "" ? "must not be empty" : isUriReference(v) ? undefined : "must be a URI-reference (RFC 3986)";
+const uriReference: Rule = (v) => (v === "" ? "must not be empty" : isUriReference(v) ? undefined : "must be a URI-reference (RFC 3986)");
 const absoluteUri: Rule = (v) => (ABSOLUTE_URI.test(v) ? undefined : "must be an absolute URI (RFC 3986)");
 const mediaType: Rule = (v) => (isMediaType(v) ? undefined : "must be a media type such as application/json");
 const timestamp: Rule = (v) => (isTimestamp(v) ? undefined : "must be an RFC 3339 timestamp");
 
 const COMMON: [string, Rule][] = [
-  ["specversion", anyString], ["id", nonEmpty], ["source", uriReference], ["type", nonEmpty],
-  ["datacontenttype", mediaType], ["subject", nonEmpty], ["time", timestamp],
+  ["specversion", anyString],
+  ["id", nonEmpty],
+  ["source", uriReference],
+  ["type", nonEmpty],
+  ["datacontenttype", mediaType],
+  ["subject", nonEmpty],
+  ["time", timestamp],
 ];
 const RULES: ReadonlyMap<string, ReadonlyMap<string, Rule>> = new Map([
   ["1.0", new Map([...COMMON, ["dataschema", absoluteUri]])],
@@ -77,7 +80,10 @@ export function badAttributeName(name: string): InputError {
 }
 
 function nameTooLong(name: string, field: string): InputError {
-  return badRequest(`attribute name ${quoted(name)} is longer than ${ATTRIBUTE_LIMITS.nameChars} characters`, field.length > ATTRIBUTE_LIMITS.nameChars ? quoted(field).slice(1, -1) : field);
+  return badRequest(
+    `attribute name ${quoted(name)} is longer than ${ATTRIBUTE_LIMITS.nameChars} characters`,
+    field.length > ATTRIBUTE_LIMITS.nameChars ? quoted(field).slice(1, -1) : field,
+  );
 }
 
 /**
@@ -128,7 +134,11 @@ function exactBytesThrough(attributes: CloudEvent["attributes"], last: string): 
 function attributeError(name: string, value: AttributeValue, rule: Rule | undefined, mapsAllowed: boolean): InputError | null {
   if (!isAttributeName(name)) return badAttributeName(name);
   if (typeof value === "object") {
-    if (!mapsAllowed || rule) return badRequest(`attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range${mapsAllowed ? "" : " (maps are CloudEvents 0.3 only)"}`, name);
+    if (!mapsAllowed || rule)
+      return badRequest(
+        `attribute ${name} must be a string, a boolean or an integer in the signed 32-bit range${mapsAllowed ? "" : " (maps are CloudEvents 0.3 only)"}`,
+        name,
+      );
     for (const key in value) {
       // 0.3 allows any case (its own example is `{"otherValue": 5}`); a key becomes part of a header name
       // in binary mode (`ce-{name}-{key}`), where it arrives lower-cased.
@@ -183,8 +193,10 @@ export function validateEvent(event: CloudEvent, sized = true): InputError | nul
         exact = true;
         bytes = exactBytesThrough(attributes, name);
       }
-      if (count > ATTRIBUTE_LIMITS.count) return badRequest(`an event may have at most ${ATTRIBUTE_LIMITS.count} attributes (each entry of a map counts)`, name);
-      if (bytes > ATTRIBUTE_LIMITS.totalBytes) return badRequest(`the attributes of an event may take at most ${ATTRIBUTE_LIMITS.totalBytes} bytes together (names and values, UTF-8)`, name);
+      if (count > ATTRIBUTE_LIMITS.count)
+        return badRequest(`an event may have at most ${ATTRIBUTE_LIMITS.count} attributes (each entry of a map counts)`, name);
+      if (bytes > ATTRIBUTE_LIMITS.totalBytes)
+        return badRequest(`the attributes of an event may take at most ${ATTRIBUTE_LIMITS.totalBytes} bytes together (names and values, UTF-8)`, name);
     }
     const error = attributeError(name, attributes[name], rules.get(name), specversion === "0.3");
     if (error) return error;

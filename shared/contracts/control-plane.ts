@@ -26,7 +26,15 @@ export interface WriteOptions {
 
 export interface ControlPlaneRpc {
   /** Create (`post`) or create-or-replace (`put`) a resource; nothing is stored when it is invalid. */
-  apply(kind: string, namespace: string, body: unknown, mode: "put" | "post", ctx: ResolveContext, pathName: string | undefined, options: WriteOptions): Promise<ApplyResult>;
+  apply(
+    kind: string,
+    namespace: string,
+    body: unknown,
+    mode: "put" | "post",
+    ctx: ResolveContext,
+    pathName: string | undefined,
+    options: WriteOptions,
+  ): Promise<ApplyResult>;
   get(kind: string, namespace: string, name: string, ctx: ResolveContext): Promise<Manifest | null>;
   /** Resources of a kind in one namespace, or in all namespaces when `namespace` is undefined. */
   list(kind: string, namespace: string | undefined, ctx: ResolveContext): Promise<Manifest[]>;

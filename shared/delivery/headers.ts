@@ -12,7 +12,8 @@ import type { InputError } from "../cloudevents/event.ts";
  */
 export const PASS_THROUGH_LIMITS = { count: 16, totalBytes: 4 * 1024 } as const;
 
-const passes = (name: string) => name === "x-request-id" || name === "traceparent" || name === "tracestate" || name.startsWith("knative-") || name.startsWith("x-b3-");
+const passes = (name: string) =>
+  name === "x-request-id" || name === "traceparent" || name === "tracestate" || name.startsWith("knative-") || name.startsWith("x-b3-");
 
 /** The request's pass-through headers, or a 400 naming the first header over the limits. */
 export function passThroughHeaders(headers: Headers): { headers: Record<string, string> } | { refused: InputError } {
@@ -24,8 +25,13 @@ export function passThroughHeaders(headers: Headers): { headers: Record<string, 
     count++;
     // Header values are ISO-8859-1 strings in Fetch: one byte per character.
     bytes += name.length + value.length;
-    if (count > PASS_THROUGH_LIMITS.count) return refuse(`at most ${PASS_THROUGH_LIMITS.count} pass-through headers (x-request-id, traceparent, tracestate, knative-*, x-b3-*) per request`, name);
-    if (bytes > PASS_THROUGH_LIMITS.totalBytes) return refuse(`pass-through headers (x-request-id, traceparent, tracestate, knative-*, x-b3-*) may take at most ${PASS_THROUGH_LIMITS.totalBytes} bytes together, names and values`, name);
+    if (count > PASS_THROUGH_LIMITS.count)
+      return refuse(`at most ${PASS_THROUGH_LIMITS.count} pass-through headers (x-request-id, traceparent, tracestate, knative-*, x-b3-*) per request`, name);
+    if (bytes > PASS_THROUGH_LIMITS.totalBytes)
+      return refuse(
+        `pass-through headers (x-request-id, traceparent, tracestate, knative-*, x-b3-*) may take at most ${PASS_THROUGH_LIMITS.totalBytes} bytes together, names and values`,
+        name,
+      );
     kept[name] = value;
   }
   return { headers: kept };

@@ -113,7 +113,13 @@ export class Lane {
 
   /** Everything waiting and in flight (the trigger is gone): their positions. */
   clear(): number[] {
-    const all = [...this.entries.slice(this.head).filter((e) => e !== null).map((e) => e.pos), ...this.flying.keys()];
+    const all = [
+      ...this.entries
+        .slice(this.head)
+        .filter((e) => e !== null)
+        .map((e) => e.pos),
+      ...this.flying.keys(),
+    ];
     this.entries = [];
     this.head = 0;
     this.waitingCount = 0;

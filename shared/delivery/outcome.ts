@@ -36,9 +36,13 @@ export function decide(a: Attempt, outcome: Outcome): Decision {
   if (isRetryable(outcome.status) && a.attempt < a.policy.retry) {
     return { verdict: "retry", delayMs: retryDelayMs(a.policy, a.attempt + 1, outcome.status, outcome.retryAfterMs) };
   }
-  if (a.phase === "subscriber" && a.hasDeadLetterSink) return { verdict: "to-dead-letter-sink", extensions: errorExtensions(a.subscriberUri, outcome.status, outcome.body) };
+  if (a.phase === "subscriber" && a.hasDeadLetterSink)
+    return { verdict: "to-dead-letter-sink", extensions: errorExtensions(a.subscriberUri, outcome.status, outcome.body) };
   // Nowhere left to send it: the broker keeps it (bounded) for inspection and redelivery.
-  return { verdict: "failed", reason: `${a.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${describeBody(outcome.body)}` };
+  return {
+    verdict: "failed",
+    reason: `${a.phase === "subscriber" ? "subscriber" : "dead-letter sink"} failed: ${outcome.status ?? "no response"} ${describeBody(outcome.body)}`,
+  };
 }
 
 /** The start of a failure's response body (or error text), for logs and the kept dead letter's reason. */

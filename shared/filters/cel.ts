@@ -74,9 +74,7 @@ function re2Matches(input: string, pattern: string): boolean {
 }
 
 // Built once: cel-js environments are expensive to create, and nothing registers into it later.
-const environment = new Environment({ limits: CEL_LIMITS })
-  .registerVariable("event", "map")
-  .registerFunction("string.re2Matches(string): bool", re2Matches);
+const environment = new Environment({ limits: CEL_LIMITS }).registerVariable("event", "map").registerFunction("string.re2Matches(string): bool", re2Matches);
 
 function describe(e: unknown): string {
   if (e instanceof ParseError || e instanceof EvaluationError || e instanceof CelTypeError) {

@@ -176,8 +176,7 @@ function attributesFilter(attrs: Record<string, string>): CompiledFilter {
 
 /** Knative's older filter: an empty source or type matches anything. */
 function sourceAndTypeFilter(source: string, type: string): CompiledFilter {
-  return (event) =>
-    (source === "" || event.attributes.source === source) && (type === "" || event.attributes.type === type) ? "pass" : "fail";
+  return (event) => ((source === "" || event.attributes.source === source) && (type === "" || event.attributes.type === type) ? "pass" : "fail");
 }
 
 const MATCHERS = {

@@ -113,7 +113,8 @@ export function decodeContinue(token: string, query: HistoryQuery): { cursors: C
   }
   const cursors = parsed?.c;
   if (!Array.isArray(cursors) || !cursors.every((c) => c === null || (Number.isSafeInteger(c) && c >= 0))) return { error: "the continue token is malformed" };
-  if (parsed.q !== fingerprint(query)) return { error: "the continue token was issued for another query: repeat the query's fields unchanged, or start again without it" };
+  if (parsed.q !== fingerprint(query))
+    return { error: "the continue token was issued for another query: repeat the query's fields unchanged, or start again without it" };
   return { cursors };
 }
 

@@ -63,7 +63,12 @@ export function eventRecord(event: Record<string, unknown>, arrivedAt: number, s
   return {
     event,
     receivedAt: new Date(arrivedAt).toISOString(),
-    deliveries: Object.entries(stored).map(([trigger, d]) => ({ trigger, state: d.s, attempts: d.a.map(attemptView), ...(d.o ? { attemptsOmitted: d.o } : {}) })),
+    deliveries: Object.entries(stored).map(([trigger, d]) => ({
+      trigger,
+      state: d.s,
+      attempts: d.a.map(attemptView),
+      ...(d.o ? { attemptsOmitted: d.o } : {}),
+    })),
   };
 }
 
@@ -89,7 +94,13 @@ export function keepLatest(d: StoredDelivery, n: number): void {
  * per delivery (the others counted as omitted) and shorter error texts, down to each delivery's state and
  * attempt count alone. [attempts kept, error characters kept].
  */
-export const HISTORY_FORMS: readonly [number, number][] = [[ATTEMPTS_KEPT, ATTEMPT_ERROR_CHARS], [10, ATTEMPT_ERROR_CHARS], [3, 60], [1, 0], [0, 0]];
+export const HISTORY_FORMS: readonly [number, number][] = [
+  [ATTEMPTS_KEPT, ATTEMPT_ERROR_CHARS],
+  [10, ATTEMPT_ERROR_CHARS],
+  [3, 60],
+  [1, 0],
+  [0, 0],
+];
 
 /**
  * A segment's histories (by event index) as the JSON to store: the first form of HISTORY_FORMS within
@@ -103,7 +114,14 @@ export function storedSegmentHistory(histories: Record<string, StoredHistory>, m
     for (const [index, h] of Object.entries(histories)) {
       form[index] = Object.fromEntries(
         Object.entries(h).map(([trigger, d]) => {
-          const copy: StoredDelivery = { ...d, a: d.a.map((a) => (a[3] === null || a[3].length <= errorChars ? a : ([...a.slice(0, 3), errorChars > 0 ? a[3].slice(0, errorChars) : null, ...a.slice(4)] as StoredAttempt))) };
+          const copy: StoredDelivery = {
+            ...d,
+            a: d.a.map((a) =>
+              a[3] === null || a[3].length <= errorChars
+                ? a
+                : ([...a.slice(0, 3), errorChars > 0 ? a[3].slice(0, errorChars) : null, ...a.slice(4)] as StoredAttempt),
+            ),
+          };
           keepLatest(copy, kept);
           return [trigger, copy];
         }),

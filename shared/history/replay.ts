@@ -46,7 +46,9 @@ export interface ReplayProgress {
 /** That the broker and the triggers a Replay names exist (`triggers`: the broker's trigger names, null when there is no broker). */
 export function replayReferences(spec: ReplaySpec, triggers: string[] | null): FieldError[] {
   if (triggers === null) return [{ field: "spec.broker", message: `broker "${spec.broker}" does not exist` }];
-  return (spec.triggers ?? []).flatMap((t, i) => (triggers.includes(t) ? [] : [{ field: `spec.triggers[${i}]`, message: `broker "${spec.broker}" has no trigger "${t}"` }]));
+  return (spec.triggers ?? []).flatMap((t, i) =>
+    triggers.includes(t) ? [] : [{ field: `spec.triggers[${i}]`, message: `broker "${spec.broker}" has no trigger "${t}"` }],
+  );
 }
 
 /** The spec's own checks (that the broker and triggers exist is the control plane's to check). */
@@ -54,11 +56,16 @@ export function validateReplay(m: Manifest): FieldError[] {
   const spec = (m.spec ?? {}) as Partial<Record<keyof ReplaySpec, unknown>>;
   const causes: FieldError[] = [];
   if (typeof spec.broker !== "string" || spec.broker === "") causes.push({ field: "spec.broker", message: "is required" });
-  if (typeof spec.from !== "string" || parseRfc3339(spec.from) === null) causes.push({ field: "spec.from", message: "is required: an RFC 3339 timestamp such as 2026-01-02T15:04:05Z" });
-  if (spec.to !== undefined && (typeof spec.to !== "string" || parseRfc3339(spec.to) === null)) causes.push({ field: "spec.to", message: "must be an RFC 3339 timestamp" });
-  else if (typeof spec.from === "string" && typeof spec.to === "string" && parseRfc3339(spec.to)! < (parseRfc3339(spec.from) ?? -Infinity)) causes.push({ field: "spec.to", message: "must not be before spec.from" });
-  if (spec.triggers !== undefined && (!Array.isArray(spec.triggers) || !spec.triggers.every((t) => typeof t === "string" && t !== ""))) causes.push({ field: "spec.triggers", message: "must be a list of trigger names" });
-  if (spec.state !== undefined && !REPLAY_STATES.includes(spec.state as ReplayState)) causes.push({ field: "spec.state", message: `must be one of ${REPLAY_STATES.join(", ")}` });
+  if (typeof spec.from !== "string" || parseRfc3339(spec.from) === null)
+    causes.push({ field: "spec.from", message: "is required: an RFC 3339 timestamp such as 2026-01-02T15:04:05Z" });
+  if (spec.to !== undefined && (typeof spec.to !== "string" || parseRfc3339(spec.to) === null))
+    causes.push({ field: "spec.to", message: "must be an RFC 3339 timestamp" });
+  else if (typeof spec.from === "string" && typeof spec.to === "string" && parseRfc3339(spec.to)! < (parseRfc3339(spec.from) ?? -Infinity))
+    causes.push({ field: "spec.to", message: "must not be before spec.from" });
+  if (spec.triggers !== undefined && (!Array.isArray(spec.triggers) || !spec.triggers.every((t) => typeof t === "string" && t !== "")))
+    causes.push({ field: "spec.triggers", message: "must be a list of trigger names" });
+  if (spec.state !== undefined && !REPLAY_STATES.includes(spec.state as ReplayState))
+    causes.push({ field: "spec.state", message: `must be one of ${REPLAY_STATES.join(", ")}` });
   const compiled = compileTriggerFilter({ filters: spec.filters as unknown[] | undefined });
   if ("causes" in compiled) causes.push(...compiled.causes);
   return causes;
@@ -86,7 +93,13 @@ export function compileReplayFilter(plan: ReplayPlan): CompiledFilter {
  * The triggers this event is sent to again: those it matched when it arrived, among the plan's and the
  * broker's current ones, whose delivery ended in the plan's state, when the plan's filters pass it.
  */
-export function replayTargets(plan: ReplayPlan, filter: CompiledFilter, event: CloudEvent, history: StoredHistory, current: { has(trigger: string): boolean }): string[] {
+export function replayTargets(
+  plan: ReplayPlan,
+  filter: CompiledFilter,
+  event: CloudEvent,
+  history: StoredHistory,
+  current: { has(trigger: string): boolean },
+): string[] {
   const picked = Object.entries(history)
     .filter(([trigger]) => current.has(trigger) && (plan.triggers === null || plan.triggers.includes(trigger)))
     .filter(([, d]) => (plan.state === "any" ? SETTLED.includes(d.s) : d.s === plan.state))
@@ -100,7 +113,10 @@ export function replayTargets(plan: ReplayPlan, filter: CompiledFilter, event: C
 }
 
 /** A Replay's status from its partitions' progress (API.md §6). */
-export function replayStatus(parts: ReplayProgress[], observedGeneration?: number): { observedGeneration?: number; conditions: Condition[]; matched: number; delivered: number; failed: number } {
+export function replayStatus(
+  parts: ReplayProgress[],
+  observedGeneration?: number,
+): { observedGeneration?: number; conditions: Condition[]; matched: number; delivered: number; failed: number } {
   const sum = (k: "matched" | "delivered" | "failed") => parts.reduce((n, p) => n + p[k], 0);
   const matched = sum("matched");
   const delivered = sum("delivered");

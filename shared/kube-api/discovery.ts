@@ -16,7 +16,13 @@ export const SERVED_KUBERNETES = { major: "1", minor: "32" };
 const VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"];
 /** What the router serves beside the kinds: the broker's subresources, self reviews, the audit trail. */
 const EXTRA: Record<string, Record<string, unknown>[]> = {
-  "eventing.knative.dev/v1": BROKER_SUBRESOURCES.map((s) => ({ name: `brokers/${s}`, singularName: "", namespaced: true, kind: "Broker", verbs: s === "deadletters" ? ["create", "get"] : ["get"] })),
+  "eventing.knative.dev/v1": BROKER_SUBRESOURCES.map((s) => ({
+    name: `brokers/${s}`,
+    singularName: "",
+    namespaced: true,
+    kind: "Broker",
+    verbs: s === "deadletters" ? ["create", "get"] : ["get"],
+  })),
   "edge-eventing.dev/v1alpha1": [
     { name: "auditevents", singularName: "auditevent", namespaced: true, kind: "AuditEvent", verbs: ["list"] },
     { name: "filterreviews", singularName: "filterreview", namespaced: false, kind: "FilterReview", verbs: ["create"] },
@@ -26,7 +32,9 @@ const EXTRA: Record<string, Record<string, unknown>[]> = {
     { name: "selfsubjectaccessreviews", singularName: "selfsubjectaccessreview", namespaced: false, kind: "SelfSubjectAccessReview", verbs: ["create"] },
     { name: "selfsubjectrulesreviews", singularName: "selfsubjectrulesreview", namespaced: false, kind: "SelfSubjectRulesReview", verbs: ["create"] },
   ],
-  "authentication.k8s.io/v1": [{ name: "selfsubjectreviews", singularName: "selfsubjectreview", namespaced: false, kind: "SelfSubjectReview", verbs: ["create"] }],
+  "authentication.k8s.io/v1": [
+    { name: "selfsubjectreviews", singularName: "selfsubjectreview", namespaced: false, kind: "SelfSubjectReview", verbs: ["create"] },
+  ],
 };
 
 export function versionInfo(): Record<string, string> {

@@ -118,7 +118,14 @@ function entries(list: Owned[]): ManagedFieldsEntry[] {
  * A server-side apply of `applied` by `manager` onto `current` (null: create). Returns the object to store
  * (its managedFields updated) or the conflicts.
  */
-export function serverSideApply(currentObject: object | null, applied: Obj, manager: string, apiVersion: string, force: boolean, now: string): { object: Obj } | { conflicts: Conflict[] } {
+export function serverSideApply(
+  currentObject: object | null,
+  applied: Obj,
+  manager: string,
+  apiVersion: string,
+  force: boolean,
+  now: string,
+): { object: Obj } | { conflicts: Conflict[] } {
   const current = currentObject as Obj | null;
   const list = owners((current?.metadata as { managedFields?: ManagedFieldsEntry[] } | undefined)?.managedFields);
   const mine = list.find((o) => o.entry.manager === manager && o.entry.operation === "Apply");
@@ -144,7 +151,10 @@ export function serverSideApply(currentObject: object | null, applied: Obj, mana
   }
   for (const p of wanted) set(object, p, structuredClone(get(applied, p)));
   const others = list.filter((o) => o !== mine);
-  const own: Owned = { entry: { manager, operation: "Apply", apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {} }, paths: new Map(wanted.map((p) => [key(p), p])) };
+  const own: Owned = {
+    entry: { manager, operation: "Apply", apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: {} },
+    paths: new Map(wanted.map((p) => [key(p), p])),
+  };
   (object.metadata as Obj).managedFields = entries([...others, own]);
   return { object };
 }

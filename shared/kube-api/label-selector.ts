@@ -14,7 +14,12 @@ export function parseLabelSelector(text: string): Requirement | { error: string 
     const set = /^([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(part);
     if (set) {
       const [, key, op, list] = set;
-      const values = new Set(list.split(",").map((v) => v.trim()).filter((v) => v !== ""));
+      const values = new Set(
+        list
+          .split(",")
+          .map((v) => v.trim())
+          .filter((v) => v !== ""),
+      );
       reqs.push(op === "in" ? (l) => key in l && values.has(l[key]) : (l) => !(key in l) || !values.has(l[key]));
       continue;
     }

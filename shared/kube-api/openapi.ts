@@ -45,7 +45,10 @@ const WRITE_PARAMETERS = [
   query("fieldManager", "the manager of the fields this request sets (server-side apply)"),
   query("fieldValidation", "Strict (default), Warn or Ignore: what to do with unknown or duplicated fields"),
 ];
-const PATCH_PARAMETERS = [...WRITE_PARAMETERS, { name: "force", in: "query", description: "server-side apply: take fields owned by other managers", schema: { type: "boolean" }, uniqueItems: true }];
+const PATCH_PARAMETERS = [
+  ...WRITE_PARAMETERS,
+  { name: "force", in: "query", description: "server-side apply: take fields owned by other managers", schema: { type: "boolean" }, uniqueItems: true },
+];
 
 function paths(k: KindInfo, version: string): Json {
   const gvk = { "x-kubernetes-group-version-kind": { group: k.group, version, kind: k.kind } };
@@ -59,14 +62,20 @@ function paths(k: KindInfo, version: string): Json {
     ...(withName ? [{ name: "name", in: "path", required: true, schema: { type: "string" } }] : []),
   ];
   return {
-    [base]: { parameters: pathParams(false), get: op("list", { parameters: [query("labelSelector", "a Kubernetes label selector"), query("watch", "stream changes")] }), post: op("post", { requestBody: body, parameters: WRITE_PARAMETERS }) },
+    [base]: {
+      parameters: pathParams(false),
+      get: op("list", { parameters: [query("labelSelector", "a Kubernetes label selector"), query("watch", "stream changes")] }),
+      post: op("post", { requestBody: body, parameters: WRITE_PARAMETERS }),
+    },
     [`${base}/{name}`]: {
       parameters: pathParams(true),
       get: op("get"),
       put: op("put", { requestBody: body, parameters: WRITE_PARAMETERS }),
       patch: op("patch", {
         parameters: PATCH_PARAMETERS,
-        requestBody: { content: { "application/merge-patch+json": { schema: { type: "object" } }, "application/apply-patch+yaml": { schema: { type: "object" } } } },
+        requestBody: {
+          content: { "application/merge-patch+json": { schema: { type: "object" } }, "application/apply-patch+yaml": { schema: { type: "object" } } },
+        },
       }),
       delete: op("delete", { parameters: [query("dryRun", "All: answer, delete nothing")] }),
     },

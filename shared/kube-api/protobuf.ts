@@ -14,9 +14,27 @@ type Message = { [field: number]: Field };
 const s = (name: string, repeated = false): Field => ({ name, type: "string", repeated });
 const m = (name: string, type: Message, repeated = false): Field => ({ name, type, repeated });
 
-const OBJECT_META: Message = { 1: s("name"), 2: s("generateName"), 3: s("namespace"), 5: s("uid"), 6: s("resourceVersion"), 7: { name: "generation", type: "int" }, 11: { name: "labels", type: "map" }, 12: { name: "annotations", type: "map" } };
-const POLICY_RULE: Message = { 1: s("verbs", true), 2: s("apiGroups", true), 3: s("resources", true), 4: s("resourceNames", true), 5: s("nonResourceURLs", true) };
-const LABEL_SELECTOR: Message = { 1: { name: "matchLabels", type: "map" }, 2: m("matchExpressions", { 1: s("key"), 2: s("operator"), 3: s("values", true) }, true) };
+const OBJECT_META: Message = {
+  1: s("name"),
+  2: s("generateName"),
+  3: s("namespace"),
+  5: s("uid"),
+  6: s("resourceVersion"),
+  7: { name: "generation", type: "int" },
+  11: { name: "labels", type: "map" },
+  12: { name: "annotations", type: "map" },
+};
+const POLICY_RULE: Message = {
+  1: s("verbs", true),
+  2: s("apiGroups", true),
+  3: s("resources", true),
+  4: s("resourceNames", true),
+  5: s("nonResourceURLs", true),
+};
+const LABEL_SELECTOR: Message = {
+  1: { name: "matchLabels", type: "map" },
+  2: m("matchExpressions", { 1: s("key"), 2: s("operator"), 3: s("values", true) }, true),
+};
 const SUBJECT: Message = { 1: s("kind"), 2: s("apiGroup"), 3: s("name"), 4: s("namespace") };
 const ROLE_REF: Message = { 1: s("apiGroup"), 2: s("kind"), 3: s("name") };
 const BINDING: Message = { 1: m("metadata", OBJECT_META), 2: m("subjects", SUBJECT, true), 3: m("roleRef", ROLE_REF) };
@@ -33,7 +51,11 @@ const KINDS: Record<string, Message> = {
   "authorization.k8s.io/v1/SelfSubjectRulesReview": { 1: m("metadata", OBJECT_META), 2: m("spec", { 1: s("namespace") }) },
   "authentication.k8s.io/v1/SelfSubjectReview": { 1: m("metadata", OBJECT_META) },
   "rbac.authorization.k8s.io/v1/Role": { 1: m("metadata", OBJECT_META), 2: m("rules", POLICY_RULE, true) },
-  "rbac.authorization.k8s.io/v1/ClusterRole": { 1: m("metadata", OBJECT_META), 2: m("rules", POLICY_RULE, true), 3: m("aggregationRule", { 1: m("clusterRoleSelectors", LABEL_SELECTOR, true) }) },
+  "rbac.authorization.k8s.io/v1/ClusterRole": {
+    1: m("metadata", OBJECT_META),
+    2: m("rules", POLICY_RULE, true),
+    3: m("aggregationRule", { 1: m("clusterRoleSelectors", LABEL_SELECTOR, true) }),
+  },
   "rbac.authorization.k8s.io/v1/RoleBinding": BINDING,
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": BINDING,
 };
@@ -106,7 +128,8 @@ function decodeMessage(bytes: Uint8Array, schema: Message): Record<string, unkno
 
 /** The object a protobuf body holds, in its JSON shape, or why it cannot be read. */
 export function decodeKubeProtobuf(bytes: Uint8Array): { value: Record<string, unknown> } | { error: string } {
-  if (bytes.length < 4 || bytes[0] !== 0x6b || bytes[1] !== 0x38 || bytes[2] !== 0x73 || bytes[3] !== 0) return { error: "protobuf body without the k8s\\0 prefix" };
+  if (bytes.length < 4 || bytes[0] !== 0x6b || bytes[1] !== 0x38 || bytes[2] !== 0x73 || bytes[3] !== 0)
+    return { error: "protobuf body without the k8s\\0 prefix" };
   try {
     const unknown = decodeMessage(bytes.subarray(4), { 1: m("typeMeta", { 1: s("apiVersion"), 2: s("kind") }) });
     const { apiVersion = "", kind = "" } = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };

@@ -23,16 +23,47 @@ const condition = (m: Manifest, type: string) => ((status(m).conditions as Condi
 const spec = (m: Manifest) => m.spec as Record<string, unknown>;
 
 const READY: Column = { name: "Ready", type: "string", description: "the Ready condition", cell: (m) => ready(m)?.status ?? "Unknown" };
-const REASON: Column = { name: "Reason", type: "string", description: "why it is not Ready", cell: (m) => (ready(m)?.status === "True" ? "" : ready(m)?.reason ?? "") };
-const AGE: Column = { name: "Age", type: "date", description: "time since creation", cell: (m, now) => (m.metadata.creationTimestamp ? humanDuration(now - Date.parse(m.metadata.creationTimestamp)) : "<unknown>") };
+const REASON: Column = {
+  name: "Reason",
+  type: "string",
+  description: "why it is not Ready",
+  cell: (m) => (ready(m)?.status === "True" ? "" : (ready(m)?.reason ?? "")),
+};
+const AGE: Column = {
+  name: "Age",
+  type: "date",
+  description: "time since creation",
+  cell: (m, now) => (m.metadata.creationTimestamp ? humanDuration(now - Date.parse(m.metadata.creationTimestamp)) : "<unknown>"),
+};
 const SINK: Column = { name: "Sink", type: "string", description: "where the source sends its events", cell: (m) => status(m).sinkUri ?? "" };
 
-const ADDRESS: Column = { name: "URL", type: "string", description: "the address that takes events", cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "" };
+const ADDRESS: Column = {
+  name: "URL",
+  type: "string",
+  description: "the address that takes events",
+  cell: (m) => (status(m).address as { url?: string } | undefined)?.url ?? "",
+};
 
-const ROLE_REF: Column = { name: "Role", type: "string", description: "the role it binds", cell: (m) => { const r = (m as unknown as { roleRef?: { kind: string; name: string } }).roleRef; return r ? `${r.kind}/${r.name}` : ""; } };
+const ROLE_REF: Column = {
+  name: "Role",
+  type: "string",
+  description: "the role it binds",
+  cell: (m) => {
+    const r = (m as unknown as { roleRef?: { kind: string; name: string } }).roleRef;
+    return r ? `${r.kind}/${r.name}` : "";
+  },
+};
 const CREATED_AT: Column = { name: "Created At", type: "date", description: "when it was created", cell: (m) => m.metadata.creationTimestamp ?? "" };
 /** An audit event's field (shared/audit/trail.ts auditItem). */
-const audit = (m: Manifest) => m as unknown as { verb: string; user: { username: string }; objectRef?: { resource: string; subresource?: string; name?: string }; requestURI: string; responseStatus: { code: number }; count?: number };
+const audit = (m: Manifest) =>
+  m as unknown as {
+    verb: string;
+    user: { username: string };
+    objectRef?: { resource: string; subresource?: string; name?: string };
+    requestURI: string;
+    responseStatus: { code: number };
+    count?: number;
+  };
 
 /** Columns by kind; the audit trail's AuditEvent is served like a kind (workers/audit.ts). */
 const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
@@ -44,7 +75,15 @@ const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
     AGE,
     { name: "User", type: "string", description: "who asked", cell: (m) => audit(m).user.username },
     { name: "Verb", type: "string", description: "what they asked", cell: (m) => audit(m).verb },
-    { name: "Resource", type: "string", description: "the resource, or the path", cell: (m) => { const o = audit(m).objectRef; return o ? o.resource + (o.subresource ? `/${o.subresource}` : "") : audit(m).requestURI; } },
+    {
+      name: "Resource",
+      type: "string",
+      description: "the resource, or the path",
+      cell: (m) => {
+        const o = audit(m).objectRef;
+        return o ? o.resource + (o.subresource ? `/${o.subresource}` : "") : audit(m).requestURI;
+      },
+    },
     { name: "Object", type: "string", description: "the object's name", cell: (m) => audit(m).objectRef?.name ?? "" },
     { name: "Code", type: "integer", description: "the answer's status code", cell: (m) => audit(m).responseStatus.code },
     { name: "Count", type: "integer", description: "refusals aggregated in this row", cell: (m) => audit(m).count ?? 1 },
@@ -59,13 +98,24 @@ const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
   Trigger: [
     { name: "Broker", type: "string", description: "the broker it subscribes to", cell: (m) => spec(m).broker ?? "" },
     { name: "Subscriber_URI", type: "string", description: "where matching events go", cell: (m) => status(m).subscriberUri ?? "" },
-    AGE, READY, REASON,
+    AGE,
+    READY,
+    REASON,
   ],
   PingSource: [SINK, { name: "Schedule", type: "string", description: "cron schedule", cell: (m) => spec(m).schedule ?? "" }, AGE, READY, REASON],
   KafkaSource: [
     { name: "Topics", type: "string", description: "topics read", cell: (m) => [spec(m).topics ?? []].flat().join(",") },
-    { name: "BootstrapServers", type: "string", description: "as the manifest gives them (the router reads through spec.bridge)", cell: (m) => [spec(m).bootstrapServers ?? []].flat().join(","), priority: 1 },
-    SINK, AGE, READY, REASON,
+    {
+      name: "BootstrapServers",
+      type: "string",
+      description: "as the manifest gives them (the router reads through spec.bridge)",
+      cell: (m) => [spec(m).bootstrapServers ?? []].flat().join(","),
+      priority: 1,
+    },
+    SINK,
+    AGE,
+    READY,
+    REASON,
   ],
   GitHubSource: [SINK, AGE, READY, REASON],
   WebhookSource: [SINK, AGE, READY, REASON],
@@ -74,14 +124,31 @@ const COLUMNS: Partial<Record<KindName | "AuditEvent", Column[]>> = {
   RedisStreamSource: [SINK, AGE, READY, REASON],
   ScaledObject: [
     { name: "ScaleTargetKind", type: "string", description: "the workload's kind", cell: (m) => status(m).scaleTargetKind ?? "" },
-    { name: "ScaleTargetName", type: "string", description: "the workload", cell: (m) => (spec(m).scaleTargetRef as { name?: string } | undefined)?.name ?? "" },
+    {
+      name: "ScaleTargetName",
+      type: "string",
+      description: "the workload",
+      cell: (m) => (spec(m).scaleTargetRef as { name?: string } | undefined)?.name ?? "",
+    },
     { name: "Min", type: "integer", description: "minReplicaCount", cell: (m) => spec(m).minReplicaCount ?? "" },
     { name: "Max", type: "integer", description: "maxReplicaCount", cell: (m) => spec(m).maxReplicaCount ?? "" },
     { name: "Ready", type: "string", description: "the Ready condition", cell: (m) => condition(m, "Ready") },
     { name: "Active", type: "string", description: "the Active condition", cell: (m) => condition(m, "Active") },
     { name: "ReadyReplicas", type: "integer", description: "pods of the target ready to serve", cell: (m) => status(m).readyReplicas ?? "" },
-    { name: "Activation", type: "string", description: "the activator: Activating, Active, Idle or TimedOut", cell: (m) => activation(m).state ?? "", priority: 1 },
-    { name: "Held", type: "integer", description: "deliveries waiting for a ready replica or for capacity", cell: (m) => activation(m).held ?? "", priority: 1 },
+    {
+      name: "Activation",
+      type: "string",
+      description: "the activator: Activating, Active, Idle or TimedOut",
+      cell: (m) => activation(m).state ?? "",
+      priority: 1,
+    },
+    {
+      name: "Held",
+      type: "integer",
+      description: "deliveries waiting for a ready replica or for capacity",
+      cell: (m) => activation(m).held ?? "",
+      priority: 1,
+    },
     { name: "InFlight", type: "integer", description: "deliveries in flight to the target", cell: (m) => activation(m).inFlight ?? "", priority: 1 },
     AGE,
   ],
@@ -107,7 +174,9 @@ export function toTable(kind: string, items: Manifest[], include: IncludeObject,
     ],
     rows: items.map((m) => ({
       cells: [m.metadata.name, ...columns.map((c) => c.cell(m, nowMs))],
-      ...(include === "None" ? {} : { object: include === "Object" ? m : { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: m.metadata } }),
+      ...(include === "None"
+        ? {}
+        : { object: include === "Object" ? m : { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: m.metadata } }),
     })),
   };
 }

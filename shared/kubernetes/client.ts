@@ -18,7 +18,12 @@ export interface ClusterCredentials {
   access?: { clientId: string; clientSecret: string };
 }
 
-export interface ScaleTarget { apiVersion: string; kind: string; name: string; namespace: string }
+export interface ScaleTarget {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+}
 
 export interface ScaleState {
   /** What the scaler last asked for: spec.replicas, or the Revision's min-scale. */
@@ -56,13 +61,25 @@ export class KubernetesClient {
       const rev = await this.#request<KnativeRevision>("GET", revisionPath(target.namespace, revision));
       const minScale = Number(rev.metadata.annotations?.[MIN_SCALE] ?? 0);
       const actual = rev.status?.actualReplicas ?? 0;
-      return { replicas: minScale, currentReplicas: actual, readyReplicas: actual, containerConcurrency: rev.spec?.containerConcurrency ?? 0, resourceVersion: rev.metadata.resourceVersion, revision };
+      return {
+        replicas: minScale,
+        currentReplicas: actual,
+        readyReplicas: actual,
+        containerConcurrency: rev.spec?.containerConcurrency ?? 0,
+        resourceVersion: rev.metadata.resourceVersion,
+        revision,
+      };
     }
     // The workload itself rather than its scale subresource: the scale has no readyReplicas. Its
     // resourceVersion is the workload's, so the scale write below is conditional on what was read here.
     const workload = await this.#request<Workload>("GET", scalePath(target).slice(0, -"/scale".length));
     const status = workload.status ?? {};
-    return { replicas: workload.spec.replicas ?? 0, currentReplicas: status.replicas ?? 0, readyReplicas: status.readyReplicas ?? 0, resourceVersion: workload.metadata.resourceVersion };
+    return {
+      replicas: workload.spec.replicas ?? 0,
+      currentReplicas: status.replicas ?? 0,
+      readyReplicas: status.readyReplicas ?? 0,
+      resourceVersion: workload.metadata.resourceVersion,
+    };
   }
 
   /** Sets the replicas; no write when they already match. Returns the state after the call. */
@@ -108,7 +125,12 @@ export class KubernetesClient {
     const path = `/apis/serving.knative.dev/v1/namespaces/${target.namespace}/services/${target.name}`;
     const svc = await this.#request<{ status?: { latestReadyRevisionName?: string } }>("GET", path);
     const name = svc.status?.latestReadyRevisionName;
-    if (!name) throw new KubernetesApiError(409, "NotReady", `GET ${path}: Knative Service ${target.namespace}/${target.name} has no ready revision yet (status.latestReadyRevisionName)`);
+    if (!name)
+      throw new KubernetesApiError(
+        409,
+        "NotReady",
+        `GET ${path}: Knative Service ${target.namespace}/${target.name} has no ready revision yet (status.latestReadyRevisionName)`,
+      );
     return name;
   }
 
@@ -120,7 +142,10 @@ export class KubernetesClient {
     }
     if (body !== undefined) headers["Content-Type"] = method === "PATCH" ? MERGE_PATCH : "application/json";
     const res = await this.#fetch(this.#cluster.url + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual",
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: "manual",
     });
     if (!res.ok) throw await apiError(method, path, res);
     return (await res.json()) as T;
@@ -147,7 +172,8 @@ const isKnative = (t: ScaleTarget) => t.apiVersion === "serving.knative.dev/v1" 
 
 function scalePath(t: ScaleTarget): string {
   const plural = PLURALS[t.kind];
-  if (t.apiVersion !== "apps/v1" || !plural) throw new RangeError(`cannot scale ${t.apiVersion} ${t.kind}: use apps/v1 Deployment or StatefulSet, or serving.knative.dev/v1 Service`);
+  if (t.apiVersion !== "apps/v1" || !plural)
+    throw new RangeError(`cannot scale ${t.apiVersion} ${t.kind}: use apps/v1 Deployment or StatefulSet, or serving.knative.dev/v1 Service`);
   return `/apis/apps/v1/namespaces/${t.namespace}/${plural}/${t.name}/scale`;
 }
 

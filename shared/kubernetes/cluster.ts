@@ -9,7 +9,9 @@ import { isSecretName, SECRET_NAME_RULE, secretReader } from "../secrets.ts";
 import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 import type { ClusterCredentials, FetchLike } from "./client.ts";
 
-export interface SecretRef { name: string }
+export interface SecretRef {
+  name: string;
+}
 
 export interface ClusterConnection {
   url: string;

@@ -34,9 +34,16 @@ export async function apiError(method: string, path: string, res: Response): Pro
     detail = text.slice(0, 200);
   }
   if (res.status >= 300 && res.status < 400) {
-    return new KubernetesApiError(res.status, "AccessDenied",
-      `${method} ${path}: redirected to ${res.headers.get("location") ?? "a login page"}: Cloudflare Access refused the service token (spec.cluster.access)`);
+    return new KubernetesApiError(
+      res.status,
+      "AccessDenied",
+      `${method} ${path}: redirected to ${res.headers.get("location") ?? "a login page"}: Cloudflare Access refused the service token (spec.cluster.access)`,
+    );
   }
   const hint = HINTS[res.status] ?? "unexpected response";
-  return new KubernetesApiError(res.status, reason || String(res.status), `${method} ${path}: ${res.status} ${reason} ${detail ? `(${detail}) ` : ""}- ${hint}`.replace(/\s+/g, " "));
+  return new KubernetesApiError(
+    res.status,
+    reason || String(res.status),
+    `${method} ${path}: ${res.status} ${reason} ${detail ? `(${detail}) ` : ""}- ${hint}`.replace(/\s+/g, " "),
+  );
 }

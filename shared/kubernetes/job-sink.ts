@@ -74,7 +74,8 @@ export function buildSecret(namespace: string, jobSink: string, name: string, ev
     apiVersion: "v1",
     kind: "Secret",
     metadata: {
-      name, namespace,
+      name,
+      namespace,
       labels: { [JOB_SINK_ID_LABEL]: name, [JOB_SINK_NAME_LABEL]: jobSink },
       ...(owner ? { ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name, uid: owner.uid, controller: true, blockOwnerDeletion: false }] } : {}),
     },
@@ -122,13 +123,19 @@ export interface JobCreated {
  * the same event again: its Secret is still made sure of, so an attempt that stopped between the two
  * calls is completed by the retry. Any other refusal throws the API server's KubernetesApiError.
  */
-export async function createEventJob(client: KubernetesClient, input: { namespace: string; jobSink: string; template: Obj; source: string; id: string; eventJson: string }): Promise<JobCreated> {
+export async function createEventJob(
+  client: KubernetesClient,
+  input: { namespace: string; jobSink: string; template: Obj; source: string; id: string; eventJson: string },
+): Promise<JobCreated> {
   const name = jobName(input.jobSink, input.source, input.id);
   const jobs = `/apis/batch/v1/namespaces/${input.namespace}/jobs`;
   let job = await client.create<Obj>(jobs, buildJob(input.template, input.namespace, input.jobSink, name));
   const created = job !== null;
   job ??= await client.get<Obj>(`${jobs}/${name}`);
-  await client.create(`/api/v1/namespaces/${input.namespace}/secrets`, buildSecret(input.namespace, input.jobSink, name, input.eventJson, { uid: String(job.metadata?.uid ?? "") }));
+  await client.create(
+    `/api/v1/namespaces/${input.namespace}/secrets`,
+    buildSecret(input.namespace, input.jobSink, name, input.eventJson, { uid: String(job.metadata?.uid ?? "") }),
+  );
   return { name, created };
 }
 
@@ -155,7 +162,12 @@ export type JobSinkAnswer = { ok: true; name: string; created: boolean; location
  * One event into a JobSink (`run` absent: it does not exist). A cluster that cannot be reached or refuses
  * the Job is a 500 carrying the API server's answer, as Knative's receiver answers it: the sender retries.
  */
-export async function sendToJobSink(env: Record<string, unknown>, fetch: FetchLike, target: { namespace: string; name: string; run?: JobSinkRun }, event: CloudEvent): Promise<JobSinkAnswer> {
+export async function sendToJobSink(
+  env: Record<string, unknown>,
+  fetch: FetchLike,
+  target: { namespace: string; name: string; run?: JobSinkRun },
+  event: CloudEvent,
+): Promise<JobSinkAnswer> {
   const { namespace, name, run } = target;
   if (!run) return { ok: false, status: 404, error: `JobSink ${namespace}/${name} does not exist` };
   if ("unavailable" in run) return { ok: false, status: 500, error: `JobSink ${namespace}/${name}: ${run.unavailable}` };
@@ -163,7 +175,12 @@ export async function sendToJobSink(env: Record<string, unknown>, fetch: FetchLi
   const id = String(event.attributes.id);
   const eventJson = encodeStructured(event);
   const size = new TextEncoder().encode(eventJson).length;
-  if (size > MAX_EVENT_JSON_BYTES) return { ok: false, status: 413, error: `JobSink ${namespace}/${name}: the event is ${size} bytes as JSON; a Kubernetes Secret holds at most ${MAX_EVENT_JSON_BYTES}` };
+  if (size > MAX_EVENT_JSON_BYTES)
+    return {
+      ok: false,
+      status: 413,
+      error: `JobSink ${namespace}/${name}: the event is ${size} bytes as JSON; a Kubernetes Secret holds at most ${MAX_EVENT_JSON_BYTES}`,
+    };
   try {
     const client = clientFor(env, fetch, run.cluster);
     const job = await createEventJob(client, { namespace, jobSink: name, template: run.job, source, id, eventJson });
@@ -174,7 +191,13 @@ export async function sendToJobSink(env: Record<string, unknown>, fetch: FetchLi
 }
 
 /** The state of the Job a JobSink made of the event with this source and id (null: no such Job). */
-export async function jobSinkJobState(env: Record<string, unknown>, fetch: FetchLike, target: { namespace: string; name: string; run: JobSinkRun }, source: string, id: string): Promise<JobState | null> {
+export async function jobSinkJobState(
+  env: Record<string, unknown>,
+  fetch: FetchLike,
+  target: { namespace: string; name: string; run: JobSinkRun },
+  source: string,
+  id: string,
+): Promise<JobState | null> {
   if ("unavailable" in target.run) throw new Error(target.run.unavailable);
   return eventJobState(clientFor(env, fetch, target.run.cluster), target.namespace, target.name, source, id);
 }

@@ -21,8 +21,13 @@ export function withCallBudget(fetch: FetchLike, max = MAX_CALLS_PER_TICK): Fetc
   let calls = 0;
   return (url, init) => {
     if (++calls > max) {
-      return Promise.reject(new KubernetesApiError(429, "CallBudgetExhausted",
-        `${init.method ?? "GET"} ${new URL(url).pathname}: not sent, this tick already made ${max} Kubernetes API calls (the limit per tick); the next tick goes on`));
+      return Promise.reject(
+        new KubernetesApiError(
+          429,
+          "CallBudgetExhausted",
+          `${init.method ?? "GET"} ${new URL(url).pathname}: not sent, this tick already made ${max} Kubernetes API calls (the limit per tick); the next tick goes on`,
+        ),
+      );
     }
     return fetch(url, init);
   };

@@ -26,13 +26,33 @@ const COUNTERS: Record<EventCounter | StorageCounter, { metric: string; help: st
   deadlettered: { metric: "events_dead_lettered_total", help: "Events the dead-letter sink accepted after the subscriber failed." },
   failed: { metric: "events_failed_total", help: "Events that exhausted delivery with no dead-letter sink left; kept for redelivery." },
   dropped: { metric: "events_dropped_total", help: "Queued events dropped: trigger or broker deleted, or reply TTL exhausted." },
-  history_evicted: { metric: "history_evicted_total", help: "Retained events removed before their retention ran out because the partition's history reached its cap (oldest first).", broker: true },
+  history_evicted: {
+    metric: "history_evicted_total",
+    help: "Retained events removed before their retention ran out because the partition's history reached its cap (oldest first).",
+    broker: true,
+  },
   requestreply_delivered: { metric: "requestreply_replies_total", help: "Replies handed to the RequestReply request waiting for them.", broker: true },
-  requestreply_late: { metric: "requestreply_late_total", help: "Replies that came after their request's deadline (or after it was refused): dropped.", broker: true },
+  requestreply_late: {
+    metric: "requestreply_late_total",
+    help: "Replies that came after their request's deadline (or after it was refused): dropped.",
+    broker: true,
+  },
   requestreply_duplicate: { metric: "requestreply_duplicate_total", help: "Replies to a request that had its reply already: dropped.", broker: true },
-  requestreply_refused: { metric: "requestreply_refused_total", help: "Events whose reply attribute is not a value the RequestReply signed (forged, or for another RequestReply): not handed over.", broker: true },
-  requestreply_undelivered: { metric: "requestreply_undelivered_total", help: "Replies whose waiter object could not be reached within the hand-off retries.", broker: true },
-  rows_written: { metric: "storage_rows_written_total", help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).", broker: true },
+  requestreply_refused: {
+    metric: "requestreply_refused_total",
+    help: "Events whose reply attribute is not a value the RequestReply signed (forged, or for another RequestReply): not handed over.",
+    broker: true,
+  },
+  requestreply_undelivered: {
+    metric: "requestreply_undelivered_total",
+    help: "Replies whose waiter object could not be reached within the hand-off retries.",
+    broker: true,
+  },
+  rows_written: {
+    metric: "storage_rows_written_total",
+    help: "SQLite rows the broker's statements wrote (Durable Objects bill per row written).",
+    broker: true,
+  },
   rows_read: { metric: "storage_rows_read_total", help: "SQLite rows the broker's statements read (Durable Objects bill per row read).", broker: true },
 };
 /** Requests an EventPolicy refused at a broker's ingress, by HTTP status (401 or 403). */
@@ -50,7 +70,12 @@ export const LATENCY_METRIC = `${PREFIX}_delivery_latency_seconds`;
 
 /** A sample's labels, with `trigger` when given; `partition` last, when the sample has one. */
 function sampleLabels(s: BrokerSample, trigger?: string): Record<string, string> {
-  return { namespace: s.namespace, broker: s.broker, ...(trigger === undefined ? {} : { trigger }), ...(s.partition === undefined ? {} : { partition: s.partition }) };
+  return {
+    namespace: s.namespace,
+    broker: s.broker,
+    ...(trigger === undefined ? {} : { trigger }),
+    ...(s.partition === undefined ? {} : { partition: s.partition }),
+  };
 }
 
 function labels(l: Record<string, string>): string {
@@ -67,7 +92,8 @@ export function renderMetrics(samples: BrokerSample[], bucketsMs: number[]): str
   family("dead_letters_kept", "gauge", "Events kept after failing for good, awaiting inspection or redelivery.");
   for (const s of samples) lines.push(`${PREFIX}_dead_letters_kept${labels(sampleLabels(s))} ${s.dead}`);
   family("deliveries_rate_limited", "gauge", "Due deliveries the trigger's rate limit held back at its last dispatch (up to its free parallelism).");
-  for (const s of samples) for (const [trigger, n] of Object.entries(s.rateLimited ?? {})) lines.push(`${PREFIX}_deliveries_rate_limited${labels(sampleLabels(s, trigger))} ${n}`);
+  for (const s of samples)
+    for (const [trigger, n] of Object.entries(s.rateLimited ?? {})) lines.push(`${PREFIX}_deliveries_rate_limited${labels(sampleLabels(s, trigger))} ${n}`);
 
   for (const [name, c] of Object.entries(COUNTERS)) {
     family(c.metric, "counter", c.help);
@@ -117,11 +143,23 @@ export interface AutoscalerSample {
 const AUTOSCALER_GAUGES: { metric: string; help: string; value: (s: AutoscalerSample) => number | null }[] = [
   { metric: "autoscaler_desired_replicas", help: "Replicas the ScaledObject's last decision asks for, after min/max bounds.", value: (s) => s.desiredReplicas },
   { metric: "autoscaler_current_replicas", help: "Pods the scale target reports at its last read.", value: (s) => s.currentReplicas },
-  { metric: "autoscaler_panic_mode", help: "1 while the KPA decider is in panic mode, 0 in stable mode (concurrency/rps triggers only).", value: (s) => (s.panic === null ? null : Number(s.panic)) },
+  {
+    metric: "autoscaler_panic_mode",
+    help: "1 while the KPA decider is in panic mode, 0 in stable mode (concurrency/rps triggers only).",
+    value: (s) => (s.panic === null ? null : Number(s.panic)),
+  },
   { metric: "autoscaler_last_decision_timestamp_seconds", help: "Unix time of the ScaledObject's last scaling decision.", value: (s) => s.lastDecisionTime },
   { metric: "autoscaler_ready_replicas", help: "Pods of the scale target ready to serve at its last read.", value: (s) => s.readyReplicas },
-  { metric: "activator_held_deliveries", help: "Deliveries to the scale target waiting in the router for a ready replica or for capacity.", value: (s) => s.held },
-  { metric: "activator_inflight_deliveries", help: "Deliveries in flight to the scale target (at most ready replicas x containerConcurrency).", value: (s) => s.inFlight },
+  {
+    metric: "activator_held_deliveries",
+    help: "Deliveries to the scale target waiting in the router for a ready replica or for capacity.",
+    value: (s) => s.held,
+  },
+  {
+    metric: "activator_inflight_deliveries",
+    help: "Deliveries in flight to the scale target (at most ready replicas x containerConcurrency).",
+    value: (s) => s.inFlight,
+  },
 ];
 
 /** Gauges per ScaledObject; a family lists only the ScaledObjects that have its value. */
@@ -139,7 +177,10 @@ export function renderAutoscalerMetrics(samples: AutoscalerSample[]): string {
 
 export function renderRefusalMetrics(rows: RefusalRow[]): string {
   const name = `${PREFIX}_ingress_refused_total`;
-  const lines = [`# HELP ${name} Requests refused at broker ingress by EventPolicy: 401 (no valid OIDC token), 403 (sender or event not allowed).`, `# TYPE ${name} counter`];
+  const lines = [
+    `# HELP ${name} Requests refused at broker ingress by EventPolicy: 401 (no valid OIDC token), 403 (sender or event not allowed).`,
+    `# TYPE ${name} counter`,
+  ];
   for (const r of rows) lines.push(`${name}${labels({ namespace: r.namespace, broker: r.broker, code: String(r.code) })} ${r.value}`);
   return `${lines.join("\n")}\n`;
 }

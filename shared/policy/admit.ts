@@ -25,7 +25,8 @@ export function subMatches(pattern: string, sub: string): boolean {
 
 export function senderMatches(rule: PolicyRule, sender: Sender): boolean {
   // A sub is tied to the issuer that signs it: another trusted issuer may hand out the same sub to anyone.
-  if ("sub" in sender) return rule.subjects.some((s) => subMatches(s.sub, sender.sub) && (s.issuer === undefined ? sender.onlyIssuer : s.issuer === sender.iss));
+  if ("sub" in sender)
+    return rule.subjects.some((s) => subMatches(s.sub, sender.sub) && (s.issuer === undefined ? sender.onlyIssuer : s.issuer === sender.iss));
   const s = sender.source;
   return rule.sources.some((r) => r.kind === s.kind && r.namespace === s.namespace && r.name === s.name);
 }
@@ -51,7 +52,8 @@ function senderName(sender: Sender): string {
 export function admit(rules: PolicyRule[], sender: Sender, events: CloudEvent[]): PolicyDecision {
   const mine = rules.filter((r) => senderMatches(r, sender));
   // Anyone can hold a valid token of a public issuer (GitHub's): a stranger learns nothing of the policies.
-  if (mine.length === 0) return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send here by the EventPolicies that apply` };
+  if (mine.length === 0)
+    return { allowed: false, reason: "sender_not_allowed", error: `${senderName(sender)} is not allowed to send here by the EventPolicies that apply` };
   for (let i = 0; i < events.length; i++) {
     if (mine.some((r) => filterOf(r)(events[i]) !== "fail")) continue;
     const e = events[i].attributes;

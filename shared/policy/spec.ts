@@ -80,7 +80,10 @@ export function isAddressAudience(aud: string): boolean {
 
 /** The Worker variable OIDC_ISSUERS: comma-separated issuer URLs, exactly as the tokens' `iss` gives them. */
 export function listedIssuers(text: string | undefined): string[] {
-  return (text ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 const OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"];
@@ -109,14 +112,17 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
     if (entry.ref !== undefined) {
       const ref = entry.ref;
       if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
-      if (!isObject(ref) || !isTargetKind(ref.kind, ref.apiVersion)) causes.push({ field: `${path}.ref.kind`, message: `must be one of ${TARGET_NAMES}: policies apply where the router takes events` });
-      if (isObject(ref) && ref.namespace !== undefined && ref.namespace !== m.metadata.namespace) causes.push({ field: `${path}.ref.namespace`, message: "must be the policy's own namespace" });
+      if (!isObject(ref) || !isTargetKind(ref.kind, ref.apiVersion))
+        causes.push({ field: `${path}.ref.kind`, message: `must be one of ${TARGET_NAMES}: policies apply where the router takes events` });
+      if (isObject(ref) && ref.namespace !== undefined && ref.namespace !== m.metadata.namespace)
+        causes.push({ field: `${path}.ref.namespace`, message: "must be the policy's own namespace" });
     } else {
       causes.push(...validateSelector(entry.selector, `${path}.selector`));
     }
   });
   const from = list(spec.from, "spec.from");
-  if (from.length === 0 && (spec.from == null || Array.isArray(spec.from))) causes.push({ field: "spec.from", message: "must name at least one sender (sub or ref)" });
+  if (from.length === 0 && (spec.from == null || Array.isArray(spec.from)))
+    causes.push({ field: "spec.from", message: "must name at least one sender (sub or ref)" });
   from.forEach((entry, i) => {
     const path = `spec.from[${i}]`;
     if (!isObject(entry) || (entry.ref === undefined) === (entry.sub === undefined)) {
@@ -125,15 +131,19 @@ export function validateEventPolicy(m: Manifest<EventPolicySpec>, sourceKinds: r
     }
     if (entry.sub !== undefined) {
       if (typeof entry.sub !== "string" || entry.sub === "") causes.push({ field: `${path}.sub`, message: "must be a non-empty string" });
-      else if (entry.sub.indexOf("*") !== -1 && entry.sub.indexOf("*") !== entry.sub.length - 1) causes.push({ field: `${path}.sub`, message: "may hold `*` only as its last character" });
-      if (entry.issuer !== undefined && !isSecureEndpoint(entry.issuer)) causes.push({ field: `${path}.issuer`, message: `must be an issuer URL as its tokens' iss gives it: it ${SECURE_ENDPOINT_RULE}` });
+      else if (entry.sub.indexOf("*") !== -1 && entry.sub.indexOf("*") !== entry.sub.length - 1)
+        causes.push({ field: `${path}.sub`, message: "may hold `*` only as its last character" });
+      if (entry.issuer !== undefined && !isSecureEndpoint(entry.issuer))
+        causes.push({ field: `${path}.issuer`, message: `must be an issuer URL as its tokens' iss gives it: it ${SECURE_ENDPOINT_RULE}` });
       return;
     }
     if (entry.issuer !== undefined) causes.push({ field: `${path}.issuer`, message: "goes with sub only: a source the router runs needs no token" });
     const ref = entry.ref;
     if (!isObject(ref) || typeof ref.name !== "string" || ref.name === "") causes.push({ field: `${path}.ref.name`, message: "is required" });
-    const known = isObject(ref) && sourceKinds.some((k) => k.kind === ref.kind && (ref.apiVersion === undefined || groupOf(String(ref.apiVersion)) === k.group));
-    if (!known) causes.push({ field: `${path}.ref.kind`, message: `must be a source the router runs: ${sourceKinds.map((k) => `${k.group} ${k.kind}`).join(", ")}` });
+    const known =
+      isObject(ref) && sourceKinds.some((k) => k.kind === ref.kind && (ref.apiVersion === undefined || groupOf(String(ref.apiVersion)) === k.group));
+    if (!known)
+      causes.push({ field: `${path}.ref.kind`, message: `must be a source the router runs: ${sourceKinds.map((k) => `${k.group} ${k.kind}`).join(", ")}` });
   });
   if (spec.filters !== undefined) {
     const compiled = compileTriggerFilter({ filters: spec.filters as unknown[] });
@@ -149,7 +159,8 @@ function isTargetKind(kind: unknown, apiVersion: unknown): boolean {
 function validateSelector(value: unknown, path: string): FieldError[] {
   if (!isObject(value)) return [{ field: path, message: "must be an object" }];
   const causes: FieldError[] = [];
-  if (value.kind !== undefined && !isTargetKind(value.kind, value.apiVersion)) causes.push({ field: `${path}.kind`, message: `must be one of ${TARGET_NAMES}` });
+  if (value.kind !== undefined && !isTargetKind(value.kind, value.apiVersion))
+    causes.push({ field: `${path}.kind`, message: `must be one of ${TARGET_NAMES}` });
   if (value.matchLabels !== undefined && (!isObject(value.matchLabels) || Object.values(value.matchLabels).some((v) => typeof v !== "string"))) {
     causes.push({ field: `${path}.matchLabels`, message: "must map label keys to string values" });
   }
@@ -168,7 +179,8 @@ function validateSelector(value: unknown, path: string): FieldError[] {
     const values = e.values ?? [];
     const needsValues = e.operator === "In" || e.operator === "NotIn";
     if (!Array.isArray(values) || values.some((v) => typeof v !== "string")) causes.push({ field: `${at}.values`, message: "must be a list of strings" });
-    else if (needsValues !== values.length > 0) causes.push({ field: `${at}.values`, message: needsValues ? `is required for ${e.operator}` : `must be empty for ${e.operator}` });
+    else if (needsValues !== values.length > 0)
+      causes.push({ field: `${at}.values`, message: needsValues ? `is required for ${e.operator}` : `must be empty for ${e.operator}` });
   }
   return causes;
 }
@@ -182,7 +194,11 @@ export function appliesTo(policy: Manifest<EventPolicySpec>, target: Pick<Manife
   const to = policy.spec.to ?? [];
   if (to.length === 0) return true;
   const labels = target.metadata.labels ?? {};
-  return to.some((t) => (t.ref ? t.ref.kind === target.kind && t.ref.name === target.metadata.name : (t.selector!.kind ?? target.kind) === target.kind && selectorMatches(t.selector!, labels)));
+  return to.some((t) =>
+    t.ref
+      ? t.ref.kind === target.kind && t.ref.name === target.metadata.name
+      : (t.selector!.kind ?? target.kind) === target.kind && selectorMatches(t.selector!, labels),
+  );
 }
 
 /** Kubernetes' LabelSelector: every matchLabels pair and every expression must hold. */

@@ -81,12 +81,14 @@ export function rulesFor(snapshot: RbacSnapshot, user: UserInfo, namespace: stri
   const bound = (b: BindingObject, ns: string) => (b.subjects ?? []).some((s) => appliesToUser(user, s, ns));
   const cluster = snapshot.clusterRoleBindings.filter((b) => bound(b, "")).flatMap((b) => roleRefRules(snapshot, b.roleRef, ""));
   if (namespace === "") return cluster;
-  const local = snapshot.roleBindings.filter((b) => b.metadata.namespace === namespace && bound(b, namespace)).flatMap((b) => roleRefRules(snapshot, b.roleRef, namespace));
+  const local = snapshot.roleBindings
+    .filter((b) => b.metadata.namespace === namespace && bound(b, namespace))
+    .flatMap((b) => roleRefRules(snapshot, b.roleRef, namespace));
   return [...cluster, ...local];
 }
 
 export function authorize(snapshot: RbacSnapshot, user: UserInfo, a: Attributes): boolean {
-  const namespace = isResourceRequest(a) ? a.namespace ?? "" : "";
+  const namespace = isResourceRequest(a) ? (a.namespace ?? "") : "";
   return rulesFor(snapshot, user, namespace).some((rule) => ruleAllows(a, rule));
 }
 

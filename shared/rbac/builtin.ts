@@ -49,21 +49,36 @@ const binding = (name: string, role: string, group: string): BindingObject => ({
 });
 
 export const BUILTIN_CLUSTER_ROLES: RoleObject[] = [
-  clusterRole("cluster-admin", [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, { nonResourceURLs: ["*"], verbs: ["*"] }]),
+  clusterRole("cluster-admin", [
+    { apiGroups: ["*"], resources: ["*"], verbs: ["*"] },
+    { nonResourceURLs: ["*"], verbs: ["*"] },
+  ]),
   clusterRole("admin", [], undefined, AGGREGATE_LABEL("admin")),
   clusterRole("edit", [], { [AGGREGATE_LABEL("admin")]: "true" }, AGGREGATE_LABEL("edit")),
   clusterRole("view", [], { [AGGREGATE_LABEL("edit")]: "true" }, AGGREGATE_LABEL("view")),
-  clusterRole("edge-eventing:aggregate-to-admin", [
-    { apiGroups: [RBAC_GROUP], resources: ["roles", "rolebindings"], verbs: [...READ, ...WRITE] },
-    { apiGroups: ["edge-eventing.dev"], resources: ["auditevents"], verbs: ["list"] },
-  ], { [AGGREGATE_LABEL("admin")]: "true" }),
-  clusterRole("edge-eventing:aggregate-to-edit", [...rulesOver(WRITE), { apiGroups: ["eventing.knative.dev"], resources: ["brokers/deadletters"], verbs: ["create"] }], { [AGGREGATE_LABEL("edit")]: "true" }),
-  clusterRole("edge-eventing:aggregate-to-view", [...rulesOver(READ), { apiGroups: [""], resources: ["namespaces", "events"], verbs: READ }], { [AGGREGATE_LABEL("view")]: "true" }),
+  clusterRole(
+    "edge-eventing:aggregate-to-admin",
+    [
+      { apiGroups: [RBAC_GROUP], resources: ["roles", "rolebindings"], verbs: [...READ, ...WRITE] },
+      { apiGroups: ["edge-eventing.dev"], resources: ["auditevents"], verbs: ["list"] },
+    ],
+    { [AGGREGATE_LABEL("admin")]: "true" },
+  ),
+  clusterRole(
+    "edge-eventing:aggregate-to-edit",
+    [...rulesOver(WRITE), { apiGroups: ["eventing.knative.dev"], resources: ["brokers/deadletters"], verbs: ["create"] }],
+    { [AGGREGATE_LABEL("edit")]: "true" },
+  ),
+  clusterRole("edge-eventing:aggregate-to-view", [...rulesOver(READ), { apiGroups: [""], resources: ["namespaces", "events"], verbs: READ }], {
+    [AGGREGATE_LABEL("view")]: "true",
+  }),
   clusterRole("system:basic-user", [
     { apiGroups: ["authorization.k8s.io"], resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], verbs: ["create"] },
     { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] },
   ]),
-  clusterRole("system:discovery", [{ nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/openapi", "/openapi/*", "/version", "/version/"], verbs: ["get"] }]),
+  clusterRole("system:discovery", [
+    { nonResourceURLs: ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/openapi", "/openapi/*", "/version", "/version/"], verbs: ["get"] },
+  ]),
   clusterRole("system:monitoring", [{ nonResourceURLs: ["/metrics", "/healthz"], verbs: ["get"] }]),
   clusterRole("edge-eventing:reviews", [{ apiGroups: ["edge-eventing.dev"], resources: ["filterreviews", "expressionreviews"], verbs: ["create"] }]),
 ];
@@ -84,5 +99,9 @@ export function isBuiltin(kind: string, name: string): boolean {
 
 /** The stored objects with the built-in ones. */
 export function withBuiltins(stored: RbacSnapshot): RbacSnapshot {
-  return { ...stored, clusterRoles: [...BUILTIN_CLUSTER_ROLES, ...stored.clusterRoles], clusterRoleBindings: [...BUILTIN_CLUSTER_ROLE_BINDINGS, ...stored.clusterRoleBindings] };
+  return {
+    ...stored,
+    clusterRoles: [...BUILTIN_CLUSTER_ROLES, ...stored.clusterRoles],
+    clusterRoleBindings: [...BUILTIN_CLUSTER_ROLE_BINDINGS, ...stored.clusterRoleBindings],
+  };
 }

@@ -10,7 +10,10 @@ import { authorize, RBAC_GROUP, type RbacSnapshot, roleRefRules, rulesFor, type 
 import { MASTERS } from "./builtin.ts";
 import { compactString, covers, goQuoted, type PolicyRule } from "./rules.ts";
 
-const FULL_AUTHORITY: PolicyRule[] = [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }, { nonResourceURLs: ["*"], verbs: ["*"] }];
+const FULL_AUTHORITY: PolicyRule[] = [
+  { apiGroups: ["*"], resources: ["*"], verbs: ["*"] },
+  { nonResourceURLs: ["*"], verbs: ["*"] },
+];
 
 export type RbacWrite =
   /** `previous`: the stored object an update replaces (an update that keeps its rules grants nothing new). */

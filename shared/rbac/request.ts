@@ -13,8 +13,12 @@ const VERBS: Record<string, string> = { POST: "create", GET: "get", HEAD: "get",
 
 export function requestAttributes(method: string, pathname: string, query: URLSearchParams): Attributes {
   const verb = VERBS[method.toUpperCase()] ?? method.toLowerCase();
-  const parts = pathname.split("/").filter((p) => p !== "").map((p) => decodeURIComponent(p));
-  if (parts[0] === "display" && parts.length === 3) return { verb, apiGroup: "edge-eventing.dev", resource: "eventdisplays", namespace: parts[1], name: parts[2] };
+  const parts = pathname
+    .split("/")
+    .filter((p) => p !== "")
+    .map((p) => decodeURIComponent(p));
+  if (parts[0] === "display" && parts.length === 3)
+    return { verb, apiGroup: "edge-eventing.dev", resource: "eventdisplays", namespace: parts[1], name: parts[2] };
   let rest: string[];
   let apiGroup: string;
   if (parts[0] === "apis" && parts.length >= 4) [apiGroup, rest] = [parts[1], parts.slice(3)];
@@ -31,5 +35,12 @@ export function requestAttributes(method: string, pathname: string, query: URLSe
   if (name === undefined && verb === "get") v = query.get("watch") === "true" || query.get("watch") === "1" ? "watch" : "list";
   if (name === undefined && verb === "delete") v = "deletecollection";
   if (apiGroup === "edge-eventing.dev" && resource === "brokers") apiGroup = "eventing.knative.dev";
-  return { verb: v, apiGroup, resource, ...(subresource ? { subresource } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}) };
+  return {
+    verb: v,
+    apiGroup,
+    resource,
+    ...(subresource ? { subresource } : {}),
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(name !== undefined ? { name } : {}),
+  };
 }

@@ -15,7 +15,8 @@ function validateRule(rule: PolicyRule, at: string, namespaced: boolean): FieldE
   if ((rule.verbs ?? []).length === 0) causes.push({ field: `${at}.verbs`, message: "verbs must contain at least one value" });
   if ((rule.nonResourceURLs ?? []).length > 0) {
     if (namespaced) causes.push({ field: `${at}.nonResourceURLs`, message: "namespaced rules cannot apply to non-resource URLs" });
-    if ((rule.apiGroups ?? []).length > 0 || (rule.resources ?? []).length > 0) causes.push({ field: `${at}.nonResourceURLs`, message: "rules cannot apply to both regular resources and non-resource URLs" });
+    if ((rule.apiGroups ?? []).length > 0 || (rule.resources ?? []).length > 0)
+      causes.push({ field: `${at}.nonResourceURLs`, message: "rules cannot apply to both regular resources and non-resource URLs" });
     return causes;
   }
   if ((rule.apiGroups ?? []).length === 0) causes.push({ field: `${at}.apiGroups`, message: "resource rules must supply at least one api group" });
@@ -28,10 +29,15 @@ export function validateRole(m: Manifest, namespaced: boolean): FieldError[] {
   const causes = (role.rules ?? []).flatMap((r, i) => validateRule(r, `rules[${i}]`, namespaced));
   if (role.aggregationRule !== undefined) {
     const selectors = role.aggregationRule.clusterRoleSelectors ?? [];
-    if (selectors.length === 0) causes.push({ field: "aggregationRule.clusterRoleSelectors", message: "at least one clusterRoleSelector required if aggregationRule is non-nil" });
+    if (selectors.length === 0)
+      causes.push({ field: "aggregationRule.clusterRoleSelectors", message: "at least one clusterRoleSelector required if aggregationRule is non-nil" });
     for (const [i, s] of selectors.entries()) {
       for (const [j, e] of (s.matchExpressions ?? []).entries()) {
-        if (!OPERATORS.includes(e.operator)) causes.push({ field: `aggregationRule.clusterRoleSelectors[${i}].matchExpressions[${j}].operator`, message: `must be one of ${OPERATORS.join(", ")}` });
+        if (!OPERATORS.includes(e.operator))
+          causes.push({
+            field: `aggregationRule.clusterRoleSelectors[${i}].matchExpressions[${j}].operator`,
+            message: `must be one of ${OPERATORS.join(", ")}`,
+          });
       }
     }
   }
@@ -43,9 +49,14 @@ export function validateBinding(m: Manifest, namespaced: boolean): FieldError[] 
   const causes: FieldError[] = [];
   const ref = b.roleRef;
   if (ref === undefined) return [{ field: "roleRef", message: "Required value" }];
-  if (ref.apiGroup !== GROUP) causes.push({ field: "roleRef.apiGroup", message: `Unsupported value: ${JSON.stringify(ref.apiGroup ?? "")}: supported values: "${GROUP}"` });
+  if (ref.apiGroup !== GROUP)
+    causes.push({ field: "roleRef.apiGroup", message: `Unsupported value: ${JSON.stringify(ref.apiGroup ?? "")}: supported values: "${GROUP}"` });
   const kinds = namespaced ? ["Role", "ClusterRole"] : ["ClusterRole"];
-  if (!kinds.includes(ref.kind)) causes.push({ field: "roleRef.kind", message: `Unsupported value: ${JSON.stringify(ref.kind ?? "")}: supported values: ${kinds.map((k) => `"${k}"`).join(", ")}` });
+  if (!kinds.includes(ref.kind))
+    causes.push({
+      field: "roleRef.kind",
+      message: `Unsupported value: ${JSON.stringify(ref.kind ?? "")}: supported values: ${kinds.map((k) => `"${k}"`).join(", ")}`,
+    });
   if (!ref.name) causes.push({ field: "roleRef.name", message: "Required value" });
   (b.subjects ?? []).forEach((s, i) => {
     const at = `subjects[${i}]`;
@@ -54,7 +65,8 @@ export function validateBinding(m: Manifest, namespaced: boolean): FieldError[] 
       if (s.apiGroup) causes.push({ field: `${at}.apiGroup`, message: `Unsupported value: ${JSON.stringify(s.apiGroup)}: supported values: ""` });
       if (!namespaced && !s.namespace) causes.push({ field: `${at}.namespace`, message: "Required value" });
     } else if (s.kind === "User" || s.kind === "Group") {
-      if (s.apiGroup !== GROUP) causes.push({ field: `${at}.apiGroup`, message: `Unsupported value: ${JSON.stringify(s.apiGroup ?? "")}: supported values: "${GROUP}"` });
+      if (s.apiGroup !== GROUP)
+        causes.push({ field: `${at}.apiGroup`, message: `Unsupported value: ${JSON.stringify(s.apiGroup ?? "")}: supported values: "${GROUP}"` });
     } else {
       causes.push({ field: `${at}.kind`, message: `Unsupported value: ${JSON.stringify(s.kind ?? "")}: supported values: "ServiceAccount", "User", "Group"` });
     }

@@ -40,7 +40,12 @@ export async function signCorrelation(keys: readonly string[], rr: { namespace: 
 }
 
 /** The correlation a value names when one of `keys` signed it for this RequestReply, else null (malformed or forged). */
-export async function verifyCorrelation(keys: readonly string[], rr: { namespace: string; name: string }, value: unknown, replicas: number): Promise<Correlation | null> {
+export async function verifyCorrelation(
+  keys: readonly string[],
+  rr: { namespace: string; name: string },
+  value: unknown,
+  replicas: number,
+): Promise<Correlation | null> {
   const m = typeof value === "string" ? VALUE.exec(value) : null;
   if (!m) return null;
   const c: Correlation = { id: m[1], replica: Number(m[2]), expiresAt: Number(m[3]) };

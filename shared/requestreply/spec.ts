@@ -52,28 +52,41 @@ export function validateRequestReply(m: Manifest<RequestReplySpec>): FieldError[
   const spec = m.spec as Partial<RequestReplySpec>;
   const causes: FieldError[] = [];
   const ref = spec.brokerRef as Record<string, unknown> | undefined;
-  if (ref === undefined || ref === null || typeof ref !== "object") causes.push({ field: "spec.brokerRef", message: "is required: the Broker that requests go to" });
+  if (ref === undefined || ref === null || typeof ref !== "object")
+    causes.push({ field: "spec.brokerRef", message: "is required: the Broker that requests go to" });
   else {
     if (typeof ref.name !== "string" || ref.name === "") causes.push({ field: "spec.brokerRef.name", message: "is required" });
-    if (ref.kind !== undefined && (typeof ref.kind !== "string" || ref.kind.toLowerCase() !== "broker")) causes.push({ field: "spec.brokerRef.kind", message: "must be Broker" });
-    if (ref.apiVersion !== undefined && ref.apiVersion !== "eventing.knative.dev/v1") causes.push({ field: "spec.brokerRef.apiVersion", message: "must be eventing.knative.dev/v1" });
-    if (ref.namespace !== undefined && ref.namespace !== m.metadata.namespace) causes.push({ field: "spec.brokerRef.namespace", message: "must be the RequestReply's own namespace (cross-namespace references are not allowed)" });
+    if (ref.kind !== undefined && (typeof ref.kind !== "string" || ref.kind.toLowerCase() !== "broker"))
+      causes.push({ field: "spec.brokerRef.kind", message: "must be Broker" });
+    if (ref.apiVersion !== undefined && ref.apiVersion !== "eventing.knative.dev/v1")
+      causes.push({ field: "spec.brokerRef.apiVersion", message: "must be eventing.knative.dev/v1" });
+    if (ref.namespace !== undefined && ref.namespace !== m.metadata.namespace)
+      causes.push({ field: "spec.brokerRef.namespace", message: "must be the RequestReply's own namespace (cross-namespace references are not allowed)" });
   }
   for (const field of ["correlationAttribute", "replyAttribute"] as const) {
     const v = spec[field];
     if (v === undefined) continue;
-    if (typeof v !== "string" || !isAttributeName(v)) causes.push({ field: `spec.${field}`, message: "must be a CloudEvents attribute name (lower-case letters and digits, at most 20)" });
-    else if (RESERVED.has(v)) causes.push({ field: `spec.${field}`, message: `cannot be ${v}: the event's identity and the router's own attributes are not correlation values` });
+    if (typeof v !== "string" || !isAttributeName(v))
+      causes.push({ field: `spec.${field}`, message: "must be a CloudEvents attribute name (lower-case letters and digits, at most 20)" });
+    else if (RESERVED.has(v))
+      causes.push({ field: `spec.${field}`, message: `cannot be ${v}: the event's identity and the router's own attributes are not correlation values` });
   }
-  if (causes.length === 0 && correlationAttribute(spec) === replyAttribute(spec)) causes.push({ field: "spec.replyAttribute", message: "must differ from spec.correlationAttribute (a request would be its own reply)" });
+  if (causes.length === 0 && correlationAttribute(spec) === replyAttribute(spec))
+    causes.push({ field: "spec.replyAttribute", message: "must differ from spec.correlationAttribute (a request would be its own reply)" });
   if (spec.timeout !== undefined) {
     const ms = typeof spec.timeout === "string" ? parseDuration(spec.timeout) : null;
-    if (ms === null || ms <= 0 || ms > MAX_TIMEOUT_MS) causes.push({ field: "spec.timeout", message: `must be an ISO 8601 duration above zero and at most PT${MAX_TIMEOUT_MS / 60_000}M` });
+    if (ms === null || ms <= 0 || ms > MAX_TIMEOUT_MS)
+      causes.push({ field: "spec.timeout", message: `must be an ISO 8601 duration above zero and at most PT${MAX_TIMEOUT_MS / 60_000}M` });
   }
   causes.push(...validateDelivery(spec.delivery, "spec.delivery"));
-  if (spec.delivery?.deadLetterSink !== undefined) causes.push({ field: "spec.delivery.deadLetterSink", message: "is not supported: a reply that cannot be handed to its waiting request stays in the broker, where its triggers see it" });
+  if (spec.delivery?.deadLetterSink !== undefined)
+    causes.push({
+      field: "spec.delivery.deadLetterSink",
+      message: "is not supported: a reply that cannot be handed to its waiting request stays in the broker, where its triggers see it",
+    });
   if (spec.secrets !== undefined) {
-    if (!Array.isArray(spec.secrets) || spec.secrets.length === 0) causes.push({ field: "spec.secrets", message: "must list at least one Worker secret when given" });
+    if (!Array.isArray(spec.secrets) || spec.secrets.length === 0)
+      causes.push({ field: "spec.secrets", message: "must list at least one Worker secret when given" });
     else {
       for (const [i, s] of spec.secrets.entries()) if (!isSecretName(s)) causes.push({ field: `spec.secrets[${i}]`, message: SECRET_NAME_RULE });
     }
@@ -109,6 +122,7 @@ export function signingKeys(env: object, route: RequestReplyRoute): string[] {
     return route.secrets.map((name, i) => read(name, `spec.secrets[${i}]`));
   }
   const value = (env as Record<string, unknown>)[DEFAULT_KEY_SECRET];
-  if (typeof value !== "string" || value === "") throw new Error(`Worker secret ${DEFAULT_KEY_SECRET} is not set (wrangler secret put ${DEFAULT_KEY_SECRET}), and spec.secrets names none`);
+  if (typeof value !== "string" || value === "")
+    throw new Error(`Worker secret ${DEFAULT_KEY_SECRET} is not set (wrangler secret put ${DEFAULT_KEY_SECRET}), and spec.secrets names none`);
   return [value];
 }

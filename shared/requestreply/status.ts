@@ -18,6 +18,9 @@ export function requestReplyStatus(m: Manifest<RequestReplySpec>, ctx: StatusCon
   }
   return {
     conditions: [ready, ...conditions],
-    address: { url: `${ctx.baseUrl}/${requestReplyPath(m.metadata.namespace!, m.metadata.name)}`, audience: audienceOf("RequestReply", m.metadata.namespace!, m.metadata.name) },
+    address: {
+      url: `${ctx.baseUrl}/${requestReplyPath(m.metadata.namespace!, m.metadata.name)}`,
+      audience: audienceOf("RequestReply", m.metadata.namespace!, m.metadata.name),
+    },
   };
 }

@@ -11,7 +11,18 @@ export function brokerSubresource(namespace: string, broker: string, sub: Broker
 }
 
 /** What the broker counts per event: one list for the broker, /metrics and the dashboard. */
-export type EventCounter = "accepted" | "duplicates" | "replies" | "matched" | "delivered" | "retried" | "deadlettered" | "failed" | "dropped" | "history_evicted" | ReplyCounter;
+export type EventCounter =
+  | "accepted"
+  | "duplicates"
+  | "replies"
+  | "matched"
+  | "delivered"
+  | "retried"
+  | "deadlettered"
+  | "failed"
+  | "dropped"
+  | "history_evicted"
+  | ReplyCounter;
 /** What became of events carrying a RequestReply's reply attribute (durable-objects/reply-handoff.ts). */
 export type ReplyCounter = "requestreply_delivered" | "requestreply_late" | "requestreply_duplicate" | "requestreply_refused" | "requestreply_undelivered";
 /** Delivery latency histogram: a bucket per `le` in milliseconds, the overflow bucket and the sum. */
@@ -103,7 +114,17 @@ export function deadLetterRow(id: number): { row: number; partition: number } {
 /** What the live feed pushes (durable-objects/broker.ts). */
 export type LiveMessage =
   | { kind: "event"; at: number; id: string; source: string; type: string; matched: string[]; partition?: number }
-  | { kind: "delivery"; at: number; trigger: string; eventSeq: number; phase: Phase; attempt: number; verdict: Verdict; status: number | null; partition?: number };
+  | {
+      kind: "delivery";
+      at: number;
+      trigger: string;
+      eventSeq: number;
+      phase: Phase;
+      attempt: number;
+      verdict: Verdict;
+      status: number | null;
+      partition?: number;
+    };
 
 /**
  * The WebSocket subprotocol that carries the bearer token, as Kubernetes does it for browsers (which cannot

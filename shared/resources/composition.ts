@@ -16,7 +16,15 @@ import { type DeliverySpec, type Destination, type FieldError, validateDelivery 
 import { compileJsonata } from "../transforms/jsonata.ts";
 import { addressChannel, type CompositionKind, type TransformSpec } from "./composition-address.ts";
 import { type ResolveContext, resolveDestination, type Target, targetUrl, validateDestination } from "./destination.ts";
-import { BROKER_ANNOTATIONS, type BrokerConfig, DEFAULT_BACKLOG_LIMIT, DEFAULT_DEDUP_WINDOW_MS, DEFAULT_PARALLELISM, ingressTokenCauses, type TriggerConfig } from "./eventing.ts";
+import {
+  BROKER_ANNOTATIONS,
+  type BrokerConfig,
+  DEFAULT_BACKLOG_LIMIT,
+  DEFAULT_DEDUP_WINDOW_MS,
+  DEFAULT_PARALLELISM,
+  ingressTokenCauses,
+  type TriggerConfig,
+} from "./eventing.ts";
 import type { Manifest } from "./manifest.ts";
 import type { SinkEntry } from "./sources.ts";
 
@@ -55,7 +63,8 @@ export function validateEventTransform(m: Manifest<EventTransformSpec>): FieldEr
   causes.push(...validateDestination(spec.sink, "spec.sink", false));
   const reply = spec.reply;
   if (reply !== undefined) {
-    if (spec.sink === undefined) causes.push({ field: "spec.reply", message: "is only allowed with spec.sink (without a sink the transformed event is the reply)" });
+    if (spec.sink === undefined)
+      causes.push({ field: "spec.reply", message: "is only allowed with spec.sink (without a sink the transformed event is the reply)" });
     const discard = reply.discard === true;
     if (discard === (reply.jsonata !== undefined)) causes.push({ field: "spec.reply", message: "needs exactly one of jsonata and discard: true" });
     else if (!discard) causes.push(...expressionCauses(reply.jsonata?.expression, "spec.reply.jsonata.expression"));
@@ -160,7 +169,9 @@ export function compositionChannels(m: Manifest, ctx: ResolveContext): Channel[]
   };
 
   if (kind === "EventTransform") {
-    channel(base, [hop("transform", resolve({ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: m.metadata.name } }), undefined, null)]);
+    channel(base, [
+      hop("transform", resolve({ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: m.metadata.name } }), undefined, null),
+    ]);
   } else if (kind === "Sequence") {
     const steps = (m.spec as SequenceSpec).steps ?? [];
     // Built last to first, so each step knows where its reply goes.

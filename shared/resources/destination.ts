@@ -50,7 +50,10 @@ const BROKER = { group: "eventing.knative.dev", kind: "Broker" };
 const DISPLAY = { group: "edge-eventing.dev", kind: "EventDisplay" };
 const TRANSFORM = { group: "eventing.knative.dev", kind: "EventTransform" };
 const JOB_SINK = { group: "sinks.knative.dev", kind: "JobSink" };
-const FLOWS = [{ group: "flows.knative.dev", kind: "Sequence" as const }, { group: "flows.knative.dev", kind: "Parallel" as const }];
+const FLOWS = [
+  { group: "flows.knative.dev", kind: "Sequence" as const },
+  { group: "flows.knative.dev", kind: "Parallel" as const },
+];
 const REF_KINDS = [SERVICE, BROKER, DISPLAY, TRANSFORM, JOB_SINK, ...FLOWS];
 
 function isRefKind(ref: { apiVersion?: string; kind: string }, want: { group: string; kind: string }): boolean {
@@ -144,7 +147,9 @@ function selfBroker(url: string, ctx: ResolveContext): Target | undefined {
   const composition = segments.length === 3 ? compositionOfPath(segments[0] ?? "") : undefined;
   if (composition) {
     const [, namespace, name] = segments;
-    return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name) ? { kind: "broker", namespace, name: addressChannel(composition, name) } : undefined;
+    return namespace !== undefined && name !== undefined && isValidNamespace(namespace) && isValidName(name)
+      ? { kind: "broker", namespace, name: addressChannel(composition, name) }
+      : undefined;
   }
   if (segments.length !== 2) return undefined;
   const [namespace, name] = segments;
@@ -161,7 +166,14 @@ function decodeSegment(segment: string): string | undefined {
 
 /** The hosts of the base URL, the request URL and the configured aliases (comma- or space-separated URLs or hosts). */
 export function selfHostsOf(baseUrl: string, requestUrl: string, aliases = ""): string[] {
-  const hosts = [baseUrl, requestUrl, ...aliases.split(/[\s,]+/).filter((a) => a !== "").map((a) => (a.includes("://") ? a : `https://${a}`))].flatMap((u) => {
+  const hosts = [
+    baseUrl,
+    requestUrl,
+    ...aliases
+      .split(/[\s,]+/)
+      .filter((a) => a !== "")
+      .map((a) => (a.includes("://") ? a : `https://${a}`)),
+  ].flatMap((u) => {
     try {
       return [new URL(u).host];
     } catch {

@@ -59,7 +59,9 @@ export const MAX_PARALLELISM = 1000;
 /** The ingress-token annotation, which a Broker and the address of an EventTransform, Sequence or Parallel take. */
 export function ingressTokenCauses(m: Pick<Manifest, "metadata">): FieldError[] {
   const secret = m.metadata.annotations?.[BROKER_ANNOTATIONS.ingressTokenSecret];
-  return secret !== undefined && !isSecretName(secret) ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE }] : [];
+  return secret !== undefined && !isSecretName(secret)
+    ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.ingressTokenSecret}`, message: SECRET_NAME_RULE }]
+    : [];
 }
 
 export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
@@ -79,17 +81,27 @@ export function validateBroker(m: Manifest<BrokerSpec>): FieldError[] {
   if (dedup !== undefined) {
     const ms = parseDuration(dedup);
     if (ms === null || ms > MAX_DEDUP_WINDOW_MS) {
-      causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.dedupWindow}`, message: "must be an ISO 8601 duration of at most P7D (PT0S turns dedup off)" });
+      causes.push({
+        field: `metadata.annotations.${BROKER_ANNOTATIONS.dedupWindow}`,
+        message: "must be an ISO 8601 duration of at most P7D (PT0S turns dedup off)",
+      });
     }
   }
   const retention = a[BROKER_ANNOTATIONS.retention];
   if (retention !== undefined) {
     const ms = parseDuration(retention);
-    if (ms === null || ms > MAX_RETENTION_MS) causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.retention}`, message: "must be an ISO 8601 duration of at most P30D (PT0S keeps nothing after delivery)" });
+    if (ms === null || ms > MAX_RETENTION_MS)
+      causes.push({
+        field: `metadata.annotations.${BROKER_ANNOTATIONS.retention}`,
+        message: "must be an ISO 8601 duration of at most P30D (PT0S keeps nothing after delivery)",
+      });
   }
   const limit = a[BROKER_ANNOTATIONS.retentionLimit];
   if (limit !== undefined && !isIntIn(limit, 1, MAX_RETENTION_LIMIT)) {
-    causes.push({ field: `metadata.annotations.${BROKER_ANNOTATIONS.retentionLimit}`, message: `must be an integer from 1 to ${MAX_RETENTION_LIMIT} (events per partition)` });
+    causes.push({
+      field: `metadata.annotations.${BROKER_ANNOTATIONS.retentionLimit}`,
+      message: `must be an integer from 1 to ${MAX_RETENTION_LIMIT} (events per partition)`,
+    });
   }
   return causes;
 }
@@ -104,7 +116,9 @@ export function partitionCount(m: Manifest<BrokerSpec>): number {
 export function validateBrokerChange(before: Manifest<BrokerSpec>, after: Manifest<BrokerSpec>): FieldError[] {
   const was = partitionCount(before);
   const now = partitionCount(after);
-  return now < was ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.partitions}`, message: `cannot shrink from ${was} to ${now} partitions (it may only grow)` }] : [];
+  return now < was
+    ? [{ field: `metadata.annotations.${BROKER_ANNOTATIONS.partitions}`, message: `cannot shrink from ${was} to ${now} partitions (it may only grow)` }]
+    : [];
 }
 
 export function validateTrigger(m: Manifest<TriggerSpec>): FieldError[] {
@@ -126,9 +140,11 @@ export function validateTrigger(m: Manifest<TriggerSpec>): FieldError[] {
     causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.parallelism}`, message: `must be an integer from 1 to ${MAX_PARALLELISM}` });
   }
   const rate = a[TRIGGER_ANNOTATIONS.rateLimit];
-  if (rate !== undefined && parseRateLimit(rate) === null) causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.rateLimit}`, message: RATE_LIMIT_RULE });
+  if (rate !== undefined && parseRateLimit(rate) === null)
+    causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.rateLimit}`, message: RATE_LIMIT_RULE });
   const paused = a[TRIGGER_ANNOTATIONS.paused];
-  if (paused !== undefined && paused !== "true" && paused !== "false") causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.paused}`, message: 'must be "true" or "false"' });
+  if (paused !== undefined && paused !== "true" && paused !== "false")
+    causes.push({ field: `metadata.annotations.${TRIGGER_ANNOTATIONS.paused}`, message: 'must be "true" or "false"' });
   return causes;
 }
 
@@ -196,7 +212,9 @@ export interface TriggerConfig {
   activator?: { scaledObject: string };
 }
 
-export function brokerSettings(m: Manifest<BrokerSpec>): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret" | "retentionMs" | "retentionLimit"> {
+export function brokerSettings(
+  m: Manifest<BrokerSpec>,
+): Pick<BrokerConfig, "backlogLimit" | "dedupWindowMs" | "ingressTokenSecret" | "retentionMs" | "retentionLimit"> {
   const a = m.metadata.annotations ?? {};
   const backlog = a[BROKER_ANNOTATIONS.backlogLimit];
   const dedup = a[BROKER_ANNOTATIONS.dedupWindow];

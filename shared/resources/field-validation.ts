@@ -24,7 +24,12 @@ export function fieldValidationOf(param: string | undefined): FieldValidation | 
  * The manifest to store (unknown fields pruned) with the warnings to send, or the Status that refuses it.
  * Warnings and messages use Kubernetes' wording (`unknown field "spec.x"`, `duplicate field "spec.y"`).
  */
-export function decodeManifest(info: KindInfo, version: string, body: ParsedManifest, mode: FieldValidation): { value: unknown; warnings: string[] } | KubeStatus {
+export function decodeManifest(
+  info: KindInfo,
+  version: string,
+  body: ParsedManifest,
+  mode: FieldValidation,
+): { value: unknown; warnings: string[] } | KubeStatus {
   const found = checkSchema(body.value, schemaOf(info.kind, version));
   const name = (body.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
   const named = typeof name === "string" ? name : undefined;

@@ -59,7 +59,8 @@ export function validateJobSink(m: Manifest<JobSinkSpec>): FieldError[] {
         causes.push({ field: `${at}.containers[${i}]`, message: "must be an object" });
         continue;
       }
-      if (typeof c.name !== "string" || c.name.length > 63 || !CONTAINER_NAME.test(c.name)) causes.push({ field: `${at}.containers[${i}].name`, message: "must be a DNS-1123 label" });
+      if (typeof c.name !== "string" || c.name.length > 63 || !CONTAINER_NAME.test(c.name))
+        causes.push({ field: `${at}.containers[${i}].name`, message: "must be a DNS-1123 label" });
       if (typeof c.image !== "string" || c.image.trim() === "") causes.push({ field: `${at}.containers[${i}].image`, message: "is required" });
     }
   }
@@ -88,7 +89,10 @@ export function jobSinkStatus(m: Pick<Manifest, "metadata">, baseUrl: string, cl
       clusterExists ? readyCondition(true, "JobSinkReady") : readyCondition(false, "KubernetesClusterNotFound", clusterMissing(m)),
       condition("Addressable", "True", "Addressable"),
     ],
-    address: { url: `${baseUrl}/${jobSinkAddressPath(m.metadata.namespace!, m.metadata.name)}`, audience: audienceOf("JobSink", m.metadata.namespace!, m.metadata.name) },
+    address: {
+      url: `${baseUrl}/${jobSinkAddressPath(m.metadata.namespace!, m.metadata.name)}`,
+      audience: audienceOf("JobSink", m.metadata.namespace!, m.metadata.name),
+    },
     job: { selector: `${JOB_SINK_NAME_LABEL}=${m.metadata.name}` },
   };
 }

@@ -13,7 +13,16 @@ import { policyStatus } from "../policy/status.ts";
 import { type EventTransformSpec, type ParallelSpec, type SequenceSpec, validateEventTransform, validateParallel, validateSequence } from "./composition.ts";
 import { addressPath, type CompositionKind } from "./composition-address.ts";
 import { type ResolveContext, resolveDestination, targetUrl } from "./destination.ts";
-import { type BrokerSpec, isPaused, partitionCount, TRIGGER_ANNOTATIONS, type TriggerSpec, validateBroker, validateBrokerChange, validateTrigger } from "./eventing.ts";
+import {
+  type BrokerSpec,
+  isPaused,
+  partitionCount,
+  TRIGGER_ANNOTATIONS,
+  type TriggerSpec,
+  validateBroker,
+  validateBrokerChange,
+  validateTrigger,
+} from "./eventing.ts";
 import { condition, type Manifest, readyCondition } from "./manifest.ts";
 import { validateBinding, validateRole } from "../rbac/validate.ts";
 import { type SourceSpec, validateSourceCommon } from "./sources.ts";
@@ -196,7 +205,13 @@ const namedCluster = (m: ResourceRef): Reference[] => {
 /** Ready=False while a KubernetesCluster it names is missing; nothing to add otherwise (its runner reports). */
 function scaledObjectStatus(m: ResourceRef, ctx: StatusContext): Status {
   const missing = namedCluster(m).find((r) => !ctx.exists(r.kind, r.name));
-  return missing ? { conditions: [readyCondition(false, "KubernetesClusterNotFound", `KubernetesCluster "${missing.name}" does not exist in namespace "${m.metadata.namespace}"`)] } : {};
+  return missing
+    ? {
+        conditions: [
+          readyCondition(false, "KubernetesClusterNotFound", `KubernetesCluster "${missing.name}" does not exist in namespace "${m.metadata.namespace}"`),
+        ],
+      }
+    : {};
 }
 
 const SOURCES = "sources.knative.dev";
@@ -216,7 +231,10 @@ const source = {
 /** A source run by an object of its own: the channels and the runner, whose status is merged. */
 const runSource = {
   ...source,
-  objects: (m: Manifest<SourceSpec>): Push[] => [{ to: "channels", source: m }, { to: "runner", resource: m }],
+  objects: (m: Manifest<SourceSpec>): Push[] => [
+    { to: "channels", source: m },
+    { to: "runner", resource: m },
+  ],
   live: (m: Manifest<SourceSpec>, objects: LiveObjects) => objects.runner(m),
 } as const;
 
@@ -251,7 +269,10 @@ const composition = <Spec>(kind: CompositionKind, sinkOf: (spec: Spec) => Destin
  */
 const inTargets = (m: ResourceRef, stored: StoredResources): Push[] => [
   ...brokersAndChannels(m, stored),
-  ...stored.compositions(m.metadata.namespace!).filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind).map((c): Push => ({ to: "composition", resource: c })),
+  ...stored
+    .compositions(m.metadata.namespace!)
+    .filter((c) => c.metadata.name !== m.metadata.name || c.kind !== m.kind)
+    .map((c): Push => ({ to: "composition", resource: c })),
 ];
 
 /** Every broker and source channel of the resource's namespace. */
@@ -299,7 +320,16 @@ const REGISTRY = {
       return {
         conditions: [
           brokerExists ? readyCondition(true, "TriggerReady") : readyCondition(false, "BrokerDoesNotExist", `Broker "${m.spec.broker}" does not exist`),
-          ...(isPaused(m) ? [condition("Paused", "True", "Paused", `${TRIGGER_ANNOTATIONS.paused} is "true": nothing is sent, events keep queueing within the broker's backlog limit`)] : []),
+          ...(isPaused(m)
+            ? [
+                condition(
+                  "Paused",
+                  "True",
+                  "Paused",
+                  `${TRIGGER_ANNOTATIONS.paused} is "true": nothing is sent, events keep queueing within the broker's backlog limit`,
+                ),
+              ]
+            : []),
         ],
         subscriberUri: targetUrl(resolveDestination(m.spec.subscriber, ns, stored.ctx, m.metadata.annotations), stored.ctx.baseUrl),
         ...deadLetterSinkUri(m.spec.delivery, ns, stored.ctx),
@@ -309,7 +339,15 @@ const REGISTRY = {
     objects: () => [],
     dependents: (m) => [{ to: "broker", namespace: m.metadata.namespace!, name: m.spec.broker }],
   },
-  PingSource: { group: SOURCES, versions: ["v1"], plural: "pingsources", validate: sourceChecks((m) => validatePingSource(m.spec)), ...runSource, runs: "schedule", categories: ["all", "knative", "sources"] },
+  PingSource: {
+    group: SOURCES,
+    versions: ["v1"],
+    plural: "pingsources",
+    validate: sourceChecks((m) => validatePingSource(m.spec)),
+    ...runSource,
+    runs: "schedule",
+    categories: ["all", "knative", "sources"],
+  },
   KafkaSource: {
     group: SOURCES,
     versions: ["v1", "v1beta1", "v1alpha1"],
@@ -322,11 +360,45 @@ const REGISTRY = {
     shortNames: ["kafkasource"],
     categories: ["all", "knative", "sources"],
   },
-  GitHubSource: { group: SOURCES, versions: ["v1alpha1"], plural: "githubsources", validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)), ...source, categories: ["all", "knative", "sources"] },
-  WebhookSource: { group: PROJECT_SOURCES, versions: ["v1alpha1"], plural: "webhooksources", validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)), ...source },
-  RocketMQSource: { group: PROJECT_SOURCES, versions: ["v1alpha1"], plural: "rocketmqsources", validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)), ...runSource, runs: "bridge" },
-  MNSSource: { group: PROJECT_SOURCES, versions: ["v1alpha1"], plural: "mnssources", validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)), ...runSource, runs: "bridge" },
-  RedisStreamSource: { group: PROJECT_SOURCES, versions: ["v1alpha1"], plural: "redisstreamsources", validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)), ...runSource, runs: "bridge" },
+  GitHubSource: {
+    group: SOURCES,
+    versions: ["v1alpha1"],
+    plural: "githubsources",
+    validate: sourceChecks((m) => validateWebhookSpec("GitHubSource", m.spec)),
+    ...source,
+    categories: ["all", "knative", "sources"],
+  },
+  WebhookSource: {
+    group: PROJECT_SOURCES,
+    versions: ["v1alpha1"],
+    plural: "webhooksources",
+    validate: sourceChecks((m) => validateWebhookSpec("WebhookSource", m.spec)),
+    ...source,
+  },
+  RocketMQSource: {
+    group: PROJECT_SOURCES,
+    versions: ["v1alpha1"],
+    plural: "rocketmqsources",
+    validate: sourceChecks((m) => validateRocketMQSourceSpec(m.spec)),
+    ...runSource,
+    runs: "bridge",
+  },
+  MNSSource: {
+    group: PROJECT_SOURCES,
+    versions: ["v1alpha1"],
+    plural: "mnssources",
+    validate: sourceChecks((m) => validateMnsSourceSpec(m.spec)),
+    ...runSource,
+    runs: "bridge",
+  },
+  RedisStreamSource: {
+    group: PROJECT_SOURCES,
+    versions: ["v1alpha1"],
+    plural: "redisstreamsources",
+    validate: sourceChecks((m) => validateRedisStreamSourceSpec(m.spec)),
+    ...runSource,
+    runs: "bridge",
+  },
   EventTransform: {
     group: "eventing.knative.dev",
     versions: ["v1alpha1"],
@@ -336,13 +408,31 @@ const REGISTRY = {
     categories: ["all", "knative", "eventing"],
     dependents: inTargets,
   },
-  Sequence: { group: "flows.knative.dev", versions: ["v1"], plural: "sequences", validate: (m: Manifest) => validateSequence(m as never), ...composition<SequenceSpec>("Sequence"), categories: ["all", "knative", "flows"] },
-  Parallel: { group: "flows.knative.dev", versions: ["v1"], plural: "parallels", validate: (m: Manifest) => validateParallel(m as never), ...composition<ParallelSpec>("Parallel"), categories: ["all", "knative", "flows"] },
+  Sequence: {
+    group: "flows.knative.dev",
+    versions: ["v1"],
+    plural: "sequences",
+    validate: (m: Manifest) => validateSequence(m as never),
+    ...composition<SequenceSpec>("Sequence"),
+    categories: ["all", "knative", "flows"],
+  },
+  Parallel: {
+    group: "flows.knative.dev",
+    versions: ["v1"],
+    plural: "parallels",
+    validate: (m: Manifest) => validateParallel(m as never),
+    ...composition<ParallelSpec>("Parallel"),
+    categories: ["all", "knative", "flows"],
+  },
   EventPolicy: {
     group: "eventing.knative.dev",
     versions: ["v1alpha1"],
     plural: "eventpolicies",
-    validate: (m: Manifest) => validateEventPolicy(m as never, KINDS.filter((k) => k.source)),
+    validate: (m: Manifest) =>
+      validateEventPolicy(
+        m as never,
+        KINDS.filter((k) => k.source),
+      ),
     categories: ["all", "knative", "eventing"],
     status: (m, stored) => {
       const ns = m.metadata.namespace!;
@@ -371,7 +461,10 @@ const REGISTRY = {
     immutable: ["broker", "from", "to", "triggers", "state", "filters"],
     storedChecks: (m, stored) => {
       const ns = m.metadata.namespace!;
-      const triggers = stored.list("Trigger", ns).filter((t) => t.spec.broker === m.spec.broker).map((t) => t.metadata.name);
+      const triggers = stored
+        .list("Trigger", ns)
+        .filter((t) => t.spec.broker === m.spec.broker)
+        .map((t) => t.metadata.name);
       return replayReferences(m.spec, stored.read("Broker", ns, m.spec.broker) ? triggers : null);
     },
     live: (m, objects) => objects.replay(m),
@@ -408,7 +501,10 @@ const REGISTRY = {
     validate: (m: Manifest) => validateJobSink(m as never),
     categories: ["all", "knative", "eventing", "sink"],
     references: (m) => [{ kind: "KubernetesCluster", name: jobSinkCluster(m) }],
-    status: (m, stored) => ({ ...jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))), ...appliedPolicies(m, stored) }),
+    status: (m, stored) => ({
+      ...jobSinkStatus(m, stored.ctx.baseUrl, stored.exists("KubernetesCluster", m.metadata.namespace!, jobSinkCluster(m))),
+      ...appliedPolicies(m, stored),
+    }),
     // Whatever delivers to it carries its Job: nothing of its own is configured.
     objects: () => [],
     dependents: inTargets,
@@ -416,9 +512,34 @@ const REGISTRY = {
   // Kubernetes RBAC (shared/rbac/): stored and served like every kind, evaluated by the management API's
   // authorization; nothing in the data plane is configured from them, and they have no status.
   Role: { group: RBAC, versions: ["v1"], plural: "roles", validate: (m: Manifest) => validateRole(m, true), body: ["rules"], objects: () => [] },
-  RoleBinding: { group: RBAC, versions: ["v1"], plural: "rolebindings", validate: (m: Manifest) => validateBinding(m, true), body: ["subjects", "roleRef"], immutable: ["roleRef"], objects: () => [] },
-  ClusterRole: { group: RBAC, versions: ["v1"], plural: "clusterroles", validate: (m: Manifest) => validateRole(m, false), body: ["rules", "aggregationRule"], clusterScoped: true, objects: () => [] },
-  ClusterRoleBinding: { group: RBAC, versions: ["v1"], plural: "clusterrolebindings", validate: (m: Manifest) => validateBinding(m, false), body: ["subjects", "roleRef"], immutable: ["roleRef"], clusterScoped: true, objects: () => [] },
+  RoleBinding: {
+    group: RBAC,
+    versions: ["v1"],
+    plural: "rolebindings",
+    validate: (m: Manifest) => validateBinding(m, true),
+    body: ["subjects", "roleRef"],
+    immutable: ["roleRef"],
+    objects: () => [],
+  },
+  ClusterRole: {
+    group: RBAC,
+    versions: ["v1"],
+    plural: "clusterroles",
+    validate: (m: Manifest) => validateRole(m, false),
+    body: ["rules", "aggregationRule"],
+    clusterScoped: true,
+    objects: () => [],
+  },
+  ClusterRoleBinding: {
+    group: RBAC,
+    versions: ["v1"],
+    plural: "clusterrolebindings",
+    validate: (m: Manifest) => validateBinding(m, false),
+    body: ["subjects", "roleRef"],
+    immutable: ["roleRef"],
+    clusterScoped: true,
+    objects: () => [],
+  },
 } satisfies { [K in KindName]: KindEntry<KindSpecs[K]> };
 
 export const KINDS: readonly KindInfo[] = Object.entries(REGISTRY).map(([kind, entry]) => ({ kind, ...entry }));

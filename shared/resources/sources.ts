@@ -61,7 +61,9 @@ function routes(source: Manifest<SourceSpec>, ctx: ResolveContext): Route[] {
 }
 
 function entryOf(source: Manifest<SourceSpec>, route: Route): SinkEntry {
-  return route.target.kind === "broker" ? { namespace: route.target.namespace, name: route.target.name } : { namespace: source.metadata.namespace!, name: channelName(source, route.purpose) };
+  return route.target.kind === "broker"
+    ? { namespace: route.target.namespace, name: route.target.name }
+    : { namespace: source.metadata.namespace!, name: channelName(source, route.purpose) };
 }
 
 /** Where a source's events are ingested. */
@@ -79,12 +81,19 @@ export function deadLetterEntry(source: Manifest<SourceSpec>, ctx: ResolveContex
  * Every channel object a source may own, each with its configuration, or null when it is not needed
  * (its destination is a Broker, or there is no dead-letter sink), so a stale one is cleared.
  */
-export function sourceChannels(source: Manifest<SourceSpec>, ctx: ResolveContext | null, activator?: TriggerConfig["activator"]): { entry: SinkEntry; config: BrokerConfig | null }[] {
+export function sourceChannels(
+  source: Manifest<SourceSpec>,
+  ctx: ResolveContext | null,
+  activator?: TriggerConfig["activator"],
+): { entry: SinkEntry; config: BrokerConfig | null }[] {
   const live = ctx ? routes(source, ctx) : [];
   return (["sink", "dead-letter"] as const).map((purpose) => {
     const entry = { namespace: source.metadata.namespace!, name: channelName(source, purpose) };
     const route = live.find((r) => r.purpose === purpose);
-    return { entry, config: route && route.target.kind !== "broker" ? channelConfig(source, route, entry, ctx!, route.purpose === "sink" ? activator : undefined) : null };
+    return {
+      entry,
+      config: route && route.target.kind !== "broker" ? channelConfig(source, route, entry, ctx!, route.purpose === "sink" ? activator : undefined) : null,
+    };
   });
 }
 
@@ -168,14 +177,21 @@ export function validateSourceCommon(m: Manifest<SourceSpec>): FieldError[] {
   causes.push(...validateDestination(m.spec?.delivery?.deadLetterSink, "spec.delivery.deadLetterSink", false));
   const a = m.metadata.annotations ?? {};
   const count = a[ACK_ANNOTATIONS.retryCount];
-  if (count !== undefined && !/^\d{1,3}$/.test(count)) causes.push({ field: `metadata.annotations.${ACK_ANNOTATIONS.retryCount}`, message: "must be a whole number of retries" });
+  if (count !== undefined && !/^\d{1,3}$/.test(count))
+    causes.push({ field: `metadata.annotations.${ACK_ANNOTATIONS.retryCount}`, message: "must be a whole number of retries" });
   for (const key of [ACK_ANNOTATIONS.retryInterval, ACK_ANNOTATIONS.requestTimeout]) {
     const v = a[key];
-    if (v !== undefined && annotationDurationMs(v) === null) causes.push({ field: `metadata.annotations.${key}`, message: "must be a duration such as 1s, 500ms, PT1S, or a number of seconds" });
+    if (v !== undefined && annotationDurationMs(v) === null)
+      causes.push({ field: `metadata.annotations.${key}`, message: "must be a duration such as 1s, 500ms, PT1S, or a number of seconds" });
   }
   if (causes.length > 0) return causes;
   // Values that parse but fall outside the delivery spec's bounds, named by the annotation that gave them.
-  const byField: Record<string, string> = { retry: ACK_ANNOTATIONS.retryCount, backoffDelay: ACK_ANNOTATIONS.retryInterval, backoffMax: ACK_ANNOTATIONS.retryInterval, timeout: ACK_ANNOTATIONS.requestTimeout };
+  const byField: Record<string, string> = {
+    retry: ACK_ANNOTATIONS.retryCount,
+    backoffDelay: ACK_ANNOTATIONS.retryInterval,
+    backoffMax: ACK_ANNOTATIONS.retryInterval,
+    timeout: ACK_ANNOTATIONS.requestTimeout,
+  };
   for (const c of validateDelivery(sourceDelivery({ ...m, spec: {} }), "")) {
     causes.push({ field: `metadata.annotations.${byField[c.field.slice(1)] ?? c.field.slice(1)}`, message: c.message });
   }

@@ -10,7 +10,6 @@ import { isSecureEndpoint, SECURE_ENDPOINT_RULE } from "../transport.ts";
 
 export type Spec = Record<string, unknown>;
 
-
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

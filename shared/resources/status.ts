@@ -1,7 +1,17 @@
 /** Kubernetes `Status` objects, the shape every management API error takes (API.md §3). */
 import type { FieldError } from "../delivery/policy.ts";
 
-export type StatusReason = "NotFound" | "AlreadyExists" | "Invalid" | "Unauthorized" | "BadRequest" | "MethodNotAllowed" | "RequestEntityTooLarge" | "UnsupportedMediaType" | "Conflict" | "Forbidden";
+export type StatusReason =
+  | "NotFound"
+  | "AlreadyExists"
+  | "Invalid"
+  | "Unauthorized"
+  | "BadRequest"
+  | "MethodNotAllowed"
+  | "RequestEntityTooLarge"
+  | "UnsupportedMediaType"
+  | "Conflict"
+  | "Forbidden";
 
 export interface KubeStatus {
   apiVersion: "v1";
@@ -31,6 +41,7 @@ export function invalid(kind: string, name: string | undefined, causes: FieldErr
  */
 export function forbidden(group: string, resource: string, name: string | undefined, why: string): KubeStatus {
   const qualified = group === "" ? resource : `${resource}.${group}`;
-  const message = resource === "" ? `forbidden: ${why}` : name ? `${qualified} ${JSON.stringify(name)} is forbidden: ${why}` : `${qualified} is forbidden: ${why}`;
+  const message =
+    resource === "" ? `forbidden: ${why}` : name ? `${qualified} ${JSON.stringify(name)} is forbidden: ${why}` : `${qualified} is forbidden: ${why}`;
   return failure(403, "Forbidden", message, { ...(name ? { name } : {}), group, kind: resource });
 }

@@ -34,9 +34,7 @@ export const PING_DATA_MAX_BYTES = 64 * 1024;
 export const DEFAULT_SCHEDULE = "* * * * *";
 
 const EXTENSION_NAME = /^[a-z0-9]+$/;
-const RESERVED_ATTRIBUTES = new Set([
-  "specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time", "data", "data_base64",
-]);
+const RESERVED_ATTRIBUTES = new Set(["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time", "data", "data_base64"]);
 
 /**
  * The next tick strictly after `afterMs`, in epoch ms; null when the schedule never fires again.
@@ -119,11 +117,7 @@ export function validatePingSource(spec: unknown): FieldError[] {
  * The event of one tick of a valid PingSource. `idFn` maps the tick to the event id; the default
  * (the tick's ISO time) is unique per source, and the same for a re-fired tick.
  */
-export function pingEvent(
-  source: PingSourceResource,
-  tickMs: number,
-  idFn: (tickMs: number) => string = (ms) => new Date(ms).toISOString(),
-): CloudEvent {
+export function pingEvent(source: PingSourceResource, tickMs: number, idFn: (tickMs: number) => string = (ms) => new Date(ms).toISOString()): CloudEvent {
   const { namespace, name } = source.metadata;
   const spec = source.spec;
   const attributes: CloudEvent["attributes"] = {

@@ -172,7 +172,8 @@ async function matches(str: string, pattern: string | Matcher, limit: number): P
   let count = 0;
   let chars = 0;
   if (typeof pattern === "string") {
-    for (let at = str.indexOf(pattern); at !== -1 && count < limit; at = str.indexOf(pattern, at + pattern.length)) [count, chars] = [count + 1, chars + pattern.length];
+    for (let at = str.indexOf(pattern); at !== -1 && count < limit; at = str.indexOf(pattern, at + pattern.length))
+      [count, chars] = [count + 1, chars + pattern.length];
     return { count, chars };
   }
   for (let m = await pattern(str); m !== undefined && count < limit; m = await m.next()) [count, chars] = [count + 1, chars + m.match.length];
@@ -280,7 +281,10 @@ export function unsupportedRegex(ast: unknown, seen = new Set<object>()): { mess
     try {
       new Re2Regex(node.value);
     } catch (e) {
-      return { message: `regular expression /${node.value.source}/ is not supported (RE2 syntax: no backreferences or lookaround): ${(e as Error).message}`, position: node.position };
+      return {
+        message: `regular expression /${node.value.source}/ is not supported (RE2 syntax: no backreferences or lookaround): ${(e as Error).message}`,
+        position: node.position,
+      };
     }
   }
   for (const child of Object.values(ast)) {

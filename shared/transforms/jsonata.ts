@@ -58,9 +58,12 @@ export function eventAsJson(event: CloudEvent): Record<string, unknown> {
 /** An expression's value as a CloudEvent, or why it is not one. */
 export function valueAsEvent(value: unknown): CloudEvent | { error: string } {
   if (value === undefined) return { error: "the expression returned nothing (undefined), not a CloudEvent" };
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { error: `the expression returned ${JSON.stringify(value)}, not a CloudEvent object` };
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { error: `the expression returned ${JSON.stringify(value)}, not a CloudEvent object` };
   const decoded = decodeStructured(JSON.stringify(value));
-  return "error" in decoded ? { error: `the expression's result is not a valid CloudEvent: ${decoded.error}${decoded.field ? ` (${decoded.field})` : ""}` } : decoded;
+  return "error" in decoded
+    ? { error: `the expression's result is not a valid CloudEvent: ${decoded.error}${decoded.field ? ` (${decoded.field})` : ""}` }
+    : decoded;
 }
 
 /**
@@ -88,7 +91,10 @@ function typeName(value: unknown): string {
  * ExpressionReview with `language: jsonata`: the transformed event when the value is a CloudEvent (type
  * `CloudEvent`), else the expression's value and why a delivery would fail with it (`eventError`).
  */
-export async function reviewJsonata(expression: string, event: CloudEvent): Promise<{ value: unknown; type: string; error: JsonataError | null; eventError?: string }> {
+export async function reviewJsonata(
+  expression: string,
+  event: CloudEvent,
+): Promise<{ value: unknown; type: string; error: JsonataError | null; eventError?: string }> {
   const compiled = compileJsonata(expression);
   if ("error" in compiled) return { value: null, type: "Null", error: compiled.error };
   const r = await compiled.run(eventAsJson(event));

@@ -74,7 +74,17 @@ export const GITHUB_EVENTS: Readonly<Record<string, GitHubEvent>> = {
   pull_request_review: { subject: field("review.id"), extensions: [OWNER, REPOSITORY, INSTALLATION, SENDER, ACTION, ["review", "review.state"]] },
   push: {
     subject: lastSegment("compare"),
-    extensions: [OWNER, REPOSITORY, INSTALLATION, SENDER, ["pusher", "pusher.name"], ["ref", "ref"], ["created", "created"], ["deleted", "deleted"], ["forced", "forced"]],
+    extensions: [
+      OWNER,
+      REPOSITORY,
+      INSTALLATION,
+      SENDER,
+      ["pusher", "pusher.name"],
+      ["ref", "ref"],
+      ["created", "created"],
+      ["deleted", "deleted"],
+      ["forced", "forced"],
+    ],
   },
   release: { subject: field("release.tag_name"), extensions: [OWNER, REPOSITORY, INSTALLATION, SENDER, ACTION, ["release", "release.name"]] },
   repository: { subject: field("repository.id"), extensions: REPO_ACTION },

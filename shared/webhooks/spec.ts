@@ -73,7 +73,10 @@ function validateWebhookSource(spec: Record<string, unknown>): FieldError[] {
   }
   secretRefs(spec.secretKeyRef, errors);
   const tolerance = spec.timestampToleranceSeconds;
-  if (tolerance !== undefined && (typeof tolerance !== "number" || !Number.isInteger(tolerance) || tolerance < 0 || tolerance > MAX_TIMESTAMP_TOLERANCE_SECONDS)) {
+  if (
+    tolerance !== undefined &&
+    (typeof tolerance !== "number" || !Number.isInteger(tolerance) || tolerance < 0 || tolerance > MAX_TIMESTAMP_TOLERANCE_SECONDS)
+  ) {
     errors.push({ field: "spec.timestampToleranceSeconds", message: `must be an integer from 0 (no check) to ${MAX_TIMESTAMP_TOLERANCE_SECONDS}` });
   }
   if (spec.publicUrl !== undefined) urlField(spec, "publicUrl", errors);

@@ -46,7 +46,14 @@ export function signedUrl(publicUrl: string | undefined, requestUrl: string): st
 /** Names in code-unit order; a repeated name contributes each distinct value once, values sorted (Twilio's SDKs). */
 export function sortedParams(params: URLSearchParams): string {
   const names = [...new Set(params.keys())].sort();
-  return names.map((name) => [...new Set(params.getAll(name))].sort().map((value) => name + value).join("")).join("");
+  return names
+    .map((name) =>
+      [...new Set(params.getAll(name))]
+        .sort()
+        .map((value) => name + value)
+        .join(""),
+    )
+    .join("");
 }
 
 async function checkBodyHash(url: string, body: Uint8Array): Promise<string | null> {

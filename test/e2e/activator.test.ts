@@ -30,7 +30,11 @@ const log = new KafkaLog();
 
 beforeAll(async () => {
   log.createTopic("demo", 1);
-  [sub, k8s, kafka] = await Promise.all([startSubscriber(), new FakeKubernetesApi({ token: K8S_TOKEN, readyDelayMs: READY_DELAY_MS }).start(), startKafkaRestFake("confluent-v2", { log })]);
+  [sub, k8s, kafka] = await Promise.all([
+    startSubscriber(),
+    new FakeKubernetesApi({ token: K8S_TOKEN, readyDelayMs: READY_DELAY_MS }).start(),
+    startKafkaRestFake("confluent-v2", { log }),
+  ]);
   // Knative Services resolve through the domain template: here to the fake cluster's gateway.
   router = await startRouter({ vars: { SECRET_K8S_TOKEN: K8S_TOKEN, DOMAIN_TEMPLATE: `${k8s.url}/gateway/{HOST}` } });
 });
@@ -40,7 +44,11 @@ afterAll(async () => {
 
 async function apply(path: string, body: Record<string, unknown> | string): Promise<void> {
   const yaml = typeof body === "string";
-  const r = await fetch(`${router.url}${path}`, { method: "PUT", headers: { ...auth, "content-type": yaml ? "application/yaml" : "application/json" }, body: yaml ? body : JSON.stringify(body) });
+  const r = await fetch(`${router.url}${path}`, {
+    method: "PUT",
+    headers: { ...auth, "content-type": yaml ? "application/yaml" : "application/json" },
+    body: yaml ? body : JSON.stringify(body),
+  });
   expect(r.status, await r.clone().text()).toBeLessThan(300);
 }
 
@@ -49,14 +57,18 @@ const soPath = (ns: string, name: string) => `/apis/keda.sh/v1alpha1/namespaces/
 
 /** The replicas of every scale write to a workload (a Deployment's scale, a Revision's min-scale), in order. */
 function writes(path: string): number[] {
-  return k8s.requests.filter((r) => r.method === "PATCH" && r.path.startsWith(path)).map((r) => {
-    const body = JSON.parse(r.body);
-    return body.spec?.replicas ?? Number(body.metadata.annotations["autoscaling.knative.dev/min-scale"]);
-  });
+  return k8s.requests
+    .filter((r) => r.method === "PATCH" && r.path.startsWith(path))
+    .map((r) => {
+      const body = JSON.parse(r.body);
+      return body.spec?.replicas ?? Number(body.metadata.annotations["autoscaling.knative.dev/min-scale"]);
+    });
 }
 
 const scaledObject = (name: string, spec: Record<string, unknown>, annotations: Record<string, string>) => ({
-  apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name, annotations },
+  apiVersion: "keda.sh/v1alpha1",
+  kind: "ScaledObject",
+  metadata: { name, annotations },
   spec: { minReplicaCount: 0, maxReplicaCount: 4, cooldownPeriod: 2, cluster: { url: k8s.url, secretKeyRef: { name: "SECRET_K8S_TOKEN" } }, ...spec },
 });
 
@@ -64,25 +76,44 @@ describe("the router holds deliveries through a cold start and never overloads a
   it("a Deployment at zero: every event delivered once ready, no attempt before, nothing dead-lettered, in flight within ready x containerConcurrency", async () => {
     const name = "asr";
     k8s.addWorkload("Deployment", NS, name, 0, { containerConcurrency: CONCURRENCY, serviceMs: SERVICE_MS });
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" } });
+    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, {
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Broker",
+      metadata: { name: "default" },
+    });
     await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/${name}`, {
-      apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name },
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name },
       spec: {
-        broker: "default", subscriber: { uri: `${k8s.url}/gateway/${NS}/${name}` },
+        broker: "default",
+        subscriber: { uri: `${k8s.url}/gateway/${NS}/${name}` },
         // Three linear retries of half a second: all spent within the cold start if attempted.
         delivery: { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.5S", deadLetterSink: { uri: `${sub.url}/dead` } },
       },
     });
     // A polling interval far above the cold start: activation and the readiness watch, not the poll, drive it.
-    await apply(soPath(NS, name), scaledObject(name, {
-      scaleTargetRef: { name }, pollingInterval: 30,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: name, metric: "backlog", target: "4" } }],
-    }, { "edge-eventing.dev/container-concurrency": String(CONCURRENCY) }));
+    await apply(
+      soPath(NS, name),
+      scaledObject(
+        name,
+        {
+          scaleTargetRef: { name },
+          pollingInterval: 30,
+          triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: name, metric: "backlog", target: "4" } }],
+        },
+        { "edge-eventing.dev/container-concurrency": String(CONCURRENCY) },
+      ),
+    );
     await eventually(async () => (await read(soPath(NS, name))).status?.activation?.state === "Idle", 20_000, "the ScaledObject's first tick");
 
     const sentAt = Date.now();
     for (let i = 0; i < EVENTS; i++) {
-      const r = await fetch(`${router.url}/${NS}/default`, { method: "POST", headers: { "ce-specversion": "1.0", "ce-id": `job-${i}`, "ce-source": "/e2e", "ce-type": "inference", "content-type": "application/json" }, body: "{}" });
+      const r = await fetch(`${router.url}/${NS}/default`, {
+        method: "POST",
+        headers: { "ce-specversion": "1.0", "ce-id": `job-${i}`, "ce-source": "/e2e", "ce-type": "inference", "content-type": "application/json" },
+        body: "{}",
+      });
       expect(r.status).toBe(202);
     }
     // Activation: a scale-up within a second or two of the first event, not at the 30 s poll.
@@ -93,7 +124,11 @@ describe("the router holds deliveries through a cold start and never overloads a
     expect(holding.status).toMatchObject({ readyReplicas: 0, activation: { state: "Activating", inFlight: 0 } });
     expect(holding.status.activation.held).toBeGreaterThan(0);
     // As kubectl get -o wide shows it (the Table the API serves).
-    const table = (await (await fetch(`${router.url}/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects`, { headers: { ...auth, accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } })).json()) as any;
+    const table = (await (
+      await fetch(`${router.url}/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects`, {
+        headers: { ...auth, accept: "application/json;as=Table;v=v1;g=meta.k8s.io" },
+      })
+    ).json()) as any;
     const columns = table.columnDefinitions.map((c: { name: string }) => c.name);
     const row = Object.fromEntries(columns.map((c: string, i: number) => [c, table.rows.find((r: any) => r.cells[0] === name).cells[i]]));
     expect(row).toMatchObject({ ReadyReplicas: 0, Activation: "Activating", InFlight: 0 });
@@ -112,7 +147,9 @@ describe("the router holds deliveries through a cold start and never overloads a
     // A surge of EVENTS at 4 per replica scales out past one replica.
     expect(Math.max(...writes(`/apis/apps/v1/namespaces/${NS}/deployments/${name}`))).toBeGreaterThan(1);
     const readyToFirstMs = g.firstServedAt! - g.firstReadyAt!;
-    console.log(`activator: scale-up ${activatedMs} ms after the first event; first delivery ${readyToFirstMs} ms after the first pod was ready; max in flight ${g.maxInFlight} (cap per ready pod ${CONCURRENCY}); 503s ${g.unavailable + g.overloaded}`);
+    console.log(
+      `activator: scale-up ${activatedMs} ms after the first event; first delivery ${readyToFirstMs} ms after the first pod was ready; max in flight ${g.maxInFlight} (cap per ready pod ${CONCURRENCY}); 503s ${g.unavailable + g.overloaded}`,
+    );
     expect(readyToFirstMs).toBeLessThan(3_000);
 
     // Back to zero once nothing is held or in flight and the cooldown has passed.
@@ -124,11 +161,22 @@ describe("the router holds deliveries through a cold start and never overloads a
   it("the seed's KafkaSource (k8s.aliyun.com/* annotations) into a Knative Service at zero, scaled on its backlog: held until a Revision pod is ready", async () => {
     k8s.addKnativeService("default", "event-display", "event-display-00001", 0, { containerConcurrency: 1, serviceMs: SERVICE_MS });
     const seed = readFileSync(new URL("../fixtures/seed/kafkasource-v1.yaml", import.meta.url), "utf8");
-    await apply("/apis/sources.knative.dev/v1/namespaces/default/kafkasources/kafka-source", `${seed.trimEnd()}\n  initialOffset: earliest\n  bridge:\n    type: confluent-v2\n    url: ${kafka.url}\n`);
-    await apply(soPath("default", "event-display"), scaledObject("event-display", {
-      scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "event-display" }, pollingInterval: 30,
-      triggers: [{ type: "kafka", metadata: { kafkaSource: "kafka-source", lagThreshold: "5" } }],
-    }, {}));
+    await apply(
+      "/apis/sources.knative.dev/v1/namespaces/default/kafkasources/kafka-source",
+      `${seed.trimEnd()}\n  initialOffset: earliest\n  bridge:\n    type: confluent-v2\n    url: ${kafka.url}\n`,
+    );
+    await apply(
+      soPath("default", "event-display"),
+      scaledObject(
+        "event-display",
+        {
+          scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "event-display" },
+          pollingInterval: 30,
+          triggers: [{ type: "kafka", metadata: { kafkaSource: "kafka-source", lagThreshold: "5" } }],
+        },
+        {},
+      ),
+    );
     const records = 6;
     for (let i = 0; i < records; i++) log.produce("demo", { key: `order-${i}`, value: `{"order":${i}}` });
     await eventually(async () => k8s.gateway("default", "event-display").served.length >= records, 60_000, "every record served");

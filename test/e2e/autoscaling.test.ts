@@ -66,7 +66,9 @@ async function applySource(kind: string, plural: string, group: string, name: st
 
 /** The replicas of every scale write to the Deployment, in order. */
 const writes = (name: string) =>
-  k8s.requests.filter((r) => r.method === "PATCH" && r.path.startsWith(`/apis/apps/v1/namespaces/${NS}/deployments/${name}`)).map((r) => JSON.parse(r.body).spec.replicas as number);
+  k8s.requests
+    .filter((r) => r.method === "PATCH" && r.path.startsWith(`/apis/apps/v1/namespaces/${NS}/deployments/${name}`))
+    .map((r) => JSON.parse(r.body).spec.replicas as number);
 
 /**
  * A Deployment at 0 behind a slow sink, and a ScaledObject with `trigger` on it (polled every second,
@@ -76,10 +78,17 @@ const writes = (name: string) =>
 async function scalesUpAndDown(name: string, trigger: Record<string, unknown>, produce: () => Promise<void>): Promise<number> {
   k8s.addWorkload("Deployment", NS, name, 0);
   await apply(`/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${name}`, {
-    apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name },
+    apiVersion: "keda.sh/v1alpha1",
+    kind: "ScaledObject",
+    metadata: { name },
     spec: {
-      scaleTargetRef: { name }, minReplicaCount: 0, maxReplicaCount: 10, pollingInterval: 1, cooldownPeriod: 1,
-      cluster: { url: k8s.url, secretKeyRef: { name: "SECRET_K8S_TOKEN" } }, triggers: [trigger],
+      scaleTargetRef: { name },
+      minReplicaCount: 0,
+      maxReplicaCount: 10,
+      pollingInterval: 1,
+      cooldownPeriod: 1,
+      cluster: { url: k8s.url, secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
+      triggers: [trigger],
     },
   });
   await produce();
@@ -95,17 +104,31 @@ describe("every ScaledObject trigger type scales a Deployment through the runnin
   it("edge-eventing: a Trigger's backlog", async () => {
     const name = "display";
     await script(sub.url, `/${name}`, [{ status: 200, delayMs: SINK_DELAY_MS }]);
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" } });
+    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, {
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Broker",
+      metadata: { name: "default" },
+    });
     await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/${name}`, {
-      apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name },
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name },
       spec: { broker: "default", subscriber: { uri: `${sub.url}/${name}` } },
     });
-    const max = await scalesUpAndDown(name, { type: "edge-eventing", metadata: { broker: "default", trigger: name, metric: "backlog", target: "2" } }, async () => {
-      for (let i = 0; i < MESSAGES; i++) {
-        const r = await fetch(`${router.url}/${NS}/default`, { method: "POST", headers: { "ce-specversion": "1.0", "ce-id": `e${i}`, "ce-source": "/e2e", "ce-type": "t", "content-type": "application/json" }, body: "{}" });
-        expect(r.status).toBe(202);
-      }
-    });
+    const max = await scalesUpAndDown(
+      name,
+      { type: "edge-eventing", metadata: { broker: "default", trigger: name, metric: "backlog", target: "2" } },
+      async () => {
+        for (let i = 0; i < MESSAGES; i++) {
+          const r = await fetch(`${router.url}/${NS}/default`, {
+            method: "POST",
+            headers: { "ce-specversion": "1.0", "ce-id": `e${i}`, "ce-source": "/e2e", "ce-type": "t", "content-type": "application/json" },
+            body: "{}",
+          });
+          expect(r.status).toBe(202);
+        }
+      },
+    );
     expect(max).toBeGreaterThanOrEqual(2);
   });
 
@@ -113,8 +136,12 @@ describe("every ScaledObject trigger type scales a Deployment through the runnin
     const name = "kafka-consumer";
     await script(sub.url, `/${name}`, [{ status: 200, delayMs: SINK_DELAY_MS }]);
     await applySource("KafkaSource", "kafkasources", "sources.knative.dev/v1", name, {
-      bootstrapServers: ["kafka:9092"], topics: ["orders"], consumerGroup: "g", initialOffset: "earliest",
-      bridge: { type: "confluent-v2", url: kafka.url }, pollTimeoutMs: 500,
+      bootstrapServers: ["kafka:9092"],
+      topics: ["orders"],
+      consumerGroup: "g",
+      initialOffset: "earliest",
+      bridge: { type: "confluent-v2", url: kafka.url },
+      pollTimeoutMs: 500,
     });
     // Lag 1 per replica would ask for 10; KEDA never asks for more consumers than the topic's 3 partitions.
     const max = await scalesUpAndDown(name, { type: "kafka", metadata: { kafkaSource: name, lagThreshold: "1" } }, async () => {
@@ -129,8 +156,12 @@ describe("every ScaledObject trigger type scales a Deployment through the runnin
     await script(sub.url, `/${name}`, [{ status: 200, delayMs: SINK_DELAY_MS }]);
     rocketmq.createTopic("jobs");
     await applySource("RocketMQSource", "rocketmqsources", "sources.edge-eventing.dev/v1alpha1", name, {
-      endpoint: rocketmq.url, topic: "jobs", groupId: "GID_router", waitSeconds: 1,
-      accessKeyId: { secretKeyRef: { name: "SECRET_ALIYUN_ID" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_ALIYUN_KEY" } },
+      endpoint: rocketmq.url,
+      topic: "jobs",
+      groupId: "GID_router",
+      waitSeconds: 1,
+      accessKeyId: { secretKeyRef: { name: "SECRET_ALIYUN_ID" } },
+      accessKeySecret: { secretKeyRef: { name: "SECRET_ALIYUN_KEY" } },
     });
     const max = await scalesUpAndDown(name, { type: "rocketmq", metadata: { rocketmqSource: name, lagThreshold: "2" } }, async () => {
       for (let i = 0; i < MESSAGES; i++) rocketmq.publish("jobs", { body: `{"n":${i}}` });
@@ -143,11 +174,19 @@ describe("every ScaledObject trigger type scales a Deployment through the runnin
     const name = "redis-consumer";
     await script(sub.url, `/${name}`, [{ status: 200, delayMs: SINK_DELAY_MS }]);
     await applySource("RedisStreamSource", "redisstreamsources", "sources.edge-eventing.dev/v1alpha1", name, {
-      url: redis.url, token: { secretKeyRef: { name: "SECRET_REDIS_TOKEN" } }, stream: "tasks", consumerGroup: "router", initialOffset: "earliest",
+      url: redis.url,
+      token: { secretKeyRef: { name: "SECRET_REDIS_TOKEN" } },
+      stream: "tasks",
+      consumerGroup: "router",
+      initialOffset: "earliest",
     });
     const max = await scalesUpAndDown(name, { type: "redis-streams", metadata: { redisStreamSource: name, pendingEntriesCount: "2" } }, async () => {
       for (let i = 0; i < MESSAGES; i++) {
-        const r = await fetch(redis!.url, { method: "POST", headers: { authorization: `Bearer ${REDIS_TOKEN}` }, body: JSON.stringify(["XADD", "tasks", "*", "data", `{"n":${i}}`]) });
+        const r = await fetch(redis!.url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${REDIS_TOKEN}` },
+          body: JSON.stringify(["XADD", "tasks", "*", "data", `{"n":${i}}`]),
+        });
         expect(r.status).toBe(200);
       }
     });

@@ -23,7 +23,9 @@ beforeAll(async () => {
   [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
   dir = mkdtempSync(join(tmpdir(), "edge-eventing-cli-"));
   // Knative's own manifests, unchanged: the Service is the cluster's business and is skipped.
-  writeFileSync(join(dir, "app.yaml"), `apiVersion: eventing.knative.dev/v1
+  writeFileSync(
+    join(dir, "app.yaml"),
+    `apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata:
   name: default
@@ -52,8 +54,11 @@ spec:
       type: com.example.order
   subscriber:
     uri: ${sub.url}/orders
-`);
-  writeFileSync(join(dir, "bad.yaml"), `apiVersion: eventing.knative.dev/v1
+`,
+  );
+  writeFileSync(
+    join(dir, "bad.yaml"),
+    `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata:
   name: broken
@@ -64,7 +69,8 @@ spec:
     - cesql: "type = = 'x'"
   subscriber:
     uri: ${sub.url}/never
-`);
+`,
+  );
 });
 afterAll(async () => {
   await Promise.all([router?.stop(), sub?.close()]);
@@ -75,7 +81,9 @@ describe("edge-eventing CLI against a running router", () => {
     const r = await cli(["apply", "-f", join(dir, "app.yaml")]);
     expect(r).toMatchObject({ code: 0, stdout: "broker.eventing.knative.dev/default created\ntrigger.eventing.knative.dev/orders created\n" });
     expect(r.stderr).toContain("skipped: Service (serving.knative.dev/v1) is not served by edge-eventing");
-    expect((await cli(["apply", "-f", join(dir, "app.yaml")])).stdout).toBe("broker.eventing.knative.dev/default configured\ntrigger.eventing.knative.dev/orders configured\n");
+    expect((await cli(["apply", "-f", join(dir, "app.yaml")])).stdout).toBe(
+      "broker.eventing.knative.dev/default configured\ntrigger.eventing.knative.dev/orders configured\n",
+    );
   });
 
   it("lists with get -o wide and shows one with -o json", async () => {
@@ -113,7 +121,10 @@ describe("edge-eventing CLI against a running router", () => {
   it("sends structured and batch modes from a file", async () => {
     const file = join(dir, "batch.json");
     writeFileSync(file, JSON.stringify([1, 2].map((n) => ({ specversion: "1.0", id: `b-${n}`, source: "/cli-test", type: "com.example.order", data: { n } }))));
-    expect(await cli(["send", "default", "-n", "shop", "-f", file, "--mode", "batch"])).toMatchObject({ code: 0, stdout: "2 events accepted by shop/default (202)\n" });
+    expect(await cli(["send", "default", "-n", "shop", "-f", file, "--mode", "batch"])).toMatchObject({
+      code: 0,
+      stdout: "2 events accepted by shop/default (202)\n",
+    });
     expect((await cli(["send", "default", "-n", "shop", "--type", "com.example.order", "--mode", "structured", "-d", "plain text"])).code).toBe(0);
     const got = await receivedAtLeast(sub.url, "/orders", 4);
     expect(got.map((g) => g.headers["ce-id"] ?? JSON.parse(g.body).id)).toEqual(expect.arrayContaining(["b-1", "b-2"]));
@@ -121,7 +132,10 @@ describe("edge-eventing CLI against a running router", () => {
 
   it("reviews a trigger's filter and an expression", async () => {
     const event = JSON.stringify({ specversion: "1.0", id: "r1", source: "/s", type: "com.example.order" });
-    expect(await cli(["review", "filter", "-n", "shop", "--trigger", "orders", "--event", event])).toMatchObject({ code: 0, stdout: "Pass: the event would be delivered\n" });
+    expect(await cli(["review", "filter", "-n", "shop", "--trigger", "orders", "--event", event])).toMatchObject({
+      code: 0,
+      stdout: "Pass: the event would be delivered\n",
+    });
     const other = JSON.stringify({ specversion: "1.0", id: "r2", source: "/s", type: "com.example.refund" });
     expect((await cli(["review", "filter", "-n", "shop", "--trigger", "orders", "--event", other])).stdout).toBe("Fail: the event would not be delivered\n");
     expect((await cli(["review", "expression", "type LIKE 'com.%'", "--event", event])).stdout).toBe("true (Boolean)\n");
@@ -129,7 +143,9 @@ describe("edge-eventing CLI against a running router", () => {
 
   it("applies Knative's EventTransform and Sequence unchanged, lists and describes them, and reviews the transform", async () => {
     const file = join(dir, "flow.yaml");
-    writeFileSync(file, `apiVersion: eventing.knative.dev/v1alpha1
+    writeFileSync(
+      file,
+      `apiVersion: eventing.knative.dev/v1alpha1
 kind: EventTransform
 metadata:
   name: extract
@@ -159,8 +175,12 @@ spec:
       apiVersion: eventing.knative.dev/v1
       kind: Broker
       name: default
-`);
-    expect(await cli(["apply", "-f", file])).toMatchObject({ code: 0, stdout: "eventtransform.eventing.knative.dev/extract created\nsequence.flows.knative.dev/onboarding created\n" });
+`,
+    );
+    expect(await cli(["apply", "-f", file])).toMatchObject({
+      code: 0,
+      stdout: "eventtransform.eventing.knative.dev/extract created\nsequence.flows.knative.dev/onboarding created\n",
+    });
     const [header, row] = (await cli(["get", "eventtransforms", "-n", "shop"])).stdout.trim().split("\n");
     expect(header).toMatch(/^NAME\s/);
     expect(row).toMatch(new RegExp(`^extract\\s.*${router.url}/eventtransforms/shop/extract.*True`));
@@ -170,7 +190,11 @@ spec:
     expect(flow.stdout).toContain(`Flow:\n  Step 0:   eventtransform/extract\n  Step 1:   ${sub.url}/welcome\n  Reply:    broker/default\n`);
     const event = JSON.stringify({ specversion: "1.0", id: "u1", source: "/s", type: "user.created", data: { user: { id: 7 } } });
     const reviewed = await cli(["review", "expression", "--transform", "extract", "-n", "shop", "--event", event, "-o", "json"]);
-    expect(JSON.parse(reviewed.stdout).status).toEqual({ value: { specversion: "1.0", id: "u1", type: "user.extracted", source: "transform.user-extractor", data: { userId: 7 } }, type: "CloudEvent", error: null });
+    expect(JSON.parse(reviewed.stdout).status).toEqual({
+      value: { specversion: "1.0", id: "u1", type: "user.extracted", source: "transform.user-extractor", data: { userId: 7 } },
+      type: "CloudEvent",
+      error: null,
+    });
     const broken = await cli(["review", "expression", "{ data.", "--language", "jsonata", "--event", event]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toMatch(/error \(parse\): .*position/);

@@ -40,10 +40,23 @@ describe.skipIf(!hasChromium)("dashboard under RBAC", () => {
     oidc = await new OidcIssuer().start();
     router = await startRouter({ vars: { OIDC_ISSUERS: oidc.issuerUrl("corp") } });
     for (const ns of ["default", "other"]) {
-      await put(`/apis/eventing.knative.dev/v1/namespaces/${ns}/brokers/default`, { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" } });
-      await put(`/apis/eventing.knative.dev/v1/namespaces/${ns}/triggers/${ns}-orders`, trigger(`${ns}-orders`, { broker: "default", subscriber: { uri: "https://orders.example.com/" } }));
+      await put(`/apis/eventing.knative.dev/v1/namespaces/${ns}/brokers/default`, {
+        apiVersion: "eventing.knative.dev/v1",
+        kind: "Broker",
+        metadata: { name: "default" },
+      });
+      await put(
+        `/apis/eventing.knative.dev/v1/namespaces/${ns}/triggers/${ns}-orders`,
+        trigger(`${ns}-orders`, { broker: "default", subscriber: { uri: "https://orders.example.com/" } }),
+      );
     }
-    const binding = { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "vera-view" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" }, subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: `${oidc.issuerUrl("corp")}#vera` }] };
+    const binding = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "vera-view" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+      subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: `${oidc.issuerUrl("corp")}#vera` }],
+    };
     await put("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/vera-view", binding);
     const now = Math.floor(Date.now() / 1000);
     vera = await oidc.token({ issuer: "corp", claims: { iss: oidc.issuerUrl("corp"), sub: "vera", aud: "edge-eventing", iat: now, exp: now + 3600 } });
@@ -77,10 +90,15 @@ describe.skipIf(!hasChromium)("dashboard under RBAC", () => {
     await signIn(TOKEN);
     await page.fill("#namespace", "");
     await page.press("#namespace", "Enter");
-    await expect.poll(async () => {
-      await page.click("#audit-form button[type=submit]");
-      return page.locator("#audit tbody tr", { hasText: "#vera" }).count();
-    }, { timeout: 15_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () => {
+          await page.click("#audit-form button[type=submit]");
+          return page.locator("#audit tbody tr", { hasText: "#vera" }).count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBeGreaterThan(0);
     const refused = page.locator("#audit tbody tr", { hasText: "#vera" }).filter({ hasText: "brokers" }).first();
     expect(await refused.locator("td").nth(2).textContent()).toBe("list");
     expect(await refused.locator("td").nth(6).textContent()).toBe("403");

@@ -24,7 +24,11 @@ let browser: BrowserContext;
 let page: Page;
 
 async function put(plural: string, body: { metadata: { name: string } }) {
-  const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${body.metadata.name}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${body.metadata.name}`, {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status).toBe(201);
 }
 
@@ -32,24 +36,65 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
   beforeAll(async () => {
     [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
     await put("brokers", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" }, spec: {} } as never);
-    await put("triggers", trigger("orders", { broker: "default", filter: { attributes: { type: "com.example.order" } }, subscriber: { uri: `${sub.url}/orders` } }));
-    await put("triggers", trigger("flaky", { broker: "default", filter: { attributes: { type: "com.example.flaky" } }, subscriber: { uri: `${sub.url}/flaky` }, delivery: { retry: 0 } }));
+    await put(
+      "triggers",
+      trigger("orders", { broker: "default", filter: { attributes: { type: "com.example.order" } }, subscriber: { uri: `${sub.url}/orders` } }),
+    );
+    await put(
+      "triggers",
+      trigger("flaky", {
+        broker: "default",
+        filter: { attributes: { type: "com.example.flaky" } },
+        subscriber: { uri: `${sub.url}/flaky` },
+        delivery: { retry: 0 },
+      }),
+    );
     const flow = { apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name: "enrich" }, spec: { steps: [{ uri: `${sub.url}/enrich` }] } };
-    const r = await fetch(`${router.url}/apis/flows.knative.dev/v1/namespaces/default/sequences/enrich`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(flow) });
+    const r = await fetch(`${router.url}/apis/flows.knative.dev/v1/namespaces/default/sequences/enrich`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(flow),
+    });
     expect(r.status).toBe(201);
-    const ask = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask" }, spec: { brokerRef: { kind: "Broker", name: "default" } } };
-    const rr = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/requestreplies/ask`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(ask) });
+    const ask = {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "RequestReply",
+      metadata: { name: "ask" },
+      spec: { brokerRef: { kind: "Broker", name: "default" } },
+    };
+    const rr = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/requestreplies/ask`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(ask),
+    });
     expect(rr.status).toBe(201);
     // A JobSink whose KubernetesCluster does not exist: listed, not Ready, saying why.
-    const jobs = { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "transcode" }, spec: { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "bash" }] } } } } } };
-    const js = await fetch(`${router.url}/apis/sinks.knative.dev/v1alpha1/namespaces/default/jobsinks/transcode`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(jobs) });
+    const jobs = {
+      apiVersion: "sinks.knative.dev/v1alpha1",
+      kind: "JobSink",
+      metadata: { name: "transcode" },
+      spec: { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "bash" }] } } } } },
+    };
+    const js = await fetch(`${router.url}/apis/sinks.knative.dev/v1alpha1/namespaces/default/jobsinks/transcode`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(jobs),
+    });
     expect(js.status).toBe(201);
     // A fresh profile directory every run: nothing carries over between runs.
     browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "edge-eventing-chromium-")), {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 1000 },
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage();
     mkdirSync(SHOTS, { recursive: true });
@@ -94,7 +139,14 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
 
   it("shows a trigger's rate limit, and pauses and resumes it", async () => {
     const path = `${router.url}/apis/eventing.knative.dev/v1/namespaces/default/triggers/limited`;
-    await put("triggers", trigger("limited", { broker: "default", filter: { attributes: { type: "com.example.limited" } }, subscriber: { uri: `${sub.url}/limited` } }, { "edge-eventing.dev/rate-limit": "5/s" }));
+    await put(
+      "triggers",
+      trigger(
+        "limited",
+        { broker: "default", filter: { attributes: { type: "com.example.limited" } }, subscriber: { uri: `${sub.url}/limited` } },
+        { "edge-eventing.dev/rate-limit": "5/s" },
+      ),
+    );
     await page.click("#refresh");
     const flow = page.locator('article[data-trigger="default/limited"] .flow');
     await expect.poll(() => flow.textContent(), { timeout: 10_000 }).toBe("rate limit 5/s Pause");
@@ -134,10 +186,15 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
     await page.fill("#h-id", "lunch-1");
     await page.selectOption("#h-state", "failed");
     const row = page.locator('#history tr[data-event-id="lunch-1"]');
-    await expect.poll(async () => {
-      await page.click("#history-form button[type=submit]");
-      return row.count();
-    }, { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(
+        async () => {
+          await page.click("#history-form button[type=submit]");
+          return row.count();
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(1);
     expect(await row.textContent()).toContain("flaky failed");
     await row.click();
     const attempt = page.locator('#timeline li[data-trigger="flaky"] li[data-attempt]');
@@ -157,8 +214,17 @@ describe.skipIf(!hasChromium)("dashboard in headless chromium", () => {
 
   it("shows which EventPolicies guard a broker, and the policies themselves", async () => {
     await put("brokers", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "guarded" }, spec: {} } as never);
-    const policy = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name: "ci-only" }, spec: { to: [{ ref: { kind: "Broker", name: "guarded" } }], from: [{ sub: "repo:org/repo:ref:refs/heads/main" }] } };
-    const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/eventpolicies/ci-only`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(policy) });
+    const policy = {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "EventPolicy",
+      metadata: { name: "ci-only" },
+      spec: { to: [{ ref: { kind: "Broker", name: "guarded" } }], from: [{ sub: "repo:org/repo:ref:refs/heads/main" }] },
+    };
+    const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1alpha1/namespaces/default/eventpolicies/ci-only`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(policy),
+    });
     expect(r.status).toBe(201);
     await page.click("#refresh");
     const broker = page.locator('table[data-kind="Brokers"] tr[data-name="guarded"] .policies');

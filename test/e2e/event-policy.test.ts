@@ -41,8 +41,21 @@ beforeAll(async () => {
   oidc = await new OidcIssuer().start();
   [router, sub] = await Promise.all([startRouter({ vars: { OIDC_ISSUERS: `${oidc.issuerUrl("github")},${oidc.issuerUrl("cluster")}` } }), startSubscriber()]);
   await script(sub.url, "/events", [{ status: 200 }]);
-  expect((await put("/apis/eventing.knative.dev/v1/namespaces/team/brokers/events", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "events" } })).status).toBe(201);
-  const t = { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "all" }, spec: { broker: "events", subscriber: { uri: `${sub.url}/events` } } };
+  expect(
+    (
+      await put("/apis/eventing.knative.dev/v1/namespaces/team/brokers/events", {
+        apiVersion: "eventing.knative.dev/v1",
+        kind: "Broker",
+        metadata: { name: "events" },
+      })
+    ).status,
+  ).toBe(201);
+  const t = {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: { name: "all" },
+    spec: { broker: "events", subscriber: { uri: `${sub.url}/events` } },
+  };
   expect((await put("/apis/eventing.knative.dev/v1/namespaces/team/triggers/all", t)).status).toBe(201);
 });
 
@@ -62,7 +75,10 @@ describe("EventPolicy over HTTP", () => {
       spec: {
         to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "events" } }],
         // Two trusted issuers: each sub is tied to the one that signs it.
-        from: [{ sub: MAIN, issuer: oidc.issuerUrl("github") }, { sub: "system:serviceaccount:apps:*", issuer: oidc.issuerUrl("cluster") }],
+        from: [
+          { sub: MAIN, issuer: oidc.issuerUrl("github") },
+          { sub: "system:serviceaccount:apps:*", issuer: oidc.issuerUrl("cluster") },
+        ],
         filters: [{ prefix: { type: "dev.example." } }],
       },
     };
@@ -85,7 +101,11 @@ describe("EventPolicy over HTTP", () => {
     const cases: [number, string, string | undefined][] = [
       [401, "missing_token", undefined],
       [401, "malformed_token", "definitely not a token"],
-      [401, "unknown_issuer", await oidc.token({ issuer: "elsewhere", claims: { iss: oidc.issuerUrl("elsewhere"), sub: MAIN, aud: AUDIENCE, exp: now + 300 } })],
+      [
+        401,
+        "unknown_issuer",
+        await oidc.token({ issuer: "elsewhere", claims: { iss: oidc.issuerUrl("elsewhere"), sub: MAIN, aud: AUDIENCE, exp: now + 300 } }),
+      ],
       [401, "expired", await token("github", { exp: now - 600, iat: now - 900 })],
       [401, "wrong_audience", await token("github", { aud: "eventing.knative.dev/broker/team/other" })],
       [401, "bad_signature", `${h}.${p}.${(await token("cluster")).split(".")[2]}`],
@@ -112,7 +132,11 @@ describe("EventPolicy over HTTP", () => {
   it("stores and delivers what a CI pipeline and a Kubernetes service account send with valid tokens", async () => {
     expect((await send("from-ci", await token("github"))).status).toBe(202);
     // The cluster's JWKS failed a moment ago: it is asked again after the cooldown.
-    await eventually(async () => (await send("from-cluster", await token("cluster", { sub: "system:serviceaccount:apps:sender" }, { alg: "ES256" }))).status === 202, 30_000, "the cluster token accepted");
+    await eventually(
+      async () => (await send("from-cluster", await token("cluster", { sub: "system:serviceaccount:apps:sender" }, { alg: "ES256" }))).status === 202,
+      30_000,
+      "the cluster token accepted",
+    );
     const got = await receivedAtLeast(sub.url, "/events", 3, 15_000);
     expect(got.map((g) => g.headers["ce-id"])).toEqual(expect.arrayContaining(["before-policy", "from-ci", "from-cluster"]));
     expect(got.some((g) => String(g.headers["ce-id"]).startsWith("refused-"))).toBe(false);
@@ -125,11 +149,16 @@ describe("EventPolicy over HTTP", () => {
   });
 
   it("counts refusals per broker in /metrics", async () => {
-    await eventually(async () => {
-      const text = await (await fetch(`${router.url}/metrics`, { headers: auth })).text();
-      const count = (code: number) => Number(new RegExp(`edge_eventing_ingress_refused_total\\{namespace="team",broker="events",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-      return count(401) >= 8 && count(403) >= 2;
-    }, 15_000, "refusals in /metrics");
+    await eventually(
+      async () => {
+        const text = await (await fetch(`${router.url}/metrics`, { headers: auth })).text();
+        const count = (code: number) =>
+          Number(new RegExp(`edge_eventing_ingress_refused_total\\{namespace="team",broker="events",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        return count(401) >= 8 && count(403) >= 2;
+      },
+      15_000,
+      "refusals in /metrics",
+    );
     expect((await received(sub.url, "/events")).length).toBeGreaterThanOrEqual(3);
   });
 });

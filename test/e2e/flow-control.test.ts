@@ -26,7 +26,11 @@ describe("a restart while paused", () => {
     const sub = subscriber().url;
     own = await startRouter();
     const put = async (plural: string, body: { metadata: { name: string } }) => {
-      const r = await fetch(`${own!.url}${resourcePath(ns, plural, body.metadata.name)}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const r = await fetch(`${own!.url}${resourcePath(ns, plural, body.metadata.name)}`, {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       expect(r.status).toBeLessThan(300);
     };
     const cli = async (...args: string[]) => startCli(own!.url, [...args, "-n", ns]).done;

@@ -20,10 +20,21 @@ async function put(path: string, body: unknown): Promise<void> {
 
 beforeAll(async () => {
   [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-  await put("/apis/eventing.knative.dev/v1/namespaces/shop/brokers/default", { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "default" } });
+  await put("/apis/eventing.knative.dev/v1/namespaces/shop/brokers/default", {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Broker",
+    metadata: { name: "default" },
+  });
   await put("/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders", {
-    apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "orders" },
-    spec: { broker: "default", filter: { attributes: { type: "order.created" } }, subscriber: { uri: `${sub.url}/orders` }, delivery: { retry: 1, backoffDelay: "PT0.1S" } },
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: { name: "orders" },
+    spec: {
+      broker: "default",
+      filter: { attributes: { type: "order.created" } },
+      subscriber: { uri: `${sub.url}/orders` },
+      delivery: { retry: 1, backoffDelay: "PT0.1S" },
+    },
   });
 });
 
@@ -34,17 +45,31 @@ afterAll(async () => {
 
 it("finds a failed delivery in the history and replays it once the subscriber is back", async () => {
   await script(sub.url, "/orders", [{ status: 503, body: "maintenance" }]);
-  const sent = await fetch(`${router.url}/shop/default`, { method: "POST", headers: { "ce-specversion": "1.0", "ce-id": "order-1", "ce-source": "/shop", "ce-type": "order.created", "content-type": "application/json" }, body: '{"total":42}' });
+  const sent = await fetch(`${router.url}/shop/default`, {
+    method: "POST",
+    headers: { "ce-specversion": "1.0", "ce-id": "order-1", "ce-source": "/shop", "ce-type": "order.created", "content-type": "application/json" },
+    body: '{"total":42}',
+  });
   expect(sent.status).toBe(202);
 
   // The history API: the event, its delivery to `orders`, failed after two attempts.
-  const failed = await eventually(async () => {
-    const r = await fetch(`${router.url}/apis/edge-eventing.dev/v1alpha1/namespaces/shop/brokers/default/events?state=failed`, { headers: auth });
-    const body = (await r.json()) as any;
-    return body.items.length === 1 ? body.items[0] : undefined;
-  }, 30_000, "the failed delivery in the history");
+  const failed = await eventually(
+    async () => {
+      const r = await fetch(`${router.url}/apis/edge-eventing.dev/v1alpha1/namespaces/shop/brokers/default/events?state=failed`, { headers: auth });
+      const body = (await r.json()) as any;
+      return body.items.length === 1 ? body.items[0] : undefined;
+    },
+    30_000,
+    "the failed delivery in the history",
+  );
   expect(failed.event).toMatchObject({ id: "order-1", type: "order.created", data: { total: 42 } });
-  expect(failed.deliveries).toEqual([{ trigger: "orders", state: "failed", attempts: [expect.objectContaining({ status: 503, error: "maintenance" }), expect.objectContaining({ status: 503 })] }]);
+  expect(failed.deliveries).toEqual([
+    {
+      trigger: "orders",
+      state: "failed",
+      attempts: [expect.objectContaining({ status: 503, error: "maintenance" }), expect.objectContaining({ status: 503 })],
+    },
+  ]);
 
   // The same through the CLI: a table, and -o json.
   const table = await cli(["events", "default", "-n", "shop", "--state", "failed", "--since", "1h"]);
@@ -66,7 +91,11 @@ it("finds a failed delivery in the history and replays it once the subscriber is
   const [again] = await receivedAtLeast(sub.url, "/orders", 1, 30_000);
   expect(again.headers).toMatchObject({ "ce-id": "order-1", "ce-replay": "redrive" });
   expect(JSON.parse(again.body)).toEqual({ total: 42 });
-  await eventually(async () => (await cli(["get", "replays", "-n", "shop"])).stdout.match(/redrive\s+default\s+1\s+1\s+0\s+\S+\s+True/), 30_000, "the replay to be Ready");
+  await eventually(
+    async () => (await cli(["get", "replays", "-n", "shop"])).stdout.match(/redrive\s+default\s+1\s+1\s+0\s+\S+\s+True/),
+    30_000,
+    "the replay to be Ready",
+  );
 
   const unknown = await cli(["replay", "ghost", "-n", "shop", "--broker", "default", "--from", "1h", "--trigger", "nope"]);
   expect(unknown.code).toBe(1);

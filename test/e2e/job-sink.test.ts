@@ -21,13 +21,16 @@ afterAll(async () => {
   await Promise.all([router?.stop(), sub?.close(), k8s?.stop()]);
 });
 
-jobSinkScenarios({
-  fetch: (path, init) => fetch(`${router.url}${path}`, init),
-  subscriber: () => sub.url,
-  baseUrl: () => router.url,
-  kubernetesUrl: () => k8s.url,
-  kubernetesToken: () => K8S_TOKEN,
-  object: async (path) => k8s.object(path) ?? null,
-  requests: async (path) => k8s.requests.filter((r) => r.path === path),
-  setJobQuota: async (namespace, jobs) => k8s.setJobQuota(namespace, jobs),
-}, "e2e-jobs");
+jobSinkScenarios(
+  {
+    fetch: (path, init) => fetch(`${router.url}${path}`, init),
+    subscriber: () => sub.url,
+    baseUrl: () => router.url,
+    kubernetesUrl: () => k8s.url,
+    kubernetesToken: () => K8S_TOKEN,
+    object: async (path) => k8s.object(path) ?? null,
+    requests: async (path) => k8s.requests.filter((r) => r.path === path),
+    setJobQuota: async (namespace, jobs) => k8s.setJobQuota(namespace, jobs),
+  },
+  "e2e-jobs",
+);

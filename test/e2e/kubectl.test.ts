@@ -52,7 +52,12 @@ interface Run {
 
 /** kubectl with the router's kubeconfig; `input` is the manifest for `-f -`. */
 function kubectl(args: string[], input?: string): Run {
-  const r = spawnSync("kubectl", ["--kubeconfig", join(dir, "config"), ...args], { input, encoding: "utf8", timeout: 30_000, env: { ...process.env, KUBECACHEDIR: join(dir, "cache") } });
+  const r = spawnSync("kubectl", ["--kubeconfig", join(dir, "config"), ...args], {
+    input,
+    encoding: "utf8",
+    timeout: 30_000,
+    env: { ...process.env, KUBECACHEDIR: join(dir, "cache") },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -95,7 +100,10 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    kind: "Broker", resource: "brokers.eventing.knative.dev", singular: "broker.eventing.knative.dev", name: "default",
+    kind: "Broker",
+    resource: "brokers.eventing.knative.dev",
+    singular: "broker.eventing.knative.dev",
+    name: "default",
     yaml: `apiVersion: eventing.knative.dev/v1
 kind: Broker
 metadata: {name: default, labels: {team: VALUE}}
@@ -104,7 +112,10 @@ metadata: {name: default, labels: {team: VALUE}}
     columns: ["NAME", "URL", "AGE", "READY", "REASON"],
   },
   {
-    kind: "Trigger", resource: "triggers.eventing.knative.dev", singular: "trigger.eventing.knative.dev", name: "orders",
+    kind: "Trigger",
+    resource: "triggers.eventing.knative.dev",
+    singular: "trigger.eventing.knative.dev",
+    name: "orders",
     yaml: `apiVersion: eventing.knative.dev/v1
 kind: Trigger
 metadata: {name: orders}
@@ -117,7 +128,10 @@ spec:
     columns: ["NAME", "BROKER", "SUBSCRIBER_URI", "AGE", "READY", "REASON"],
   },
   {
-    kind: "KafkaSource", resource: "kafkasources.sources.knative.dev", singular: "kafkasource.sources.knative.dev", name: "kafka-source",
+    kind: "KafkaSource",
+    resource: "kafkasources.sources.knative.dev",
+    singular: "kafkasource.sources.knative.dev",
+    name: "kafka-source",
     yaml: `apiVersion: sources.knative.dev/v1beta1
 kind: KafkaSource
 metadata: {name: kafka-source}
@@ -132,7 +146,10 @@ spec:
     columns: ["NAME", "TOPICS", "SINK", "AGE", "READY", "REASON"],
   },
   {
-    kind: "EventPolicy", resource: "eventpolicies.eventing.knative.dev", singular: "eventpolicy.eventing.knative.dev", name: "ci-senders",
+    kind: "EventPolicy",
+    resource: "eventpolicies.eventing.knative.dev",
+    singular: "eventpolicy.eventing.knative.dev",
+    name: "ci-senders",
     yaml: `apiVersion: eventing.knative.dev/v1alpha1
 kind: EventPolicy
 metadata: {name: ci-senders}
@@ -148,7 +165,10 @@ spec:
     columns: ["NAME", "AGE", "READY", "REASON"],
   },
   {
-    kind: "RequestReply", resource: "requestreplies.eventing.knative.dev", singular: "requestreply.eventing.knative.dev", name: "ask",
+    kind: "RequestReply",
+    resource: "requestreplies.eventing.knative.dev",
+    singular: "requestreply.eventing.knative.dev",
+    name: "ask",
     yaml: `apiVersion: eventing.knative.dev/v1alpha1
 kind: RequestReply
 metadata: {name: ask}
@@ -161,7 +181,10 @@ spec:
     columns: ["NAME", "URL", "AGE", "READY", "REASON"],
   },
   {
-    kind: "ScaledObject", resource: "scaledobjects.keda.sh", singular: "scaledobject.keda.sh", name: "orders",
+    kind: "ScaledObject",
+    resource: "scaledobjects.keda.sh",
+    singular: "scaledobject.keda.sh",
+    name: "orders",
     yaml: `apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata: {name: orders, annotations: {edge-eventing.dev/dry-run: "true"}}
@@ -176,7 +199,10 @@ spec:
     columns: ["NAME", "SCALETARGETKIND", "SCALETARGETNAME", "MIN", "MAX", "READY", "ACTIVE", "READYREPLICAS", "AGE"],
   },
   {
-    kind: "KubernetesCluster", resource: "kubernetesclusters.edge-eventing.dev", singular: "kubernetescluster.edge-eventing.dev", name: "prod",
+    kind: "KubernetesCluster",
+    resource: "kubernetesclusters.edge-eventing.dev",
+    singular: "kubernetescluster.edge-eventing.dev",
+    name: "prod",
     yaml: `apiVersion: edge-eventing.dev/v1alpha1
 kind: KubernetesCluster
 metadata: {name: prod}
@@ -186,7 +212,10 @@ spec: {url: "https://k8s.example.com", secretKeyRef: {name: SECRET_K8S_TOKEN}, v
     columns: ["NAME", "URL", "AGE"],
   },
   {
-    kind: "JobSink", resource: "jobsinks.sinks.knative.dev", singular: "jobsink.sinks.knative.dev", name: "transcode",
+    kind: "JobSink",
+    resource: "jobsinks.sinks.knative.dev",
+    singular: "jobsink.sinks.knative.dev",
+    name: "transcode",
     yaml: `apiVersion: sinks.knative.dev/v1alpha1
 kind: JobSink
 metadata: {name: transcode, annotations: {edge-eventing.dev/cluster: prod}}
@@ -209,7 +238,12 @@ spec:
 describe.skipIf(!installed)("kubectl against the router", () => {
   it("discovers every kind, with Knative's and KEDA's short names", () => {
     const out = ok(["api-resources"]);
-    for (const line of [/^brokers\s+eventing\.knative\.dev\/v1\s+true\s+Broker$/m, /^kafkasources\s+kafkasource\s+sources\.knative\.dev\/v1\s+true\s+KafkaSource$/m, /^scaledobjects\s+so\s+keda\.sh\/v1alpha1\s+true\s+ScaledObject$/m, /^triggers\s+eventing\.knative\.dev\/v1\s+true\s+Trigger$/m]) {
+    for (const line of [
+      /^brokers\s+eventing\.knative\.dev\/v1\s+true\s+Broker$/m,
+      /^kafkasources\s+kafkasource\s+sources\.knative\.dev\/v1\s+true\s+KafkaSource$/m,
+      /^scaledobjects\s+so\s+keda\.sh\/v1alpha1\s+true\s+ScaledObject$/m,
+      /^triggers\s+eventing\.knative\.dev\/v1\s+true\s+Trigger$/m,
+    ]) {
       expect(out).toMatch(line);
     }
     expect(ok(["version"])).toMatch(/Server Version: v1\.32\.0-edge-eventing/);
@@ -224,7 +258,12 @@ describe.skipIf(!installed)("kubectl against the router", () => {
     expect(ok(["get", ref, "-o", `jsonpath=${c.path}`])).toBe("v2");
 
     const table = ok(["get", c.resource]);
-    expect(table.split("\n")[0].split(/\s{2,}/).map((h) => h.trim())).toEqual(c.columns);
+    expect(
+      table
+        .split("\n")[0]
+        .split(/\s{2,}/)
+        .map((h) => h.trim()),
+    ).toEqual(c.columns);
     expect(table).toMatch(new RegExp(`^${c.name}\\s`, "m"));
     const yaml = ok(["get", ref, "-o", "yaml"]);
     expect(yaml).toContain(`kind: ${c.kind}`);
@@ -239,9 +278,25 @@ describe.skipIf(!installed)("kubectl against the router", () => {
 
     const watch = watchOutput(["get", c.resource, "-w", "--no-headers"]);
     try {
-      await until(() => watch.output().split("\n").filter((l) => l.startsWith(`${c.name} `)).length >= 1, 10_000, "the listed row");
+      await until(
+        () =>
+          watch
+            .output()
+            .split("\n")
+            .filter((l) => l.startsWith(`${c.name} `)).length >= 1,
+        10_000,
+        "the listed row",
+      );
       ok(["label", ref, "tier=gold"]);
-      await until(() => watch.output().split("\n").filter((l) => l.startsWith(`${c.name} `)).length >= 2, 10_000, "the row of the change");
+      await until(
+        () =>
+          watch
+            .output()
+            .split("\n")
+            .filter((l) => l.startsWith(`${c.name} `)).length >= 2,
+        10_000,
+        "the row of the change",
+      );
     } finally {
       watch.stop();
     }

@@ -55,7 +55,11 @@ spec:
     uri: ${sub.url}/svc
 `,
     };
-    for (const [plural, name, body] of [["brokers", "default", manifests.broker], ["triggers", "display", manifests.display], ["triggers", "service", manifests.service]]) {
+    for (const [plural, name, body] of [
+      ["brokers", "default", manifests.broker],
+      ["triggers", "display", manifests.display],
+      ["triggers", "service", manifests.service],
+    ]) {
       const r = await fetch(`${router.url}/apis/eventing.knative.dev/v1/namespaces/default/${plural}/${name}`, { method: "PUT", headers: yaml, body });
       expect(r.status).toBe(201);
     }
@@ -64,7 +68,9 @@ spec:
     const [got] = await receivedAtLeast(sub.url, "/svc", 1);
     expect(got.body).toBe('{"msg":"hello"}');
     const shown = await eventually(async () => {
-      const r = (await (await fetch(`${router.url}/display/default/event-display`, { headers: auth })).json()) as { events: { event: { id: string; data: unknown } }[] };
+      const r = (await (await fetch(`${router.url}/display/default/event-display`, { headers: auth })).json()) as {
+        events: { event: { id: string; data: unknown } }[];
+      };
       return r.events.length > 0 ? r.events : undefined;
     });
     expect(shown[0].event).toMatchObject({ id: "hello-1", type: "dev.example.greeting", data: { msg: "hello" } });

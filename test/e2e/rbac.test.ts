@@ -41,9 +41,16 @@ beforeAll(async () => {
   tokens.lead = await token("leo", ["shop-leads"]);
   tokens.nobody = await token("nina", []);
   dir = mkdtempSync(join(tmpdir(), "edge-rbac-"));
-  const users = Object.entries(tokens).map(([name, t]) => `- name: ${name}\n  user: {token: "${t}"}`).join("\n");
-  const contexts = Object.keys(tokens).map((name) => `- name: ${name}\n  context: {cluster: edge, user: ${name}, namespace: shop}`).join("\n");
-  writeFileSync(join(dir, "config"), `apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {server: "${router.url}", insecure-skip-tls-verify: true}\nusers:\n${users}\ncontexts:\n${contexts}\ncurrent-context: admin\n`);
+  const users = Object.entries(tokens)
+    .map(([name, t]) => `- name: ${name}\n  user: {token: "${t}"}`)
+    .join("\n");
+  const contexts = Object.keys(tokens)
+    .map((name) => `- name: ${name}\n  context: {cluster: edge, user: ${name}, namespace: shop}`)
+    .join("\n");
+  writeFileSync(
+    join(dir, "config"),
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {server: "${router.url}", insecure-skip-tls-verify: true}\nusers:\n${users}\ncontexts:\n${contexts}\ncurrent-context: admin\n`,
+  );
 }, 180_000);
 afterAll(async () => {
   await router?.stop();
@@ -55,7 +62,10 @@ afterAll(async () => {
  * OIDC issuer the router asks for keys runs in this process and must keep answering meanwhile.
  */
 function kubectl(who: string, args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn("kubectl", ["--kubeconfig", join(dir, "config"), "--context", who, ...args], { env: { ...process.env, KUBECACHEDIR: join(dir, `cache-${who}`) }, timeout: 30_000 });
+  const child = spawn("kubectl", ["--kubeconfig", join(dir, "config"), "--context", who, ...args], {
+    env: { ...process.env, KUBECACHEDIR: join(dir, `cache-${who}`) },
+    timeout: 30_000,
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -156,8 +166,12 @@ describe.skipIf(!installed)("RBAC through the real kubectl", () => {
   it("no self-escalation: the shop's admin cannot bind itself cluster-admin, but may hand out edit in shop (kubectl create sends protobuf)", async () => {
     const self = await kubectl("lead", ["create", "rolebinding", "leo-all", "--clusterrole=cluster-admin", `--user=${user("leo")}`, "-n", "shop"]);
     expect(self.code).not.toBe(0);
-    expect(self.stderr).toContain(`rolebindings.rbac.authorization.k8s.io "leo-all" is forbidden: user "${user("leo")}" (groups=["shop-leads" "system:authenticated"]) is attempting to grant RBAC permissions not currently held`);
-    expect(await ok("lead", ["create", "rolebinding", "devs-edit", "--clusterrole=edit", "--group=shop-devs", "-n", "shop"])).toContain("rolebinding.rbac.authorization.k8s.io/devs-edit created");
+    expect(self.stderr).toContain(
+      `rolebindings.rbac.authorization.k8s.io "leo-all" is forbidden: user "${user("leo")}" (groups=["shop-leads" "system:authenticated"]) is attempting to grant RBAC permissions not currently held`,
+    );
+    expect(await ok("lead", ["create", "rolebinding", "devs-edit", "--clusterrole=edit", "--group=shop-devs", "-n", "shop"])).toContain(
+      "rolebinding.rbac.authorization.k8s.io/devs-edit created",
+    );
     expect((await kubectl("app", ["auth", "can-i", "create", "brokers", "-n", "shop"])).stdout.trim()).toBe("yes");
     expect(await ok("lead", ["delete", "rolebinding", "devs-edit", "-n", "shop"])).toContain("deleted");
     expect((await kubectl("lead", ["create", "rolebinding", "x", "--clusterrole=edit", "--group=shop-devs", "-n", "other"])).stderr).toContain("forbidden");
@@ -174,8 +188,12 @@ describe.skipIf(!installed)("RBAC through the real kubectl", () => {
 
   it("the audit trail shows who did each", async () => {
     type Trail = { items: { user: { username: string }; verb: string; objectRef?: { resource: string; name?: string }; responseStatus: { code: number } }[] };
-    const trail = JSON.parse(await ok("admin", ["get", "--raw", `/apis/edge-eventing.dev/v1alpha1/namespaces/shop/auditevents?user=${encodeURIComponent(user("ana"))}`])) as Trail;
-    expect(trail.items).toContainEqual(expect.objectContaining({ verb: "create", objectRef: expect.objectContaining({ resource: "triggers", name: "orders" }), responseStatus: { code: 201 } }));
+    const trail = JSON.parse(
+      await ok("admin", ["get", "--raw", `/apis/edge-eventing.dev/v1alpha1/namespaces/shop/auditevents?user=${encodeURIComponent(user("ana"))}`]),
+    ) as Trail;
+    expect(trail.items).toContainEqual(
+      expect.objectContaining({ verb: "create", objectRef: expect.objectContaining({ resource: "triggers", name: "orders" }), responseStatus: { code: 201 } }),
+    );
     const all = JSON.parse(await ok("admin", ["get", "--raw", "/apis/edge-eventing.dev/v1alpha1/auditevents?limit=1000"])) as Trail;
     expect(all.items.some((i) => i.user.username === user("pat") && i.objectRef?.resource === "brokers" && i.responseStatus.code === 201)).toBe(true);
     expect(all.items.some((i) => i.user.username === "edge-eventing:admin" && i.objectRef?.resource === "clusterrolebindings")).toBe(true);

@@ -37,21 +37,35 @@ describe("KafkaSource end to end", () => {
     "applies the user's $version manifest unchanged plus spec.bridge and delivers a produced record within a second or two",
     async ({ version, n }) => {
       const path = `/apis/sources.knative.dev/${version}/namespaces/default/kafkasources/kafka-source`;
-      const applied = await fetch(`${router.url}${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/yaml" }, body: manifest(version, kafka.url) });
+      const applied = await fetch(`${router.url}${path}`, {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/yaml" },
+        body: manifest(version, kafka.url),
+      });
       expect(applied.status, await applied.clone().text()).toBeLessThan(300);
       expect(((await applied.json()) as any).status.sinkUri).toBe(`${sub.url}/${HOST}`);
 
       // initialOffset defaults to latest (Knative): produce once the consumer holds its position.
-      await eventually(async () => {
-        const s = (await (await fetch(`${router.url}${path}`, { headers: auth })).json()) as { status?: { conditions?: Array<{ status: string }>; lastPollTime?: string } };
-        return s.status?.conditions?.[0]?.status === "True" && s.status.lastPollTime !== undefined;
-      }, 30_000, "the first poll");
+      await eventually(
+        async () => {
+          const s = (await (await fetch(`${router.url}${path}`, { headers: auth })).json()) as {
+            status?: { conditions?: Array<{ status: string }>; lastPollTime?: string };
+          };
+          return s.status?.conditions?.[0]?.status === "True" && s.status.lastPollTime !== undefined;
+        },
+        30_000,
+        "the first poll",
+      );
       const producedAt = Date.now();
       log.produce("demo", { key: `order-${n}`, value: `{"order":${n}}` });
       const got = (await receivedAtLeast(sub.url, `/${HOST}`, n, 10_000))[n - 1];
       const latencyMs = got.at - producedAt;
       console.log(`KafkaSource ${version} end-to-end latency: ${latencyMs} ms (record produced -> subscriber received)`);
-      expect(got.headers).toMatchObject({ "ce-type": "dev.knative.kafka.event", "ce-source": "/apis/v1/namespaces/default/kafkasources/kafka-source#demo", "ce-key": `order-${n}` });
+      expect(got.headers).toMatchObject({
+        "ce-type": "dev.knative.kafka.event",
+        "ce-source": "/apis/v1/namespaces/default/kafkasources/kafka-source#demo",
+        "ce-key": `order-${n}`,
+      });
       expect(got.body).toBe(`{"order":${n}}`);
       expect(latencyMs).toBeLessThan(2_000);
       await eventually(async () => log.groupCommits("knative-group").get("demo/0") === n, 10_000, "the offset committed");

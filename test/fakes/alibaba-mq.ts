@@ -57,7 +57,9 @@ function verifySignature(scheme: AliyunSigningScheme, creds: FakeCredentials, re
   if (md5 !== undefined && md5 !== Buffer.from(createHash("md5").update(body).digest("hex")).toString("base64")) {
     throw new ServiceError(400, "InvalidDigest", "The Content-MD5 you specified is not valid.");
   }
-  const expected = createHmac("sha1", creds.accessKeySecret).update(aliyunStringToSign(scheme, req.method ?? "", req.url ?? "", headers)).digest("base64");
+  const expected = createHmac("sha1", creds.accessKeySecret)
+    .update(aliyunStringToSign(scheme, req.method ?? "", req.url ?? "", headers))
+    .digest("base64");
   if (m[2] !== expected) throw new ServiceError(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
 }
 
@@ -68,7 +70,9 @@ export function ackError(code: string, message: string, handle: string): string 
 
 /** The `<ReceiptHandle>`s of an ack/delete body; MissingReceiptHandle when there are none. */
 export function receiptHandlesOf(body: string): string[] {
-  const handles = xmlElements(body, "ReceiptHandle").map(decodeXmlText).filter((h) => h !== "");
+  const handles = xmlElements(body, "ReceiptHandle")
+    .map(decodeXmlText)
+    .filter((h) => h !== "");
   if (handles.length === 0) throw new ServiceError(400, "MissingReceiptHandle", "ReceiptHandle is required.");
   return handles;
 }
@@ -278,10 +282,14 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
     const count = intParam(u, "numOfMessages", 1, 16, 1);
     const waitSeconds = intParam(u, "waitseconds", 0, 30, 0);
     const tags = u.searchParams.get("tag")?.split("||");
-    const picked = await fake.longPoll(waitSeconds, () => messages.filter((msg) => {
-      const state = msg.groups.get(group);
-      return (!tags || (msg.tag !== undefined && tags.includes(msg.tag))) && !state?.acked && (state?.nextConsumeTime ?? 0) <= now();
-    }).slice(0, count));
+    const picked = await fake.longPoll(waitSeconds, () =>
+      messages
+        .filter((msg) => {
+          const state = msg.groups.get(group);
+          return (!tags || (msg.tag !== undefined && tags.includes(msg.tag))) && !state?.acked && (state?.nextConsumeTime ?? 0) <= now();
+        })
+        .slice(0, count),
+    );
     return { status: 200, body: consumeXml(picked, group) };
   });
 
@@ -294,12 +302,14 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
       state.consumedTimes++;
       state.nextConsumeTime = t + retryMs;
       state.handle = `${msg.id}-${Buffer.from(`${t} ${retryMs} ${state.consumedTimes} ${randomUUID()}`).toString("base64")}`;
-      return `<Message><MessageId>${msg.id}</MessageId><ReceiptHandle>${state.handle}</ReceiptHandle>` +
+      return (
+        `<Message><MessageId>${msg.id}</MessageId><ReceiptHandle>${state.handle}</ReceiptHandle>` +
         `<MessageBodyMD5>${createHash("md5").update(msg.body).digest("hex").toUpperCase()}</MessageBodyMD5>` +
         `<MessageBody>${xmlEscape(msg.body)}</MessageBody><PublishTime>${msg.publishTime}</PublishTime>` +
         `<FirstConsumeTime>${msg.firstConsumeTime}</FirstConsumeTime><NextConsumeTime>${state.nextConsumeTime}</NextConsumeTime>` +
         `<ConsumedTimes>${state.consumedTimes}</ConsumedTimes>${msg.tag === undefined ? "" : `<MessageTag>${xmlEscape(msg.tag)}</MessageTag>`}` +
-        `<Properties>${xmlEscape(msg.properties)}</Properties></Message>`;
+        `<Properties>${xmlEscape(msg.properties)}</Properties></Message>`
+      );
     });
     return `<?xml version="1.0" encoding="UTF-8"?>\n<Messages xmlns="${MQ_XMLNS}">${items.join("")}</Messages>`;
   }
@@ -311,7 +321,9 @@ export async function startFakeRocketMQ(options: FakeRocketMQOptions): Promise<F
     },
     publish(topic, message) {
       const id = `1E05791C1178${String(++seq).padStart(8, "0")}AAC23B1B`;
-      const properties = Object.entries(message.properties ?? {}).map(([k, v]) => `${k}:${v}`).join("|");
+      const properties = Object.entries(message.properties ?? {})
+        .map(([k, v]) => `${k}:${v}`)
+        .join("|");
       const list = topics.get(topic) ?? [];
       topics.set(topic, list);
       list.push({ id, body: message.body, tag: message.tag, properties, publishTime: now(), groups: new Map() });

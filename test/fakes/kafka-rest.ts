@@ -43,8 +43,7 @@ interface Instance {
   lastUsed: number;
 }
 
-const bytes = (v: Uint8Array | string | null | undefined) =>
-  v == null ? null : typeof v === "string" ? new TextEncoder().encode(v) : v;
+const bytes = (v: Uint8Array | string | null | undefined) => (v == null ? null : typeof v === "string" ? new TextEncoder().encode(v) : v);
 const b64 = (v: Uint8Array | null) => (v === null ? null : Buffer.from(v).toString("base64"));
 const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
@@ -57,7 +56,10 @@ export class KafkaLog {
   private waiters = new Set<() => void>();
 
   createTopic(name: string, partitions = 1): void {
-    this.topics.set(name, Array.from({ length: partitions }, () => []));
+    this.topics.set(
+      name,
+      Array.from({ length: partitions }, () => []),
+    );
   }
 
   produce(topic: string, record: FakeRecordInput): { partition: number; offset: number } {
@@ -109,9 +111,9 @@ export class KafkaLog {
     const members = [...this.instances.values()]
       .filter((i) => i.group === instance.group && !i.assignment && i.subscription.length > 0)
       .sort((a, b) => `${a.node}/${a.name}`.localeCompare(`${b.node}/${b.name}`));
-    const all = [...new Set(members.flatMap((m) => m.subscription))].sort().flatMap((topic) =>
-      (this.topics.get(topic) ?? []).map((_, partition) => ({ topic, partition })),
-    );
+    const all = [...new Set(members.flatMap((m) => m.subscription))]
+      .sort()
+      .flatMap((topic) => (this.topics.get(topic) ?? []).map((_, partition) => ({ topic, partition })));
     const index = members.indexOf(instance);
     return all.filter((tp, i) => i % members.length === index && instance.subscription.includes(tp.topic));
   }
@@ -287,7 +289,9 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
       }
     };
     const contentTypeOk = () => {
-      const type = String(req.headers["content-type"] ?? "").split(";")[0].trim();
+      const type = String(req.headers["content-type"] ?? "")
+        .split(";")[0]
+        .trim();
       if (![V2, "application/json"].includes(type)) throw failure(variant, 415, 415, `Unsupported media type ${type}`);
     };
 
@@ -418,7 +422,13 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
         return existing;
       }
       const instance: Instance = {
-        node, group, name, subscription: [], positions: new Map(), lastUsed: now(), requestTimeoutMs: 1000,
+        node,
+        group,
+        name,
+        subscription: [],
+        positions: new Map(),
+        lastUsed: now(),
+        requestTimeoutMs: 1000,
         autoCommit: String(req.headers["kafka-enable-auto-commit"] ?? "true") === "true",
         autoOffsetReset: req.headers["kafka-auto-offset-reset"] === "earliest" ? "earliest" : "latest",
       };
@@ -439,29 +449,41 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
       return {
         status: 200,
         body: records.map((r) => ({
-          topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp,
-          key: text(r.key), value: text(r.value), headers: r.headers.map((h) => ({ key: h.key, value: text(h.value) })),
+          topic: r.topic,
+          partition: r.partition,
+          offset: r.offset,
+          timestamp: r.timestamp,
+          key: text(r.key),
+          value: text(r.value),
+          headers: r.headers.map((h) => ({ key: h.key, value: text(h.value) })),
         })),
       };
     }
     if (parts[0] === "commit" && parts.length === 3 && req.method === "POST") {
       const instance = instanceFor(parts[1], parts[2]);
       if (body === undefined) commitConsumed(instance);
-      else for (const o of [body].flat() as Array<{ topic: string; partition: number; offset: number }>) {
-        log.groupCommits(instance.group).set(tpKey(o.topic, o.partition), o.offset);
-      }
+      else
+        for (const o of [body].flat() as Array<{ topic: string; partition: number; offset: number }>) {
+          log.groupCommits(instance.group).set(tpKey(o.topic, o.partition), o.offset);
+        }
       return { status: 200, body: { result: "Success", status: 200 } };
     }
     if (parts[0] === "committed" && parts.length === 3 && req.method === "POST") {
       const commits = log.groupCommits(parts[1]);
-      return { status: 200, body: (body as Array<{ topic: string; partition: number }>).map((tp) => ({ ...tp, offset: commits.get(tpKey(tp.topic, tp.partition)) ?? -1 })) };
+      return {
+        status: 200,
+        body: (body as Array<{ topic: string; partition: number }>).map((tp) => ({ ...tp, offset: commits.get(tpKey(tp.topic, tp.partition)) ?? -1 })),
+      };
     }
     if (parts[0] === "delete-consumer" && parts.length === 3 && (req.method === "POST" || req.method === "DELETE")) {
       log.instances.delete(instanceId(parts[1], parts[2]));
       return { status: 200, body: { result: "Success", status: 200 } };
     }
     if (parts[0] === "offsets" && parts[1] === "latest" && req.method === "POST") {
-      return { status: 200, body: (body as Array<{ topic: string; partition: number }>).map((tp) => ({ ...tp, offset: log.endOffset(tp.topic, tp.partition) })) };
+      return {
+        status: 200,
+        body: (body as Array<{ topic: string; partition: number }>).map((tp) => ({ ...tp, offset: log.endOffset(tp.topic, tp.partition) })),
+      };
     }
     throw failure(variant, 404, 404, "Not Found");
   }
@@ -470,7 +492,13 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const parsed = new URL(req.url ?? "/", "http://fake");
-    const recorded: RecordedRequest = { method: req.method ?? "GET", path: parsed.pathname, query: parsed.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+    const recorded: RecordedRequest = {
+      method: req.method ?? "GET",
+      path: parsed.pathname,
+      query: parsed.searchParams,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString("utf8"),
+    };
     requests.push(recorded);
     let status: number;
     let body: unknown;
@@ -527,7 +555,9 @@ async function start(variant: Variant, options: FakeBridgeOptions): Promise<Fake
 /** Each server's consumer-creation rules; returns the instance settings. */
 function validateCreate(variant: Variant, body: Record<string, unknown>): Pick<Instance, "autoCommit" | "autoOffsetReset" | "requestTimeoutMs"> {
   const reject = (message: string) =>
-    variant === "strimzi" ? new HttpError(422, { error_code: 422, message: "Validation error", validation_errors: [message] }) : failure(variant, variant === "redpanda" ? 400 : 422, 42204, message);
+    variant === "strimzi"
+      ? new HttpError(422, { error_code: 422, message: "Validation error", validation_errors: [message] })
+      : failure(variant, variant === "redpanda" ? 400 : 422, 42204, message);
   const format = String(body.format ?? "binary");
   const reset = String(body["auto.offset.reset"] ?? "latest");
   const timeout = body["consumer.request.timeout.ms"];
@@ -546,8 +576,16 @@ function validateCreate(variant: Variant, body: Record<string, unknown>): Pick<I
     const allowed = ["name", "format", "auto.offset.reset", "enable.auto.commit", "fetch.min.bytes", "consumer.request.timeout.ms", "isolation.level"];
     for (const k of Object.keys(body)) if (!allowed.includes(k)) throw reject(`unknown property ${k}`);
     if (body["enable.auto.commit"] !== undefined && typeof body["enable.auto.commit"] !== "boolean") throw reject("enable.auto.commit must be a boolean");
-    return { autoCommit: body["enable.auto.commit"] !== false, autoOffsetReset: reset === "earliest" ? "earliest" : "latest", requestTimeoutMs: Number(timeout ?? 30_000) };
+    return {
+      autoCommit: body["enable.auto.commit"] !== false,
+      autoOffsetReset: reset === "earliest" ? "earliest" : "latest",
+      requestTimeoutMs: Number(timeout ?? 30_000),
+    };
   }
   // Confluent: auto.commit.enable is a string; unset leaves the Java consumer default (true).
-  return { autoCommit: body["auto.commit.enable"] !== "false", autoOffsetReset: reset === "earliest" ? "earliest" : "latest", requestTimeoutMs: Number(timeout ?? 1000) };
+  return {
+    autoCommit: body["auto.commit.enable"] !== "false",
+    autoOffsetReset: reset === "earliest" ? "earliest" : "latest",
+    requestTimeoutMs: Number(timeout ?? 1000),
+  };
 }

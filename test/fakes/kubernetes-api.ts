@@ -108,10 +108,15 @@ export class FakeKubernetesApi {
     const plural = kind === "Deployment" ? "deployments" : "statefulsets";
     const path = `/apis/apps/v1/namespaces/${namespace}/${plural}/${name}`;
     this.#put(path, {
-      group: "apps", plural, builtin: true,
+      group: "apps",
+      plural,
+      builtin: true,
       object: {
-        apiVersion: "apps/v1", kind, metadata: this.#meta(namespace, name),
-        spec: { replicas, selector: { matchLabels: { app: name } } }, status: {},
+        apiVersion: "apps/v1",
+        kind,
+        metadata: this.#meta(namespace, name),
+        spec: { replicas, selector: { matchLabels: { app: name } } },
+        status: {},
       },
     });
     this.#pods.set(path, newPods(replicas, options));
@@ -149,7 +154,11 @@ export class FakeKubernetesApi {
     const total = pods.readyAt.length;
     const ready = readyCount(pods);
     if (object.kind === "Revision") {
-      return { ...object, spec: { ...object.spec, containerConcurrency: pods.containerConcurrency }, status: { ...object.status, actualReplicas: ready, desiredReplicas: total } };
+      return {
+        ...object,
+        spec: { ...object.spec, containerConcurrency: pods.containerConcurrency },
+        status: { ...object.status, actualReplicas: ready, desiredReplicas: total },
+      };
     }
     const status: Record<string, unknown> = { observedGeneration: object.metadata.generation, replicas: total, updatedReplicas: total };
     // As the API server serializes it: zero counts are omitted.
@@ -186,20 +195,33 @@ export class FakeKubernetesApi {
 
   addKnativeService(namespace: string, name: string, revision: string | null, actualReplicas = 1, options: WorkloadOptions = {}): void {
     this.#put(`/apis/serving.knative.dev/v1/namespaces/${namespace}/services/${name}`, {
-      group: "serving.knative.dev", plural: "services", builtin: false,
+      group: "serving.knative.dev",
+      plural: "services",
+      builtin: false,
       object: {
-        apiVersion: "serving.knative.dev/v1", kind: "Service", metadata: this.#meta(namespace, name),
-        spec: { template: { spec: { containers: [{ image: "example" }], ...(options.containerConcurrency ? { containerConcurrency: options.containerConcurrency } : {}) } } },
+        apiVersion: "serving.knative.dev/v1",
+        kind: "Service",
+        metadata: this.#meta(namespace, name),
+        spec: {
+          template: {
+            spec: { containers: [{ image: "example" }], ...(options.containerConcurrency ? { containerConcurrency: options.containerConcurrency } : {}) },
+          },
+        },
         status: revision ? { latestReadyRevisionName: revision, latestCreatedRevisionName: revision } : {},
       },
     });
     if (revision) {
       this.#pods.set(revisionPath(namespace, revision), newPods(actualReplicas, options));
       this.#put(revisionPath(namespace, revision), {
-        group: "serving.knative.dev", plural: "revisions", builtin: false,
+        group: "serving.knative.dev",
+        plural: "revisions",
+        builtin: false,
         object: {
-          apiVersion: "serving.knative.dev/v1", kind: "Revision", metadata: this.#meta(namespace, revision),
-          spec: { containers: [{ image: "example" }] }, status: { actualReplicas },
+          apiVersion: "serving.knative.dev/v1",
+          kind: "Revision",
+          metadata: this.#meta(namespace, revision),
+          spec: { containers: [{ image: "example" }] },
+          status: { actualReplicas },
         },
       });
     }
@@ -272,7 +294,12 @@ export class FakeKubernetesApi {
     const crdTypes = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
     const accepted = stored.builtin || isScale ? [...crdTypes, "application/strategic-merge-patch+json"] : crdTypes;
     if (!accepted.includes(type)) {
-      return status(res, 415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`);
+      return status(
+        res,
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: ${accepted.join(", ")}`,
+      );
     }
     let patched: Record<string, any>;
     try {
@@ -283,12 +310,23 @@ export class FakeKubernetesApi {
     }
     const rv = patched.metadata?.resourceVersion;
     if (rv !== undefined && rv !== stored.object.metadata.resourceVersion) {
-      return status(res, 409, "Conflict", `Operation cannot be fulfilled on ${stored.plural}.${stored.group} "${stored.object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      return status(
+        res,
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${stored.plural}.${stored.group} "${stored.object.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     if (isScale) {
       const replicas = patched.spec?.replicas;
       if (!Number.isInteger(replicas) || replicas < 0) {
-        return status(res, 422, "Invalid", `Scale.autoscaling "${stored.object.metadata.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`, { causes: [{ field: "spec.replicas", message: "must be greater than or equal to 0" }] });
+        return status(
+          res,
+          422,
+          "Invalid",
+          `Scale.autoscaling "${stored.object.metadata.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+          { causes: [{ field: "spec.replicas", message: "must be greater than or equal to 0" }] },
+        );
       }
       stored.object.spec.replicas = replicas;
       stored.object.metadata.generation++;
@@ -347,10 +385,22 @@ export class FakeKubernetesApi {
         return true;
       }
       const old = stored.object;
-      const changed = ["data", "stringData", "immutable", "type"].filter((f) => JSON.stringify(next[f] ?? null) !== JSON.stringify(f === "stringData" ? null : old[f] ?? null));
+      const changed = ["data", "stringData", "immutable", "type"].filter(
+        (f) => JSON.stringify(next[f] ?? null) !== JSON.stringify(f === "stringData" ? null : (old[f] ?? null)),
+      );
       if (old.immutable === true && changed.length > 0) {
-        const causes = changed.map((f) => ({ reason: "FieldValueForbidden", message: f === "immutable" ? "field is immutable when `immutable` is set" : "Forbidden: field is immutable when `immutable` is set", field: f }));
-        status(res, 422, "Invalid", `Secret "${name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(", ")}`, { name, kind: "Secret", causes });
+        const causes = changed.map((f) => ({
+          reason: "FieldValueForbidden",
+          message: f === "immutable" ? "field is immutable when `immutable` is set" : "Forbidden: field is immutable when `immutable` is set",
+          field: f,
+        }));
+        status(
+          res,
+          422,
+          "Invalid",
+          `Secret "${name}" is invalid: ${changed.map((f) => `${f}: Forbidden: field is immutable when \`immutable\` is set`).join(", ")}`,
+          { name, kind: "Secret", causes },
+        );
         return true;
       }
       stored.object = { ...next, metadata: { ...old.metadata, ...(next.metadata ?? {}), resourceVersion: this.#nextVersion(), uid: old.metadata.uid } };
@@ -377,7 +427,13 @@ export class FakeKubernetesApi {
       return;
     }
     if (typeof name !== "string" || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`, { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] });
+      status(
+        res,
+        422,
+        "Invalid",
+        `${kind}${plural === "jobs" ? ".batch" : ""} "${name ?? ""}" is invalid: metadata.name: Required value: name or generateName is required`,
+        { kind, causes: [{ reason: "FieldValueRequired", field: "metadata.name" }] },
+      );
       return;
     }
     const path = plural === "jobs" ? `/apis/batch/v1/namespaces/${namespace}/jobs/${name}` : `/api/v1/namespaces/${namespace}/secrets/${name}`;
@@ -387,14 +443,26 @@ export class FakeKubernetesApi {
     }
     const invalid = plural === "jobs" ? jobProblems(o) : secretProblems(o);
     if (invalid.length > 0) {
-      status(res, 422, "Invalid", `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`, { name, kind, causes: invalid });
+      status(
+        res,
+        422,
+        "Invalid",
+        `${kind}${plural === "jobs" ? ".batch" : ""} "${name}" is invalid: ${invalid.map((c) => `${c.field}: ${c.message}`).join(", ")}`,
+        { name, kind, causes: invalid },
+      );
       return;
     }
     if (plural === "jobs") {
       const quota = this.#jobQuota.get(namespace);
       const used = [...this.#objects.keys()].filter((k) => k.startsWith(`/apis/batch/v1/namespaces/${namespace}/jobs/`)).length;
       if (quota !== undefined && used + 1 > quota) {
-        status(res, 403, "Forbidden", `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`, { name, group: "batch", kind: "jobs" });
+        status(
+          res,
+          403,
+          "Forbidden",
+          `jobs.batch "${name}" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1, used: count/jobs.batch=${used}, limited: count/jobs.batch=${quota}`,
+          { name, group: "batch", kind: "jobs" },
+        );
         return;
       }
     }
@@ -404,13 +472,33 @@ export class FakeKubernetesApi {
       const uid = meta.uid;
       const selector = { matchLabels: { "batch.kubernetes.io/controller-uid": uid } };
       const template = structuredClone(o.spec.template);
-      template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name } };
-      object = { apiVersion: "batch/v1", kind: "Job", metadata: meta, spec: { parallelism: 1, completions: 1, backoffLimit: 6, completionMode: "NonIndexed", suspend: false, ...o.spec, selector, template }, status: {} };
+      template.metadata = {
+        ...(template.metadata ?? {}),
+        labels: { ...(template.metadata?.labels ?? {}), "batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name },
+      };
+      object = {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        metadata: meta,
+        spec: { parallelism: 1, completions: 1, backoffLimit: 6, completionMode: "NonIndexed", suspend: false, ...o.spec, selector, template },
+        status: {},
+      };
       const env = (o.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[];
       const envOf = (n: string) => env.find((e) => e.name === n)?.value;
-      this.#jobRuns.set(path, { startMs: Date.now(), durationMs: Number(envOf("FAKE_JOB_DURATION_MS") ?? this.#options.jobDurationMs ?? 1000), exitCode: Number(envOf("FAKE_JOB_EXIT_CODE") ?? 0) });
+      this.#jobRuns.set(path, {
+        startMs: Date.now(),
+        durationMs: Number(envOf("FAKE_JOB_DURATION_MS") ?? this.#options.jobDurationMs ?? 1000),
+        exitCode: Number(envOf("FAKE_JOB_EXIT_CODE") ?? 0),
+      });
     } else {
-      object = { apiVersion: "v1", kind: "Secret", metadata: meta, type: o.type ?? "Opaque", ...(o.immutable !== undefined ? { immutable: o.immutable } : {}), data: o.data ?? {} };
+      object = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: meta,
+        type: o.type ?? "Opaque",
+        ...(o.immutable !== undefined ? { immutable: o.immutable } : {}),
+        data: o.data ?? {},
+      };
     }
     this.#put(path, { group: plural === "jobs" ? "batch" : "", plural, builtin: true, object });
     json(res, 201, plural === "jobs" ? this.#jobNow(path, object) : object);
@@ -427,9 +515,31 @@ export class FakeKubernetesApi {
     }
     const end = new Date(run.startMs + run.durationMs).toISOString();
     const cond = (type: string, reason: string, message: string) => ({ type, status: "True", lastProbeTime: end, lastTransitionTime: end, reason, message });
-    job.status = run.exitCode === 0
-      ? { startTime: start, completionTime: end, succeeded: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"), cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")] }
-      : { startTime: start, failed: 1, ready: 0, terminating: 0, uncountedTerminatedPods: {}, conditions: [cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"), cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")] };
+    job.status =
+      run.exitCode === 0
+        ? {
+            startTime: start,
+            completionTime: end,
+            succeeded: 1,
+            ready: 0,
+            terminating: 0,
+            uncountedTerminatedPods: {},
+            conditions: [
+              cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+              cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+            ],
+          }
+        : {
+            startTime: start,
+            failed: 1,
+            ready: 0,
+            terminating: 0,
+            uncountedTerminatedPods: {},
+            conditions: [
+              cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+              cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+            ],
+          };
     job.metadata.resourceVersion = this.#nextVersion();
     return job;
   }
@@ -441,7 +551,8 @@ function jobProblems(o: Record<string, any>): { field: string; message: string }
   if (!pod) return [{ field: "spec.template.spec", message: "Required value" }];
   const out: { field: string; message: string }[] = [];
   if (!Array.isArray(pod.containers) || pod.containers.length === 0) out.push({ field: "spec.template.spec.containers", message: "Required value" });
-  if (!["Never", "OnFailure"].includes(pod.restartPolicy)) out.push({ field: "spec.template.spec.restartPolicy", message: 'Required value: valid values: "OnFailure", "Never"' });
+  if (!["Never", "OnFailure"].includes(pod.restartPolicy))
+    out.push({ field: "spec.template.spec.restartPolicy", message: 'Required value: valid values: "OnFailure", "Never"' });
   const volumes = new Set(((pod.volumes ?? []) as { name: string }[]).map((v) => v.name));
   (pod.containers ?? []).forEach((c: Record<string, any>, i: number) => {
     for (const [j, mount] of ((c.volumeMounts ?? []) as { name: string }[]).entries()) {
@@ -465,7 +576,10 @@ const revisionPath = (namespace: string, name: string) => `/apis/serving.knative
 
 function newPods(ready: number, options: WorkloadOptions): Pods {
   return {
-    readyAt: Array.from({ length: ready }, () => 0), containerConcurrency: options.containerConcurrency ?? 0, serviceMs: options.serviceMs ?? 0, readyDelayMs: options.readyDelayMs,
+    readyAt: Array.from({ length: ready }, () => 0),
+    containerConcurrency: options.containerConcurrency ?? 0,
+    serviceMs: options.serviceMs ?? 0,
+    readyDelayMs: options.readyDelayMs,
     gateway: { unavailable: 0, overloaded: 0, served: [], inFlight: 0, maxInFlight: 0, maxOverCapacity: 0, firstReadyAt: null, firstServedAt: null },
   };
 }
@@ -478,10 +592,16 @@ function readyCount(pods: Pods): number {
 function scaleOf(o: Record<string, any>) {
   const { name, namespace, uid, resourceVersion, creationTimestamp } = o.metadata;
   return {
-    kind: "Scale", apiVersion: "autoscaling/v1",
+    kind: "Scale",
+    apiVersion: "autoscaling/v1",
     metadata: { name, namespace, uid, resourceVersion, creationTimestamp },
     spec: { replicas: o.spec.replicas },
-    status: { replicas: o.status.replicas, selector: Object.entries(o.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",") },
+    status: {
+      replicas: o.status.replicas,
+      selector: Object.entries(o.spec.selector.matchLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    },
   };
 }
 
@@ -501,7 +621,10 @@ function jsonPatch(target: any, ops: any): any {
   if (!Array.isArray(ops)) throw new Error("a JSON patch must be an array");
   const doc = structuredClone(target);
   for (const op of ops) {
-    const parts = String(op.path).split("/").slice(1).map((p: string) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const parts = String(op.path)
+      .split("/")
+      .slice(1)
+      .map((p: string) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = parts.pop();
     if (last === undefined) throw new Error(`invalid path ${op.path}`);
     let parent = doc;

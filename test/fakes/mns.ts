@@ -8,9 +8,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { MNS_SIGNING } from "../../shared/bridges/alibaba/signature.ts";
 import { xmlEscape } from "../../shared/bridges/alibaba/xml.ts";
-import {
-  ackError, AliyunFake, batchResult, intParam, receiptHandlesOf, ServiceError, type FakeAliyunService, type FakeCredentials,
-} from "./alibaba-mq.ts";
+import { ackError, AliyunFake, batchResult, intParam, receiptHandlesOf, ServiceError, type FakeAliyunService, type FakeCredentials } from "./alibaba-mq.ts";
 
 export const MNS_XMLNS = "http://mns.aliyuncs.com/doc/v1/";
 
@@ -71,7 +69,10 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
     const count = intParam(u, "numOfMessages", 1, 16, 1);
     const waitSeconds = intParam(u, "waitseconds", 0, 30, options.pollingWaitSeconds ?? 0);
     const items = (await fake.longPoll(waitSeconds, () => queue.filter((msg) => msg.nextVisibleTime <= now()).slice(0, count))).map(receive);
-    return { status: 200, body: `<?xml version="1.0" encoding="UTF-8"?>\n${batch ? `<Messages xmlns="${MNS_XMLNS}">${items.join("")}</Messages>` : items[0].replace("<Message>", `<Message xmlns="${MNS_XMLNS}">`)}` };
+    return {
+      status: 200,
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n${batch ? `<Messages xmlns="${MNS_XMLNS}">${items.join("")}</Messages>` : items[0].replace("<Message>", `<Message xmlns="${MNS_XMLNS}">`)}`,
+    };
   });
 
   function deleteHandle(queue: QueuedMessage[], handle: string): { code: string; message: string } | undefined {
@@ -88,11 +89,13 @@ export async function startFakeMns(options: FakeMnsOptions): Promise<FakeMns> {
     msg.dequeueCount++;
     msg.nextVisibleTime = t + visibilityMs;
     msg.handle = `${Buffer.from(`${msg.id}-${msg.dequeueCount}-${randomUUID()}`).toString("base64").replace(/=+$/, "")}+/`;
-    return `<Message><MessageId>${msg.id}</MessageId><ReceiptHandle>${msg.handle}</ReceiptHandle>` +
+    return (
+      `<Message><MessageId>${msg.id}</MessageId><ReceiptHandle>${msg.handle}</ReceiptHandle>` +
       `<MessageBodyMD5>${createHash("md5").update(msg.body).digest("hex").toUpperCase()}</MessageBodyMD5>` +
       `<MessageBody>${xmlEscape(msg.body)}</MessageBody><EnqueueTime>${msg.enqueueTime}</EnqueueTime>` +
       `<NextVisibleTime>${msg.nextVisibleTime}</NextVisibleTime><FirstDequeueTime>${msg.firstDequeueTime}</FirstDequeueTime>` +
-      `<DequeueCount>${msg.dequeueCount}</DequeueCount><Priority>${msg.priority}</Priority></Message>`;
+      `<DequeueCount>${msg.dequeueCount}</DequeueCount><Priority>${msg.priority}</Priority></Message>`
+    );
   }
 
   let seq = 0;

@@ -28,7 +28,11 @@ export const sourcePath = (plural: string, name: string) => `/apis/${GROUPS[plur
 
 export async function applySource(plural: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<any> {
   const body = { apiVersion: GROUPS[plural], kind: KINDS[plural], metadata: { name, ...metadata }, spec };
-  const r = await exports.default.fetch(url(sourcePath(plural, name)), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await exports.default.fetch(url(sourcePath(plural, name)), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status, await r.clone().text()).toBeLessThan(300);
   return r.json();
 }
@@ -39,7 +43,11 @@ export async function deleteSource(plural: string, name: string): Promise<Respon
   return exports.default.fetch(url(sourcePath(plural, name)), { method: "DELETE", headers: auth });
 }
 export async function applyEventing(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await exports.default.fetch(url(resourcePath(NS, plural, body.metadata.name)), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await exports.default.fetch(url(resourcePath(NS, plural, body.metadata.name)), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status, await r.clone().text()).toBeLessThan(300);
 }
 /** Worker bindings of the test runtime (vitest.config.ts) that the fakes take as credentials. */
@@ -61,7 +69,8 @@ export async function kafkaFake(topic: string, partitions = 1) {
   const requests = () => control<Array<{ method: string; path: string; query: string; body: string }>>(`${fake.id}/requests`);
   return {
     url: fake.url,
-    produce: (record: { value?: string; key?: string; partition?: number; headers?: Array<{ key: string; value: string | null }> }) => control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
+    produce: (record: { value?: string; key?: string; partition?: number; headers?: Array<{ key: string; value: string | null }> }) =>
+      control<{ offset: number }>(`${fake.id}/produce`, { topic, ...record }),
     instances: () => control<number>(`${fake.id}/instances`),
     commits: async () => (await requests()).filter((r) => r.method === "POST" && r.path.endsWith("/offsets")).map((r) => JSON.parse(r.body)),
     requests,
@@ -86,7 +95,10 @@ export const kafkaSpec = (bridgeUrl: string, topic: string, sink: Record<string,
 
 /** A real redis-server behind bin/upstash-redis.mjs, or why it cannot run here. */
 /** Real redis-server behind the Upstash REST server, or the test skipped with the reason (no redis-server). */
-export async function redisServer(token: string, test: { skip(note?: string): never }): Promise<{ url: string; command: (...args: string[]) => Promise<unknown> }> {
+export async function redisServer(
+  token: string,
+  test: { skip(note?: string): never },
+): Promise<{ url: string; command: (...args: string[]) => Promise<unknown> }> {
   const redis = await control<{ url: string } | { skip: string }>("start", { type: "redis", token });
   if ("skip" in redis) {
     console.warn(`RedisStreamSource test skipped: ${redis.skip}`);

@@ -50,7 +50,9 @@ it(`refuses with 429 + Retry-After past a backlog of ${BACKLOG_LIMIT}, stays bou
   flooding = false;
   await sampler;
 
-  console.log(`backpressure: ${FLOOD} sent, ${accepted.length} accepted, ${refusals.length} refused with 429, max backlog ${maxBacklog} of ${BACKLOG_LIMIT}, workerd RSS max ${maxRss.toFixed(0)} MiB`);
+  console.log(
+    `backpressure: ${FLOOD} sent, ${accepted.length} accepted, ${refusals.length} refused with 429, max backlog ${maxBacklog} of ${BACKLOG_LIMIT}, workerd RSS max ${maxRss.toFixed(0)} MiB`,
+  );
   expect(other).toEqual([]);
   expect(refusals.length).toBeGreaterThan(0);
   expect(refusals.every((ra) => ra !== null && Number(ra) > 0)).toBe(true);

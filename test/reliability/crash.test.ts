@@ -50,37 +50,52 @@ async function loadUntilKilled(r: RunningRouter, ns: string, tag: string): Promi
   return { accepted, refused };
 }
 
-it.each([1, 4])(`loses no acknowledged event across ${CRASHES} SIGKILLs under load, broker of %i partition(s)`, async (partitions) => {
-  const NS = `crash-${partitions}`;
-  await router?.kill();
-  await sub?.close();
-  sub = await startSubscriber();
-  router = await startRouter();
-  const persistDir = router.persistDir;
-  await apply(router.url, NS, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
-  await apply(router.url, NS, "triggers", trigger("all", { broker: "orders", subscriber: { uri: `${sub.url}/crash` }, delivery: { retry: 20, backoffPolicy: "linear", backoffDelay: "PT0.2S", timeout: "PT2S" } }));
+it.each([1, 4])(
+  `loses no acknowledged event across ${CRASHES} SIGKILLs under load, broker of %i partition(s)`,
+  async (partitions) => {
+    const NS = `crash-${partitions}`;
+    await router?.kill();
+    await sub?.close();
+    sub = await startSubscriber();
+    router = await startRouter();
+    const persistDir = router.persistDir;
+    await apply(router.url, NS, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
+    await apply(
+      router.url,
+      NS,
+      "triggers",
+      trigger("all", {
+        broker: "orders",
+        subscriber: { uri: `${sub.url}/crash` },
+        delivery: { retry: 20, backoffPolicy: "linear", backoffDelay: "PT0.2S", timeout: "PT2S" },
+      }),
+    );
 
-  const accepted: string[] = [];
-  for (let crash = 1; crash <= CRASHES; crash++) {
-    const round = await loadUntilKilled(router, NS, `c${crash}`);
-    expect(round.refused, "non-202 answers before the kill").toBe(0);
-    accepted.push(...round.accepted);
-    router = await startRouter({ persistDir });
-  }
-  // No traffic after the last restart: the broker's persisted alarm alone must finish the queue.
-  const want = new Set(accepted);
-  const deadline = Date.now() + 90_000;
-  let got: string[] = [];
-  while (Date.now() < deadline) {
-    got = (await received(sub.url, "/crash")).map((r) => r.headers["ce-id"]);
-    if ([...want].every((id) => got.includes(id))) break;
-    await sleep(500);
-  }
-  const seen = new Map<string, number>();
-  for (const id of got) seen.set(id, (seen.get(id) ?? 0) + 1);
-  const lost = [...want].filter((id) => !seen.has(id));
-  const duplicates = [...seen.values()].reduce((n, c) => n + (c - 1), 0);
-  console.log(`crash (${partitions} partitions): ${CRASHES} SIGKILLs, ${want.size} events acknowledged, ${got.length} deliveries, ${lost.length} lost, ${duplicates} duplicates`);
-  expect(want.size).toBeGreaterThan(CRASHES * 50);
-  expect(lost).toEqual([]);
-}, 240_000);
+    const accepted: string[] = [];
+    for (let crash = 1; crash <= CRASHES; crash++) {
+      const round = await loadUntilKilled(router, NS, `c${crash}`);
+      expect(round.refused, "non-202 answers before the kill").toBe(0);
+      accepted.push(...round.accepted);
+      router = await startRouter({ persistDir });
+    }
+    // No traffic after the last restart: the broker's persisted alarm alone must finish the queue.
+    const want = new Set(accepted);
+    const deadline = Date.now() + 90_000;
+    let got: string[] = [];
+    while (Date.now() < deadline) {
+      got = (await received(sub.url, "/crash")).map((r) => r.headers["ce-id"]);
+      if ([...want].every((id) => got.includes(id))) break;
+      await sleep(500);
+    }
+    const seen = new Map<string, number>();
+    for (const id of got) seen.set(id, (seen.get(id) ?? 0) + 1);
+    const lost = [...want].filter((id) => !seen.has(id));
+    const duplicates = [...seen.values()].reduce((n, c) => n + (c - 1), 0);
+    console.log(
+      `crash (${partitions} partitions): ${CRASHES} SIGKILLs, ${want.size} events acknowledged, ${got.length} deliveries, ${lost.length} lost, ${duplicates} duplicates`,
+    );
+    expect(want.size).toBeGreaterThan(CRASHES * 50);
+    expect(lost).toEqual([]);
+  },
+  240_000,
+);

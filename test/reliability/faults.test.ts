@@ -33,11 +33,25 @@ it("ends every event delivered or dead-lettered under subscriber faults, and the
   for (const [name, f] of Object.entries(faults)) {
     if (f.steps) await script(sub.url, `/fault/${name}`, f.steps);
     await script(sub.url, `/dlq/${name}`, [{ status: 200 }]);
-    await apply(router.url, NS, "triggers", trigger(name, { broker: "b", filter: { attributes: { fault: name } }, subscriber: { uri: f.uri ?? `${sub.url}/fault/${name}` }, delivery: { ...DELIVERY, timeout: f.timeout ?? DELIVERY.timeout, deadLetterSink: { uri: `${sub.url}/dlq/${name}` } } }));
+    await apply(
+      router.url,
+      NS,
+      "triggers",
+      trigger(name, {
+        broker: "b",
+        filter: { attributes: { fault: name } },
+        subscriber: { uri: f.uri ?? `${sub.url}/fault/${name}` },
+        delivery: { ...DELIVERY, timeout: f.timeout ?? DELIVERY.timeout, deadLetterSink: { uri: `${sub.url}/dlq/${name}` } },
+      }),
+    );
   }
 
   const names = Object.keys(faults);
-  const sent = await Promise.all(names.flatMap((name) => Array.from({ length: EVENTS_PER_FAULT }, async (_, i) => (await fetch(`${router.url}/${NS}/b`, event(`${name}-${i}`, { "ce-fault": name }))).status)));
+  const sent = await Promise.all(
+    names.flatMap((name) =>
+      Array.from({ length: EVENTS_PER_FAULT }, async (_, i) => (await fetch(`${router.url}/${NS}/b`, event(`${name}-${i}`, { "ce-fault": name }))).status),
+    ),
+  );
   expect(sent.every((s) => s === 202)).toBe(true);
 
   let m = await metrics(router.url, NS, "b");
@@ -49,7 +63,13 @@ it("ends every event delivered or dead-lettered under subscriber faults, and the
   expect(m("events_accepted_total")).toBe(names.length * EVENTS_PER_FAULT);
   expect(m("backlog")).toBe(0);
   for (const name of names) {
-    const [delivered, dead, failed, matched, retried] = ["events_delivered_total", "events_dead_lettered_total", "events_failed_total", "events_matched_total", "events_retried_total"].map((k) => m(k, name));
+    const [delivered, dead, failed, matched, retried] = [
+      "events_delivered_total",
+      "events_dead_lettered_total",
+      "events_failed_total",
+      "events_matched_total",
+      "events_retried_total",
+    ].map((k) => m(k, name));
     console.log(`faults ${name}: matched ${matched}, delivered ${delivered}, dead-lettered ${dead}, failed ${failed}, retried ${retried}`);
     expect(matched).toBe(EVENTS_PER_FAULT);
     expect(delivered + dead + failed).toBe(matched);

@@ -49,20 +49,130 @@ function generators(rand: () => number): ((i: number) => Malformed)[] {
   const valid = { specversion: "1.0", id: "x", source: "/fuzz", type: "t" };
   const json = JSON.stringify(valid);
   return [
-    () => ({ kind: "broken JSON", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: json.slice(0, Math.floor(rand() * (json.length - 1))) + pick(["", "}", ",", "\u0000", "{{"]) } }),
-    (i) => ({ kind: "bad percent-encoding", path: ingress, init: { method: "POST", headers: { ...ce({ "ce-id": `id-${i}`, "ce-subject": pick(["%", "%zz", "%E0%A4%A", "%C3%28", "a%2"]) }), "content-type": "application/json" }, body: "{}" } }),
-    () => ({ kind: "invalid attribute name", path: ingress, init: { method: "POST", headers: { ...ce({ [pick(["ce-under_score", "ce-UPPER-dash", "ce-dot.ted"])]: "v" }), "content-type": "application/json" }, body: "{}" } }),
-    () => ({ kind: "invalid attribute type", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, ...pick([{ time: "yesterday" }, { specversion: "2.0" }, { id: "" }, { source: 42 }, { type: null }, { dataschema: "::" }, { ext: { nested: true } }, { data_base64: "!!notbase64" }]) }) } }),
-    () => ({ kind: "missing required attribute", path: ingress, init: { method: "POST", headers: { ...ce({}), [pick(["ce-id", "ce-source", "ce-type", "ce-specversion"])]: "" }, body: "{}" } }),
-    () => ({ kind: "wrong content type", path: ingress, init: { method: "POST", headers: { "content-type": pick(["application/cloudevents+xml", "application/cloudevents-batch+xml", "text/plain", "multipart/form-data; boundary=x"]) }, body: json } }),
-    () => ({ kind: "batch not an array / bad element", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: pick(["{}", "[1,2]", `[${json},{}]`, "[", '"x"']) } }),
-    (i) => ({ kind: "huge batch", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(Array.from({ length: 1001 }, (_, k) => ({ ...valid, id: `h${i}-${k}` }))) } }),
-    (i) => ({ kind: "bad YAML manifest", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/t${i}`, init: { method: "PUT", headers: { ...auth, "content-type": "application/yaml" }, body: pick(["a: [", "kind: Trigger\n\tbad: tab", "- - - :", "apiVersion: {x: ", "&a [*a, *a]: 1", "metadata: !!binary x"]) } }),
-    (i) => ({ kind: "bad JSON manifest", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b${i}`, init: { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: pick(["{", "[]", "null", '{"kind":"Broker"}', '{"apiVersion":1}']) } }),
-    (i) => ({ kind: "pathological media type", path: ingress, init: { method: "POST", headers: { ...ce({ "ce-id": `m-${i}` }), "content-type": hostileMediaType(rand) }, body: "{}" }, hostile: true }),
-    (i) => ({ kind: "pathological datacontenttype", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, id: `d-${i}`, datacontenttype: hostileMediaType(rand) }) }, hostile: true }),
+    () => ({
+      kind: "broken JSON",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: json.slice(0, Math.floor(rand() * (json.length - 1))) + pick(["", "}", ",", "\u0000", "{{"]),
+      },
+    }),
+    (i) => ({
+      kind: "bad percent-encoding",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { ...ce({ "ce-id": `id-${i}`, "ce-subject": pick(["%", "%zz", "%E0%A4%A", "%C3%28", "a%2"]) }), "content-type": "application/json" },
+        body: "{}",
+      },
+    }),
+    () => ({
+      kind: "invalid attribute name",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { ...ce({ [pick(["ce-under_score", "ce-UPPER-dash", "ce-dot.ted"])]: "v" }), "content-type": "application/json" },
+        body: "{}",
+      },
+    }),
+    () => ({
+      kind: "invalid attribute type",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: JSON.stringify({
+          ...valid,
+          ...pick([
+            { time: "yesterday" },
+            { specversion: "2.0" },
+            { id: "" },
+            { source: 42 },
+            { type: null },
+            { dataschema: "::" },
+            { ext: { nested: true } },
+            { data_base64: "!!notbase64" },
+          ]),
+        }),
+      },
+    }),
+    () => ({
+      kind: "missing required attribute",
+      path: ingress,
+      init: { method: "POST", headers: { ...ce({}), [pick(["ce-id", "ce-source", "ce-type", "ce-specversion"])]: "" }, body: "{}" },
+    }),
+    () => ({
+      kind: "wrong content type",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: {
+          "content-type": pick(["application/cloudevents+xml", "application/cloudevents-batch+xml", "text/plain", "multipart/form-data; boundary=x"]),
+        },
+        body: json,
+      },
+    }),
+    () => ({
+      kind: "batch not an array / bad element",
+      path: ingress,
+      init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: pick(["{}", "[1,2]", `[${json},{}]`, "[", '"x"']) },
+    }),
+    (i) => ({
+      kind: "huge batch",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents-batch+json" },
+        body: JSON.stringify(Array.from({ length: 1001 }, (_, k) => ({ ...valid, id: `h${i}-${k}` }))),
+      },
+    }),
+    (i) => ({
+      kind: "bad YAML manifest",
+      path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/t${i}`,
+      init: {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/yaml" },
+        body: pick(["a: [", "kind: Trigger\n\tbad: tab", "- - - :", "apiVersion: {x: ", "&a [*a, *a]: 1", "metadata: !!binary x"]),
+      },
+    }),
+    (i) => ({
+      kind: "bad JSON manifest",
+      path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b${i}`,
+      init: {
+        method: "PUT",
+        headers: { ...auth, "content-type": "application/json" },
+        body: pick(["{", "[]", "null", '{"kind":"Broker"}', '{"apiVersion":1}']),
+      },
+    }),
+    (i) => ({
+      kind: "pathological media type",
+      path: ingress,
+      init: { method: "POST", headers: { ...ce({ "ce-id": `m-${i}` }), "content-type": hostileMediaType(rand) }, body: "{}" },
+      hostile: true,
+    }),
+    (i) => ({
+      kind: "pathological datacontenttype",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: JSON.stringify({ ...valid, id: `d-${i}`, datacontenttype: hostileMediaType(rand) }),
+      },
+      hostile: true,
+    }),
     // Valid events (202) whose data feeds the CEL trigger `event.data.input.matches(event.data.pattern)`.
-    (i) => ({ kind: "pathological regex", path: ingress, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ ...valid, id: `r-${i}`, type: "regex.t", datacontenttype: "application/json", data: hostileRegex(rand) }) }, expect: /^202$/, hostile: true }),
+    (i) => ({
+      kind: "pathological regex",
+      path: ingress,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: JSON.stringify({ ...valid, id: `r-${i}`, type: "regex.t", datacontenttype: "application/json", data: hostileRegex(rand) }),
+      },
+      expect: /^202$/,
+      hostile: true,
+    }),
     ...oversizedAttributes(rand),
     ...passThroughFloods(rand),
   ];
@@ -86,11 +196,30 @@ function oversizedAttributes(rand: () => number): ((i: number) => Malformed)[] {
   ];
   const attributes = (i: number) => ({ specversion: "1.0", id: `oa-${i}`, source: "/fuzz", type: "t", ...shapes[Math.floor(rand() * shapes.length)]() });
   return [
-    (i) => ({ kind: "oversized attribute, structured", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(attributes(i)) }, expect: /^400$/ }),
-    (i) => ({ kind: "oversized attribute, batch", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify([{ specversion: "1.0", id: `ok-${i}`, source: "/fuzz", type: "t" }, attributes(i)]) }, expect: /^400$/ }),
+    (i) => ({
+      kind: "oversized attribute, structured",
+      path: `/${NS}/b`,
+      init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(attributes(i)) },
+      expect: /^400$/,
+    }),
+    (i) => ({
+      kind: "oversized attribute, batch",
+      path: `/${NS}/b`,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents-batch+json" },
+        body: JSON.stringify([{ specversion: "1.0", id: `ok-${i}`, source: "/fuzz", type: "t" }, attributes(i)]),
+      },
+      expect: /^400$/,
+    }),
     (i) => {
       const headers = Object.fromEntries(Object.entries(attributes(i)).map(([name, value]) => [`ce-${name}`, String(value)]));
-      return { kind: "oversized attribute, binary", path: `/${NS}/b`, init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" }, expect: /^400$/ };
+      return {
+        kind: "oversized attribute, binary",
+        path: `/${NS}/b`,
+        init: { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: "{}" },
+        expect: /^400$/,
+      };
     },
   ];
 }
@@ -102,14 +231,38 @@ function oversizedAttributes(rand: () => number): ((i: number) => Malformed)[] {
 function passThroughFloods(rand: () => number): ((i: number) => Malformed)[] {
   const ce = (i: number) => ({ "ce-specversion": "1.0", "ce-id": `pt-${i}`, "ce-source": "/fuzz", "ce-type": "t", "content-type": "application/json" });
   return [
-    (i) => ({ kind: "pass-through headers, too many", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce(i), ...Object.fromEntries(Array.from({ length: 17 + Math.floor(rand() * 40) }, (_, k) => [`${k % 2 ? "knative" : "x-b3"}-h${k}`, "1"])) }, body: "{}" }, expect: /^400$/ }),
-    (i) => ({ kind: "pass-through headers, too large", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce(i), tracestate: "k=v,".repeat(200), "knative-big": "x".repeat(4096 + Math.floor(rand() * 30_000)) }, body: "{}" }, expect: /^400$/ }),
+    (i) => ({
+      kind: "pass-through headers, too many",
+      path: `/${NS}/b`,
+      init: {
+        method: "POST",
+        headers: {
+          ...ce(i),
+          ...Object.fromEntries(Array.from({ length: 17 + Math.floor(rand() * 40) }, (_, k) => [`${k % 2 ? "knative" : "x-b3"}-h${k}`, "1"])),
+        },
+        body: "{}",
+      },
+      expect: /^400$/,
+    }),
+    (i) => ({
+      kind: "pass-through headers, too large",
+      path: `/${NS}/b`,
+      init: {
+        method: "POST",
+        headers: { ...ce(i), tracestate: "k=v,".repeat(200), "knative-big": "x".repeat(4096 + Math.floor(rand() * 30_000)) },
+        body: "{}",
+      },
+      expect: /^400$/,
+    }),
     (i) => ({
       kind: "pass-through headers on a batch of 1,000",
       path: `/${NS}/b`,
       init: {
         method: "POST",
-        headers: { "content-type": "application/cloudevents-batch+json", ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`knative-x${k}`, "h".repeat(4096)])) },
+        headers: {
+          "content-type": "application/cloudevents-batch+json",
+          ...Object.fromEntries(Array.from({ length: 4 }, (_, k) => [`knative-x${k}`, "h".repeat(4096)])),
+        },
         body: JSON.stringify(Array.from({ length: 1000 }, (_, k) => ({ specversion: "1.0", id: `ptb-${i}-${k}`, source: "/fuzz", type: "t" }))),
       },
       expect: /^400$/,
@@ -118,7 +271,15 @@ function passThroughFloods(rand: () => number): ((i: number) => Malformed)[] {
 }
 
 /** Where a prototype key goes in a manifest: the path of the object that holds it. */
-const PROTOTYPE_PLACES = [["spec"], ["spec", "subscriber"], ["spec", "filters", "0", "exact"], ["metadata", "labels"], ["metadata", "annotations"], [], ["spec", "delivery"]];
+const PROTOTYPE_PLACES = [
+  ["spec"],
+  ["spec", "subscriber"],
+  ["spec", "filters", "0", "exact"],
+  ["metadata", "labels"],
+  ["metadata", "annotations"],
+  [],
+  ["spec", "delivery"],
+];
 const PLACEHOLDER = "prototype-key-goes-here";
 
 /** Manifests, merge patches and server-side applies (JSON and YAML) holding `__proto__`, `constructor` or `prototype` keys: each a 400. */
@@ -138,10 +299,30 @@ function prototypeKeyGenerators(rand: () => number): ((i: number) => Malformed)[
   };
   const path = (i: number) => `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/p${i}`;
   return [
-    (i) => ({ kind: "prototype key, PUT", path: path(i), init: { method: "PUT", headers: { ...auth, "content-type": pick(["application/json", "application/yaml"]) }, body: body(i) }, expect: /^400$/ }),
-    (i) => ({ kind: "prototype key, POST", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers`, init: { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: body(i) }, expect: /^400$/ }),
-    (i) => ({ kind: "prototype key, merge patch", path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/valid`, init: { method: "PATCH", headers: { ...auth, "content-type": "application/merge-patch+json" }, body: body(i) }, expect: /^400$/ }),
-    (i) => ({ kind: "prototype key, apply", path: `${path(i)}?fieldManager=fuzz`, init: { method: "PATCH", headers: { ...auth, "content-type": "application/apply-patch+yaml" }, body: body(i) }, expect: /^400$/ }),
+    (i) => ({
+      kind: "prototype key, PUT",
+      path: path(i),
+      init: { method: "PUT", headers: { ...auth, "content-type": pick(["application/json", "application/yaml"]) }, body: body(i) },
+      expect: /^400$/,
+    }),
+    (i) => ({
+      kind: "prototype key, POST",
+      path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers`,
+      init: { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: body(i) },
+      expect: /^400$/,
+    }),
+    (i) => ({
+      kind: "prototype key, merge patch",
+      path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/valid`,
+      init: { method: "PATCH", headers: { ...auth, "content-type": "application/merge-patch+json" }, body: body(i) },
+      expect: /^400$/,
+    }),
+    (i) => ({
+      kind: "prototype key, apply",
+      path: `${path(i)}?fieldManager=fuzz`,
+      init: { method: "PATCH", headers: { ...auth, "content-type": "application/apply-patch+yaml" }, body: body(i) },
+      expect: /^400$/,
+    }),
   ];
 }
 
@@ -153,17 +334,29 @@ function prototypeKeyGenerators(rand: () => number): ((i: number) => Malformed)[
 function jsonataGenerators(rand: () => number): ((i: number) => Malformed)[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
   const size = () => 1_000 + Math.floor(rand() * 20_000);
-  const data = (): Record<string, unknown> => pick([
-    () => ({ op: "pad", n: pick([5e7, 1e9, -5e7, 3e6]) }),
-    () => ({ op: "match", s: `${"a".repeat(size())}!` }),
-    () => ({ op: "join", n: 100_000, s: "x".repeat(100 + Math.floor(rand() * 1_000)) }),
-    () => ({ op: "replace", s: "a".repeat(size()), r: "b".repeat(1_000) }),
-    () => ({ op: "split", s: "x".repeat(size()) }),
-    () => ({ op: "range", n: pick([1e7, 1e8, 2e5]) }),
-    () => ({ op: "distinct", n: pick([2e4, 1e5]) }),
-    () => ({ op: "string", n: 100_000, s: "y".repeat(size()) }),
-  ])();
-  return [(i) => ({ kind: "JSONata built-ins asked for too much", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ specversion: "1.0", id: `j-${i}`, source: "/fuzz", type: "jsonata.t", datacontenttype: "application/json", data: data() }) }, expect: /^202$/ })];
+  const data = (): Record<string, unknown> =>
+    pick([
+      () => ({ op: "pad", n: pick([5e7, 1e9, -5e7, 3e6]) }),
+      () => ({ op: "match", s: `${"a".repeat(size())}!` }),
+      () => ({ op: "join", n: 100_000, s: "x".repeat(100 + Math.floor(rand() * 1_000)) }),
+      () => ({ op: "replace", s: "a".repeat(size()), r: "b".repeat(1_000) }),
+      () => ({ op: "split", s: "x".repeat(size()) }),
+      () => ({ op: "range", n: pick([1e7, 1e8, 2e5]) }),
+      () => ({ op: "distinct", n: pick([2e4, 1e5]) }),
+      () => ({ op: "string", n: 100_000, s: "y".repeat(size()) }),
+    ])();
+  return [
+    (i) => ({
+      kind: "JSONata built-ins asked for too much",
+      path: `/${NS}/b`,
+      init: {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: JSON.stringify({ specversion: "1.0", id: `j-${i}`, source: "/fuzz", type: "jsonata.t", datacontenttype: "application/json", data: data() }),
+      },
+      expect: /^202$/,
+    }),
+  ];
 }
 
 /** The `jsonata` EventTransform: one built-in per `data.op`, then an error, so that its every event is a dead letter. */
@@ -220,9 +413,26 @@ const OVERSIZED_EVERY = 100;
 function oversized(i: number, rand: () => number): Malformed {
   const ce = { "ce-specversion": "1.0", "ce-id": `o${i}`, "ce-source": "/fuzz", "ce-type": "t" };
   return i % (2 * OVERSIZED_EVERY) === 0
-    ? { kind: "oversized body", path: `/${NS}/b`, init: { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: `[${" ".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024))}]` } }
+    ? {
+        kind: "oversized body",
+        path: `/${NS}/b`,
+        init: {
+          method: "POST",
+          headers: { "content-type": "application/cloudevents-batch+json" },
+          body: `[${" ".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024))}]`,
+        },
+      }
     : // The runtime may answer 431 or close the connection while the head is still being sent: both refuse it.
-      { kind: "oversized header", path: `/${NS}/b`, init: { method: "POST", headers: { ...ce, "ce-big": "x".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024)), "content-type": "application/json" }, body: "{}" }, expect: /^(431|closed)$/ };
+      {
+        kind: "oversized header",
+        path: `/${NS}/b`,
+        init: {
+          method: "POST",
+          headers: { ...ce, "ce-big": "x".repeat(1024 * 1024 + Math.floor(rand() * 1024 * 1024)), "content-type": "application/json" },
+          body: "{}",
+        },
+        expect: /^(431|closed)$/,
+      };
 }
 
 /** The p-th percentile of `ms`. */
@@ -236,12 +446,37 @@ let sub: Subscriber;
 beforeAll(async () => {
   [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
   await apply(router.url, NS, "brokers", broker("b"));
-  await apply(router.url, NS, "triggers", trigger("valid", { broker: "b", filters: [{ exact: { type: "dev.edge-eventing.test" } }], subscriber: { uri: `${sub.url}/fuzz` } }));
-  await apply(router.url, NS, "triggers", trigger("regex", { broker: "b", filters: [{ cel: "event.data.input.matches(event.data.pattern)" }], subscriber: { uri: `${sub.url}/regex` } }));
-  const jsonata = { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "jsonata" }, spec: { jsonata: { expression: JSONATA_FUZZ } } };
+  await apply(
+    router.url,
+    NS,
+    "triggers",
+    trigger("valid", { broker: "b", filters: [{ exact: { type: "dev.edge-eventing.test" } }], subscriber: { uri: `${sub.url}/fuzz` } }),
+  );
+  await apply(
+    router.url,
+    NS,
+    "triggers",
+    trigger("regex", { broker: "b", filters: [{ cel: "event.data.input.matches(event.data.pattern)" }], subscriber: { uri: `${sub.url}/regex` } }),
+  );
+  const jsonata = {
+    apiVersion: "eventing.knative.dev/v1alpha1",
+    kind: "EventTransform",
+    metadata: { name: "jsonata" },
+    spec: { jsonata: { expression: JSONATA_FUZZ } },
+  };
   await apply(router.url, NS, "eventtransforms", jsonata, "eventing.knative.dev/v1alpha1");
   const transform = { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "jsonata" } };
-  await apply(router.url, NS, "triggers", trigger("jsonata", { broker: "b", filters: [{ exact: { type: "jsonata.t" } }], subscriber: transform, delivery: { deadLetterSink: { uri: `${sub.url}/jsonata-dls` } } }));
+  await apply(
+    router.url,
+    NS,
+    "triggers",
+    trigger("jsonata", {
+      broker: "b",
+      filters: [{ exact: { type: "jsonata.t" } }],
+      subscriber: transform,
+      delivery: { deadLetterSink: { uri: `${sub.url}/jsonata-dls` } },
+    }),
+  );
 });
 afterAll(async () => {
   await router?.kill();
@@ -284,9 +519,13 @@ it(`answers ${REQUESTS} malformed requests with 4xx only, and keeps serving vali
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   for (const [kind, counts] of byKind) {
     const ms = times.get(kind)!;
-    console.log(`fuzz ${kind}: ${JSON.stringify(counts)}; answered in p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ${percentile(ms, 99).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms`);
+    console.log(
+      `fuzz ${kind}: ${JSON.stringify(counts)}; answered in p50 ${percentile(ms, 50).toFixed(1)} ms, p99 ${percentile(ms, 99).toFixed(1)} ms, max ${Math.max(...ms).toFixed(1)} ms`,
+    );
   }
-  console.log(`fuzz: ${REQUESTS} malformed or hostile requests, ${bad.length} answered otherwise than expected; ${validStatus.length} valid events interleaved`);
+  console.log(
+    `fuzz: ${REQUESTS} malformed or hostile requests, ${bad.length} answered otherwise than expected; ${validStatus.length} valid events interleaved`,
+  );
   expect(bad.slice(0, 20)).toEqual([]);
 
   const hostile = gens.filter((g) => g(0).hostile);
@@ -299,7 +538,9 @@ it(`answers ${REQUESTS} malformed requests with 4xx only, and keeps serving vali
     alone.push(performance.now() - started);
     expect(String(r.status), m.kind).toMatch(m.expect ?? /^4\d\d$/);
   }
-  console.log(`fuzz hostile, one at a time: ${HOSTILE_ALONE} requests, p50 ${percentile(alone, 50).toFixed(1)} ms, p99 ${percentile(alone, 99).toFixed(1)} ms, max ${Math.max(...alone).toFixed(1)} ms`);
+  console.log(
+    `fuzz hostile, one at a time: ${HOSTILE_ALONE} requests, p50 ${percentile(alone, 50).toFixed(1)} ms, p99 ${percentile(alone, 99).toFixed(1)} ms, max ${Math.max(...alone).toFixed(1)} ms`,
+  );
   expect(percentile(alone, 99)).toBeLessThan(HOSTILE_P99_MS);
   expect(validStatus.every((s) => s === 202)).toBe(true);
 

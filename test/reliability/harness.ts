@@ -14,7 +14,12 @@ const CALL_TIMEOUT_MS = 15_000;
 /** Apply a manifest with PUT; fails the test with the Status body when the router refuses it. */
 export async function apply(router: string, namespace: string, plural: string, manifest: { metadata: { name: string } }, group = ""): Promise<void> {
   const path = group ? `/apis/${group}/namespaces/${namespace}/${plural}/${manifest.metadata.name}` : resourcePath(namespace, plural, manifest.metadata.name);
-  const r = await fetch(`${router}${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(manifest), signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  const r = await fetch(`${router}${path}`, {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(manifest),
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
   if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
 }
 
@@ -36,7 +41,18 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A binary-mode event request init. */
 export function event(id: string, extra: Record<string, string> = {}): RequestInit {
-  return { method: "POST", headers: { "ce-specversion": "1.0", "ce-id": id, "ce-source": "/reliability", "ce-type": "dev.edge-eventing.test", "content-type": "application/json", ...extra }, body: `{"id":"${id}"}` };
+  return {
+    method: "POST",
+    headers: {
+      "ce-specversion": "1.0",
+      "ce-id": id,
+      "ce-source": "/reliability",
+      "ce-type": "dev.edge-eventing.test",
+      "content-type": "application/json",
+      ...extra,
+    },
+    body: `{"id":"${id}"}`,
+  };
 }
 
 /**

@@ -42,7 +42,11 @@ it("answers 401 to every management call without a token, with a wrong one, or w
   let calls = 0;
   for (const [method, path, body] of MANAGEMENT) {
     for (const authorization of credentials) {
-      const r = await fetch(`${router.url}${path}`, { method, headers: { "content-type": "application/json", ...(authorization === undefined ? {} : { authorization }) }, body });
+      const r = await fetch(`${router.url}${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...(authorization === undefined ? {} : { authorization }) },
+        body,
+      });
       await r.arrayBuffer();
       expect(r.status, `${method} ${path} with ${authorization ?? "no authorization"}`).toBe(401);
       calls++;
@@ -57,7 +61,23 @@ it("answers 401 to every management call without a token, with a wrong one, or w
 it("stores nothing for webhooks that fail verification", async () => {
   await script(sub.url, "/sec-hook", [{ status: 200 }]);
   await apply(router.url, NS, "triggers", trigger("hook", { broker: "b", subscriber: { uri: `${sub.url}/sec-hook` } }));
-  await apply(router.url, NS, "githubsources", { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name: "repo" }, spec: { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } } } } as never, "sources.knative.dev/v1alpha1");
+  await apply(
+    router.url,
+    NS,
+    "githubsources",
+    {
+      apiVersion: "sources.knative.dev/v1alpha1",
+      kind: "GitHubSource",
+      metadata: { name: "repo" },
+      spec: {
+        ownerAndRepository: "octo/hello",
+        eventTypes: ["push"],
+        secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+        sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "b" } },
+      },
+    } as never,
+    "sources.knative.dev/v1alpha1",
+  );
   const before = (await metrics(router.url, NS, "b"))("events_accepted_total");
   const body = JSON.stringify({ ref: "refs/heads/main", repository: { name: "hello", html_url: "https://github.com/octo/hello" } });
   const signatures = [undefined, `sha256=${"0".repeat(64)}`, "sha1=abc", "sha256=zz", "garbage"];
@@ -90,7 +110,9 @@ it("ends a loop through the router's own broker URL by the TTL hop count", async
     accepted = now;
   }
   const m = await metrics(router.url, NS, "loop");
-  console.log(`security: self-loop (dedup off) stopped after ${m("events_accepted_total")} hops (dropped ${m("events_dropped_total")}, failed ${m("events_failed_total", "self")}, backlog ${m("backlog")})`);
+  console.log(
+    `security: self-loop (dedup off) stopped after ${m("events_accepted_total")} hops (dropped ${m("events_dropped_total")}, failed ${m("events_failed_total", "self")}, backlog ${m("backlog")})`,
+  );
   expect(m("events_accepted_total")).toBeGreaterThan(1);
   expect(m("events_accepted_total")).toBeLessThanOrEqual(256);
   expect(m("backlog")).toBe(0);

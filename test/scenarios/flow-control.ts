@@ -17,7 +17,12 @@ const fast = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S" };
 export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<string, string> = {}): void {
   const path = (name: string) => `/${ns}-${name}`;
   const to = (name: string) => ({ uri: `${h.subscriber()}${path(name)}` });
-  const put = (plural: string, body: { metadata: { name: string } }) => h.fetch(resourcePath(ns, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const put = (plural: string, body: { metadata: { name: string } }) =>
+    h.fetch(resourcePath(ns, plural, body.metadata.name), {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const apply = async (plural: string, body: { metadata: { name: string } }) => {
     const r = await put(plural, body);
     expect(r.status, await r.clone().text()).toBeLessThan(300);
@@ -67,7 +72,14 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
 
     it("a rate limit counts retries: 4 events failing once each make 8 attempts, at most 2 started per second", async () => {
       await script(h.subscriber(), path("retried"), [{ status: 503, repeat: 4 }, { status: 200 }]);
-      await apply("triggers", trigger("retried", { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "retried" } }], subscriber: to("retried"), delivery: fast }, { [RATE]: "2/s" }));
+      await apply(
+        "triggers",
+        trigger(
+          "retried",
+          { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "retried" } }], subscriber: to("retried"), delivery: fast },
+          { [RATE]: "2/s" },
+        ),
+      );
       for (let i = 0; i < 4; i++) expect((await send("fc", `retried-${i}`, { "ce-subject": "retried" })).status).toBe(202);
       const got = await receivedAtLeast(h.subscriber(), path("retried"), 8, 30_000);
       expect(got).toHaveLength(8);
@@ -79,13 +91,24 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
 
     it("a rate limit holds for the whole broker, whichever partitions the events sit in, and /metrics shows what it holds", async () => {
       await script(h.subscriber(), path("limited"), [{ status: 200 }]);
-      await apply("triggers", trigger("limited", { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "limited" } }], subscriber: to("limited") }, { [RATE]: "3/s" }));
+      await apply(
+        "triggers",
+        trigger(
+          "limited",
+          { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "limited" } }], subscriber: to("limited") },
+          { [RATE]: "3/s" },
+        ),
+      );
       const sends = await Promise.all(Array.from({ length: 12 }, (_, i) => send("fc", `limited-${i}`, { "ce-subject": "limited" })));
       expect(sends.map((r) => r.status)).toEqual(Array(12).fill(202));
-      const held = await eventually(async () => {
-        const m = (await (await h.fetch(`/apis/eventing.knative.dev/v1/namespaces/${ns}/brokers/fc/metrics`, { headers: auth })).json()) as any;
-        return (m.rateLimited?.limited ?? 0) > 0 && m.rateLimited.limited;
-      }, 10_000, "deliveries held by the rate limit");
+      const held = await eventually(
+        async () => {
+          const m = (await (await h.fetch(`/apis/eventing.knative.dev/v1/namespaces/${ns}/brokers/fc/metrics`, { headers: auth })).json()) as any;
+          return (m.rateLimited?.limited ?? 0) > 0 && m.rateLimited.limited;
+        },
+        10_000,
+        "deliveries held by the rate limit",
+      );
       expect(held).toBeLessThanOrEqual(12);
       const text = await (await h.fetch("/metrics", { headers: auth })).text();
       expect(text).toContain("# TYPE edge_eventing_deliveries_rate_limited gauge");
@@ -97,7 +120,14 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
 
     it("a rate limit holds in every sliding second, not per calendar second: bursts at any phase never get more than n through", async () => {
       await script(h.subscriber(), path("sliding"), [{ status: 200 }]);
-      await apply("triggers", trigger("sliding", { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "sliding" } }], subscriber: to("sliding") }, { [RATE]: "5/s" }));
+      await apply(
+        "triggers",
+        trigger(
+          "sliding",
+          { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "sliding" } }], subscriber: to("sliding") },
+          { [RATE]: "5/s" },
+        ),
+      );
       // The first burst lands late in a calendar second, where fixed windows let 5 through and 5 more at
       // the next second; then bursts of varied size at varied gaps, so the queue fills and runs dry.
       while (Date.now() % 1000 < 650 || Date.now() % 1000 > 750) await new Promise((r) => setTimeout(r, 5));
@@ -126,8 +156,17 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
       for (let i = 0; i < 8; i++) expect((await send("fc", `replayed-${i}`, { "ce-subject": "replayed" })).status).toBe(202);
       await receivedAtLeast(h.subscriber(), path("replayed"), 8);
       await apply("triggers", trigger("replayed", spec, { [RATE]: "2/s" }));
-      const replay = { apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name: "again" }, spec: { broker: "fc", from: "2000-01-01T00:00:00Z", triggers: ["replayed"] } };
-      const r = await h.fetch(`/apis/edge-eventing.dev/v1alpha1/namespaces/${ns}/replays`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(replay) });
+      const replay = {
+        apiVersion: "edge-eventing.dev/v1alpha1",
+        kind: "Replay",
+        metadata: { name: "again" },
+        spec: { broker: "fc", from: "2000-01-01T00:00:00Z", triggers: ["replayed"] },
+      };
+      const r = await h.fetch(`/apis/edge-eventing.dev/v1alpha1/namespaces/${ns}/replays`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify(replay),
+      });
       expect(r.status, await r.text()).toBe(201);
       const got = (await receivedAtLeast(h.subscriber(), path("replayed"), 16, 30_000)).filter((d) => d.headers["ce-replay"] === "again");
       expect(got.map((d) => d.headers["ce-id"]).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `replayed-${i}`).sort());
@@ -137,7 +176,14 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
 
     it("refuses bad values with 422 naming the annotation, and stores nothing", async () => {
       const spec = { broker: "fc", subscriber: to("never") };
-      for (const [annotation, value] of [[RATE, "10/h"], [RATE, "0/s"], [RATE, "fast"], [RATE, "1.5/s"], [PAUSED, "yes"], [PAUSED, "True"]]) {
+      for (const [annotation, value] of [
+        [RATE, "10/h"],
+        [RATE, "0/s"],
+        [RATE, "fast"],
+        [RATE, "1.5/s"],
+        [PAUSED, "yes"],
+        [PAUSED, "True"],
+      ]) {
         const r = await put("triggers", trigger("bad", spec, { [annotation]: value }));
         expect(r.status).toBe(422);
         const s = (await r.json()) as any;

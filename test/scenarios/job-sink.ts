@@ -33,7 +33,10 @@ const ready = (m: any) => m.status?.conditions?.find((c: any) => c.type === "Rea
 
 /** A KubernetesCluster reaching the fake API server with the Worker secret `token`. */
 export const kubernetesCluster = (name: string, url: string, token = "SECRET_K8S_TOKEN") => ({
-  apiVersion: "edge-eventing.dev/v1alpha1", kind: "KubernetesCluster", metadata: { name }, spec: { url, secretKeyRef: { name: token } },
+  apiVersion: "edge-eventing.dev/v1alpha1",
+  kind: "KubernetesCluster",
+  metadata: { name },
+  spec: { url, secretKeyRef: { name: token } },
 });
 
 export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
@@ -51,15 +54,25 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
     metadata: { name, annotations: { "edge-eventing.dev/cluster": opts.cluster ?? "k8s", ...opts.annotations } },
     spec: {
       job: {
-        apiVersion: "batch/v1", kind: "Job",
+        apiVersion: "batch/v1",
+        kind: "Job",
         metadata: { labels: { app: "transcode" } },
         spec: {
-          completions: 1, parallelism: 1,
+          completions: 1,
+          parallelism: 1,
           template: {
             spec: {
               restartPolicy: "Never",
               containers: [
-                { name: "main", image: "docker.io/library/bash:5", command: ["cat", "/etc/jobsink-event/event"], env: [{ name: "FAKE_JOB_DURATION_MS", value: String(opts.durationMs ?? 1500) }, { name: "FAKE_JOB_EXIT_CODE", value: String(opts.exitCode ?? 0) }] },
+                {
+                  name: "main",
+                  image: "docker.io/library/bash:5",
+                  command: ["cat", "/etc/jobsink-event/event"],
+                  env: [
+                    { name: "FAKE_JOB_DURATION_MS", value: String(opts.durationMs ?? 1500) },
+                    { name: "FAKE_JOB_EXIT_CODE", value: String(opts.exitCode ?? 0) },
+                  ],
+                },
                 { name: "sidecar", image: "docker.io/library/busybox:1" },
               ],
             },
@@ -78,7 +91,11 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
   describe("KubernetesCluster and JobSink", () => {
     it("a JobSink is Ready once the KubernetesCluster it names exists, and has Knative's address and job selector", async () => {
       let js = await apply(jobSinkPath(NS, "waiting"), jobSink("waiting", { cluster: "later" }));
-      expect(ready(js)).toMatchObject({ status: "False", reason: "KubernetesClusterNotFound", message: `KubernetesCluster "later" does not exist in namespace "${NS}"` });
+      expect(ready(js)).toMatchObject({
+        status: "False",
+        reason: "KubernetesClusterNotFound",
+        message: `KubernetesCluster "later" does not exist in namespace "${NS}"`,
+      });
       expect(js.status.address.url).toBe(`${h.baseUrl()}/jobsinks/${NS}/waiting`);
       expect(js.status.job.selector).toBe("sinks.knative.dev/job-sink-name=waiting");
       const refused = await post(NS, "waiting", "w-1");
@@ -88,7 +105,9 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
       await apply(clusterPath(NS, "later"), cluster("later"));
       js = await get(jobSinkPath(NS, "waiting"));
       expect(ready(js)).toMatchObject({ status: "True", reason: "JobSinkReady" });
-      const table = await (await h.fetch(jobSinkPath(NS, "waiting"), { headers: { ...auth, accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } })).json() as any;
+      const table = (await (
+        await h.fetch(jobSinkPath(NS, "waiting"), { headers: { ...auth, accept: "application/json;as=Table;v=v1;g=meta.k8s.io" } })
+      ).json()) as any;
       expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(["Name", "URL", "Age", "Ready", "Reason"]);
       expect(table.rows[0].cells).toEqual(["waiting", `${h.baseUrl()}/jobsinks/${NS}/waiting`, expect.any(String), "True", ""]);
     });
@@ -114,13 +133,19 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
 
       const secret = await h.object(secretPath(NS, name));
       expect(secret).toMatchObject({ type: "Opaque", immutable: true, metadata: { labels: { "sinks.knative.dev/job-sink-id": name } } });
-      expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: false }]);
+      expect(secret.metadata.ownerReferences).toEqual([
+        { apiVersion: "batch/v1", kind: "Job", name, uid: job.metadata.uid, controller: true, blockOwnerDeletion: false },
+      ]);
       expect(Object.keys(secret.data)).toEqual(["event"]);
       const event = JSON.parse(atob(secret.data.event));
       expect(event).toMatchObject({ specversion: "1.0", id: "evt-1", source: "/cameras/7", type: "video.uploaded", data: { file: "clip.mp4" } });
 
       // The Secret cannot change, as the API server keeps an immutable one.
-      const rewrite = await fetch(`${h.kubernetesUrl()}${secretPath(NS, name)}`, { method: "PUT", headers: { authorization: `Bearer ${h.kubernetesToken()}`, "content-type": "application/json" }, body: JSON.stringify({ ...secret, data: { event: btoa("{}") } }) });
+      const rewrite = await fetch(`${h.kubernetesUrl()}${secretPath(NS, name)}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${h.kubernetesToken()}`, "content-type": "application/json" },
+        body: JSON.stringify({ ...secret, data: { event: btoa("{}") } }),
+      });
       expect(rewrite.status).toBe(422);
 
       // The same event again: 202 with the same Location, no second Job (the create met 409 AlreadyExists).
@@ -129,17 +154,24 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
       expect(again.headers.get("location")).toBe(r.headers.get("location"));
       expect((await h.requests(`/apis/batch/v1/namespaces/${NS}/jobs`)).filter((q) => JSON.parse(q.body).metadata.name === name)).toHaveLength(2);
       expect((await h.object(jobPath(NS, name))).metadata.uid).toBe(job.metadata.uid);
-      const metrics = async () => (await (await h.fetch("/metrics", { headers: auth })).text()).match(new RegExp(`edge_eventing_jobsink_jobs_created_total\\{namespace="${NS}",jobsink="transcode"\\} (\\d+)`))?.[1];
+      const metrics = async () =>
+        (await (await h.fetch("/metrics", { headers: auth })).text()).match(
+          new RegExp(`edge_eventing_jobsink_jobs_created_total\\{namespace="${NS}",jobsink="transcode"\\} (\\d+)`),
+        )?.[1];
       expect(await eventually(metrics, 5_000, "the Jobs created metric")).toBe("1");
     });
 
     it("answers the Location as Knative does: 202 while the Job runs, 200 Complete, and 400 Failed for a failed Job", async () => {
       // What the Location answers once the Job is no longer running.
       const settled = (location: string, what: string) =>
-        eventually(async () => {
-          const r = await h.fetch(location);
-          return r.status !== 202 ? r : undefined;
-        }, 15_000, what);
+        eventually(
+          async () => {
+            const r = await h.fetch(location);
+            return r.status !== 202 ? r : undefined;
+          },
+          15_000,
+          what,
+        );
       await apply(jobSinkPath(NS, "ok"), jobSink("ok", { durationMs: 3000 }));
       await apply(jobSinkPath(NS, "broken"), jobSink("broken", { durationMs: 300, exitCode: 1 }));
       const location = (await post(NS, "ok", "a-1", "https://example.com/src")).headers.get("location")!;
@@ -173,7 +205,14 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
     it("is a Trigger's subscriber: each matching event becomes a Job", async () => {
       await apply(resourcePath(NS, "brokers", "default"), broker("default"));
       await apply(jobSinkPath(NS, "from-trigger"), jobSink("from-trigger"));
-      const t = await apply(resourcePath(NS, "triggers", "to-jobs"), trigger("to-jobs", { broker: "default", filter: { attributes: { type: "video.uploaded" } }, subscriber: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "from-trigger" } } }));
+      const t = await apply(
+        resourcePath(NS, "triggers", "to-jobs"),
+        trigger("to-jobs", {
+          broker: "default",
+          filter: { attributes: { type: "video.uploaded" } },
+          subscriber: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "from-trigger" } },
+        }),
+      );
       expect(t.status.subscriberUri).toBe(`${h.baseUrl()}/jobsinks/${NS}/from-trigger`);
       const sent = await h.fetch(`/${NS}/default`, binaryEvent("t-1", "video.uploaded", { "ce-source": "/cameras/9" }));
       expect(sent.status).toBe(202);
@@ -188,11 +227,14 @@ export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
       await apply(resourcePath(ns, "brokers", "default"), broker("default"));
       await apply(jobSinkPath(ns, "quota"), jobSink("quota"));
       await script(h.subscriber(), `/${ns}-dead`, [{ status: 200 }]);
-      await apply(resourcePath(ns, "triggers", "refused"), trigger("refused", {
-        broker: "default",
-        subscriber: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "quota" } },
-        delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.2S", deadLetterSink: { uri: `${h.subscriber()}/${ns}-dead` } },
-      }));
+      await apply(
+        resourcePath(ns, "triggers", "refused"),
+        trigger("refused", {
+          broker: "default",
+          subscriber: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "quota" } },
+          delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.2S", deadLetterSink: { uri: `${h.subscriber()}/${ns}-dead` } },
+        }),
+      );
       await h.fetch(`/${ns}/default`, binaryEvent("q-1", "video.uploaded"));
       const [dead] = await receivedAtLeast(h.subscriber(), `/${ns}-dead`, 1, 30_000);
       expect(dead.headers["ce-id"]).toBe("q-1");

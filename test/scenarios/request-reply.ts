@@ -11,7 +11,12 @@ import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 import type { Harness } from "./delivery.ts";
 
-export const requestReplyManifest = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name }, spec });
+export const requestReplyManifest = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "eventing.knative.dev/v1alpha1",
+  kind: "RequestReply",
+  metadata: { name },
+  spec,
+});
 
 /** The value shape docs/API.md documents: `{uuid}:{replica}:{expiresAt}:{signature}`. */
 const VALUE = /^[0-9a-f-]{36}:\d+:\d{13}:[A-Za-z0-9_-]{43}$/;
@@ -19,26 +24,41 @@ const VALUE = /^[0-9a-f-]{36}:\d+:\d{13}:[A-Za-z0-9_-]{43}$/;
 /** A reply event in binary mode: `ce-replyid` is the request's correlation value, `ce-inreplyto` its id. */
 const replyStep = (type: string) => ({
   status: 200,
-  headers: { "ce-specversion": "1.0", "ce-id": "reply-{n}", "ce-source": "/responder", "ce-type": type, "ce-replyid": "{h:ce-correlationid}", "ce-inreplyto": "{h:ce-id}", "content-type": "application/json" },
+  headers: {
+    "ce-specversion": "1.0",
+    "ce-id": "reply-{n}",
+    "ce-source": "/responder",
+    "ce-type": type,
+    "ce-replyid": "{h:ce-correlationid}",
+    "ce-inreplyto": "{h:ce-id}",
+    "content-type": "application/json",
+  },
   body: '{"answer":42}',
 });
 
 export function requestReplyScenarios(h: Harness, ns: string): void {
   const sub = () => h.subscriber();
-  const put = (path: string, body: unknown) => h.fetch(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const put = (path: string, body: unknown) =>
+    h.fetch(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
   const apply = async (plural: string, body: { metadata: { name: string } }) => {
-    const path = plural === "requestreplies" ? `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/${body.metadata.name}` : resourcePath(ns, plural, body.metadata.name);
+    const path =
+      plural === "requestreplies"
+        ? `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/${body.metadata.name}`
+        : resourcePath(ns, plural, body.metadata.name);
     const r = await put(path, body);
     expect(r.status, await r.clone().text()).toBeLessThan(300);
     return (await r.json()) as any;
   };
   const ask = (rr: string, init: RequestInit) => h.fetch(`/requestreplies/${ns}/${rr}`, init);
   const counter = async (brokerName: string, name: string) => {
-    const m = (await (await h.fetch(brokerSubresource(ns, brokerName, "metrics"), { headers: auth })).json()) as { counters: { trigger: string; name: string; value: number }[] };
+    const m = (await (await h.fetch(brokerSubresource(ns, brokerName, "metrics"), { headers: auth })).json()) as {
+      counters: { trigger: string; name: string; value: number }[];
+    };
     return m.counters.find((c) => c.trigger === "" && c.name === name)?.value ?? 0;
   };
   /** A reply posted to the broker as a new event, with the given reply attribute. */
-  const postReply = (brokerName: string, id: string, replyid: string) => h.fetch(`/${ns}/${brokerName}`, binaryEvent(id, "rr.late-answer", { "ce-replyid": replyid }));
+  const postReply = (brokerName: string, id: string, replyid: string) =>
+    h.fetch(`/${ns}/${brokerName}`, binaryEvent(id, "rr.late-answer", { "ce-replyid": replyid }));
 
   beforeAll(async () => {
     await apply("brokers", broker("rr"));
@@ -46,13 +66,16 @@ export function requestReplyScenarios(h: Harness, ns: string): void {
     await script(sub(), "/silent", [{ status: 202 }]);
     await apply("triggers", trigger("responder", { broker: "rr", filter: { attributes: { type: "rr.request" } }, subscriber: { uri: `${sub()}/responder` } }));
     await apply("triggers", trigger("silent", { broker: "rr", filter: { attributes: { type: "rr.later" } }, subscriber: { uri: `${sub()}/silent` } }));
-    await apply("requestreplies", requestReplyManifest("ask", { brokerRef: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "rr" }, timeout: "PT20S" }));
+    await apply(
+      "requestreplies",
+      requestReplyManifest("ask", { brokerRef: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "rr" }, timeout: "PT20S" }),
+    );
     await apply("requestreplies", requestReplyManifest("quick", { brokerRef: { kind: "Broker", name: "rr" }, timeout: "PT1S" }));
   });
 
   describe("the RequestReply kind", () => {
     it("is addressable and Ready once its broker exists, with Knative's defaults", async () => {
-      const got = await (await h.fetch(`/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/ask`, { headers: auth })).json() as any;
+      const got = (await (await h.fetch(`/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/ask`, { headers: auth })).json()) as any;
       expect(got.status.address.url).toMatch(new RegExp(`/requestreplies/${ns}/ask$`));
       expect(got.status.conditions.find((c: { type: string }) => c.type === "Ready")).toMatchObject({ status: "True" });
       const orphan = await apply("requestreplies", requestReplyManifest("orphan", { brokerRef: { kind: "Broker", name: "nope" } }));
@@ -61,10 +84,21 @@ export function requestReplyScenarios(h: Harness, ns: string): void {
 
     it("refuses unknown fields, bad attributes and timeouts by name", async () => {
       const path = `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/bad`;
-      const r = await put(path, requestReplyManifest("bad", { brokerRef: { kind: "Trigger", name: "rr" }, correlationAttribute: "id", replyAttribute: "Bad-Name", timeout: "PT10M", secrets: ["ADMIN_TOKEN"] }));
+      const r = await put(
+        path,
+        requestReplyManifest("bad", {
+          brokerRef: { kind: "Trigger", name: "rr" },
+          correlationAttribute: "id",
+          replyAttribute: "Bad-Name",
+          timeout: "PT10M",
+          secrets: ["ADMIN_TOKEN"],
+        }),
+      );
       expect(r.status).toBe(422);
       const fields = ((await r.json()) as any).details.causes.map((c: { field: string }) => c.field);
-      expect(fields).toEqual(expect.arrayContaining(["spec.brokerRef.kind", "spec.correlationAttribute", "spec.replyAttribute", "spec.timeout", "spec.secrets[0]"]));
+      expect(fields).toEqual(
+        expect.arrayContaining(["spec.brokerRef.kind", "spec.correlationAttribute", "spec.replyAttribute", "spec.timeout", "spec.secrets[0]"]),
+      );
       const unknown = await put(path, requestReplyManifest("bad", { brokerRef: { kind: "Broker", name: "rr" }, colour: "red" }));
       expect(unknown.status).toBe(400);
       expect(await unknown.text()).toContain("spec.colour");
@@ -88,7 +122,11 @@ export function requestReplyScenarios(h: Harness, ns: string): void {
     });
 
     it("answers a structured request in structured mode", async () => {
-      const r = await ask("ask", { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ specversion: "1.0", id: "q-s", source: "/test", type: "rr.request", data: { q: 1 } }) });
+      const r = await ask("ask", {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents+json" },
+        body: JSON.stringify({ specversion: "1.0", id: "q-s", source: "/test", type: "rr.request", data: { q: 1 } }),
+      });
       expect(r.status).toBe(200);
       expect(r.headers.get("content-type")).toMatch(/^application\/cloudevents\+json/);
       expect(await r.json()).toMatchObject({ type: "rr.reply", inreplyto: "q-s", data: { answer: 42 } });
@@ -175,7 +213,10 @@ export function requestReplyScenarios(h: Harness, ns: string): void {
   describe("a partitioned broker", () => {
     beforeAll(async () => {
       await apply("brokers", broker("rrp", { "edge-eventing.dev/partitions": "4" }));
-      await apply("triggers", trigger("rrp-responder", { broker: "rrp", filter: { attributes: { type: "rr.request" } }, subscriber: { uri: `${sub()}/rrp-responder` } }));
+      await apply(
+        "triggers",
+        trigger("rrp-responder", { broker: "rrp", filter: { attributes: { type: "rr.request" } }, subscriber: { uri: `${sub()}/rrp-responder` } }),
+      );
       await apply("requestreplies", requestReplyManifest("askp", { brokerRef: { kind: "Broker", name: "rrp" }, timeout: "PT20S" }));
     });
 

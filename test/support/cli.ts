@@ -11,8 +11,15 @@ export interface Run {
   stderr: string;
 }
 
-export function startCli(server: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run>; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, EDGE_EVENTING_SERVER: server, EDGE_EVENTING_TOKEN: TOKEN, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function startCli(
+  server: string,
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<Run>; stdout: () => string; stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, EDGE_EVENTING_SERVER: server, EDGE_EVENTING_TOKEN: TOKEN, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));

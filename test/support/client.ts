@@ -26,10 +26,14 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 
 /** Wait until `path` has received at least `n` requests. */
 export function receivedAtLeast(subscriberUrl: string, path: string, n: number, timeoutMs = 10_000): Promise<Received[]> {
-  return eventually(async () => {
-    const got = await received(subscriberUrl, path);
-    return got.length >= n ? got : undefined;
-  }, timeoutMs, `${n} deliveries to ${path}`);
+  return eventually(
+    async () => {
+      const got = await received(subscriberUrl, path);
+      return got.length >= n ? got : undefined;
+    },
+    timeoutMs,
+    `${n} deliveries to ${path}`,
+  );
 }
 
 export const broker = (name: string, annotations: Record<string, string> = {}, spec: Record<string, unknown> = {}) => ({
@@ -68,8 +72,9 @@ export interface SettleMetrics {
 }
 
 /** A broker's metrics subresource (API.md §5), for `settled`. */
-export const brokerMetricsOf = (fetchRouter: (path: string, init?: RequestInit) => Promise<Response>, namespace: string, name: string) => async (): Promise<SettleMetrics> =>
-  (await fetchRouter(`/apis/eventing.knative.dev/v1/namespaces/${namespace}/brokers/${name}/metrics`, { headers: auth })).json();
+export const brokerMetricsOf =
+  (fetchRouter: (path: string, init?: RequestInit) => Promise<Response>, namespace: string, name: string) => async (): Promise<SettleMetrics> =>
+    (await fetchRouter(`/apis/eventing.knative.dev/v1/namespaces/${namespace}/brokers/${name}/metrics`, { headers: auth })).json();
 
 /**
  * Wait until a broker has nothing more to send: nothing waiting, queued for a retry or in flight (or, for
@@ -78,10 +83,18 @@ export const brokerMetricsOf = (fetchRouter: (path: string, init?: RequestInit) 
  * fixed sleep only hopes to.
  */
 export function settled(metrics: () => Promise<SettleMetrics>, trigger?: string, timeoutMs = 15_000): Promise<SettleMetrics> {
-  const count = (m: SettleMetrics, names: string[]) => m.counters.filter((c) => c.trigger === trigger && names.includes(c.name)).reduce((n, c) => n + c.value, 0);
-  return eventually(async () => {
-    const m = await metrics();
-    const done = trigger === undefined ? m.backlog === 0 && Object.values(m.inflight).every((n) => n === 0) : !m.inflight[trigger] && count(m, ["delivered", "deadlettered", "failed"]) >= count(m, ["matched"]);
-    return done ? m : undefined;
-  }, timeoutMs, trigger === undefined ? "the broker to settle" : `trigger ${trigger} to settle`);
+  const count = (m: SettleMetrics, names: string[]) =>
+    m.counters.filter((c) => c.trigger === trigger && names.includes(c.name)).reduce((n, c) => n + c.value, 0);
+  return eventually(
+    async () => {
+      const m = await metrics();
+      const done =
+        trigger === undefined
+          ? m.backlog === 0 && Object.values(m.inflight).every((n) => n === 0)
+          : !m.inflight[trigger] && count(m, ["delivered", "deadlettered", "failed"]) >= count(m, ["matched"]);
+      return done ? m : undefined;
+    },
+    timeoutMs,
+    trigger === undefined ? "the broker to settle" : `trigger ${trigger} to settle`,
+  );
 }

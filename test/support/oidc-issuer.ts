@@ -117,7 +117,16 @@ export class OidcIssuer {
     }
     issuer.fetches.discovery++;
     const iss = this.issuerUrl(name);
-    return { status: 200, body: { issuer: iss, jwks_uri: `${iss}/jwks`, response_types_supported: ["id_token"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256", "ES256"] } };
+    return {
+      status: 200,
+      body: {
+        issuer: iss,
+        jwks_uri: `${iss}/jwks`,
+        response_types_supported: ["id_token"],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ["RS256", "ES256"],
+      },
+    };
   }
 
   private async control(req: IncomingMessage, url: URL): Promise<{ status: number; body: unknown }> {
@@ -142,7 +151,10 @@ export class OidcIssuer {
 /** The control API from anywhere that can make HTTP requests (the workerd tests). */
 export function issuerClient(url: string) {
   const call = async (path: string, body?: unknown) => {
-    const r = await fetch(`${url}${path}`, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const r = await fetch(
+      `${url}${path}`,
+      body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    );
     if (!r.ok) throw new Error(`issuer control ${path}: ${r.status} ${await r.text()}`);
     return r.status === 204 ? null : r.json();
   };

@@ -21,7 +21,17 @@ export function redisMissing(): string | null {
 }
 
 export function startRedisRest(opts: { token: string; redisPort: number; dir: string }): Promise<RedisRest> {
-  const args = [resolve(import.meta.dirname, "../../bin/dev-redis.mjs"), "--redis-port", String(opts.redisPort), "--port", "0", "--dir", opts.dir, "--token", opts.token];
+  const args = [
+    resolve(import.meta.dirname, "../../bin/dev-redis.mjs"),
+    "--redis-port",
+    String(opts.redisPort),
+    "--port",
+    "0",
+    "--dir",
+    opts.dir,
+    "--token",
+    opts.token,
+  ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const stop = () =>
     new Promise<void>((done) => {

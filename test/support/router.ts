@@ -58,10 +58,29 @@ async function launch(opts: RouterOptions): Promise<RunningRouter> {
   const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edge-eventing-"));
   const port = await freePort();
   const vars = { ADMIN_TOKEN: TOKEN, REQUEST_REPLY_SECRET: "request-reply-e2e-secret", ...opts.vars };
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistDir, "--inspector-port", String(await freePort()), "--test-scheduled", "--show-interactive-dev-session=false", "--log-level", "warn"];
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--persist-to",
+    persistDir,
+    "--inspector-port",
+    String(await freePort()),
+    "--test-scheduled",
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+  ];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   if (opts.https) args.push("--local-protocol", "https");
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
   let log = "";
   child.stdout!.on("data", (d) => (log += d));
   child.stderr!.on("data", (d) => (log += d));

@@ -81,7 +81,12 @@ export async function startSubscriber(): Promise<Subscriber> {
     peak = Math.max(peak, inflight);
     if (step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     inflight--;
-    const answer = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k, v.replaceAll("{n}", String(list.length)).replace(/\{h:([a-z0-9-]+)\}/g, (_, h: string) => headers[h] ?? "")]));
+    const answer = Object.fromEntries(
+      Object.entries(step.headers ?? {}).map(([k, v]) => [
+        k,
+        v.replaceAll("{n}", String(list.length)).replace(/\{h:([a-z0-9-]+)\}/g, (_, h: string) => headers[h] ?? ""),
+      ]),
+    );
     res.writeHead(step.status, answer).end(step.body ?? "");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -3,7 +3,10 @@ import type { CloudEvent } from "../../shared/cloudevents/event.ts";
 import { fnv1a64, jumpHash, partitionObjectName, partitionOf } from "../../shared/partitions.ts";
 import { deadLetterId, deadLetterRow, sumMetrics } from "../../shared/resources/broker-api.ts";
 
-const event = (id: string, extra: Record<string, string> = {}): CloudEvent => ({ attributes: { specversion: "1.0", id, source: "/s", type: "t", ...extra }, data: undefined });
+const event = (id: string, extra: Record<string, string> = {}): CloudEvent => ({
+  attributes: { specversion: "1.0", id, source: "/s", type: "t", ...extra },
+  data: undefined,
+});
 
 describe("partition hash", () => {
   it("is FNV-1a 64 and the published jump consistent hash", () => {
@@ -53,7 +56,16 @@ describe("partition hash", () => {
 describe("reading a partitioned broker", () => {
   it("sums counters, backlog, dead letters, in-flight and rate-limited over the partitions, and keeps each partition's own", () => {
     const m = sumMetrics([
-      { backlog: 2, dead: 1, inflight: { t: 1 }, rateLimited: { t: 4 }, counters: [{ trigger: "", name: "accepted", value: 5 }, { trigger: "t", name: "delivered", value: 3 }] },
+      {
+        backlog: 2,
+        dead: 1,
+        inflight: { t: 1 },
+        rateLimited: { t: 4 },
+        counters: [
+          { trigger: "", name: "accepted", value: 5 },
+          { trigger: "t", name: "delivered", value: 3 },
+        ],
+      },
       { backlog: 3, dead: 0, inflight: { t: 2, u: 1 }, rateLimited: { t: 5 }, counters: [{ trigger: "", name: "accepted", value: 7 }] },
     ]);
     expect(m).toEqual({
@@ -61,9 +73,15 @@ describe("reading a partitioned broker", () => {
       dead: 1,
       inflight: { t: 3, u: 1 },
       rateLimited: { t: 9 },
-      counters: [{ trigger: "", name: "accepted", value: 12 }, { trigger: "t", name: "delivered", value: 3 }],
+      counters: [
+        { trigger: "", name: "accepted", value: 12 },
+        { trigger: "t", name: "delivered", value: 3 },
+      ],
       partitions: 2,
-      byPartition: [{ partition: 0, backlog: 2, dead: 1 }, { partition: 1, backlog: 3, dead: 0 }],
+      byPartition: [
+        { partition: 0, backlog: 2, dead: 1 },
+        { partition: 1, backlog: 3, dead: 0 },
+      ],
     });
   });
 

@@ -24,7 +24,8 @@ async function apply(path: string, body: unknown): Promise<void> {
   expect(r.status, await r.clone().text()).toBeLessThan(300);
 }
 const status = async (name: string) => ((await (await exports.default.fetch(url(soPath(name)), { headers: auth })).json()) as any).status;
-const brokerMetrics = async (name: string) => (await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/${name}/metrics`), { headers: auth })).json()) as any;
+const brokerMetrics = async (name: string) =>
+  (await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/${name}/metrics`), { headers: auth })).json()) as any;
 const gateway = async (name: string) => (await (await fetch(`${control}/gateway?namespace=${NS}&name=${name}`)).json()) as GatewayStats;
 const scaleWrites = async (name: string) =>
   ((await (await fetch(`${control}/requests`)).json()) as { method: string; path: string; body: string }[])
@@ -37,9 +38,15 @@ async function addDeployment(name: string, options: Record<string, number>): Pro
 }
 
 const scaledObject = (name: string, broker: string, annotations: Record<string, string>, spec: Record<string, unknown> = {}) => ({
-  apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name, annotations },
+  apiVersion: "keda.sh/v1alpha1",
+  kind: "ScaledObject",
+  metadata: { name, annotations },
   spec: {
-    scaleTargetRef: { name }, minReplicaCount: 0, maxReplicaCount: 2, pollingInterval: 30, cooldownPeriod: 1,
+    scaleTargetRef: { name },
+    minReplicaCount: 0,
+    maxReplicaCount: 2,
+    pollingInterval: 30,
+    cooldownPeriod: 1,
     cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
     triggers: [{ type: "edge-eventing", metadata: { broker, trigger: name, metric: "backlog", target: "1" } }],
     ...spec,
@@ -59,14 +66,20 @@ async function stepUntil<T>(name: string, check: () => Promise<T | undefined | f
 }
 
 describe("the activator's gate", () => {
-  it("holds a partitioned broker's deliveries at zero, activates at once, and shares ready x containerConcurrency between the partitions", { timeout: 60_000 }, async () => {
+  it("holds a partitioned broker's deliveries at zero, activates at once, and shares ready x containerConcurrency between the partitions", {
+    timeout: 60_000,
+  }, async () => {
     const name = "infer";
     await addDeployment(name, { containerConcurrency: 1, serviceMs: 300, readyDelayMs: 1500 });
     await apply(resourcePath(NS, "brokers", "p4"), broker("p4", { "edge-eventing.dev/partitions": "4" }));
-    await apply(resourcePath(NS, "triggers", name), trigger(name, {
-      broker: "p4", subscriber: { uri: `${k8s}/gateway/${NS}/${name}` },
-      delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.2S", deadLetterSink: { uri: `${sub}/${NS}-dead` } },
-    }));
+    await apply(
+      resourcePath(NS, "triggers", name),
+      trigger(name, {
+        broker: "p4",
+        subscriber: { uri: `${k8s}/gateway/${NS}/${name}` },
+        delivery: { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.2S", deadLetterSink: { uri: `${sub}/${NS}-dead` } },
+      }),
+    );
     await apply(soPath(name), scaledObject(name, "p4", { "edge-eventing.dev/container-concurrency": "1" }));
     const events = 12;
     await Promise.all(Array.from({ length: events }, (_, i) => exports.default.fetch(url(`/${NS}/p4`), binaryEvent(`infer-${i}`))));
@@ -93,19 +106,28 @@ describe("the activator's gate", () => {
     // A pod that never becomes ready (an image that cannot be pulled).
     await addDeployment(name, { readyDelayMs: 3_600_000 });
     await apply(resourcePath(NS, "brokers", "one"), broker("one"));
-    await apply(resourcePath(NS, "triggers", name), trigger(name, {
-      broker: "one", subscriber: { uri: `${k8s}/gateway/${NS}/${name}` }, delivery: { retry: 0, deadLetterSink: { uri: `${sub}/${NS}-stuck-dead` } },
-    }));
+    await apply(
+      resourcePath(NS, "triggers", name),
+      trigger(name, {
+        broker: "one",
+        subscriber: { uri: `${k8s}/gateway/${NS}/${name}` },
+        delivery: { retry: 0, deadLetterSink: { uri: `${sub}/${NS}-stuck-dead` } },
+      }),
+    );
     await apply(soPath(name), scaledObject(name, "one", { "edge-eventing.dev/activation-timeout": "1s" }));
     const sentAt = Date.now();
     expect((await exports.default.fetch(url(`/${NS}/one`), binaryEvent("stuck-1"))).status).toBe(202);
     await eventually(async () => (await brokerMetrics("one")).activator?.[name]?.held === 1, 5_000, "the event held");
     expect((await gateway(name)).unavailable).toBe(0);
     // After the limit: one attempt (retry 0), a 503, the dead-letter sink.
-    const dead = await eventually(async () => {
-      const got = await received(sub, `/${NS}-stuck-dead`);
-      return got.length > 0 ? got : undefined;
-    }, 10_000, "the dead letter");
+    const dead = await eventually(
+      async () => {
+        const got = await received(sub, `/${NS}-stuck-dead`);
+        return got.length > 0 ? got : undefined;
+      },
+      10_000,
+      "the dead letter",
+    );
     expect(dead[0].at - sentAt).toBeGreaterThanOrEqual(1_000);
     expect(dead[0].headers["ce-knativeerrorcode"]).toBe("503");
     expect((await gateway(name)).unavailable).toBe(1);
@@ -116,15 +138,29 @@ describe("the activator's gate", () => {
     await addDeployment(name, { readyDelayMs: 3_600_000 });
     await apply(resourcePath(NS, "brokers", "kpa"), broker("kpa"));
     await apply(resourcePath(NS, "triggers", name), trigger(name, { broker: "kpa", subscriber: { uri: `${k8s}/gateway/${NS}/${name}` } }));
-    await apply(soPath(name), scaledObject(name, "kpa", {}, {
-      maxReplicaCount: 5, triggers: [{ type: "edge-eventing", metadata: { broker: "kpa", trigger: name, metric: "concurrency", target: "1" } }],
-    }));
+    await apply(
+      soPath(name),
+      scaledObject(
+        name,
+        "kpa",
+        {},
+        {
+          maxReplicaCount: 5,
+          triggers: [{ type: "edge-eventing", metadata: { broker: "kpa", trigger: name, metric: "concurrency", target: "1" } }],
+        },
+      ),
+    );
     await Promise.all(Array.from({ length: 6 }, (_, i) => exports.default.fetch(url(`/${NS}/kpa`), binaryEvent(`surge-${i}`))));
     // Nothing is in flight (no replica is ready), yet the decider sees the 6 held: 6 / 0.7 per pod, capped at 5.
-    const s = await stepUntil(name, async () => {
-      const st = await status(name);
-      return st.lastDecision?.observed?.[`${name}.concurrency`] === 6 && (await scaleWrites(name)).includes(5) ? st : undefined;
-    }, 10_000, "a decision on the held concurrency");
+    const s = await stepUntil(
+      name,
+      async () => {
+        const st = await status(name);
+        return st.lastDecision?.observed?.[`${name}.concurrency`] === 6 && (await scaleWrites(name)).includes(5) ? st : undefined;
+      },
+      10_000,
+      "a decision on the held concurrency",
+    );
     expect(s.activation).toMatchObject({ state: "Activating", held: 6, inFlight: 0 });
     expect((await gateway(name)).unavailable).toBe(0);
   });

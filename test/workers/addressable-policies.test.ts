@@ -27,7 +27,12 @@ async function put(path: string, body: unknown): Promise<any> {
 const get = async (path: string) => (await (await fetchRouter(path, { headers: auth })).json()) as any;
 
 const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name }, spec });
+const policy = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "eventing.knative.dev/v1alpha1",
+  kind: "EventPolicy",
+  metadata: { name },
+  spec,
+});
 const fromSender = [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }];
 const rrPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/requestreplies/${name}`;
 
@@ -36,30 +41,59 @@ async function token(audience: string, subject = SENDER): Promise<string> {
   return issuer.token({ issuer: "trusted", claims: { iss: issuer.issuerUrl("trusted"), sub: subject, aud: audience, iat: now, exp: now + 600 } });
 }
 const bearer = (jwt: string) => ({ authorization: `Bearer ${jwt}` });
-const withHeaders = (init: RequestInit, headers: Record<string, string>): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), ...headers } });
+const withHeaders = (init: RequestInit, headers: Record<string, string>): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), ...headers },
+});
 
 async function counter(brokerName: string, name: string): Promise<number> {
-  const m = (await (await fetchRouter(brokerSubresource(NS, brokerName, "metrics"), { headers: auth })).json()) as { counters: { trigger: string; name: string; value: number }[] };
+  const m = (await (await fetchRouter(brokerSubresource(NS, brokerName, "metrics"), { headers: auth })).json()) as {
+    counters: { trigger: string; name: string; value: number }[];
+  };
   return m.counters.find((c) => c.trigger === "" && c.name === name)?.value ?? 0;
 }
 
 beforeAll(async () => {
   // A policy naming some other Broker: it must not touch the RequestReplies or JobSinks below.
   await put(resourcePath(NS, "brokers", "elsewhere"), broker("elsewhere"));
-  await put(policyPath("guard-elsewhere"), policy("guard-elsewhere", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "elsewhere" } }], from: [{ sub: "repo:someone/else", issuer: issuer.issuerUrl("trusted") }] }));
+  await put(
+    policyPath("guard-elsewhere"),
+    policy("guard-elsewhere", {
+      to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "elsewhere" } }],
+      from: [{ sub: "repo:someone/else", issuer: issuer.issuerUrl("trusted") }],
+    }),
+  );
 });
 
 describe("a RequestReply named by an EventPolicy", () => {
   const rrAudience = `eventing.knative.dev/requestreply/${NS}/guarded`;
 
   beforeAll(async () => {
-    await script(sub, "/addressables-responder", [{ status: 200, headers: { "ce-specversion": "1.0", "ce-id": "answer-{n}", "ce-source": "/responder", "ce-type": "asked.reply", "ce-replyid": "{h:ce-correlationid}", "ce-inreplyto": "{h:ce-id}" } }]);
+    await script(sub, "/addressables-responder", [
+      {
+        status: 200,
+        headers: {
+          "ce-specversion": "1.0",
+          "ce-id": "answer-{n}",
+          "ce-source": "/responder",
+          "ce-type": "asked.reply",
+          "ce-replyid": "{h:ce-correlationid}",
+          "ce-inreplyto": "{h:ce-id}",
+        },
+      },
+    ]);
     await put(resourcePath(NS, "brokers", "asked"), broker("asked"));
-    await put(resourcePath(NS, "triggers", "responder"), trigger("responder", { broker: "asked", filter: { attributes: { type: "asked.request" } }, subscriber: { uri: `${sub}/addressables-responder` } }));
+    await put(
+      resourcePath(NS, "triggers", "responder"),
+      trigger("responder", { broker: "asked", filter: { attributes: { type: "asked.request" } }, subscriber: { uri: `${sub}/addressables-responder` } }),
+    );
     const brokerRef = { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "asked" };
     await put(rrPath("guarded"), requestReplyManifest("guarded", { brokerRef, timeout: "PT20S" }));
     await put(rrPath("open"), requestReplyManifest("open", { brokerRef, timeout: "PT20S" }));
-    await put(policyPath("guard-rr"), policy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }));
+    await put(
+      policyPath("guard-rr"),
+      policy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }),
+    );
   });
 
   it("refuses a missing token (401) and another sender (403) before sending anything, and answers the allowed one", async () => {
@@ -67,16 +101,25 @@ describe("a RequestReply named by an EventPolicy", () => {
     const missing = await fetchRouter(`/requestreplies/${NS}/guarded`, binaryEvent("rr-anon", "asked.request"));
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ reason: "missing_token" });
-    const stranger = await fetchRouter(`/requestreplies/${NS}/guarded`, withHeaders(binaryEvent("rr-stranger", "asked.request"), bearer(await token(rrAudience, "repo:org/intruder:ref:refs/heads/main"))));
+    const stranger = await fetchRouter(
+      `/requestreplies/${NS}/guarded`,
+      withHeaders(binaryEvent("rr-stranger", "asked.request"), bearer(await token(rrAudience, "repo:org/intruder:ref:refs/heads/main"))),
+    );
     expect(stranger.status).toBe(403);
     expect(await stranger.json()).toMatchObject({ reason: "sender_not_allowed" });
     // The broker's audience is not the RequestReply's.
-    const brokerAudience = await fetchRouter(`/requestreplies/${NS}/guarded`, withHeaders(binaryEvent("rr-broker-aud", "asked.request"), bearer(await token(`eventing.knative.dev/broker/${NS}/asked`))));
+    const brokerAudience = await fetchRouter(
+      `/requestreplies/${NS}/guarded`,
+      withHeaders(binaryEvent("rr-broker-aud", "asked.request"), bearer(await token(`eventing.knative.dev/broker/${NS}/asked`))),
+    );
     expect(brokerAudience.status).toBe(401);
     expect(await brokerAudience.json()).toMatchObject({ reason: "wrong_audience" });
     expect(await counter("asked", "accepted")).toBe(accepted);
 
-    const allowed = await fetchRouter(`/requestreplies/${NS}/guarded`, withHeaders(binaryEvent("rr-allowed", "asked.request"), bearer(await token(rrAudience))));
+    const allowed = await fetchRouter(
+      `/requestreplies/${NS}/guarded`,
+      withHeaders(binaryEvent("rr-allowed", "asked.request"), bearer(await token(rrAudience))),
+    );
     expect(allowed.status, await allowed.clone().text()).toBe(200);
     expect(allowed.headers.get("ce-inreplyto")).toBe("rr-allowed");
     await allowed.arrayBuffer();
@@ -96,12 +139,25 @@ describe("a RequestReply named by an EventPolicy", () => {
 
   it("still applies its broker's policies to the same sender, with the RequestReply's audience", async () => {
     await put(resourcePath(NS, "brokers", "strict"), broker("strict"));
-    await put(resourcePath(NS, "triggers", "strict-responder"), trigger("strict-responder", { broker: "strict", filter: { attributes: { type: "asked.request" } }, subscriber: { uri: `${sub}/addressables-responder` } }));
+    await put(
+      resourcePath(NS, "triggers", "strict-responder"),
+      trigger("strict-responder", {
+        broker: "strict",
+        filter: { attributes: { type: "asked.request" } },
+        subscriber: { uri: `${sub}/addressables-responder` },
+      }),
+    );
     await put(rrPath("strict-ask"), requestReplyManifest("strict-ask", { brokerRef: { kind: "Broker", name: "strict" }, timeout: "PT20S" }));
     await put(policyPath("guard-strict-ask"), policy("guard-strict-ask", { to: [{ ref: { kind: "RequestReply", name: "strict-ask" } }], from: fromSender }));
-    await put(policyPath("guard-strict"), policy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }));
+    await put(
+      policyPath("guard-strict"),
+      policy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }),
+    );
     const audience = `eventing.knative.dev/requestreply/${NS}/strict-ask`;
-    const filtered = await fetchRouter(`/requestreplies/${NS}/strict-ask`, withHeaders(binaryEvent("strict-1", "other.request"), bearer(await token(audience))));
+    const filtered = await fetchRouter(
+      `/requestreplies/${NS}/strict-ask`,
+      withHeaders(binaryEvent("strict-1", "other.request"), bearer(await token(audience))),
+    );
     expect(filtered.status).toBe(403);
     expect(await filtered.json()).toMatchObject({ reason: "event_not_allowed" });
     const allowed = await fetchRouter(`/requestreplies/${NS}/strict-ask`, withHeaders(binaryEvent("strict-2", "asked.request"), bearer(await token(audience))));
@@ -146,15 +202,37 @@ describe("a JobSink named by an EventPolicy", () => {
     apiVersion: "sinks.knative.dev/v1alpha1",
     kind: "JobSink",
     metadata: { name, annotations: { "edge-eventing.dev/cluster": "k8s", ...annotations } },
-    spec: { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "docker.io/library/bash:5", env: [{ name: "FAKE_JOB_DURATION_MS", value: "60000" }] }] } } } } },
+    spec: {
+      job: {
+        spec: {
+          template: {
+            spec: {
+              restartPolicy: "Never",
+              containers: [{ name: "main", image: "docker.io/library/bash:5", env: [{ name: "FAKE_JOB_DURATION_MS", value: "60000" }] }],
+            },
+          },
+        },
+      },
+    },
   });
-  const post = (name: string, id: string, headers: Record<string, string> = {}, type = "video.uploaded") => fetchRouter(`/jobsinks/${NS}/${name}`, withHeaders(binaryEvent(id, type, { "ce-source": "/cameras/1" }), headers));
+  const post = (name: string, id: string, headers: Record<string, string> = {}, type = "video.uploaded") =>
+    fetchRouter(`/jobsinks/${NS}/${name}`, withHeaders(binaryEvent(id, type, { "ce-source": "/cameras/1" }), headers));
 
   beforeAll(async () => {
     await put(clusterPath(NS, "k8s"), kubernetesCluster("k8s", inject("kubernetesUrl")));
-    await put(`/apis/sinks.knative.dev/v1alpha1/namespaces/${NS}/jobsinks/guarded`, jobSink("guarded", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" }));
+    await put(
+      `/apis/sinks.knative.dev/v1alpha1/namespaces/${NS}/jobsinks/guarded`,
+      jobSink("guarded", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" }),
+    );
     await put(jobSinkPath(NS, "open"), jobSink("open"));
-    await put(policyPath("guard-js"), policy("guard-js", { to: [{ ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "guarded" } }], from: fromSender, filters: [{ prefix: { type: "video." } }] }));
+    await put(
+      policyPath("guard-js"),
+      policy("guard-js", {
+        to: [{ ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "guarded" } }],
+        from: fromSender,
+        filters: [{ prefix: { type: "video." } }],
+      }),
+    );
   });
 
   it("refuses a missing token (401), another sender (403) and a filtered event (403) before making a Job, and takes the allowed one", async () => {

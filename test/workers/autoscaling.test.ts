@@ -13,7 +13,12 @@ const url = (path: string) => `http://router.test${path}`;
 const soPath = (name: string) => `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${name}`;
 const MERGE_PATCH = "application/merge-patch+json";
 
-interface Recorded { method: string; path: string; headers: Record<string, string>; body: string }
+interface Recorded {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
 
 async function apply(path: string, body: unknown): Promise<any> {
   const r = await exports.default.fetch(url(path), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -21,11 +26,16 @@ async function apply(path: string, body: unknown): Promise<any> {
   return r.json();
 }
 const getScaledObject = async (name: string) => (await (await exports.default.fetch(url(soPath(name)), { headers: auth })).json()) as any;
-const requests = async (path: string): Promise<Recorded[]> => ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
-const patchedReplicas = async (path: string) => (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
+const requests = async (path: string): Promise<Recorded[]> =>
+  ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));
+const patchedReplicas = async (path: string) =>
+  (await requests(path)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).spec.replicas as number);
 const autoscaler = (name: string) => env.AUTOSCALER.getByName(runnerKey("ScaledObject", NS, name));
 /** Broker b4's in-flight deliveries over all its partitions, as its metrics subresource sums them. */
-const inflight = async (trigger: string) => ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b4/metrics`), { headers: auth })).json()) as any).inflight[trigger] ?? 0;
+const inflight = async (trigger: string) =>
+  ((await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b4/metrics`), { headers: auth })).json()) as any).inflight[
+    trigger
+  ] ?? 0;
 
 async function addToFake(kind: "workloads" | "knative-services", body: Record<string, unknown>): Promise<void> {
   const r = await fetch(`${control}/${kind}`, { method: "POST", body: JSON.stringify({ namespace: NS, ...body }) });
@@ -61,12 +71,24 @@ describe("ScaledObjects in the router", () => {
   it("scales a Deployment up on a trigger's concurrency burst, holds it through the panic window, then scales back down", { timeout: 60_000 }, async () => {
     await addToFake("workloads", { kind: "Deployment", name: "consumer", replicas: 1 });
     await script(sub, "/slow", [{ status: 200, delayMs: 4000 }]);
-    await apply(resourcePath(NS, "triggers", "slow"), trigger("slow", { broker: "b4", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }));
+    await apply(
+      resourcePath(NS, "triggers", "slow"),
+      trigger("slow", { broker: "b4", filter: { attributes: { type: "slow.t" } }, subscriber: { uri: `${sub}/slow` } }),
+    );
     // Per-pod target 2 × 70 % utilization; a 6 s stable window (Knative's minimum) and a 1 s panic window.
-    await apply(soPath("consumer"), scaledObject("consumer", {
-      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "consumer" }, minReplicaCount: 1, maxReplicaCount: 10,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b4", trigger: "slow", metric: "concurrency", target: "2" } }],
-    }, { "autoscaling.knative.dev/window": "6s" }));
+    await apply(
+      soPath("consumer"),
+      scaledObject(
+        "consumer",
+        {
+          scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "consumer" },
+          minReplicaCount: 1,
+          maxReplicaCount: 10,
+          triggers: [{ type: "edge-eventing", metadata: { broker: "b4", trigger: "slow", metric: "concurrency", target: "2" } }],
+        },
+        { "autoscaling.knative.dev/window": "6s" },
+      ),
+    );
     const scalePath = `/apis/apps/v1/namespaces/${NS}/deployments/consumer/scale`;
 
     await Promise.all(Array.from({ length: 20 }, (_, i) => exports.default.fetch(url(`/${NS}/b4`), binaryEvent(`slow-${i}`, "slow.t"))));
@@ -78,11 +100,19 @@ describe("ScaledObjects in the router", () => {
     expect(up.headers["content-type"]).toBe(MERGE_PATCH);
     expect(JSON.parse(up.body)).toMatchObject({ metadata: { resourceVersion: expect.any(String) }, spec: { replicas: 10 } });
     let so = await getScaledObject("consumer");
-    expect(so.status).toMatchObject({ desiredReplicas: 10, mode: "panic", lastError: null, lastDecision: { desiredReplicas: 10, observed: { "slow.concurrency": 20 } } });
+    expect(so.status).toMatchObject({
+      desiredReplicas: 10,
+      mode: "panic",
+      lastError: null,
+      lastDecision: { desiredReplicas: 10, observed: { "slow.concurrency": 20 } },
+    });
     // The decision's inputs and reason: the KPA's window averages against 2 × 70 % per pod, capped by the max.
     expect(so.status.lastDecision).toMatchObject({
-      reason: "PanicWindow", inputs: { readyPods: 1, kpa: { metric: "concurrency", observedPanic: 20, target: 1.4, panic: true } },
-      message: expect.stringMatching(/^KPA panic mode \(stable concurrency [\d.]+, panic concurrency 20, target 1.4 per pod, ready pods 1\) asks for 15; capped at maxReplicaCount 10$/),
+      reason: "PanicWindow",
+      inputs: { readyPods: 1, kpa: { metric: "concurrency", observedPanic: 20, target: 1.4, panic: true } },
+      message: expect.stringMatching(
+        /^KPA panic mode \(stable concurrency [\d.]+, panic concurrency 20, target 1.4 per pod, ready pods 1\) asks for 15; capped at maxReplicaCount 10$/,
+      ),
     });
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "True" }));
 
@@ -104,16 +134,26 @@ describe("ScaledObjects in the router", () => {
   it("scales a Knative Service on a trigger's backlog through its Revision's min-scale, never writing the Service", async () => {
     await addToFake("knative-services", { name: "ksvc", revision: "ksvc-00001" });
     await script(sub, "/queue", [{ status: 200, delayMs: 4000 }]);
-    await apply(resourcePath(NS, "triggers", "queue"), trigger("queue", { broker: "b", filter: { attributes: { type: "queue.t" } }, subscriber: { uri: `${sub}/queue` } }));
-    await apply(soPath("ksvc"), scaledObject("ksvc", {
-      scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" }, maxReplicaCount: 10,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "queue", metric: "backlog", target: "2" } }],
-    }));
+    await apply(
+      resourcePath(NS, "triggers", "queue"),
+      trigger("queue", { broker: "b", filter: { attributes: { type: "queue.t" } }, subscriber: { uri: `${sub}/queue` } }),
+    );
+    await apply(
+      soPath("ksvc"),
+      scaledObject("ksvc", {
+        scaleTargetRef: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "ksvc" },
+        maxReplicaCount: 10,
+        triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "queue", metric: "backlog", target: "2" } }],
+      }),
+    );
     await Promise.all(Array.from({ length: 10 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`queue-${i}`, "queue.t"))));
 
     // KEDA activates 0 -> 1, then the HPA formula asks for ceil(10 / 2) = 5.
     const revisionPath = `/apis/serving.knative.dev/v1/namespaces/${NS}/revisions/ksvc-00001`;
-    const minScales = async () => (await requests(revisionPath)).filter((r) => r.method === "PATCH").map((r) => JSON.parse(r.body).metadata.annotations["autoscaling.knative.dev/min-scale"]);
+    const minScales = async () =>
+      (await requests(revisionPath))
+        .filter((r) => r.method === "PATCH")
+        .map((r) => JSON.parse(r.body).metadata.annotations["autoscaling.knative.dev/min-scale"]);
     // The second write waits out the write limit (one per target per 2 s) after the first.
     await stepUntil("ksvc", async () => (await minScales()).includes("5"), 5_000, "min-scale 5 on the revision");
     expect(await minScales()).toEqual(["1", "5"]);
@@ -123,34 +163,62 @@ describe("ScaledObjects in the router", () => {
     expect((await requests(`/apis/serving.knative.dev/v1/namespaces/${NS}/services/ksvc`)).map((r) => r.method)).not.toContain("PATCH");
     expect((await requests("/")).filter((r) => !["GET", "PATCH"].includes(r.method))).toEqual([]);
     const so = await getScaledObject("ksvc");
-    expect(so.status).toMatchObject({ desiredReplicas: 5, scaleTargetKind: "serving.knative.dev/v1.Service", lastDecision: { observed: { "queue.backlog": 10 }, reason: "KedaAverageValue", actuation: "Written" } });
+    expect(so.status).toMatchObject({
+      desiredReplicas: 5,
+      scaleTargetKind: "serving.knative.dev/v1.Service",
+      lastDecision: { observed: { "queue.backlog": 10 }, reason: "KedaAverageValue", actuation: "Written" },
+    });
     expect(so.status.mode).toBeUndefined();
     expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Active", status: "True" }));
   });
 
-  it("scales a Deployment up while events wait, and to minReplicaCount 0 once no trigger was active for cooldownPeriod (KEDA; no Knative grace period)", { timeout: 60_000 }, async () => {
+  it("scales a Deployment up while events wait, and to minReplicaCount 0 once no trigger was active for cooldownPeriod (KEDA; no Knative grace period)", {
+    timeout: 60_000,
+  }, async () => {
     await addToFake("workloads", { kind: "Deployment", name: "display", replicas: 0 });
     await script(sub, "/slow-display", [{ status: 200, delayMs: 1500 }]);
-    await apply(resourcePath(NS, "triggers", "slow-display"), trigger("slow-display", { broker: "b", filter: { attributes: { type: "display.t" } }, subscriber: { uri: `${sub}/slow-display` } }, { "edge-eventing.dev/parallelism": "2" }));
-    await apply(soPath("display"), scaledObject("display", {
-      scaleTargetRef: { name: "display" }, minReplicaCount: 0, maxReplicaCount: 5, cooldownPeriod: 1,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow-display", metric: "backlog", target: "2" } }],
-    }));
+    await apply(
+      resourcePath(NS, "triggers", "slow-display"),
+      trigger(
+        "slow-display",
+        { broker: "b", filter: { attributes: { type: "display.t" } }, subscriber: { uri: `${sub}/slow-display` } },
+        { "edge-eventing.dev/parallelism": "2" },
+      ),
+    );
+    await apply(
+      soPath("display"),
+      scaledObject("display", {
+        scaleTargetRef: { name: "display" },
+        minReplicaCount: 0,
+        maxReplicaCount: 5,
+        cooldownPeriod: 1,
+        triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow-display", metric: "backlog", target: "2" } }],
+      }),
+    );
     const deployment = `/apis/apps/v1/namespaces/${NS}/deployments/display`;
     await Promise.all(Array.from({ length: 8 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`display-${i}`, "display.t"))));
     await stepUntil("display", async () => (await patchedReplicas(deployment)).some((n) => n >= 3), 10_000, "a scale-up while events wait");
     // The backlog drains at 2 per 1.5 s; then, a second of cooldown later, zero: not 60 s stable + 30 s grace.
-    const idle = await stepUntil("display", async () => (await patchedReplicas(deployment)).at(-1) === 0 && (await getScaledObject("display")), 25_000, "scale to zero after the cooldown");
+    const idle = await stepUntil(
+      "display",
+      async () => (await patchedReplicas(deployment)).at(-1) === 0 && (await getScaledObject("display")),
+      25_000,
+      "scale to zero after the cooldown",
+    );
     expect(idle.status.lastDecision).toMatchObject({ desiredReplicas: 0, reason: "KedaIdle" });
     expect(idle.status.lastDecision.message).not.toMatch(/grace period/);
   });
 
   it("reports a refused token as Ready False with the API server's answer, and stops when deleted", async () => {
     await addToFake("workloads", { kind: "Deployment", name: "guarded", replicas: 2 });
-    await apply(soPath("denied"), scaledObject("denied", {
-      scaleTargetRef: { name: "guarded" }, cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_WRONG_TOKEN" } },
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "backlog", target: "5" } }],
-    }));
+    await apply(
+      soPath("denied"),
+      scaledObject("denied", {
+        scaleTargetRef: { name: "guarded" },
+        cluster: { url: k8s, secretKeyRef: { name: "SECRET_K8S_WRONG_TOKEN" } },
+        triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "slow", metric: "backlog", target: "5" } }],
+      }),
+    );
     expect(await runDurableObjectAlarm(autoscaler("denied"))).toBe(true);
     const so = await getScaledObject("denied");
     const ready = so.status.conditions.find((c: any) => c.type === "Ready");
@@ -166,13 +234,25 @@ describe("ScaledObjects in the router", () => {
 
   it("holds the replicas and names the source when a trigger's source does not exist", async () => {
     await addToFake("workloads", { kind: "Deployment", name: "kafka-consumer", replicas: 3 });
-    await apply(soPath("lagging"), scaledObject("lagging", {
-      scaleTargetRef: { name: "kafka-consumer" }, minReplicaCount: 0, cooldownPeriod: 0,
-      triggers: [{ type: "kafka", metadata: { kafkaSource: "orders-src", lagThreshold: "10" } }],
-    }));
+    await apply(
+      soPath("lagging"),
+      scaledObject("lagging", {
+        scaleTargetRef: { name: "kafka-consumer" },
+        minReplicaCount: 0,
+        cooldownPeriod: 0,
+        triggers: [{ type: "kafka", metadata: { kafkaSource: "orders-src", lagThreshold: "10" } }],
+      }),
+    );
     await runDurableObjectAlarm(autoscaler("lagging"));
     const so = await getScaledObject("lagging");
-    expect(so.status.conditions).toContainEqual(expect.objectContaining({ type: "Ready", status: "False", reason: "MetricUnavailable", message: "KafkaSource orders-src: no such KafkaSource in namespace scale" }));
+    expect(so.status.conditions).toContainEqual(
+      expect.objectContaining({
+        type: "Ready",
+        status: "False",
+        reason: "MetricUnavailable",
+        message: "KafkaSource orders-src: no such KafkaSource in namespace scale",
+      }),
+    );
     expect(so.status.currentReplicas).toBe(3);
     expect((await requests(`/apis/apps/v1/namespaces/${NS}/deployments/kafka-consumer`)).map((q) => q.method)).toEqual(["GET"]);
   });
@@ -180,20 +260,38 @@ describe("ScaledObjects in the router", () => {
   it("in dry-run reports the replicas it would set and why, and never writes the target", async () => {
     await addToFake("workloads", { kind: "Deployment", name: "rehearsal", replicas: 1 });
     await script(sub, "/held", [{ status: 200, delayMs: 4000 }]);
-    await apply(resourcePath(NS, "triggers", "held"), trigger("held", { broker: "b", filter: { attributes: { type: "held.t" } }, subscriber: { uri: `${sub}/held` } }));
-    await apply(soPath("rehearsal"), scaledObject("rehearsal", {
-      scaleTargetRef: { name: "rehearsal" }, maxReplicaCount: 10,
-      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "held", metric: "backlog", target: "2" } }],
-    }, { "edge-eventing.dev/dry-run": "true" }));
+    await apply(
+      resourcePath(NS, "triggers", "held"),
+      trigger("held", { broker: "b", filter: { attributes: { type: "held.t" } }, subscriber: { uri: `${sub}/held` } }),
+    );
+    await apply(
+      soPath("rehearsal"),
+      scaledObject(
+        "rehearsal",
+        {
+          scaleTargetRef: { name: "rehearsal" },
+          maxReplicaCount: 10,
+          triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "held", metric: "backlog", target: "2" } }],
+        },
+        { "edge-eventing.dev/dry-run": "true" },
+      ),
+    );
     await Promise.all(Array.from({ length: 6 }, (_, i) => exports.default.fetch(url(`/${NS}/b`), binaryEvent(`held-${i}`, "held.t"))));
 
     // Backlog 6 at 2 per replica: KEDA's HPA would set 3.
-    const status = await stepUntil("rehearsal", async () => {
-      const s = (await getScaledObject("rehearsal")).status;
-      return s.lastDecision?.desiredReplicas === 3 && s;
-    }, 5_000, "a dry-run decision of 3");
+    const status = await stepUntil(
+      "rehearsal",
+      async () => {
+        const s = (await getScaledObject("rehearsal")).status;
+        return s.lastDecision?.desiredReplicas === 3 && s;
+      },
+      5_000,
+      "a dry-run decision of 3",
+    );
     expect(status.lastDecision).toMatchObject({
-      actuation: "DryRun", reason: "KedaAverageValue", inputs: { currentReplicas: 1, keda: [{ metric: "held.backlog", value: 6, target: 2, active: true }] },
+      actuation: "DryRun",
+      reason: "KedaAverageValue",
+      inputs: { currentReplicas: 1, keda: [{ metric: "held.backlog", value: 6, target: 2, active: true }] },
     });
     expect(status.conditions).toContainEqual(expect.objectContaining({ type: "DryRun", status: "True" }));
     const deploymentPath = `/apis/apps/v1/namespaces/${NS}/deployments/rehearsal`;

@@ -8,7 +8,15 @@ const config = (triggers: string[]): BrokerConfig => ({
   name: "b",
   backlogLimit: 100,
   dedupWindowMs: 0,
-  triggers: triggers.map((name) => ({ name, uid: name, filter: {}, subscriber: { kind: "display", namespace: "cfg", name }, subscriberUri: "x", ordered: false, parallelism: 1 })),
+  triggers: triggers.map((name) => ({
+    name,
+    uid: name,
+    filter: {},
+    subscriber: { kind: "display", namespace: "cfg", name },
+    subscriberUri: "x",
+    ordered: false,
+    parallelism: 1,
+  })),
 });
 
 it("ignores a configuration push older than the one it applied, so a late push cannot drop a trigger's queue", async () => {
@@ -18,7 +26,10 @@ it("ignores a configuration push older than the one it applied, so a late push c
   await b.configure(config(["old"]), 6);
   const r = await b.ingest([{ attributes: { specversion: "1.0", id: "1", source: "/s", type: "t" } }]);
   expect(r.status).toBe(202);
-  const matched = (await b.metrics()).counters.filter((c) => c.name === "matched").map((c) => c.trigger).sort();
+  const matched = (await b.metrics()).counters
+    .filter((c) => c.name === "matched")
+    .map((c) => c.trigger)
+    .sort();
   expect(matched).toEqual(["new", "old"]);
   await b.configure(null, 8);
   expect((await b.ingest([{ attributes: { specversion: "1.0", id: "2", source: "/s", type: "t" } }])).status).toBe(404);

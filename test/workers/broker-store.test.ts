@@ -20,7 +20,11 @@ const fast = { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.05S" };
 const EVENTS = 24;
 
 async function apply(plural: string, body: { metadata: { name: string } }) {
-  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status).toBeLessThan(300);
 }
 
@@ -34,10 +38,14 @@ async function rowsPerEvent(name: string, done: () => Promise<unknown>, finished
     expect(sent.map((r) => r.status)).toEqual(Array(8).fill(202));
   }
   await done();
-  const after = await eventually(async () => {
-    const m = await b.metrics();
-    return m.backlog === 0 && m.counters.filter((c) => c.name === finished).reduce((n, c) => n + c.value, 0) >= EVENTS * triggers ? m : undefined;
-  }, 15_000, `${name}: all settled`);
+  const after = await eventually(
+    async () => {
+      const m = await b.metrics();
+      return m.backlog === 0 && m.counters.filter((c) => c.name === finished).reduce((n, c) => n + c.value, 0) >= EVENTS * triggers ? m : undefined;
+    },
+    15_000,
+    `${name}: all settled`,
+  );
   const perEvent = (n: string) => (counter(after, n) - counter(before, n)) / EVENTS;
   const figures = { scenario: name, rowsWritten: perEvent("rows_written"), rowsRead: perEvent("rows_read") };
   console.log(`ROWS ${JSON.stringify(figures)}`);
@@ -62,7 +70,10 @@ describe("storage rows per event", () => {
   it("one retry, then success", async () => {
     await script(sub, "/store-retry", Array.from({ length: EVENTS }, () => [{ status: 503 }, { status: 200 }]).flat());
     await apply("brokers", broker("retry"));
-    await apply("triggers", trigger("retry", { broker: "retry", filters: [{ exact: { type: "retry.t" } }], subscriber: { uri: `${sub}/store-retry` }, delivery: fast }));
+    await apply(
+      "triggers",
+      trigger("retry", { broker: "retry", filters: [{ exact: { type: "retry.t" } }], subscriber: { uri: `${sub}/store-retry` }, delivery: fast }),
+    );
     const r = await rowsPerEvent("retry", () => receivedAtLeast(sub, "/store-retry", EVENTS * 2, 15_000));
     // The failed first attempt writes the retry's row (and its index entry), the success deletes them.
     expect(r.rowsWritten).toBeLessThanOrEqual(8);
@@ -71,14 +82,23 @@ describe("storage rows per event", () => {
   it("dead letter after a non-retryable failure", async () => {
     await script(sub, "/store-reject", [{ status: 400 }]);
     await apply("brokers", broker("dead"));
-    await apply("triggers", trigger("dead", { broker: "dead", filters: [{ exact: { type: "dead.t" } }], subscriber: { uri: `${sub}/store-reject` }, delivery: { ...fast, deadLetterSink: { uri: `${sub}/store-dls` } } }));
+    await apply(
+      "triggers",
+      trigger("dead", {
+        broker: "dead",
+        filters: [{ exact: { type: "dead.t" } }],
+        subscriber: { uri: `${sub}/store-reject` },
+        delivery: { ...fast, deadLetterSink: { uri: `${sub}/store-dls` } },
+      }),
+    );
     const r = await rowsPerEvent("dead", () => receivedAtLeast(sub, "/store-dls", EVENTS, 15_000), "deadlettered");
     expect(r.rowsWritten).toBeLessThanOrEqual(6);
   });
 
   it("fan-out to 10 triggers", async () => {
     await apply("brokers", broker("fan"));
-    for (let i = 0; i < 10; i++) await apply("triggers", trigger(`fan-${i}`, { broker: "fan", filters: [{ exact: { type: "fan.t" } }], subscriber: { uri: `${sub}/store-fan` } }));
+    for (let i = 0; i < 10; i++)
+      await apply("triggers", trigger(`fan-${i}`, { broker: "fan", filters: [{ exact: { type: "fan.t" } }], subscriber: { uri: `${sub}/store-fan` } }));
     const r = await rowsPerEvent("fan", () => receivedAtLeast(sub, "/store-fan", EVENTS * 10, 20_000), "delivered", 10);
     expect(r.rowsWritten).toBeLessThanOrEqual(2);
   });
@@ -89,7 +109,9 @@ describe("storage rows per event", () => {
       const sent = await Promise.all(Array.from({ length: 8 }, (_, i) => fetchRouter(`/${NS}/group`, binaryEvent(`group-${wave}-${i}`, "group.t"))));
       expect(sent.map((r) => r.status)).toEqual(Array(8).fill(202));
     }
-    const log = await runInDurableObject(env.BROKER.getByName(`${NS}/group`), (_o: unknown, state: DurableObjectState) => state.storage.sql.exec<{ rows: number; events: number }>("SELECT count(*) AS rows, sum(n) AS events FROM log").one());
+    const log = await runInDurableObject(env.BROKER.getByName(`${NS}/group`), (_o: unknown, state: DurableObjectState) =>
+      state.storage.sql.exec<{ rows: number; events: number }>("SELECT count(*) AS rows, sum(n) AS events FROM log").one(),
+    );
     expect(log.events).toBe(40);
     // Eight concurrent senders, five waves: about a row per wave (at least four events per row on average).
     expect(log.rows).toBeLessThanOrEqual(10);
@@ -105,8 +127,14 @@ describe("storage rows per event, retention on and off (API.md section 6)", () =
       for (const retention of ["PT0S", "PT24H"]) {
         const name = `ret${triggers}-${retention.toLowerCase()}`;
         await apply("brokers", broker(name, { "edge-eventing.dev/retention": retention }));
-        for (let i = 0; i < triggers; i++) await apply("triggers", trigger(`${name}-${i}`, { broker: name, filters: [{ exact: { type: `${name}.t` } }], subscriber: { uri: `${sub}/store-${name}` } }));
-        figures[retention] = (await rowsPerEvent(name, () => receivedAtLeast(sub, `/store-${name}`, EVENTS * triggers, 20_000), "delivered", triggers)).rowsWritten;
+        for (let i = 0; i < triggers; i++)
+          await apply(
+            "triggers",
+            trigger(`${name}-${i}`, { broker: name, filters: [{ exact: { type: `${name}.t` } }], subscriber: { uri: `${sub}/store-${name}` } }),
+          );
+        figures[retention] = (
+          await rowsPerEvent(name, () => receivedAtLeast(sub, `/store-${name}`, EVENTS * triggers, 20_000), "delivered", triggers)
+        ).rowsWritten;
       }
       expect(figures.PT24H).toBeLessThanOrEqual(figures.PT0S + 0.5);
     });
@@ -116,7 +144,7 @@ describe("storage rows per event, retention on and off (API.md section 6)", () =
 describe("schema upgrade", () => {
   it("moves a queue stored by earlier schemas (lease column, NOT NULL pkey, a row per event) into the log and the current table, ids and rows kept", async () => {
     const stub = env.BROKER.getByName(`${NS}/upgrade`);
-    const body = JSON.stringify({ specversion: "1.0", id: "old-1", source: "/old", type: "old.t", data: { n: 1.50 } }).replace("1.5", "1.50");
+    const body = JSON.stringify({ specversion: "1.0", id: "old-1", source: "/old", type: "old.t", data: { n: 1.5 } }).replace("1.5", "1.50");
     const after = await runInDurableObject(stub, (_o: unknown, state: DurableObjectState) => {
       const sql = state.storage.sql;
       // An object of the previous schema: configured (a config table), a queue in the old deliveries table.
@@ -126,13 +154,20 @@ describe("schema upgrade", () => {
       sql.exec(`CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT NOT NULL,
         phase TEXT NOT NULL DEFAULT 'subscriber', attempt INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0, error TEXT,
         due_at INTEGER GENERATED ALWAYS AS (max(next_at, lease_until)) VIRTUAL)`);
-      sql.exec("INSERT INTO events (seq, arrived_at, body, headers) VALUES (1, 0, ?, ?)", body, JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }));
+      sql.exec(
+        "INSERT INTO events (seq, arrived_at, body, headers) VALUES (1, 0, ?, ?)",
+        body,
+        JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }),
+      );
       sql.exec("INSERT INTO deliveries (id, event_seq, trigger, pkey, attempt, next_at, lease_until) VALUES (41, 1, 't', 'k', 2, 5, 99)");
       const upgraded = new Broker(state, env);
       const rows = sql.exec("SELECT id, trigger, pkey, attempt, next_at FROM deliveries").toArray();
       const pos = sql.exec<{ event_seq: number }>("SELECT event_seq FROM deliveries").one().event_seq;
       const segment = sql.exec<{ events: string; meta: string }>("SELECT events, meta FROM log WHERE seq = ?", Math.floor(pos / 4096)).one();
-      const tables = sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").toArray().map((t) => t.name);
+      const tables = sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .toArray()
+        .map((t) => t.name);
       const columns = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'deliveries'").one().sql;
       sql.exec("INSERT INTO deliveries (event_seq, trigger, pkey, next_at) VALUES (1, 't', NULL, 0)");
       const next = sql.exec<{ id: number }>("SELECT max(id) AS id FROM deliveries").one().id;
@@ -142,7 +177,9 @@ describe("schema upgrade", () => {
     // The queued delivery points at the event, moved byte for byte into the log with its headers.
     expect(after.segment.events).toBe(`[${body}]`);
     expect(after.index).toBe(0);
-    expect(JSON.parse(after.segment.meta)).toEqual([{ s: "/old", i: "old-1", m: [], q: 1, h: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } }]);
+    expect(JSON.parse(after.segment.meta)).toEqual([
+      { s: "/old", i: "old-1", m: [], q: 1, h: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } },
+    ]);
     expect(after.tables).not.toContain("events");
     expect(after.tables).not.toContain("dedup");
     expect(after.columns).not.toContain("lease_until");

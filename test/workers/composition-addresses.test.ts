@@ -22,10 +22,20 @@ async function put(path: string, body: unknown): Promise<void> {
   expect(r.status, await r.clone().text()).toBeLessThan(300);
 }
 
-const sequence = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({ apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name, annotations }, spec });
+const sequence = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({
+  apiVersion: "flows.knative.dev/v1",
+  kind: "Sequence",
+  metadata: { name, annotations },
+  spec,
+});
 const sequencePath = (name: string) => `/apis/flows.knative.dev/v1/namespaces/${NS}/sequences/${name}`;
 const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name }, spec });
+const policy = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "eventing.knative.dev/v1alpha1",
+  kind: "EventPolicy",
+  metadata: { name },
+  spec,
+});
 
 async function token(audience: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
@@ -45,10 +55,21 @@ describe("composition addresses", () => {
     await script(sub, "/addr-guarded", [{ status: 200 }]);
     await put(resourcePath(NS, "brokers", "guarded"), broker("guarded"));
     await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/addr-guarded` } }));
-    await put(policyPath("guard-broker"), policy("guard-broker", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }], from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }] }));
+    await put(
+      policyPath("guard-broker"),
+      policy("guard-broker", {
+        to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }],
+        from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
+      }),
+    );
     // The review's way in: a Sequence whose reply is the guarded broker (its one step replies with the event).
     const toGuarded = { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } };
-    await put(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms/identity`, { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "identity" }, spec: { jsonata: { expression: "$" } } });
+    await put(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms/identity`, {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "EventTransform",
+      metadata: { name: "identity" },
+      spec: { jsonata: { expression: "$" } },
+    });
     const identity = { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "identity" } };
     await put(sequencePath("into-guarded"), sequence("into-guarded", { steps: [identity], reply: toGuarded }));
   });
@@ -59,13 +80,22 @@ describe("composition addresses", () => {
       expect((await post(`/${plural}/${NS}/${name}`, "x")).status, plural).toBe(404);
       const channel = `${NS}/${{ eventtransforms: "eventtransform", sequences: "sequence", parallels: "parallel" }[plural]}:${name}`;
       const ids = await listDurableObjectIds(env.BROKER);
-      expect(ids.some((id) => id.equals(env.BROKER.idFromName(channel))), channel).toBe(false);
+      expect(
+        ids.some((id) => id.equals(env.BROKER.idFromName(channel))),
+        channel,
+      ).toBe(false);
     }
   });
 
   it("take EventPolicies naming them: a token with the Sequence's audience, and the Sequence shows the policy and its audience", async () => {
     expect((await post(`/sequences/${NS}/into-guarded`, "open-1")).status).toBe(202);
-    await put(policyPath("guard-sequence"), policy("guard-sequence", { to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }], from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }] }));
+    await put(
+      policyPath("guard-sequence"),
+      policy("guard-sequence", {
+        to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }],
+        from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
+      }),
+    );
     const refused = await post(`/sequences/${NS}/into-guarded`, "anon-1");
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ reason: "missing_token" });
@@ -73,17 +103,26 @@ describe("composition addresses", () => {
     expect((await post(`/sequences/${NS}/into-guarded`, "signed-1", await token(`flows.knative.dev/sequence/${NS}/into-guarded`))).status).toBe(202);
     const got = await receivedAtLeast(sub, "/addr-guarded", 2, 15_000);
     expect(got.map((r) => r.headers["ce-id"]).sort()).toEqual(["open-1", "signed-1"]);
-    const shown = (await (await fetchRouter(sequencePath("into-guarded"), { headers: auth })).json()) as { status: { address: { audience: string }; policies: { name: string }[] } };
+    const shown = (await (await fetchRouter(sequencePath("into-guarded"), { headers: auth })).json()) as {
+      status: { address: { audience: string }; policies: { name: string }[] };
+    };
     expect(shown.status.address.audience).toBe(`flows.knative.dev/sequence/${NS}/into-guarded`);
     expect(shown.status.policies).toEqual([{ apiVersion: "eventing.knative.dev/v1alpha1", name: "guard-sequence" }]);
   });
 
   it("take the ingress-token annotation, as a broker does", async () => {
-    await put(sequencePath("tokened"), sequence("tokened", { steps: [{ uri: `${sub}/addr-step` }] }, { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" }));
+    await put(
+      sequencePath("tokened"),
+      sequence("tokened", { steps: [{ uri: `${sub}/addr-step` }] }, { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" }),
+    );
     expect((await post(`/sequences/${NS}/tokened`, "t-1")).status).toBe(401);
     expect((await post(`/sequences/${NS}/tokened`, "t-2", "not-it")).status).toBe(403);
     expect((await post(`/sequences/${NS}/tokened`, "t-3", "producer-secret")).status).toBe(202);
-    const bad = await fetchRouter(sequencePath("bad-token"), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(sequence("bad-token", { steps: [{ uri: `${sub}/addr-step` }] }, { "edge-eventing.dev/ingress-token-secret": "ADMIN_TOKEN" })) });
+    const bad = await fetchRouter(sequencePath("bad-token"), {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(sequence("bad-token", { steps: [{ uri: `${sub}/addr-step` }] }, { "edge-eventing.dev/ingress-token-secret": "ADMIN_TOKEN" })),
+    });
     expect(bad.status).toBe(422);
   });
 });

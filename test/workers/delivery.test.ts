@@ -13,7 +13,9 @@ deliveryScenarios({ fetch: fetchRouter, subscriber: () => sub }, NS);
 describe("dispatch inside the runtime", () => {
   it("sends 6 deliveries itself and spreads the rest of a trigger's parallelism over dispatcher slots, none above 6 connections", async () => {
     await script(sub, "/slow", [{ status: 200, delayMs: 300 }]);
-    const t = await applyTrigger(trigger("slow", { broker: "b", filters: [{ exact: { type: "slow.t" } }], subscriber: { uri: `${sub}/slow` } }, { "edge-eventing.dev/parallelism": "18" }));
+    const t = await applyTrigger(
+      trigger("slow", { broker: "b", filters: [{ exact: { type: "slow.t" } }], subscriber: { uri: `${sub}/slow` } }, { "edge-eventing.dev/parallelism": "18" }),
+    );
     const batch = Array.from({ length: 36 }, (_, i) => ({ specversion: "1.0", id: `s-${i}`, source: "/slow", type: "slow.t" }));
     const started = Date.now();
     await fetchRouter(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
@@ -41,13 +43,30 @@ describe("fan-out", () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const r = await fetchRouter(`/${NS}/b`, {
       method: "POST",
-      headers: { "ce-specversion": "1.0", "ce-id": "fan-1", "ce-source": "/fan", "ce-type": "fan.t", "ce-knativebrokerttl": "9", "ce-region": "eu", "content-type": "application/json", traceparent },
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "fan-1",
+        "ce-source": "/fan",
+        "ce-type": "fan.t",
+        "ce-knativebrokerttl": "9",
+        "ce-region": "eu",
+        "content-type": "application/json",
+        traceparent,
+      },
       body: '{"order":1234}',
     });
     expect(r.status).toBe(202);
     const got = await Promise.all(paths.map(async (path) => (await receivedAtLeast(sub, path, 1))[0]));
     for (const g of got.slice(0, 7)) {
-      expect(g.headers).toMatchObject({ "ce-id": "fan-1", "ce-source": "/fan", "ce-type": "fan.t", "ce-region": "eu", "content-type": "application/json", "kn-namespace": NS, prefer: "reply" });
+      expect(g.headers).toMatchObject({
+        "ce-id": "fan-1",
+        "ce-source": "/fan",
+        "ce-type": "fan.t",
+        "ce-region": "eu",
+        "content-type": "application/json",
+        "kn-namespace": NS,
+        prefer: "reply",
+      });
       expect(g.headers["ce-knativebrokerttl"]).toBeUndefined();
       expect(g.body).toBe('{"order":1234}');
     }
@@ -66,11 +85,26 @@ describe("CloudEvents 0.3 fidelity", () => {
   it("delivers a structured 0.3 event's base64 data as the decoded bytes and its Map extension as ce-{name}-{key} headers", async () => {
     await script(sub, "/v03", [{ status: 200 }]);
     await applyTrigger(trigger("v03", { broker: "b", filters: [{ exact: { type: "v03.t" } }], subscriber: { uri: `${sub}/v03` } }));
-    const event = { specversion: "0.3", id: "v03-1", source: "/v03", type: "v03.t", datacontenttype: "text/plain", datacontentencoding: "base64", labels: { tier: "gold", region: "eu" }, data: btoa("hello, 0.3") };
+    const event = {
+      specversion: "0.3",
+      id: "v03-1",
+      source: "/v03",
+      type: "v03.t",
+      datacontenttype: "text/plain",
+      datacontentencoding: "base64",
+      labels: { tier: "gold", region: "eu" },
+      data: btoa("hello, 0.3"),
+    };
     const r = await fetchRouter(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(event) });
     expect(r.status).toBe(202);
     const [got] = await receivedAtLeast(sub, "/v03", 1);
-    expect(got.headers).toMatchObject({ "ce-specversion": "0.3", "ce-id": "v03-1", "ce-labels-tier": "gold", "ce-labels-region": "eu", "content-type": "text/plain" });
+    expect(got.headers).toMatchObject({
+      "ce-specversion": "0.3",
+      "ce-id": "v03-1",
+      "ce-labels-tier": "gold",
+      "ce-labels-region": "eu",
+      "content-type": "text/plain",
+    });
     expect(got.headers["ce-datacontentencoding"]).toBeUndefined();
     expect(got.body).toBe("hello, 0.3");
   });
@@ -80,12 +114,23 @@ describe("reply loops", () => {
   it("clamps a producer's knativebrokerttl to Knative's 255, so a subscriber that always replies ends after 255 deliveries", async () => {
     const reply = { "ce-specversion": "1.0", "ce-id": "echo-{n}", "ce-source": "/echo", "ce-type": "loop.t", "content-type": "text/plain" };
     await script(sub, "/echo", [{ status: 200, headers: reply, body: "again" }]);
-    const put = await fetchRouter(resourcePath(NS, "brokers", "loop"), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "loop" } }) });
+    const put = await fetchRouter(resourcePath(NS, "brokers", "loop"), {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: { name: "loop" } }),
+    });
     expect(put.status).toBeLessThan(300);
     await applyTrigger(trigger("echo", { broker: "loop", filters: [{ exact: { type: "loop.t" } }], subscriber: { uri: `${sub}/echo` } }));
     const sent = await fetchRouter(`/${NS}/loop`, {
       method: "POST",
-      headers: { "ce-specversion": "1.0", "ce-id": "loop-0", "ce-source": "/producer", "ce-type": "loop.t", "ce-knativebrokerttl": "2147483647", "content-type": "text/plain" },
+      headers: {
+        "ce-specversion": "1.0",
+        "ce-id": "loop-0",
+        "ce-source": "/producer",
+        "ce-type": "loop.t",
+        "ce-knativebrokerttl": "2147483647",
+        "content-type": "text/plain",
+      },
       body: "start",
     });
     expect(sent.status).toBe(202);
@@ -99,7 +144,11 @@ describe("reply loops", () => {
 });
 
 async function applyTrigger(body: { metadata: { name: string } }) {
-  const r = await fetchRouter(resourcePath(NS, "triggers", body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetchRouter(resourcePath(NS, "triggers", body.metadata.name), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status).toBeLessThan(300);
   return (await r.json()) as any;
 }

@@ -30,7 +30,11 @@ function logOn(storage: DurableObjectStorage): { log: EventLog; sql: MeteredSql 
   return { log, sql };
 }
 
-const segments = (sql: MeteredSql) => sql.exec<{ seq: number; n: number }>("SELECT seq, n FROM log ORDER BY seq").toArray().map((r) => ({ ...r }));
+const segments = (sql: MeteredSql) =>
+  sql
+    .exec<{ seq: number; n: number }>("SELECT seq, n FROM log ORDER BY seq")
+    .toArray()
+    .map((r) => ({ ...r }));
 
 describe("the event log", () => {
   it("writes the events appended together as one row, at consecutive positions, and reads each back by position", async () => {
@@ -42,7 +46,10 @@ describe("the event log", () => {
     });
     expect(r.first).toEqual([SEGMENT_EVENTS, SEGMENT_EVENTS + 1, SEGMENT_EVENTS + 2]);
     expect(r.second).toEqual([2 * SEGMENT_EVENTS]);
-    expect(r.rows).toEqual([{ seq: 1, n: 3 }, { seq: 2, n: 1 }]);
+    expect(r.rows).toEqual([
+      { seq: 1, n: 3 },
+      { seq: 2, n: 1 },
+    ]);
     expect(r.size).toBe(4);
     expect(r.b).toMatchObject({ event: { attributes: { id: "b" } }, meta: { i: "b", m: ["t"] }, arrivedAt: 1_000 });
     expect(r.gone).toBeNull();
@@ -55,7 +62,10 @@ describe("the event log", () => {
       log.append([entry("a"), entry("b", "0.3"), entry("c", "0.3")], 1_000);
       return segments(sql);
     });
-    expect(rows).toEqual([{ seq: 1, n: 1 }, { seq: 2, n: 2 }]);
+    expect(rows).toEqual([
+      { seq: 1, n: 1 },
+      { seq: 2, n: 2 },
+    ]);
   });
 
   it("reads the same events after a restart, from storage alone", async () => {
@@ -87,7 +97,10 @@ describe("the event log", () => {
     expect(r.young).toEqual({ evicted: 0, next: 11_000 });
     expect(r.afterYoung).toBe(3);
     expect(r.old.evicted).toBe(0);
-    expect(r.kept).toEqual([{ seq: 2, n: 1 }, { seq: 3, n: 1 }]);
+    expect(r.kept).toEqual([
+      { seq: 2, n: 1 },
+      { seq: 3, n: 1 },
+    ]);
     expect(r.readA).toBeNull();
     expect(r.readB).toBe("b");
     expect(r.next).toBeGreaterThan(r.c);
@@ -103,7 +116,10 @@ describe("the event log", () => {
       return { capped, rows: segments(sql), size: log.size };
     });
     expect(r.capped.evicted).toBe(2);
-    expect(r.rows).toEqual([{ seq: 2, n: 2 }, { seq: 3, n: 1 }]);
+    expect(r.rows).toEqual([
+      { seq: 2, n: 2 },
+      { seq: 3, n: 1 },
+    ]);
     expect(r.size).toBe(3);
   });
 });
@@ -116,7 +132,13 @@ describe("the broker store", () => {
       const store = new BrokerStore(storage);
       const before = store.exists;
       store.open();
-      const names = () => storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name").toArray().map((t) => t.name);
+      const names = () =>
+        storage.sql
+          .exec<{ name: string }>(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY name",
+          )
+          .toArray()
+          .map((t) => t.name);
       const created = names();
       store.log.append([entry("a")], 1_000);
       const again = new BrokerStore(storage);
@@ -137,7 +159,11 @@ describe("the broker store", () => {
       store.log.append([entry("a")], 0);
       store.log.append([entry("b")], 0);
       const held = [];
-      for (const [now, c] of [[1_000, config(0, 60_000)], [59_000, config(0, 60_000)], [61_000, config(0, 60_000)]] as const) {
+      for (const [now, c] of [
+        [1_000, config(0, 60_000)],
+        [59_000, config(0, 60_000)],
+        [61_000, config(0, 60_000)],
+      ] as const) {
         store.expireSoon();
         store.expire(now, c);
         held.push(store.log.size);

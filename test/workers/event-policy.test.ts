@@ -23,18 +23,32 @@ async function put(path: string, body: unknown): Promise<Response> {
   return fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
 }
 
-const policy = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventPolicy", metadata: { name }, spec });
+const policy = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "eventing.knative.dev/v1alpha1",
+  kind: "EventPolicy",
+  metadata: { name },
+  spec,
+});
 
 /** A token from the local issuer `name`, valid for ten minutes unless `claims` say otherwise. */
 async function token(name: string, claims: Record<string, unknown> = {}, opts: { alg?: "RS256" | "ES256"; kid?: string } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return issuer.token({ issuer: name, ...opts, claims: { iss: issuer.issuerUrl(name), sub: MAIN, aud: AUDIENCE("guarded"), iat: now, exp: now + 600, ...claims } });
+  return issuer.token({
+    issuer: name,
+    ...opts,
+    claims: { iss: issuer.issuerUrl(name), sub: MAIN, aud: AUDIENCE("guarded"), iat: now, exp: now + 600, ...claims },
+  });
 }
 
-const withToken = (init: RequestInit, bearer: string | undefined): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }) } });
+const withToken = (init: RequestInit, bearer: string | undefined): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }) },
+});
 
 async function accepted(name: string): Promise<number> {
-  const m = (await (await fetchRouter(brokerSubresource(NS, name, "metrics"), { headers: auth })).json()) as { counters: { trigger: string; name: string; value: number }[] };
+  const m = (await (await fetchRouter(brokerSubresource(NS, name, "metrics"), { headers: auth })).json()) as {
+    counters: { trigger: string; name: string; value: number }[];
+  };
   return m.counters.find((c) => c.trigger === "" && c.name === "accepted")?.value ?? 0;
 }
 
@@ -45,11 +59,17 @@ beforeAll(async () => {
   for (const b of [broker("open"), broker("guarded", {}, {}), { ...broker("labelled"), metadata: { name: "labelled", labels: { team: "platform" } } }]) {
     expect((await put(resourcePath(NS, "brokers", b.metadata.name), b)).status).toBe(201);
   }
-  expect((await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/guarded` } }))).status).toBe(201);
+  expect(
+    (await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/guarded` } }))).status,
+  ).toBe(201);
   const ci = policy("ci-main", {
     to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }],
     // OIDC_ISSUERS lists several issuers here: each sub names the issuer that signs it.
-    from: [{ sub: MAIN, issuer: issuer.issuerUrl("trusted") }, { sub: MAIN, issuer: issuer.issuerUrl("rotating") }, { sub: "repo:org/infra:*", issuer: issuer.issuerUrl("ci") }],
+    from: [
+      { sub: MAIN, issuer: issuer.issuerUrl("trusted") },
+      { sub: MAIN, issuer: issuer.issuerUrl("rotating") },
+      { sub: "repo:org/infra:*", issuer: issuer.issuerUrl("ci") },
+    ],
     filters: [{ prefix: { type: "com.example." } }],
   });
   expect((await put(policyPath("ci-main"), ci)).status).toBe(201);
@@ -78,13 +98,26 @@ describe("EventPolicy resources", () => {
   it("refuses an invalid policy with a 422 naming every field, and an unknown field by name (strict validation)", async () => {
     const bad = policy("bad", {
       to: [{ ref: { kind: "Trigger", name: "x" } }, { selector: { matchExpressions: [{ key: "a", operator: "Near" }] } }],
-      from: [{ sub: "repo:*:main" }, { ref: { apiVersion: "sources.knative.dev/v1", kind: "ContainerSource", name: "c" } }, { sub: "a", ref: { kind: "PingSource", name: "p" } }],
+      from: [
+        { sub: "repo:*:main" },
+        { ref: { apiVersion: "sources.knative.dev/v1", kind: "ContainerSource", name: "c" } },
+        { sub: "a", ref: { kind: "PingSource", name: "p" } },
+      ],
       filters: [{ cesql: "type = " }],
     });
     const r = await put(policyPath("bad"), bad);
     expect(r.status).toBe(422);
     const fields = ((await r.json()) as any).details.causes.map((c: any) => c.field);
-    expect(fields).toEqual(expect.arrayContaining(["spec.to[0].ref.kind", "spec.to[1].selector.matchExpressions[0].operator", "spec.from[0].sub", "spec.from[1].ref.kind", "spec.from[2]", "spec.filters[0].cesql"]));
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "spec.to[0].ref.kind",
+        "spec.to[1].selector.matchExpressions[0].operator",
+        "spec.from[0].sub",
+        "spec.from[1].ref.kind",
+        "spec.from[2]",
+        "spec.filters[0].cesql",
+      ]),
+    );
     const unknown = await put(`${policyPath("typo")}?fieldValidation=Strict`, policy("typo", { from: [{ sub: "x", subject: "y" }] }));
     expect(unknown.status).toBe(400); // Kubernetes' strict decoding error
     expect(JSON.stringify(await unknown.json())).toContain("spec.from[0].subject");
@@ -109,12 +142,18 @@ describe("ingress of a broker with policies", () => {
       ["missing_token", undefined],
       ["malformed_token", "not-a-jwt"],
       ["malformed_token", "a.b.c"],
-      ["unknown_issuer", await issuer.token({ issuer: "untrusted", claims: { iss: issuer.issuerUrl("untrusted"), sub: MAIN, aud: AUDIENCE("guarded"), exp: now + 600 } })],
+      [
+        "unknown_issuer",
+        await issuer.token({ issuer: "untrusted", claims: { iss: issuer.issuerUrl("untrusted"), sub: MAIN, aud: AUDIENCE("guarded"), exp: now + 600 } }),
+      ],
       ["expired", await token("trusted", { exp: now - 3600, iat: now - 4000 })],
       ["not_yet_valid", await token("trusted", { nbf: now + 3600 })],
       ["wrong_audience", await token("trusted", { aud: AUDIENCE("open") })],
       ["bad_signature", `${header}.${payload}.${signature.slice(0, -6)}${signature.slice(-6) === "AAAAAA" ? "BBBBBB" : "AAAAAA"}`],
-      ["bad_signature", `${header}.${b64({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), sub: "repo:org/app:ref:refs/heads/evil" })}.${signature}`],
+      [
+        "bad_signature",
+        `${header}.${b64({ ...JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))), sub: "repo:org/app:ref:refs/heads/evil" })}.${signature}`,
+      ],
       ["algorithm_not_allowed", `${b64({ alg: "none", typ: "JWT" })}.${payload}.`],
       ["algorithm_not_allowed", `${b64({ alg: "HS256", typ: "JWT" })}.${payload}.${signature}`],
       ["jwks_unavailable", await token("broken")],
@@ -124,7 +163,9 @@ describe("ingress of a broker with policies", () => {
       const text = await r.text();
       expect(r.status, `${reason}: ${text}`).toBe(401);
       expect(JSON.parse(text), text).toMatchObject({ reason });
-      expect(r.headers.get("www-authenticate")).toBe(bearer === undefined ? 'Bearer realm="edge-eventing ingress"' : 'Bearer realm="edge-eventing ingress", error="invalid_token"');
+      expect(r.headers.get("www-authenticate")).toBe(
+        bearer === undefined ? 'Bearer realm="edge-eventing ingress"' : 'Bearer realm="edge-eventing ingress", error="invalid_token"',
+      );
       if (bearer) expect(text).not.toContain(bearer);
     }
     expect(await accepted("guarded")).toBe(before);
@@ -134,27 +175,43 @@ describe("ingress of a broker with policies", () => {
   it("accepts an allowed sender's events (RS256 and ES256, exact and wildcard sub) in every mode", async () => {
     const before = await accepted("guarded");
     expect((await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("ok-rs", "com.example.push"), await token("trusted")))).status).toBe(202);
-    expect((await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("ok-es", "com.example.push"), await token("trusted", {}, { alg: "ES256" })))).status).toBe(202);
+    expect(
+      (await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("ok-es", "com.example.push"), await token("trusted", {}, { alg: "ES256" })))).status,
+    ).toBe(202);
     const infra = await token("ci", { sub: "repo:org/infra:ref:refs/heads/release" });
     const structured = { specversion: "1.0", id: "ok-structured", source: "/ci", type: "com.example.deploy" };
-    const r = await fetchRouter(`/${NS}/guarded`, withToken({ method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(structured) }, infra));
+    const r = await fetchRouter(
+      `/${NS}/guarded`,
+      withToken({ method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(structured) }, infra),
+    );
     expect(r.status).toBe(202);
     const batch = [1, 2].map((i) => ({ specversion: "1.0", id: `ok-batch-${i}`, source: "/ci", type: "com.example.batch" }));
-    const rb = await fetchRouter(`/${NS}/guarded`, withToken({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) }, infra));
+    const rb = await fetchRouter(
+      `/${NS}/guarded`,
+      withToken({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) }, infra),
+    );
     expect(rb.status).toBe(202);
     expect(await accepted("guarded")).toBe(before + 5);
     const got = await receivedAtLeast(sub, "/guarded", 5);
-    expect(got.map((g) => g.headers["ce-id"] ?? JSON.parse(g.body).id)).toEqual(expect.arrayContaining(["ok-rs", "ok-es", "ok-structured", "ok-batch-1", "ok-batch-2"]));
+    expect(got.map((g) => g.headers["ce-id"] ?? JSON.parse(g.body).id)).toEqual(
+      expect.arrayContaining(["ok-rs", "ok-es", "ok-structured", "ok-batch-1", "ok-batch-2"]),
+    );
     // The token was the sender's proof for the router, not something to hand on to subscribers.
     expect(got.every((g) => g.headers.authorization === undefined)).toBe(true);
   });
 
   it("refuses with 403 a sender no policy names, and an event the policy's filters refuse; a batch is refused whole", async () => {
     const before = await accepted("guarded");
-    const stranger = await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("no-1", "com.example.push"), await token("trusted", { sub: "repo:org/app:ref:refs/heads/feature" })));
+    const stranger = await fetchRouter(
+      `/${NS}/guarded`,
+      withToken(binaryEvent("no-1", "com.example.push"), await token("trusted", { sub: "repo:org/app:ref:refs/heads/feature" })),
+    );
     expect(stranger.status).toBe(403);
     expect(await stranger.json()).toMatchObject({ reason: "sender_not_allowed" });
-    const wildcardIsPrefixOnly = await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("no-2", "com.example.push"), await token("trusted", { sub: "repo:org/infrastructure:ref:refs/heads/main" })));
+    const wildcardIsPrefixOnly = await fetchRouter(
+      `/${NS}/guarded`,
+      withToken(binaryEvent("no-2", "com.example.push"), await token("trusted", { sub: "repo:org/infrastructure:ref:refs/heads/main" })),
+    );
     expect(wildcardIsPrefixOnly.status).toBe(403);
     const filtered = await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("no-3", "org.other.push"), await token("trusted")));
     expect(filtered.status).toBe(403);
@@ -163,7 +220,10 @@ describe("ingress of a broker with policies", () => {
       { specversion: "1.0", id: "mixed-1", source: "/ci", type: "com.example.ok" },
       { specversion: "1.0", id: "mixed-2", source: "/ci", type: "org.other.no" },
     ];
-    const rb = await fetchRouter(`/${NS}/guarded`, withToken({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) }, await token("trusted")));
+    const rb = await fetchRouter(
+      `/${NS}/guarded`,
+      withToken({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) }, await token("trusted")),
+    );
     expect(rb.status).toBe(403);
     expect(await rb.json()).toMatchObject({ reason: "event_not_allowed", error: expect.stringContaining("[1]") });
     expect(await accepted("guarded")).toBe(before);
@@ -185,23 +245,35 @@ describe("ingress of a broker with policies", () => {
     for (let i = 0; i < 20; i++) {
       const bogus = await token("rotating", {}, {});
       const [, p, s] = bogus.split(".");
-      const r = await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent(`rot-bogus-${i}`, "com.example.push"), `${b64({ alg: "RS256", kid: `made-up-${i}` })}.${p}.${s}`));
+      const r = await fetchRouter(
+        `/${NS}/guarded`,
+        withToken(binaryEvent(`rot-bogus-${i}`, "com.example.push"), `${b64({ alg: "RS256", kid: `made-up-${i}` })}.${p}.${s}`),
+      );
       expect(r.status).toBe(401);
     }
     expect((await issuer.fetches("rotating")).jwks - fetchedBefore).toBeLessThanOrEqual(1);
     const kid = await issuer.rotate("rotating");
     const rotated = await token("rotating", {}, { kid });
     // Within the cooldown the new kid is unknown (401, nothing stored); after it, the JWKS is fetched again.
-    await eventually(async () => (await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("rot-2", "com.example.push"), rotated))).status === 202, 25_000, "the rotated key accepted");
+    await eventually(
+      async () => (await fetchRouter(`/${NS}/guarded`, withToken(binaryEvent("rot-2", "com.example.push"), rotated))).status === 202,
+      25_000,
+      "the rotated key accepted",
+    );
     expect((await received(sub, "/guarded")).filter((g) => g.headers["ce-id"] === "rot-2")).toHaveLength(1);
   });
 
   it("counts 401 and 403 per broker in /metrics", async () => {
-    await eventually(async () => {
-      const text = await (await fetchRouter("/metrics", { headers: auth })).text();
-      const count = (code: number) => Number(new RegExp(`edge_eventing_ingress_refused_total\\{namespace="${NS}",broker="guarded",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
-      return count(401) >= 12 && count(403) >= 4;
-    }, 10_000, "refusals counted");
+    await eventually(
+      async () => {
+        const text = await (await fetchRouter("/metrics", { headers: auth })).text();
+        const count = (code: number) =>
+          Number(new RegExp(`edge_eventing_ingress_refused_total\\{namespace="${NS}",broker="guarded",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+        return count(401) >= 12 && count(403) >= 4;
+      },
+      10_000,
+      "refusals counted",
+    );
   });
 
   it("checks an empty batch like any other request", async () => {
@@ -214,7 +286,14 @@ describe("ingress of a broker with policies", () => {
     const b = broker("both", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" });
     expect((await put(resourcePath(NS, "brokers", "both"), b)).status).toBe(201);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-0"), "producer-secret"))).status).toBe(202);
-    expect((await put(policyPath("both"), policy("both", { to: [{ ref: { kind: "Broker", name: "both" } }], from: [{ sub: MAIN, issuer: issuer.issuerUrl("trusted") }] }))).status).toBe(201);
+    expect(
+      (
+        await put(
+          policyPath("both"),
+          policy("both", { to: [{ ref: { kind: "Broker", name: "both" } }], from: [{ sub: MAIN, issuer: issuer.issuerUrl("trusted") }] }),
+        )
+      ).status,
+    ).toBe(201);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-1"), "producer-secret"))).status).toBe(401);
     expect((await fetchRouter(`/${NS}/both`, withToken(binaryEvent("both-2"), await token("trusted", { aud: AUDIENCE("both") })))).status).toBe(202);
   });
@@ -232,9 +311,14 @@ describe("a source the router runs, sending to a broker with policies", () => {
   it("hands over only as a source a policy names in from.ref; a refused hand-off is held, uncommitted, until a policy allows it", async () => {
     await script(sub, "/kguard", [{ status: 200 }]);
     expect((await put(resourcePath(NS, "brokers", "kguard"), broker("kguard"))).status).toBe(201);
-    expect((await put(resourcePath(NS, "triggers", "kguard-all"), trigger("kguard-all", { broker: "kguard", subscriber: { uri: `${sub}/kguard` } }))).status).toBe(201);
+    expect(
+      (await put(resourcePath(NS, "triggers", "kguard-all"), trigger("kguard-all", { broker: "kguard", subscriber: { uri: `${sub}/kguard` } }))).status,
+    ).toBe(201);
     const allowing = (names: string[]) =>
-      policy("kafka-only", { to: [{ ref: { kind: "Broker", name: "kguard" } }], from: names.map((name) => ({ ref: { apiVersion: "sources.knative.dev/v1beta1", kind: "KafkaSource", name, namespace: SOURCES_NS } })) });
+      policy("kafka-only", {
+        to: [{ ref: { kind: "Broker", name: "kguard" } }],
+        from: names.map((name) => ({ ref: { apiVersion: "sources.knative.dev/v1beta1", kind: "KafkaSource", name, namespace: SOURCES_NS } })),
+      });
     expect((await put(policyPath("kafka-only"), allowing(["pol-allowed"]))).status).toBe(201);
     const sink = { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "kguard", namespace: NS } };
     const record = (id: string) => ({ value: JSON.stringify({ specversion: "1.0", id, source: "/kafka", type: "k.t" }) });
@@ -247,10 +331,14 @@ describe("a source the router runs, sending to a broker with policies", () => {
     await applySource("kafkasources", "pol-denied", kafkaSpec(denied.url, "pol-denied", sink));
 
     expect((await receivedAtLeast(sub, "/kguard", 1, 15_000)).map((g) => g.headers["ce-id"])).toEqual(["ka-1"]);
-    const status = await eventually(async () => {
-      const ready = (await getSource("kafkasources", "pol-denied")).status?.conditions?.find((c: any) => c.type === "Ready");
-      return ready?.reason === "EventPolicyDenied" ? ready : undefined;
-    }, 15_000, "the denied source's status");
+    const status = await eventually(
+      async () => {
+        const ready = (await getSource("kafkasources", "pol-denied")).status?.conditions?.find((c: any) => c.type === "Ready");
+        return ready?.reason === "EventPolicyDenied" ? ready : undefined;
+      },
+      15_000,
+      "the denied source's status",
+    );
     expect(status).toMatchObject({ status: "False", message: expect.stringContaining("403") });
     expect(await denied.commits()).toEqual([]);
 
@@ -273,18 +361,32 @@ describe("a webhook source sending to a broker with policies", () => {
     apiVersion: "sources.knative.dev/v1alpha1",
     kind: "GitHubSource",
     metadata: { name },
-    spec: { ownerAndRepository: "org/repo", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "ghguard" } } },
+    spec: {
+      ownerAndRepository: "org/repo",
+      eventTypes: ["push"],
+      secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+      sink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "ghguard" } },
+    },
   });
   const deliver = async (name: string, delivery: string) => {
     const body = JSON.stringify({ ref: "refs/heads/main", after: delivery, repository: { full_name: "org/repo", html_url: "https://github.com/org/repo" } });
-    const headers = { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": delivery, "x-hub-signature-256": `sha256=${await signed(body)}` };
+    const headers = {
+      "content-type": "application/json",
+      "x-github-event": "push",
+      "x-github-delivery": delivery,
+      "x-hub-signature-256": `sha256=${await signed(body)}`,
+    };
     return fetchRouter(`/webhooks/${NS}/${name}`, { method: "POST", headers, body });
   };
 
   it("stores a delivery of the GitHubSource a policy names, and answers another source's delivery 403 with nothing stored", async () => {
     expect((await put(resourcePath(NS, "brokers", "ghguard"), broker("ghguard"))).status).toBe(201);
-    for (const name of ["gh-allowed", "gh-denied"]) expect((await put(`/apis/sources.knative.dev/v1alpha1/namespaces/${NS}/githubsources/${name}`, source(name))).status).toBe(201);
-    const p = policy("github-only", { to: [{ ref: { kind: "Broker", name: "ghguard" } }], from: [{ ref: { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", name: "gh-allowed" } }] });
+    for (const name of ["gh-allowed", "gh-denied"])
+      expect((await put(`/apis/sources.knative.dev/v1alpha1/namespaces/${NS}/githubsources/${name}`, source(name))).status).toBe(201);
+    const p = policy("github-only", {
+      to: [{ ref: { kind: "Broker", name: "ghguard" } }],
+      from: [{ ref: { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", name: "gh-allowed" } }],
+    });
     expect((await put(policyPath("github-only"), p)).status).toBe(201);
 
     const refused = await deliver("gh-denied", "d-1");

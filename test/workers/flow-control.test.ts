@@ -20,7 +20,11 @@ flowScenarios({ fetch: fetchRouter, subscriber: () => sub }, "flow1");
 flowScenarios({ fetch: fetchRouter, subscriber: () => sub }, "flow4", { "edge-eventing.dev/partitions": "4" });
 
 async function apply(ns: string, plural: string, body: { metadata: { name: string } }): Promise<any> {
-  const r = await fetchRouter(resourcePath(ns, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetchRouter(resourcePath(ns, plural, body.metadata.name), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status).toBeLessThan(300);
   return r.json();
 }

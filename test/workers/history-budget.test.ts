@@ -17,13 +17,21 @@ const call = (path: string, init?: RequestInit) => exports.default.fetch(`http:/
 const events = (query: string) => `/apis/edge-eventing.dev/v1alpha1/namespaces/${NS}/brokers/b/events${query}`;
 
 async function post(id: string, data: string): Promise<void> {
-  const r = await call(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify({ specversion: "1.0", id, source: "/budget", type: "budget.t", datacontenttype: "text/plain", data }) });
+  const r = await call(`/${NS}/b`, {
+    method: "POST",
+    headers: { "content-type": "application/cloudevents+json" },
+    body: JSON.stringify({ specversion: "1.0", id, source: "/budget", type: "budget.t", datacontenttype: "text/plain", data }),
+  });
   expect(r.status).toBe(202);
 }
 
 describe("a history search over more than its budget", () => {
   it("answers in pages: the first holds what the budget reached (here nothing) and a continue, the next goes on to the match", async () => {
-    const r = await call(resourcePath(NS, "brokers", "b"), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(broker("b", { "edge-eventing.dev/retention": "PT1H" })) });
+    const r = await call(resourcePath(NS, "brokers", "b"), {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(broker("b", { "edge-eventing.dev/retention": "PT1H" })),
+    });
     expect(r.status).toBeLessThan(300);
     // The event searched for first, then more than a budget of others (one segment each) after it.
     await post("needle", "n");
@@ -32,7 +40,10 @@ describe("a history search over more than its budget", () => {
     const first = (await (await call(events("?id=needle"), { headers: auth })).json()) as { items: unknown[]; metadata: { continue?: string } };
     expect(first.items).toEqual([]);
     expect(first.metadata.continue).toEqual(expect.any(String));
-    const second = (await (await call(events(`?id=needle&continue=${first.metadata.continue}`), { headers: auth })).json()) as { items: { event: { id: string } }[]; metadata: { continue?: string } };
+    const second = (await (await call(events(`?id=needle&continue=${first.metadata.continue}`), { headers: auth })).json()) as {
+      items: { event: { id: string } }[];
+      metadata: { continue?: string };
+    };
     expect(second.items.map((i) => i.event.id)).toEqual(["needle"]);
     expect(second.metadata.continue).toBeUndefined();
     // Without a filter that skips them, the newest events come first as before.

@@ -29,7 +29,9 @@ describe("history of a broad outage", () => {
     // Paused: nothing is delivered, the attempts below are the only ones.
     await put("triggers", trigger("down", { broker: "b", subscriber: { uri: "https://down.example/" } }, { "edge-eventing.dev/paused": "true" }));
     const batch = Array.from({ length: EVENTS }, (_, i) => ({ specversion: "1.0", id: `e-${i}`, source: "/outage", type: "t" }));
-    expect((await call(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) })).status).toBe(202);
+    expect(
+      (await call(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) })).status,
+    ).toBe(202);
 
     const stub = env.BROKER.getByName(`${NS}/b`);
     const written = await runInDurableObject(stub, (instance, state) => {
@@ -46,7 +48,8 @@ describe("history of a broad outage", () => {
       // The first write fails, as SQLite refuses a value over its limit: nothing escapes, nothing is dropped.
       state.storage.sql.exec("CREATE TRIGGER refuse_history BEFORE UPDATE OF history ON log BEGIN SELECT RAISE(ABORT, 'string or blob too big'); END");
       flush();
-      const stored = () => state.storage.sql.exec<{ bytes: number | null }>("SELECT length(CAST(history AS BLOB)) AS bytes FROM log WHERE seq = ?", seq).one().bytes;
+      const stored = () =>
+        state.storage.sql.exec<{ bytes: number | null }>("SELECT length(CAST(history AS BLOB)) AS bytes FROM log WHERE seq = ?", seq).one().bytes;
       expect(stored()).toBeNull();
       state.storage.sql.exec("DROP TRIGGER refuse_history");
       flush();
@@ -56,7 +59,11 @@ describe("history of a broad outage", () => {
 
     const r = await call(`/apis/edge-eventing.dev/v1alpha1/namespaces/${NS}/brokers/b/events?limit=1000`, { headers: auth });
     expect(r.status).toBe(200);
-    const items = ((await r.json()) as { items: { event: { id: string }; deliveries: { trigger: string; state: string; attempts: { status: number }[]; attemptsOmitted?: number }[] }[] }).items;
+    const items = (
+      (await r.json()) as {
+        items: { event: { id: string }; deliveries: { trigger: string; state: string; attempts: { status: number }[]; attemptsOmitted?: number }[] }[];
+      }
+    ).items;
     expect(items).toHaveLength(EVENTS);
     for (const item of items) {
       const [d] = item.deliveries;

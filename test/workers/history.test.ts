@@ -20,7 +20,11 @@ async function put(plural: string, body: { metadata: { name: string } }): Promis
 }
 
 async function send(brokerName: string, events: Record<string, unknown>[]): Promise<void> {
-  const r = await call(`/${NS}/${brokerName}`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events.map((e) => ({ specversion: "1.0", source: "/hist", type: "hist.t", ...e }))) });
+  const r = await call(`/${NS}/${brokerName}`, {
+    method: "POST",
+    headers: { "content-type": "application/cloudevents-batch+json" },
+    body: JSON.stringify(events.map((e) => ({ specversion: "1.0", source: "/hist", type: "hist.t", ...e }))),
+  });
   expect(r.status).toBe(202);
 }
 
@@ -37,8 +41,10 @@ async function items(brokerName: string, query = ""): Promise<any[]> {
 
 /** How many events of an id a broker's log holds in storage (durable-objects/event-log.ts), whatever its search shows. */
 const stored = (brokerName: string, id: string) =>
-  runInDurableObject(env.BROKER.getByName(`${NS}/${brokerName}`), (_o: unknown, state: DurableObjectState) =>
-    state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM log l, json_each(l.meta) m WHERE m.value ->> 'i' = ?", id).one().n,
+  runInDurableObject(
+    env.BROKER.getByName(`${NS}/${brokerName}`),
+    (_o: unknown, state: DurableObjectState) =>
+      state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM log l, json_each(l.meta) m WHERE m.value ->> 'i' = ?", id).one().n,
   );
 
 const replay = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name }, spec });
@@ -52,10 +58,15 @@ async function replayStatus(name: string): Promise<any> {
   return r.status === 200 ? ((await r.json()) as any).status : null;
 }
 
-const finished = (name: string) => eventually(async () => {
-  const s = await replayStatus(name);
-  return s?.conditions?.[0]?.reason !== "Running" ? s : undefined;
-}, 20_000, `replay ${name} to finish`);
+const finished = (name: string) =>
+  eventually(
+    async () => {
+      const s = await replayStatus(name);
+      return s?.conditions?.[0]?.reason !== "Running" ? s : undefined;
+    },
+    20_000,
+    `replay ${name} to finish`,
+  );
 
 const quick = { retry: 2, backoffPolicy: "linear", backoffDelay: "PT0.05S" };
 
@@ -66,14 +77,24 @@ describe("history", () => {
     await script(sub, "/h-flaky", [{ status: 503, body: "busy", repeat: 2 }, { status: 200 }]);
     await script(sub, "/h-down", [{ status: 500, body: "down for good" }]);
     await put("triggers", trigger("ok", { broker: "h", subscriber: { uri: `${sub}/h-ok` } }));
-    await put("triggers", trigger("flaky", { broker: "h", filters: [{ exact: { type: "hist.flaky" } }], subscriber: { uri: `${sub}/h-flaky` }, delivery: quick }));
-    await put("triggers", trigger("down", { broker: "h", filters: [{ exact: { type: "hist.down" } }], subscriber: { uri: `${sub}/h-down` }, delivery: { ...quick, retry: 1 } }));
+    await put(
+      "triggers",
+      trigger("flaky", { broker: "h", filters: [{ exact: { type: "hist.flaky" } }], subscriber: { uri: `${sub}/h-flaky` }, delivery: quick }),
+    );
+    await put(
+      "triggers",
+      trigger("down", { broker: "h", filters: [{ exact: { type: "hist.down" } }], subscriber: { uri: `${sub}/h-down` }, delivery: { ...quick, retry: 1 } }),
+    );
     await send("h", [
       { id: "a1", source: "/shop", type: "hist.order", subject: "order-1" },
       { id: "a2", source: "/shop", type: "hist.flaky", subject: "order-2" },
       { id: "a3", source: "/bank", type: "hist.down", subject: "acct-9" },
     ]);
-    await eventually(async () => (await items("h", "?state=failed")).length === 1 && (await items("h", "?trigger=flaky&state=delivered")).length === 1, 15_000, "deliveries to settle");
+    await eventually(
+      async () => (await items("h", "?state=failed")).length === 1 && (await items("h", "?trigger=flaky&state=delivered")).length === 1,
+      15_000,
+      "deliveries to settle",
+    );
   });
 
   it("lists every event newest first with its deliveries; a trigger not listed did not match", async () => {
@@ -82,7 +103,9 @@ describe("history", () => {
     const a1 = all[2];
     expect(a1.event).toMatchObject({ specversion: "1.0", id: "a1", source: "/shop", type: "hist.order", subject: "order-1" });
     expect(Date.parse(a1.receivedAt)).toBeGreaterThan(0);
-    expect(a1.deliveries).toEqual([{ trigger: "ok", state: "delivered", attempts: [expect.objectContaining({ status: 200, durationMs: expect.any(Number) })] }]);
+    expect(a1.deliveries).toEqual([
+      { trigger: "ok", state: "delivered", attempts: [expect.objectContaining({ status: 200, durationMs: expect.any(Number) })] },
+    ]);
   });
 
   it("records every attempt of a retried delivery and of one that failed for good", async () => {
@@ -95,7 +118,10 @@ describe("history", () => {
     const [down] = await items("h", "?id=a3");
     const failed = down.deliveries.find((x: any) => x.trigger === "down");
     expect(failed.state).toBe("failed");
-    expect(failed.attempts.map((a: any) => [a.status, a.error])).toEqual([[500, "down for good"], [500, "down for good"]]);
+    expect(failed.attempts.map((a: any) => [a.status, a.error])).toEqual([
+      [500, "down for good"],
+      [500, "down for good"],
+    ]);
   });
 
   it("searches by id, source, type, subject, time range, trigger and state", async () => {
@@ -126,7 +152,13 @@ describe("history", () => {
     expect(other.status).toBe(400);
     expect(other.body.details.causes[0].field).toBe("continue");
     expect((await history("h", "?continue=garbage!")).status).toBe(400);
-    for (const [query, field] of [["?since=yesterday", "since"], ["?until=2026-13-45", "until"], ["?state=lost", "state"], ["?limit=5000", "limit"], ["?trigger=nope", "trigger"]]) {
+    for (const [query, field] of [
+      ["?since=yesterday", "since"],
+      ["?until=2026-13-45", "until"],
+      ["?state=lost", "state"],
+      ["?limit=5000", "limit"],
+      ["?trigger=nope", "trigger"],
+    ]) {
       const r = await history("h", query);
       expect(r.status, query).toBe(422);
       expect(r.body.details.causes[0].field, query).toBe(field);
@@ -177,13 +209,21 @@ describe("retention", () => {
   it("keeps at most the cap per partition, evicting the oldest first and counting them in /metrics", async () => {
     await put("brokers", broker("capped", { "edge-eventing.dev/retention-limit": "50" }));
     await put("triggers", trigger("capped-all", { broker: "capped", subscriber: { uri: `${sub}/capped` } }));
-    for (let batch = 0; batch < 4; batch++) await send("capped", Array.from({ length: 100 }, (_, i) => ({ id: `c${batch * 100 + i}` })));
+    for (let batch = 0; batch < 4; batch++)
+      await send(
+        "capped",
+        Array.from({ length: 100 }, (_, i) => ({ id: `c${batch * 100 + i}` })),
+      );
     await receivedAtLeast(sub, "/capped", 400, 20_000);
     // Events still queued are never evicted; once delivered, the cap holds (within one batch of 100).
-    const kept = await eventually(async () => {
-      const list = await items("capped", "?limit=1000");
-      return list.length <= 150 ? list : undefined;
-    }, 15_000, "the cap to hold");
+    const kept = await eventually(
+      async () => {
+        const list = await items("capped", "?limit=1000");
+        return list.length <= 150 ? list : undefined;
+      },
+      15_000,
+      "the cap to hold",
+    );
     expect(kept.length).toBeGreaterThanOrEqual(50);
     expect(kept[0].event.id).toBe("c399");
     expect(kept.map((k) => k.event.id)).not.toContain("c0");
@@ -193,7 +233,11 @@ describe("retention", () => {
   });
 
   it("refuses a malformed retention annotation, naming it", async () => {
-    const r = await call(resourcePath(NS, "brokers", "bad"), { method: "PUT", headers: json, body: JSON.stringify(broker("bad", { "edge-eventing.dev/retention": "one day" })) });
+    const r = await call(resourcePath(NS, "brokers", "bad"), {
+      method: "PUT",
+      headers: json,
+      body: JSON.stringify(broker("bad", { "edge-eventing.dev/retention": "one day" })),
+    });
     expect(r.status).toBe(422);
     expect(((await r.json()) as any).details.causes[0].field).toBe("metadata.annotations.edge-eventing.dev/retention");
   });
@@ -203,9 +247,15 @@ describe("replay", () => {
   beforeAll(async () => {
     await put("brokers", broker("r"));
     await script(sub, "/r-fail", [{ status: 500 }]);
-    await put("triggers", trigger("rfail", { broker: "r", filters: [{ prefix: { type: "r.fail" } }], subscriber: { uri: `${sub}/r-fail` }, delivery: { retry: 0 } }));
+    await put(
+      "triggers",
+      trigger("rfail", { broker: "r", filters: [{ prefix: { type: "r.fail" } }], subscriber: { uri: `${sub}/r-fail` }, delivery: { retry: 0 } }),
+    );
     await put("triggers", trigger("rall", { broker: "r", subscriber: { uri: `${sub}/r-all` } }));
-    await send("r", Array.from({ length: 6 }, (_, i) => ({ id: `f${i}`, type: i % 2 ? "r.fail.odd" : "r.fail.even" })));
+    await send(
+      "r",
+      Array.from({ length: 6 }, (_, i) => ({ id: `f${i}`, type: i % 2 ? "r.fail.odd" : "r.fail.even" })),
+    );
     await eventually(async () => (await items("r", "?trigger=rfail&state=failed")).length === 6, 15_000, "six failures");
   });
 
@@ -234,11 +284,13 @@ describe("replay", () => {
 
   it("narrows by time range and by Knative filters", async () => {
     await script(sub, "/r-all", [{ status: 200 }]);
-    const [oldest] = (await items("r", "?id=f0"));
+    const [oldest] = await items("r", "?id=f0");
     const from = oldest.receivedAt;
     const spec = { broker: "r", from, to: from, triggers: ["rall"], filters: [{ suffix: { type: ".odd" } }] };
     const dry = (await (await createReplay(replay("odd", spec), true)).json()) as any;
-    const inRange = (await items("r", `?since=${encodeURIComponent(from)}&until=${encodeURIComponent(from)}&trigger=rall`)).filter((i) => i.event.type === "r.fail.odd");
+    const inRange = (await items("r", `?since=${encodeURIComponent(from)}&until=${encodeURIComponent(from)}&trigger=rall`)).filter(
+      (i) => i.event.type === "r.fail.odd",
+    );
     expect(dry.status.matched).toBe(inRange.length);
     expect((await createReplay(replay("odd", { ...spec, to: new Date(Date.now()).toISOString() }))).status).toBe(201);
     const s = await finished("odd");
@@ -260,7 +312,10 @@ describe("replay", () => {
       for (const dry of [true, false]) {
         const r = await createReplay(replay("bad", spec), dry);
         expect(r.status, field).toBe(422);
-        expect(((await r.json()) as any).details.causes.map((c: any) => c.field), field).toContain(field);
+        expect(
+          ((await r.json()) as any).details.causes.map((c: any) => c.field),
+          field,
+        ).toContain(field);
       }
     }
     expect(await replayStatus("bad")).toBeNull();
@@ -288,7 +343,10 @@ describe("replay", () => {
   it("stops when the Replay is deleted", async () => {
     await put("brokers", broker("stop"));
     await put("triggers", trigger("slow", { broker: "stop", subscriber: { uri: `${sub}/stop` } }, { "edge-eventing.dev/parallelism": "1" }));
-    await send("stop", Array.from({ length: 40 }, (_, i) => ({ id: `st${i}` })));
+    await send(
+      "stop",
+      Array.from({ length: 40 }, (_, i) => ({ id: `st${i}` })),
+    );
     await receivedAtLeast(sub, "/stop", 40);
     await script(sub, "/stop", [{ status: 200, delayMs: 100 }]);
     expect((await createReplay(replay("halt", { broker: "stop", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);
@@ -305,7 +363,10 @@ describe("replay", () => {
   it("ends, counting what it could not send as failed, when its trigger is deleted on the way", async () => {
     await put("brokers", broker("drop"));
     await put("triggers", trigger("doomed", { broker: "drop", subscriber: { uri: `${sub}/drop` } }, { "edge-eventing.dev/parallelism": "2" }));
-    await send("drop", Array.from({ length: 30 }, (_, i) => ({ id: `d${i}` })));
+    await send(
+      "drop",
+      Array.from({ length: 30 }, (_, i) => ({ id: `d${i}` })),
+    );
     await receivedAtLeast(sub, "/drop", 30);
     await script(sub, "/drop", [{ status: 200, delayMs: 100 }]);
     expect((await createReplay(replay("orphan", { broker: "drop", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);
@@ -321,7 +382,10 @@ describe("replay", () => {
   it("does not starve live traffic: replay deliveries take at most half the trigger's parallelism", async () => {
     await put("brokers", broker("busy"));
     await put("triggers", trigger("one", { broker: "busy", subscriber: { uri: `${sub}/busy` } }, { "edge-eventing.dev/parallelism": "4" }));
-    await send("busy", Array.from({ length: 200 }, (_, i) => ({ id: `b${i}` })));
+    await send(
+      "busy",
+      Array.from({ length: 200 }, (_, i) => ({ id: `b${i}` })),
+    );
     await receivedAtLeast(sub, "/busy", 200, 20_000);
     await script(sub, "/busy", [{ status: 200, delayMs: 20 }]);
     expect((await createReplay(replay("bulk", { broker: "busy", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);

@@ -17,12 +17,24 @@ const brokerStub = (name: string) => stub(env, "BROKER", `${NS}/${name}`);
 const counter = (m: BrokerMetrics, name: string) => m.counters.filter((c) => c.trigger === "" && c.name === name).reduce((n, c) => n + c.value, 0);
 
 async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status).toBeLessThan(300);
 }
 
-const structured = (event: Record<string, unknown>): RequestInit => ({ method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(event) });
-const batch = (events: Record<string, unknown>[]): RequestInit => ({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events) });
+const structured = (event: Record<string, unknown>): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/cloudevents+json" },
+  body: JSON.stringify(event),
+});
+const batch = (events: Record<string, unknown>[]): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/cloudevents-batch+json" },
+  body: JSON.stringify(events),
+});
 const event = (id: string, extra: Record<string, unknown> = {}) => ({ specversion: "1.0", id, source: "/bounds", type: "t", ...extra });
 
 describe("attribute sizes at ingress", () => {
@@ -67,7 +79,12 @@ describe("the dedup index", () => {
     const sizes = await runInDurableObject(env.BROKER.getByName(`${NS}/rebuild`), (instance: Broker, state: DurableObjectState) => {
       // A segment as an earlier version stored it: an event with a 200 KB id.
       const old = { specversion: "1.0", id: "o".repeat(200_000), source: "/old", type: "t" };
-      state.storage.sql.exec("INSERT INTO log (seq, arrived_at, n, events, meta) VALUES ((SELECT max(seq) + 1 FROM log), ?, 1, ?, ?)", Date.now(), JSON.stringify([old]), JSON.stringify([{ s: old.source, i: old.id, m: [] }]));
+      state.storage.sql.exec(
+        "INSERT INTO log (seq, arrived_at, n, events, meta) VALUES ((SELECT max(seq) + 1 FROM log), ?, 1, ?, ?)",
+        Date.now(),
+        JSON.stringify([old]),
+        JSON.stringify([{ s: old.source, i: old.id, m: [] }]),
+      );
       const { ingestion } = instance as unknown as { ingestion: { restore(): void; dedup: { size: number; bytes: number } } };
       ingestion.restore();
       return { size: ingestion.dedup.size, bytes: ingestion.dedup.bytes };
@@ -87,7 +104,9 @@ describe("pass-through headers and the group commit", () => {
     await put("brokers", broker("headers"));
     const events = Array.from({ length: 1000 }, (_, i) => event(`big-${i}`));
     const oversized = fetchRouter(`/${NS}/headers`, { ...batch(events), headers: { "content-type": "application/cloudevents-batch+json", ...fourHeaders } });
-    const honest = Array.from({ length: 5 }, (_, i) => fetchRouter(`/${NS}/headers`, binaryEvent(`honest-${i}`, "t", { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })));
+    const honest = Array.from({ length: 5 }, (_, i) =>
+      fetchRouter(`/${NS}/headers`, binaryEvent(`honest-${i}`, "t", { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })),
+    );
     const [refused, ...answers] = await Promise.all([oversized, ...honest]);
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ field: "knative-x0" });
@@ -101,7 +120,10 @@ describe("pass-through headers and the group commit", () => {
   it("a segment counts the headers every event carries: 1,000 events with 16 KiB of headers each are stored over several rows, beside honest requests of the same turn", async () => {
     await put("brokers", broker("rows"));
     const { results, biggest } = await runInDurableObject(env.BROKER.getByName(`${NS}/rows`), async (instance: Broker, state: DurableObjectState) => {
-      const heavy = instance.ingest(Array.from({ length: 1000 }, (_, i) => small(`heavy-${i}`)), fourHeaders);
+      const heavy = instance.ingest(
+        Array.from({ length: 1000 }, (_, i) => small(`heavy-${i}`)),
+        fourHeaders,
+      );
       const honest = Array.from({ length: 3 }, (_, i) => instance.ingest([small(`honest-${i}`)]));
       const results = await Promise.all([heavy, ...honest]);
       const biggest = state.storage.sql.exec<{ n: number }>("SELECT max(length(events) + length(meta)) AS n FROM log").one().n;
@@ -131,9 +153,15 @@ describe("pass-through headers and the group commit", () => {
 describe("CloudEvents 0.3 maps (conformance)", () => {
   it("a map key with capitals is accepted in structured mode, and in binary mode as the lower-cased header name", async () => {
     await put("brokers", broker("v03"));
-    const structuredMap = await fetchRouter(`/${NS}/v03`, structured({ specversion: "0.3", id: "m-1", source: "/v03", type: "t", comexampleextension2: { otherValue: 5 } }));
+    const structuredMap = await fetchRouter(
+      `/${NS}/v03`,
+      structured({ specversion: "0.3", id: "m-1", source: "/v03", type: "t", comexampleextension2: { otherValue: 5 } }),
+    );
     expect(structuredMap.status).toBe(202);
-    const binaryMap = await fetchRouter(`/${NS}/v03`, { method: "POST", headers: { "ce-specversion": "0.3", "ce-id": "m-2", "ce-source": "/v03", "ce-type": "t", "ce-comexampleextension2-otherValue": "5" } });
+    const binaryMap = await fetchRouter(`/${NS}/v03`, {
+      method: "POST",
+      headers: { "ce-specversion": "0.3", "ce-id": "m-2", "ce-source": "/v03", "ce-type": "t", "ce-comexampleextension2-otherValue": "5" },
+    });
     expect(binaryMap.status).toBe(202);
   });
 });

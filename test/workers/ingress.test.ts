@@ -8,18 +8,33 @@ beforeAll(async () => {
   const b = broker("in", { "edge-eventing.dev/backlog-limit": "3" });
   const r = await exports.default.fetch(url(resourcePath("ing", "brokers", "in")), { method: "PUT", headers: auth, body: JSON.stringify(b) });
   expect(r.status).toBe(201);
-  const t = { apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "all" }, spec: { broker: "in", subscriber: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "in" } } } };
-  expect((await exports.default.fetch(url(resourcePath("ing", "triggers", "all")), { method: "PUT", headers: auth, body: JSON.stringify(t) })).status).toBe(201);
+  const t = {
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Trigger",
+    metadata: { name: "all" },
+    spec: { broker: "in", subscriber: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "in" } } },
+  };
+  expect((await exports.default.fetch(url(resourcePath("ing", "triggers", "all")), { method: "PUT", headers: auth, body: JSON.stringify(t) })).status).toBe(
+    201,
+  );
 });
 
 describe("event ingress", () => {
   it("accepts binary, structured and batch events with 202", async () => {
     expect((await exports.default.fetch(url("/ing/in"), binaryEvent("b-1"))).status).toBe(202);
     const structured = { specversion: "1.0", id: "s-1", source: "/s", type: "t", data: { x: 1 } };
-    const r = await exports.default.fetch(url("/ing/in"), { method: "POST", headers: { "content-type": "application/cloudevents+json; charset=utf-8" }, body: JSON.stringify(structured) });
+    const r = await exports.default.fetch(url("/ing/in"), {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents+json; charset=utf-8" },
+      body: JSON.stringify(structured),
+    });
     expect(r.status).toBe(202);
     const batch = [{ specversion: "1.0", id: "x-1", source: "/s", type: "t" }];
-    const rb = await exports.default.fetch(url("/ing/in"), { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
+    const rb = await exports.default.fetch(url("/ing/in"), {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
     expect(rb.status).toBe(202);
   });
 
@@ -31,7 +46,11 @@ describe("event ingress", () => {
       { specversion: "1.0", id: "ok", source: "/s", type: "t" },
       { specversion: "1.0", id: "bad", source: "/s", type: "t", "Bad-Name": 1 },
     ];
-    const rb = await exports.default.fetch(url("/ing/in"), { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
+    const rb = await exports.default.fetch(url("/ing/in"), {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
     expect(rb.status).toBe(400);
     expect(((await rb.json()) as any).field).toMatch(/^\[1\]/);
   });
@@ -54,7 +73,11 @@ describe("event ingress", () => {
   it("answers 429 with Retry-After when a request would overflow the backlog", async () => {
     // The display sink drains the queue quickly; a paused broker would need a slow sink. Send a batch larger than the limit.
     const batch = Array.from({ length: 4 }, (_, i) => ({ specversion: "1.0", id: `bl-${i}`, source: "/bl", type: "t" }));
-    const r = await exports.default.fetch(url("/ing/in"), { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
+    const r = await exports.default.fetch(url("/ing/in"), {
+      method: "POST",
+      headers: { "content-type": "application/cloudevents-batch+json" },
+      body: JSON.stringify(batch),
+    });
     expect(r.status).toBe(429);
     expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(((await r.json()) as any).error).toMatch(/backlog/);
@@ -64,7 +87,9 @@ describe("event ingress", () => {
 describe("ingress credentials", () => {
   it("answers 401 without and 403 with a wrong bearer token when the broker requires one, 202 with the right one", async () => {
     const b = broker("locked", { "edge-eventing.dev/ingress-token-secret": "SECRET_INGRESS_TOKEN" });
-    expect((await exports.default.fetch(url(resourcePath("ing", "brokers", "locked")), { method: "PUT", headers: auth, body: JSON.stringify(b) })).status).toBe(201);
+    expect((await exports.default.fetch(url(resourcePath("ing", "brokers", "locked")), { method: "PUT", headers: auth, body: JSON.stringify(b) })).status).toBe(
+      201,
+    );
     const send = (headers: Record<string, string>) => exports.default.fetch(url("/ing/locked"), binaryEvent("c-1", "t", headers));
     const none = await send({});
     expect(none.status).toBe(401);

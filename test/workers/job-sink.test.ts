@@ -17,21 +17,25 @@ const sub = inject("subscriberUrl");
 const url = (path: string) => `http://router.test${path}`;
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(url(path), init);
 
-jobSinkScenarios({
-  fetch: fetchRouter,
-  subscriber: () => sub,
-  baseUrl: () => "http://router.test",
-  kubernetesUrl: () => k8s,
-  kubernetesToken: () => "k8s-test-token", // test/support/global-kubernetes.ts
-  object: async (path) => {
-    const r = await fetch(`${control}/object?path=${encodeURIComponent(path)}`);
-    return r.status === 200 ? r.json() : null;
+jobSinkScenarios(
+  {
+    fetch: fetchRouter,
+    subscriber: () => sub,
+    baseUrl: () => "http://router.test",
+    kubernetesUrl: () => k8s,
+    kubernetesToken: () => "k8s-test-token", // test/support/global-kubernetes.ts
+    object: async (path) => {
+      const r = await fetch(`${control}/object?path=${encodeURIComponent(path)}`);
+      return r.status === 200 ? r.json() : null;
+    },
+    requests: async (path) =>
+      ((await (await fetch(`${control}/requests`)).json()) as { method: string; path: string; body: string }[]).filter((r) => r.path === path),
+    setJobQuota: async (namespace, jobs) => {
+      await fetch(`${control}/job-quota`, { method: "POST", body: JSON.stringify({ namespace, jobs }) });
+    },
   },
-  requests: async (path) => ((await (await fetch(`${control}/requests`)).json()) as { method: string; path: string; body: string }[]).filter((r) => r.path === path),
-  setJobQuota: async (namespace, jobs) => {
-    await fetch(`${control}/job-quota`, { method: "POST", body: JSON.stringify({ namespace, jobs }) });
-  },
-}, "jobs");
+  "jobs",
+);
 
 async function apply(path: string, body: unknown): Promise<any> {
   const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -50,8 +54,15 @@ describe("a ScaledObject naming its KubernetesCluster", () => {
     await apply(resourcePath(ns, "triggers", "work"), trigger("work", { broker: "default", subscriber: { uri: `${sub}/work` } }));
     const soPath = `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/worker`;
     const so = await apply(soPath, {
-      apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "worker", annotations: { "edge-eventing.dev/cluster": "prod" } },
-      spec: { pollingInterval: 1, minReplicaCount: 1, scaleTargetRef: { name: "worker" }, triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "work", metric: "backlog", target: "5" } }] },
+      apiVersion: "keda.sh/v1alpha1",
+      kind: "ScaledObject",
+      metadata: { name: "worker", annotations: { "edge-eventing.dev/cluster": "prod" } },
+      spec: {
+        pollingInterval: 1,
+        minReplicaCount: 1,
+        scaleTargetRef: { name: "worker" },
+        triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "work", metric: "backlog", target: "5" } }],
+      },
     });
     expect(ready(so)).toMatchObject({ status: "False", reason: "KubernetesClusterNotFound" });
 
@@ -71,24 +82,45 @@ describe("a JobSink as a source's sink", () => {
   it("a WebhookSource's events become Jobs through the source's channel", async () => {
     const ns = "jobs-source";
     await apply(clusterPath(ns, "k8s"), cluster("k8s"));
-    await apply(jobSinkPath(ns, "hooks"), { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "hooks", annotations: { "edge-eventing.dev/cluster": "k8s" } }, spec: { job: { spec: { template: { spec: { restartPolicy: "OnFailure", containers: [{ name: "main", image: "bash" }] } } } } } });
+    await apply(jobSinkPath(ns, "hooks"), {
+      apiVersion: "sinks.knative.dev/v1alpha1",
+      kind: "JobSink",
+      metadata: { name: "hooks", annotations: { "edge-eventing.dev/cluster": "k8s" } },
+      spec: { job: { spec: { template: { spec: { restartPolicy: "OnFailure", containers: [{ name: "main", image: "bash" }] } } } } },
+    });
     const source = await apply(`/apis/sources.edge-eventing.dev/v1alpha1/namespaces/${ns}/webhooksources/std`, {
-      apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "WebhookSource", metadata: { name: "std" },
-      spec: { provider: "standard-webhooks", secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" }, timestampToleranceSeconds: 0, sink: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "hooks" } } },
+      apiVersion: "sources.edge-eventing.dev/v1alpha1",
+      kind: "WebhookSource",
+      metadata: { name: "std" },
+      spec: {
+        provider: "standard-webhooks",
+        secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" },
+        timestampToleranceSeconds: 0,
+        sink: { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "hooks" } },
+      },
     });
     expect(source.status.sinkUri).toBe(`http://router.test/jobsinks/${ns}/hooks`);
     // The Standard Webhooks specification's own test vector (replayed with tolerance 0, as in webhooks.test.ts).
     const r = await fetchRouter(`/webhooks/${ns}/std`, {
       method: "POST",
-      headers: { "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330", "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "content-type": "application/json" },
+      headers: {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        "content-type": "application/json",
+      },
       body: '{"test": 2432232314}',
     });
     expect(r.status).toBe(200);
     const name = jobName("hooks", `/apis/v1/namespaces/${ns}/webhooksources/std`, "msg_p5jXN8AQM9LWM0D4loKWxJek");
-    const job = await eventually(async () => {
-      const o = await fetch(`${control}/object?path=${encodeURIComponent(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`)}`);
-      return o.status === 200 ? ((await o.json()) as any) : undefined;
-    }, 10_000, "the Job");
+    const job = await eventually(
+      async () => {
+        const o = await fetch(`${control}/object?path=${encodeURIComponent(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`)}`);
+        return o.status === 200 ? ((await o.json()) as any) : undefined;
+      },
+      10_000,
+      "the Job",
+    );
     expect(job.metadata.labels["sinks.knative.dev/job-sink-name"]).toBe("hooks");
   });
 });

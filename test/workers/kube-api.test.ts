@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { auth, broker, resourcePath, trigger } from "../support/client.ts";
 
 const NS = "kube";
-const api = (path: string, init: RequestInit = {}) => exports.default.fetch(`http://router.test${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
+const api = (path: string, init: RequestInit = {}) =>
+  exports.default.fetch(`http://router.test${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
 const json = (body: unknown, type = "application/json") => ({ body: JSON.stringify(body), headers: { "content-type": type } });
 const triggerPath = (name: string) => resourcePath(NS, "triggers", name);
 const MERGE = "application/merge-patch+json";
@@ -29,7 +30,10 @@ describe("the Kubernetes API as kubectl uses it", () => {
   it("merge-patches a resource, refusing unknown fields by name and a non-patch media type", async () => {
     await api(resourcePath(NS, "brokers", "default"), { method: "PUT", ...json(broker("default")) });
     await create("mp");
-    const r = await api(triggerPath("mp"), { method: "PATCH", ...json({ metadata: { labels: { tier: "gold" } }, spec: { subscriber: { uri: "https://b.example/" } } }, MERGE) });
+    const r = await api(triggerPath("mp"), {
+      method: "PATCH",
+      ...json({ metadata: { labels: { tier: "gold" } }, spec: { subscriber: { uri: "https://b.example/" } } }, MERGE),
+    });
     expect(r.status).toBe(200);
     const patched = (await r.json()) as any;
     expect(patched.spec.subscriber.uri).toBe("https://b.example/");
@@ -58,22 +62,35 @@ describe("the Kubernetes API as kubectl uses it", () => {
 
   it("applies server-side with field managers: conflicts name the field and the owner, force takes it over", async () => {
     await create("ssa");
-    const applied = (uri: string) => ({ apiVersion: "eventing.knative.dev/v1", kind: "Trigger", metadata: { name: "ssa" }, spec: { broker: "default", subscriber: { uri } } });
+    const applied = (uri: string) => ({
+      apiVersion: "eventing.knative.dev/v1",
+      kind: "Trigger",
+      metadata: { name: "ssa" },
+      spec: { broker: "default", subscriber: { uri } },
+    });
     expect((await api(triggerPath("ssa"), { method: "PATCH", ...json(applied("https://c.example/"), APPLY) })).status).toBe(400); // no fieldManager
     const conflict = await api(`${triggerPath("ssa")}?fieldManager=ci`, { method: "PATCH", ...json(applied("https://c.example/"), APPLY) });
     expect(conflict.status).toBe(409);
-    expect(await conflict.json()).toMatchObject({ reason: "Conflict", details: { causes: [{ reason: "FieldManagerConflict", field: ".spec.subscriber.uri", message: 'conflict with "setup"' }] } });
+    expect(await conflict.json()).toMatchObject({
+      reason: "Conflict",
+      details: { causes: [{ reason: "FieldManagerConflict", field: ".spec.subscriber.uri", message: 'conflict with "setup"' }] },
+    });
     const forced = await api(`${triggerPath("ssa")}?fieldManager=ci&force=true`, { method: "PATCH", ...json(applied("https://c.example/"), APPLY) });
     expect(forced.status).toBe(200);
     const object = (await forced.json()) as any;
     expect(object.spec.subscriber.uri).toBe("https://c.example/");
-    expect(object.metadata.managedFields.map((e: any) => [e.manager, e.operation])).toEqual([["setup", "Update"], ["ci", "Apply"]]);
+    expect(object.metadata.managedFields.map((e: any) => [e.manager, e.operation])).toEqual([
+      ["setup", "Update"],
+      ["ci", "Apply"],
+    ]);
   });
 
   it("answers Tables with printer columns, filters by labels, and refuses a selector it cannot parse", async () => {
     await create("tab");
     await api(triggerPath("tab"), { method: "PATCH", ...json({ metadata: { labels: { app: "tab" } } }, MERGE) });
-    const r = await api(`${resourcePath(NS, "triggers")}?labelSelector=app%3Dtab`, { headers: { accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" } });
+    const r = await api(`${resourcePath(NS, "triggers")}?labelSelector=app%3Dtab`, {
+      headers: { accept: "application/json;as=Table;v=v1;g=meta.k8s.io,application/json" },
+    });
     const table = (await r.json()) as any;
     expect(table.kind).toBe("Table");
     expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(["Name", "Broker", "Subscriber_URI", "Age", "Ready", "Reason"]);
@@ -103,13 +120,24 @@ describe("the Kubernetes API as kubectl uses it", () => {
   });
   it("merge-patches and applies nested objects that a Durable Object call carries (a JobSink's Job template)", async () => {
     const path = "/apis/sinks.knative.dev/v1alpha1/namespaces/kube/jobsinks/nested";
-    const job = (image: string) => ({ apiVersion: "batch/v1", kind: "Job", spec: { template: { spec: { containers: [{ name: "main", image }], restartPolicy: "Never" } } } });
+    const job = (image: string) => ({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      spec: { template: { spec: { containers: [{ name: "main", image }], restartPolicy: "Never" } } },
+    });
     const sink = { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "nested" }, spec: { job: job("v1") } };
     expect((await api(path, { method: "PUT", ...json(sink) })).status).toBe(201);
-    const merged = await api(path, { method: "PATCH", ...json({ spec: { job: { spec: { template: { spec: { containers: [{ name: "main", image: "v2" }] } } } } } }, MERGE) });
+    const merged = await api(path, {
+      method: "PATCH",
+      ...json({ spec: { job: { spec: { template: { spec: { containers: [{ name: "main", image: "v2" }] } } } } } }, MERGE),
+    });
     expect(merged.status, await merged.clone().text()).toBe(200);
     expect(((await merged.json()) as any).spec.job.spec.template.spec).toEqual({ containers: [{ name: "main", image: "v2" }], restartPolicy: "Never" });
-    const applied = await api(`${path}?fieldManager=ci&force=true`, { method: "PATCH", body: JSON.stringify({ ...sink, spec: { job: job("v3") } }), headers: { "content-type": APPLY } });
+    const applied = await api(`${path}?fieldManager=ci&force=true`, {
+      method: "PATCH",
+      body: JSON.stringify({ ...sink, spec: { job: job("v3") } }),
+      headers: { "content-type": APPLY },
+    });
     expect(applied.status, await applied.clone().text()).toBe(200);
     expect(((await applied.json()) as any).spec.job.spec.template.spec.containers).toEqual([{ name: "main", image: "v3" }]);
   });

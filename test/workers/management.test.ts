@@ -61,7 +61,11 @@ spec:
   });
 
   it("resolves a Service ref to the host the k8s.aliyun.com/domain annotation names (the whole host, as in Alibaba's manifests)", async () => {
-    const t = trigger("ali", { broker: "b", subscriber: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "asr" }, uri: "/events" } }, { "k8s.aliyun.com/domain": "asr.live.ack.example.cn" });
+    const t = trigger(
+      "ali",
+      { broker: "b", subscriber: { ref: { apiVersion: "serving.knative.dev/v1", kind: "Service", name: "asr" }, uri: "/events" } },
+      { "k8s.aliyun.com/domain": "asr.live.ack.example.cn" },
+    );
     const body = (await (await put(resourcePath("live", "triggers", "ali"), t)).json()) as any;
     expect(body.status.subscriberUri).toBe("https://asr.live.ack.example.cn/events");
   });

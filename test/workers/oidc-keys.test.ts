@@ -26,7 +26,11 @@ async function token(name: string, claims: Record<string, unknown> = {}, header?
   return issuer.token({ issuer: name, header, claims: { iss: issuer.issuerUrl(name), sub: SUB, aud: AUDIENCE, iat: now, exp: now + 600, ...claims } });
 }
 
-const send = (id: string, bearer: string) => fetchRouter(`/${NS}/b`, { ...binaryEvent(id, "com.example.push"), headers: { ...(binaryEvent(id, "com.example.push").headers as Record<string, string>), authorization: `Bearer ${bearer}` } });
+const send = (id: string, bearer: string) =>
+  fetchRouter(`/${NS}/b`, {
+    ...binaryEvent(id, "com.example.push"),
+    headers: { ...(binaryEvent(id, "com.example.push").headers as Record<string, string>), authorization: `Bearer ${bearer}` },
+  });
 
 beforeAll(async () => {
   // Two RS256 keys published (and one ES256), before this isolate first fetches the JWKS.
@@ -36,7 +40,9 @@ beforeAll(async () => {
     apiVersion: "eventing.knative.dev/v1alpha1",
     kind: "EventPolicy",
     metadata: { name: "p" },
-    spec: { from: [{ sub: SUB, issuer: issuer.issuerUrl("keys") }, { sub: SUB, issuer: issuer.issuerUrl("trusted") }, { sub: "system:serviceaccount:apps:*" }] },
+    spec: {
+      from: [{ sub: SUB, issuer: issuer.issuerUrl("keys") }, { sub: SUB, issuer: issuer.issuerUrl("trusted") }, { sub: "system:serviceaccount:apps:*" }],
+    },
   });
 });
 
@@ -76,7 +82,9 @@ describe("a policy's sub with several trusted issuers", () => {
     expect(await other.json()).toMatchObject({ reason: "sender_not_allowed" });
     const bare = await send("bare", await token("trusted", { sub: "system:serviceaccount:apps:sender" }));
     expect(bare.status).toBe(403);
-    const p = (await (await fetchRouter(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/p`, { headers: auth })).json()) as { status: { conditions: { type: string; status: string; reason: string }[] } };
+    const p = (await (await fetchRouter(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/p`, { headers: auth })).json()) as {
+      status: { conditions: { type: string; status: string; reason: string }[] };
+    };
     expect(p.status.conditions.find((c) => c.type === "AuthenticationEnabled")).toMatchObject({ status: "False", reason: "IssuerRequired" });
   });
 });

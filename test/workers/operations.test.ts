@@ -8,7 +8,14 @@ const put = (path: string, body: unknown) => r(path, { method: "PUT", headers: {
 describe("operations", () => {
   it("exposes per broker and trigger counters, backlog and latency in Prometheus format", async () => {
     await put(resourcePath("ops", "brokers", "m"), broker("m"));
-    await put(resourcePath("ops", "triggers", "shown"), trigger("shown", { broker: "m", filters: [{ exact: { type: "m.t" } }], subscriber: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "m" } } }));
+    await put(
+      resourcePath("ops", "triggers", "shown"),
+      trigger("shown", {
+        broker: "m",
+        filters: [{ exact: { type: "m.t" } }],
+        subscriber: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "m" } },
+      }),
+    );
     for (const id of ["1", "2", "3"]) expect((await r("/ops/m", binaryEvent(id, "m.t"))).status).toBe(202);
     expect((await r("/ops/m", binaryEvent("4", "other.t"))).status).toBe(202);
     expect((await r("/ops/m", binaryEvent("1", "m.t"))).status).toBe(202);
@@ -25,7 +32,12 @@ describe("operations", () => {
   });
 
   it("includes the delivery channel of a source whose sink is not a broker", async () => {
-    const ping = { apiVersion: "sources.knative.dev/v1", kind: "PingSource", metadata: { name: "tick" }, spec: { schedule: "* * * * *", sink: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "tick" } } } };
+    const ping = {
+      apiVersion: "sources.knative.dev/v1",
+      kind: "PingSource",
+      metadata: { name: "tick" },
+      spec: { schedule: "* * * * *", sink: { ref: { apiVersion: "edge-eventing.dev/v1alpha1", kind: "EventDisplay", name: "tick" } } },
+    };
     expect((await put("/apis/sources.knative.dev/v1/namespaces/ops/pingsources/tick", ping)).status).toBe(201);
     const text = await (await r("/metrics", { headers: auth })).text();
     expect(text).toContain('edge_eventing_backlog{namespace="ops",broker="source:pingsource:tick"} 0');

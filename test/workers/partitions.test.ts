@@ -9,13 +9,29 @@ import { describe, expect, inject, it } from "vitest";
 import { partitionObjectName, partitionOf } from "../../shared/partitions.ts";
 import { resolveContext } from "../../workers/context.ts";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
-import { auth, binaryEvent, broker, brokerMetricsOf, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import {
+  auth,
+  binaryEvent,
+  broker,
+  brokerMetricsOf,
+  eventually,
+  received,
+  receivedAtLeast,
+  resourcePath,
+  script,
+  settled,
+  trigger,
+} from "../support/client.ts";
 import type { Received } from "../support/subscriber.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 
 async function apply(ns: string, plural: string, body: { metadata: { name: string } }): Promise<Response> {
-  return fetchRouter(resourcePath(ns, plural, body.metadata.name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  return fetchRouter(resourcePath(ns, plural, body.metadata.name), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
 describe("unknown brokers", () => {
@@ -54,9 +70,14 @@ const mine = `${sub}/partitions-test`;
 // Every delivery behaviour, again on brokers of four partitions.
 deliveryScenarios({ fetch: fetchRouter, subscriber: () => `${sub}/dlv4` }, "dlv4", PARTITIONS);
 
-const batch = (events: Record<string, unknown>[]): RequestInit => ({ method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(events) });
+const batch = (events: Record<string, unknown>[]): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/cloudevents-batch+json" },
+  body: JSON.stringify(events),
+});
 const ev = (id: string, extra: Record<string, unknown> = {}) => ({ specversion: "1.0", id, source: "/part", type: "part.t", ...extra });
-const accepted = async (name: string, p: number) => (await env.BROKER.getByName(partitionObjectName(NS, name, p)).metrics()).counters.find((c) => c.trigger === "" && c.name === "accepted")?.value ?? 0;
+const accepted = async (name: string, p: number) =>
+  (await env.BROKER.getByName(partitionObjectName(NS, name, p)).metrics()).counters.find((c) => c.trigger === "" && c.name === "accepted")?.value ?? 0;
 const ids = (got: Received[]) => got.map((r) => r.headers["ce-id"]);
 
 describe("partitioned brokers", () => {
@@ -66,14 +87,21 @@ describe("partitioned brokers", () => {
     await script(mine, "/r-b", [{ status: 200 }]);
     expect((await apply(NS, "triggers", trigger("r-a", { broker: "r", subscriber: { uri: `${mine}/r-a` } }))).status).toBe(201);
     expect((await apply(NS, "triggers", trigger("r-b", { broker: "r", subscriber: { uri: `${mine}/r-b` } }))).status).toBe(201);
-    const events = [...Array.from({ length: 40 }, (_, i) => ev(`r-${i}`)), ...Array.from({ length: 20 }, (_, i) => ev(`rk-${i}`, { partitionkey: i % 2 ? "cart-1" : "cart-2" }))];
+    const events = [
+      ...Array.from({ length: 40 }, (_, i) => ev(`r-${i}`)),
+      ...Array.from({ length: 20 }, (_, i) => ev(`rk-${i}`, { partitionkey: i % 2 ? "cart-1" : "cart-2" })),
+    ];
     expect((await fetchRouter(`/${NS}/r`, batch(events))).status).toBe(202);
     const expected = [0, 0, 0, 0];
     for (const e of events) expected[partitionOf({ attributes: e as never, data: undefined }, 4)]++;
     expect(expected.every((n) => n > 0)).toBe(true);
     expect(await Promise.all([0, 1, 2, 3].map((p) => accepted("r", p)))).toEqual(expected);
     // The keyed events sit together: all of one key in one partition.
-    expect(new Set(events.filter((e) => (e as Record<string, unknown>).partitionkey === "cart-1").map((e) => partitionOf({ attributes: e as never, data: undefined }, 4))).size).toBe(1);
+    expect(
+      new Set(
+        events.filter((e) => (e as Record<string, unknown>).partitionkey === "cart-1").map((e) => partitionOf({ attributes: e as never, data: undefined }, 4)),
+      ).size,
+    ).toBe(1);
     for (const path of ["/r-a", "/r-b"]) expect(ids(await receivedAtLeast(mine, path, 60)).sort()).toEqual(events.map((e) => e.id).sort());
     const text = await (await fetchRouter("/metrics", { headers: auth })).text();
     for (const p of [0, 1, 2, 3]) expect(text).toContain(`edge_eventing_events_accepted_total{namespace="${NS}",broker="r",partition="${p}"} ${expected[p]}`);
@@ -99,8 +127,15 @@ describe("partitioned brokers", () => {
 
   it("keep order per partitionkey on an ordered trigger across partitions, through retries", async () => {
     expect((await apply(NS, "brokers", broker("o", PARTITIONS))).status).toBe(201);
-    await script(mine, "/o", [{ status: 503, repeat: 6 }, { status: 200, delayMs: 5 }]);
-    const t = trigger("o", { broker: "o", subscriber: { uri: `${mine}/o` }, delivery: { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.05S" } }, { "kafka.eventing.knative.dev/delivery.order": "ordered" });
+    await script(mine, "/o", [
+      { status: 503, repeat: 6 },
+      { status: 200, delayMs: 5 },
+    ]);
+    const t = trigger(
+      "o",
+      { broker: "o", subscriber: { uri: `${mine}/o` }, delivery: { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.05S" } },
+      { "kafka.eventing.knative.dev/delivery.order": "ordered" },
+    );
     expect((await apply(NS, "triggers", t)).status).toBe(201);
     const keys = Array.from({ length: 8 }, (_, k) => `key-${k}`);
     expect(new Set(keys.map((k) => partitionOf({ attributes: { partitionkey: k }, data: undefined } as never, 4))).size).toBeGreaterThan(1);
@@ -118,7 +153,15 @@ describe("partitioned brokers", () => {
     let grownAt: number | null = null;
     // Straight to the control plane, so this isolate's routing table is stale: misrouted events are refused and sent again.
     const grow = async () => {
-      const grown = await (env.CONTROL.getByName("control") as any).apply("Broker", NS, broker("g", { "edge-eventing.dev/partitions": "8" }), "put", resolveContext(env, "http://router.test/"), "g", { manager: "test" });
+      const grown = await (env.CONTROL.getByName("control") as any).apply(
+        "Broker",
+        NS,
+        broker("g", { "edge-eventing.dev/partitions": "8" }),
+        "put",
+        resolveContext(env, "http://router.test/"),
+        "g",
+        { manager: "test" },
+      );
       expect(grown.code).toBe(200);
       grownAt = Math.ceil(statuses.length / 3);
     };
@@ -151,7 +194,11 @@ describe("partitioned brokers", () => {
     expect((await apply(NS, "brokers", broker("og", { "edge-eventing.dev/partitions": "1" }))).status).toBe(201);
     // The first attempts fail, so the old partition still holds every key's first events when the broker grows.
     await script(mine, "/og", [{ status: 503, repeat: 8 }, { status: 200 }]);
-    const t = trigger("og", { broker: "og", subscriber: { uri: `${mine}/og` }, delivery: { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.5S" } }, { "kafka.eventing.knative.dev/delivery.order": "ordered" });
+    const t = trigger(
+      "og",
+      { broker: "og", subscriber: { uri: `${mine}/og` }, delivery: { retry: 10, backoffPolicy: "linear", backoffDelay: "PT0.5S" } },
+      { "kafka.eventing.knative.dev/delivery.order": "ordered" },
+    );
     expect((await apply(NS, "triggers", t)).status).toBe(201);
     const keys = Array.from({ length: 8 }, (_, k) => `og-${k}`);
     const moved = keys.filter((k) => partitionOf({ attributes: { partitionkey: k }, data: undefined } as never, 4) !== 0);
@@ -170,7 +217,9 @@ describe("partitioned brokers", () => {
     expect((await apply(NS, "brokers", broker("s", PARTITIONS))).status).toBe(201);
     const r = await apply(NS, "brokers", broker("s", { "edge-eventing.dev/partitions": "2" }));
     expect(r.status).toBe(422);
-    expect(((await r.json()) as any).details.causes).toEqual([{ field: "metadata.annotations.edge-eventing.dev/partitions", message: "cannot shrink from 4 to 2 partitions (it may only grow)" }]);
+    expect(((await r.json()) as any).details.causes).toEqual([
+      { field: "metadata.annotations.edge-eventing.dev/partitions", message: "cannot shrink from 4 to 2 partitions (it may only grow)" },
+    ]);
     const bad = await apply(NS, "brokers", broker("s2", { "edge-eventing.dev/partitions": "300" }));
     expect(bad.status).toBe(422);
     const e = { attributes: ev("x-1"), data: undefined } as never;
@@ -200,7 +249,12 @@ describe("partitioned brokers", () => {
     expect(new Set(dead.map((d: any) => d.id)).size).toBe(8);
     // One feed: every event's acceptance and its failed delivery, each marked with its partition.
     await eventually(async () => messages.filter((m) => m.kind === "delivery").length >= 8 || undefined);
-    expect(messages.filter((m) => m.kind === "event").map((m) => m.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(
+      messages
+        .filter((m) => m.kind === "event")
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(events.map((e) => e.id).sort());
     expect(new Set(messages.map((m) => m.partition))).toEqual(owners);
     ws.close(1000, "done");
     const target = dead.find((d: any) => d.partition !== 0) ?? dead[0];

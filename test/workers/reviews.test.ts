@@ -3,8 +3,20 @@ import { describe, expect, it } from "vitest";
 import { auth } from "../support/client.ts";
 
 const post = (plural: string, body: unknown) =>
-  exports.default.fetch(`http://router.test/apis/edge-eventing.dev/v1alpha1/${plural}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-const event = { specversion: "1.0", id: "1", source: "/orders", type: "com.shop.order.created", region: "eu", datacontenttype: "application/json", data: { amount: 120 } };
+  exports.default.fetch(`http://router.test/apis/edge-eventing.dev/v1alpha1/${plural}`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+const event = {
+  specversion: "1.0",
+  id: "1",
+  source: "/orders",
+  type: "com.shop.order.created",
+  region: "eu",
+  datacontenttype: "application/json",
+  data: { amount: 120 },
+};
 const filterReview = (spec: Record<string, unknown>) => ({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "FilterReview", spec: { event, ...spec } });
 
 describe("FilterReview", () => {
@@ -37,7 +49,8 @@ describe("FilterReview", () => {
 });
 
 describe("ExpressionReview", () => {
-  const review = (language: string, expression: string) => post("expressionreviews", { apiVersion: "edge-eventing.dev/v1alpha1", kind: "ExpressionReview", spec: { language, expression, event } });
+  const review = (language: string, expression: string) =>
+    post("expressionreviews", { apiVersion: "edge-eventing.dev/v1alpha1", kind: "ExpressionReview", spec: { language, expression, event } });
 
   it("evaluates CESQL with value, type and error kind", async () => {
     expect(((await (await review("cesql", "LENGTH(type) + 1")).json()) as any).status).toEqual({ value: 23, type: "Integer", error: null });
@@ -49,7 +62,11 @@ describe("ExpressionReview", () => {
 
   it("evaluates CEL over attributes and data", async () => {
     expect(((await (await review("cel", "event.data.amount * 2.0")).json()) as any).status).toMatchObject({ value: 240, error: null });
-    expect(((await (await review("cel", 'event.type.startsWith("com.shop")')).json()) as any).status).toMatchObject({ value: true, type: "Boolean", error: null });
+    expect(((await (await review("cel", 'event.type.startsWith("com.shop")')).json()) as any).status).toMatchObject({
+      value: true,
+      type: "Boolean",
+      error: null,
+    });
   });
 
   it("evaluates JSONata as an EventTransform would: the transformed event, the plain value, or the error", async () => {

@@ -26,7 +26,12 @@ const counting = {
 const lookup = (routes: IsolateRoutes, name: string) => routes.lookup(counting, (t) => t.brokers[`routes/${name}`]);
 
 it("ten isolates of a location ask the control plane once for the table, and about once for misses that come together", async () => {
-  const put = (name: string) => fetchRouter(resourcePath("routes", "brokers", name), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(broker(name)) });
+  const put = (name: string) =>
+    fetchRouter(resourcePath("routes", "brokers", name), {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify(broker(name)),
+    });
   expect((await put("a")).status).toBe(201);
   const isolates = Array.from({ length: 10 }, () => new IsolateRoutes());
   for (const routes of isolates) expect(await lookup(routes, "a")).toMatchObject({ partitions: 1 });

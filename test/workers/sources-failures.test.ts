@@ -15,7 +15,10 @@ const brokerSink = (name: string) => ({ ref: { apiVersion: "eventing.knative.dev
 /** A broker whose backlog holds `limit` deliveries, with a trigger to the subscriber at `path` retrying quickly. */
 async function smallBroker(name: string, limit: number, path: string): Promise<void> {
   await applyEventing("brokers", broker(name, { "edge-eventing.dev/backlog-limit": String(limit) }));
-  await applyEventing("triggers", trigger(name, { broker: name, subscriber: { uri: `${sub}${path}` }, delivery: { retry: 100, backoffPolicy: "linear", backoffDelay: "PT0.2S" } }));
+  await applyEventing(
+    "triggers",
+    trigger(name, { broker: name, subscriber: { uri: `${sub}${path}` }, delivery: { retry: 100, backoffPolicy: "linear", backoffDelay: "PT0.2S" } }),
+  );
 }
 
 /** Distinct event ids the subscriber got at `path`, and how many deliveries repeated one. */
@@ -28,18 +31,26 @@ async function tally(path: string): Promise<{ ids: string[]; duplicates: number 
 /** Step the poller's loop until the subscriber has `n` distinct events. */
 async function stepUntilDelivered(plural: string, name: string, path: string, n: number, timeoutMs = 20_000) {
   const stub = poller(plural, name);
-  return eventually(async () => {
-    await runDurableObjectAlarm(stub);
-    const t = await tally(path);
-    return t.ids.length >= n ? t : undefined;
-  }, timeoutMs, `${n} distinct events at ${path}`);
+  return eventually(
+    async () => {
+      await runDurableObjectAlarm(stub);
+      const t = await tally(path);
+      return t.ids.length >= n ? t : undefined;
+    },
+    timeoutMs,
+    `${n} distinct events at ${path}`,
+  );
 }
 
 const statusReason = (plural: string, name: string, reason: string) =>
-  eventually(async () => {
-    const s = (await getSource(plural, name)).status;
-    return s?.conditions?.[0]?.reason === reason ? s : undefined;
-  }, 15_000, `${name} status ${reason}`);
+  eventually(
+    async () => {
+      const s = (await getSource(plural, name)).status;
+      return s?.conditions?.[0]?.reason === reason ? s : undefined;
+    },
+    15_000,
+    `${name} status ${reason}`,
+  );
 
 const offsets = (n: number) => Array.from({ length: n }, (_, i) => `partition:0/offset:${i}`).sort();
 const lastCommitted = (commits: Array<{ offsets: Array<{ offset: number }> }>) => commits.at(-1)?.offsets[0]?.offset;
@@ -55,8 +66,13 @@ describe("RedisStreamSource against real redis: the poller killed mid-batch", ()
     const added: string[] = [];
     for (let i = 0; i < 10; i++) added.push((await command("XADD", "killed", "*", "data", `{"n":${i}}`)) as string);
     await applySource("redisstreamsources", "rkill", {
-      url: redis.url, token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } }, stream: "killed", consumerGroup: "router",
-      initialOffset: "earliest", minIdleTime: "PT1S", sink: brokerSink("rkill"),
+      url: redis.url,
+      token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
+      stream: "killed",
+      consumerGroup: "router",
+      initialOffset: "earliest",
+      minIdleTime: "PT1S",
+      sink: brokerSink("rkill"),
     });
     const held = await statusReason("redisstreamsources", "rkill", "SinkBackpressure");
     expect(held.heldMessages).toBeGreaterThan(0);
@@ -177,18 +193,26 @@ describe("MNSSource failure path through its fake", () => {
     for (let i = 0; i < 3; i++) sent.push((await control<{ id: string }>(`${mns.id}/send`, { queue: "retry", body: `job-${i}` })).id);
     await control(`${mns.id}/failNext`, { count: 1, status: 500, method: "DELETE" });
     await applySource("mnssources", "retry", {
-      endpoint: mns.url, queue: "retry", waitSeconds: 1, sink: { uri: `${sub}/mns-retry` },
-      accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
+      endpoint: mns.url,
+      queue: "retry",
+      waitSeconds: 1,
+      sink: { uri: `${sub}/mns-retry` },
+      accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } },
+      accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
     });
     const failed = await statusReason("mnssources", "retry", "CommitFailed");
     expect(failed.conditions[0].message).toMatch(/^commit: .*500/);
     expect(await control<string[]>(`${mns.id}/remaining`, { queue: "retry" })).toEqual(sent);
 
     await control(`${mns.id}/advance`, { ms: 31_000 }); // past the queue's 30 s VisibilityTimeout
-    await eventually(async () => {
-      await runDurableObjectAlarm(poller("mnssources", "retry"));
-      return (await control<string[]>(`${mns.id}/remaining`, { queue: "retry" })).length === 0;
-    }, 15_000, "every message deleted");
+    await eventually(
+      async () => {
+        await runDurableObjectAlarm(poller("mnssources", "retry"));
+        return (await control<string[]>(`${mns.id}/remaining`, { queue: "retry" })).length === 0;
+      },
+      15_000,
+      "every message deleted",
+    );
     const { ids, duplicates } = await tally("/mns-retry");
     expect(ids).toEqual([...sent].sort());
     console.log(`mns 5xx on delete: 3 messages delivered, ${duplicates} duplicates`);

@@ -7,7 +7,19 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { applyEventing, applySource, control, deleteSource, getSource, kafkaFake, kafkaSpec, NS, poller, redisServer, secrets } from "../fakes/sources-client.ts";
+import {
+  applyEventing,
+  applySource,
+  control,
+  deleteSource,
+  getSource,
+  kafkaFake,
+  kafkaSpec,
+  NS,
+  poller,
+  redisServer,
+  secrets,
+} from "../fakes/sources-client.ts";
 import { auth, broker, eventually, received, receivedAtLeast, script, settled, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
@@ -22,7 +34,12 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await applySource("kafkasources", "orders", kafkaSpec(kafka.url, "orders", { uri: `${sub}/kafka` }));
     const got = await receivedAtLeast(sub, "/kafka", 3);
     expect(got.map((r) => r.headers["ce-id"]).sort()).toEqual(["partition:0/offset:0", "partition:0/offset:1", "partition:0/offset:2"]);
-    expect(got[0].headers).toMatchObject({ "ce-type": "dev.knative.kafka.event", "ce-source": `/apis/v1/namespaces/${NS}/kafkasources/orders#orders`, "ce-subject": "partition:0#0", "ce-key": "k0" });
+    expect(got[0].headers).toMatchObject({
+      "ce-type": "dev.knative.kafka.event",
+      "ce-source": `/apis/v1/namespaces/${NS}/kafkasources/orders#orders`,
+      "ce-subject": "partition:0#0",
+      "ce-key": "k0",
+    });
     expect(JSON.parse(got[0].body)).toEqual({ n: 0 });
     // Confluent commits offset + 1 itself: the last handed-off offset is sent, and stored as 3.
     await eventually(async () => (await kafka.committed("g-orders"))["orders/0"] === 3, 10_000, "offset 3 committed");
@@ -34,10 +51,14 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await kafka.produce({ value: "b" });
     // The sink Broker does not exist yet: ingest answers 404, so nothing may be committed.
     await applySource("kafkasources", "late", kafkaSpec(kafka.url, "late", { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "late" } }));
-    const failing = await eventually(async () => {
-      const s = await getSource("kafkasources", "late");
-      return s.status?.conditions?.[0]?.reason === "SinkUnavailable" ? s.status : undefined;
-    }, 10_000, "SinkUnavailable status");
+    const failing = await eventually(
+      async () => {
+        const s = await getSource("kafkasources", "late");
+        return s.status?.conditions?.[0]?.reason === "SinkUnavailable" ? s.status : undefined;
+      },
+      10_000,
+      "SinkUnavailable status",
+    );
     expect(failing.conditions[0].status).toBe("False");
     expect(failing.lastError).toMatch(/answered 404/);
     expect(await kafka.commits()).toEqual([]);
@@ -47,10 +68,14 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await applyEventing("triggers", trigger("late", { broker: "late", subscriber: { uri: `${sub}/late` } }));
     await runDurableObjectAlarm(poller("kafkasources", "late")); // skip the failure backoff
     await receivedAtLeast(sub, "/late", 2);
-    const commits = await eventually(async () => {
-      const c = await kafka.commits();
-      return lastOffsetCommitted(c) === 1 ? c : undefined;
-    }, 10_000, "commit of offset 1");
+    const commits = await eventually(
+      async () => {
+        const c = await kafka.commits();
+        return lastOffsetCommitted(c) === 1 ? c : undefined;
+      },
+      10_000,
+      "commit of offset 1",
+    );
     expect(commits).toHaveLength(1);
     const status = (await getSource("kafkasources", "late")).status;
     expect(status.conditions[0]).toMatchObject({ type: "Ready", status: "True", reason: "Polling" });
@@ -64,17 +89,24 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     const kafka = await kafkaFake("burst");
     await script(sub, "/burst", [{ status: 503 }]);
     await applyEventing("brokers", broker("full", { "edge-eventing.dev/backlog-limit": "2" }));
-    await applyEventing("triggers", trigger("burst", { broker: "full", subscriber: { uri: `${sub}/burst` }, delivery: { retry: 100, backoffPolicy: "linear", backoffDelay: "PT0.2S" } }));
+    await applyEventing(
+      "triggers",
+      trigger("burst", { broker: "full", subscriber: { uri: `${sub}/burst` }, delivery: { retry: 100, backoffPolicy: "linear", backoffDelay: "PT0.2S" } }),
+    );
     await applySource("kafkasources", "burst", kafkaSpec(kafka.url, "burst", { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "full" } }));
     await kafka.produce({ value: "0" });
     await kafka.produce({ value: "1" });
     await eventually(async () => lastOffsetCommitted(await kafka.commits()) === 1, 10_000, "the first two committed");
     for (let i = 2; i < 5; i++) await kafka.produce({ value: String(i) });
     // The subscriber keeps failing: both queued deliveries fill the backlog, the next records get 429.
-    const held = await eventually(async () => {
-      const s = (await getSource("kafkasources", "burst")).status;
-      return s?.conditions?.[0]?.reason === "SinkBackpressure" ? s : undefined;
-    }, 10_000, "backpressure status");
+    const held = await eventually(
+      async () => {
+        const s = (await getSource("kafkasources", "burst")).status;
+        return s?.conditions?.[0]?.reason === "SinkBackpressure" ? s : undefined;
+      },
+      10_000,
+      "backpressure status",
+    );
     // Held: what was fetched when the 429 came (the rest stays unfetched in Kafka).
     expect(held.heldMessages).toBeGreaterThanOrEqual(1);
     await sleep(300);
@@ -82,11 +114,15 @@ describe("KafkaSource through a Confluent REST proxy", () => {
 
     await script(sub, "/burst", [{ status: 200 }]);
     const stub = poller("kafkasources", "burst");
-    const ids = await eventually(async () => {
-      await runDurableObjectAlarm(stub); // retry now instead of after Retry-After
-      const got = new Set((await received(sub, "/burst")).map((r) => r.headers["ce-id"]));
-      return got.size === 5 ? got : undefined;
-    }, 20_000, "all five records delivered");
+    const ids = await eventually(
+      async () => {
+        await runDurableObjectAlarm(stub); // retry now instead of after Retry-After
+        const got = new Set((await received(sub, "/burst")).map((r) => r.headers["ce-id"]));
+        return got.size === 5 ? got : undefined;
+      },
+      20_000,
+      "all five records delivered",
+    );
     expect([...ids].sort()).toEqual([0, 1, 2, 3, 4].map((o) => `partition:0/offset:${o}`));
     await eventually(async () => lastOffsetCommitted(await kafka.commits()) === 4, 10_000, "all committed");
   });
@@ -97,9 +133,18 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await script(sub, "/mixed-dls", [{ status: 202 }]);
     await kafka.produce({ key: "bad\u0001key", value: "x" });
     await kafka.produce({ key: "good", value: "y" });
-    await applySource("kafkasources", "mixed", kafkaSpec(kafka.url, "mixed", { uri: `${sub}/mixed` }, { delivery: { deadLetterSink: { uri: `${sub}/mixed-dls` } } }));
+    await applySource(
+      "kafkasources",
+      "mixed",
+      kafkaSpec(kafka.url, "mixed", { uri: `${sub}/mixed` }, { delivery: { deadLetterSink: { uri: `${sub}/mixed-dls` } } }),
+    );
     const [dead] = await receivedAtLeast(sub, "/mixed-dls", 1);
-    expect(dead.headers).toMatchObject({ "ce-type": "dev.edge-eventing.source.poison", "ce-subject": "mixed/0/0", "ce-id": "poison:mixed/0/0", "ce-source": `/apis/v1/namespaces/${NS}/kafkasources/mixed` });
+    expect(dead.headers).toMatchObject({
+      "ce-type": "dev.edge-eventing.source.poison",
+      "ce-subject": "mixed/0/0",
+      "ce-id": "poison:mixed/0/0",
+      "ce-source": `/apis/v1/namespaces/${NS}/kafkasources/mixed`,
+    });
     const body = JSON.parse(dead.body);
     expect(body.key).toBe("mixed/0/0");
     expect(body.reason).toMatch(/cannot become a CloudEvent/);
@@ -152,7 +197,6 @@ describe("KafkaSource through a Confluent REST proxy", () => {
     await applySource("kafkasources", "spread", kafkaSpec(kafka.url, "spread", { uri: `${sub}/spread` }, { consumers: 1 }));
     await eventually(async () => (await kafka.instances()) === 1, 10_000, "one consumer instance left");
   });
-
 });
 
 describe("KafkaSource manifests", () => {
@@ -168,9 +212,20 @@ describe("KafkaSource manifests", () => {
     const missing = await put("sources.knative.dev/v1", "nobridge", knative);
     expect(missing.status).toBe(422);
     expect(((await missing.json()) as any).details.causes.map((c: { field: string }) => c.field)).toEqual(["spec.bridge"]);
-    const bad = await put("sources.knative.dev/v1alpha1", "badbridge", { ...knative, topics: ["bad topic"], initialOffset: "newest", bridge: { type: "kafka", url: "ftp://x", secretKeyRef: { name: "not a name" } } });
+    const bad = await put("sources.knative.dev/v1alpha1", "badbridge", {
+      ...knative,
+      topics: ["bad topic"],
+      initialOffset: "newest",
+      bridge: { type: "kafka", url: "ftp://x", secretKeyRef: { name: "not a name" } },
+    });
     expect(bad.status).toBe(422);
-    expect(((await bad.json()) as any).details.causes.map((c: { field: string }) => c.field).sort()).toEqual(["spec.bridge.secretKeyRef.name", "spec.bridge.type", "spec.bridge.url", "spec.initialOffset", "spec.topics[0]"]);
+    expect(((await bad.json()) as any).details.causes.map((c: { field: string }) => c.field).sort()).toEqual([
+      "spec.bridge.secretKeyRef.name",
+      "spec.bridge.type",
+      "spec.bridge.url",
+      "spec.initialOffset",
+      "spec.topics[0]",
+    ]);
     const good = await put("sources.knative.dev/v1", "fine", { ...knative, bridge: { type: "strimzi", url: "https://bridge.example" } });
     expect(good.status).toBe(201);
     expect(await runInDurableObject(poller("kafkasources", "fine"), (_o, state) => state.storage.getAlarm())).not.toBeNull();
@@ -180,14 +235,24 @@ describe("KafkaSource manifests", () => {
 
 describe("Alibaba Cloud sources through their fakes", () => {
   // Credentials are Worker bindings of the test runtime (vitest.config.ts): the fakes verify the signatures.
-  const credentials = { accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } }, accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } } };
+  const credentials = {
+    accessKeyId: { secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" } },
+    accessKeySecret: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
+  };
   const keys = () => ({ accessKeyId: secrets.SECRET_TWILIO_AUTH_TOKEN, accessKeySecret: secrets.SECRET_SLACK_SIGNING_SECRET });
 
   it("RocketMQSource delivers a message and acknowledges it after the hand-off", async () => {
     const mq = await control<{ id: string; url: string }>("start", { type: "rocketmq", ...keys() });
     await control(`${mq.id}/createTopic`, { topic: "orders" });
     await script(sub, "/rocketmq", [{ status: 200 }]);
-    await applySource("rocketmqsources", "rmq", { endpoint: mq.url, topic: "orders", groupId: "GID_router", waitSeconds: 1, ...credentials, sink: { uri: `${sub}/rocketmq` } });
+    await applySource("rocketmqsources", "rmq", {
+      endpoint: mq.url,
+      topic: "orders",
+      groupId: "GID_router",
+      waitSeconds: 1,
+      ...credentials,
+      sink: { uri: `${sub}/rocketmq` },
+    });
     const { id } = await control<{ id: string }>(`${mq.id}/publish`, { topic: "orders", body: '{"order":1}', tag: "TagA" });
     const [got] = await receivedAtLeast(sub, "/rocketmq", 1);
     expect(got.headers).toMatchObject({ "ce-type": "dev.edge-eventing.rocketmq.message", "ce-id": id, "ce-rocketmqtag": "TagA" });
@@ -214,7 +279,14 @@ describe("RedisStreamSource through real redis and the Upstash REST server", () 
     const redis = await redisServer(token, ctx);
     const { command } = redis;
     await script(sub, "/redis", [{ status: 200 }]);
-    await applySource("redisstreamsources", "rs", { url: redis.url, token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } }, stream: "orders", consumerGroup: "router", initialOffset: "earliest", sink: { uri: `${sub}/redis` } });
+    await applySource("redisstreamsources", "rs", {
+      url: redis.url,
+      token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
+      stream: "orders",
+      consumerGroup: "router",
+      initialOffset: "earliest",
+      sink: { uri: `${sub}/redis` },
+    });
     const id = (await command("XADD", "orders", "*", "data", '{"n":1}', "region", "eu")) as string;
     const [got] = await receivedAtLeast(sub, "/redis", 1);
     expect(got.headers).toMatchObject({ "ce-type": "dev.edge-eventing.redisstream.message", "ce-id": id, "ce-redisfieldregion": "eu" });
@@ -227,7 +299,13 @@ describe("PingSource", () => {
   it("emits exactly one event per tick, also when a tick fires twice", async () => {
     await script(sub, "/ping", [{ status: 200 }]);
     // Yearly: the armed tick never fires by itself during the test; the test steps it.
-    await applySource("pingsources", "yearly", { schedule: "0 0 1 1 *", timezone: "UTC", contentType: "application/json", data: '{"hello":"ping"}', sink: { uri: `${sub}/ping` } });
+    await applySource("pingsources", "yearly", {
+      schedule: "0 0 1 1 *",
+      timezone: "UTC",
+      contentType: "application/json",
+      data: '{"hello":"ping"}',
+      sink: { uri: `${sub}/ping` },
+    });
     const stub = poller("pingsources", "yearly");
     const armed = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
     const year = new Date().getUTCFullYear() + 1;
@@ -235,7 +313,11 @@ describe("PingSource", () => {
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const [first] = await receivedAtLeast(sub, "/ping", 1);
-    expect(first.headers).toMatchObject({ "ce-type": "dev.knative.sources.ping", "ce-id": new Date(Date.UTC(year, 0, 1)).toISOString(), "ce-source": `/apis/v1/namespaces/${NS}/pingsources/yearly` });
+    expect(first.headers).toMatchObject({
+      "ce-type": "dev.knative.sources.ping",
+      "ce-id": new Date(Date.UTC(year, 0, 1)).toISOString(),
+      "ce-source": `/apis/v1/namespaces/${NS}/pingsources/yearly`,
+    });
     expect(JSON.parse(first.body)).toEqual({ hello: "ping" });
 
     // The same tick again, as when the runtime retries an alarm whose handler died after the ingest.

@@ -15,14 +15,28 @@ const hook = (source: string, init: RequestInit, query = "") => exports.default.
 const GITHUB_SOURCES = "/apis/sources.knative.dev/v1alpha1";
 const PROJECT_SOURCES = "/apis/sources.edge-eventing.dev/v1alpha1";
 async function apply(path: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await exports.default.fetch(url(`${path}/${body.metadata.name}`), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await exports.default.fetch(url(`${path}/${body.metadata.name}`), {
+    method: "PUT",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   expect(r.status, await r.clone().text()).toBeLessThan(300);
 }
 const applyResource = (plural: string, body: { metadata: { name: string } }) => apply(resourcePath(NS, plural), body);
 const githubSource = (name: string, spec: Record<string, unknown>) =>
-  apply(`${GITHUB_SOURCES}/namespaces/${NS}/githubsources`, { apiVersion: "sources.knative.dev/v1alpha1", kind: "GitHubSource", metadata: { name }, spec } as never);
+  apply(`${GITHUB_SOURCES}/namespaces/${NS}/githubsources`, {
+    apiVersion: "sources.knative.dev/v1alpha1",
+    kind: "GitHubSource",
+    metadata: { name },
+    spec,
+  } as never);
 const webhookSource = (name: string, spec: Record<string, unknown>) =>
-  apply(`${PROJECT_SOURCES}/namespaces/${NS}/webhooksources`, { apiVersion: "sources.edge-eventing.dev/v1alpha1", kind: "WebhookSource", metadata: { name }, spec } as never);
+  apply(`${PROJECT_SOURCES}/namespaces/${NS}/webhooksources`, {
+    apiVersion: "sources.edge-eventing.dev/v1alpha1",
+    kind: "WebhookSource",
+    metadata: { name },
+    spec,
+  } as never);
 const toBroker = (name: string) => ({ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name } });
 
 const hubMetrics = () => env.BROKER.getByName(`${NS}/hub`).metrics();
@@ -66,14 +80,30 @@ const pushBody = (after: string) =>
 
 beforeAll(async () => {
   await applyResource("brokers", broker("hub"));
-  await applyResource("triggers", trigger("github", { broker: "hub", filters: [{ prefix: { type: "dev.knative.source.github." } }], subscriber: { uri: `${sub}/wh-github` } }));
-  await applyResource("triggers", trigger("twilio", { broker: "hub", filters: [{ prefix: { type: "dev.edge-eventing.webhook.twilio." } }], subscriber: { uri: `${sub}/wh-twilio` } }));
-  await githubSource("repo", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+  await applyResource(
+    "triggers",
+    trigger("github", { broker: "hub", filters: [{ prefix: { type: "dev.knative.source.github." } }], subscriber: { uri: `${sub}/wh-github` } }),
+  );
+  await applyResource(
+    "triggers",
+    trigger("twilio", { broker: "hub", filters: [{ prefix: { type: "dev.edge-eventing.webhook.twilio." } }], subscriber: { uri: `${sub}/wh-twilio` } }),
+  );
+  await githubSource("repo", {
+    ownerAndRepository: "octo/hello",
+    eventTypes: ["push"],
+    secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+    sink: toBroker("hub"),
+  });
 });
 
 describe("GitHubSource", () => {
   it("verifies GitHub's documented example vector over the raw bytes; one changed byte is 401", async () => {
-    const documented = { "x-hub-signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", "x-github-event": "push", "x-github-delivery": "doc-1", "content-type": "text/plain" };
+    const documented = {
+      "x-hub-signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+      "x-github-event": "push",
+      "x-github-delivery": "doc-1",
+      "content-type": "text/plain",
+    };
     // Verified: the documented body is not JSON, so it fails only at mapping (415), never at verification.
     const ok = await hook("repo", { headers: documented, body: "Hello, World!" });
     expect(ok.status).toBe(415);
@@ -127,7 +157,12 @@ describe("GitHubSource", () => {
   });
 
   it("stores a captured delivery replayed with a fresh X-GitHub-Delivery and another X-GitHub-Event once", async () => {
-    await githubSource("releases", { ownerAndRepository: "octo/hello", eventTypes: ["push", "release"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+    await githubSource("releases", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push", "release"],
+      secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+      sink: toBroker("hub"),
+    });
     await script(sub, "/wh-github", [{ status: 200 }]);
     const [accepted, duplicates] = [await counter("hub", "accepted"), await counter("hub", "duplicates")];
     const captured = await githubDelivery("original-1", "push", pushBody("5555555"));
@@ -153,7 +188,12 @@ describe("GitHubSource", () => {
 
   it("answers when GitHubSource and WebhookSource share a name: the GitHubSource wins", async () => {
     await webhookSource("shared-name", { provider: "slack", secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
-    await githubSource("shared-name", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("hub") });
+    await githubSource("shared-name", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push"],
+      secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+      sink: toBroker("hub"),
+    });
     const r = await hook("shared-name", await githubDelivery("shared-1", "push", pushBody("4444444")));
     expect(r.status).toBe(202);
   });
@@ -163,7 +203,12 @@ describe("WebhookSource", () => {
   // The Standard Webhooks libraries' test vector (signed at 1614265330, i.e. in 2021).
   const std = {
     secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    headers: { "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330", "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", "content-type": "application/json" },
+    headers: {
+      "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      "webhook-timestamp": "1614265330",
+      "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+      "content-type": "application/json",
+    },
     body: '{"test": 2432232314}',
   };
 
@@ -177,18 +222,31 @@ describe("WebhookSource", () => {
   });
 
   it("delivers through its own channel to a uri sink (no broker), the vector replayed with tolerance 0", async () => {
-    await webhookSource("std-replay", { provider: "standard-webhooks", secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" }, timestampToleranceSeconds: 0, sink: { uri: `${sub}/wh-direct` } });
+    await webhookSource("std-replay", {
+      provider: "standard-webhooks",
+      secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" },
+      timestampToleranceSeconds: 0,
+      sink: { uri: `${sub}/wh-direct` },
+    });
     const r = await hook("std-replay", { headers: std.headers, body: std.body });
     expect(r.status).toBe(200);
     const [got] = await receivedAtLeast(sub, "/wh-direct", 1);
-    expect(got.headers).toMatchObject({ "ce-id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "ce-type": "dev.edge-eventing.webhook.standard-webhooks", "ce-source": `/apis/v1/namespaces/${NS}/webhooksources/std-replay` });
+    expect(got.headers).toMatchObject({
+      "ce-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      "ce-type": "dev.edge-eventing.webhook.standard-webhooks",
+      "ce-source": `/apis/v1/namespaces/${NS}/webhooksources/std-replay`,
+    });
     expect(got.body).toBe(std.body);
   });
 
   it("answers Slack's url_verification with the challenge and stores nothing", async () => {
     await webhookSource("slack", { provider: "slack", secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" }, sink: toBroker("hub") });
     const before = await counter("hub", "accepted");
-    const body = JSON.stringify({ token: "Jhj5dZrVaK7ZwHHjRyZWjbDl", challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", type: "url_verification" });
+    const body = JSON.stringify({
+      token: "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+      challenge: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+      type: "url_verification",
+    });
     const ts = String(Math.floor(Date.now() / 1000));
     const signature = `v0=${await hmacHex("8f742231b10e8888abcd99yyyzzz85a5", `v0:${ts}:${body}`)}`;
     const r = await hook("slack", { headers: { "content-type": "application/json", "x-slack-request-timestamp": ts, "x-slack-signature": signature }, body });
@@ -198,15 +256,35 @@ describe("WebhookSource", () => {
   });
 
   it("verifies Twilio's documented request against spec.publicUrl and answers empty TwiML", async () => {
-    await webhookSource("twilio", { provider: "twilio", secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" }, publicUrl: "https://mycompany.com/myapp.php", sink: toBroker("hub") });
-    const body = new URLSearchParams({ CallSid: "CA1234567890ABCDE", Caller: "+14158675309", Digits: "1234", From: "+14158675309", To: "+18005551212" }).toString();
-    const headers = { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8=", "i-twilio-idempotency-token": "twilio-1" };
+    await webhookSource("twilio", {
+      provider: "twilio",
+      secretKeyRef: { name: "SECRET_TWILIO_AUTH_TOKEN" },
+      publicUrl: "https://mycompany.com/myapp.php",
+      sink: toBroker("hub"),
+    });
+    const body = new URLSearchParams({
+      CallSid: "CA1234567890ABCDE",
+      Caller: "+14158675309",
+      Digits: "1234",
+      From: "+14158675309",
+      To: "+18005551212",
+    }).toString();
+    const headers = {
+      "content-type": "application/x-www-form-urlencoded",
+      "x-twilio-signature": "RSOYDt4T1cUTdK1PDd93/VVr8B8=",
+      "i-twilio-idempotency-token": "twilio-1",
+    };
     const r = await hook("twilio", { headers, body }, "?foo=1&bar=2");
     expect(r.status).toBe(200);
     expect(r.headers.get("content-type")).toBe("text/xml");
     expect(await r.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
     const [got] = await receivedAtLeast(sub, "/wh-twilio", 1);
-    expect(got.headers).toMatchObject({ "ce-id": await sha256Hex(body), "ce-providerdeliveryid": "twilio-1", "ce-type": "dev.edge-eventing.webhook.twilio.call", "ce-subject": "CA1234567890ABCDE" });
+    expect(got.headers).toMatchObject({
+      "ce-id": await sha256Hex(body),
+      "ce-providerdeliveryid": "twilio-1",
+      "ce-type": "dev.edge-eventing.webhook.twilio.call",
+      "ce-subject": "CA1234567890ABCDE",
+    });
     expect(got.body).toBe(body);
   });
 
@@ -238,7 +316,12 @@ describe("webhook route errors", () => {
   });
 
   it("answers 503 with Retry-After while the sink Broker does not exist, so the provider retries later", async () => {
-    await githubSource("to-absent", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("absent") });
+    await githubSource("to-absent", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push"],
+      secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+      sink: toBroker("absent"),
+    });
     const r = await hook("to-absent", await githubDelivery("absent-1", "push", pushBody("7777777")));
     expect(r.status).toBe(503);
     expect(r.headers.get("retry-after")).toBe("30");
@@ -248,8 +331,16 @@ describe("webhook route errors", () => {
   it("answers 503 with Retry-After when the sink's backlog is full, so the provider retries", async () => {
     await applyResource("brokers", broker("tiny", { "edge-eventing.dev/backlog-limit": "1" }));
     await script(sub, "/wh-stuck", [{ status: 500 }]);
-    await applyResource("triggers", trigger("stuck", { broker: "tiny", subscriber: { uri: `${sub}/wh-stuck` }, delivery: { retry: 5, backoffPolicy: "linear", backoffDelay: "PT10S" } }));
-    await githubSource("to-tiny", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } }, sink: toBroker("tiny") });
+    await applyResource(
+      "triggers",
+      trigger("stuck", { broker: "tiny", subscriber: { uri: `${sub}/wh-stuck` }, delivery: { retry: 5, backoffPolicy: "linear", backoffDelay: "PT10S" } }),
+    );
+    await githubSource("to-tiny", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push"],
+      secretToken: { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } },
+      sink: toBroker("tiny"),
+    });
     expect((await hook("to-tiny", await githubDelivery("tiny-1", "push", pushBody("5555555")))).status).toBe(202);
     await receivedAtLeast(sub, "/wh-stuck", 1);
     const full = await hook("to-tiny", await githubDelivery("tiny-2", "push", pushBody("6666666")));
@@ -264,11 +355,31 @@ describe("a source's sink ref to an EventTransform or a Sequence", () => {
     await script(sub, "/wh-transformed", [{ status: 200 }]);
     await script(sub, "/wh-step", [{ status: 200 }]);
     const expression = '{"specversion":"1.0","id":id,"source":source,"type":"repo.pushed","data":{"compare":data.compare}}';
-    await apply(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms`, { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", metadata: { name: "slim" }, spec: { jsonata: { expression }, sink: { uri: `${sub}/wh-transformed` } } } as never);
-    await apply(`/apis/flows.knative.dev/v1/namespaces/${NS}/sequences`, { apiVersion: "flows.knative.dev/v1", kind: "Sequence", metadata: { name: "steps" }, spec: { steps: [{ uri: `${sub}/wh-step` }] } } as never);
+    await apply(`/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventtransforms`, {
+      apiVersion: "eventing.knative.dev/v1alpha1",
+      kind: "EventTransform",
+      metadata: { name: "slim" },
+      spec: { jsonata: { expression }, sink: { uri: `${sub}/wh-transformed` } },
+    } as never);
+    await apply(`/apis/flows.knative.dev/v1/namespaces/${NS}/sequences`, {
+      apiVersion: "flows.knative.dev/v1",
+      kind: "Sequence",
+      metadata: { name: "steps" },
+      spec: { steps: [{ uri: `${sub}/wh-step` }] },
+    } as never);
     const secretToken = { secretKeyRef: { name: "SECRET_GITHUB_WEBHOOK_SECRET" } };
-    await githubSource("to-transform", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken, sink: { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "slim" } } });
-    await githubSource("to-sequence", { ownerAndRepository: "octo/hello", eventTypes: ["push"], secretToken, sink: { ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "steps" } } });
+    await githubSource("to-transform", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push"],
+      secretToken,
+      sink: { ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "EventTransform", name: "slim" } },
+    });
+    await githubSource("to-sequence", {
+      ownerAndRepository: "octo/hello",
+      eventTypes: ["push"],
+      secretToken,
+      sink: { ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "steps" } },
+    });
     expect((await hook("to-transform", await githubDelivery("tr-1", "push", pushBody("7777777")))).status).toBe(202);
     expect((await hook("to-sequence", await githubDelivery("seq-1", "push", pushBody("8888888")))).status).toBe(202);
     const [transformed] = await receivedAtLeast(sub, "/wh-transformed", 1);

@@ -59,14 +59,20 @@ export function createAliyunReceiver(config: AliyunReceiveConfig, fetch: FetchLi
   const api: AliyunApi = { scheme: queue.scheme, endpoint: config.endpoint, credentials: config.credentials, fetch, now: config.now ?? Date.now };
   const numOfMessages = config.numOfMessages ?? RECEIVE_MAX_MESSAGES;
   const waitSeconds = config.waitSeconds ?? RECEIVE_DEFAULT_WAIT_SECONDS;
-  if (!Number.isInteger(numOfMessages) || numOfMessages < 1 || numOfMessages > RECEIVE_MAX_MESSAGES) throw new RangeError(`numOfMessages must be 1-${RECEIVE_MAX_MESSAGES}`);
-  if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > RECEIVE_MAX_WAIT_SECONDS) throw new RangeError(`waitSeconds must be 0-${RECEIVE_MAX_WAIT_SECONDS}`);
+  if (!Number.isInteger(numOfMessages) || numOfMessages < 1 || numOfMessages > RECEIVE_MAX_MESSAGES)
+    throw new RangeError(`numOfMessages must be 1-${RECEIVE_MAX_MESSAGES}`);
+  if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > RECEIVE_MAX_WAIT_SECONDS)
+    throw new RangeError(`waitSeconds must be 0-${RECEIVE_MAX_WAIT_SECONDS}`);
   const receiveResource = queue.receiveResource(numOfMessages, waitSeconds);
   const handles = new ReceiptHandleBook();
   return {
     async poll(signal) {
       const res = await aliyunRequest(api, {
-        method: "GET", resource: receiveResource, contentType: queue.receiveContentType, timeoutMs: waitSeconds * 1000 + RECEIVE_SLACK_MS, signal,
+        method: "GET",
+        resource: receiveResource,
+        contentType: queue.receiveContentType,
+        timeoutMs: waitSeconds * 1000 + RECEIVE_SLACK_MS,
+        signal,
       });
       if (res.status === 404 && xmlText(res.text, "Code") === "MessageNotExist") return { messages: [] };
       if (res.status !== 200) throw apiError(queue.what.receive, res.status, res.text);
@@ -98,7 +104,13 @@ async function deleteReceiptHandles(api: AliyunApi, queue: AliyunQueue, handles:
   for (let i = 0; i < handles.length; i += MAX_HANDLES_PER_DELETE) {
     const chunk = handles.slice(i, i + MAX_HANDLES_PER_DELETE);
     const body = `<?xml version="1.0" encoding="UTF-8"?><ReceiptHandles xmlns="${queue.xmlns}">${chunk.map((h) => `<ReceiptHandle>${xmlEscape(h)}</ReceiptHandle>`).join("")}</ReceiptHandles>`;
-    const res = await aliyunRequest(api, { method: "DELETE", resource: queue.deleteResource, body, contentType: XML_CONTENT_TYPE, timeoutMs: DELETE_TIMEOUT_MS });
+    const res = await aliyunRequest(api, {
+      method: "DELETE",
+      resource: queue.deleteResource,
+      body,
+      contentType: XML_CONTENT_TYPE,
+      timeoutMs: DELETE_TIMEOUT_MS,
+    });
     if (res.status === 204 || res.status === 200) continue;
     if (xmlRoot(res.text) === "Errors") {
       const fatal = xmlElements(res.text, "Error")

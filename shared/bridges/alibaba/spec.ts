@@ -31,11 +31,7 @@ export function validateAliyunSourceSpec(spec: unknown, own: (spec: Spec, errors
  * The shared part of the poller config of a valid spec; `secret` reads the Worker secrets it names and
  * throws naming the field whose secret cannot be read.
  */
-export function aliyunReceiveConfig(
-  metadata: { namespace: string; name: string },
-  spec: Spec,
-  secret: SecretReader,
-): AliyunReceiveConfig {
+export function aliyunReceiveConfig(metadata: { namespace: string; name: string }, spec: Spec, secret: SecretReader): AliyunReceiveConfig {
   const read = (field: string, required: boolean): string | undefined => {
     const name = (spec[field] as { secretKeyRef?: { name?: string } } | undefined)?.secretKeyRef?.name;
     return name === undefined && !required ? undefined : secret(name ?? "", `spec.${field}.secretKeyRef.name`);

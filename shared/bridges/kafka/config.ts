@@ -100,8 +100,6 @@ export function validateKafkaPollerConfig(config: KafkaPollerConfig): ConfigErro
   return errors;
 }
 
-
-
 /** `Authorization` header value for the bridge, if any. */
 export function authorization(auth: BridgeAuth | undefined): string | undefined {
   if (!auth) return undefined;

@@ -68,12 +68,7 @@ export const LAG_REFRESH_MS = 30_000;
 /** Treat an instance as expired this long before the server would, so no fetch races the expiry. */
 const EXPIRY_MARGIN_MS = 5_000;
 
-export function createKafkaPoller(
-  config: KafkaPollerConfig,
-  fetch: FetchLike,
-  store: PollerStateStore,
-  now: () => number = Date.now,
-): KafkaPoller {
+export function createKafkaPoller(config: KafkaPollerConfig, fetch: FetchLike, store: PollerStateStore, now: () => number = Date.now): KafkaPoller {
   const errors = validateKafkaPollerConfig(config);
   if (errors.length > 0) throw new Error(`invalid KafkaSource: ${errors.map((e) => `${e.field}: ${e.message}`).join("; ")}`);
   const client: BridgeClient = config.bridge.type === "upstash" ? createUpstashClient(config) : createRestProxyClient(config, fetch);
@@ -83,7 +78,13 @@ export function createKafkaPoller(
   // A fixed name per source (and assignment) so a restart replaces its instance instead of leaking one.
   // Each of `spec.consumers` is its own member of the group, so the group spreads the partitions over them.
   const member = config.consumer ? [`c${config.consumer}`] : [];
-  const instanceName = ["edge", config.source.namespace, config.source.name, ...member, ...(config.assignment ?? []).map((tp) => `${tp.topic}-${tp.partition}`)].join("-");
+  const instanceName = [
+    "edge",
+    config.source.namespace,
+    config.source.name,
+    ...member,
+    ...(config.assignment ?? []).map((tp) => `${tp.topic}-${tp.partition}`),
+  ].join("-");
 
   let state: KafkaPollerState | undefined;
   let queue: Promise<unknown> = Promise.resolve();
@@ -268,7 +269,11 @@ export function createKafkaPoller(
           } catch (error) {
             if (!(error instanceof InstanceGoneError)) throw error;
             forgetInstance(s);
-            throw new KafkaBridgeError(`${error.message}; the consumer instance expired before the commit, its records will be fetched again`, error.status, error.errorCode);
+            throw new KafkaBridgeError(
+              `${error.message}; the consumer instance expired before the commit, its records will be fetched again`,
+              error.status,
+              error.errorCode,
+            );
           }
           for (const e of entries) {
             const p = s.partitions[partitionId(e)];
@@ -300,8 +305,7 @@ export function createKafkaPoller(
         await store.save(s);
       }),
 
-    status: () =>
-      exclusive(async (s) => ({ lastPollAt: s.lastPollAt, lag: s.lag, lastError: s.lastError, instanceUri: s.instance?.baseUri })),
+    status: () => exclusive(async (s) => ({ lastPollAt: s.lastPollAt, lag: s.lag, lastError: s.lastError, instanceUri: s.instance?.baseUri })),
 
     close: () =>
       exclusive(async (s) => {

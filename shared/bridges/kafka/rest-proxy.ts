@@ -32,8 +32,7 @@ interface Dialect {
   defaultIdleExpiryMs?: number;
 }
 
-const offsetsOf = (offsets: CommitEntry[], delta: number) =>
-  offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.lastOffset + delta }));
+const offsetsOf = (offsets: CommitEntry[], delta: number) => offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.lastOffset + delta }));
 
 export const DIALECTS: Record<"confluent-v2" | "redpanda" | "strimzi", Dialect> = {
   "confluent-v2": {
@@ -198,7 +197,8 @@ export function createRestProxyClient(config: KafkaPollerConfig, fetch: FetchLik
 
     async touch(instance, committed) {
       if (dialect.canListSubscription) await call("GET", `${instance.baseUri}/subscription`, { instance: true });
-      else if (committed.length > 0) await this.commit(instance, committed); // identical offsets: no effect but the touch
+      else if (committed.length > 0)
+        await this.commit(instance, committed); // identical offsets: no effect but the touch
       else return false;
       return true;
     },

@@ -39,8 +39,10 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   if (!isObject(spec)) return [{ field: "spec", message: "must be an object" }];
   const errors: FieldError[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1 && (spec.consumers as number) <= MAX_CONSUMERS)) bad("spec.consumers", `must be an integer from 1 to ${MAX_CONSUMERS}`);
-  if (typeof spec.consumers === "number" && spec.consumers > 1 && spec.assignment !== undefined) bad("spec.consumers", "must be 1 with spec.assignment (every consumer would read the same partitions)");
+  if (spec.consumers !== undefined && !(Number.isInteger(spec.consumers) && (spec.consumers as number) >= 1 && (spec.consumers as number) <= MAX_CONSUMERS))
+    bad("spec.consumers", `must be an integer from 1 to ${MAX_CONSUMERS}`);
+  if (typeof spec.consumers === "number" && spec.consumers > 1 && spec.assignment !== undefined)
+    bad("spec.consumers", "must be 1 with spec.assignment (every consumer would read the same partitions)");
   if (spec.ordering !== undefined && spec.ordering !== "ordered" && spec.ordering !== "unordered") bad("spec.ordering", "must be ordered or unordered");
   errors.push(...validateDestination(spec.sink, "spec.sink", true));
   errors.push(...validateOverrides(spec.ceOverrides));
@@ -66,7 +68,9 @@ export function validateKafkaSourceSpec(spec: unknown, metadata: Metadata = {}):
   if (spec.bridge.type === "upstash") config.bridge.auth = { username: "placeholder", password: "placeholder" };
   const reported = new Set(errors.map((e) => e.field));
   // Names are checked with the envelope (the namespace may come from the request path); one cause per field.
-  const more = validateKafkaPollerConfig(config).filter((e) => !e.field.startsWith("metadata.namespace") && !e.field.startsWith("metadata.name") && !reported.has(e.field));
+  const more = validateKafkaPollerConfig(config).filter(
+    (e) => !e.field.startsWith("metadata.namespace") && !e.field.startsWith("metadata.name") && !reported.has(e.field),
+  );
   return [...errors, ...more];
 }
 
@@ -117,12 +121,16 @@ export function kafkaConsumers(spec: { consumers?: unknown } | undefined): numbe
  * summed, the latest poll.
  */
 export function mergeConsumerStatus(statuses: Record<string, unknown>[]): Record<string, unknown> {
-  const ready = (s: Record<string, unknown>) => (s.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === "Ready")?.status === "True";
+  const ready = (s: Record<string, unknown>) =>
+    (s.conditions as { type: string; status: string }[] | undefined)?.find((c) => c.type === "Ready")?.status === "True";
   const total = (field: string) => {
     const values = statuses.map((s) => s[field]).filter((v): v is number => typeof v === "number");
     return values.length > 0 ? { [field]: values.reduce((a, b) => a + b, 0) } : {};
   };
-  const polls = statuses.map((s) => s.lastPollTime).filter((v): v is string => typeof v === "string").sort();
+  const polls = statuses
+    .map((s) => s.lastPollTime)
+    .filter((v): v is string => typeof v === "string")
+    .sort();
   return {
     ...statuses[0],
     conditions: (statuses.find((s) => !ready(s)) ?? statuses[0]).conditions,
@@ -143,6 +151,10 @@ function validateOverrides(value: unknown): FieldError[] {
 
 /** A list of names, from a list or from v1alpha1's comma-separated string. */
 function namesOf(value: unknown): string[] {
-  if (typeof value === "string") return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (typeof value === "string")
+    return value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
   return value as string[];
 }

@@ -64,7 +64,11 @@ export function createUpstashClient(config: KafkaPollerConfig): BridgeClient {
 
     async touch(instance, committed) {
       if (committed.length === 0) return false;
-      await consumer.committed({ consumerGroupId: group, instanceId: instance.name, topicPartitions: committed.map(({ topic, partition }) => ({ topic, partition })) });
+      await consumer.committed({
+        consumerGroupId: group,
+        instanceId: instance.name,
+        topicPartitions: committed.map(({ topic, partition }) => ({ topic, partition })),
+      });
       return true;
     },
 

@@ -17,18 +17,15 @@ const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,255}$/;
 export function validateMnsSourceSpec(spec: unknown): FieldError[] {
   return validateAliyunSourceSpec(spec, (spec, errors) => {
     const queue = stringField(spec, "queue", errors, true);
-    if (queue && !QUEUE_NAME.test(queue)) errors.push({ field: "spec.queue", message: "must be letters, digits and hyphens, starting with a letter or digit, at most 256 characters" });
+    if (queue && !QUEUE_NAME.test(queue))
+      errors.push({ field: "spec.queue", message: "must be letters, digits and hyphens, starting with a letter or digit, at most 256 characters" });
     if (spec.bodyEncoding !== undefined && spec.bodyEncoding !== "raw" && spec.bodyEncoding !== "base64") {
       errors.push({ field: "spec.bodyEncoding", message: "must be raw or base64" });
     }
   });
 }
 
-export function mnsPollerConfig(
-  metadata: { namespace: string; name: string },
-  spec: Record<string, unknown>,
-  secret: SecretReader,
-): MnsPollerConfig {
+export function mnsPollerConfig(metadata: { namespace: string; name: string }, spec: Record<string, unknown>, secret: SecretReader): MnsPollerConfig {
   return {
     ...aliyunReceiveConfig(metadata, spec, secret),
     queue: spec.queue as string,

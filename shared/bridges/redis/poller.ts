@@ -81,7 +81,11 @@ export function createRedisStreamPoller(config: RedisStreamPollerConfig, redisCl
       if (field !== dataField) extensions[extensionName("redisfield", field)] ??= String(value);
     }
     return messageEvent(typeof body === "string" ? new TextEncoder().encode(body) : undefined, {
-      id, source, type: REDIS_STREAM_EVENT_TYPE, timeMs: Number(id.split("-")[0]), extensions,
+      id,
+      source,
+      type: REDIS_STREAM_EVENT_TYPE,
+      timeMs: Number(id.split("-")[0]),
+      extensions,
     });
   }
 
@@ -102,7 +106,12 @@ export function createRedisStreamPoller(config: RedisStreamPollerConfig, redisCl
       return { messages: [...live, ...fresh].map(toMessage), lag };
     },
     async commit(messages) {
-      if (messages.length > 0) await redis.xack(stream, group, messages.map((m) => m.key));
+      if (messages.length > 0)
+        await redis.xack(
+          stream,
+          group,
+          messages.map((m) => m.key),
+        );
     },
     async close() {
       groupReady = false;

@@ -57,7 +57,11 @@ function toPolledMessage(id: string, xml: string, source: string): PolledMessage
     else if (!name.startsWith("__")) extensions[extensionName("rocketmqprop", name)] ??= value;
   }
   return messageEvent(new TextEncoder().encode(body), {
-    id, source, type: ROCKETMQ_EVENT_TYPE, timeMs: Number(xmlText(xml, "PublishTime")), extensions,
+    id,
+    source,
+    type: ROCKETMQ_EVENT_TYPE,
+    timeMs: Number(xmlText(xml, "PublishTime")),
+    extensions,
   });
 }
 

@@ -30,11 +30,7 @@ export function validateRocketMQSourceSpec(spec: unknown): FieldError[] {
  * The poller config of a valid spec; `secret` reads the Worker secrets it names and throws naming the
  * field whose secret cannot be read.
  */
-export function rocketMQPollerConfig(
-  metadata: { namespace: string; name: string },
-  spec: Record<string, unknown>,
-  secret: SecretReader,
-): RocketMQPollerConfig {
+export function rocketMQPollerConfig(metadata: { namespace: string; name: string }, spec: Record<string, unknown>, secret: SecretReader): RocketMQPollerConfig {
   return {
     ...aliyunReceiveConfig(metadata, spec, secret),
     instanceId: spec.instanceId as string | undefined,

@@ -49,7 +49,11 @@ export function compileNode(node: Node, functions: FunctionTable): Evaluator {
     case "binary":
       return binary(node.op, compileNode(node.left, functions), compileNode(node.right, functions), node.position);
     case "logic":
-      return logic(node.op, node.operands.map((n) => compileNode(n, functions)), node.position);
+      return logic(
+        node.op,
+        node.operands.map((n) => compileNode(n, functions)),
+        node.position,
+      );
     case "like": {
       const operand = compileNode(node.operand, functions);
       const matches = compileLike(node.pattern);
@@ -61,7 +65,12 @@ export function compileNode(node: Node, functions: FunctionTable): Evaluator {
       };
     }
     case "in":
-      return inSet(compileNode(node.operand, functions), node.set.map((n) => compileNode(n, functions)), node.negated, node.position);
+      return inSet(
+        compileNode(node.operand, functions),
+        node.set.map((n) => compileNode(n, functions)),
+        node.negated,
+        node.position,
+      );
     case "call":
       return call(node, functions);
   }

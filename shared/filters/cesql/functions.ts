@@ -159,10 +159,7 @@ export function functionTable(extra: readonly CesqlFunction[] = []): FunctionTab
 /** The overload for `arity` arguments: an exact fixed arity first, else the variadic one. */
 export function resolve(table: FunctionTable, name: string, arity: number): CesqlFunction | undefined {
   const overloads = table.get(name) ?? [];
-  return (
-    overloads.find((o) => !o.variadic && o.parameters.length === arity) ??
-    overloads.find((o) => o.variadic !== undefined && arity >= o.parameters.length)
-  );
+  return overloads.find((o) => !o.variadic && o.parameters.length === arity) ?? overloads.find((o) => o.variadic !== undefined && arity >= o.parameters.length);
 }
 
 export function parameterType(fn: CesqlFunction, index: number): CesqlType | "Any" {

@@ -3,14 +3,7 @@ import type { AttributeValue } from "../../cloudevents/event.ts";
 
 export type Value = boolean | number | string;
 export type CesqlType = "Boolean" | "Integer" | "String";
-export type CesqlErrorKind =
-  | "parse"
-  | "math"
-  | "cast"
-  | "missingAttribute"
-  | "missingFunction"
-  | "functionEvaluation"
-  | "generic";
+export type CesqlErrorKind = "parse" | "math" | "cast" | "missingAttribute" | "missingFunction" | "functionEvaluation" | "generic";
 
 export interface CesqlError {
   kind: CesqlErrorKind;

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 import {
-  activationState, activatorSettings, admit, CapacityLeases, capacityOf, DEFAULT_HOLD_MS, effectiveConcurrency, type Gate, keepAwake, LEASE_MS, shareOut,
-  sumGateStats, watchesReadiness,
+  activationState,
+  activatorSettings,
+  admit,
+  CapacityLeases,
+  capacityOf,
+  DEFAULT_HOLD_MS,
+  effectiveConcurrency,
+  type Gate,
+  keepAwake,
+  LEASE_MS,
+  shareOut,
+  sumGateStats,
+  watchesReadiness,
 } from "../../../shared/autoscaling/activator.ts";
 import { deciderSpecFrom, gatedBy, validateScaledObject } from "../../../shared/autoscaling/scaled-object.ts";
 
@@ -19,7 +30,11 @@ describe("admit: a gated trigger's deliveries", () => {
 
   it("go out under the delivery spec once the hold has lasted its limit", () => {
     expect(admit({ gate: gate(0, null, 10_000), capacity: null, inFlight: 0, want: 4, heldSince: 0, now: 9_999 })).toMatchObject({ start: 0, holding: true });
-    expect(admit({ gate: gate(0, null, 10_000), capacity: null, inFlight: 0, want: 4, heldSince: 0, now: 10_000 })).toEqual({ start: 4, holding: false, expired: true });
+    expect(admit({ gate: gate(0, null, 10_000), capacity: null, inFlight: 0, want: 4, heldSince: 0, now: 10_000 })).toEqual({
+      start: 4,
+      holding: false,
+      expired: true,
+    });
     expect(admit({ gate: null, capacity: null, inFlight: 0, want: 1, heldSince: 0, now: DEFAULT_HOLD_MS })).toMatchObject({ expired: true });
   });
 
@@ -47,7 +62,12 @@ describe("capacity", () => {
     expect(shareOut(5, [10, 10])).toEqual([2, 3]);
     expect(shareOut(0, [3])).toEqual([0]);
     expect(shareOut(100, [1, 2])).toEqual([1, 2]);
-    for (const demands of [[7, 1, 9, 3], [5, 5, 5], [0, 12]]) expect(shareOut(6, demands).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6);
+    for (const demands of [
+      [7, 1, 9, 3],
+      [5, 5, 5],
+      [0, 12],
+    ])
+      expect(shareOut(6, demands).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(6);
   });
 
   it("leases never add up to more than the capacity, shift to the fair share as partitions report, and lapse", () => {
@@ -107,25 +127,34 @@ describe("what the autoscaler makes of it", () => {
     expect(activationState(0, { ...idle, held: 2, expired: true })).toBe("TimedOut");
     expect(activationState(2, { ...idle, held: 2 })).toBe("Active");
     expect(activationState(0, idle)).toBe("Idle");
-    expect(sumGateStats([{ held: 1, inFlight: 2, heldSince: 50, expired: false }, { held: 3, inFlight: 0, heldSince: 20, expired: true }])).toEqual({ held: 4, inFlight: 2, heldSince: 20, expired: true });
+    expect(
+      sumGateStats([
+        { held: 1, inFlight: 2, heldSince: 50, expired: false },
+        { held: 3, inFlight: 0, heldSince: 20, expired: true },
+      ]),
+    ).toEqual({ held: 4, inFlight: 2, heldSince: 20, expired: true });
   });
 });
 
 describe("the ScaledObject's activator annotations", () => {
   const spec = {
-    scaleTargetRef: { name: "asr" }, cluster: { url: "https://k8s.example", secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
+    scaleTargetRef: { name: "asr" },
+    cluster: { url: "https://k8s.example", secretKeyRef: { name: "SECRET_K8S_TOKEN" } },
     triggers: [{ type: "edge-eventing", metadata: { broker: "default", trigger: "asr", metric: "backlog", target: "2" } }],
   };
 
   it("default to no cap and Knative's 300 s hold", () => {
     expect(deciderSpecFrom({ spec }).activator).toEqual({ containerConcurrency: 0, holdMs: 300_000 });
-    expect(activatorSettings({ "edge-eventing.dev/container-concurrency": "1", "edge-eventing.dev/activation-timeout": "90s" }).settings).toEqual({ containerConcurrency: 1, holdMs: 90_000 });
+    expect(activatorSettings({ "edge-eventing.dev/container-concurrency": "1", "edge-eventing.dev/activation-timeout": "90s" }).settings).toEqual({
+      containerConcurrency: 1,
+      holdMs: 90_000,
+    });
   });
 
   it("are refused by field when malformed", () => {
-    expect(validateScaledObject(spec, { "edge-eventing.dev/container-concurrency": "-1", "edge-eventing.dev/activation-timeout": "2h" }).map((e) => e.field)).toEqual([
-      "metadata.annotations.edge-eventing.dev/container-concurrency", "metadata.annotations.edge-eventing.dev/activation-timeout",
-    ]);
+    expect(
+      validateScaledObject(spec, { "edge-eventing.dev/container-concurrency": "-1", "edge-eventing.dev/activation-timeout": "2h" }).map((e) => e.field),
+    ).toEqual(["metadata.annotations.edge-eventing.dev/container-concurrency", "metadata.annotations.edge-eventing.dev/activation-timeout"]);
     expect(validateScaledObject(spec, { "edge-eventing.dev/container-concurrency": "1001" })).toHaveLength(1);
   });
 
@@ -140,8 +169,16 @@ describe("the ScaledObject's activator annotations", () => {
       ]),
       so("broken", [{ type: "nope" }]),
       // A ScaledObject that names a KubernetesCluster instead of an inline spec.cluster gates the same way.
-      { metadata: { name: "c-named", annotations: { "edge-eventing.dev/cluster": "prod" } }, spec: { scaleTargetRef: { name: "tts" }, triggers: [{ type: "rocketmq", metadata: { rocketmqSource: "speech" } }] } },
+      {
+        metadata: { name: "c-named", annotations: { "edge-eventing.dev/cluster": "prod" } },
+        spec: { scaleTargetRef: { name: "tts" }, triggers: [{ type: "rocketmq", metadata: { rocketmqSource: "speech" } }] },
+      },
     ]);
-    expect(Object.fromEntries(gated)).toEqual({ "Trigger/default/asr": "a-first", "KafkaSource/clicks": "a-first", "RedisStreamSource/tasks": "a-first", "RocketMQSource/speech": "c-named" });
+    expect(Object.fromEntries(gated)).toEqual({
+      "Trigger/default/asr": "a-first",
+      "KafkaSource/clicks": "a-first",
+      "RedisStreamSource/tasks": "a-first",
+      "RocketMQSource/speech": "c-named",
+    });
   });
 });

@@ -8,7 +8,10 @@ const cluster = { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_
 const kpaPlan = deciderSpecFrom({
   metadata: { annotations: { "autoscaling.knative.dev/window": "6s" } },
   spec: {
-    scaleTargetRef: { name: "consumer" }, cluster, minReplicaCount: 1, maxReplicaCount: 10,
+    scaleTargetRef: { name: "consumer" },
+    cluster,
+    minReplicaCount: 1,
+    maxReplicaCount: 10,
     triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "t", metric: "concurrency", target: "2" } }],
   },
 });
@@ -48,7 +51,9 @@ describe("scaler step (KPA + KEDA + bounds)", () => {
     expect(step).toMatchObject({ replicas: 3, desired: null });
     const keda = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, triggers: [{ type: "kafka", metadata: { kafkaSource: "k" } }] } });
     expect(scaleStep(keda, newScalerState(keda, 3, 0), { tSec: 0, readyPods: 3, current: 3, kpa: false })).toMatchObject({ replicas: 3, desired: null });
-    expect(scaleStep(keda, newScalerState(keda, 3, 0), { tSec: 0, readyPods: 3, current: 3, kpa: false, keda: [{ value: 95, target: 10, active: true }] }).replicas).toBe(10);
+    expect(
+      scaleStep(keda, newScalerState(keda, 3, 0), { tSec: 0, readyPods: 3, current: 3, kpa: false, keda: [{ value: 95, target: 10, active: true }] }).replicas,
+    ).toBe(10);
   });
 });
 
@@ -57,14 +62,28 @@ describe("decision reasons", () => {
     const state = newScalerState(kpaPlan, 1, 0);
     for (let t = 0; t <= 4; t++) observeSecond(state, t, 20);
     const step = scaleStep(kpaPlan, state, { tSec: 4, readyPods: 1, current: 1, kpa: true });
-    expect(step.inputs).toEqual({ readyPods: 1, currentReplicas: 1, kpa: { metric: "concurrency", observedStable: 20, observedPanic: 20, target: 1.4, panicThreshold: 2, panic: true } });
+    expect(step.inputs).toEqual({
+      readyPods: 1,
+      currentReplicas: 1,
+      kpa: { metric: "concurrency", observedStable: 20, observedPanic: 20, target: 1.4, panicThreshold: 2, panic: true },
+    });
     expect(step).toMatchObject({ replicas: 10, desired: 15, reason: "PanicWindow" });
-    expect(step.message).toBe("KPA panic mode (stable concurrency 20, panic concurrency 20, target 1.4 per pod, ready pods 1) asks for 15; capped at maxReplicaCount 10");
+    expect(step.message).toBe(
+      "KPA panic mode (stable concurrency 20, panic concurrency 20, target 1.4 per pod, ready pods 1) asks for 15; capped at maxReplicaCount 10",
+    );
   });
 
   it("names KEDA's activation and the metric that drove it", () => {
-    const keda = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, minReplicaCount: 0, triggers: [{ type: "kafka", metadata: { kafkaSource: "k", lagThreshold: "10" } }] } });
-    const step = scaleStep(keda, newScalerState(keda, 0, 0), { tSec: 0, readyPods: 0, current: 0, kpa: false, keda: [{ value: 95, target: 10, active: true }] });
+    const keda = deciderSpecFrom({
+      spec: { scaleTargetRef: { name: "c" }, cluster, minReplicaCount: 0, triggers: [{ type: "kafka", metadata: { kafkaSource: "k", lagThreshold: "10" } }] },
+    });
+    const step = scaleStep(keda, newScalerState(keda, 0, 0), {
+      tSec: 0,
+      readyPods: 0,
+      current: 0,
+      kpa: false,
+      keda: [{ value: 95, target: 10, active: true }],
+    });
     expect(step).toMatchObject({ replicas: 1, reason: "KedaActivation", inputs: { keda: [{ metric: "k.lag", value: 95, target: 10, active: true }] } });
     expect(step.message).toBe("KEDA a trigger became active (k.lag 95 (target 10 per replica, active)) asks for 1");
   });
@@ -74,8 +93,10 @@ describe("router metrics of a trigger", () => {
   const metrics = (matched: number, delivered: number, inflight: number) => ({
     inflight: { t: inflight, other: 9 },
     counters: [
-      { trigger: "t", name: "matched", value: matched }, { trigger: "t", name: "delivered", value: delivered },
-      { trigger: "t", name: "deadlettered", value: 1 }, { trigger: "t", name: "retried", value: 7 },
+      { trigger: "t", name: "matched", value: matched },
+      { trigger: "t", name: "delivered", value: delivered },
+      { trigger: "t", name: "deadlettered", value: 1 },
+      { trigger: "t", name: "retried", value: 7 },
       { trigger: "other", name: "matched", value: 1000 },
     ],
   });
@@ -93,18 +114,30 @@ describe("router metrics of a trigger", () => {
 });
 
 describe("source metrics from a poller's backlog", () => {
-  const plan = deciderSpecFrom({ spec: { scaleTargetRef: { name: "c" }, cluster, triggers: [
-    { type: "kafka", metadata: { kafkaSource: "orders", lagThreshold: "10", activationLagThreshold: "5" } },
-    { type: "redis-streams", metadata: { redisStreamSource: "rs", pendingEntriesCount: "4" } },
-    { type: "rocketmq", metadata: { rocketmqSource: "rmq", lagThreshold: "2" } },
-  ] } });
+  const plan = deciderSpecFrom({
+    spec: {
+      scaleTargetRef: { name: "c" },
+      cluster,
+      triggers: [
+        { type: "kafka", metadata: { kafkaSource: "orders", lagThreshold: "10", activationLagThreshold: "5" } },
+        { type: "redis-streams", metadata: { redisStreamSource: "rs", pendingEntriesCount: "4" } },
+        { type: "rocketmq", metadata: { rocketmqSource: "rmq", lagThreshold: "2" } },
+      ],
+    },
+  });
   const [kafka, redis, rocketmq] = plan.triggers as SourceTrigger[];
 
   it("applies KEDA's Kafka formula to partition offsets, with what the router's channel holds added before the cap", () => {
-    const partitions = [{ topic: "o", partition: 0, committed: 0, latest: 100 }, { topic: "o", partition: 1, committed: 5, latest: 7 }];
+    const partitions = [
+      { topic: "o", partition: 0, committed: 0, latest: 100 },
+      { topic: "o", partition: 1, committed: 5, latest: 7 },
+    ];
     // 102 lag capped at 2 partitions × 10.
     expect(sourceMetric(kafka, { partitions, buffered: 0 })).toMatchObject({ ok: true, value: 20, metric: { value: 20, target: 10, active: true } });
-    const drained = [{ topic: "o", partition: 0, committed: 100, latest: 100 }, { topic: "o", partition: 1, committed: 7, latest: 7 }];
+    const drained = [
+      { topic: "o", partition: 0, committed: 100, latest: 100 },
+      { topic: "o", partition: 1, committed: 7, latest: 7 },
+    ];
     // Everything committed, records waiting in the channel for a slow sink: they are the lag (activation above 5).
     expect(sourceMetric(kafka, { partitions: drained, buffered: 4 })).toMatchObject({ ok: true, metric: { value: 4, active: false } });
     expect(sourceMetric(kafka, { partitions: drained, buffered: 6 })).toMatchObject({ ok: true, metric: { value: 6, active: true } });
@@ -119,6 +152,9 @@ describe("source metrics from a poller's backlog", () => {
 
   it("names the source and says why when there is nothing to measure yet", () => {
     expect(sourceMetric(kafka, { buffered: 0 })).toEqual({ ok: false, error: "KafkaSource orders has read no partition yet" });
-    expect(sourceMetric(rocketmq, { buffered: 0, unmeasured: "its sink is a Broker" })).toEqual({ ok: false, error: "RocketMQSource rmq: its sink is a Broker" });
+    expect(sourceMetric(rocketmq, { buffered: 0, unmeasured: "its sink is a Broker" })).toEqual({
+      ok: false,
+      error: "RocketMQSource rmq: its sink is a Broker",
+    });
   });
 });

@@ -48,13 +48,24 @@ describe("window average (Knative's bucketing)", () => {
 
 describe("Go durations", () => {
   it("parses what Knative annotations use", () => {
-    expect([parseGoDuration("60s"), parseGoDuration("1m30s"), parseGoDuration("1.5h"), parseGoDuration("0"), parseGoDuration("500ms")]).toEqual([60, 90, 5400, 0, 0.5]);
+    expect([parseGoDuration("60s"), parseGoDuration("1m30s"), parseGoDuration("1.5h"), parseGoDuration("0"), parseGoDuration("500ms")]).toEqual([
+      60, 90, 5400, 0, 0.5,
+    ]);
     expect([parseGoDuration("60"), parseGoDuration("1d"), parseGoDuration("")]).toEqual([null, null, null]);
   });
 });
 
 describe("scale bounds after the decision", () => {
-  const b: ScaleBounds = { minScale: 0, maxScale: 5, initialScale: 3, podBufferSize: 1, knativeScaleToZero: true, scaleToZeroGraceSec: 30, scaleToZeroRetentionSec: 0, stableWindowSec: 60 };
+  const b: ScaleBounds = {
+    minScale: 0,
+    maxScale: 5,
+    initialScale: 3,
+    podBufferSize: 1,
+    knativeScaleToZero: true,
+    scaleToZeroGraceSec: 30,
+    scaleToZeroRetentionSec: 0,
+    stableWindowSec: 60,
+  };
 
   it("holds the initial scale until reached, adds the buffer, caps at max", () => {
     let r = applyBounds(b, newBoundsState(), { tSec: 0, desired: 1, current: 0 });

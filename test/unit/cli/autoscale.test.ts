@@ -18,16 +18,29 @@ function io(files: Record<string, string>) {
 }
 
 const decider = {
-  scalingMetric: "concurrency", targetValue: 10, totalValue: 10 / 0.75, targetBurstCapacity: 61, panicThreshold: 2,
-  maxScaleUpRate: 10, maxScaleDownRate: 10, stableWindowSec: 60, scaleDownDelaySec: 0, reachable: true, activationScale: 0,
+  scalingMetric: "concurrency",
+  targetValue: 10,
+  totalValue: 10 / 0.75,
+  targetBurstCapacity: 61,
+  panicThreshold: 2,
+  maxScaleUpRate: 10,
+  maxScaleDownRate: 10,
+  stableWindowSec: 60,
+  scaleDownDelaySec: 0,
+  reachable: true,
+  activationScale: 0,
 };
 
 describe("edge-eventing autoscale", () => {
   it("decide prints one result per observation (Knative's rate-limited scale-up)", async () => {
-    const input = { decider, initialReadyPods: 1, observations: [
-      { tSec: 0, readyPods: 1, observedStable: 1000, observedPanic: 1001 },
-      { tSec: 2, readyPods: 10, observedStable: 1000, observedPanic: 1001 },
-    ] };
+    const input = {
+      decider,
+      initialReadyPods: 1,
+      observations: [
+        { tSec: 0, readyPods: 1, observedStable: 1000, observedPanic: 1001 },
+        { tSec: 2, readyPods: 10, observedStable: 1000, observedPanic: 1001 },
+      ],
+    };
     const { cli, out } = io({ "-": JSON.stringify(input) });
     expect(await autoscale(["decide", "--input", "-"], cli)).toBe(0);
     expect(JSON.parse(out.join(""))).toEqual([
@@ -60,7 +73,10 @@ durationSec: 400
     const { cli, out } = io({ "t.yaml": yaml });
     expect(await autoscale(["simulate", "--input", "t.yaml", "--plot"], cli)).toBe(0);
     const text = out.join("");
-    const rows = text.split("\n").filter((l) => /^\d+\t/.test(l)).map((l) => l.split("\t"));
+    const rows = text
+      .split("\n")
+      .filter((l) => /^\d+\t/.test(l))
+      .map((l) => l.split("\t"));
     const desired = rows.map((r) => Number(r[2]));
     expect(Math.max(...desired)).toBe(10); // 70 rps / (10 × 70 %)
     expect(desired.at(-1)).toBe(0); // scaled to zero after the burst
@@ -85,7 +101,11 @@ spec:
 `;
     const { cli, out } = io({ "so.yaml": manifest, "trace.yaml": "trace: [{tSec: 0, value: 200}]\ndurationSec: 60\n" });
     expect(await autoscale(["simulate", "--input", "trace.yaml", "--scaled-object", "so.yaml"], cli)).toBe(0);
-    const desired = out.join("").split("\n").filter((l) => /^\d+\t/.test(l)).map((l) => Number(l.split("\t")[2]));
+    const desired = out
+      .join("")
+      .split("\n")
+      .filter((l) => /^\d+\t/.test(l))
+      .map((l) => Number(l.split("\t")[2]));
     expect(Math.max(...desired)).toBe(8); // ceil(200 / 10) capped at maxReplicaCount
 
     const bad = io({ "two.yaml": `${manifest}---\n${manifest}`, "trace.yaml": "trace: [{tSec: 0, value: 1}]" });

@@ -11,8 +11,16 @@ const ctx = contextFrom({}, {});
 describe("context", () => {
   it("takes flags over environment over defaults", () => {
     expect(contextFrom({}, {})).toEqual({ server: "http://127.0.0.1:8787", namespace: "default", namespaceGiven: false });
-    expect(contextFrom({}, { EDGE_EVENTING_SERVER: "https://r.example/", EDGE_EVENTING_TOKEN: "t" })).toMatchObject({ server: "https://r.example", token: "t" });
-    expect(contextFrom({ server: "http://a:1", token: "f", namespace: "x" }, { EDGE_EVENTING_SERVER: "http://b", EDGE_EVENTING_TOKEN: "e" })).toEqual({ server: "http://a:1", token: "f", namespace: "x", namespaceGiven: true });
+    expect(contextFrom({}, { EDGE_EVENTING_SERVER: "https://r.example/", EDGE_EVENTING_TOKEN: "t" })).toMatchObject({
+      server: "https://r.example",
+      token: "t",
+    });
+    expect(contextFrom({ server: "http://a:1", token: "f", namespace: "x" }, { EDGE_EVENTING_SERVER: "http://b", EDGE_EVENTING_TOKEN: "e" })).toEqual({
+      server: "http://a:1",
+      token: "f",
+      namespace: "x",
+      namespaceGiven: true,
+    });
   });
   it("refuses a server that is not an http URL, naming the flag", () => {
     expect(() => contextFrom({ server: "router:8787" }, {})).toThrow(/--server: router:8787 must be an http or https URL/);
@@ -27,19 +35,29 @@ describe("kind names", () => {
     expect(() => resolveKind("widgets")).toThrow(/unknown resource type "widgets"; known: brokers, triggers/);
   });
   it("skips other groups' kinds but refuses an unknown kind or version of a served group", () => {
-    expect(kindOfManifest("serving.knative.dev/v1", "Service")).toEqual({ foreign: true, why: "Service (serving.knative.dev/v1) is not served by edge-eventing" });
+    expect(kindOfManifest("serving.knative.dev/v1", "Service")).toEqual({
+      foreign: true,
+      why: "Service (serving.knative.dev/v1) is not served by edge-eventing",
+    });
     expect(kindOfManifest("v1", "Namespace")).toMatchObject({ foreign: true });
     expect(kindOfManifest("eventing.knative.dev/v1", "Trigerr")).toEqual({ foreign: false, why: "eventing.knative.dev has no kind Trigerr" });
-    expect(kindOfManifest("eventing.knative.dev/v1beta1", "Trigger")).toMatchObject({ foreign: false, why: expect.stringContaining("served as eventing.knative.dev/v1") });
+    expect(kindOfManifest("eventing.knative.dev/v1beta1", "Trigger")).toMatchObject({
+      foreign: false,
+      why: expect.stringContaining("served as eventing.knative.dev/v1"),
+    });
   });
 });
 
 describe("manifests", () => {
-  const text = "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: a, namespace: shop}\n---\n---\napiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec: {broker: a}\n";
+  const text =
+    "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: a, namespace: shop}\n---\n---\napiVersion: eventing.knative.dev/v1\nkind: Trigger\nmetadata: {name: t}\nspec: {broker: a}\n";
   it("reads every non-empty document with its origin", () => {
     const docs = parseDocuments(text, "f.yaml");
     expect(docs.map((d) => d.origin)).toEqual(["f.yaml#1", "f.yaml#2"]);
-    expect(parseDocuments('{"kind":"List","items":[{"kind":"A"},{"kind":"B"}]}', "l.json").map((d) => d.origin)).toEqual(["l.json.items[0]", "l.json.items[1]"]);
+    expect(parseDocuments('{"kind":"List","items":[{"kind":"A"},{"kind":"B"}]}', "l.json").map((d) => d.origin)).toEqual([
+      "l.json.items[0]",
+      "l.json.items[1]",
+    ]);
     expect(() => parseDocuments("a: [1", "x.yaml")).toThrow(/x.yaml: not valid YAML/);
     expect(() => parseDocuments("- 1\n- 2\n", "x.yaml")).toThrow(/x.yaml: a manifest must be a mapping/);
   });
@@ -47,8 +65,12 @@ describe("manifests", () => {
     const [broker, trigger] = parseDocuments(text, "f.yaml");
     expect(targetOf(broker, ctx)).toMatchObject({ namespace: "shop", name: "a" });
     expect(targetOf(trigger, { ...ctx, namespace: "dev", namespaceGiven: true })).toMatchObject({ namespace: "dev", name: "t" });
-    expect(targetOf(broker, { ...ctx, namespace: "dev", namespaceGiven: true })).toEqual({ error: 'f.yaml#1: metadata.namespace: the namespace from the provided object "shop" does not match the namespace "dev"' });
-    expect(targetOf({ origin: "o", value: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: {} } }, ctx)).toEqual({ error: "o: metadata.name: required" });
+    expect(targetOf(broker, { ...ctx, namespace: "dev", namespaceGiven: true })).toEqual({
+      error: 'f.yaml#1: metadata.namespace: the namespace from the provided object "shop" does not match the namespace "dev"',
+    });
+    expect(targetOf({ origin: "o", value: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", metadata: {} } }, ctx)).toEqual({
+      error: "o: metadata.name: required",
+    });
   });
 });
 
@@ -63,7 +85,12 @@ describe("send", () => {
     expect(() => eventFromFlags({})).toThrow(/--type is required/);
     expect(() => eventFromFlags({ type: "t", ext: ["Bad=1"] })).toThrow(/invalid event \(field Bad\)/);
     expect(() => eventFromFlags({ type: "t", ext: ["novalue"] })).toThrow(/--ext "novalue": expected NAME=VALUE/);
-    expect(() => eventsFromJson([{ specversion: "1.0", id: "1", source: "/s", type: "t" }, { specversion: "1.0", source: "/s", type: "t" }])).toThrow(/field \[1\]\.id/);
+    expect(() =>
+      eventsFromJson([
+        { specversion: "1.0", id: "1", source: "/s", type: "t" },
+        { specversion: "1.0", source: "/s", type: "t" },
+      ]),
+    ).toThrow(/field \[1\]\.id/);
   });
   it("encodes the three content modes of the HTTP binding", () => {
     const e = eventFromFlags({ type: "t", id: "1", source: "/s", data: '{"a":1}' });

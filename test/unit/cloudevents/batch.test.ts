@@ -3,11 +3,9 @@ import { decodeHttp } from "../../../shared/cloudevents/index.ts";
 import { REQUIRED, enc, expectRefused, post } from "./helpers.ts";
 
 const batch = (events: unknown[] | string, maxBatchEvents = 10) =>
-  decodeHttp(
-    new Headers({ "content-type": "application/cloudevents-batch+json" }),
-    enc.encode(typeof events === "string" ? events : JSON.stringify(events)),
-    { maxBatchEvents },
-  );
+  decodeHttp(new Headers({ "content-type": "application/cloudevents-batch+json" }), enc.encode(typeof events === "string" ? events : JSON.stringify(events)), {
+    maxBatchEvents,
+  });
 const ev = (id: string, extra: Record<string, unknown> = {}) => ({ ...REQUIRED, id, ...extra });
 
 describe("batch mode", () => {

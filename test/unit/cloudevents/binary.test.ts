@@ -99,8 +99,13 @@ describe("encodeBinary", () => {
   it("puts attributes in percent-encoded ce-* headers and datacontenttype in Content-Type", () => {
     const { headers, body } = encodeBinary(event);
     expect(Object.fromEntries(headers)).toEqual({
-      "ce-specversion": "1.0", "ce-id": REQUIRED.id, "ce-source": REQUIRED.source, "ce-type": REQUIRED.type,
-      "ce-subject": "a%20%22b%22%20100%25%20%C3%A9%C2%A0%F0%9F%8C%8E", "ce-count": "42", "ce-flag": "false",
+      "ce-specversion": "1.0",
+      "ce-id": REQUIRED.id,
+      "ce-source": REQUIRED.source,
+      "ce-type": REQUIRED.type,
+      "ce-subject": "a%20%22b%22%20100%25%20%C3%A9%C2%A0%F0%9F%8C%8E",
+      "ce-count": "42",
+      "ce-flag": "false",
       "content-type": "text/plain; charset=utf-8",
     });
     expect(dec.decode(body!)).toBe("héllo");
@@ -136,7 +141,23 @@ describe("binary mode: CloudEvents 0.3", () => {
 
   it("sends a base64-encoded structured 0.3 event's data as the decoded bytes, without datacontentencoding", () => {
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
-    const event = only(decodeHttp(new Headers({ "content-type": "application/cloudevents+json" }), enc.encode(JSON.stringify({ specversion: "0.3", id: "1", source: "/s", type: "t", datacontenttype: "image/png", datacontentencoding: "Base64", data: "iVBORw==" })), LIMITS));
+    const event = only(
+      decodeHttp(
+        new Headers({ "content-type": "application/cloudevents+json" }),
+        enc.encode(
+          JSON.stringify({
+            specversion: "0.3",
+            id: "1",
+            source: "/s",
+            type: "t",
+            datacontenttype: "image/png",
+            datacontentencoding: "Base64",
+            data: "iVBORw==",
+          }),
+        ),
+        LIMITS,
+      ),
+    );
     const { headers, body } = encodeBinary(event);
     expect(body).toEqual(png);
     expect(headers.get("ce-datacontentencoding")).toBeNull();

@@ -17,9 +17,9 @@ interface YamlEvent {
 }
 
 /** Every event of the YAML files, every scalar a string (the failsafe schema keeps `1.0` as "1.0"). */
-const yamlEvents: YamlEvent[] = ["yaml/v1.yaml", "yaml/v03.yaml", "yaml/v1.0/v1_minimum.yaml", "yaml/v0.3/v03_minimum.yaml"]
-  .flatMap((file) => parseAllDocuments(readFileSync(testdata(file), "utf8"), { schema: "failsafe" })
-    .map((doc) => ({ file, ...(doc.toJS() as Omit<YamlEvent, "file">) })));
+const yamlEvents: YamlEvent[] = ["yaml/v1.yaml", "yaml/v03.yaml", "yaml/v1.0/v1_minimum.yaml", "yaml/v0.3/v03_minimum.yaml"].flatMap((file) =>
+  parseAllDocuments(readFileSync(testdata(file), "utf8"), { schema: "failsafe" }).map((doc) => ({ file, ...(doc.toJS() as Omit<YamlEvent, "file">) })),
+);
 
 function isJson(text: string): boolean {
   try {
@@ -93,9 +93,7 @@ describe("conformance YAML events", () => {
       expect(decoded.attributes).toEqual(attributes);
       const contentType = attributes.datacontenttype;
       const jsonType = contentType === undefined || /json/.test(contentType);
-      const expected = jsonType && isJson(event.Data!)
-        ? { kind: "json", json: event.Data!.trim() }
-        : { kind: "text", text: event.Data };
+      const expected = jsonType && isJson(event.Data!) ? { kind: "json", json: event.Data!.trim() } : { kind: "text", text: event.Data };
       expect(decoded.data).toEqual(expected);
       expectRoundTrips(decoded);
     });
@@ -121,11 +119,21 @@ function docString(lines: string[], from: number): { text: string; end: number }
   const indent = lines[from].indexOf('"""');
   let end = from + 1;
   while (!lines[end].trim().startsWith('"""')) end++;
-  return { text: lines.slice(from + 1, end).map((l) => l.slice(indent)).join("\n"), end };
+  return {
+    text: lines
+      .slice(from + 1, end)
+      .map((l) => l.slice(indent))
+      .join("\n"),
+    end,
+  };
 }
 
 function tableCells(line: string): string[] {
-  return line.trim().slice(1, -1).split("|").map((c) => c.trim());
+  return line
+    .trim()
+    .slice(1, -1)
+    .split("|")
+    .map((c) => c.trim());
 }
 
 /** The Scenario Outlines of the HTTP binding feature. */
@@ -216,20 +224,14 @@ describe("JSON Schema (spec-schema/cloudevents.json)", () => {
     expectRefused(structured({ ...REQUIRED, [name]: "" }), 400, name);
   });
 
-  it.each(attributeNames.filter((n) => ([] as string[]).concat(definition(n).type).includes("null")))(
-    "reads %s: null as absent",
-    (name) => {
-      const decoded = only(structured({ ...REQUIRED, [name]: null }));
-      expect(decoded.attributes).toEqual(REQUIRED);
-    },
-  );
+  it.each(attributeNames.filter((n) => ([] as string[]).concat(definition(n).type).includes("null")))("reads %s: null as absent", (name) => {
+    const decoded = only(structured({ ...REQUIRED, [name]: null }));
+    expect(decoded.attributes).toEqual(REQUIRED);
+  });
 
-  it.each(attributeNames.filter((n) => !([] as string[]).concat(definition(n).type).includes("null")))(
-    "refuses %s: null (required)",
-    (name) => {
-      expectRefused(structured({ ...REQUIRED, [name]: null }), 400, name);
-    },
-  );
+  it.each(attributeNames.filter((n) => !([] as string[]).concat(definition(n).type).includes("null")))("refuses %s: null (required)", (name) => {
+    expectRefused(structured({ ...REQUIRED, [name]: null }), 400, name);
+  });
 
   it.each(attributeNames)("refuses a non-string %s", (name) => {
     expectRefused(structured({ ...REQUIRED, [name]: 42 }), 400, name);
@@ -248,8 +250,12 @@ describe("JSON Schema (spec-schema/cloudevents.json)", () => {
 
   it.each((definition("data").type as string[]).map((t) => [t] as const))("keeps data of JSON type %s as its exact text", (type) => {
     const samples: Record<string, string> = {
-      object: '{ "a" : 1.0 }', string: '"<much wow=\\"xml\\"/>"', number: "1.50", array: "[ 0 , false ]",
-      boolean: "false", null: "null",
+      object: '{ "a" : 1.0 }',
+      string: '"<much wow=\\"xml\\"/>"',
+      number: "1.50",
+      array: "[ 0 , false ]",
+      boolean: "false",
+      null: "null",
     };
     const body = `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":${samples[type]}}`;
     expect(only(structured(body)).data).toEqual({ kind: "json", json: samples[type] });

@@ -59,8 +59,10 @@ describe("structured mode: attributes", () => {
 
 describe("structured mode: data", () => {
   it("keeps data as its exact text", () => {
-    expect(only(structured(withMembers('"data": {"a": 1.0, "b" : [1e2, "\\u00e9"]} '))).data)
-      .toEqual({ kind: "json", json: '{"a": 1.0, "b" : [1e2, "\\u00e9"]}' });
+    expect(only(structured(withMembers('"data": {"a": 1.0, "b" : [1e2, "\\u00e9"]} '))).data).toEqual({
+      kind: "json",
+      json: '{"a": 1.0, "b" : [1e2, "\\u00e9"]}',
+    });
   });
 
   it.each(["0", "false", "null", '""', "[]"])("keeps data %s", (json) => {
@@ -90,7 +92,12 @@ describe("structured mode: data", () => {
     expect(event.data).toEqual({ kind: "binary", bytes: new Uint8Array([0, 1, 2, 255]) });
   });
 
-  it.each([["", 0], ["Zg==", 1], ["Zm8=", 2], ["Zm9v", 3]])("decodes data_base64 %j to %i bytes", (text, length) => {
+  it.each([
+    ["", 0],
+    ["Zg==", 1],
+    ["Zm8=", 2],
+    ["Zm9v", 3],
+  ])("decodes data_base64 %j to %i bytes", (text, length) => {
     const event = only(structured({ ...REQUIRED, data_base64: text }));
     expect(event.data).toEqual({ kind: "binary", bytes: enc.encode("foo".slice(0, length)) });
   });
@@ -107,22 +114,33 @@ describe("structured mode: data", () => {
     expectRefused(structured({ ...REQUIRED, data_base64: 12 }), 400, "data_base64");
   });
 
-  it.each([['"data":{}', '"data_base64":"AA=="'], ['"data":null', '"data_base64":"AA=="']])(
-    "refuses %s beside %s",
-    (a, b) => {
-      expectRefused(structured(withMembers(`${a},${b}`)), 400, "data_base64");
-    },
-  );
+  it.each([
+    ['"data":{}', '"data_base64":"AA=="'],
+    ['"data":null', '"data_base64":"AA=="'],
+  ])("refuses %s beside %s", (a, b) => {
+    expectRefused(structured(withMembers(`${a},${b}`)), 400, "data_base64");
+  });
 
   it("0.3 datacontentencoding base64: data is the decoded bytes, written back in 0.3's form", () => {
-    const event = only(structured({ ...REQUIRED, specversion: "0.3", datacontentencoding: "base64", datacontenttype: "application/json", data: "eyJhIjoxfQ==" }));
+    const event = only(
+      structured({ ...REQUIRED, specversion: "0.3", datacontentencoding: "base64", datacontenttype: "application/json", data: "eyJhIjoxfQ==" }),
+    );
     expect(event.data).toEqual({ kind: "binary", bytes: enc.encode('{"a":1}') });
     // 0.3 has no data_base64: the bytes go back as base64 text in `data`, with the encoding attribute.
-    expect(JSON.parse(encodeStructured(event))).toEqual({ ...REQUIRED, specversion: "0.3", datacontentencoding: "base64", datacontenttype: "application/json", data: "eyJhIjoxfQ==" });
+    expect(JSON.parse(encodeStructured(event))).toEqual({
+      ...REQUIRED,
+      specversion: "0.3",
+      datacontentencoding: "base64",
+      datacontenttype: "application/json",
+      data: "eyJhIjoxfQ==",
+    });
     expect(decodeStructured(encodeStructured(event))).toEqual(event);
   });
 
-  it.each([["non-string", 5], ["non-base64", "not base64!"]])("0.3 datacontentencoding base64 refuses %s data", (_, data) => {
+  it.each([
+    ["non-string", 5],
+    ["non-base64", "not base64!"],
+  ])("0.3 datacontentencoding base64 refuses %s data", (_, data) => {
     expectRefused(structured({ ...REQUIRED, specversion: "0.3", datacontentencoding: "base64", data }), 400, "data");
   });
 });
@@ -169,8 +187,9 @@ describe("encodeStructured", () => {
 
   it("writes text as a JSON string and bytes as data_base64", () => {
     expect(encodeStructured({ attributes: REQUIRED, data: { kind: "text", text: 'a"b' } })).toBe(`${head},"data":"a\\"b"}`);
-    expect(encodeStructured({ attributes: REQUIRED, data: { kind: "binary", bytes: new Uint8Array([0, 1, 2, 255]) } }))
-      .toBe(`${head},"data_base64":"AAEC/w=="}`);
+    expect(encodeStructured({ attributes: REQUIRED, data: { kind: "binary", bytes: new Uint8Array([0, 1, 2, 255]) } })).toBe(
+      `${head},"data_base64":"AAEC/w=="}`,
+    );
   });
 
   it.each([
@@ -229,4 +248,3 @@ describe("CloudEvents 0.3 Map attributes", () => {
     expectRefused(structured(body), 400, field);
   });
 });
-

@@ -4,7 +4,13 @@ import { resolvePolicy } from "../../../shared/delivery/policy.ts";
 
 const policy = resolvePolicy({ retry: 2, backoffPolicy: "linear", backoffDelay: "PT1S" }, undefined);
 const fail = (status: number | null, body = "boom", retryAfterMs: number | null = null) => ({ ok: false as const, status, body, retryAfterMs });
-const at = (phase: "subscriber" | "deadletter", attempt: number, hasDeadLetterSink = true) => ({ phase, attempt, policy, hasDeadLetterSink, subscriberUri: "http://sub.example/x" });
+const at = (phase: "subscriber" | "deadletter", attempt: number, hasDeadLetterSink = true) => ({
+  phase,
+  attempt,
+  policy,
+  hasDeadLetterSink,
+  subscriberUri: "http://sub.example/x",
+});
 
 describe("delivery outcome decision", () => {
   it("a success settles the phase it was in", () => {
@@ -27,6 +33,9 @@ describe("delivery outcome decision", () => {
 
   it("with no dead-letter sink left, the event is kept as failed with a reason naming who failed", () => {
     expect(decide(at("subscriber", 0, false), fail(400, "bad input"))).toEqual({ verdict: "failed", reason: "subscriber failed: 400 bad input" });
-    expect(decide(at("deadletter", 2), fail(null, "dispatch error: refused"))).toEqual({ verdict: "failed", reason: "dead-letter sink failed: no response dispatch error: refused" });
+    expect(decide(at("deadletter", 2), fail(null, "dispatch error: refused"))).toEqual({
+      verdict: "failed",
+      reason: "dead-letter sink failed: no response dispatch error: refused",
+    });
   });
 });

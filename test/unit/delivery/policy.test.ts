@@ -18,7 +18,13 @@ describe("delivery policy", () => {
   it("uses the trigger's delivery whole, else the broker's, else Knative's default", () => {
     expect(resolvePolicy({ retry: 2 }, { retry: 7, backoffDelay: "PT1S" })).toMatchObject({ retry: 2, backoffDelayMs: 0 });
     expect(resolvePolicy(undefined, { retry: 7, backoffDelay: "PT1S" })).toMatchObject({ retry: 7, backoffDelayMs: 1000 });
-    expect(resolvePolicy(undefined, undefined)).toMatchObject({ retry: 10, backoffPolicy: "exponential", backoffDelayMs: 200, format: "binary", timeoutMs: 60_000 });
+    expect(resolvePolicy(undefined, undefined)).toMatchObject({
+      retry: 10,
+      backoffPolicy: "exponential",
+      backoffDelayMs: 200,
+      format: "binary",
+      timeoutMs: 60_000,
+    });
   });
 
   it("waits delay*n (linear) or delay*2^n (exponential) before retry n, capped by backoffMax", () => {
@@ -49,8 +55,18 @@ describe("delivery policy", () => {
   });
 
   it("validates every field with its path", () => {
-    const causes = validateDelivery({ retry: 1.5, backoffPolicy: "x", backoffDelay: "1s", timeout: "PT11M", retryAfterMax: "P", format: "xml" }, "spec.delivery");
-    expect(causes.map((c) => c.field)).toEqual(["spec.delivery.retry", "spec.delivery.backoffPolicy", "spec.delivery.backoffDelay", "spec.delivery.timeout", "spec.delivery.retryAfterMax", "spec.delivery.format"]);
+    const causes = validateDelivery(
+      { retry: 1.5, backoffPolicy: "x", backoffDelay: "1s", timeout: "PT11M", retryAfterMax: "P", format: "xml" },
+      "spec.delivery",
+    );
+    expect(causes.map((c) => c.field)).toEqual([
+      "spec.delivery.retry",
+      "spec.delivery.backoffPolicy",
+      "spec.delivery.backoffDelay",
+      "spec.delivery.timeout",
+      "spec.delivery.retryAfterMax",
+      "spec.delivery.format",
+    ]);
   });
 });
 

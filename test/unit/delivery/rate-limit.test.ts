@@ -62,7 +62,10 @@ describe("tokens: a sliding log of start times", () => {
     expect(tokens.ready(T0 + 999)).toBe(0);
     expect(tokens.nextAt()).toBe(T0 + 1000);
     expect(tokens.ready(T0 + 1000)).toBe(400);
-    expect(tokens.take(500)).toEqual([[T0 + 1000, 400], [T0 + 1010, 100]]);
+    expect(tokens.take(500)).toEqual([
+      [T0 + 1000, 400],
+      [T0 + 1010, 100],
+    ]);
     expect(tokens.size).toBe(500);
   });
 
@@ -171,7 +174,7 @@ describe("lease pool: tokens shared by partitions", () => {
         for (let n = p.step(due, t); n > 0; n--) starts.push(t);
       }
       expect(maxInAnyWindow(starts, 1000)).toBeLessThanOrEqual(10);
-            // Still near the limit over the minute, though a partition restarts every ~8 s here (its lease comes
+      // Still near the limit over the minute, though a partition restarts every ~8 s here (its lease comes
       // back a period late) and each looks only every ~60 ms (a token waits for its next look).
       expect(starts.length).toBeGreaterThan(0.8 * 600);
     }
@@ -210,7 +213,10 @@ describe("lease pool: tokens shared by partitions", () => {
     const a = pool.lease(0, 10, null, PER_S, T0);
     expect(a.tokens).toEqual([[T0, 10]]);
     // Partition 0 started 6 at T0 + 100 and gives everything back (going idle).
-    const back: Run[] = [[T0, 4], [T0 + 1100, 6]];
+    const back: Run[] = [
+      [T0, 4],
+      [T0 + 1100, 6],
+    ];
     pool.lease(0, 0, { id: a.id, tokens: back }, PER_S, T0 + 200);
     const b = pool.lease(1, 10, null, PER_S, T0 + 300);
     expect(b.tokens).toEqual(back);

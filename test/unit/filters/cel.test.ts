@@ -178,7 +178,11 @@ describe("ExpressionReview for CEL", () => {
   });
 
   it("reports compile and evaluation errors with their message", () => {
-    expect(reviewExpression("cel", "1 +", EVENT)).toEqual({ value: null, type: "Null", error: { kind: "parse", message: "Unexpected token: EOF at position 3" } });
+    expect(reviewExpression("cel", "1 +", EVENT)).toEqual({
+      value: null,
+      type: "Null",
+      error: { kind: "parse", message: "Unexpected token: EOF at position 3" },
+    });
     expect(reviewExpression("cel", "event.nope", EVENT)).toEqual({
       value: null,
       type: "Null",
@@ -208,7 +212,11 @@ describe("matches() on RE2", () => {
     if ("error" in filter) throw new Error(filter.error.message);
     const started = performance.now();
     // Native backtracking needs minutes for (a+)+$ against 40 a's and a b; RE2 answers at once.
-    for (const [input, pattern] of [[`${"a".repeat(40)}b`, "(a+)+$"], [`${"x".repeat(5000)}!`, "(x|x|xx)*y"], [`${"a".repeat(100_000)}`, "(a*)*b"]]) {
+    for (const [input, pattern] of [
+      [`${"a".repeat(40)}b`, "(a+)+$"],
+      [`${"x".repeat(5000)}!`, "(x|x|xx)*y"],
+      [`${"a".repeat(100_000)}`, "(a*)*b"],
+    ]) {
       expect(filter.program.matches(evil(input, pattern))).toBe(false);
     }
     expect(performance.now() - started).toBeLessThan(2000);

@@ -4,7 +4,16 @@ import { goRfc3339Nano, lookupAttribute } from "../../../shared/filters/attribut
 import { compileTriggerFilter, type TriggerFilterSpec } from "../../../shared/filters/knative.ts";
 
 const event: CloudEvent = {
-  attributes: { specversion: "1.0", id: "1", source: "/orders", type: "com.shop.order.created", time: "2018-04-26T14:48:09.780+00:00", count: 42, flag: true, region: "eu" },
+  attributes: {
+    specversion: "1.0",
+    id: "1",
+    source: "/orders",
+    type: "com.shop.order.created",
+    time: "2018-04-26T14:48:09.780+00:00",
+    count: 42,
+    flag: true,
+    region: "eu",
+  },
 };
 
 function result(spec: TriggerFilterSpec, e: CloudEvent = event) {
@@ -84,7 +93,10 @@ describe("per-event scratch", () => {
     };
     const attrs = compile("event.count == 42");
     const data = compile("event.data.amount == 5.0");
-    for (const order of [[attrs, data], [data, attrs]]) {
+    for (const order of [
+      [attrs, data],
+      [data, attrs],
+    ]) {
       const scratch = {};
       expect(order.map((f) => f(withData, scratch))).toEqual(["pass", "pass"]);
     }
@@ -101,9 +113,23 @@ describe("validation", () => {
   it("lists every cause with its path", () => {
     expect(
       causes({
-        filters: [{ exact: { type: "a" }, suffix: { type: "b" } }, { all: [{ prefix: { Type: "x" } }] }, { exact: { type: "" } }, { cesql: "type = " }, { cel: "event.type ==" }, { sql: "x" }],
+        filters: [
+          { exact: { type: "a" }, suffix: { type: "b" } },
+          { all: [{ prefix: { Type: "x" } }] },
+          { exact: { type: "" } },
+          { cesql: "type = " },
+          { cel: "event.type ==" },
+          { sql: "x" },
+        ],
       }),
-    ).toEqual(["spec.filters[0]", "spec.filters[1].all[0].prefix.Type", "spec.filters[2].exact.type", "spec.filters[3].cesql", "spec.filters[4].cel", "spec.filters[5].sql"]);
+    ).toEqual([
+      "spec.filters[0]",
+      "spec.filters[1].all[0].prefix.Type",
+      "spec.filters[2].exact.type",
+      "spec.filters[3].cesql",
+      "spec.filters[4].cel",
+      "spec.filters[5].sql",
+    ]);
     expect(causes({ filter: { attributes: { "bad-name": "x" } } })).toEqual(["spec.filter.attributes.bad-name"]);
   });
   it("reports the CESQL parse error position", () => {
@@ -114,7 +140,9 @@ describe("validation", () => {
 
 describe("attribute lookup as Knative does it", () => {
   it("reads unset optional attributes as empty, derives datamediatype, aliases schemaurl", () => {
-    const e: CloudEvent = { attributes: { specversion: "1.0", id: "1", source: "/s", type: "t", datacontenttype: "application/json; charset=utf-8", dataschema: "https://s" } };
+    const e: CloudEvent = {
+      attributes: { specversion: "1.0", id: "1", source: "/s", type: "t", datacontenttype: "application/json; charset=utf-8", dataschema: "https://s" },
+    };
     expect(lookupAttribute(e, "subject")).toBe("");
     expect(lookupAttribute(e, "datamediatype")).toBe("application/json");
     expect(lookupAttribute(e, "schemaurl")).toBe("https://s");

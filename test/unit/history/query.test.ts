@@ -6,7 +6,16 @@ const parse = (q: string) => parseHistoryQuery(new URLSearchParams(q));
 describe("history query", () => {
   it("reads every field, times as epoch ms, with the default limit", () => {
     expect(parse("id=a&source=/s&type=t&subject=x&since=2026-01-02T03:04:05Z&until=2026-01-02T04:04:05.5%2B01:00&trigger=tr&state=failed")).toEqual({
-      query: { id: "a", source: "/s", type: "t", subject: "x", since: Date.UTC(2026, 0, 2, 3, 4, 5), until: Date.UTC(2026, 0, 2, 3, 4, 5, 500), trigger: "tr", state: "failed" },
+      query: {
+        id: "a",
+        source: "/s",
+        type: "t",
+        subject: "x",
+        since: Date.UTC(2026, 0, 2, 3, 4, 5),
+        until: Date.UTC(2026, 0, 2, 3, 4, 5, 500),
+        trigger: "tr",
+        state: "failed",
+      },
       limit: 100,
     });
   });

@@ -40,7 +40,9 @@ describe("discovery and OpenAPI", () => {
     const eventing = groupList().groups.find((g) => g.name === "sources.knative.dev")!;
     expect(eventing.versions.map((v) => v.version)).toEqual(["v1", "v1beta1", "v1alpha1"]);
     const keda = resourceList("keda.sh", "v1alpha1")!;
-    expect(keda.resources).toEqual([expect.objectContaining({ name: "scaledobjects", kind: "ScaledObject", shortNames: ["so"], verbs: expect.arrayContaining(["patch", "watch"]) })]);
+    expect(keda.resources).toEqual([
+      expect.objectContaining({ name: "scaledobjects", kind: "ScaledObject", shortNames: ["so"], verbs: expect.arrayContaining(["patch", "watch"]) }),
+    ]);
     expect(resourceList("keda.sh", "v2")).toBeNull();
   });
 
@@ -52,13 +54,16 @@ describe("discovery and OpenAPI", () => {
     const patch = doc.paths["/apis/eventing.knative.dev/v1/namespaces/{namespace}/triggers/{name}"].patch;
     expect(patch["x-kubernetes-group-version-kind"]).toEqual({ group: "eventing.knative.dev", version: "v1", kind: "Trigger" });
     expect(patch.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["fieldValidation", "fieldManager", "dryRun", "force"]));
-    expect((openApiRoot() as any).paths["apis/eventing.knative.dev/v1"].serverRelativeURL).toMatch(/^\/openapi\/v3\/apis\/eventing\.knative\.dev\/v1\?hash=[0-9A-F]+$/);
+    expect((openApiRoot() as any).paths["apis/eventing.knative.dev/v1"].serverRelativeURL).toMatch(
+      /^\/openapi\/v3\/apis\/eventing\.knative\.dev\/v1\?hash=[0-9A-F]+$/,
+    );
   });
 });
 
 describe("Table output", () => {
   const broker: Manifest = {
-    apiVersion: "eventing.knative.dev/v1", kind: "Broker",
+    apiVersion: "eventing.knative.dev/v1",
+    kind: "Broker",
     metadata: { name: "default", namespace: "ns", creationTimestamp: "2026-12-05T00:00:00Z" },
     spec: {},
     status: { address: { url: "https://r/ns/default" }, conditions: [{ type: "Ready", status: "False", reason: "NotConfigured" }] },
@@ -70,7 +75,16 @@ describe("Table output", () => {
     expect(t.rows[0].object).toEqual({ kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: broker.metadata });
   });
   it("prints ages as Kubernetes does", () => {
-    expect([45, 150, 600, 7200, 30 * 3600, 3 * 86400 + 3600, 400 * 86400, 3 * 365 * 86400 + 86400].map((s) => humanDuration(s * 1000))).toEqual(["45s", "2m30s", "10m", "120m", "30h", "3d1h", "400d", "3y1d"]);
+    expect([45, 150, 600, 7200, 30 * 3600, 3 * 86400 + 3600, 400 * 86400, 3 * 365 * 86400 + 86400].map((s) => humanDuration(s * 1000))).toEqual([
+      "45s",
+      "2m30s",
+      "10m",
+      "120m",
+      "30h",
+      "3d1h",
+      "400d",
+      "3y1d",
+    ]);
   });
   it("answers a Table only to a client that asks for one", () => {
     expect(wantsTable("application/json;as=Table;v=v1;g=meta.k8s.io,application/json")).toBe(true);

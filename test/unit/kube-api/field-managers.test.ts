@@ -13,7 +13,10 @@ const trigger = (uri: string, extra: Record<string, unknown> = {}) => ({
 describe("field ownership (managedFields)", () => {
   it("lists the leaves a manager can own: spec fields, label and annotation keys; lists are atomic", () => {
     expect(leaves(trigger("u", { filters: [{ exact: { type: "x" } }] }))).toEqual([
-      ["metadata", "labels", "app"], ["spec", "broker"], ["spec", "subscriber", "uri"], ["spec", "filters"],
+      ["metadata", "labels", "app"],
+      ["spec", "broker"],
+      ["spec", "subscriber", "uri"],
+      ["spec", "filters"],
     ]);
     const paths = leaves(trigger("u"));
     expect(fromFieldsV1(toFieldsV1(paths))).toEqual(paths);
@@ -27,7 +30,13 @@ describe("field ownership (managedFields)", () => {
     const before = { ...trigger("u1"), metadata: { ...trigger("u1").metadata, managedFields: created } };
     const updated = recordUpdate(before, trigger("u2"), "kubectl-edit", "eventing.knative.dev/v1", NOW);
     expect(updated.map((e) => [e.manager, fromFieldsV1(e.fieldsV1)])).toEqual([
-      ["kubectl-create", [["metadata", "labels", "app"], ["spec", "broker"]]],
+      [
+        "kubectl-create",
+        [
+          ["metadata", "labels", "app"],
+          ["spec", "broker"],
+        ],
+      ],
       ["kubectl-edit", [["spec", "subscriber", "uri"]]],
     ]);
   });
@@ -65,7 +74,9 @@ describe("prototype keys that reach a merge", () => {
   const polluted = () => Object.keys(Object.prototype).length > 0 || ({} as Record<string, unknown>).error !== undefined;
 
   it("stay data in a server-side apply", () => {
-    const applied = JSON.parse('{"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger", "metadata": {"name": "t"}, "spec": {"__proto__": {"error": 1}, "constructor": {"prototype": {"error": 2}}}}');
+    const applied = JSON.parse(
+      '{"apiVersion": "eventing.knative.dev/v1", "kind": "Trigger", "metadata": {"name": "t"}, "spec": {"__proto__": {"error": 1}, "constructor": {"prototype": {"error": 2}}}}',
+    );
     const r = serverSideApply(trigger("u"), applied, "x", "eventing.knative.dev/v1", false, NOW);
     expect(polluted()).toBe(false);
     const spec = (r as { object: { spec: Record<string, unknown> } }).object.spec;
@@ -75,7 +86,10 @@ describe("prototype keys that reach a merge", () => {
   });
 
   it("stay data in a merge patch", () => {
-    const merged = mergePatch({ spec: { a: 1 } }, JSON.parse('{"spec": {"__proto__": {"error": 1}}, "__proto__": {"error": 3}}')) as Record<string, Record<string, unknown>>;
+    const merged = mergePatch({ spec: { a: 1 } }, JSON.parse('{"spec": {"__proto__": {"error": 1}}, "__proto__": {"error": 3}}')) as Record<
+      string,
+      Record<string, unknown>
+    >;
     expect(polluted()).toBe(false);
     expect(JSON.stringify(merged)).toBe('{"spec":{"a":1,"__proto__":{"error":1}},"__proto__":{"error":3}}');
   });

@@ -68,8 +68,15 @@ describe("Kubernetes actuation client against the fake API server", () => {
   });
 
   it("reports 401, 404 and a Service without a ready revision clearly", async () => {
-    await expect(client("wrong").getScale(deployment)).rejects.toMatchObject({ status: 401, reason: "Unauthorized", message: expect.stringContaining("secretKeyRef") });
-    await expect(client().getScale({ ...deployment, name: "gone" })).rejects.toMatchObject({ status: 404, message: expect.stringContaining('deployments.apps "gone" not found') });
+    await expect(client("wrong").getScale(deployment)).rejects.toMatchObject({
+      status: 401,
+      reason: "Unauthorized",
+      message: expect.stringContaining("secretKeyRef"),
+    });
+    await expect(client().getScale({ ...deployment, name: "gone" })).rejects.toMatchObject({
+      status: 404,
+      message: expect.stringContaining('deployments.apps "gone" not found'),
+    });
     api.addKnativeService("shop", "fresh", null);
     await expect(client().getScale({ ...ksvc, name: "fresh" })).rejects.toThrow(/no ready revision/);
   });
@@ -78,7 +85,9 @@ describe("Kubernetes actuation client against the fake API server", () => {
     await api.stop();
     api = await new FakeKubernetesApi({ token: "t0k", access: { clientId: "id.access", clientSecret: "s3cret" } }).start();
     api.addWorkload("Deployment", "shop", "consumer", 1);
-    const err: unknown = await client().getScale(deployment).catch((e: unknown) => e);
+    const err: unknown = await client()
+      .getScale(deployment)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KubernetesApiError);
     expect((err as Error).message).toMatch(/Cloudflare Access refused/);
     const ok = new KubernetesClient(fetch, { url: api.url, token: "t0k", access: { clientId: "id.access", clientSecret: "s3cret" } });
@@ -98,7 +107,10 @@ describe("fake API server protocol", () => {
   });
 
   it("accepts a JSON patch with ~1-escaped annotation keys and validates replicas with 422", async () => {
-    const ok = await patch(REV_PATH, "application/json-patch+json", [{ op: "add", path: "/metadata/annotations", value: {} }, { op: "add", path: "/metadata/annotations/autoscaling.knative.dev~1min-scale", value: "2" }]);
+    const ok = await patch(REV_PATH, "application/json-patch+json", [
+      { op: "add", path: "/metadata/annotations", value: {} },
+      { op: "add", path: "/metadata/annotations/autoscaling.knative.dev~1min-scale", value: "2" },
+    ]);
     expect(ok.status).toBe(200);
     expect(api.object(REV_PATH)!.metadata.annotations["autoscaling.knative.dev/min-scale"]).toBe("2");
     const bad = await patch(`${DEPLOY_PATH}/scale`, "application/merge-patch+json", { spec: { replicas: -1 } });

@@ -8,7 +8,12 @@ import { buildJob, buildSecret, jobLocation, jobName, jobState } from "../../../
 import type { Manifest } from "../../../shared/resources/manifest.ts";
 import { resolveDestination, targetUrl, validateDestination } from "../../../shared/resources/destination.ts";
 
-const manifest = (kind: string, spec: unknown, annotations: Record<string, string> = {}): Manifest => ({ apiVersion: "x/v1", kind, metadata: { name: "n", namespace: "ns", annotations }, spec: spec as Record<string, unknown> });
+const manifest = (kind: string, spec: unknown, annotations: Record<string, string> = {}): Manifest => ({
+  apiVersion: "x/v1",
+  kind,
+  metadata: { name: "n", namespace: "ns", annotations },
+  spec: spec as Record<string, unknown>,
+});
 const validJob = { spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "main", image: "bash" }] } } } };
 
 describe("job names", () => {
@@ -48,11 +53,18 @@ describe("the Job of an event", () => {
       },
     };
     const job = buildJob(template, "ns", "js", "js-abc");
-    expect(job.metadata).toEqual({ name: "js-abc", namespace: "ns", labels: { app: "t", "sinks.knative.dev/job-sink-id": "js-abc", "sinks.knative.dev/job-sink-name": "js" } });
+    expect(job.metadata).toEqual({
+      name: "js-abc",
+      namespace: "ns",
+      labels: { app: "t", "sinks.knative.dev/job-sink-id": "js-abc", "sinks.knative.dev/job-sink-name": "js" },
+    });
     const pod = job.spec.template.spec;
     expect(pod.initContainers[0].env).toEqual([{ name: "KNATIVE_EXECUTION_MODE", value: "batch" }]);
     expect(pod.initContainers[0].volumeMounts).toBeUndefined();
-    expect(pod.containers[0].env).toEqual([{ name: "KNATIVE_EXECUTION_MODE", value: "custom" }, { name: "K_EVENT_PATH", value: "/etc/jobsink-event" }]);
+    expect(pod.containers[0].env).toEqual([
+      { name: "KNATIVE_EXECUTION_MODE", value: "custom" },
+      { name: "K_EVENT_PATH", value: "/etc/jobsink-event" },
+    ]);
     expect(pod.containers[0].volumeMounts).toEqual([{ name: "jobsink-event", readOnly: true, mountPath: "/etc/jobsink-event" }]);
     expect(pod.containers[1].volumeMounts).toEqual([{ name: "jobsink-event", mountPath: "/custom" }]);
     expect(pod.containers[1].env).toContainEqual({ name: "K_EVENT_PATH", value: "/custom" });
@@ -65,18 +77,40 @@ describe("the Job of an event", () => {
     const secret = buildSecret("ns", "js", "js-abc", '{"id":"é"}', { uid: "job-uid" });
     expect(secret).toMatchObject({ apiVersion: "v1", kind: "Secret", immutable: true, type: "Opaque", metadata: { name: "js-abc", namespace: "ns" } });
     expect(new TextDecoder().decode(Uint8Array.from(atob(secret.data.event), (c) => c.charCodeAt(0)))).toBe('{"id":"é"}');
-    expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name: "js-abc", uid: "job-uid", controller: true, blockOwnerDeletion: false }]);
+    expect(secret.metadata.ownerReferences).toEqual([
+      { apiVersion: "batch/v1", kind: "Job", name: "js-abc", uid: "job-uid", controller: true, blockOwnerDeletion: false },
+    ]);
   });
 
   it("reads the state from the Job's conditions, Failed first", () => {
     expect(jobState({ status: { active: 1 } })).toBe("Running");
-    expect(jobState({ status: { conditions: [{ type: "SuccessCriteriaMet", status: "True" }, { type: "Complete", status: "True" }] } })).toBe("Complete");
-    expect(jobState({ status: { conditions: [{ type: "FailureTarget", status: "True" }, { type: "Failed", status: "True" }] } })).toBe("Failed");
+    expect(
+      jobState({
+        status: {
+          conditions: [
+            { type: "SuccessCriteriaMet", status: "True" },
+            { type: "Complete", status: "True" },
+          ],
+        },
+      }),
+    ).toBe("Complete");
+    expect(
+      jobState({
+        status: {
+          conditions: [
+            { type: "FailureTarget", status: "True" },
+            { type: "Failed", status: "True" },
+          ],
+        },
+      }),
+    ).toBe("Failed");
     expect(jobState({ status: { conditions: [{ type: "Complete", status: "False" }] } })).toBe("Running");
   });
 
   it("percent-encodes source and id in the Location", () => {
-    expect(jobLocation("ns", "js", "https://example.com/a b", "1/2")).toBe("/jobsinks/namespaces/ns/name/js/sources/https%3A%2F%2Fexample.com%2Fa%20b/ids/1%2F2");
+    expect(jobLocation("ns", "js", "https://example.com/a b", "1/2")).toBe(
+      "/jobsinks/namespaces/ns/name/js/sources/https%3A%2F%2Fexample.com%2Fa%20b/ids/1%2F2",
+    );
   });
 });
 
@@ -87,51 +121,89 @@ describe("JobSink and KubernetesCluster manifests", () => {
   it("a JobSink needs a Job whose pods can run as a Job", () => {
     expect(jobSink.validate(manifest("JobSink", { job: validJob }))).toEqual([]);
     expect(jobSink.validate(manifest("JobSink", {}))).toEqual([{ field: "spec.job", message: "is required: the batch/v1 Job each event becomes" }]);
-    expect(jobSink.validate(manifest("JobSink", { job: { apiVersion: "batch/v2", kind: "CronJob", spec: { template: { spec: { containers: [{ name: "Main" }] } } } } })).map((c) => c.field)).toEqual([
+    expect(
+      jobSink
+        .validate(manifest("JobSink", { job: { apiVersion: "batch/v2", kind: "CronJob", spec: { template: { spec: { containers: [{ name: "Main" }] } } } } }))
+        .map((c) => c.field),
+    ).toEqual([
       "spec.job.apiVersion",
       "spec.job.kind",
       "spec.job.spec.template.spec.containers[0].name",
       "spec.job.spec.template.spec.containers[0].image",
       "spec.job.spec.template.spec.restartPolicy",
     ]);
-    expect(jobSink.validate(manifest("JobSink", { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [] } } } } }))).toEqual([{ field: "spec.job.spec.template.spec.containers", message: "must list at least one container" }]);
+    expect(jobSink.validate(manifest("JobSink", { job: { spec: { template: { spec: { restartPolicy: "Never", containers: [] } } } } }))).toEqual([
+      { field: "spec.job.spec.template.spec.containers", message: "must list at least one container" },
+    ]);
   });
 
   it("a JobSink's annotations name a KubernetesCluster and a Worker secret", () => {
-    const causes = jobSink.validate(manifest("JobSink", { job: validJob }, { "edge-eventing.dev/cluster": "Not_A_Name", "edge-eventing.dev/ingress-token-secret": "ADMIN_TOKEN" }));
-    expect(causes.map((c) => c.field)).toEqual(["metadata.annotations.edge-eventing.dev/cluster", "metadata.annotations.edge-eventing.dev/ingress-token-secret"]);
+    const causes = jobSink.validate(
+      manifest("JobSink", { job: validJob }, { "edge-eventing.dev/cluster": "Not_A_Name", "edge-eventing.dev/ingress-token-secret": "ADMIN_TOKEN" }),
+    );
+    expect(causes.map((c) => c.field)).toEqual([
+      "metadata.annotations.edge-eventing.dev/cluster",
+      "metadata.annotations.edge-eventing.dev/ingress-token-secret",
+    ]);
   });
 
   it("a JobSink's fields are strict up to the Job's spec, which the API server checks", () => {
-    const found = checkSchema({ apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", metadata: { name: "j" }, spec: { job: { ...validJob, metdata: {}, spec: { ...validJob.spec, anything: 1 } }, jobs: {} } }, schemaOf("JobSink", "v1alpha1"));
-    expect(found.unknown).toEqual([{ field: "spec.job.metdata", hint: "metadata" }, { field: "spec.jobs", hint: "job" }]);
+    const found = checkSchema(
+      {
+        apiVersion: "sinks.knative.dev/v1alpha1",
+        kind: "JobSink",
+        metadata: { name: "j" },
+        spec: { job: { ...validJob, metdata: {}, spec: { ...validJob.spec, anything: 1 } }, jobs: {} },
+      },
+      schemaOf("JobSink", "v1alpha1"),
+    );
+    expect(found.unknown).toEqual([
+      { field: "spec.job.metdata", hint: "metadata" },
+      { field: "spec.jobs", hint: "job" },
+    ]);
   });
 
   it("a KubernetesCluster's spec is what a ScaledObject's spec.cluster holds, checked the same way", () => {
     expect(cluster.validate(manifest("KubernetesCluster", { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S" } }))).toEqual([]);
-    expect(cluster.validate(manifest("KubernetesCluster", { url: "http://k8s.example.com", secretKeyRef: { name: "ADMIN_TOKEN" }, access: {}, vpcService: "K8S" })).map((c) => c.field)).toEqual([
-      "spec.url", "spec.secretKeyRef.name", "spec.access.clientIdSecretKeyRef.name", "spec.access.clientSecretSecretKeyRef.name", "spec.vpcService",
+    expect(
+      cluster
+        .validate(manifest("KubernetesCluster", { url: "http://k8s.example.com", secretKeyRef: { name: "ADMIN_TOKEN" }, access: {}, vpcService: "K8S" }))
+        .map((c) => c.field),
+    ).toEqual(["spec.url", "spec.secretKeyRef.name", "spec.access.clientIdSecretKeyRef.name", "spec.access.clientSecretSecretKeyRef.name", "spec.vpcService"]);
+    expect(cluster.validate(manifest("KubernetesCluster", undefined))).toEqual([
+      { field: "spec", message: "is required: {url, secretKeyRef, access | vpcService}" },
     ]);
-    expect(cluster.validate(manifest("KubernetesCluster", undefined))).toEqual([{ field: "spec", message: "is required: {url, secretKeyRef, access | vpcService}" }]);
-    const found = checkSchema({ apiVersion: "edge-eventing.dev/v1alpha1", kind: "KubernetesCluster", metadata: { name: "c" }, spec: { url: "https://x", secretKeyref: {} } }, schemaOf("KubernetesCluster", "v1alpha1"));
+    const found = checkSchema(
+      { apiVersion: "edge-eventing.dev/v1alpha1", kind: "KubernetesCluster", metadata: { name: "c" }, spec: { url: "https://x", secretKeyref: {} } },
+      schemaOf("KubernetesCluster", "v1alpha1"),
+    );
     expect(found.unknown).toEqual([{ field: "spec.secretKeyref", hint: "secretKeyRef" }]);
     expect(schemaOf("KubernetesCluster", "v1alpha1").properties!.spec.description).toContain("ScaledObjects and JobSinks");
   });
 
   it("a ScaledObject names its cluster with the annotation or holds it inline, not both", () => {
-    const spec = { scaleTargetRef: { name: "w" }, triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "t", metric: "backlog", target: "5" } }] };
+    const spec = {
+      scaleTargetRef: { name: "w" },
+      triggers: [{ type: "edge-eventing", metadata: { broker: "b", trigger: "t", metric: "backlog", target: "5" } }],
+    };
     expect(validateScaledObject(spec, { "edge-eventing.dev/cluster": "prod" })).toEqual([]);
     expect(validateScaledObject(spec)).toEqual([{ field: "spec.cluster", message: "is required: {url, secretKeyRef, access | vpcService}" }]);
-    expect(validateScaledObject({ ...spec, cluster: { url: "https://k", secretKeyRef: { name: "SECRET_K" } } }, { "edge-eventing.dev/cluster": "prod" })).toEqual([
-      { field: "spec.cluster", message: "use either spec.cluster or the edge-eventing.dev/cluster annotation, not both" },
-    ]);
+    expect(
+      validateScaledObject({ ...spec, cluster: { url: "https://k", secretKeyRef: { name: "SECRET_K" } } }, { "edge-eventing.dev/cluster": "prod" }),
+    ).toEqual([{ field: "spec.cluster", message: "use either spec.cluster or the edge-eventing.dev/cluster annotation, not both" }]);
     expect(validateScaledObject(spec, { "edge-eventing.dev/cluster": "-bad" }).map((c) => c.field)).toEqual(["metadata.annotations.edge-eventing.dev/cluster"]);
   });
 });
 
 describe("a JobSink as a destination", () => {
   const run = { job: validJob, cluster: { url: "https://k8s.example.com", secretKeyRef: { name: "SECRET_K8S" } } };
-  const ctx = { baseUrl: "https://events.example.com", selfHosts: ["events.example.com"], domainTemplate: "https://{HOST}", domain: "example.com", jobSinks: { "ns/transcode": run } };
+  const ctx = {
+    baseUrl: "https://events.example.com",
+    selfHosts: ["events.example.com"],
+    domainTemplate: "https://{HOST}",
+    domain: "example.com",
+    jobSinks: { "ns/transcode": run },
+  };
 
   it("a ref resolves to the JobSink's Job and cluster, and shows its address", () => {
     const ref = { ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "transcode" } };
@@ -143,7 +215,15 @@ describe("a JobSink as a destination", () => {
   });
 
   it("the address URL of this router resolves to the JobSink too, never an HTTP hop to itself", () => {
-    expect(resolveDestination({ uri: "https://events.example.com/jobsinks/ns/transcode" }, "other", ctx)).toEqual({ kind: "jobsink", namespace: "ns", name: "transcode", run });
-    expect(resolveDestination({ uri: "https://elsewhere.example.com/jobsinks/ns/transcode" }, "ns", ctx)).toEqual({ kind: "url", url: "https://elsewhere.example.com/jobsinks/ns/transcode" });
+    expect(resolveDestination({ uri: "https://events.example.com/jobsinks/ns/transcode" }, "other", ctx)).toEqual({
+      kind: "jobsink",
+      namespace: "ns",
+      name: "transcode",
+      run,
+    });
+    expect(resolveDestination({ uri: "https://elsewhere.example.com/jobsinks/ns/transcode" }, "ns", ctx)).toEqual({
+      kind: "url",
+      url: "https://elsewhere.example.com/jobsinks/ns/transcode",
+    });
   });
 });

@@ -59,17 +59,22 @@ describe("scale write limit", () => {
 
 describe("API call budget per tick", () => {
   /** Another writer bumps the object before every PATCH: each write meets 409 Conflict. */
-  const racing = (path: string): FetchLike => async (url, init) => {
-    if (init.method === "PATCH") api.touch(path);
-    return fetch(url, init);
-  };
+  const racing =
+    (path: string): FetchLike =>
+    async (url, init) => {
+      if (init.method === "PATCH") api.touch(path);
+      return fetch(url, init);
+    };
 
   it("fits the worst legitimate tick: a Knative read, then a write through every 409 retry", async () => {
     const budgeted = withCallBudget(racing(REV_PATH));
     await client(budgeted).getScale(ksvc);
     await expect(client(budgeted).setReplicas(ksvc, 3)).rejects.toMatchObject({ status: 409 });
     expect(api.requests).toHaveLength(MAX_CALLS_PER_TICK);
-    await expect(client(budgeted).getScale(ksvc)).rejects.toMatchObject({ reason: "CallBudgetExhausted", message: expect.stringMatching(/not sent.*11 Kubernetes API calls/) });
+    await expect(client(budgeted).getScale(ksvc)).rejects.toMatchObject({
+      reason: "CallBudgetExhausted",
+      message: expect.stringMatching(/not sent.*11 Kubernetes API calls/),
+    });
     expect(api.requests).toHaveLength(MAX_CALLS_PER_TICK);
   });
 

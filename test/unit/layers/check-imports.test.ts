@@ -29,7 +29,8 @@ describe("bin/check-imports.ts", () => {
   it("refuses an import out of shared/, run-time or type-only, and a platform module there", () => {
     const problems = importProblems(
       tree({
-        "shared/a.ts": 'import { w } from "../workers/w.ts";\nimport type { C } from "../clients/c.ts";\nimport { env } from "cloudflare:workers";\nexport const a = [w, env];\nexport type A = C;\n',
+        "shared/a.ts":
+          'import { w } from "../workers/w.ts";\nimport type { C } from "../clients/c.ts";\nimport { env } from "cloudflare:workers";\nexport const a = [w, env];\nexport type A = C;\n',
         "shared/b.ts": 'import { a } from "./a.ts";\nimport { parse } from "yaml";\nexport const b = [a, parse];\n',
         "workers/w.ts": "export const w = 1;\n",
         "clients/c.ts": "export type C = number;\n",
@@ -47,7 +48,8 @@ describe("bin/check-imports.ts", () => {
       tree({
         "durable-objects/d.ts": 'import type { W } from "../workers/w.ts";\nexport class D {}\nexport type X = W;\n',
         "clients/c.ts": 'import type { D } from "../durable-objects/d.ts";\nexport type C = D;\n',
-        "workers/w.ts": 'import { D } from "../durable-objects/d.ts";\nimport type { C } from "../clients/c.ts";\nexport type W = C;\nexport const w = new D();\n',
+        "workers/w.ts":
+          'import { D } from "../durable-objects/d.ts";\nimport type { C } from "../clients/c.ts";\nexport type W = C;\nexport const w = new D();\n',
       }),
     );
     expect(problems).toEqual([

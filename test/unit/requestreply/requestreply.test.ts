@@ -73,7 +73,8 @@ describe("the rendezvous", () => {
 });
 
 describe("the RequestReply manifest", () => {
-  const manifest = (spec: Record<string, unknown>) => ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask", namespace: "ns" }, spec }) as never;
+  const manifest = (spec: Record<string, unknown>) =>
+    ({ apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", metadata: { name: "ask", namespace: "ns" }, spec }) as never;
 
   it("takes Knative's defaults", () => {
     const m = manifest({ brokerRef: { kind: "Broker", name: "b" } });
@@ -82,8 +83,18 @@ describe("the RequestReply manifest", () => {
   });
 
   it("names every bad field", () => {
-    const causes = validateRequestReply(manifest({ brokerRef: { kind: "Broker", name: "b", namespace: "other" }, correlationAttribute: "same", replyAttribute: "same", timeout: "PT0S", delivery: { deadLetterSink: { uri: "https://x.example" } } }));
+    const causes = validateRequestReply(
+      manifest({
+        brokerRef: { kind: "Broker", name: "b", namespace: "other" },
+        correlationAttribute: "same",
+        replyAttribute: "same",
+        timeout: "PT0S",
+        delivery: { deadLetterSink: { uri: "https://x.example" } },
+      }),
+    );
     expect(causes.map((c) => c.field)).toEqual(["spec.brokerRef.namespace", "spec.timeout", "spec.delivery.deadLetterSink"]);
-    expect(validateRequestReply(manifest({ brokerRef: { name: "b" }, correlationAttribute: "same", replyAttribute: "same" })).map((c) => c.field)).toEqual(["spec.replyAttribute"]);
+    expect(validateRequestReply(manifest({ brokerRef: { name: "b" }, correlationAttribute: "same", replyAttribute: "same" })).map((c) => c.field)).toEqual([
+      "spec.replyAttribute",
+    ]);
   });
 });

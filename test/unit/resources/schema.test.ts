@@ -15,7 +15,10 @@ const triggerSchema = schemaOf("Trigger", "v1");
 
 describe("schema walk", () => {
   it("names each unknown field with the closest known sibling", () => {
-    const found = checkSchema(trigger({ broker: "b", subscribr: { uri: "https://x" }, deliverry: {}, delivery: { retries: 3, backofDelay: "PT1S" }, zzz: 1 }), triggerSchema);
+    const found = checkSchema(
+      trigger({ broker: "b", subscribr: { uri: "https://x" }, deliverry: {}, delivery: { retries: 3, backofDelay: "PT1S" }, zzz: 1 }),
+      triggerSchema,
+    );
     expect(found.unknown).toEqual([
       { field: "spec.subscribr", hint: "subscriber" },
       { field: "spec.deliverry", hint: "delivery" },
@@ -27,7 +30,10 @@ describe("schema walk", () => {
   });
 
   it("prunes unknown fields and keeps what the schema knows or preserves", () => {
-    const given = trigger({ broker: "b", subscriber: { uri: "https://x", extra: 1 }, filters: [{ exact: { type: "a", anything: "b" } }] }, { annotations: { "any/key": "v" }, labels: { app: "x" } });
+    const given = trigger(
+      { broker: "b", subscriber: { uri: "https://x", extra: 1 }, filters: [{ exact: { type: "a", anything: "b" } }] },
+      { annotations: { "any/key": "v" }, labels: { app: "x" } },
+    );
     const found = checkSchema({ ...given, status: { conditions: [{ type: "Ready" }] }, junk: true }, triggerSchema);
     expect(found.unknown.map((u) => u.field)).toEqual(["spec.subscriber.extra", "junk"]);
     expect(found.pruned).toEqual({ ...given, spec: { ...given.spec, subscriber: { uri: "https://x" } }, status: { conditions: [{ type: "Ready" }] } });
@@ -51,7 +57,10 @@ describe("schema walk", () => {
   });
 
   it("reports values of the wrong type, with the map's and list's own paths", () => {
-    const found = checkSchema(trigger({ broker: 1, delivery: { retry: "3" }, filters: { exact: {} }, filter: { attributes: { type: 5 } } }, { annotations: { n: 1 } }), triggerSchema);
+    const found = checkSchema(
+      trigger({ broker: 1, delivery: { retry: "3" }, filters: { exact: {} }, filter: { attributes: { type: 5 } } }, { annotations: { n: 1 } }),
+      triggerSchema,
+    );
     expect(found.invalid).toEqual([
       { field: "metadata.annotations.n", message: "must be of type string" },
       { field: "spec.broker", message: "must be of type string" },
@@ -72,12 +81,15 @@ describe("schema walk", () => {
       { field: "spec.topics", message: "must be of type array" },
     ]);
     expect(v1beta1.unknown).toEqual([{ field: "spec.serviceAccountName" }]);
-    expect(checkSchema({ spec: { topics: 3 } }, schemaOf("KafkaSource", "v1alpha1")).invalid).toEqual([{ field: "spec.topics", message: "must be of type string or array" }]);
+    expect(checkSchema({ spec: { topics: 3 } }, schemaOf("KafkaSource", "v1alpha1")).invalid).toEqual([
+      { field: "spec.topics", message: "must be of type string or array" },
+    ]);
   });
 
   it("has a schema for every kind the management API serves, in every version", () => {
     // The RBAC kinds hold their content at the top level (their `body`), not under spec.
-    for (const k of KINDS) for (const v of k.versions) for (const f of k.body ?? ["spec"]) expect(schemaOf(k.kind, v).properties?.[f], `${k.kind} ${v} ${f}`).toBeDefined();
+    for (const k of KINDS)
+      for (const v of k.versions) for (const f of k.body ?? ["spec"]) expect(schemaOf(k.kind, v).properties?.[f], `${k.kind} ${v} ${f}`).toBeDefined();
   });
 
   it("hints only at near names", () => {
@@ -99,21 +111,36 @@ describe("field validation modes", () => {
       kind: "Status",
       code: 400,
       reason: "BadRequest",
-      message: 'Trigger in version "v1" cannot be handled as a Trigger: strict decoding error: duplicate field "spec.broker", unknown field "spec.deliverry" (did you mean "delivery"?)',
-      details: { name: "t", kind: "triggers", causes: [{ field: "spec.broker", message: "duplicate field" }, { field: "spec.deliverry", message: 'unknown field (did you mean "delivery"?)' }] },
+      message:
+        'Trigger in version "v1" cannot be handled as a Trigger: strict decoding error: duplicate field "spec.broker", unknown field "spec.deliverry" (did you mean "delivery"?)',
+      details: {
+        name: "t",
+        kind: "triggers",
+        causes: [
+          { field: "spec.broker", message: "duplicate field" },
+          { field: "spec.deliverry", message: 'unknown field (did you mean "delivery"?)' },
+        ],
+      },
     });
   });
 
   it("Warn accepts without the unknown fields and returns Kubernetes' warnings; Ignore drops them silently", () => {
     const pruned = trigger({ broker: "b", subscriber: { uri: "https://x" } });
-    expect(decodeManifest(info, "v1", body(typo, ["spec.broker"]), "Warn")).toEqual({ value: pruned, warnings: ['duplicate field "spec.broker"', 'unknown field "spec.deliverry" (did you mean "delivery"?)'] });
+    expect(decodeManifest(info, "v1", body(typo, ["spec.broker"]), "Warn")).toEqual({
+      value: pruned,
+      warnings: ['duplicate field "spec.broker"', 'unknown field "spec.deliverry" (did you mean "delivery"?)'],
+    });
     expect(decodeManifest(info, "v1", body(typo), "Ignore")).toEqual({ value: pruned, warnings: [] });
     expect(warningHeader('unknown field "spec.x"')).toBe('299 - "unknown field \\"spec.x\\""');
   });
 
   it("refuses wrong types with 422 Invalid in every mode, and an unknown mode with 400", () => {
     for (const mode of ["Strict", "Warn", "Ignore"] as const) {
-      expect(decodeManifest(info, "v1", body(trigger({ broker: "b", delivery: { retry: "3" } })), mode)).toMatchObject({ code: 422, reason: "Invalid", details: { causes: [{ field: "spec.delivery.retry" }] } });
+      expect(decodeManifest(info, "v1", body(trigger({ broker: "b", delivery: { retry: "3" } })), mode)).toMatchObject({
+        code: 422,
+        reason: "Invalid",
+        details: { causes: [{ field: "spec.delivery.retry" }] },
+      });
     }
     expect(fieldValidationOf("strict")).toMatchObject({ code: 400, reason: "BadRequest" });
   });

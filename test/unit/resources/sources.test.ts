@@ -34,7 +34,10 @@ describe("source sinks", () => {
     expect(dl.delivery).toEqual({ retry: 4 });
     expect(dl.triggers[0]).toMatchObject({ subscriberUri: "https://dls.example", ordered: false });
     expect(channel(s, 0)!.deadLetter).toEqual({ kind: "url", url: "https://dls.example" });
-    const toBroker = source("KafkaSource", { sink, delivery: { deadLetterSink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "dead" } } } });
+    const toBroker = source("KafkaSource", {
+      sink,
+      delivery: { deadLetterSink: { ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "dead" } } },
+    });
     expect(deadLetterEntry(toBroker, ctx)).toEqual({ namespace: "ns", name: "dead" });
     expect(channel(toBroker, 1)).toBeNull();
   });
@@ -58,8 +61,16 @@ describe("ACK delivery annotations", () => {
 
   it("are validated with the source, every cause named", () => {
     const bad = source("KafkaSource", { sink }, { "k8s.aliyun.com/retry-count": "many", "k8s.aliyun.com/retry-interval": "soon" });
-    expect(validateSourceCommon(bad).map((c) => c.field)).toEqual(["metadata.annotations.k8s.aliyun.com/retry-count", "metadata.annotations.k8s.aliyun.com/retry-interval"]);
-    expect(validateSourceCommon(source("PingSource", { sink, delivery: { retry: -1, deadLetterSink: { uri: "nope" } } })).map((c) => c.field)).toEqual(["spec.delivery.retry", "spec.delivery.deadLetterSink.uri"]);
-    expect(validateSourceCommon(source("PingSource", { sink }, { "k8s.aliyun.com/req-timeout": "20m" }))[0].field).toBe("metadata.annotations.k8s.aliyun.com/req-timeout");
+    expect(validateSourceCommon(bad).map((c) => c.field)).toEqual([
+      "metadata.annotations.k8s.aliyun.com/retry-count",
+      "metadata.annotations.k8s.aliyun.com/retry-interval",
+    ]);
+    expect(validateSourceCommon(source("PingSource", { sink, delivery: { retry: -1, deadLetterSink: { uri: "nope" } } })).map((c) => c.field)).toEqual([
+      "spec.delivery.retry",
+      "spec.delivery.deadLetterSink.uri",
+    ]);
+    expect(validateSourceCommon(source("PingSource", { sink }, { "k8s.aliyun.com/req-timeout": "20m" }))[0].field).toBe(
+      "metadata.annotations.k8s.aliyun.com/req-timeout",
+    );
   });
 });

@@ -28,7 +28,9 @@ describe("nextTick", () => {
 
 describe("validatePingSource", () => {
   it("accepts a Knative sample manifest", () => {
-    expect(validatePingSource({ schedule: "*/2 * * * *", timezone: "Europe/Madrid", contentType: "application/json", data: '{"message": "Hello world!"}', sink })).toEqual([]);
+    expect(
+      validatePingSource({ schedule: "*/2 * * * *", timezone: "Europe/Madrid", contentType: "application/json", data: '{"message": "Hello world!"}', sink }),
+    ).toEqual([]);
   });
 
   it("defaults an absent schedule instead of refusing it", () => {
@@ -57,7 +59,10 @@ describe("validatePingSource", () => {
   });
 
   it("caps the payload size", () => {
-    expect(validatePingSource({ data: "x".repeat(PING_DATA_MAX_BYTES + 1), sink })[0]).toEqual({ field: "spec.data", message: `exceeds ${PING_DATA_MAX_BYTES} bytes` });
+    expect(validatePingSource({ data: "x".repeat(PING_DATA_MAX_BYTES + 1), sink })[0]).toEqual({
+      field: "spec.data",
+      message: `exceeds ${PING_DATA_MAX_BYTES} bytes`,
+    });
   });
 
   it("checks ceOverrides extension names", () => {
@@ -72,7 +77,10 @@ describe("validatePingSource", () => {
 });
 
 describe("pingEvent", () => {
-  const source = { metadata: { namespace: "default", name: "heartbeat" }, spec: { schedule: "* * * * *", contentType: "application/json", data: '{"beat":1}', sink } };
+  const source = {
+    metadata: { namespace: "default", name: "heartbeat" },
+    spec: { schedule: "* * * * *", contentType: "application/json", data: '{"beat":1}', sink },
+  };
   const tick = at("2024-05-01T12:05:00Z");
 
   it("builds the Knative event for the tick", () => {
@@ -95,7 +103,10 @@ describe("pingEvent", () => {
   });
 
   it("decodes dataBase64 to the exact bytes and applies ceOverrides", () => {
-    const event = pingEvent({ metadata: source.metadata, spec: { dataBase64: "AAEC/w==", contentType: "application/octet-stream", ceOverrides: { extensions: { team: "ops" } } } }, tick);
+    const event = pingEvent(
+      { metadata: source.metadata, spec: { dataBase64: "AAEC/w==", contentType: "application/octet-stream", ceOverrides: { extensions: { team: "ops" } } } },
+      tick,
+    );
     expect(event.data).toEqual({ kind: "binary", bytes: new Uint8Array([0, 1, 2, 255]) });
     expect(event.attributes.team).toBe("ops");
   });

@@ -19,12 +19,26 @@ describe("githubSubjectAndExtensions", () => {
     };
     expect(githubSubjectAndExtensions("push", push)).toEqual({
       subject: "a10867b14bb7...000000000000",
-      extensions: { owner: "Codertocat", repository: "Hello-World", sender: "Codertocat", pusher: "Codertocat", ref: "refs/tags/simple-tag", created: false, deleted: true, forced: false },
+      extensions: {
+        owner: "Codertocat",
+        repository: "Hello-World",
+        sender: "Codertocat",
+        pusher: "Codertocat",
+        ref: "refs/tags/simple-tag",
+        created: false,
+        deleted: true,
+        forced: false,
+      },
     });
   });
 
   it("issue_comment: the last path segment of the comment URL", () => {
-    const payload = { action: "created", comment: { html_url: "https://github.com/Codertocat/Hello-World/issues/2#issuecomment-393304133" }, repository: repo, sender };
+    const payload = {
+      action: "created",
+      comment: { html_url: "https://github.com/Codertocat/Hello-World/issues/2#issuecomment-393304133" },
+      repository: repo,
+      sender,
+    };
     expect(githubSubjectAndExtensions("issue_comment", payload).subject).toBe("2#issuecomment-393304133");
   });
 

@@ -120,7 +120,11 @@ describe("generic HMAC", () => {
   const signature = `hmac=${createHmac("sha512", "k").update(body).digest("base64")}`;
 
   it("verifies the configured header, algorithm, encoding and prefix; id is the body's SHA-256", async () => {
-    const out = await receiveWebhook(config("generic-hmac", ["k"], { generic }), request({ "X-Signature": signature, "Content-Type": "application/xml" }, body), NOW);
+    const out = await receiveWebhook(
+      config("generic-hmac", ["k"], { generic }),
+      request({ "X-Signature": signature, "Content-Type": "application/xml" }, body),
+      NOW,
+    );
     expect(out).toEqual({
       kind: "event",
       event: {
@@ -138,7 +142,10 @@ describe("generic HMAC", () => {
 
   it("refuses a missing prefix and a hex signature where base64 is configured", async () => {
     const cfg = config("generic-hmac", ["k"], { generic });
-    expect(await receiveWebhook(cfg, request({ "X-Signature": signature.slice(5) }, body), NOW)).toMatchObject({ status: 401, error: 'X-Signature must start with "hmac="' });
+    expect(await receiveWebhook(cfg, request({ "X-Signature": signature.slice(5) }, body), NOW)).toMatchObject({
+      status: 401,
+      error: 'X-Signature must start with "hmac="',
+    });
     const hex = `hmac=${createHmac("sha512", "k").update(body).digest("hex")}`;
     expect(await receiveWebhook(cfg, request({ "X-Signature": hex }, body), NOW)).toMatchObject({ status: 401 });
   });
@@ -146,8 +153,16 @@ describe("generic HMAC", () => {
 
 describe("Jira mapping", () => {
   it("types by webhookEvent, sources by the site, keeps X-Atlassian-Webhook-Identifier (unsigned) as an extension", async () => {
-    const body = JSON.stringify({ webhookEvent: "jira:issue_updated", timestamp: 1767225600000, issue: { key: "ENG-1", self: "https://acme.atlassian.net/rest/api/2/issue/10001" } });
-    const headers = { ...JSON_TYPE, "X-Hub-Signature": `sha256=${createHmac("sha256", "j").update(body).digest("hex")}`, "X-Atlassian-Webhook-Identifier": "wh-7" };
+    const body = JSON.stringify({
+      webhookEvent: "jira:issue_updated",
+      timestamp: 1767225600000,
+      issue: { key: "ENG-1", self: "https://acme.atlassian.net/rest/api/2/issue/10001" },
+    });
+    const headers = {
+      ...JSON_TYPE,
+      "X-Hub-Signature": `sha256=${createHmac("sha256", "j").update(body).digest("hex")}`,
+      "X-Atlassian-Webhook-Identifier": "wh-7",
+    };
     expect(attributes(await receiveWebhook(config("jira", ["j"]), request(headers, body), NOW))).toMatchObject({
       id: createHash("sha256").update(body).digest("hex"),
       providerdeliveryid: "wh-7",
@@ -198,13 +213,22 @@ describe("Slack", () => {
     const payload = JSON.stringify({ type: "block_actions", trigger_id: "13345224609.738474920.8088930838d88f008e0", channel: { id: "C2" } });
     const body = `payload=${encodeURIComponent(payload)}`;
     const out = await receiveWebhook(config("slack", [secret]), request(signed(body, "application/x-www-form-urlencoded"), body), NOW);
-    expect(attributes(out)).toMatchObject({ id: "13345224609.738474920.8088930838d88f008e0", type: "dev.edge-eventing.webhook.slack.block_actions", subject: "C2" });
+    expect(attributes(out)).toMatchObject({
+      id: "13345224609.738474920.8088930838d88f008e0",
+      type: "dev.edge-eventing.webhook.slack.block_actions",
+      subject: "C2",
+    });
   });
 });
 
 describe("GitHubSource", () => {
   const secret = "gh";
-  const body = JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 42, repository: { name: "repo", html_url: "https://github.com/o/repo", owner: { login: "o" } }, sender: { login: "u" } });
+  const body = JSON.stringify({
+    zen: "Keep it logically awesome.",
+    hook_id: 42,
+    repository: { name: "repo", html_url: "https://github.com/o/repo", owner: { login: "o" } },
+    sender: { login: "u" },
+  });
   const headers = (event: string) => ({
     ...JSON_TYPE,
     "X-GitHub-Event": event,
@@ -256,7 +280,11 @@ describe("GitHubSource", () => {
 
   it("refuses a delivery without X-GitHub-Event with 400", async () => {
     const { "X-GitHub-Event": _, ...rest } = headers("ping");
-    expect(await receiveWebhook(config("github", [secret]), request(rest, body), NOW)).toEqual({ kind: "rejected", status: 400, error: "X-GitHub-Event header is missing" });
+    expect(await receiveWebhook(config("github", [secret]), request(rest, body), NOW)).toEqual({
+      kind: "rejected",
+      status: 400,
+      error: "X-GitHub-Event header is missing",
+    });
   });
 });
 
@@ -269,7 +297,10 @@ describe("limits and replies", () => {
   it("refuses verified but unparseable JSON with 400", async () => {
     const body = "{not json";
     const headers = { ...JSON_TYPE, "X-Hub-Signature-256": `sha256=${createHmac("sha256", "s").update(body).digest("hex")}`, "X-GitHub-Event": "push" };
-    expect(await receiveWebhook(config("github", ["s"]), request(headers, body), NOW)).toMatchObject({ status: 400, error: expect.stringContaining("not valid JSON") });
+    expect(await receiveWebhook(config("github", ["s"]), request(headers, body), NOW)).toMatchObject({
+      status: 400,
+      error: expect.stringContaining("not valid JSON"),
+    });
   });
 
   it("refuses every request when no secret is configured", async () => {
@@ -278,7 +309,11 @@ describe("limits and replies", () => {
 
   it("answers each provider as it expects", () => {
     expect(providerResponse("github")).toEqual({ status: 202, body: "accepted" });
-    expect(providerResponse("twilio")).toMatchObject({ status: 200, headers: { "content-type": "text/xml" }, body: expect.stringContaining("<Response></Response>") });
+    expect(providerResponse("twilio")).toMatchObject({
+      status: 200,
+      headers: { "content-type": "text/xml" },
+      body: expect.stringContaining("<Response></Response>"),
+    });
     expect(providerResponse("slack")).toEqual({ status: 200, body: "" });
   });
 });

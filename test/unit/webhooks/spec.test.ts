@@ -18,7 +18,11 @@ describe("validateWebhookSpec", () => {
   });
 
   it("lists every GitHubSource problem with its field", () => {
-    const errors = validateWebhookSpec("GitHubSource", { ownerAndRepository: "a/b/c", eventTypes: ["push", "pushed"], secretToken: { secretKeyRef: { name: "bad-name" } } });
+    const errors = validateWebhookSpec("GitHubSource", {
+      ownerAndRepository: "a/b/c",
+      eventTypes: ["push", "pushed"],
+      secretToken: { secretKeyRef: { name: "bad-name" } },
+    });
     expect(errors.map((e) => e.field)).toEqual(["spec.ownerAndRepository", "spec.eventTypes[1]", "spec.secretToken.secretKeyRef.name", "spec.sink"]);
   });
 
@@ -30,7 +34,9 @@ describe("validateWebhookSpec", () => {
   it("keeps the timestamp tolerance within the brokers' default dedup window, so a replay inside it is a duplicate", () => {
     const spec = { provider: "stripe", secretKeyRef: { name: "SECRET_STRIPE" }, sink };
     expect(validateWebhookSpec("WebhookSource", { ...spec, timestampToleranceSeconds: 600 })).toEqual([]);
-    expect(validateWebhookSpec("WebhookSource", { ...spec, timestampToleranceSeconds: 601 })).toEqual([{ field: "spec.timestampToleranceSeconds", message: "must be an integer from 0 (no check) to 600" }]);
+    expect(validateWebhookSpec("WebhookSource", { ...spec, timestampToleranceSeconds: 601 })).toEqual([
+      { field: "spec.timestampToleranceSeconds", message: "must be an integer from 0 (no check) to 600" },
+    ]);
   });
 
   it("lists every WebhookSource problem with its field", () => {
@@ -52,7 +58,12 @@ describe("validateWebhookSpec", () => {
   });
 
   it("requires complete generic-hmac settings for that provider", () => {
-    const errors = validateWebhookSpec("WebhookSource", { provider: "generic-hmac", secretKeyRef: { name: "SECRET_K" }, genericHmac: { header: "X Sig", algorithm: "md5", encoding: "hex" }, sink });
+    const errors = validateWebhookSpec("WebhookSource", {
+      provider: "generic-hmac",
+      secretKeyRef: { name: "SECRET_K" },
+      genericHmac: { header: "X Sig", algorithm: "md5", encoding: "hex" },
+      sink,
+    });
     expect(errors.map((e) => e.field)).toEqual(["spec.genericHmac.header", "spec.genericHmac.algorithm"]);
     expect(validateWebhookSpec("WebhookSource", { provider: "generic-hmac", secretKeyRef: { name: "SECRET_K" }, sink })).toEqual([
       { field: "spec.genericHmac", message: expect.stringContaining("is required") },
@@ -70,7 +81,11 @@ describe("webhookConfig", () => {
   const lookup = secretReader({ SECRET_NEW: "n", SECRET_OLD: "o", SECRET_GH: "g", SECRET_EMPTY: "" });
 
   it("reads each named Worker secret and defaults the tolerance to 300 s", () => {
-    const resource = { kind: "WebhookSource" as const, metadata: { namespace: "ns", name: "pay" }, spec: { provider: "stripe", secretKeyRef: [{ name: "SECRET_NEW" }, { name: "SECRET_OLD" }], sink } };
+    const resource = {
+      kind: "WebhookSource" as const,
+      metadata: { namespace: "ns", name: "pay" },
+      spec: { provider: "stripe", secretKeyRef: [{ name: "SECRET_NEW" }, { name: "SECRET_OLD" }], sink },
+    };
     expect(webhookConfig(resource, lookup)).toEqual({
       provider: "stripe",
       secrets: ["n", "o"],
@@ -82,19 +97,33 @@ describe("webhookConfig", () => {
   });
 
   it("turns a GitHubSource into a github config with its event filter", () => {
-    const resource = { kind: "GitHubSource" as const, metadata: { namespace: "ns", name: "gh" }, spec: { ownerAndRepository: "o/r", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GH" } }, sink } };
+    const resource = {
+      kind: "GitHubSource" as const,
+      metadata: { namespace: "ns", name: "gh" },
+      spec: { ownerAndRepository: "o/r", eventTypes: ["push"], secretToken: { secretKeyRef: { name: "SECRET_GH" } }, sink },
+    };
     expect(webhookConfig(resource, lookup)).toMatchObject({ provider: "github", secrets: ["g"], ownerAndRepository: "o/r", eventTypes: ["push"] });
   });
 
   it("names a Worker secret that is not set", () => {
-    const resource = { kind: "WebhookSource" as const, metadata: { namespace: "ns", name: "pay" }, spec: { provider: "stripe", secretKeyRef: { name: "SECRET_MISSING" }, sink } };
-    expect(webhookConfig(resource, lookup)).toEqual({ error: "spec.secretKeyRef: Worker secret SECRET_MISSING is not set (wrangler secret put SECRET_MISSING)" });
+    const resource = {
+      kind: "WebhookSource" as const,
+      metadata: { namespace: "ns", name: "pay" },
+      spec: { provider: "stripe", secretKeyRef: { name: "SECRET_MISSING" }, sink },
+    };
+    expect(webhookConfig(resource, lookup)).toEqual({
+      error: "spec.secretKeyRef: Worker secret SECRET_MISSING is not set (wrangler secret put SECRET_MISSING)",
+    });
     const empty = { ...resource, spec: { ...resource.spec, secretKeyRef: { name: "SECRET_EMPTY" } } };
     expect(webhookConfig(empty, lookup)).toEqual({ error: "spec.secretKeyRef: Worker secret SECRET_EMPTY is not set (wrangler secret put SECRET_EMPTY)" });
   });
 
   it("never reads a secret a manifest may not name, even from a configuration stored before the rule", () => {
-    const resource = { kind: "WebhookSource" as const, metadata: { namespace: "ns", name: "pay" }, spec: { provider: "stripe", secretKeyRef: { name: "ADMIN_TOKEN" }, sink } };
+    const resource = {
+      kind: "WebhookSource" as const,
+      metadata: { namespace: "ns", name: "pay" },
+      spec: { provider: "stripe", secretKeyRef: { name: "ADMIN_TOKEN" }, sink },
+    };
     expect(webhookConfig(resource, secretReader({ ADMIN_TOKEN: "admin" }))).toEqual({ error: "WebhookSource pay has an invalid secret reference" });
   });
 });

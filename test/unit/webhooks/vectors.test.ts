@@ -33,7 +33,10 @@ describe("GitHub (docs.github.com, validating webhook deliveries)", () => {
   });
 
   it("accepts it with the old secret still listed during a rotation, in either slot", async () => {
-    for (const secrets of [["new-secret", secret], [secret, "new-secret"]]) {
+    for (const secrets of [
+      ["new-secret", secret],
+      [secret, "new-secret"],
+    ]) {
       const out = await receiveWebhook(config("github", secrets), request(headers, body), NOW);
       expect(out).toMatchObject({ status: 415 });
     }
@@ -148,13 +151,21 @@ describe("Twilio (docs example and SDK RequestValidator tests)", () => {
     request({ "X-Twilio-Signature": signature, "Content-Type": contentType, "I-Twilio-Idempotency-Token": "tok-1" }, body, requestUrl);
 
   it("accepts the documented form-encoded requests and maps the call", async () => {
-    for (const [caller, signature] of [["+14158675309", "RSOYDt4T1cUTdK1PDd93/VVr8B8="], ["+14158675310", "GvWf1cFY/Q7PnoempGyD5oXAezc="]]) {
+    for (const [caller, signature] of [
+      ["+14158675309", "RSOYDt4T1cUTdK1PDd93/VVr8B8="],
+      ["+14158675310", "GvWf1cFY/Q7PnoempGyD5oXAezc="],
+    ]) {
       const out = await receiveWebhook(config("twilio", [token]), twilio(signature, form(caller)), NOW);
       expect(out.kind).toBe("event");
       if (out.kind !== "event") continue;
       // Twilio signs the URL and the parameters, not the idempotency header: the id is the signed body's hash.
       const id = createHash("sha256").update(form(caller)).digest("hex");
-      expect(out.event.attributes).toMatchObject({ id, providerdeliveryid: "tok-1", type: "dev.edge-eventing.webhook.twilio.call", subject: "CA1234567890ABCDE" });
+      expect(out.event.attributes).toMatchObject({
+        id,
+        providerdeliveryid: "tok-1",
+        type: "dev.edge-eventing.webhook.twilio.call",
+        subject: "CA1234567890ABCDE",
+      });
     }
   });
 
@@ -194,7 +205,11 @@ describe("Twilio (docs example and SDK RequestValidator tests)", () => {
   it("verifies a JSON body through bodySHA256 in the URL, and refuses a changed body", async () => {
     const body = '{"property": "value", "boolean": true}';
     const hash = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
-    const ok = await receiveWebhook(config("twilio", [token]), twilio("a9nBmqA0ju/hNViExpshrM61xv4=", body, `${url}&bodySHA256=${hash}`, "application/json"), NOW);
+    const ok = await receiveWebhook(
+      config("twilio", [token]),
+      twilio("a9nBmqA0ju/hNViExpshrM61xv4=", body, `${url}&bodySHA256=${hash}`, "application/json"),
+      NOW,
+    );
     expect(ok.kind).toBe("event");
     const onlyHash = await receiveWebhook(
       config("twilio", [token]),

@@ -31,7 +31,13 @@ describe.each([
 
 describe("aliyunStringToSign", () => {
   it("signs only the scheme's own headers, sorted, whatever their case", () => {
-    const s = aliyunStringToSign(MNS_SIGNING, "GET", "/q", { "X-MNS-Version": "2015-06-06", "x-mns-date": "d", "x-mq-version": "no", Date: "D", "Security-Token": "t" });
+    const s = aliyunStringToSign(MNS_SIGNING, "GET", "/q", {
+      "X-MNS-Version": "2015-06-06",
+      "x-mns-date": "d",
+      "x-mq-version": "no",
+      Date: "D",
+      "Security-Token": "t",
+    });
     expect(s).toBe("GET\n\n\nD\nx-mns-date:d\nx-mns-version:2015-06-06\n/q");
   });
 });

@@ -13,20 +13,40 @@ describe("RocketMQSource spec", () => {
   it("accepts a complete spec and yields the poller config with resolved secrets", () => {
     expect(validateRocketMQSourceSpec(spec)).toEqual([]);
     expect(rocketMQPollerConfig({ namespace: "ns", name: "src" }, spec, (n) => env[n])).toMatchObject({
-      endpoint: spec.endpoint, topic: "t", groupId: "GID_g", tag: "A||B", credentials: { accessKeyId: "id", accessKeySecret: "secret" }, namespace: "ns", name: "src",
+      endpoint: spec.endpoint,
+      topic: "t",
+      groupId: "GID_g",
+      tag: "A||B",
+      credentials: { accessKeyId: "id", accessKeySecret: "secret" },
+      namespace: "ns",
+      name: "src",
     });
   });
 
   it("names every bad field", () => {
-    const errors = validateRocketMQSourceSpec({ endpoint: "ftp://x", groupId: 7, numOfMessages: 17, waitSeconds: -1, accessKeyId: { secretKeyRef: { name: "bad name" } } });
+    const errors = validateRocketMQSourceSpec({
+      endpoint: "ftp://x",
+      groupId: 7,
+      numOfMessages: 17,
+      waitSeconds: -1,
+      accessKeyId: { secretKeyRef: { name: "bad name" } },
+    });
     expect(errors.map((e) => e.field)).toEqual([
-      "spec.endpoint", "spec.topic", "spec.groupId", "spec.numOfMessages", "spec.waitSeconds",
-      "spec.accessKeyId.secretKeyRef.name", "spec.accessKeySecret.secretKeyRef.name", "spec.sink",
+      "spec.endpoint",
+      "spec.topic",
+      "spec.groupId",
+      "spec.numOfMessages",
+      "spec.waitSeconds",
+      "spec.accessKeyId.secretKeyRef.name",
+      "spec.accessKeySecret.secretKeyRef.name",
+      "spec.sink",
     ]);
   });
 
   it("says which secret is missing when building the config", () => {
-    expect(() => rocketMQPollerConfig({ namespace: "ns", name: "src" }, spec, secretReader({}))).toThrow("spec.accessKeyId.secretKeyRef.name: Worker secret SECRET_ALIYUN_AK_ID is not set");
+    expect(() => rocketMQPollerConfig({ namespace: "ns", name: "src" }, spec, secretReader({}))).toThrow(
+      "spec.accessKeyId.secretKeyRef.name: Worker secret SECRET_ALIYUN_AK_ID is not set",
+    );
   });
 });
 

@@ -117,7 +117,11 @@ describe("consumer instances", () => {
       return fetch(input.replace("https://gw.invalid", bridge.url), init);
     };
     for (const v of ["a", "b"]) bridge.log.produce("orders", { value: v });
-    const poller = createKafkaPoller(config("confluent-v2", "https://gw.invalid", { bridge: { type: "confluent-v2", url: "https://gw.invalid", auth: { token: "t0ken" } } }), gateway, memoryStore());
+    const poller = createKafkaPoller(
+      config("confluent-v2", "https://gw.invalid", { bridge: { type: "confluent-v2", url: "https://gw.invalid", auth: { token: "t0ken" } } }),
+      gateway,
+      memoryStore(),
+    );
     const batch = await poller.poll();
     await poller.commit(batch.messages);
     expect(ids(batch.messages)).toEqual(["partition:0/offset:0", "partition:0/offset:1"]);
@@ -127,9 +131,13 @@ describe("consumer instances", () => {
 
   it("keeps a base_uri on the bridge's own origin as given (instance affinity behind one origin)", () => {
     const group = "https://kafka.example/rest/consumers/g";
-    expect(pinnedInstanceUri("https://kafka.example/node-2/consumers/g/instances/c1", group, "c1")).toBe("https://kafka.example/node-2/consumers/g/instances/c1");
+    expect(pinnedInstanceUri("https://kafka.example/node-2/consumers/g/instances/c1", group, "c1")).toBe(
+      "https://kafka.example/node-2/consumers/g/instances/c1",
+    );
     expect(pinnedInstanceUri("http://10.0.0.7:8082/consumers/g/instances/c1", group, "c1")).toBe("https://kafka.example/rest/consumers/g/instances/c1");
-    expect(pinnedInstanceUri("https://attacker.example/consumers/g/instances/c%201", group, "c 1")).toBe("https://kafka.example/rest/consumers/g/instances/c%201");
+    expect(pinnedInstanceUri("https://attacker.example/consumers/g/instances/c%201", group, "c 1")).toBe(
+      "https://kafka.example/rest/consumers/g/instances/c%201",
+    );
   });
 
   it("keeps an idle instance alive before the server expires it, and replaces an expired one without a 404", async () => {
@@ -137,7 +145,12 @@ describe("consumer instances", () => {
     const now = () => clock;
     const bridge = await fake("confluent-v2", { now, idleExpiryMs: 60_000 });
     bridge.log.produce("orders", { value: "a" });
-    const poller = createKafkaPoller(config("confluent-v2", bridge.url, { bridge: { type: "confluent-v2", url: bridge.url, idleExpiryMs: 60_000 } }), fetch, memoryStore(), now);
+    const poller = createKafkaPoller(
+      config("confluent-v2", bridge.url, { bridge: { type: "confluent-v2", url: bridge.url, idleExpiryMs: 60_000 } }),
+      fetch,
+      memoryStore(),
+      now,
+    );
     await poller.commit((await poller.poll()).messages);
     clock += 40_000;
     await poller.keepAlive(); // past half the expiry: touches the instance
@@ -223,10 +236,14 @@ describe("validateKafkaPollerConfig", () => {
     expect(fields({ topics: ["bad topic"] })).toEqual(["spec.topics[0]"]);
     expect(fields({ bridge: { type: "redpanda", url: "https://x" }, initialOffset: "latest" })).toEqual(["spec.initialOffset"]);
     expect(fields({ bridge: { type: "upstash", url: "https://x", auth: { token: "t" } } })).toEqual(["spec.bridge.secretKeyRef"]);
-    expect(fields({ bridge: { type: "redpanda", url: "ftp://x" }, assignment: [{ topic: "orders", partition: 0 }] })).toEqual(["spec.bridge.url", "spec.assignment"]);
+    expect(fields({ bridge: { type: "redpanda", url: "ftp://x" }, assignment: [{ topic: "orders", partition: 0 }] })).toEqual([
+      "spec.bridge.url",
+      "spec.assignment",
+    ]);
     expect(fields({ pollTimeoutMs: 60_000 })).toEqual(["spec.pollTimeoutMs"]);
     // Credentials go over https only; plain http is for this machine (local development, the test fakes).
     for (const url of ["http://kafka.example", "http://10.0.0.7:8082"]) expect(fields({ bridge: { type: "redpanda", url } })).toEqual(["spec.bridge.url"]);
-    for (const url of ["http://localhost:8082", "http://127.0.0.1:8082", "http://[::1]:8082"]) expect(fields({ bridge: { type: "redpanda", url } })).toEqual([]);
+    for (const url of ["http://localhost:8082", "http://127.0.0.1:8082", "http://[::1]:8082"])
+      expect(fields({ bridge: { type: "redpanda", url } })).toEqual([]);
   });
 });

@@ -63,16 +63,46 @@ describe("key-type label", () => {
   const key = (bytes: Uint8Array, keyType: KeyType) => map({ key: bytes }, keyType).event?.attributes.key;
 
   it("int: a 4-byte big-endian integer, anything else a string", () => {
-    expect(key(be(4, (v) => v.setInt32(0, -42)), "int")).toBe(-42);
+    expect(
+      key(
+        be(4, (v) => v.setInt32(0, -42)),
+        "int",
+      ),
+    ).toBe(-42);
     expect(key(text("abc"), "int")).toBe("abc");
   });
 
   it("float: 4 or 8 bytes, as Java prints the number", () => {
-    expect(key(be(4, (v) => v.setFloat32(0, 0.1)), "float")).toBe("0.1");
-    expect(key(be(8, (v) => v.setFloat64(0, 1.5)), "float")).toBe("1.5");
-    expect(key(be(8, (v) => v.setFloat64(0, 2)), "float")).toBe("2.0");
-    expect(key(be(8, (v) => v.setFloat64(0, 1e7)), "float")).toBe("1.0E7");
-    expect(key(be(8, (v) => v.setFloat64(0, 0.0001)), "float")).toBe("1.0E-4");
+    expect(
+      key(
+        be(4, (v) => v.setFloat32(0, 0.1)),
+        "float",
+      ),
+    ).toBe("0.1");
+    expect(
+      key(
+        be(8, (v) => v.setFloat64(0, 1.5)),
+        "float",
+      ),
+    ).toBe("1.5");
+    expect(
+      key(
+        be(8, (v) => v.setFloat64(0, 2)),
+        "float",
+      ),
+    ).toBe("2.0");
+    expect(
+      key(
+        be(8, (v) => v.setFloat64(0, 1e7)),
+        "float",
+      ),
+    ).toBe("1.0E7");
+    expect(
+      key(
+        be(8, (v) => v.setFloat64(0, 0.0001)),
+        "float",
+      ),
+    ).toBe("1.0E-4");
   });
 
   it("byte-array: the CloudEvents Binary form (base64), also as partitionkey", () => {
@@ -116,7 +146,12 @@ describe("records that already are CloudEvents pass through unchanged", () => {
   });
 
   it("a CloudEvent that does not validate is wrapped, as Knative's InvalidCloudEvent is", () => {
-    const message = map({ headers: [{ key: "ce_specversion", value: text("1.0") }, { key: "ce_type", value: text("t") }] });
+    const message = map({
+      headers: [
+        { key: "ce_specversion", value: text("1.0") },
+        { key: "ce_type", value: text("t") },
+      ],
+    });
     expect(message.event?.attributes.type).toBe("dev.knative.kafka.event");
     expect(message.event?.attributes.kafkaheadercespecversion).toBe("1.0");
   });

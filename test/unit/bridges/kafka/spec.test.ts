@@ -26,7 +26,9 @@ describe("KafkaSource spec", () => {
   it("takes spec.consumers from 1 to the documented maximum, and not with a manual assignment", () => {
     const spec = { topics: ["demo"], sink, bridge, consumers: 4 };
     expect(validateKafkaSourceSpec(spec, metadata)).toEqual([]);
-    expect(validateKafkaSourceSpec({ ...spec, consumers: MAX_CONSUMERS + 1 }, metadata)).toEqual([{ field: "spec.consumers", message: `must be an integer from 1 to ${MAX_CONSUMERS}` }]);
+    expect(validateKafkaSourceSpec({ ...spec, consumers: MAX_CONSUMERS + 1 }, metadata)).toEqual([
+      { field: "spec.consumers", message: `must be an integer from 1 to ${MAX_CONSUMERS}` },
+    ]);
     expect(validateKafkaSourceSpec({ ...spec, assignment: [{ topic: "demo", partition: 0 }] }, metadata).map((c) => c.field)).toContain("spec.consumers");
   });
 

@@ -26,7 +26,10 @@ describe("MNS poller against the fake MNS queue", () => {
     const batch = await p.poll();
     expect(batch.messages.map((m) => m.key)).toEqual([a, b]);
     expect(batch.messages[0].event?.attributes).toMatchObject({
-      specversion: "1.0", id: a, type: "dev.edge-eventing.mns.message", source: "/apis/v1/namespaces/prod/mnssources/jobs#edge-queue",
+      specversion: "1.0",
+      id: a,
+      type: "dev.edge-eventing.mns.message",
+      source: "/apis/v1/namespaces/prod/mnssources/jobs#edge-queue",
     });
     expect(text(batch.messages[0])).toBe("first & <one>");
     expect(mns.remaining("edge-queue")).toEqual([a, b]);
@@ -66,6 +69,9 @@ describe("MNS poller against the fake MNS queue", () => {
 
   it("reports a missing queue and a bad signature with the service's codes", async () => {
     await expect(poller({ queue: "missing" }).poll()).rejects.toMatchObject({ status: 404, code: "QueueNotExist" });
-    await expect(poller({ credentials: { accessKeyId: creds.accessKeyId, accessKeySecret: "x" } }).poll()).rejects.toMatchObject({ status: 403, code: "SignatureDoesNotMatch" });
+    await expect(poller({ credentials: { accessKeyId: creds.accessKeyId, accessKeySecret: "x" } }).poll()).rejects.toMatchObject({
+      status: 403,
+      code: "SignatureDoesNotMatch",
+    });
   });
 });

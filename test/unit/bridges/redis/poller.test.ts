@@ -54,8 +54,16 @@ describe.skipIf(!installed)("Redis Streams through the Upstash REST server", () 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "edge-redis-"));
     const redisPort = await freePort();
-    await startChild("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], /Ready to accept connections/);
-    const m = await startChild(process.execPath, [resolve("bin/upstash-redis.mjs"), "--redis", `127.0.0.1:${redisPort}`, "--port", "0", "--token", TOKEN], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    await startChild(
+      "redis-server",
+      ["--port", String(redisPort), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+      /Ready to accept connections/,
+    );
+    const m = await startChild(
+      process.execPath,
+      [resolve("bin/upstash-redis.mjs"), "--redis", `127.0.0.1:${redisPort}`, "--port", "0", "--token", TOKEN],
+      /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    );
     url = m[1];
   });
 
@@ -90,7 +98,12 @@ describe.skipIf(!installed)("Redis Streams through the Upstash REST server", () 
 
   describe("RedisStreamSource poller", () => {
     const base = (stream: string, over: Partial<RedisStreamPollerConfig> = {}): RedisStreamPollerConfig => ({
-      stream, group: "router", consumer: "c1", namespace: "default", name: "orders", ...over,
+      stream,
+      group: "router",
+      consumer: "c1",
+      namespace: "default",
+      name: "orders",
+      ...over,
     });
     const options = () => ({ url, token: TOKEN, retry: false as const, enableTelemetry: false });
 
@@ -118,11 +131,17 @@ describe.skipIf(!installed)("Redis Streams through the Upstash REST server", () 
       const p = createRedisStreamPoller(base("s-map", { initialOffset: "earliest", count: 2 }), options());
       const batch = await p.poll();
       expect(batch.messages.map((m) => m.key)).toEqual([id1, id2]);
-      expect(batch.messages[0].event).toEqual({ attributes: { specversion: "1.0", id: "e-1", source: "/shop", type: "order.created" }, data: { kind: "json", json: '{"total":3}' } });
+      expect(batch.messages[0].event).toEqual({
+        attributes: { specversion: "1.0", id: "e-1", source: "/shop", type: "order.created" },
+        data: { kind: "json", json: '{"total":3}' },
+      });
       expect(batch.messages[1].event?.attributes).toEqual({
-        specversion: "1.0", id: id2, type: "dev.edge-eventing.redisstream.message",
+        specversion: "1.0",
+        id: id2,
+        type: "dev.edge-eventing.redisstream.message",
         source: "/apis/v1/namespaces/default/redisstreamsources/orders#s-map",
-        time: new Date(Number(id2.split("-")[0])).toISOString(), redisfieldtraceid: "t1",
+        time: new Date(Number(id2.split("-")[0])).toISOString(),
+        redisfieldtraceid: "t1",
       });
       expect(batch.lag).toBe(3); // 2 pending + 1 not yet delivered
       expect(await p.backlog()).toEqual({ pending: 2, length: 3, lag: 1 });

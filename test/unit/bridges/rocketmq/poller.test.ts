@@ -15,26 +15,45 @@ beforeEach(async () => {
 afterEach(() => mq.close());
 
 function poller(overrides: Partial<RocketMQPollerConfig> = {}) {
-  return createRocketMQPoller({
-    endpoint: mq.url, instanceId: INSTANCE, topic: "edge-events", groupId: "GID_edge", waitSeconds: 0,
-    credentials: creds, namespace: "default", name: "orders", ...overrides,
-  }, fetch);
+  return createRocketMQPoller(
+    {
+      endpoint: mq.url,
+      instanceId: INSTANCE,
+      topic: "edge-events",
+      groupId: "GID_edge",
+      waitSeconds: 0,
+      credentials: creds,
+      namespace: "default",
+      name: "orders",
+      ...overrides,
+    },
+    fetch,
+  );
 }
 
 const text = (m: PolledMessage) => (m.event?.data?.kind === "binary" ? new TextDecoder().decode(m.event.data.bytes) : undefined);
 
 describe("RocketMQ poller against the fake RocketMQ HTTP API", () => {
   it("wraps a plain message as a Knative-style event and acks it after commit", async () => {
-    const id = mq.publish("edge-events", { body: "hello <world> & co", tag: "TagA", properties: { KEYS: "order-42", __SHARDINGKEY: "shard-7", "trace-Id": "abc" } });
+    const id = mq.publish("edge-events", {
+      body: "hello <world> & co",
+      tag: "TagA",
+      properties: { KEYS: "order-42", __SHARDINGKEY: "shard-7", "trace-Id": "abc" },
+    });
     const p = poller();
     const batch = await p.poll();
     expect(batch.messages).toHaveLength(1);
     const [m] = batch.messages;
     expect(m.key).toBe(id);
     expect(m.event?.attributes).toMatchObject({
-      specversion: "1.0", id, type: "dev.edge-eventing.rocketmq.message",
+      specversion: "1.0",
+      id,
+      type: "dev.edge-eventing.rocketmq.message",
       source: "/apis/v1/namespaces/default/rocketmqsources/orders#edge-events",
-      rocketmqtag: "TagA", rocketmqkeys: "order-42", partitionkey: "shard-7", rocketmqproptraceid: "abc",
+      rocketmqtag: "TagA",
+      rocketmqkeys: "order-42",
+      partitionkey: "shard-7",
+      rocketmqproptraceid: "abc",
     });
     expect(Date.parse(m.event!.attributes.time as string)).toBeGreaterThan(Date.now() - 60_000);
     expect(text(m)).toBe("hello <world> & co");
@@ -101,7 +120,11 @@ describe("RocketMQ poller against the fake RocketMQ HTTP API", () => {
   });
 
   it("surfaces a wrong secret, a skewed clock and an unknown topic as typed errors", async () => {
-    await expect(poller({ credentials: { ...creds, accessKeySecret: "wrong" } }).poll()).rejects.toMatchObject({ name: "AliyunApiError", status: 403, code: "SignatureDoesNotMatch" });
+    await expect(poller({ credentials: { ...creds, accessKeySecret: "wrong" } }).poll()).rejects.toMatchObject({
+      name: "AliyunApiError",
+      status: 403,
+      code: "SignatureDoesNotMatch",
+    });
     await expect(poller({ now: () => Date.now() - 16 * 60 * 1000 }).poll()).rejects.toMatchObject({ code: "TimeExpired" });
     await expect(poller({ topic: "nope" }).poll()).rejects.toBeInstanceOf(AliyunApiError);
   });

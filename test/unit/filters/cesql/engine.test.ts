@@ -161,7 +161,14 @@ describe("strings", () => {
 });
 
 describe("user-defined functions", () => {
-  const fail: CesqlFunction = { name: "boom", parameters: [], returns: "Integer", run: () => { throw new Error("no"); } };
+  const fail: CesqlFunction = {
+    name: "boom",
+    parameters: [],
+    returns: "Integer",
+    run: () => {
+      throw new Error("no");
+    },
+  };
   const wrong: CesqlFunction = { name: "WRONG", parameters: [], returns: "Integer", run: () => "x" };
   const two: CesqlFunction = { name: "TWO", parameters: ["Integer", "Integer"], returns: "Integer", run: ([a, b]) => (a as number) + (b as number) };
 
@@ -174,7 +181,11 @@ describe("user-defined functions", () => {
 
   it("rejects definitions the spec forbids", () => {
     const variadic = (name: string, fixed: number): CesqlFunction => ({
-      name, parameters: Array(fixed).fill("String"), variadic: "String", returns: "String", run: () => "",
+      name,
+      parameters: Array(fixed).fill("String"),
+      variadic: "String",
+      returns: "String",
+      run: () => "",
     });
     expect(() => compileCesql("1", { functions: [{ ...two, name: "1x" }] })).toThrow(/1x\/2: name must be letters/);
     expect(() => compileCesql("1", { functions: [{ ...two, name: "left" }] })).toThrow(/already exists/);

@@ -51,7 +51,9 @@ function current(file: string, c: TckCase): TckCase {
   return file === "not_operator.yaml" && c.name === "Invalid int cast" ? variant! : c;
 }
 
-const files = readdirSync(TCK).filter((f) => f.endsWith(".yaml")).sort();
+const files = readdirSync(TCK)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
 
 describe("CESQL TCK", () => {
   it("has the 275 official cases in 18 files", () => {
