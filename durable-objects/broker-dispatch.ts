@@ -78,9 +78,9 @@ export class BrokerDispatch {
     this.armedAt = null;
   }
 
-  /** Deliveries of a trigger in flight: rows leased, lane events started. */
+  /** Deliveries of a trigger in flight: rows leased, lane events started, replay deliveries started. */
   inflight(trigger: string): number {
-    return (this.leased.get(trigger)?.size ?? 0) + (this.state.store.lanes.get(trigger)?.inflight ?? 0);
+    return (this.leased.get(trigger)?.size ?? 0) + (this.state.store.lanes.get(trigger)?.inflight ?? 0) + this.history.inflight(trigger);
   }
 
   /** Whether this partition has queued deliveries of `pkey` for an ordered trigger. */
@@ -88,9 +88,9 @@ export class BrokerDispatch {
     return !!this.state.store.lanes.get(trigger)?.holds(pkey) || this.state.store.rows.hasKey(trigger, pkey);
   }
 
-  /** Queue a delivery as a row (a replay's, a redelivery's, one held for order). */
-  enqueue(pos: number, trigger: string, pkey: string | null, now: number, replay: string | null = null): void {
-    this.state.store.rows.add(pos, trigger, pkey, { phase: "subscriber", attempt: 0, error: null, nextAt: now }, replay);
+  /** Queue a delivery as a row (a redelivery's, one held for order). */
+  enqueue(pos: number, trigger: string, pkey: string | null, now: number): void {
+    this.state.store.rows.add(pos, trigger, pkey, { phase: "subscriber", attempt: 0, error: null, nextAt: now });
   }
 
   /**
@@ -117,14 +117,15 @@ export class BrokerDispatch {
 
   /**
    * Start every due delivery there is room for, then arm the alarm for the next one: due rows first (they
-   * are older than anything in the lane), then the lane, then a replay's rows. `only: "touched"` looks at just the triggers that
+   * are older than anything in the lane), then the lane, then a replay's rows, then the replays' lanes
+   * (history.ts). `only: "touched"` looks at just the triggers that
    * got new events or freed a slot (ingest and completions: the hot path); the alarm and configuration
    * changes look at all.
    */
   async pump(only?: "touched"): Promise<void> {
     const { store, triggers } = this.state;
     const now = Date.now();
-    this.history.refill(now);
+    for (const name of this.history.refill()) this.touch(name);
     const look = only ? [...this.touched].map((name) => triggers.get(name)).filter((t) => t !== undefined) : [...triggers.values()];
     this.touched.clear();
     for (const t of look) {
@@ -134,13 +135,14 @@ export class BrokerDispatch {
       const leased = this.leased.get(name) ?? new Set<number>();
       this.leased.set(name, leased);
       const lane = store.lanes.get(name);
-      const free = t.config.parallelism - leased.size - (lane?.inflight ?? 0);
+      const free = t.config.parallelism - this.inflight(name);
       if (free <= 0) continue;
       // Live first: retries and live events start before a replay's deliveries (an ordered trigger keeps
       // its rows' order instead), so a replay takes only what live traffic leaves of the parallelism.
       const { first, later } = liveFirst(store.rows.due(name, t.config.ordered, now, leased, free), t.config.ordered);
       const fromLane = Math.min(lane?.waiting ?? 0, free - first.length);
-      const want = first.length + fromLane + Math.min(later.length, free - first.length - fromLane);
+      const fromRows = first.length + fromLane + Math.min(later.length, free - first.length - fromLane);
+      const want = fromRows + Math.min(this.history.room(name), free - fromRows);
       // The activator: a gated trigger's deliveries wait for a ready replica and within the target's capacity.
       const gated = this.gates.allow(this.state.config!, t.config, this.inflight(name), want, first.length + later.length + (lane?.waiting ?? 0), now);
       // Flow control: the rate limit says how many of the due rows and lane events start now (it wakes the
@@ -173,6 +175,14 @@ export class BrokerDispatch {
         allowed -= start.length;
       }
       startRows(later);
+      // What live work and retries left goes to the replays' lanes: no row unless a first attempt fails.
+      if (allowed > 0)
+        for (const e of this.history.take(name, allowed, t.config.ordered, (key) => this.queued(name, key))) {
+          allowed--;
+          this.state.ctx.waitUntil(
+            this.deliver({ id: null, event_seq: e.pos, trigger: name, pkey: e.key, phase: "subscriber", attempt: 0, error: null, replay: e.replay }, t),
+          );
+        }
       this.flow.unused(name, allowed, now);
     }
     await this.arm();
@@ -214,10 +224,11 @@ export class BrokerDispatch {
     }
     this.settle(row, t, outcome, started);
     this.flow.ended(name, Date.now());
-    if (row.id === null) {
+    if (row.id !== null) this.leased.get(name)?.delete(row.id);
+    else if (row.replay === null) {
       store.lanes.get(name)?.settle(row.event_seq);
       store.lanes.moved();
-    } else this.leased.get(name)?.delete(row.id);
+    }
     this.touch(name);
     await this.pump("touched");
   }
@@ -304,7 +315,12 @@ export class BrokerDispatch {
     const { store } = this.state;
     const name = t.config.name;
     // The delivery is gone when its trigger was deleted (and maybe re-created) while this attempt was in flight.
-    const current = row.id === null ? !!store.lanes.get(name)?.flies(row.event_seq) : store.rows.exists(row.id);
+    const current =
+      row.id !== null
+        ? store.rows.exists(row.id)
+        : row.replay === null
+          ? !!store.lanes.get(name)?.flies(row.event_seq)
+          : this.history.flies(row.replay, row.event_seq, name);
     if (!this.state.triggers.has(name) || !current) return;
     const verdict = this.record(row, t, outcome, started);
     // Everything but a plain success is logged, with the event's id.
@@ -351,7 +367,7 @@ export class BrokerDispatch {
       outcome,
     );
     this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
-    if (row.replay && (d.verdict === "delivered" || d.verdict === "deadlettered" || d.verdict === "failed")) this.history.settled(row.replay, d.verdict);
+    if (row.replay) this.history.settled(row.replay, row.id !== null, row.event_seq, name, d.verdict);
     switch (d.verdict) {
       case "delivered":
         store.counters.observeLatency(name, now - (store.log.read(row.event_seq)?.arrivedAt ?? now));
@@ -377,10 +393,10 @@ export class BrokerDispatch {
     return d.verdict;
   }
 
-  /** The delivery's next attempt: its row updated, or (a first attempt from the lane) written. */
+  /** The delivery's next attempt: its row updated, or (a first attempt from a lane, a replay's too) written. */
   private requeue(row: DeliveryRow, next: NextAttempt): void {
     if (row.id !== null) this.state.store.rows.update(row.id, next);
-    else this.state.store.rows.add(row.event_seq, row.trigger, row.pkey, next);
+    else this.state.store.rows.add(row.event_seq, row.trigger, row.pkey, next, row.replay);
   }
 
   private finish(row: DeliveryRow, trigger: string, counter: CounterName): void {

@@ -29,10 +29,10 @@ export const TABLES: readonly Table[] = [CONFIG_TABLE, LOG_TABLE, CURSORS_TABLE,
 
 /**
  * What the broker writes behind, in the order it must reach storage: the turn's accepted events (the
- * log), the attempts recorded on their segments, the lanes' cursors, the counters (which count the rows
- * the others wrote).
+ * log), the attempts recorded on their segments, the lanes' cursors, the replays' cursors and counts, the
+ * counters (which count the rows the others wrote).
  */
-const WRITES = ["log", "history", "cursors", "counters"] as const;
+const WRITES = ["log", "history", "cursors", "replays", "counters"] as const;
 export type WriteName = (typeof WRITES)[number];
 
 /** The log's expiry runs no more often than this. */
@@ -106,12 +106,13 @@ export class BrokerStore {
 
   /**
    * Delete the log segments nothing needs any more (event-log.ts): kept for the longer of the retention
-   * and the dedup window, while a lane or a queued row needs them, and within the retention cap.
+   * and the dedup window, while a lane, a queued row or a replay's lane (`replaying`) needs them, and
+   * within the retention cap.
    */
-  expire(now: number, config: BrokerConfig | null): void {
+  expire(now: number, config: BrokerConfig | null, replaying: Set<number> = new Set()): void {
     if (!config || this.nextExpiry > now) return;
     this.writes.flush("history");
-    const pinned = this.rows.segments(SEGMENT_EVENTS);
+    const pinned = new Set([...this.rows.segments(SEGMENT_EVENTS), ...replaying]);
     const retention = config.retentionMs ?? 0;
     const r = this.log.expire(
       now,

@@ -35,8 +35,8 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     log: this.store.log,
     rows: this.store.rows,
     transaction: (fn) => this.store.transaction(fn),
-    writer: (everyMs, write) => this.store.writes.writer("history", everyMs, write),
-    enqueue: (pos, trigger, event, now, replay) => this.dispatch.enqueue(pos, trigger, this.state.keyOf(trigger, event), now, replay),
+    writer: (name, everyMs, write) => this.store.writes.writer(name, everyMs, write),
+    keyOf: (trigger, event) => this.state.keyOf(trigger, event),
     triggers: () => new Map([...this.state.triggers].map(([name, t]) => [name, t.config.parallelism])),
   });
   private readonly dispatch: BrokerDispatch = new BrokerDispatch(this.state, this.history, (events, headers) => this.ingestion.store(events, headers));
@@ -129,7 +129,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
   override async alarm(): Promise<void> {
     if (!this.settings) return;
     this.dispatch.rearm();
-    this.store.expire(Date.now(), this.state.config);
+    this.store.expire(Date.now(), this.state.config, this.history.segments());
     this.store.counters.flush();
     await this.dispatch.pump();
   }
@@ -191,7 +191,7 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     await this.dispatch.pump();
   }
 
-  /** Deleting a Replay stops it: its queued deliveries go (those in flight finish). */
+  /** Deleting a Replay stops it: its queued deliveries go (those in flight finish, uncounted). */
   stopReplay(name: string): void {
     if (this.settings) this.history.stop(name);
   }

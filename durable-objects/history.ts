@@ -46,6 +46,10 @@ export const HISTORY_FLUSH_MS = 1_000;
  * parallelism is less); the next batch is queued when half are done.
  */
 export const REPLAY_BATCH = 100;
+/** A running replay's cursor and counts are written at most this often while they move. */
+export const REPLAY_PROGRESS_MS = 1_000;
+/** Most deliveries a replay's window holds ahead of its cursor (the triggers that are slower hold it back). */
+const WINDOW_ENTRIES = 1_024;
 /** Segments read per step of a search or a replay. */
 const SEGMENTS_PER_READ = 16;
 /**
@@ -73,18 +77,35 @@ export interface HistoryHost {
   rows: DeliveryRows;
   transaction(fn: () => void): void;
   /** This module's place in the broker's write-behind. */
-  writer(everyMs: number, write: () => void): Writer;
-  /** Queue a delivery of a logged event to a trigger, marked with a replay's name. */
-  enqueue(pos: number, trigger: string, event: CloudEvent, now: number, replay: string): void;
+  writer(name: "history" | "replays", everyMs: number, write: () => void): Writer;
+  /** The partition key of an event for an ordered trigger; null otherwise. */
+  keyOf(trigger: string, event: CloudEvent): string | null;
   /** The broker's current triggers: name -> parallelism. */
   triggers(): ReadonlyMap<string, number>;
 }
 
+/**
+ * A running replay's lane through the log: the last position scanned, and a window of the deliveries
+ * scanned and not yet folded into the stored cursor (waiting, in flight, or ended above a position still
+ * open), in log order.
+ */
 interface Running {
   plan: ReplayPlan;
   filter: CompiledFilter;
-  /** Every retained event up to the cursor has been looked at. */
+  /** Every retained event in the plan's range has been scanned. */
   scanned: boolean;
+  /** The last position scanned. */
+  scanPos: number;
+  /** The cursor as last written. */
+  savedCursor: number;
+  window: WindowEntry[];
+  /** The window's first entry not folded. */
+  head: number;
+  /** Deliveries in flight from the window, by flightKey, and their count per trigger. */
+  flying: Map<string, WindowEntry>;
+  flyingPer: Map<string, number>;
+  /** Deliveries folded below the cursor and not yet written. */
+  unwritten: { delivered: number; failed: number };
   /** The segment being replayed, decoded. */
   segment?: { seq: number; events: LoggedHistory[] };
 }
@@ -104,27 +125,25 @@ export class History {
   private readonly running = new Map<string, Running>();
   /** Segment histories changed since the last flush, by segment seq. */
   private readonly dirty = new Map<number, SegmentHistory>();
-  /** Replay deliveries queued and not settled, per replay. */
+  /** Replay deliveries waiting in `deliveries` rows (they failed a first attempt), per replay. */
   private readonly outstanding = new Map<string, number>();
-  /** Replay deliveries settled and not yet counted in the replays table, per replay (written with the next step). */
-  private readonly unwritten = new Map<string, { delivered: number; failed: number }>();
 
   private readonly host: HistoryHost;
   private readonly writer: Writer;
+  private readonly progressWriter: Writer;
 
   constructor(host: HistoryHost) {
     this.host = host;
-    this.writer = host.writer(HISTORY_FLUSH_MS, () => this.write());
+    this.writer = host.writer("history", HISTORY_FLUSH_MS, () => this.write());
+    this.progressWriter = host.writer("replays", REPLAY_PROGRESS_MS, () => this.writeProgress());
   }
 
-  /** Load running replays and count their queued deliveries. */
+  /** Load running replays (each goes on from its stored cursor) and count their queued rows. */
   load(): void {
     const { sql } = this.host;
     this.running.clear();
-    for (const r of sql.exec<{ name: string; plan: string; scanned: number }>("SELECT name, plan, scanned FROM replays WHERE done = 0")) {
-      const plan = JSON.parse(r.plan) as ReplayPlan;
-      this.running.set(r.name, { plan, filter: compileReplayFilter(plan), scanned: r.scanned === 1 });
-    }
+    for (const r of sql.exec<{ name: string; plan: string; cursor: number }>("SELECT name, plan, cursor FROM replays WHERE done = 0"))
+      this.running.set(r.name, running(JSON.parse(r.plan) as ReplayPlan, r.cursor));
     this.recount();
   }
 
@@ -169,11 +188,27 @@ export class History {
     });
   }
 
-  /** Queued deliveries dropped with their trigger: shown as dropped, and a replay's counted as failed. */
+  /**
+   * Queued deliveries dropped with their trigger: shown as dropped, and a replay's counted as failed (its
+   * rows' at once, those of its lane's window with its progress).
+   */
   dropped(trigger: string, positions: number[], replays: string[]): void {
     for (const name of replays) if (this.running.has(name)) this.host.sql.exec("UPDATE replays SET failed = failed + 1 WHERE name = ?", name);
+    const fromLanes: number[] = [];
+    for (const r of this.running.values()) {
+      for (let i = r.head; i < r.window.length; i++) {
+        const e = r.window[i];
+        if (e.trigger !== trigger || (e.state !== "waiting" && e.state !== "flying")) continue;
+        if (e.state === "flying") r.flying.delete(flightKey(e.pos, trigger));
+        e.state = "failed";
+        fromLanes.push(e.pos);
+      }
+      r.flyingPer.delete(trigger);
+      fold(r);
+    }
+    if (fromLanes.length > 0) this.progressWriter.soon();
     if (this.retentionMs <= 0) return;
-    for (const pos of positions) {
+    for (const pos of [...positions, ...fromLanes]) {
       this.update(pos, (h) => {
         if (h[trigger]) h[trigger].s = "dropped";
       });
@@ -296,10 +331,10 @@ export class History {
     if (this.host.sql.exec("SELECT 1 FROM replays WHERE name = ?", plan.name).toArray().length > 0) return;
     const { matched } = this.count(plan);
     this.host.sql.exec("INSERT INTO replays (name, plan, matched) VALUES (?, ?, ?)", plan.name, JSON.stringify(plan), matched);
-    this.running.set(plan.name, { plan, filter: compileReplayFilter(plan), scanned: false });
+    this.running.set(plan.name, running(plan, 0));
   }
 
-  /** Stop and forget a replay: its queued deliveries are removed. */
+  /** Stop and forget a replay: its queued deliveries are removed (those in flight finish uncounted). */
   stop(name: string): void {
     this.host.transaction(() => {
       this.host.sql.exec("DELETE FROM replays WHERE name = ?", name);
@@ -307,44 +342,130 @@ export class History {
     });
     this.running.delete(name);
     this.outstanding.delete(name);
-    this.unwritten.delete(name);
   }
 
   progress(name: string): ReplayProgress | null {
     const row = this.host.sql
       .exec<{ matched: number; delivered: number; failed: number; done: number }>("SELECT matched, delivered, failed, done FROM replays WHERE name = ?", name)
       .toArray()[0];
-    const more = this.unwritten.get(name) ?? { delivered: 0, failed: 0 };
-    return row ? { matched: row.matched, delivered: row.delivered + more.delivered, failed: row.failed + more.failed, done: row.done === 1 } : null;
+    if (!row) return null;
+    const r = this.running.get(name);
+    const more = { delivered: r?.unwritten.delivered ?? 0, failed: r?.unwritten.failed ?? 0 };
+    for (const e of r?.window.slice(r.head) ?? []) if (e.state === "delivered" || e.state === "failed") more[e.state]++;
+    return { matched: row.matched, delivered: row.delivered + more.delivered, failed: row.failed + more.failed, done: row.done === 1 };
+  }
+
+  /** Replay deliveries of a trigger in flight from the replays' lanes. */
+  inflight(trigger: string): number {
+    let n = 0;
+    for (const r of this.running.values()) n += r.flyingPer.get(trigger) ?? 0;
+    return n;
+  }
+
+  /** Whether a replay's lane has this (event, trigger) delivery in flight. */
+  flies(name: string, pos: number, trigger: string): boolean {
+    return !!this.running.get(name)?.flying.has(flightKey(pos, trigger));
+  }
+
+  /** How many replay deliveries a trigger could start now, at most (what the pump asks flow control for). */
+  room(trigger: string): number {
+    let n = 0;
+    for (const r of this.running.values()) {
+      if (r.plan.triggers && !r.plan.triggers.includes(trigger)) continue;
+      n += Math.max(0, this.batchOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
+    }
+    return n;
+  }
+
+  /** Segments a replay's lane still needs (the log's expiry keeps them). */
+  segments(): Set<number> {
+    const out = new Set<number>();
+    for (const r of this.running.values()) for (let i = r.head; i < r.window.length; i++) out.add(segmentOf(r.window[i].pos));
+    return out;
   }
 
   /**
-   * A replay delivery reached its end: count it (in memory, written with the replay's next step or its
-   * end, so a replay costs no row per delivery for its counts), and finish the replay when it was the last.
+   * Up to `n` replay deliveries of `trigger` to start now, marked in flight: from each running replay's
+   * window, scanned further through the log when it runs short (at most SEGMENTS_PER_READ segments per
+   * call). Each replay keeps at most half the trigger's parallelism in flight (batchOf). Ordered: one per
+   * key, never a key already in flight here or `blocked` (queued live, or as a row), so a key's events go
+   * in order. Nothing is written: the cursor moves in memory and reaches storage with the progress.
    */
-  settled(name: string, verdict: Verdict): void {
-    const counts = this.unwritten.get(name) ?? { delivered: 0, failed: 0 };
-    counts[verdict === "delivered" ? "delivered" : "failed"]++;
-    this.unwritten.set(name, counts);
-    this.outstanding.set(name, Math.max((this.outstanding.get(name) ?? 1) - 1, 0));
-    this.finishIfDone(name);
-  }
-
-  private writeCounts(name: string): void {
-    const counts = this.unwritten.get(name);
-    if (!counts) return;
-    this.host.sql.exec("UPDATE replays SET delivered = delivered + ?, failed = failed + ? WHERE name = ?", counts.delivered, counts.failed, name);
-    this.unwritten.delete(name);
-  }
-
-  /** Queue the next batch of every running replay that has room (from the broker's pump: cheap when none). */
-  refill(now: number): void {
+  take(trigger: string, n: number, ordered: boolean, blocked: (key: string) => boolean): { pos: number; key: string | null; replay: string }[] {
+    const out: { pos: number; key: string | null; replay: string }[] = [];
     for (const [name, r] of this.running) {
-      const batch = this.batchOf(r.plan);
-      if (r.scanned || (this.outstanding.get(name) ?? 0) > batch / 2) continue;
-      this.host.transaction(() => this.step(name, r, now, batch));
+      let room = Math.min(n - out.length, this.batchOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
+      const passedKeys = new Set<string>();
+      let reads = 0;
+      for (let i = r.head; room > 0; i++) {
+        if (i === r.window.length) {
+          if (r.window.length - r.head >= WINDOW_ENTRIES || reads >= SEGMENTS_PER_READ) break;
+          const read = this.scan(r);
+          reads += read;
+          if (i === r.window.length) break; // the log has nothing more for now
+        }
+        const e = r.window[i];
+        if (e.trigger !== trigger || e.state === "delivered" || e.state === "failed" || e.state === "handed") continue;
+        if (ordered && e.key !== null) {
+          const passed = passedKeys.has(e.key);
+          passedKeys.add(e.key);
+          if (passed || e.state === "flying" || blocked(e.key)) continue;
+        }
+        if (e.state === "flying") continue;
+        e.state = "flying";
+        r.flying.set(flightKey(e.pos, trigger), e);
+        r.flyingPer.set(trigger, (r.flyingPer.get(trigger) ?? 0) + 1);
+        out.push({ pos: e.pos, key: e.key, replay: name });
+        room--;
+      }
+      this.finishIfDone(name);
+      if (out.length === n) break;
+    }
+    return out;
+  }
+
+  /**
+   * Move a replay with nothing in its window on through the log (from the pump, cheap when none): the
+   * triggers that got replay deliveries to start, so that the pump looks at them. A replay whose triggers
+   * are all gone, or whose range holds nothing more, ends here.
+   */
+  refill(): string[] {
+    const touched = new Set<string>();
+    for (const [name, r] of this.running) {
+      if (r.head === r.window.length && !r.scanned) {
+        for (let reads = 0; r.head === r.window.length && !r.scanned && reads < SEGMENTS_PER_READ; ) reads += this.scan(r);
+        for (let i = r.head; i < r.window.length; i++) touched.add(r.window[i].trigger);
+      }
       this.finishIfDone(name);
     }
+    return [...touched];
+  }
+
+  /**
+   * A replay delivery's attempt ended. From the replay's lane: done (counted in memory, written with the
+   * progress), or handed to a `deliveries` row (it failed its first attempt: the row's end counts it). A
+   * row's final end is counted at once (a row was written for it anyway).
+   */
+  settled(name: string, fromRow: boolean, pos: number, trigger: string, verdict: Verdict): void {
+    const r = this.running.get(name);
+    if (!r) return;
+    const final = verdict === "delivered" || verdict === "deadlettered" || verdict === "failed";
+    if (fromRow) {
+      if (!final) return;
+      this.host.sql.exec(`UPDATE replays SET ${verdict === "delivered" ? "delivered = delivered" : "failed = failed"} + 1 WHERE name = ?`, name);
+      this.outstanding.set(name, Math.max((this.outstanding.get(name) ?? 1) - 1, 0));
+    } else {
+      const key = flightKey(pos, trigger);
+      const e = r.flying.get(key);
+      if (!e) return;
+      r.flying.delete(key);
+      r.flyingPer.set(trigger, (r.flyingPer.get(trigger) ?? 1) - 1);
+      e.state = !final ? "handed" : verdict === "delivered" ? "delivered" : "failed";
+      if (!final) this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + 1);
+      fold(r);
+      this.progressWriter.soon();
+    }
+    this.finishIfDone(name);
   }
 
   /** Half the smallest parallelism of the replay's triggers, within 1 to REPLAY_BATCH. */
@@ -355,49 +476,125 @@ export class History {
   }
 
   /**
-   * Queue deliveries from the cursor on until a batch is queued, the log ends, or SEGMENTS_PER_READ
-   * segments were read. The segment being replayed stays decoded between steps.
+   * Put the next retained event's deliveries in the replay's window (positions without any skipped):
+   * the segments read to find it (0 or 1). The segment being replayed stays decoded between calls.
    */
-  private step(name: string, r: Running, now: number, batch: number): void {
-    const { sql } = this.host;
-    let cursor = sql.exec<{ cursor: number }>("SELECT cursor FROM replays WHERE name = ?", name).one().cursor;
-    const triggers = this.host.triggers();
-    let queued = 0;
-    for (let reads = 0; queued < batch && reads < SEGMENTS_PER_READ && !r.scanned; ) {
-      if (r.segment?.seq !== segmentOf(cursor + 1)) {
-        const [row] = this.host.log.segmentsFrom(segmentOf(cursor + 1), 1);
+  private scan(r: Running): number {
+    for (let reads = 0; ; ) {
+      const next = r.scanned ? -1 : r.scanPos + 1;
+      if (next < 0) return reads;
+      if (r.segment?.seq !== segmentOf(next)) {
+        if (reads > 0) return reads;
+        const [row] = this.host.log.segmentsFrom(segmentOf(next), 1);
         reads++;
         // Segments are in arrival order: past the plan's end, or past the log's, nothing more is selected.
         if (!row || row.arrived_at > r.plan.to) {
           r.scanned = true;
-          break;
+          return reads;
         }
         r.segment = { seq: row.seq, events: inPlan(r.plan, row) ? eventsOf(row) : [] };
-        cursor = Math.max(cursor, row.seq * SEGMENT_EVENTS - 1);
-      }
-      // Positions in a segment are its seq's block, in order: the next is at cursor + 1.
-      const next = r.segment.events[cursor + 1 - r.segment.seq * SEGMENT_EVENTS];
-      if (!next) {
-        cursor = (r.segment.seq + 1) * SEGMENT_EVENTS - 1;
+        r.scanPos = Math.max(r.scanPos, row.seq * SEGMENT_EVENTS - 1);
         continue;
       }
-      const targets = replayTargets(r.plan, r.filter, next.event, next.history, triggers);
-      for (const trigger of targets) this.host.enqueue(next.pos, trigger, next.event, now, name);
-      queued += targets.length;
-      cursor = next.pos;
+      // Positions in a segment are its seq's block, in order.
+      const e = r.segment.events[next - r.segment.seq * SEGMENT_EVENTS];
+      if (!e) {
+        r.scanPos = (r.segment.seq + 1) * SEGMENT_EVENTS - 1;
+        continue;
+      }
+      r.scanPos = e.pos;
+      const targets = replayTargets(r.plan, r.filter, e.event, e.history, this.host.triggers());
+      for (const trigger of targets) r.window.push({ pos: e.pos, trigger, key: this.host.keyOf(trigger, e.event), state: "waiting" });
+      if (targets.length > 0) return reads;
     }
-    this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + queued);
-    sql.exec("UPDATE replays SET cursor = ?, scanned = ? WHERE name = ?", cursor, r.scanned ? 1 : 0, name);
-    this.writeCounts(name);
+  }
+
+  /**
+   * Write every running replay's progress that moved: its cursor (the last position below which every
+   * delivery of it ended or was handed to a row) and the counts of those deliveries, in one row each.
+   * A restart goes on from that cursor, so what was in flight above it is sent again (at least once).
+   */
+  private writeProgress(): void {
+    for (const [name, r] of this.running) this.saveProgress(name, r);
+  }
+
+  private saveProgress(name: string, r: Running): void {
+    fold(r);
+    const cursor = laneCursor(r);
+    if (cursor === r.savedCursor && r.unwritten.delivered === 0 && r.unwritten.failed === 0) return;
+    this.host.sql.exec(
+      "UPDATE replays SET cursor = ?, delivered = delivered + ?, failed = failed + ? WHERE name = ?",
+      cursor,
+      r.unwritten.delivered,
+      r.unwritten.failed,
+      name,
+    );
+    r.savedCursor = cursor;
+    r.unwritten = { delivered: 0, failed: 0 };
   }
 
   private finishIfDone(name: string): void {
     const r = this.running.get(name);
-    if (!r?.scanned || (this.outstanding.get(name) ?? 0) > 0) return;
-    this.writeCounts(name);
+    if (!r?.scanned || r.head < r.window.length || (this.outstanding.get(name) ?? 0) > 0) return;
+    this.saveProgress(name, r);
     this.host.sql.exec("UPDATE replays SET done = 1 WHERE name = ?", name);
     this.running.delete(name);
   }
+}
+
+/** A replay delivery in its lane's window: waiting, in flight, ended, or handed to a row. */
+interface WindowEntry {
+  pos: number;
+  trigger: string;
+  /** The partition key, for an ordered trigger; null otherwise. */
+  key: string | null;
+  state: "waiting" | "flying" | "delivered" | "failed" | "handed";
+}
+
+const flightKey = (pos: number, trigger: string) => `${pos}\u0000${trigger}`;
+
+function running(plan: ReplayPlan, cursor: number): Running {
+  return {
+    plan,
+    filter: compileReplayFilter(plan),
+    scanned: false,
+    scanPos: cursor,
+    savedCursor: cursor,
+    window: [],
+    head: 0,
+    flying: new Map(),
+    flyingPer: new Map(),
+    unwritten: { delivered: 0, failed: 0 },
+  };
+}
+
+/**
+ * Move a window's head past every position whose deliveries all ended, counting them as unwritten
+ * progress: a position with one delivery still in flight or waiting stops it, so the stored cursor never
+ * passes a delivery that may yet be lost.
+ */
+function fold(r: Running): void {
+  const w = r.window;
+  while (r.head < w.length) {
+    const pos = w[r.head].pos;
+    let j = r.head;
+    while (j < w.length && w[j].pos === pos && w[j].state !== "waiting" && w[j].state !== "flying") j++;
+    if (j < w.length && w[j].pos === pos) break;
+    for (let i = r.head; i < j; i++) {
+      const s = w[i].state;
+      if (s === "delivered" || s === "failed") r.unwritten[s]++;
+    }
+    r.head = j;
+  }
+  if (r.head > 1024 && r.head * 2 > w.length) {
+    r.window = w.slice(r.head);
+    r.head = 0;
+  }
+}
+
+/** The replay's cursor: below its window's first open position, or all it scanned when the window is empty. */
+function laneCursor(r: Running): number {
+  return r.head < r.window.length ? r.window[r.head].pos - 1 : r.scanPos;
 }
 
 /** A stored segment's events with their positions and histories. */
