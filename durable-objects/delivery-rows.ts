@@ -1,7 +1,7 @@
 /**
  * A broker partition's `deliveries` table: the deliveries that need a row of their own (a retry, the
- * dead-letter phase, ordering behind those, a replay, a redelivery); first attempts come from the lanes
- * and write nothing here. `next_at` is a row's schedule. Every index entry is a row written: only the
+ * dead-letter phase, ordering behind those, a redelivery, a replay delivery that failed its first
+ * attempt); first attempts come from the lanes (the triggers' and the replays') and write nothing here. `next_at` is a row's schedule. Every index entry is a row written: only the
  * indexes the pump and the alarm read, and `pkey` is NULL for unordered triggers, outside the ordering
  * index. Ids are never reused (AUTOINCREMENT), so an attempt that outlived its row (trigger deleted)
  * cannot settle a newer one.

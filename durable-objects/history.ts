@@ -7,15 +7,18 @@
  * row written together. (A crash loses at most that last second of attempt records, never an event or a
  * delivery.) An event with no record yet is pending for every trigger it matched (the log's metadata).
  *
- * A replay scans retained events in arrival order from a stored cursor and queues deliveries marked with
- * its name, a bounded batch at a time: at most half of its triggers' parallelism (and at most
- * REPLAY_BATCH) is replay deliveries, so the other half is always free for live events.
- * The cursor and the queued rows are written in one transaction, so a crash loses nothing and the replay
- * resumes from storage. The log's segments and the queued rows are read and written through their owners
- * (event-log.ts, delivery-rows.ts); the `replays` table is this module's. A replay's delivered and failed
- * counts are kept in memory and written with its next step (a crash can leave the last batch's uncounted
- * in its status, never undelivered). A trigger's live events start before its replay deliveries in every
- * pump turn (broker-dispatch.ts), so a replay takes only what live traffic leaves of the parallelism.
+ * A replay is a lane through the log, like a trigger's (shared/delivery/lane.ts): it scans retained events
+ * in arrival order from its cursor into a window of (event, trigger) deliveries, and the pump
+ * (broker-dispatch.ts) starts them from there straight from the decoded segment, after every live event
+ * and retry of the trigger in that turn and at most half the trigger's parallelism (at most REPLAY_BATCH)
+ * at a time, so the other half is always free for live events. A first attempt that succeeds writes
+ * nothing; one that fails becomes a `deliveries` row marked with the replay's name (retries, dead-letter
+ * sink), counted when the row ends. The cursor (the last position below which every delivery of the
+ * replay ended or became a row) and the ended deliveries' counts are written together, one row, at most
+ * once per REPLAY_PROGRESS_MS (the write-behind); a restart goes on from the stored cursor, so what was in
+ * flight above it is sent again (at least once, as the lanes) and counted once. The log's segments and
+ * the rows are read and written through their owners (event-log.ts, delivery-rows.ts); the `replays`
+ * table is this module's (its `scanned` column is no longer read: a restart scans on from the cursor).
  */
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
@@ -41,10 +44,7 @@ import type { Writer } from "./write-behind.ts";
 
 /** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */
 export const HISTORY_FLUSH_MS = 1_000;
-/**
- * Most replay deliveries queued at once per replay and partition (fewer when half its triggers'
- * parallelism is less); the next batch is queued when half are done.
- */
+/** Most replay deliveries in flight at once per replay, trigger and partition (fewer when half the trigger's parallelism is less). */
 export const REPLAY_BATCH = 100;
 /** A running replay's cursor and counts are written at most this often while they move. */
 export const REPLAY_PROGRESS_MS = 1_000;
@@ -60,7 +60,7 @@ const SEGMENTS_PER_READ = 16;
 export const SEARCH_BUDGET_CHARS = 8 * 1024 * 1024;
 /** Characters of stored events a replay's dry run counts per partition; beyond, its count is a lower bound. */
 export const COUNT_BUDGET_CHARS = 32 * 1024 * 1024;
-/** While a replay runs the alarm comes back this soon, so a step that queued nothing is followed by another. */
+/** While a replay runs the alarm comes back this soon, so a scan that found nothing yet goes on. */
 const REPLAY_WAKE_MS = 1_000;
 
 /** One row per replay: its plan, its cursor through the log and its progress. */
@@ -248,7 +248,7 @@ export class History {
     if (this.dirty.size > 0) this.writer.soon();
   }
 
-  /** The alarm's time for the next replay step (Infinity: none running). */
+  /** The alarm's time for the replays' next look (Infinity: none running). */
   wakeAt(now: number): number {
     return this.running.size > 0 ? now + REPLAY_WAKE_MS : Infinity;
   }
