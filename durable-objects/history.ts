@@ -399,10 +399,9 @@ export class History {
       let reads = 0;
       for (let i = r.head; room > 0; i++) {
         if (i === r.window.length) {
-          if (r.window.length - r.head >= WINDOW_ENTRIES || reads >= SEGMENTS_PER_READ) break;
-          const read = this.scan(r);
-          reads += read;
-          if (i === r.window.length) break; // the log has nothing more for now
+          if (r.window.length - r.head >= WINDOW_ENTRIES) break;
+          while (i === r.window.length && !r.scanned && reads < SEGMENTS_PER_READ) reads += this.scan(r);
+          if (i === r.window.length) break; // nothing more in the log, or in this call's reads
         }
         const e = r.window[i];
         if (e.trigger !== trigger || e.state === "delivered" || e.state === "failed" || e.state === "handed") continue;
@@ -480,6 +479,7 @@ export class History {
    * the segments read to find it (0 or 1). The segment being replayed stays decoded between calls.
    */
   private scan(r: Running): number {
+    const triggers = this.host.triggers();
     for (let reads = 0; ; ) {
       const next = r.scanned ? -1 : r.scanPos + 1;
       if (next < 0) return reads;
@@ -503,7 +503,7 @@ export class History {
         continue;
       }
       r.scanPos = e.pos;
-      const targets = replayTargets(r.plan, r.filter, e.event, e.history, this.host.triggers());
+      const targets = replayTargets(r.plan, r.filter, e.event, e.history, triggers);
       for (const trigger of targets) r.window.push({ pos: e.pos, trigger, key: this.host.keyOf(trigger, e.event), state: "waiting" });
       if (targets.length > 0) return reads;
     }
