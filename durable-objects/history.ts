@@ -63,11 +63,19 @@ export const COUNT_BUDGET_CHARS = 32 * 1024 * 1024;
 /** While a replay runs the alarm comes back this soon, so a scan that found nothing yet goes on. */
 const REPLAY_WAKE_MS = 1_000;
 
-/** One row per replay: its plan, its cursor through the log and its progress. */
+/**
+ * One row per replay: its plan, its cursor through the log and its progress. `counted`: the last position
+ * the count at its start reached (within COUNT_BUDGET_CHARS); NULL when that count was complete. Beyond
+ * it, `matched` grows as the lane passes further deliveries.
+ */
 export const REPLAYS_TABLE: Table = {
   name: "replays",
   create: `CREATE TABLE IF NOT EXISTS replays (name TEXT PRIMARY KEY, plan TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, scanned INTEGER NOT NULL DEFAULT 0,
-      matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
+      matched INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, counted INTEGER) WITHOUT ROWID`,
+  migrate(sql) {
+    const old = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'replays'").toArray()[0];
+    if (old && !old.sql.includes("counted")) sql.exec("ALTER TABLE replays ADD COLUMN counted INTEGER");
+  },
 };
 
 /** What the history needs from the broker it lives in. */
@@ -104,8 +112,10 @@ interface Running {
   /** Deliveries in flight from the window, by flightKey, and their count per trigger. */
   flying: Map<string, WindowEntry>;
   flyingPer: Map<string, number>;
-  /** Deliveries folded below the cursor and not yet written. */
-  unwritten: { delivered: number; failed: number };
+  /** Deliveries folded below the cursor and not yet written; `matched`: those beyond `counted`. */
+  unwritten: { delivered: number; failed: number; matched: number };
+  /** The last position the start's count reached; null: it counted everything. */
+  counted: number | null;
   /** The segment being replayed, decoded. */
   segment?: { seq: number; events: LoggedHistory[] };
 }
@@ -142,8 +152,10 @@ export class History {
   load(): void {
     const { sql } = this.host;
     this.running.clear();
-    for (const r of sql.exec<{ name: string; plan: string; cursor: number }>("SELECT name, plan, cursor FROM replays WHERE done = 0"))
-      this.running.set(r.name, running(JSON.parse(r.plan) as ReplayPlan, r.cursor));
+    for (const r of sql.exec<{ name: string; plan: string; cursor: number; counted: number | null }>(
+      "SELECT name, plan, cursor, counted FROM replays WHERE done = 0",
+    ))
+      this.running.set(r.name, running(JSON.parse(r.plan) as ReplayPlan, r.cursor, r.counted));
     this.recount();
   }
 
@@ -298,10 +310,11 @@ export class History {
   }
 
   /**
-   * How many (event, trigger) deliveries a replay with this plan sends from this partition; with `budget`,
-   * counted over at most that many characters of segments (`complete` false when it ran out).
+   * How many (event, trigger) deliveries a replay with this plan sends from this partition, counted over at
+   * most `budget` characters of segments: `complete` false when it ran out, `through` the last position it
+   * counted then.
    */
-  count(plan: ReplayPlan, budget = Infinity): { matched: number; complete: boolean } {
+  count(plan: ReplayPlan, budget = Infinity): { matched: number; complete: boolean; through?: number } {
     const filter = compileReplayFilter(plan);
     const triggers = this.host.triggers();
     let n = 0;
@@ -311,7 +324,7 @@ export class History {
       const rows = this.inRange(from);
       for (const row of rows) {
         if (!inPlan(plan, row)) continue;
-        if (decoded >= budget) return { matched: n, complete: false };
+        if (decoded >= budget) return { matched: n, complete: false, through: row.seq * SEGMENT_EVENTS - 1 };
         decoded += row.events.length;
         for (const e of eventsOf(row)) if (e.pos > from) n += replayTargets(plan, filter, e.event, e.history, triggers).length;
       }
@@ -326,12 +339,17 @@ export class History {
     return this.host.log.segmentsFrom(segmentOf(after), SEGMENTS_PER_READ);
   }
 
-  /** Start a replay (again after a restart of the router: a replay of that name already stored goes on). */
-  start(plan: ReplayPlan): void {
+  /**
+   * Start a replay (again after a restart of the router: a replay of that name already stored goes on).
+   * Its `matched` is counted within COUNT_BUDGET_CHARS, as a dry run's; past that, the lane counts the
+   * rest as it goes (the status says `matchedIsLowerBound` until the replay is done).
+   */
+  start(plan: ReplayPlan, budget = COUNT_BUDGET_CHARS): void {
     if (this.host.sql.exec("SELECT 1 FROM replays WHERE name = ?", plan.name).toArray().length > 0) return;
-    const { matched } = this.count(plan);
-    this.host.sql.exec("INSERT INTO replays (name, plan, matched) VALUES (?, ?, ?)", plan.name, JSON.stringify(plan), matched);
-    this.running.set(plan.name, running(plan, 0));
+    const { matched, through } = this.count(plan, budget);
+    const counted = through ?? null;
+    this.host.sql.exec("INSERT INTO replays (name, plan, matched, counted) VALUES (?, ?, ?, ?)", plan.name, JSON.stringify(plan), matched, counted);
+    this.running.set(plan.name, running(plan, 0, counted));
   }
 
   /** Stop and forget a replay: its queued deliveries are removed (those in flight finish uncounted). */
@@ -346,13 +364,26 @@ export class History {
 
   progress(name: string): ReplayProgress | null {
     const row = this.host.sql
-      .exec<{ matched: number; delivered: number; failed: number; done: number }>("SELECT matched, delivered, failed, done FROM replays WHERE name = ?", name)
+      .exec<{ matched: number; delivered: number; failed: number; done: number; counted: number | null }>(
+        "SELECT matched, delivered, failed, done, counted FROM replays WHERE name = ?",
+        name,
+      )
       .toArray()[0];
     if (!row) return null;
     const r = this.running.get(name);
-    const more = { delivered: r?.unwritten.delivered ?? 0, failed: r?.unwritten.failed ?? 0 };
-    for (const e of r?.window.slice(r.head) ?? []) if (e.state === "delivered" || e.state === "failed") more[e.state]++;
-    return { matched: row.matched, delivered: row.delivered + more.delivered, failed: row.failed + more.failed, done: row.done === 1 };
+    const more = { delivered: 0, failed: 0, matched: 0, ...r?.unwritten };
+    for (const e of r?.window.slice(r.head) ?? []) {
+      if (e.state === "delivered" || e.state === "failed") more[e.state]++;
+      if (r?.counted != null && e.pos > r.counted) more.matched++;
+    }
+    const lowerBound = row.done !== 1 && row.counted !== null ? { matchedIsLowerBound: true } : {};
+    return {
+      matched: row.matched + more.matched,
+      delivered: row.delivered + more.delivered,
+      failed: row.failed + more.failed,
+      done: row.done === 1,
+      ...lowerBound,
+    };
   }
 
   /** Replay deliveries of a trigger in flight from the replays' lanes. */
@@ -521,16 +552,18 @@ export class History {
   private saveProgress(name: string, r: Running): void {
     fold(r);
     const cursor = laneCursor(r);
-    if (cursor === r.savedCursor && r.unwritten.delivered === 0 && r.unwritten.failed === 0) return;
+    const { delivered, failed, matched } = r.unwritten;
+    if (cursor === r.savedCursor && delivered === 0 && failed === 0 && matched === 0) return;
     this.host.sql.exec(
-      "UPDATE replays SET cursor = ?, delivered = delivered + ?, failed = failed + ? WHERE name = ?",
+      "UPDATE replays SET cursor = ?, delivered = delivered + ?, failed = failed + ?, matched = matched + ? WHERE name = ?",
       cursor,
-      r.unwritten.delivered,
-      r.unwritten.failed,
+      delivered,
+      failed,
+      matched,
       name,
     );
     r.savedCursor = cursor;
-    r.unwritten = { delivered: 0, failed: 0 };
+    r.unwritten = { delivered: 0, failed: 0, matched: 0 };
   }
 
   private finishIfDone(name: string): void {
@@ -553,7 +586,7 @@ interface WindowEntry {
 
 const flightKey = (pos: number, trigger: string) => `${pos}\u0000${trigger}`;
 
-function running(plan: ReplayPlan, cursor: number): Running {
+function running(plan: ReplayPlan, cursor: number, counted: number | null): Running {
   return {
     plan,
     filter: compileReplayFilter(plan),
@@ -564,7 +597,8 @@ function running(plan: ReplayPlan, cursor: number): Running {
     head: 0,
     flying: new Map(),
     flyingPer: new Map(),
-    unwritten: { delivered: 0, failed: 0 },
+    unwritten: { delivered: 0, failed: 0, matched: 0 },
+    counted,
   };
 }
 
@@ -583,6 +617,7 @@ function fold(r: Running): void {
     for (let i = r.head; i < j; i++) {
       const s = w[i].state;
       if (s === "delivered" || s === "failed") r.unwritten[s]++;
+      if (r.counted !== null && pos > r.counted) r.unwritten.matched++;
     }
     r.head = j;
   }

@@ -41,6 +41,8 @@ export interface ReplayProgress {
   delivered: number;
   failed: number;
   done: boolean;
+  /** `matched` counts only what was read so far (the start's count ran past its budget; exact once done). */
+  matchedIsLowerBound?: boolean;
 }
 
 /** That the broker and the triggers a Replay names exist (`triggers`: the broker's trigger names, null when there is no broker). */
@@ -116,7 +118,7 @@ export function replayTargets(
 export function replayStatus(
   parts: ReplayProgress[],
   observedGeneration?: number,
-): { observedGeneration?: number; conditions: Condition[]; matched: number; delivered: number; failed: number } {
+): { observedGeneration?: number; conditions: Condition[]; matched: number; matchedIsLowerBound?: true; delivered: number; failed: number } {
   const sum = (k: "matched" | "delivered" | "failed") => parts.reduce((n, p) => n + p[k], 0);
   const matched = sum("matched");
   const delivered = sum("delivered");
@@ -127,5 +129,6 @@ export function replayStatus(
     : failed > 0
       ? readyCondition(false, "Failed", `${failed} of ${matched} deliveries failed again`)
       : readyCondition(true, "Succeeded", `${delivered} of ${matched} delivered`);
-  return { observedGeneration, conditions: [ready], matched, delivered, failed };
+  const lowerBound = parts.some((p) => p.matchedIsLowerBound) ? { matchedIsLowerBound: true as const } : {};
+  return { observedGeneration, conditions: [ready], matched, ...lowerBound, delivered, failed };
 }

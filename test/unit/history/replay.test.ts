@@ -66,6 +66,16 @@ describe("which deliveries a replay sends", () => {
     });
     expect(replayStatus([{ matched: 2, delivered: 1, failed: 1, done: true }]).conditions[0]).toMatchObject({ status: "False", reason: "Failed" });
   });
+
+  it("says matchedIsLowerBound while a partition's count is one", () => {
+    expect(
+      replayStatus([
+        { matched: 4, delivered: 1, failed: 0, done: false, matchedIsLowerBound: true },
+        { matched: 2, delivered: 2, failed: 0, done: true },
+      ]),
+    ).toMatchObject({ matched: 6, matchedIsLowerBound: true });
+    expect(replayStatus([{ matched: 2, delivered: 2, failed: 0, done: true }])).not.toHaveProperty("matchedIsLowerBound");
+  });
 });
 
 describe("stored history", () => {
