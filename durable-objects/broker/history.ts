@@ -1,6 +1,6 @@
 /**
  * A broker partition's event history and replays (API.md §6), kept in its event log
- * (durable-objects/event-log.ts). Retention costs no row of its own: the log's segments are kept for the
+ * (durable-objects/broker/event-log.ts). Retention costs no row of its own: the log's segments are kept for the
  * retention period instead of deleted once delivered, and the events' delivery histories live in one JSON
  * column of their segment's row (keyed by index), with no index. Attempts are gathered in memory and
  * written at most once per HISTORY_FLUSH_MS per segment, so the attempts of a segment's events cost one
@@ -15,12 +15,12 @@
  * (event-log.ts, delivery-rows.ts); the `replays` table is this module's. A replay's delivered and failed
  * counts are kept in memory and written with its next step (a crash can leave the last batch's uncounted
  * in its status, never undelivered). A trigger's live events start before its replay deliveries in every
- * pump turn (broker-dispatch.ts), so a replay takes only what live traffic leaves of the parallelism.
+ * pump turn (broker/dispatch.ts), so a replay takes only what live traffic leaves of the parallelism.
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
-import { describeBody } from "../shared/delivery/outcome.ts";
-import type { HistoryQuery, PartitionPage, PartitionRow } from "../shared/history/query.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import type { Outcome, Verdict } from "../../shared/delivery/outcome.ts";
+import { describeBody } from "../../shared/delivery/outcome.ts";
+import type { HistoryQuery, PartitionPage, PartitionRow } from "../../shared/history/query.ts";
 import {
   ATTEMPTS_KEPT,
   attemptFlags,
@@ -31,12 +31,12 @@ import {
   type StoredAttempt,
   type StoredHistory,
   storedSegmentHistory,
-} from "../shared/history/record.ts";
-import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
-import type { CompiledFilter } from "../shared/filters/knative.ts";
+} from "../../shared/history/record.ts";
+import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../../shared/history/replay.ts";
+import type { CompiledFilter } from "../../shared/filters/knative.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */
