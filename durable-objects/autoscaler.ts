@@ -7,7 +7,7 @@
  * Plan, decider state and status live in SQLite, so an eviction resets nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import { KeyValueTable } from "./key-value.ts";
+import { KeyValueTable } from "./storage/key-value.ts";
 import { brokerMetrics, partitionStub } from "../clients/partitions.ts";
 import { lookupRoute } from "../clients/routes.ts";
 import type { AutoscalerRpc, RunnerInput } from "../shared/contracts/runner.ts";
@@ -26,7 +26,7 @@ import {
   WATCH_MS,
 } from "../shared/autoscaling/activator.ts";
 import { sinkChannelName } from "../shared/resources/sources.ts";
-import { sourceBacklog } from "./runner.ts";
+import { sourceBacklog } from "../clients/runner.ts";
 import { TICK_SEC } from "../shared/autoscaling/decider.ts";
 import type { KedaMetric } from "../shared/autoscaling/keda.ts";
 import { backlogOf, rateBetween, sampleTrigger, type BrokerCounters, type TriggerSample } from "../shared/autoscaling/router-metrics.ts";
@@ -172,7 +172,7 @@ export class Autoscaler extends DurableObject<Env> implements AutoscalerRpc {
     return this.kv.getJson<Runtime>("runtime")?.gate ?? null;
   }
 
-  /** A broker partition's lease of the target's capacity (durable-objects/activator-gates.ts): its allowance for `demand`. */
+  /** A broker partition's lease of the target's capacity (durable-objects/broker/activator-gates.ts): its allowance for `demand`. */
   lease(partition: string, demand: number, inFlight: number): Lease {
     const gate = this.kv.getJson<Runtime>("runtime")?.gate;
     return this.leases.request(partition, demand, inFlight, !gate || gate.ready === 0 ? 0 : gate.capacity, Date.now());

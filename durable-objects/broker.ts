@@ -2,9 +2,9 @@
  * One broker partition (one object per namespace/broker/partition, and per channel of the router): its
  * lifecycle (opening its storage, configuration pushes, the alarm, the live feed's WebSocket) and its
  * calls (shared/contracts/broker.ts), each handed to the part that owns it:
- * - storage: broker-store.ts (every table, their schema and migrations, the write-behind, the log's expiry);
- * - ingest: broker-ingest.ts (admission, TTL, dedup, backlog, the turn's group commit into the log);
- * - dispatch: broker-dispatch.ts (the pump, attempts, replies, settling, redelivery);
+ * - storage: broker/store.ts (every table, their schema and migrations, the write-behind, the log's expiry);
+ * - ingest: broker/ingest.ts (admission, TTL, dedup, backlog, the turn's group commit into the log);
+ * - dispatch: broker/dispatch.ts (the pump, attempts, replies, settling, redelivery);
  * - history and replays: history.ts; the live feed: live-feed.ts;
  * - replies to the broker's RequestReplies: reply-handoff.ts.
  */
@@ -17,14 +17,14 @@ import type { HistoryQuery, PartitionPage } from "../shared/history/query.ts";
 import type { ReplayPlan, ReplayProgress } from "../shared/history/replay.ts";
 import type { BrokerMetrics, DeadLetter } from "../shared/resources/broker-api.ts";
 import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { BrokerDispatch } from "./broker-dispatch.ts";
-import { BrokerIngest } from "./broker-ingest.ts";
-import { BrokerState } from "./broker-state.ts";
-import { BrokerStore } from "./broker-store.ts";
-import { COUNT_BUDGET_CHARS, History } from "./history.ts";
-import type { KeyValueTable } from "./key-value.ts";
-import { LiveFeed } from "./live-feed.ts";
-import { ReplyHandoff } from "./reply-handoff.ts";
+import { BrokerDispatch } from "./broker/dispatch.ts";
+import { BrokerIngest } from "./broker/ingest.ts";
+import { BrokerState } from "./broker/state.ts";
+import { BrokerStore } from "./broker/store.ts";
+import { COUNT_BUDGET_CHARS, History } from "./broker/history.ts";
+import type { KeyValueTable } from "./storage/key-value.ts";
+import { LiveFeed } from "./broker/live-feed.ts";
+import { ReplyHandoff } from "./broker/reply-handoff.ts";
 
 export class Broker extends DurableObject<Env> implements BrokerRpc {
   private readonly store = new BrokerStore(this.ctx.storage);

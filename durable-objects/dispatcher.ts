@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { DispatcherRpc, OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
-import { Connections } from "./outbound.ts";
+import { Connections } from "./broker/outbound.ts";
 
 export class Dispatcher extends DurableObject<Env> implements DispatcherRpc {
   private readonly connections = new Connections();

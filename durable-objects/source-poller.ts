@@ -16,7 +16,7 @@ import { ingestInto } from "../clients/ingest.ts";
 import type { IngestResult, PolicyRefusal } from "../shared/contracts/ingest.ts";
 import type { ConsumerBacklog, RunnerInput, SourcePollerRpc } from "../shared/contracts/runner.ts";
 import { sourceAdmission } from "../shared/policy/admit.ts";
-import { KeyValueTable } from "./key-value.ts";
+import { KeyValueTable } from "./storage/key-value.ts";
 import type { CloudEvent } from "../shared/cloudevents/event.ts";
 import { partitionOffsets, type KafkaPollerState } from "../shared/bridges/kafka/poller.ts";
 import { poisonEvent } from "../shared/bridges/poison.ts";

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { renderAutoscalerMetrics, renderJobSinkMetrics, renderMetrics, renderRefusalMetrics, type AutoscalerSample } from "../shared/metrics/prometheus.ts";
 import { isValidName, isValidNamespace, type Manifest } from "../shared/resources/manifest.ts";
-import { LATENCY_BUCKETS_MS } from "../durable-objects/broker-counters.ts";
+import { LATENCY_BUCKETS_MS } from "../durable-objects/broker/counters.ts";
 import { partitionStubs } from "../clients/partitions.ts";
 import { control, stub } from "../clients/stubs.ts";
 import { resolveContext } from "./context.ts";

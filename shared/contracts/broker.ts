@@ -26,7 +26,7 @@ export interface BrokerRpc {
   deadLetters(limit?: number): DeadLetter[];
   /** Queue a kept dead letter again; false when it is gone (or its trigger is). */
   redeliver(id: number): Promise<boolean>;
-  /** This partition's retained events matching `query`, newest first, below position `before`, within a scan budget (durable-objects/history.ts). */
+  /** This partition's retained events matching `query`, newest first, below position `before`, within a scan budget (durable-objects/broker/history.ts). */
   searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage;
   /** How many deliveries a replay would send from this partition (a dry run, within a scan budget: `complete` false past it). */
   countReplay(plan: ReplayPlan): { matched: number; complete: boolean };

@@ -12,7 +12,7 @@ import type { PolicyRule, SourceIdentity } from "./spec.ts";
 /**
  * Who sends to an addressable, as its EventPolicies name producers: a verified token's `sub` and `iss`
  * (`onlyIssuer`: OIDC_ISSUERS lists that issuer alone), or a source the router runs. (Delivery's sender is
- * DeliverySender, durable-objects/broker-sender.ts.)
+ * DeliverySender, durable-objects/broker/sender.ts.)
  */
 export type Sender = { sub: string; iss: string; onlyIssuer: boolean } | { source: SourceIdentity };
 

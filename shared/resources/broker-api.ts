@@ -23,7 +23,7 @@ export type EventCounter =
   | "dropped"
   | "history_evicted"
   | ReplyCounter;
-/** What became of events carrying a RequestReply's reply attribute (durable-objects/reply-handoff.ts). */
+/** What became of events carrying a RequestReply's reply attribute (durable-objects/broker/reply-handoff.ts). */
 export type ReplyCounter = "requestreply_delivered" | "requestreply_late" | "requestreply_duplicate" | "requestreply_refused" | "requestreply_undelivered";
 /** Delivery latency histogram: a bucket per `le` in milliseconds, the overflow bucket and the sum. */
 export type LatencyCounter = `latency_le_${number}` | "latency_le_inf" | "latency_sum_ms";

@@ -57,7 +57,7 @@ export interface KindEntry<Spec> {
   /** `spec` fields that cannot change once created (Knative: a Trigger's broker, a KafkaSource's group). */
   immutable?: readonly (keyof Spec & string)[];
   /**
-   * Kinds that an object runs on its own schedule (durable-objects/runner.ts): a bridge source's poll
+   * Kinds that an object runs on its own schedule (clients/runner.ts): a bridge source's poll
    * loop (shared/bridges/pollers.ts must then have its client), a schedule (PingSource), or scaling.
    */
   runs?: "bridge" | "schedule" | "scaling";

@@ -8,7 +8,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { runnerKey } from "../../durable-objects/runner.ts";
+import { runnerKey } from "../../clients/runner.ts";
 import type { GatewayStats } from "../fakes/kubernetes-api.ts";
 import { auth, binaryEvent, broker, eventually, received, resourcePath, trigger } from "../support/client.ts";
 

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { runnerKey } from "../../durable-objects/runner.ts";
+import { runnerKey } from "../../clients/runner.ts";
 import { stub } from "../../clients/stubs.ts";
 import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
 

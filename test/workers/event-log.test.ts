@@ -6,9 +6,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BrokerStore, TABLES } from "../../durable-objects/broker-store.ts";
-import { EventLog, type LogEntry, SEGMENT_EVENTS } from "../../durable-objects/event-log.ts";
-import { MeteredSql } from "../../durable-objects/metered-sql.ts";
+import { BrokerStore, TABLES } from "../../durable-objects/broker/store.ts";
+import { EventLog, type LogEntry, SEGMENT_EVENTS } from "../../durable-objects/broker/event-log.ts";
+import { MeteredSql } from "../../durable-objects/storage/metered-sql.ts";
 import type { BrokerConfig } from "../../shared/resources/eventing.ts";
 
 let objects = 0;

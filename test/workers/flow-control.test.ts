@@ -6,7 +6,7 @@ import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { Broker } from "../../durable-objects/broker.ts";
-import { FlowControl } from "../../durable-objects/flow-control.ts";
+import { FlowControl } from "../../durable-objects/broker/flow-control.ts";
 import { LeasePool, type RateLimit, type Run } from "../../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { partitionObjectName } from "../../shared/partitions.ts";

@@ -9,7 +9,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { Broker } from "../../durable-objects/broker.ts";
-import { SEARCH_BUDGET_CHARS } from "../../durable-objects/history.ts";
+import { SEARCH_BUDGET_CHARS } from "../../durable-objects/broker/history.ts";
 import type { ReplayPlan } from "../../shared/history/replay.ts";
 import type { ReplayProgress } from "../../shared/history/replay.ts";
 import { auth, broker, eventually, receivedAtLeast, resourcePath, trigger } from "../support/client.ts";

@@ -39,7 +39,7 @@ async function items(brokerName: string, query = ""): Promise<any[]> {
   return r.body.items;
 }
 
-/** How many events of an id a broker's log holds in storage (durable-objects/event-log.ts), whatever its search shows. */
+/** How many events of an id a broker's log holds in storage (durable-objects/broker/event-log.ts), whatever its search shows. */
 const stored = (brokerName: string, id: string) =>
   runInDurableObject(
     env.BROKER.getByName(`${NS}/${brokerName}`),

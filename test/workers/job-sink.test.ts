@@ -6,7 +6,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { runnerKey } from "../../durable-objects/runner.ts";
+import { runnerKey } from "../../clients/runner.ts";
 import { auth, broker, eventually, resourcePath, trigger } from "../support/client.ts";
 import { jobName } from "../../shared/kubernetes/job-sink.ts";
 import { clusterPath, jobSinkPath, jobSinkScenarios, kubernetesCluster } from "../scenarios/job-sink.ts";

@@ -9,7 +9,7 @@ import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { AuditLog } from "../../durable-objects/audit-log.ts";
+import { AuditLog } from "../../durable-objects/control-plane/audit-log.ts";
 import { OVERFLOW_USER, REFUSAL_KEYS_PER_BUCKET } from "../../shared/audit/trail.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { encodeBase64Url } from "../../shared/base64.ts";

@@ -112,7 +112,7 @@ describe("tokens: a sliding log of start times", () => {
   });
 });
 
-/** A partition as durable-objects/flow-control.ts runs one: uses its leased tokens, renews when none is usable. */
+/** A partition as durable-objects/broker/flow-control.ts runs one: uses its leased tokens, renews when none is usable. */
 class Partition {
   tokens = new Tokens();
   lease = 0;

@@ -16,7 +16,7 @@ import {
   overflowEntry,
   REFUSAL_KEYS_PER_BUCKET,
   type RefusalTally,
-} from "../shared/audit/trail.ts";
+} from "../../shared/audit/trail.ts";
 
 type Sql = Pick<SqlStorage, "exec">;
 

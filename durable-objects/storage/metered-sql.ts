@@ -5,7 +5,7 @@
  * its cursor to the end.
  */
 
-/** A table's schema, owned by the module that reads and writes it (a broker's are listed in broker-store.ts). */
+/** A table's schema, owned by the module that reads and writes it (a broker's are listed in broker/store.ts). */
 export interface Table {
   name: string;
   /** Idempotent: the table (and its indexes) as this version has it. */

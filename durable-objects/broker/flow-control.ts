@@ -7,9 +7,9 @@
  * they need others or go idle. When the limit holds deliveries back, a timer wakes the pump when the next
  * token is ready; the broker's safety alarm covers a timer lost to an eviction.
  */
-import { type Lease, type RateLimit, sameLimit, Tokens } from "../shared/delivery/rate-limit.ts";
-import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { stub } from "../clients/stubs.ts";
+import { type Lease, type RateLimit, sameLimit, Tokens } from "../../shared/delivery/rate-limit.ts";
+import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
+import { stub } from "../../clients/stubs.ts";
 import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking again after its limiter could not be reached. */

@@ -13,11 +13,11 @@
  * report each delivery that ends, so that the slot moves to it at once. A trigger that no ScaledObject
  * gates costs one property check in the pump.
  */
-import { admit, DEFAULT_HOLD_MS, type Gate, type GateStats, LEASE_MS } from "../shared/autoscaling/activator.ts";
-import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { type Stub, stub } from "../clients/stubs.ts";
-import type { AutoscalerRpc } from "../shared/contracts/runner.ts";
-import { runnerKey } from "./runner.ts";
+import { admit, DEFAULT_HOLD_MS, type Gate, type GateStats, LEASE_MS } from "../../shared/autoscaling/activator.ts";
+import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
+import { type Stub, stub } from "../../clients/stubs.ts";
+import type { AutoscalerRpc } from "../../shared/contracts/runner.ts";
+import { runnerKey } from "../../clients/runner.ts";
 import { WakeTimer } from "./wake-timer.ts";
 
 /** How long a partition waits before asking the Autoscaler object again after a failed call. */

@@ -3,18 +3,18 @@
  * dispatcher slots beyond them, in-router targets (brokers, the event display), and EventTransforms run
  * inside the attempt. What came back is an outcome, or success with the event the target replied.
  */
-import { decodeHttp, encodeBinary, encodeStructured } from "../shared/cloudevents/index.ts";
-import type { AttributeValue, CloudEvent } from "../shared/cloudevents/event.ts";
-import type { Outcome } from "../shared/delivery/outcome.ts";
-import { type DeliveryPolicy, parseRetryAfter } from "../shared/delivery/policy.ts";
-import type { Target } from "../shared/resources/destination.ts";
-import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import { type CompiledJsonata, compileJsonata, transformEvent } from "../shared/transforms/jsonata.ts";
-import type { OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
+import { decodeHttp, encodeBinary, encodeStructured } from "../../shared/cloudevents/index.ts";
+import type { AttributeValue, CloudEvent } from "../../shared/cloudevents/event.ts";
+import type { Outcome } from "../../shared/delivery/outcome.ts";
+import { type DeliveryPolicy, parseRetryAfter } from "../../shared/delivery/policy.ts";
+import type { Target } from "../../shared/resources/destination.ts";
+import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
+import { type CompiledJsonata, compileJsonata, transformEvent } from "../../shared/transforms/jsonata.ts";
+import type { OutboundRequest, OutboundResult } from "../../shared/contracts/sending.ts";
 import { Connections, CONNECTIONS_PER_OBJECT } from "./outbound.ts";
-import { ingestInto } from "../clients/ingest.ts";
-import { stub } from "../clients/stubs.ts";
-import { runJobSink } from "../clients/job-sink-runs.ts";
+import { ingestInto } from "../../clients/ingest.ts";
+import { stub } from "../../clients/stubs.ts";
+import { runJobSink } from "../../clients/job-sink-runs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
 export type Sent = Outcome | { ok: true; reply: CloudEvent };

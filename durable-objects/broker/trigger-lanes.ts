@@ -4,9 +4,9 @@
  * starts again from its stored cursor, so what was delivered in the last CURSOR_FLUSH_MS may be
  * delivered again (delivery is at least once), and nothing is lost.
  */
-import { Lane } from "../shared/delivery/lane.ts";
+import { Lane } from "../../shared/delivery/lane.ts";
 import type { EventMeta } from "./event-log.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Longest time a lane's cursor moves in memory only. */

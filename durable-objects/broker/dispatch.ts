@@ -1,21 +1,21 @@
 /**
  * A broker partition's dispatch: the pump that starts due deliveries (the rows of `deliveries` first,
  * then each trigger's lane) up to every trigger's parallelism and rate limit, the attempt through the
- * DeliverySender (broker-sender.ts), replies, and settling each outcome as `decide` says (done, retry,
+ * DeliverySender (broker/sender.ts), replies, and settling each outcome as `decide` says (done, retry,
  * dead-letter sink, kept as failed). The alarm always covers the earliest due row, so nothing depends on
  * memory surviving an eviction or a deploy.
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { decodeStructured, encodeStructured } from "../shared/cloudevents/index.ts";
-import type { IngestResult } from "../shared/contracts/ingest.ts";
-import { decide, describeBody, type Outcome, type Verdict } from "../shared/delivery/outcome.ts";
-import { childTraceparent } from "../shared/delivery/trace.ts";
-import { partitionOf } from "../shared/partitions.ts";
-import type { CounterName } from "../shared/resources/broker-api.ts";
-import { ingestInto } from "../clients/ingest.ts";
-import { queuedAtEarlierOwner } from "../clients/partitions.ts";
-import { DeliverySender } from "./broker-sender.ts";
-import type { BrokerState, Trigger } from "./broker-state.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { decodeStructured, encodeStructured } from "../../shared/cloudevents/index.ts";
+import type { IngestResult } from "../../shared/contracts/ingest.ts";
+import { decide, describeBody, type Outcome, type Verdict } from "../../shared/delivery/outcome.ts";
+import { childTraceparent } from "../../shared/delivery/trace.ts";
+import { partitionOf } from "../../shared/partitions.ts";
+import type { CounterName } from "../../shared/resources/broker-api.ts";
+import { ingestInto } from "../../clients/ingest.ts";
+import { queuedAtEarlierOwner } from "../../clients/partitions.ts";
+import { DeliverySender } from "./sender.ts";
+import type { BrokerState, Trigger } from "./state.ts";
 import type { History } from "./history.ts";
 import { type DeliveryRow, liveFirst, type NextAttempt } from "./delivery-rows.ts";
 import { FlowControl } from "./flow-control.ts";

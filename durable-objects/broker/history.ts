@@ -1,6 +1,6 @@
 /**
  * A broker partition's event history and replays (API.md §6), kept in its event log
- * (durable-objects/event-log.ts). Retention costs no row of its own: the log's segments are kept for the
+ * (durable-objects/broker/event-log.ts). Retention costs no row of its own: the log's segments are kept for the
  * retention period instead of deleted once delivered, and the events' delivery histories live in one JSON
  * column of their segment's row (keyed by index), with no index. Attempts are gathered in memory and
  * written at most once per HISTORY_FLUSH_MS per segment, so the attempts of a segment's events cost one
@@ -9,7 +9,7 @@
  *
  * A replay is a lane through the log, like a trigger's (shared/delivery/lane.ts): it scans retained events
  * in arrival order from its cursor into a window of (event, trigger) deliveries, and the pump
- * (broker-dispatch.ts) starts them from there straight from the decoded segment, after every live event
+ * (dispatch.ts) starts them from there straight from the decoded segment, after every live event
  * and retry of the trigger in that turn and at most half the trigger's parallelism (at most REPLAY_BATCH)
  * at a time, so the other half is always free for live events. A first attempt that succeeds writes
  * nothing; one that fails becomes a `deliveries` row marked with the replay's name (retries, dead-letter
@@ -20,10 +20,10 @@
  * the rows are read and written through their owners (event-log.ts, delivery-rows.ts); the `replays`
  * table is this module's (its `scanned` column is no longer read: a restart scans on from the cursor).
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import type { Outcome, Verdict } from "../shared/delivery/outcome.ts";
-import { describeBody } from "../shared/delivery/outcome.ts";
-import type { HistoryQuery, PartitionPage, PartitionRow } from "../shared/history/query.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import type { Outcome, Verdict } from "../../shared/delivery/outcome.ts";
+import { describeBody } from "../../shared/delivery/outcome.ts";
+import type { HistoryQuery, PartitionPage, PartitionRow } from "../../shared/history/query.ts";
 import {
   ATTEMPTS_KEPT,
   attemptFlags,
@@ -34,12 +34,12 @@ import {
   type StoredAttempt,
   type StoredHistory,
   storedSegmentHistory,
-} from "../shared/history/record.ts";
-import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../shared/history/replay.ts";
-import type { CompiledFilter } from "../shared/filters/knative.ts";
+} from "../../shared/history/record.ts";
+import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../../shared/history/replay.ts";
+import type { CompiledFilter } from "../../shared/filters/knative.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Attempt records wait in memory at most this long before they are written (and a failed write is tried again). */

@@ -2,13 +2,13 @@
  * What the parts of one broker partition share (broker.ts wires them: ingest, dispatch, history): where
  * it runs, its storage, its live feed, and the configuration it was pushed with its triggers compiled.
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { type DeliveryPolicy, resolvePolicy } from "../shared/delivery/policy.ts";
-import { type CompiledFilter, compileTriggerFilter } from "../shared/filters/knative.ts";
-import type { CounterName } from "../shared/resources/broker-api.ts";
-import type { Target } from "../shared/resources/destination.ts";
-import type { BrokerConfig, TriggerConfig } from "../shared/resources/eventing.ts";
-import type { BrokerStore } from "./broker-store.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { type DeliveryPolicy, resolvePolicy } from "../../shared/delivery/policy.ts";
+import { type CompiledFilter, compileTriggerFilter } from "../../shared/filters/knative.ts";
+import type { CounterName } from "../../shared/resources/broker-api.ts";
+import type { Target } from "../../shared/resources/destination.ts";
+import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
+import type { BrokerStore } from "./store.ts";
 import type { LiveFeed } from "./live-feed.ts";
 
 /** A trigger as the partition runs it: its configuration, compiled once per push. */

@@ -4,18 +4,18 @@
  * filter, and the turn's group commit that appends the accepted events to the log and their triggers'
  * lanes before the producer gets its 202.
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { encodeStructured } from "../shared/cloudevents/index.ts";
-import type { IngestResult } from "../shared/contracts/ingest.ts";
-import { sameSecret } from "../shared/crypto.ts";
-import { DedupIndex } from "../shared/delivery/dedup-index.ts";
-import { isTraceparent } from "../shared/delivery/trace.ts";
-import type { CompiledFilter, FilterScratch } from "../shared/filters/knative.ts";
-import { partitionOf } from "../shared/partitions.ts";
-import { BROKER_ANNOTATIONS } from "../shared/resources/eventing.ts";
-import { secretReader } from "../shared/secrets.ts";
-import { seenByEarlierOwners } from "../clients/partitions.ts";
-import type { BrokerState } from "./broker-state.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { encodeStructured } from "../../shared/cloudevents/index.ts";
+import type { IngestResult } from "../../shared/contracts/ingest.ts";
+import { sameSecret } from "../../shared/crypto.ts";
+import { DedupIndex } from "../../shared/delivery/dedup-index.ts";
+import { isTraceparent } from "../../shared/delivery/trace.ts";
+import type { CompiledFilter, FilterScratch } from "../../shared/filters/knative.ts";
+import { partitionOf } from "../../shared/partitions.ts";
+import { BROKER_ANNOTATIONS } from "../../shared/resources/eventing.ts";
+import { secretReader } from "../../shared/secrets.ts";
+import { seenByEarlierOwners } from "../../clients/partitions.ts";
+import type { BrokerState } from "./state.ts";
 import { type EventMeta, type LogEntry, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { GroupCommit } from "./group-commit.ts";
 import type { Writer } from "./write-behind.ts";

@@ -4,8 +4,8 @@
  * loses at most the last FLUSH_MS of counts, never an event (events and deliveries are written before the
  * 202). The rows the broker's statements wrote and read are counted here too, from the metered SQL.
  */
-import type { CounterName, CounterRow } from "../shared/resources/broker-api.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { CounterName, CounterRow } from "../../shared/resources/broker-api.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 import type { Writer } from "./write-behind.ts";
 
 /** Longest time counts stay in memory only. */

@@ -4,8 +4,8 @@
  * in local workerd. A `Connections` budget counts what an object has open, so callers can keep under the
  * limit by design and tests can check it.
  */
-import type { OutboundRequest, OutboundResult } from "../shared/contracts/sending.ts";
-import { readCapped } from "../shared/streams.ts";
+import type { OutboundRequest, OutboundResult } from "../../shared/contracts/sending.ts";
+import { readCapped } from "../../shared/streams.ts";
 
 /** Connections one object keeps open at once. */
 export const CONNECTIONS_PER_OBJECT = 6;

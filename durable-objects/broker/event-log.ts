@@ -1,16 +1,16 @@
 /**
  * A broker partition's event log: every event it accepted, in arrival order, in segments. The events
- * accepted together (one request's batch, or the requests of one turn: durable-objects/group-commit.ts)
+ * accepted together (one request's batch, or the requests of one turn: durable-objects/broker/group-commit.ts)
  * are one row, so storing an event costs a fraction of a row written, and deleting it later another.
  * An event's place is its position: segment seq * SEGMENT_EVENTS + index. Segments are kept while a
  * trigger's lane or a queued retry still needs one of their events, for the dedup window (deduplication
  * is answered from them), and for the retention period (their `history` column is the events' delivery
- * history, durable-objects/history.ts).
+ * history, durable-objects/broker/history.ts).
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { valueLimitOf } from "../shared/cloudevents/limits.ts";
-import { decodeBatch } from "../shared/cloudevents/structured.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { valueLimitOf } from "../../shared/cloudevents/limits.ts";
+import { decodeBatch } from "../../shared/cloudevents/structured.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 
 /** Most events in one segment (positions leave room for this many per segment). */
 export const SEGMENT_EVENTS = 4096;
@@ -28,7 +28,7 @@ const CACHE_CHARS = 4 * 1024 * 1024;
 
 export const segmentOf = (pos: number): number => Math.floor(pos / SEGMENT_EVENTS);
 
-/** One row per segment; `history` is its events' delivery histories (durable-objects/history.ts). */
+/** One row per segment; `history` is its events' delivery histories (durable-objects/broker/history.ts). */
 export const LOG_TABLE: Table = {
   name: "log",
   create:

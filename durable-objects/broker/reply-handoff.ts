@@ -5,14 +5,14 @@
  * whether the request is still waiting. Events without a reply attribute cost one attribute lookup per
  * RequestReply of the broker, and nothing at all on a broker without any: no row, no request.
  */
-import type { CloudEvent } from "../shared/cloudevents/event.ts";
-import { encodeStructured } from "../shared/cloudevents/index.ts";
-import { resolvePolicy, retryDelayMs } from "../shared/delivery/policy.ts";
-import type { ReplyCounter } from "../shared/resources/broker-api.ts";
-import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { type Correlation, verifyCorrelation, WAITER_REPLICAS } from "../shared/requestreply/correlation.ts";
-import { type RequestReplyEntry, signingKeys } from "../shared/requestreply/spec.ts";
-import { replyWaiter } from "../clients/stubs.ts";
+import type { CloudEvent } from "../../shared/cloudevents/event.ts";
+import { encodeStructured } from "../../shared/cloudevents/index.ts";
+import { resolvePolicy, retryDelayMs } from "../../shared/delivery/policy.ts";
+import type { ReplyCounter } from "../../shared/resources/broker-api.ts";
+import type { BrokerConfig } from "../../shared/resources/eventing.ts";
+import { type Correlation, verifyCorrelation, WAITER_REPLICAS } from "../../shared/requestreply/correlation.ts";
+import { type RequestReplyEntry, signingKeys } from "../../shared/requestreply/spec.ts";
+import { replyWaiter } from "../../clients/stubs.ts";
 
 /** Hand-off retries, when the RequestReply's delivery says nothing: a few quick ones, all within the request's deadline. */
 const DEFAULT_HANDOFF = { retry: 3, backoffPolicy: "exponential", backoffDelay: "PT0.05S" } as const;

@@ -2,7 +2,7 @@
  * A broker partition's live feed (WebSocket, hibernation API): every accepted event with the triggers it
  * matched, and every delivery outcome. The Worker authenticates before it forwards the upgrade.
  */
-import type { LiveMessage } from "../shared/resources/broker-api.ts";
+import type { LiveMessage } from "../../shared/resources/broker-api.ts";
 
 export class LiveFeed {
   private readonly ctx: DurableObjectState;

@@ -6,7 +6,7 @@
  * index. Ids are never reused (AUTOINCREMENT), so an attempt that outlived its row (trigger deleted)
  * cannot settle a newer one.
  */
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 
 const TABLE = `CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT, event_seq INTEGER NOT NULL, trigger TEXT NOT NULL, pkey TEXT,

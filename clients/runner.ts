@@ -7,8 +7,8 @@ import { kindByName } from "../shared/resources/kinds.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
 import { mergeConsumerStatus } from "../shared/bridges/kafka/spec.ts";
 import type { Runner } from "../shared/contracts/runner.ts";
-import { type Stub, stub } from "../clients/stubs.ts";
-import { brokerMetrics } from "../clients/partitions.ts";
+import { type Stub, stub } from "./stubs.ts";
+import { brokerMetrics } from "./partitions.ts";
 import { backlogOf, sampleTrigger } from "../shared/autoscaling/router-metrics.ts";
 import type { SourceBacklog } from "../shared/autoscaling/source-metrics.ts";
 

@@ -3,21 +3,21 @@
  * upgraded here, and the write-behind that orders what reaches them later. Each table is read and
  * written through its owner's methods only: the log (event-log.ts), the lanes' cursors
  * (trigger-lanes.ts), the deliveries that need a row (delivery-rows.ts), replays (history.ts), kept dead
- * letters (dead-letters.ts), counters (broker-counters.ts) and the pushed configuration (key-value.ts).
+ * letters (dead-letters.ts), counters (broker/counters.ts) and the pushed configuration (key-value.ts).
  * Every statement goes through the meter (metered-sql.ts): rows written are the broker's storage bill.
  *
  * No table exists before the control plane first configures the broker: a request that reaches an
  * unknown broker (a stale routing table, a broker-to-broker target that was deleted) creates nothing.
  */
-import { decodeStructured, encodeStructured } from "../shared/cloudevents/index.ts";
-import type { BrokerConfig } from "../shared/resources/eventing.ts";
-import { BrokerCounters, COUNTERS_TABLE } from "./broker-counters.ts";
+import { decodeStructured, encodeStructured } from "../../shared/cloudevents/index.ts";
+import type { BrokerConfig } from "../../shared/resources/eventing.ts";
+import { BrokerCounters, COUNTERS_TABLE } from "./counters.ts";
 import { DEAD_TABLE, DeadLetters } from "./dead-letters.ts";
 import { DELIVERIES_TABLE, DeliveryRows } from "./delivery-rows.ts";
 import { EventLog, type EventMeta, LOG_TABLE, SEGMENT_EVENTS, segmentOf } from "./event-log.ts";
 import { REPLAYS_TABLE } from "./history.ts";
-import { KeyValueTable, keyValueSchema } from "./key-value.ts";
-import { MeteredSql, type Table } from "./metered-sql.ts";
+import { KeyValueTable, keyValueSchema } from "../storage/key-value.ts";
+import { MeteredSql, type Table } from "../storage/metered-sql.ts";
 import { CURSORS_TABLE, TriggerLanes } from "./trigger-lanes.ts";
 import { WriteBehind } from "./write-behind.ts";
 

@@ -3,8 +3,8 @@
  * sink left to take them. They are kept, newest DEAD_KEEP of them, for inspection and redelivery
  * (docs/OPERATIONS.md), counted in /metrics, and never silently gone.
  */
-import type { DeadLetter } from "../shared/resources/broker-api.ts";
-import type { MeteredSql, Table } from "./metered-sql.ts";
+import type { DeadLetter } from "../../shared/resources/broker-api.ts";
+import type { MeteredSql, Table } from "../storage/metered-sql.ts";
 
 /** Exhausted events kept for inspection and redelivery when no dead-letter sink took them. */
 export const DEAD_KEEP = 10_000;

@@ -4,7 +4,7 @@
  */
 import { type ReplaySpec, replayPlan, type ReplayProgress, replayStatus } from "../shared/history/replay.ts";
 import type { Manifest } from "../shared/resources/manifest.ts";
-import { partitionStubs } from "../clients/partitions.ts";
+import { partitionStubs } from "./partitions.ts";
 
 /** Start a stored Replay on every partition, or stop a deleted one. */
 export async function pushReplay(env: Env, m: Manifest<ReplaySpec>, stored: boolean, partitions: number): Promise<void> {
