@@ -342,7 +342,7 @@ describe("replay", () => {
 
   it("retries a replay delivery that fails its first attempt, as a live one, and counts it once", async () => {
     await put("brokers", broker("again"));
-    await put("triggers", trigger("flaky", { broker: "again", subscriber: { uri: `${sub}/again` }, delivery: quick }));
+    await put("triggers", trigger("twice", { broker: "again", subscriber: { uri: `${sub}/again` }, delivery: quick }));
     await send(
       "again",
       Array.from({ length: 5 }, (_, i) => ({ id: `ag${i}` })),
@@ -350,9 +350,9 @@ describe("replay", () => {
     await receivedAtLeast(sub, "/again", 5);
     // The five first attempts start together (the replay's half of the parallelism): all fail, the retries pass.
     await script(sub, "/again", [{ status: 503, repeat: 5 }, { status: 200 }]);
-    expect((await createReplay(replay("flaky", { broker: "again", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);
-    expect(await finished("flaky")).toMatchObject({ matched: 5, delivered: 5, failed: 0, conditions: [{ reason: "Succeeded" }] });
-    const replayed = (await received(sub, "/again")).filter((g) => g.headers["ce-replay"] === "flaky").map((g) => g.headers["ce-id"]);
+    expect((await createReplay(replay("twice", { broker: "again", from: "2000-01-01T00:00:00Z" }))).status).toBe(201);
+    expect(await finished("twice")).toMatchObject({ matched: 5, delivered: 5, failed: 0, conditions: [{ reason: "Succeeded" }] });
+    const replayed = (await received(sub, "/again")).filter((g) => g.headers["ce-replay"] === "twice").map((g) => g.headers["ce-id"]);
     // Each event: the first attempt (503), then its retry (200).
     for (let i = 0; i < 5; i++) expect(replayed.filter((id) => id === `ag${i}`)).toHaveLength(2);
   });
