@@ -151,7 +151,11 @@ describe("storage rows per replayed delivery (API.md section 6)", () => {
     await apply("triggers", trigger(name, { broker: name, subscriber: { uri: `${sub}/store-${name}` } }));
     for (let i = 0; i < n; i += 100) {
       const batch = Array.from({ length: 100 }, (_, j) => ({ specversion: "1.0", id: `${name}-${i + j}`, source: "/store", type: "replayed.t" }));
-      const r = await fetchRouter(`/${NS}/${name}`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
+      const r = await fetchRouter(`/${NS}/${name}`, {
+        method: "POST",
+        headers: { "content-type": "application/cloudevents-batch+json" },
+        body: JSON.stringify(batch),
+      });
       expect(r.status).toBe(202);
     }
     await receivedAtLeast(sub, `/store-${name}`, n, 20_000);
@@ -163,13 +167,20 @@ describe("storage rows per replayed delivery (API.md section 6)", () => {
     await eventually(async () => ((await settledCount()) >= n ? true : undefined), 15_000, "first deliveries counted");
     const before = await b.metrics();
     const replays = `/apis/edge-eventing.dev/v1alpha1/namespaces/${NS}/replays`;
-    const body = { apiVersion: "edge-eventing.dev/v1alpha1", kind: "Replay", metadata: { name: "again" }, spec: { broker: name, from: "2000-01-01T00:00:00Z" } };
+    const body = {
+      apiVersion: "edge-eventing.dev/v1alpha1",
+      kind: "Replay",
+      metadata: { name: "again" },
+      spec: { broker: name, from: "2000-01-01T00:00:00Z" },
+    };
     const created = await fetchRouter(replays, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
     expect(created.status).toBe(201);
     await receivedAtLeast(sub, `/store-${name}`, 2 * n, 20_000);
     const status = await eventually(
       async () => {
-        const r = (await (await fetchRouter(`${replays}/again`, { headers: auth })).json()) as { status?: { delivered?: number; conditions?: { reason: string }[] } };
+        const r = (await (await fetchRouter(`${replays}/again`, { headers: auth })).json()) as {
+          status?: { delivered?: number; conditions?: { reason: string }[] };
+        };
         return r.status?.conditions?.[0]?.reason === "Succeeded" ? r.status : undefined;
       },
       15_000,
