@@ -153,11 +153,13 @@ export class DeliverySender {
   private async send(url: string, event: CloudEvent, t: SendingTrigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
     const ns = this.broker!.namespace;
     const { headers: encoded, body } = this.encoding(event, t.policy.format === "json" ? "json" : "binary");
-    const headers = new Headers(encoded);
-    for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
-    headers.set("kn-namespace", ns);
-    if (toSubscriber) headers.set("prefer", "reply");
-    const req: OutboundRequest = { url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs };
+    // No Headers object to merge them: their names are apart by construction (the event's content-type and
+    // ce-*, the pass-through allow-list of shared/delivery/headers.ts, ours), all lower-case.
+    const headers: [string, string][] = [...encoded];
+    for (const name in forwarded) headers.push([name, forwarded[name]]);
+    headers.push(["kn-namespace", ns]);
+    if (toSubscriber) headers.push(["prefer", "reply"]);
+    const req: OutboundRequest = { url, headers, body, timeoutMs: t.policy.timeoutMs };
     return this.connections.free ? this.connections.send(req) : this.sendThroughSlot(req, t);
   }
 
