@@ -367,7 +367,9 @@ export class BrokerDispatch {
       outcome,
     );
     this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
-    if (row.replay) this.history.settled(row.replay, row.id !== null, row.event_seq, name, d.verdict);
+    if (row.replay) this.history.settled(row.replay, row.id !== null, row.event_seq, name, d.verdict, now);
+    // A live event's first attempt: the latency a replay must not hurt (shared/delivery/replay-budget.ts).
+    else if (row.id === null) this.history.budget.live(name, store.log.read(row.event_seq)?.arrivedAt ?? now, now);
     switch (d.verdict) {
       case "delivered":
         store.counters.observeLatency(name, now - (store.log.read(row.event_seq)?.arrivedAt ?? now));
