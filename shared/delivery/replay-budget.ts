@@ -8,7 +8,8 @@
  * thread busy, more in flight adds that queue and no throughput; against a slow subscriber it is what
  * throughput needs. So the replay's in-flight limit follows the live events' latency, the figure it hurts:
  * - Live deliveries as fast as usual (within RATIO of their trigger's floor, +SLACK_MS for the clock's
- *   millisecond): one more in flight per live delivery.
+ *   milliseconds): one more in flight per live delivery. RATIO is issue 27's goal (live p99 within 1.5x
+ *   of idle) applied to each delivery against the fastest one, which is stricter than the goal.
  * - A live delivery slower than that: half as many, at most once per generation (only a live event that
  *   arrived after the last decrease can show that one was not enough, as TCP halves once per round trip).
  * - Live traffic that starts again after QUIET_MS without any: the limit drops to 1 at once (the queue
@@ -18,12 +19,15 @@
  * - No live delivery for QUIET_MS: the broker is idle for live traffic and the replay runs at full speed
  *   (the limit doubles per window of replay completions, up to the caller's maximum).
  * The floor of a trigger is its fastest recent live delivery, drifting up slowly (FLOOR_DRIFT) so that a
- * subscriber that became slower for good does not hold the replay at 1 forever.
+ * subscriber that became slower for good does not hold the replay at 1 forever (LEDBAT's base delay,
+ * RFC 6817, the same idea for background transfers that yield to foreground traffic). A live delivery's
+ * latency is measured from its event's arrival in the log to its end, so it includes the subscriber's
+ * time: a subscriber slower than usual for its own reasons also holds the replay back (live first).
  */
 
 /** Live deliveries up to this multiple of their floor (plus SLACK_MS) count as unhurt. */
-export const RATIO = 1.25;
-export const SLACK_MS = 1;
+export const RATIO = 1.5;
+export const SLACK_MS = 2;
 /** This long without a live delivery, the partition is idle for live traffic. */
 export const QUIET_MS = 1_000;
 /** A slower sample moves the floor up by 1/FLOOR_DRIFT of the difference. */
