@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
 import { Broker } from "../../durable-objects/broker.ts";
 import { FlowControl } from "../../durable-objects/broker/flow-control.ts";
-import { LeasePool, type RateLimit, type Run } from "../../shared/delivery/rate-limit.ts";
+import { type GiveBack, LeasePool, type RateLimit } from "../../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { partitionObjectName } from "../../shared/partitions.ts";
 import { flowScenarios } from "../scenarios/flow-control.ts";
@@ -71,7 +71,7 @@ describe("flow control, inside the broker object", () => {
   it("a partition leases its share at a time: a trickle of deliveries costs one limiter request, not one per delivery", async () => {
     const pool = new LeasePool();
     let requests = 0;
-    const lease = async (p: number, want: number, back: { id: number; tokens: Run[] } | null, limit: RateLimit) => {
+    const lease = async (p: number, want: number, back: GiveBack | null, limit: RateLimit) => {
       requests++;
       return pool.lease(p, want, back, limit, Date.now());
     };
