@@ -1,5 +1,5 @@
 /** The benchmark's outputs: a terminal table, bench/results.json and docs/BENCHMARKS.md. */
-import type { FilterRow } from "./filters.ts";
+import { type FilterRow, filterGoal } from "./filters.ts";
 import type { CostMeasured } from "./cost.ts";
 import type { Row } from "./scenarios.ts";
 
@@ -42,7 +42,9 @@ export function table(res: Results): string {
     ...body.map(line),
     ...res.rows.filter((r) => r.note).map((r) => `note, ${r.scenario}: ${r.note}`),
     "",
-    ...res.filters.map((f) => `filter ${f.name}: ${num(f.evalsPerSecond)} evals/s (${(f.evalsPerSecond / filterBase).toFixed(2)}x raw cel-js)`),
+    ...res.filters.map(
+      (f) => `filter ${f.name}: ${num(f.evalsPerSecond)} evals/s (${(f.evalsPerSecond / filterBase).toFixed(2)}x raw cel-js) ${filterGoal(f, filterBase)}`,
+    ),
     ...res.cost.map(
       (c) =>
         `cost, ${c.triggers} trigger(s): ${c.rowsWrittenPerEvent.toFixed(1)} rows written, ${c.rowsReadPerEvent.toFixed(1)} rows read, ${c.cpuMsPerEvent.toFixed(2)} ms CPU per event, ${c.eventsPerSecond.toFixed(0)} events/s`,
@@ -76,9 +78,9 @@ ${res.rows
 
 Filter evaluation (one typical event, compiled once; \`npm run bench:filters\` runs only this):
 
-| filter | evals/s | vs raw cel-js |
-| --- | --- | --- |
-${res.filters.map((f) => `| ${f.name} | ${num(f.evalsPerSecond)} | ${(f.evalsPerSecond / filterBase).toFixed(2)}x |`).join("\n")}
+| filter | evals/s | vs raw cel-js | goal |
+| --- | --- | --- | --- |
+${res.filters.map((f) => `| ${f.name} | ${num(f.evalsPerSecond)} | ${(f.evalsPerSecond / filterBase).toFixed(2)}x | ${filterGoal(f, filterBase)} |`).join("\n")}
 
 Runtime memory (workerd resident set, router and the baselines in one process): ${res.memory.idleMiB.toFixed(0)} MiB idle
 after start, ${res.memory.peakMiB.toFixed(0)} MiB peak over the whole run.
