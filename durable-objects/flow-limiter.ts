@@ -2,8 +2,8 @@
  * The rate limit of one trigger of a partitioned broker, shared by all its partitions (one object per
  * broker and trigger uid): it keeps the limit's n tokens and leases them to partitions with their ready
  * times (shared/delivery/rate-limit.ts). A partition asks when it has deliveries waiting and no token it
- * can use, giving back what it held, so the limit costs about a request per partition and period while a
- * queue waits, never one per delivery. The tokens live in memory only: no SQLite row is written per lease.
+ * can use or in use, giving back the ready tokens it held (those in use stay with it), so the limit costs
+ * about a request per partition and period while a queue waits, never one per delivery. The tokens live in memory only: no SQLite row is written per lease.
  * A restart of this object forgets them, so in the period it restarted at most n more attempts can start
  * (a limit of 10/s may start 20 in the second after the restart).
  */

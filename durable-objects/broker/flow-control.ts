@@ -192,8 +192,9 @@ export class FlowControl {
     } finally {
       f.asking = false;
     }
-    // Start what was leased; with nothing leased the pump only sets the timer for askAfter again.
-    if (want > 0) this.wake(name);
+    // Start what was leased (deliveries may have come while it asked); with nothing leased the pump only
+    // sets the timer for askAfter again.
+    if (f.held > 0) this.wake(name);
   }
 
   /** Near the lease's end: renewed while deliveries are held back, else given back to the limiter (but for tokens in use). */

@@ -158,8 +158,9 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
       const sends = await Promise.all(Array.from({ length: 25 }, (_, i) => send("fc", `late-${i}`, { "ce-subject": "late" })));
       expect(sends.map((r) => r.status)).toEqual(Array(25).fill(202));
       // Once deliveries flow, the subscriber stops taking them for 2.5 s (a pause of its process, a queue in
-      // front of it): what was sent meanwhile arrives at once when it ends. A token that were ready a
-      // period after its attempt started would have let 2.5 periods' worth pile up (13 at once here).
+      // front of it): what was sent meanwhile arrives at once when it ends, so no more than a token each
+      // may be in flight. Tokens ready a period after their attempts' start let 2.5 periods' worth pile up
+      // (10 consecutive arrivals within 1 ms on one partition).
       await receivedAtLeast(h.subscriber(), path("late"), 1);
       await hold(h.subscriber(), path("late"), 2500);
       const got = await receivedAtLeast(h.subscriber(), path("late"), 25, 60_000);
