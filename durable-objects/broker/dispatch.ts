@@ -222,8 +222,9 @@ export class BrokerDispatch {
     } catch (e) {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
-    this.settle(row, t, outcome, started);
+    // The rate limit's token is in use until now, whatever settling does.
     this.flow.ended(name, Date.now());
+    this.settle(row, t, outcome, started);
     if (row.id !== null) this.leased.get(name)?.delete(row.id);
     else if (row.replay === null) {
       store.lanes.get(name)?.settle(row.event_seq);
