@@ -222,8 +222,9 @@ export class BrokerDispatch {
     } catch (e) {
       outcome = { ok: false, status: null, body: `dispatch error: ${(e as Error).message}`, retryAfterMs: null };
     }
-    this.settle(row, t, outcome, started);
+    // The rate limit's token is in use until now, whatever settling does.
     this.flow.ended(name, Date.now());
+    this.settle(row, t, outcome, started);
     if (row.id !== null) this.leased.get(name)?.delete(row.id);
     else if (row.replay === null) {
       store.lanes.get(name)?.settle(row.event_seq);
@@ -367,7 +368,9 @@ export class BrokerDispatch {
       outcome,
     );
     this.history.attempted(row.event_seq, name, d.verdict, outcome, started, now, row.phase === "deadletter", row.replay);
-    if (row.replay) this.history.settled(row.replay, row.id !== null, row.event_seq, name, d.verdict);
+    if (row.replay) this.history.settled(row.replay, row.id !== null, row.event_seq, name, d.verdict, now);
+    // A live event's first attempt: the latency a replay must not hurt (shared/delivery/replay-budget.ts).
+    else if (row.id === null) this.history.budget.live(name, store.log.read(row.event_seq)?.arrivedAt ?? now, now);
     switch (d.verdict) {
       case "delivered":
         store.counters.observeLatency(name, now - (store.log.read(row.event_seq)?.arrivedAt ?? now));

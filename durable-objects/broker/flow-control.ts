@@ -3,9 +3,10 @@
  * limit decides how many of a trigger's due deliveries the pump may start now: at most n in any sliding
  * period (shared/delivery/rate-limit.ts). A broker of one partition holds the limit's n tokens itself; the
  * partitions of a partitioned broker lease tokens from the trigger's FlowLimiter object
- * (durable-objects/flow-limiter.ts) and give them back, with the ready times their starts gave them, when
- * they need others or go idle. When the limit holds deliveries back, a timer wakes the pump when the next
- * token is ready; the broker's safety alarm covers a timer lost to an eviction.
+ * (durable-objects/flow-limiter.ts) and give them back, with the ready times their attempts gave them, when
+ * they renew or go idle (tokens in use stay with them). When the limit holds deliveries back, a timer wakes
+ * the pump when the next token is ready, at the ready time itself; the broker's safety alarm covers a
+ * timer lost to an eviction.
  */
 import { type Lease, type RateLimit, sameLimit, Tokens } from "../../shared/delivery/rate-limit.ts";
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
@@ -20,7 +21,7 @@ const RENEW_BEFORE_MS = 100;
 interface TriggerFlow {
   uid: string;
   limit: RateLimit;
-  /** The tokens this partition may use, each with the time it is ready. */
+  /** The tokens this partition holds: ready at a time, or in use by its attempts in flight. */
   tokens: Tokens;
   /** The lease they belong to, and its end (a broker of one partition owns them for good: 0, Infinity). */
   lease: number;
@@ -30,10 +31,6 @@ interface TriggerFlow {
   askAfter: number;
   /** Due deliveries the limit held back at the last look. */
   held: number;
-  /** Attempts started and not ended: a lease is given back only without any, so every token goes back with its true ready time. */
-  inflight: number;
-  /** The lease's end came while attempts were in flight: renew or give it back when the last ends. */
-  renewWhenIdle: boolean;
   /** The broker's configuration at the last look (a partition's index and count). */
   config: BrokerConfig;
   timer: WakeTimer;
@@ -74,18 +71,21 @@ export class FlowControl {
     const partitioned = (config.partition?.count ?? 1) > 1;
     const f = this.flowOf(config, t, limit, partitioned, now);
     f.config = config;
+    // While asking, the limiter's answer decides what the partition holds.
+    if (f.asking) {
+      f.held = due;
+      return 0;
+    }
     // A lease's tokens may not be used from its end on: the limiter has taken them back.
-    if (now >= f.until) f.tokens = new Tokens();
-    const start = f.tokens.use(due, now, limit.periodMs);
-    f.inflight += start;
+    if (now >= f.until) f.tokens.drop();
+    const start = f.tokens.use(due, now);
     f.held = due - start;
     if (f.held === 0) return start;
     const next = f.tokens.nextAt();
     const usable = next !== null && next < f.until ? next : null;
     if (usable !== null) f.timer.wakeAt(usable, now);
-    if (partitioned && (usable === null || now >= f.until - RENEW_BEFORE_MS)) {
-      // With attempts in flight the pump asks again when they end (their tokens' ready times are known then).
-      if (f.asking || f.inflight > 0) return start;
+    // With tokens in use and none usable, the attempts' ends make some ready (and wake the pump then).
+    if (partitioned && usable === null && f.tokens.inUse === 0) {
       if (now >= f.askAfter) void this.lease(config, t.name, f, this.wantOf(config, f));
       else f.timer.wakeAt(f.askAfter, now);
     }
@@ -93,27 +93,23 @@ export class FlowControl {
   }
 
   /**
-   * A rate-limited attempt ended: its token counts from now. Counting from the pump's `now` is not enough:
-   * an attempt may leave well after it (the first pump after a resume builds a queue of thousands first,
-   * 70-200 ms here), and two on one token would then reach the subscriber less than a period apart.
+   * A rate-limited attempt ended: its token is ready a period from now, and the pump wakes then if the
+   * limit holds deliveries back. Counting from the pump's `now`, or letting the token go while its attempt
+   * is in flight, is not enough: an attempt may reach the subscriber well after the pump started it (an
+   * output gate held by a slow commit delays every fetch, a subscriber may take requests late), and the
+   * next on its token would then arrive less than a period after it.
    */
   ended(trigger: string, now: number): void {
     const f = this.flows.get(trigger);
-    if (!f) return;
-    f.tokens.ended(now, f.limit.periodMs);
-    f.inflight = Math.max(0, f.inflight - 1);
-    if (f.inflight === 0 && f.renewWhenIdle) {
-      f.renewWhenIdle = false;
-      void this.lease(f.config, trigger, f, f.held > 0 ? this.wantOf(f.config, f) : 0);
-    }
+    const at = f?.tokens.ended(now, f.limit.periodMs);
+    if (f && at != null && f.held > 0 && at < f.until) f.timer.wakeAt(at, now);
   }
 
   /** Of the attempts the last `allow` gave, `count` did not start (an ordered lane's key was busy). */
   unused(trigger: string, count: number, now: number): void {
     const f = this.flows.get(trigger);
     if (!f || count <= 0) return;
-    f.tokens.unuse(count, now, f.limit.periodMs);
-    f.inflight = Math.max(0, f.inflight - count);
+    f.tokens.unuse(count, now);
   }
 
   /** Due deliveries the limit holds back, per trigger (those with any). */
@@ -126,7 +122,10 @@ export class FlowControl {
     if (!f || f.uid !== t.uid || !sameLimit(f.limit, limit) || partitioned !== (f.until !== Infinity)) {
       f?.timer.clear();
       // A broker of one partition owns all n tokens, ready now; a partition starts with none and leases them.
-      const tokens = new Tokens(partitioned ? [] : [[now, limit.count]]);
+      // Attempts in flight on the old tokens still end: they release none of the new ones.
+      const tokens = f?.uid === t.uid ? f.tokens : new Tokens();
+      tokens.drop();
+      if (!partitioned) tokens.add([[now, limit.count]]);
       f = {
         uid: t.uid,
         limit,
@@ -136,8 +135,6 @@ export class FlowControl {
         asking: false,
         askAfter: 0,
         held: 0,
-        inflight: 0,
-        renewWhenIdle: false,
         config,
         timer: new WakeTimer(() => this.wake(t.name)),
       };
@@ -151,11 +148,14 @@ export class FlowControl {
     return Math.max(f.held, Math.floor(f.limit.count / config.partition!.count));
   }
 
-  /** Give back the tokens held (with their ready times) and lease up to `want` (0: only give back). */
+  /**
+   * Give back the ready tokens held (with their ready times) and lease up to `want` more (0: only give
+   * back); those in use stay, and their attempts' ends make them ready while the request is out.
+   */
   private async lease(config: BrokerConfig, name: string, f: TriggerFlow, want: number): Promise<void> {
     f.asking = true;
-    const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll() } : null;
-    f.tokens = new Tokens();
+    const giveBack = f.lease > 0 && Date.now() < f.until ? { id: f.lease, tokens: f.tokens.takeAll(), inUse: f.tokens.inUse } : null;
+    if (!giveBack) f.tokens.drop();
     try {
       const lease: Lease = await stub(this.env, "LIMITER", `${config.namespace}/${config.name}/${f.uid}`).lease(
         config.partition!.index,
@@ -164,14 +164,17 @@ export class FlowControl {
         f.limit,
       );
       if (this.flows.get(name) !== f) return;
-      f.tokens = new Tokens(lease.tokens);
-      f.lease = lease.tokens.length > 0 ? lease.id : 0;
+      // The tokens in use when it asked (ready by now or still in use) stay if the limiter kept them.
+      if (lease.kept === 0) f.tokens.drop();
+      f.tokens.add(lease.tokens);
+      f.lease = f.tokens.size + f.tokens.inUse > 0 ? lease.id : 0;
       f.until = lease.until;
       f.askAfter = lease.retryAt ?? 0;
       if (lease.retryAt !== null) f.timer.wakeAt(lease.retryAt, Date.now());
       // Renew before the lease ends, or give it back then if nothing waits.
       if (f.lease > 0) this.renewAt(config, name, f);
     } catch (e) {
+      if (this.flows.get(name) !== f) return;
       console.log(
         JSON.stringify({
           level: "warn",
@@ -181,26 +184,26 @@ export class FlowControl {
           error: (e as Error).message,
         }),
       );
+      // What it held went with the request (the limiter may have taken it back): the limit fails closed.
+      f.tokens.drop();
+      f.lease = 0;
       f.askAfter = Date.now() + UNREACHABLE_RETRY_MS;
       f.timer.wakeAt(f.askAfter, Date.now());
     } finally {
       f.asking = false;
     }
-    // Start what was leased; with nothing leased the pump only sets the timer for askAfter again.
-    if (want > 0) this.wake(name);
+    // Start what was leased (deliveries may have come while it asked); with nothing leased the pump only
+    // sets the timer for askAfter again.
+    if (f.held > 0) this.wake(name);
   }
 
-  /**
-   * Near the lease's end: renewed while deliveries are held back, else given back to the limiter; with
-   * attempts in flight, when the last of them ends.
-   */
+  /** Near the lease's end: renewed while deliveries are held back, else given back to the limiter (but for tokens in use). */
   private renewAt(config: BrokerConfig, name: string, f: TriggerFlow): void {
     const lease = f.lease;
     setTimeout(
       () => {
         if (this.flows.get(name) !== f || f.lease !== lease || f.asking) return;
-        if (f.inflight > 0) f.renewWhenIdle = true;
-        else void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
+        void this.lease(config, name, f, f.held > 0 ? this.wantOf(config, f) : 0);
       },
       Math.max(0, f.until - RENEW_BEFORE_MS - Date.now()),
     );

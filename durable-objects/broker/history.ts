@@ -11,7 +11,10 @@
  * in arrival order from its cursor into a window of (event, trigger) deliveries, and the pump
  * (dispatch.ts) starts them from there straight from the decoded segment, after every live event
  * and retry of the trigger in that turn and at most half the trigger's parallelism (at most REPLAY_BATCH)
- * at a time, so the other half is always free for live events. A first attempt that succeeds writes
+ * at a time, so the other half is always free for live events; within that, the budget
+ * (shared/delivery/replay-budget.ts) lets a replay have only as many in flight as keeps the partition's
+ * live deliveries as fast as usual (the thread is one, and live work waits behind queued replay
+ * completions), all of it when live traffic is quiet. A first attempt that succeeds writes
  * nothing; one that fails becomes a `deliveries` row marked with the replay's name (retries, dead-letter
  * sink), counted when the row ends. The cursor (the last position below which every delivery of the
  * replay ended or became a row) and the ended deliveries' counts are written together, one row, at most
@@ -37,6 +40,7 @@ import {
 } from "../../shared/history/record.ts";
 import { compileReplayFilter, type ReplayPlan, type ReplayProgress, replayTargets } from "../../shared/history/replay.ts";
 import type { CompiledFilter } from "../../shared/filters/knative.ts";
+import { ReplayBudget } from "../../shared/delivery/replay-budget.ts";
 import type { DeliveryRows } from "./delivery-rows.ts";
 import { decodeSegment, type EventLog, type EventMeta, SEGMENT_EVENTS, segmentOf, type SegmentRow } from "./event-log.ts";
 import type { MeteredSql, Table } from "../storage/metered-sql.ts";
@@ -131,6 +135,8 @@ interface LoggedHistory {
 type SegmentHistory = Record<string, StoredHistory>;
 
 export class History {
+  /** The replays' in-flight limit per trigger, which follows the live deliveries' latency (dispatch feeds it). */
+  readonly budget = new ReplayBudget();
   private retentionMs = 0;
   private readonly running = new Map<string, Running>();
   /** Segment histories changed since the last flush, by segment seq. */
@@ -403,7 +409,7 @@ export class History {
     let n = 0;
     for (const r of this.running.values()) {
       if (r.plan.triggers && !r.plan.triggers.includes(trigger)) continue;
-      n += Math.max(0, this.batchOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
+      n += Math.max(0, this.capOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
     }
     return n;
   }
@@ -418,14 +424,15 @@ export class History {
   /**
    * Up to `n` replay deliveries of `trigger` to start now, marked in flight: from each running replay's
    * window, scanned further through the log when it runs short (at most SEGMENTS_PER_READ segments per
-   * call). Each replay keeps at most half the trigger's parallelism in flight (batchOf). Ordered: one per
+   * call). Each replay keeps at most half the trigger's parallelism in flight (batchOf), and at most what
+   * the budget allows (capOf). Ordered: one per
    * key, never a key already in flight here or `blocked` (queued live, or as a row), so a key's events go
    * in order. Nothing is written: the cursor moves in memory and reaches storage with the progress.
    */
   take(trigger: string, n: number, ordered: boolean, blocked: (key: string) => boolean): { pos: number; key: string | null; replay: string }[] {
     const out: { pos: number; key: string | null; replay: string }[] = [];
     for (const [name, r] of this.running) {
-      let room = Math.min(n - out.length, this.batchOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
+      let room = Math.min(n - out.length, this.capOf(r.plan) - (r.flyingPer.get(trigger) ?? 0));
       const passedKeys = new Set<string>();
       let reads = 0;
       for (let i = r.head; room > 0; i++) {
@@ -476,7 +483,7 @@ export class History {
    * progress), or handed to a `deliveries` row (it failed its first attempt: the row's end counts it). A
    * row's final end is counted at once (a row was written for it anyway).
    */
-  settled(name: string, fromRow: boolean, pos: number, trigger: string, verdict: Verdict): void {
+  settled(name: string, fromRow: boolean, pos: number, trigger: string, verdict: Verdict, now: number): void {
     const r = this.running.get(name);
     if (!r) return;
     const final = verdict === "delivered" || verdict === "deadlettered" || verdict === "failed";
@@ -490,12 +497,18 @@ export class History {
       if (!e) return;
       r.flying.delete(key);
       r.flyingPer.set(trigger, (r.flyingPer.get(trigger) ?? 1) - 1);
+      this.budget.replayed(this.batchOf(r.plan), now);
       e.state = !final ? "handed" : verdict === "delivered" ? "delivered" : "failed";
       if (!final) this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + 1);
       fold(r);
       this.progressWriter.soon();
     }
     this.finishIfDone(name);
+  }
+
+  /** What a replay may have in flight per trigger now: its batch, within the budget. */
+  private capOf(plan: ReplayPlan): number {
+    return this.budget.limit(this.batchOf(plan));
   }
 
   /** Half the smallest parallelism of the replay's triggers, within 1 to REPLAY_BATCH. */

@@ -2,7 +2,7 @@
  * The objects a broker partition sends through: Dispatcher slots (connections beyond its own), the event
  * display (a sink inside the router), and a rate-limited trigger's FlowLimiter.
  */
-import type { Lease, RateLimit, Run } from "../delivery/rate-limit.ts";
+import type { GiveBack, Lease, RateLimit } from "../delivery/rate-limit.ts";
 
 export interface OutboundRequest {
   url: string;
@@ -37,7 +37,8 @@ export interface EventDisplayRpc {
 export interface FlowLimiterRpc {
   /**
    * A lease of up to `want` of the limit's tokens for `partition`, which gives back the lease it held
-   * (`giveBack`, null when it held none); `want` 0 only gives back. The limit comes with every call.
+   * (`giveBack`, null when it held none) but for its tokens in use; `want` 0 only gives back. The limit
+   * comes with every call.
    */
-  lease(partition: number, want: number, giveBack: { id: number; tokens: Run[] } | null, limit: RateLimit): Lease;
+  lease(partition: number, want: number, giveBack: GiveBack | null, limit: RateLimit): Lease;
 }

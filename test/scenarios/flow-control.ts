@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Harness } from "./delivery.ts";
-import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, eventually, hold, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 
 const RATE = "edge-eventing.dev/rate-limit";
 const PAUSED = "edge-eventing.dev/paused";
@@ -145,6 +145,26 @@ export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<
       // Arrival times at the subscriber: every interval of a second holds at most 5 (fixed windows put 10
       // within ~300 ms here). A token counts from its attempt's end, so this holds at the subscriber whatever
       // the network's delay; 10 ms are left for the two processes' millisecond clocks.
+      const at = got.map((r) => r.at).sort((a, b) => a - b);
+      for (let i = 5; i < at.length; i++) expect(at[i] - at[i - 5], `attempts ${i - 5} and ${i}`).toBeGreaterThanOrEqual(990);
+    });
+
+    it("a rate limit holds at a subscriber that takes requests late: an attempt in flight keeps its token until it ends", async () => {
+      await script(h.subscriber(), path("late"), [{ status: 200 }]);
+      await apply(
+        "triggers",
+        trigger("late", { broker: "fc", filters: [{ exact: { type: "flow.t" } }, { exact: { subject: "late" } }], subscriber: to("late") }, { [RATE]: "5/s" }),
+      );
+      const sends = await Promise.all(Array.from({ length: 25 }, (_, i) => send("fc", `late-${i}`, { "ce-subject": "late" })));
+      expect(sends.map((r) => r.status)).toEqual(Array(25).fill(202));
+      // Once deliveries flow, the subscriber stops taking them for 2.5 s (a pause of its process, a queue in
+      // front of it): what was sent meanwhile arrives at once when it ends, so no more than a token each
+      // may be in flight. Tokens ready a period after their attempts' start let 2.5 periods' worth pile up
+      // (10 consecutive arrivals within 1 ms on one partition).
+      await receivedAtLeast(h.subscriber(), path("late"), 1);
+      await hold(h.subscriber(), path("late"), 2500);
+      const got = await receivedAtLeast(h.subscriber(), path("late"), 25, 60_000);
+      expect(new Set(got.map((r) => r.headers["ce-id"])).size).toBe(25);
       const at = got.map((r) => r.at).sort((a, b) => a - b);
       for (let i = 5; i < at.length; i++) expect(at[i] - at[i - 5], `attempts ${i - 5} and ${i}`).toBeGreaterThanOrEqual(990);
     });

@@ -9,6 +9,11 @@ export async function script(subscriberUrl: string, path: string, steps: Step[])
   await r.arrayBuffer();
 }
 
+/** The subscriber takes requests on `path` that come in the next `ms` only when they end. */
+export async function hold(subscriberUrl: string, path: string, ms: number): Promise<void> {
+  await (await fetch(`${subscriberUrl}/_hold?path=${encodeURIComponent(path)}&ms=${ms}`, { method: "POST" })).arrayBuffer();
+}
+
 export async function received(subscriberUrl: string, path: string): Promise<Received[]> {
   return (await fetch(`${subscriberUrl}/_received?path=${encodeURIComponent(path)}`)).json();
 }

@@ -5,6 +5,9 @@
  *                          `{n}` in a header value becomes the request's number on that path, from 1,
  *                          `{h:name}` the request's header `name`: a responder copying an attribute)
  *   GET  /_received?path=/p  -> the recorded requests, oldest first
+ *   POST /_hold?path=/p&ms=N  requests on the path that come in the next N ms are taken (recorded and
+ *                          answered) only when they end: a subscriber that stops taking requests for a
+ *                          while (a pause of its process, a proxy's queue in front of it)
  * Anything else is a delivery: recorded, then answered by the script for its path (default 200, no body).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -44,17 +47,23 @@ function readBody(req: IncomingMessage): Promise<string> {
 export async function startSubscriber(): Promise<Subscriber> {
   const scripts = new Map<string, Step[]>();
   const received = new Map<string, Received[]>();
+  const holds = new Map<string, number>();
   let inflight = 0;
   let peak = 0;
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const body = await readBody(req);
     // A base URL with a path prefix (`${url}/run-a`) gives a test its own paths: `${url}/run-a/_script?path=/p` scripts `/run-a/p`.
-    const control = /^(.*)\/(_script|_received)$/.exec(url.pathname);
+    const control = /^(.*)\/(_script|_received|_hold)$/.exec(url.pathname);
     const target = control ? control[1] + (url.searchParams.get("path") ?? "/") : "";
     if (control?.[2] === "_script") {
       scripts.set(target, JSON.parse(body));
       received.set(target, []);
+      res.writeHead(204).end();
+      return;
+    }
+    if (control?.[2] === "_hold") {
+      holds.set(target, Date.now() + Number(url.searchParams.get("ms")));
       res.writeHead(204).end();
       return;
     }
@@ -66,6 +75,8 @@ export async function startSubscriber(): Promise<Subscriber> {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ peak, inflight }));
       return;
     }
+    const heldFor = (holds.get(url.pathname) ?? 0) - Date.now();
+    if (heldFor > 0) await new Promise((r) => setTimeout(r, heldFor));
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
     const list = received.get(url.pathname) ?? [];

@@ -417,6 +417,50 @@ describe("replay", () => {
     expect(all.length - 1 - all.findIndex((g) => g.headers["ce-id"] === "live-2")).toBeGreaterThan(150);
     expect((await finished("bulk")).delivered).toBe(200);
   });
+
+  it("yields to live traffic: one replay delivery in flight while live deliveries are slower than usual, its full batch when they are quiet", async () => {
+    await put("brokers", broker("calm"));
+    const to = (path: string, type: string) => ({ broker: "calm", filters: [{ exact: { type } }], subscriber: { uri: `${sub}${path}` } });
+    await put("triggers", trigger("calm-bulk", to("/calm-bulk", "calm.bulk"), { "edge-eventing.dev/parallelism": "20" }));
+    await put("triggers", trigger("calm-live", to("/calm-live", "calm.live")));
+    // The live trigger's usual latency (its floor), then its deliveries become slow (as when the thread is busy).
+    for (let i = 1; i <= 5; i++) {
+      await send("calm", [{ id: `usual-${i}`, type: "calm.live" }]);
+      await receivedAtLeast(sub, "/calm-live", i);
+    }
+    await send(
+      "calm",
+      Array.from({ length: 800 }, (_, i) => ({ id: `c${i}`, type: "calm.bulk" })),
+    );
+    await receivedAtLeast(sub, "/calm-bulk", 800, 20_000);
+    await script(sub, "/calm-live", [{ status: 200, delayMs: 500 }]);
+    await script(sub, "/calm-bulk", [{ status: 200, delayMs: 30 }]);
+    const inflight = async () => (await brokerMetricsOf(call, NS, "calm")()).inflight["calm-bulk"] ?? 0;
+    const fullBatch = () => eventually(async () => (await inflight()) === 10, 10_000, "the replay's full batch (half of 20) in flight");
+    expect((await createReplay(replay("calm", { broker: "calm", from: "2000-01-01T00:00:00Z", triggers: ["calm-bulk"] }))).status).toBe(201);
+    await fullBatch();
+    // Live traffic, each delivery slower than the trigger's usual: the replay backs off to one at a time and stays there.
+    let live = 0;
+    let flowing = true;
+    const sender = (async () => {
+      while (flowing) {
+        await send("calm", [{ id: `live-${live++}`, type: "calm.live" }]);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await eventually(async () => (await inflight()) <= 1, 5_000, "the replay to back off");
+    const seen: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen.push(await inflight());
+    }
+    flowing = false;
+    await sender;
+    expect(Math.max(...seen)).toBe(1);
+    // Quiet again: the replay speeds up to its full batch.
+    await fullBatch();
+    expect((await finished("calm")).delivered).toBe(800);
+  });
 });
 
 describe("a partitioned broker", () => {
