@@ -10,8 +10,9 @@ import { Connections } from "./broker/outbound.ts";
 export class Dispatcher extends DurableObject<Env> implements DispatcherRpc {
   private readonly connections = new Connections();
 
-  send(req: OutboundRequest): Promise<OutboundResult> {
-    return this.connections.send(req);
+  /** All at once (the broker never hands a slot more than its connection budget); results in request order. */
+  sendAll(reqs: OutboundRequest[]): Promise<OutboundResult[]> {
+    return Promise.all(reqs.map((req) => this.connections.send(req)));
   }
 
   /** Concurrency seen by this slot, so tests can check the connection budget by design. */

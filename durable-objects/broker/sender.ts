@@ -34,6 +34,10 @@ export class DeliverySender {
   private readonly slotLoad = new Map<string, number>();
   /** The slots' stubs, by object name, kept per configuration: naming an object hashes the name, every delivery otherwise. */
   private slots = new Map<string, Stub<DispatcherRpc>>();
+  /** Deliveries for each slot (by object name) not sent yet: they leave together at the end of the turn. */
+  private readonly batches = new Map<string, SlotBatch>();
+  /** The slot each trigger's batch of this turn goes to. */
+  private readonly opened = new Map<string, number>();
   /**
    * Encodings by outgoing event and format: the triggers an event matched get the same event object
    * (BrokerDispatch.outgoing), so it is encoded once, not once per trigger. Weak: it goes with the event.
@@ -184,28 +188,61 @@ export class DeliverySender {
     return formats.binary;
   }
 
-  /** The least-loaded of the trigger's ceil(parallelism / 6) dispatcher slots. */
-  private async sendThroughSlot(req: OutboundRequest, t: SendingTrigger): Promise<OutboundResult> {
-    const slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_OBJECT);
+  /**
+   * The least-loaded of the trigger's ceil(parallelism / 6) dispatcher slots. The deliveries a pump turn
+   * hands one slot go in one call, at the end of the turn (its microtasks): the call, not the slot's fetch,
+   * is what a delivery through a slot costs the router beyond one of its own.
+   */
+  private sendThroughSlot(req: OutboundRequest, t: SendingTrigger): Promise<OutboundResult> {
+    const load = (i: number) => this.slotLoad.get(`${t.config.name}#${i}`) ?? 0;
+    // A slot this turn already sends to, while it has a connection free; else the least loaded.
+    const open = this.opened.get(t.config.name);
     let slot = 0;
-    for (let i = 1; i < slots; i++) if ((this.slotLoad.get(`${t.config.name}#${i}`) ?? 0) < (this.slotLoad.get(`${t.config.name}#${slot}`) ?? 0)) slot = i;
+    if (open !== undefined && load(open) < CONNECTIONS_PER_OBJECT) slot = open;
+    else for (let i = 1, slots = Math.ceil(t.config.parallelism / CONNECTIONS_PER_OBJECT); i < slots; i++) if (load(i) < load(slot)) slot = i;
     const key = `${t.config.name}#${slot}`;
     this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
     const name = `${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`;
+    let batch = this.batches.get(name);
+    if (!batch) {
+      batch = { trigger: t.config.name, slot, reqs: [], waiting: [] };
+      this.batches.set(name, batch);
+      this.opened.set(t.config.name, slot);
+      queueMicrotask(() => void this.flush(name));
+    }
+    batch.reqs.push(req);
+    return new Promise((resolve, reject) => batch.waiting.push({ resolve, reject }));
+  }
+
+  /** Send a slot's batch; each delivery gets its own result, or all the call's error. */
+  private async flush(name: string): Promise<void> {
+    const { trigger, slot, reqs, waiting } = this.batches.get(name)!;
+    this.batches.delete(name);
+    if (this.opened.get(trigger) === slot) this.opened.delete(trigger);
     let dispatcher = this.slots.get(name);
     if (!dispatcher) {
       dispatcher = stub(this.env, "DISPATCHER", name);
       this.slots.set(name, dispatcher);
     }
     try {
-      return await dispatcher.send(req);
+      const results = await dispatcher.sendAll(reqs);
+      waiting.forEach((w, i) => w.resolve(results[i]));
     } catch (e) {
       this.slots.delete(name); // a stub that failed may stay broken: the next delivery makes a new one
-      throw e;
+      for (const w of waiting) w.reject(e);
     } finally {
-      this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
+      const key = `${trigger}#${slot}`;
+      this.slotLoad.set(key, (this.slotLoad.get(key) ?? reqs.length) - reqs.length);
     }
   }
+}
+
+/** Deliveries for one dispatcher slot, waiting for the end of the pump turn. */
+interface SlotBatch {
+  trigger: string;
+  slot: number;
+  reqs: OutboundRequest[];
+  waiting: { resolve: (r: OutboundResult) => void; reject: (e: unknown) => void }[];
 }
 
 /** An event as sent: its own headers (before the per-delivery ones) and body. The body is shared, never written. */

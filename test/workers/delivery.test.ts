@@ -30,6 +30,35 @@ describe("dispatch inside the runtime", () => {
     // 36 deliveries of 300 ms at 18 in parallel: two waves, not six.
     expect(elapsed).toBeLessThan(1500);
   });
+  it("gives each delivery through a slot its own result: the ones refused, and only they, are retried", async () => {
+    // 18 in parallel: 6 from the broker, 12 through its slots, several to a slot in one call. The first 9
+    // the subscriber sees are refused, wherever they were sent from.
+    await script(sub, "/mix", [
+      { status: 503, delayMs: 200, repeat: 9 },
+      { status: 200, delayMs: 200 },
+    ]);
+    await applyTrigger(
+      trigger(
+        "mix",
+        {
+          broker: "b",
+          filters: [{ exact: { type: "mix.t" } }],
+          subscriber: { uri: `${sub}/mix` },
+          delivery: { retry: 1, backoffPolicy: "linear", backoffDelay: "PT0.05S" },
+        },
+        { "edge-eventing.dev/parallelism": "18" },
+      ),
+    );
+    const batch = Array.from({ length: 18 }, (_, i) => ({ specversion: "1.0", id: `mix-${i}`, source: "/mix", type: "mix.t" }));
+    await fetchRouter(`/${NS}/b`, { method: "POST", headers: { "content-type": "application/cloudevents-batch+json" }, body: JSON.stringify(batch) });
+    const got = await receivedAtLeast(sub, "/mix", 27, 15_000);
+    const refused = got.slice(0, 9).map((r) => r.headers["ce-id"]);
+    const times = (id: string) => got.filter((r) => r.headers["ce-id"] === id).length;
+    for (const { id } of batch) expect(times(id)).toBe(refused.includes(id) ? 2 : 1);
+    const counted = (await settled(brokerMetricsOf(fetchRouter, NS, "b"), "mix")).counters.filter((c) => c.trigger === "mix");
+    expect(counted.find((c) => c.name === "delivered")?.value).toBe(18);
+    expect(counted.find((c) => c.name === "failed")?.value ?? 0).toBe(0);
+  });
 });
 
 describe("attempt timeouts", () => {
