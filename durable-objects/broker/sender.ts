@@ -226,7 +226,7 @@ export class DeliverySender {
     }
     try {
       const results = await dispatcher.sendAll(reqs);
-      waiting.forEach((w, i) => w.resolve(results[i]));
+      for (const [i, w] of waiting.entries()) w.resolve(results[i]);
     } catch (e) {
       this.slots.delete(name); // a stub that failed may stay broken: the next delivery makes a new one
       for (const w of waiting) w.reject(e);
