@@ -63,6 +63,19 @@ describe("a history search over more than its budget", () => {
     expect(counts.bounded.complete).toBe(false);
     expect(counts.whole.complete).toBe(true);
   });
+
+  it("a count over many segments lets what waits on the partition run before it ends", async () => {
+    const plan: ReplayPlan = { name: "dry", from: 0, to: Date.now() + 60_000, triggers: null, state: "any", filters: [] };
+    const order = await runInDurableObject(env.BROKER.getByName(`${NS}/b`), async (instance: Broker) => {
+      const history = (instance as unknown as { history: { count(plan: ReplayPlan): Promise<unknown> } }).history;
+      const order: string[] = [];
+      const counted = history.count(plan).then(() => order.push("counted"));
+      setTimeout(() => order.push("waiting timer"), 0);
+      await counted;
+      return order;
+    });
+    expect(order).toEqual(["waiting timer", "counted"]);
+  });
 });
 
 describe("a Replay over more than its count's budget", () => {
