@@ -1,5 +1,26 @@
-/** Reading a body stream up to a byte limit, without buffering more than the limit. */
-export async function readCapped(stream: ReadableStream<Uint8Array> | null, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+/** Reading a body up to a byte limit, without buffering more than the limit. */
+
+/** What a Request or a Response offers for reading its body. */
+export interface BodyMessage {
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | null;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * A request's or response's body up to `max` bytes. A body whose Content-Length is within `max` (and not
+ * content-encoded: a decoded body may be longer) is read whole in one call: HTTP's framing holds it to
+ * that length, and the runtime's own read costs far less CPU than a stream reader's, chunk by chunk (the
+ * hot path of every ingress and delivery).
+ */
+export async function readBodyCapped(message: BodyMessage, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  const length = message.headers.get("content-length");
+  if (length !== null && /^\d{1,16}$/.test(length) && Number(length) <= max && !message.headers.has("content-encoding"))
+    return { bytes: new Uint8Array(await message.arrayBuffer()), truncated: false };
+  return readCapped(message.body, max);
+}
+
+async function readCapped(stream: ReadableStream<Uint8Array> | null, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
   if (!stream) return { bytes: new Uint8Array(0), truncated: false };
   const chunks: Uint8Array[] = [];
   let size = 0;

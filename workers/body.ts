@@ -1,13 +1,13 @@
 /** Request bodies read with a hard size limit (shared/streams.ts), refused early on a larger Content-Length. */
 import { MAX_MANIFEST_BYTES, type ParsedManifest, parseManifestBody } from "../shared/resources/manifest.ts";
 import { failure, type KubeStatus } from "../shared/resources/status.ts";
-import { readCapped } from "../shared/streams.ts";
+import { readBodyCapped } from "../shared/streams.ts";
 import { decodeKubeProtobuf, PROTOBUF } from "../shared/kube-api/protobuf.ts";
 
 /** The body, or null when it is larger than `max` bytes. */
 export async function readLimited(req: Request, max: number): Promise<Uint8Array | null> {
   if (Number(req.headers.get("content-length") ?? "0") > max) return null;
-  const { bytes, truncated } = await readCapped(req.body, max);
+  const { bytes, truncated } = await readBodyCapped(req, max);
   return truncated ? null : bytes;
 }
 

@@ -70,10 +70,13 @@ export interface SegmentRow {
 }
 
 interface Segment {
+  /** Characters of its events and metadata: their stored texts' together, less 2 at most. */
   chars: number;
   arrivedAt: number;
   events: CloudEvent[];
   meta: EventMeta[];
+  /** Its `history` column when known without a read (undefined: read it), kept only while no longer than its events. */
+  history?: string | null;
 }
 
 export class EventLog {
@@ -139,7 +142,7 @@ export class EventLog {
         `[${chunk.map((e) => e.body).join(",")}]`,
         `[${metas.slice(from, to).join(",")}]`,
       );
-      this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta) });
+      this.remember(seq, { chars, arrivedAt: now, events: chunk.map((e) => e.event), meta: chunk.map((e) => e.meta), history: null });
       for (let i = 0; i < chunk.length; i++) positions.push(seq * SEGMENT_EVENTS + i);
       this.held += chunk.length;
       from = to;
@@ -155,6 +158,8 @@ export class EventLog {
 
   /** A segment's stored histories (its `history` column), or undefined when the segment is gone. */
   histories(seq: number): string | null | undefined {
+    const known = this.cache.get(seq)?.history;
+    if (known !== undefined) return known;
     return this.sql.exec<{ history: string | null }>("SELECT history FROM log WHERE seq = ?", seq).toArray()[0]?.history;
   }
 
@@ -163,6 +168,9 @@ export class EventLog {
    * row less what the events and their metadata take and some room, and at most HISTORY_BYTES.
    */
   historyRoom(seq: number): number | undefined {
+    // At most three UTF-8 bytes a character: a segment this small leaves all of HISTORY_BYTES, as a read would say.
+    const cached = this.cache.get(seq);
+    if (cached && 3 * (cached.chars + 2) <= ROW_BYTES - ROW_MARGIN_BYTES - HISTORY_BYTES) return HISTORY_BYTES;
     const row = this.sql
       .exec<{ used: number }>("SELECT length(CAST(events AS BLOB)) + length(CAST(meta AS BLOB)) AS used FROM log WHERE seq = ?", seq)
       .toArray()[0];
@@ -172,6 +180,8 @@ export class EventLog {
   /** Store a segment's histories (JSON within its historyRoom): one row. */
   recordHistory(seq: number, histories: string): void {
     this.sql.exec("UPDATE log SET history = ? WHERE seq = ?", histories, seq);
+    const cached = this.cache.get(seq);
+    if (cached) cached.history = histories.length <= cached.chars ? histories : undefined;
   }
 
   /** The event at `pos`, or null when its segment is gone. */

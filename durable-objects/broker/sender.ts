@@ -10,10 +10,10 @@ import { type DeliveryPolicy, parseRetryAfter } from "../../shared/delivery/poli
 import type { Target } from "../../shared/resources/destination.ts";
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { type CompiledJsonata, compileJsonata, transformEvent } from "../../shared/transforms/jsonata.ts";
-import type { OutboundRequest, OutboundResult } from "../../shared/contracts/sending.ts";
+import type { DispatcherRpc, OutboundRequest, OutboundResult } from "../../shared/contracts/sending.ts";
 import { Connections, CONNECTIONS_PER_OBJECT } from "./outbound.ts";
 import { ingestInto } from "../../clients/ingest.ts";
-import { stub } from "../../clients/stubs.ts";
+import { type Stub, stub } from "../../clients/stubs.ts";
 import { runJobSink } from "../../clients/job-sink-runs.ts";
 
 /** What sending an event to a target gave: an outcome, or success with the event the target replied. */
@@ -32,6 +32,8 @@ export class DeliverySender {
   /** The broker's own outbound connections: the first 6 deliveries in flight skip the dispatcher hop. */
   private readonly connections = new Connections();
   private readonly slotLoad = new Map<string, number>();
+  /** The slots' stubs, by object name, kept per configuration: naming an object hashes the name, every delivery otherwise. */
+  private slots = new Map<string, Stub<DispatcherRpc>>();
   /**
    * Encodings by outgoing event and format: the triggers an event matched get the same event object
    * (BrokerDispatch.outgoing), so it is encoded once, not once per trigger. Weak: it goes with the event.
@@ -48,6 +50,7 @@ export class DeliverySender {
   configure(config: BrokerConfig | null): void {
     this.broker = config && { namespace: config.namespace, name: config.name };
     this.transformers = compileTransformers(config);
+    this.slots = new Map();
   }
 
   /** The broker's own connection budget, so tests can check the limit by design. */
@@ -153,11 +156,13 @@ export class DeliverySender {
   private async send(url: string, event: CloudEvent, t: SendingTrigger, toSubscriber: boolean, forwarded: Record<string, string>): Promise<OutboundResult> {
     const ns = this.broker!.namespace;
     const { headers: encoded, body } = this.encoding(event, t.policy.format === "json" ? "json" : "binary");
-    const headers = new Headers(encoded);
-    for (const [k, v] of Object.entries(forwarded)) headers.set(k, v);
-    headers.set("kn-namespace", ns);
-    if (toSubscriber) headers.set("prefer", "reply");
-    const req: OutboundRequest = { url, headers: [...headers], body, timeoutMs: t.policy.timeoutMs };
+    // No Headers object to merge them: their names are apart by construction (the event's content-type and
+    // ce-*, the pass-through allow-list of shared/delivery/headers.ts, ours), all lower-case.
+    const headers: [string, string][] = [...encoded];
+    for (const name in forwarded) headers.push([name, forwarded[name]]);
+    headers.push(["kn-namespace", ns]);
+    if (toSubscriber) headers.push(["prefer", "reply"]);
+    const req: OutboundRequest = { url, headers, body, timeoutMs: t.policy.timeoutMs };
     return this.connections.free ? this.connections.send(req) : this.sendThroughSlot(req, t);
   }
 
@@ -186,8 +191,17 @@ export class DeliverySender {
     for (let i = 1; i < slots; i++) if ((this.slotLoad.get(`${t.config.name}#${i}`) ?? 0) < (this.slotLoad.get(`${t.config.name}#${slot}`) ?? 0)) slot = i;
     const key = `${t.config.name}#${slot}`;
     this.slotLoad.set(key, (this.slotLoad.get(key) ?? 0) + 1);
+    const name = `${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`;
+    let dispatcher = this.slots.get(name);
+    if (!dispatcher) {
+      dispatcher = stub(this.env, "DISPATCHER", name);
+      this.slots.set(name, dispatcher);
+    }
     try {
-      return await stub(this.env, "DISPATCHER", `${this.broker!.namespace}/${this.broker!.name}/${t.config.uid}/${slot}`).send(req);
+      return await dispatcher.send(req);
+    } catch (e) {
+      this.slots.delete(name); // a stub that failed may stay broken: the next delivery makes a new one
+      throw e;
     } finally {
       this.slotLoad.set(key, (this.slotLoad.get(key) ?? 1) - 1);
     }

@@ -23,8 +23,12 @@ interface Entry {
 
 export class WriteBehind<K extends string> {
   private readonly entries = new Map<K, Entry>();
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private timerAt = Infinity;
+  /**
+   * When the armed timers fire. A write due sooner than all of them arms one more and leaves the others
+   * armed (they find nothing due, or the later writes): a timer cleared and set again on every turn of
+   * accepted events cost more CPU than the few that fire for nothing.
+   */
+  private armed: number[] = [];
 
   /** `order`: every writer's name, in the order their writes must reach storage. */
   constructor(order: readonly K[]) {
@@ -59,19 +63,17 @@ export class WriteBehind<K extends string> {
     entry.write();
   }
 
-  /** Wake at the earliest due write. */
+  /** Wake at the earliest due write, unless a timer armed already comes no later. */
   private arm(): void {
     let at = Infinity;
     for (const e of this.entries.values()) if (e.due !== null) at = Math.min(at, e.due);
-    if (at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = at === Infinity ? null : setTimeout(() => this.fire(), Math.max(at - Date.now(), 0));
+    if (at === Infinity || this.armed.some((t) => t <= at)) return;
+    this.armed.push(at);
+    setTimeout(() => this.fire(at), Math.max(at - Date.now(), 0));
   }
 
-  private fire(): void {
-    this.timer = null;
-    this.timerAt = Infinity;
+  private fire(armedAt: number): void {
+    this.armed.splice(this.armed.indexOf(armedAt), 1);
     const now = Date.now();
     for (const entry of this.entries.values()) if (entry.due !== null && entry.due <= now) this.write(entry);
     this.arm();

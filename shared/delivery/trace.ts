@@ -18,9 +18,17 @@ export function childTraceparent(parent: string | null | undefined): string {
   return m ? `00-${m[2]}-${span}-${m[4]}` : `00-${randomHex(16)}-${span}-01`;
 }
 
+/** Random bytes drawn a block at a time: one call to the generator per few hundred spans, not one or two per delivery. */
+const pool = new Uint8Array(4096);
+let drawn = pool.length;
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function randomHex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  if (drawn + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    drawn = 0;
+  }
   let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
+  for (const end = drawn + bytes; drawn < end; drawn++) s += HEX[pool[drawn]];
   return s;
 }

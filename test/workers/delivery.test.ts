@@ -1,7 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { stub } from "../../clients/stubs.ts";
-import { auth, brokerMetricsOf, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import type { DeadLetter } from "../../shared/resources/broker-api.ts";
+import { auth, brokerMetricsOf, eventually, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
 import { deliveryScenarios } from "../scenarios/delivery.ts";
 
 const NS = "dlv";
@@ -28,6 +29,41 @@ describe("dispatch inside the runtime", () => {
     expect(own.peak + slots.reduce((n, s) => n + s.peak, 0)).toBeGreaterThanOrEqual(18);
     // 36 deliveries of 300 ms at 18 in parallel: two waves, not six.
     expect(elapsed).toBeLessThan(1500);
+  });
+});
+
+describe("attempt timeouts", () => {
+  it("ends each attempt that outlasts the trigger's timeout at its own deadline, and no other", async () => {
+    // Three attempts that would take 2 s, started 100 ms apart, then two quick ones; a 400 ms timeout and no retry.
+    await script(sub, "/tmo", [{ status: 200, delayMs: 2000, repeat: 3 }, { status: 200 }]);
+    await applyTrigger(
+      trigger("tmo", { broker: "b", filters: [{ exact: { type: "tmo.t" } }], subscriber: { uri: `${sub}/tmo` }, delivery: { retry: 0, timeout: "PT0.4S" } }),
+    );
+    const send = (id: string) =>
+      fetchRouter(`/${NS}/b`, { method: "POST", headers: { "ce-specversion": "1.0", "ce-id": id, "ce-source": "/tmo", "ce-type": "tmo.t" } });
+    const started = Date.now();
+    for (const id of ["tmo-0", "tmo-1", "tmo-2"]) {
+      expect((await send(id)).status).toBe(202);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const id of ["tmo-3", "tmo-4"]) expect((await send(id)).status).toBe(202);
+    const dead = await eventually(async () => {
+      const list = (await (await fetchRouter(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/b/deadletters`, { headers: auth })).json()) as {
+        items: DeadLetter[];
+      };
+      const mine = list.items.filter((d) => d.trigger === "tmo");
+      return mine.length === 3 ? mine : undefined;
+    }, 5_000);
+    // Each ended 400 ms after it started, not when the subscriber would have answered.
+    expect(Date.now() - started).toBeLessThan(1_800);
+    expect(dead.map((d) => d.event.id).sort()).toEqual(["tmo-0", "tmo-1", "tmo-2"]);
+    for (const d of dead) expect(d.reason).toContain("timeout after 400 ms");
+    expect((await receivedAtLeast(sub, "/tmo", 5)).map((r) => r.headers["ce-id"]).sort()).toEqual(["tmo-0", "tmo-1", "tmo-2", "tmo-3", "tmo-4"]);
+    const counted = (await settled(brokerMetricsOf(fetchRouter, NS, "b"), "tmo")).counters.filter((c) => c.trigger === "tmo");
+    expect(Object.fromEntries(counted.filter((c) => c.name === "delivered" || c.name === "failed").map((c) => [c.name, c.value]))).toEqual({
+      delivered: 2,
+      failed: 3,
+    });
   });
 });
 

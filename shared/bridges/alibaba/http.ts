@@ -2,7 +2,7 @@
  * One signed request to an Alibaba Cloud HTTP API (RocketMQ HTTP or MNS): common headers, the
  * signature over the exact path and query sent, a client-side deadline, and typed errors.
  */
-import { readCapped } from "../../streams.ts";
+import { readBodyCapped } from "../../streams.ts";
 import type { FetchLike } from "../types.ts";
 import { aliyunAuthorization, httpDate, type AliyunSigningScheme } from "./signature.ts";
 import { parseAliyunError } from "./xml.ts";
@@ -73,7 +73,7 @@ export async function aliyunRequest(api: AliyunApi, req: AliyunRequest): Promise
     body: req.body,
     signal: req.signal ? AbortSignal.any([req.signal, deadline]) : deadline,
   });
-  const { bytes, truncated } = await readCapped(res.body, MAX_ALIYUN_RESPONSE_BYTES);
+  const { bytes, truncated } = await readBodyCapped(res, MAX_ALIYUN_RESPONSE_BYTES);
   if (truncated) throw new AliyunApiError(`${req.method} ${req.resource}`, res.status, "", `response larger than ${MAX_ALIYUN_RESPONSE_BYTES} bytes`);
   return { status: res.status, text: new TextDecoder().decode(bytes) };
 }
