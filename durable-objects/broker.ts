@@ -180,14 +180,14 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     return this.history.search(query, before, limit, Date.now());
   }
 
-  countReplay(plan: ReplayPlan): { matched: number; complete: boolean } {
-    return this.settings ? this.history.count(plan, COUNT_BUDGET_CHARS) : { matched: 0, complete: true };
+  async countReplay(plan: ReplayPlan): Promise<{ matched: number; complete: boolean }> {
+    return this.settings ? await this.history.count(plan, COUNT_BUDGET_CHARS) : { matched: 0, complete: true };
   }
 
   async startReplay(plan: ReplayPlan): Promise<void> {
     if (!this.settings) return;
     this.ingestion.flush();
-    this.history.start(plan);
+    await this.history.start(plan);
     await this.dispatch.pump();
   }
 

@@ -120,8 +120,11 @@ interface Running {
   unwritten: { delivered: number; failed: number; matched: number };
   /** The last position the start's count reached; null: it counted everything. */
   counted: number | null;
-  /** The segment being replayed, decoded. */
-  segment?: { seq: number; events: LoggedHistory[] };
+  /**
+   * The segment being scanned and its stored histories (null: outside the plan's range, skipped). Its
+   * events are read one at a time through the log's cache of decoded segments, which the sender reads too.
+   */
+  segment?: { seq: number; histories: SegmentHistory | null };
 }
 
 /** A logged event with its position and history. */
@@ -292,7 +295,7 @@ export class History {
         if (q.until !== undefined && row.arrived_at > q.until) continue;
         const events = JSON.parse(row.events) as Record<string, unknown>[];
         const meta = JSON.parse(row.meta) as EventMeta[];
-        const histories: SegmentHistory = row.history ? JSON.parse(row.history) : {};
+        const histories = historiesOf(row);
         for (let i = events.length - 1; i >= 0; i--) {
           const pos = row.seq * SEGMENT_EVENTS + i;
           if (before !== null && pos >= before) continue;
@@ -318,9 +321,10 @@ export class History {
   /**
    * How many (event, trigger) deliveries a replay with this plan sends from this partition, counted over at
    * most `budget` characters of segments: `complete` false when it ran out, `through` the last position it
-   * counted then.
+   * counted then. It lets waiting requests run after each segment it decodes, so a long count is many
+   * short turns, not one that holds up live deliveries.
    */
-  count(plan: ReplayPlan, budget = Infinity): { matched: number; complete: boolean; through?: number } {
+  async count(plan: ReplayPlan, budget = Infinity): Promise<{ matched: number; complete: boolean; through?: number }> {
     const filter = compileReplayFilter(plan);
     const triggers = this.host.triggers();
     let n = 0;
@@ -333,6 +337,7 @@ export class History {
         if (decoded >= budget) return { matched: n, complete: false, through: row.seq * SEGMENT_EVENTS - 1 };
         decoded += row.events.length;
         for (const e of eventsOf(row)) if (e.pos > from) n += replayTargets(plan, filter, e.event, e.history, triggers).length;
+        await nextTurn();
       }
       if (rows.length < SEGMENTS_PER_READ) return { matched: n, complete: true };
       from = (rows.at(-1)!.seq + 1) * SEGMENT_EVENTS - 1;
@@ -350,9 +355,11 @@ export class History {
    * Its `matched` is counted within COUNT_BUDGET_CHARS, as a dry run's; past that, the lane counts the
    * rest as it goes (the status says `matchedIsLowerBound` until the replay is done).
    */
-  start(plan: ReplayPlan, budget = COUNT_BUDGET_CHARS): void {
-    if (this.host.sql.exec("SELECT 1 FROM replays WHERE name = ?", plan.name).toArray().length > 0) return;
-    const { matched, through } = this.count(plan, budget);
+  async start(plan: ReplayPlan, budget = COUNT_BUDGET_CHARS): Promise<void> {
+    const stored = () => this.host.sql.exec("SELECT 1 FROM replays WHERE name = ?", plan.name).toArray().length > 0;
+    if (stored()) return;
+    const { matched, through } = await this.count(plan, budget);
+    if (stored()) return; // started by another call while this one counted
     const counted = through ?? null;
     this.host.sql.exec("INSERT INTO replays (name, plan, matched, counted) VALUES (?, ?, ?, ?)", plan.name, JSON.stringify(plan), matched, counted);
     this.running.set(plan.name, running(plan, 0, counted));
@@ -536,19 +543,20 @@ export class History {
           r.scanned = true;
           return reads;
         }
-        r.segment = { seq: row.seq, events: inPlan(r.plan, row) ? eventsOf(row) : [] };
+        r.segment = { seq: row.seq, histories: inPlan(r.plan, row) ? historiesOf(row) : null };
         r.scanPos = Math.max(r.scanPos, row.seq * SEGMENT_EVENTS - 1);
         continue;
       }
-      // Positions in a segment are its seq's block, in order.
-      const e = r.segment.events[next - r.segment.seq * SEGMENT_EVENTS];
-      if (!e) {
+      // Positions in a segment are its seq's block, in order; past its last event, the next segment.
+      const logged = r.segment.histories && this.host.log.read(next);
+      if (!logged) {
         r.scanPos = (r.segment.seq + 1) * SEGMENT_EVENTS - 1;
         continue;
       }
-      r.scanPos = e.pos;
-      const targets = replayTargets(r.plan, r.filter, e.event, e.history, triggers);
-      for (const trigger of targets) r.window.push({ pos: e.pos, trigger, key: this.host.keyOf(trigger, e.event), state: "waiting" });
+      r.scanPos = next;
+      const history = r.segment.histories![next % SEGMENT_EVENTS] ?? initialHistory(logged.meta.m);
+      const targets = replayTargets(r.plan, r.filter, logged.event, history, triggers);
+      for (const trigger of targets) r.window.push({ pos: next, trigger, key: this.host.keyOf(trigger, logged.event), state: "waiting" });
       if (targets.length > 0) return reads;
     }
   }
@@ -648,8 +656,17 @@ function laneCursor(r: Running): number {
 /** A stored segment's events with their positions and histories. */
 function eventsOf(row: SegmentRow): LoggedHistory[] {
   const { events, meta } = decodeSegment(row);
-  const histories: SegmentHistory = row.history ? JSON.parse(row.history) : {};
+  const histories = historiesOf(row);
   return events.map((event, i) => ({ pos: row.seq * SEGMENT_EVENTS + i, event, history: histories[i] ?? initialHistory(meta[i].m) }));
+}
+
+function historiesOf(row: SegmentRow): SegmentHistory {
+  return row.history ? JSON.parse(row.history) : {};
+}
+
+/** Let the requests and timers waiting on this object run before going on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Whether a segment arrived within the replay's time range. */

@@ -29,7 +29,7 @@ export interface BrokerRpc {
   /** This partition's retained events matching `query`, newest first, below position `before`, within a scan budget (durable-objects/broker/history.ts). */
   searchHistory(query: HistoryQuery, before: number | null, limit: number): PartitionPage;
   /** How many deliveries a replay would send from this partition (a dry run, within a scan budget: `complete` false past it). */
-  countReplay(plan: ReplayPlan): { matched: number; complete: boolean };
+  countReplay(plan: ReplayPlan): Promise<{ matched: number; complete: boolean }>;
   startReplay(plan: ReplayPlan): Promise<void>;
   stopReplay(name: string): void;
   replayProgress(name: string): ReplayProgress | null;

@@ -110,25 +110,37 @@ export const HISTORY_FORMS: readonly [number, number][] = [
 export function storedSegmentHistory(histories: Record<string, StoredHistory>, maxBytes: number): string {
   let json = "";
   for (const [kept, errorChars] of HISTORY_FORMS) {
-    const form: Record<string, StoredHistory> = {};
-    for (const [index, h] of Object.entries(histories)) {
-      form[index] = Object.fromEntries(
-        Object.entries(h).map(([trigger, d]) => {
-          const copy: StoredDelivery = {
-            ...d,
-            a: d.a.map((a) =>
-              a[3] === null || a[3].length <= errorChars
-                ? a
-                : ([...a.slice(0, 3), errorChars > 0 ? a[3].slice(0, errorChars) : null, ...a.slice(4)] as StoredAttempt),
-            ),
-          };
-          keepLatest(copy, kept);
-          return [trigger, copy];
-        }),
-      );
-    }
-    json = JSON.stringify(form);
+    // Histories already in the form (those kept in memory are in the first) are stored as they are: copying
+    // a segment's thousands of them is most of the cost of writing it.
+    json = JSON.stringify(inForm(histories, kept, errorChars) ? histories : shortened(histories, kept, errorChars));
     if (new TextEncoder().encode(json).length <= maxBytes) return json;
   }
   return json;
+}
+
+function inForm(histories: Record<string, StoredHistory>, kept: number, errorChars: number): boolean {
+  for (const h of Object.values(histories))
+    for (const d of Object.values(h)) if (d.a.length > kept || d.a.some((a) => a[3] !== null && a[3].length > errorChars)) return false;
+  return true;
+}
+
+function shortened(histories: Record<string, StoredHistory>, kept: number, errorChars: number): Record<string, StoredHistory> {
+  const form: Record<string, StoredHistory> = {};
+  for (const [index, h] of Object.entries(histories)) {
+    form[index] = Object.fromEntries(
+      Object.entries(h).map(([trigger, d]) => {
+        const copy: StoredDelivery = {
+          ...d,
+          a: d.a.map((a) =>
+            a[3] === null || a[3].length <= errorChars
+              ? a
+              : ([...a.slice(0, 3), errorChars > 0 ? a[3].slice(0, errorChars) : null, ...a.slice(4)] as StoredAttempt),
+          ),
+        };
+        keepLatest(copy, kept);
+        return [trigger, copy];
+      }),
+    );
+  }
+  return form;
 }

@@ -55,12 +55,26 @@ describe("a history search over more than its budget", () => {
 
   it("a dry run's count stops at its budget and says so", async () => {
     const plan: ReplayPlan = { name: "dry", from: 0, to: Date.now() + 60_000, triggers: null, state: "any", filters: [] };
-    const counts = await runInDurableObject(env.BROKER.getByName(`${NS}/b`), (instance: Broker) => {
-      const history = (instance as unknown as { history: { count(plan: ReplayPlan, budget?: number): { matched: number; complete: boolean } } }).history;
-      return { bounded: history.count(plan, 1_000_000), whole: history.count(plan) };
+    const counts = await runInDurableObject(env.BROKER.getByName(`${NS}/b`), async (instance: Broker) => {
+      const history = (instance as unknown as { history: { count(plan: ReplayPlan, budget?: number): Promise<{ matched: number; complete: boolean }> } })
+        .history;
+      return { bounded: await history.count(plan, 1_000_000), whole: await history.count(plan) };
     });
     expect(counts.bounded.complete).toBe(false);
     expect(counts.whole.complete).toBe(true);
+  });
+
+  it("a count over many segments lets what waits on the partition run before it ends", async () => {
+    const plan: ReplayPlan = { name: "dry", from: 0, to: Date.now() + 60_000, triggers: null, state: "any", filters: [] };
+    const order = await runInDurableObject(env.BROKER.getByName(`${NS}/b`), async (instance: Broker) => {
+      const history = (instance as unknown as { history: { count(plan: ReplayPlan): Promise<unknown> } }).history;
+      const order: string[] = [];
+      const counted = history.count(plan).then(() => order.push("counted"));
+      setTimeout(() => order.push("waiting timer"), 0);
+      await counted;
+      return order;
+    });
+    expect(order).toEqual(["waiting timer", "counted"]);
   });
 });
 
@@ -82,11 +96,11 @@ describe("a Replay over more than its count's budget", () => {
     for (let i = 0; i < 6; i++) await post(`c-${i}`, chunk, "c");
     await receivedAtLeast(sub, "/budget-c", 6);
     const plan: ReplayPlan = { name: "big", from: 0, to: Date.now() + 60_000, triggers: null, state: "any", filters: [] };
-    type Replays = { start(plan: ReplayPlan, budget: number): void; progress(name: string): ReplayProgress | null };
+    type Replays = { start(plan: ReplayPlan, budget: number): Promise<void>; progress(name: string): ReplayProgress | null };
     const replays = (instance: Broker) => (instance as unknown as { history: Replays }).history;
     // As Broker.startReplay does, with a smaller budget: start, then pump.
     const started = await runInDurableObject(env.BROKER.getByName(`${NS}/c`), async (instance: Broker) => {
-      replays(instance).start(plan, 1_000_000);
+      await replays(instance).start(plan, 1_000_000);
       const progress = replays(instance).progress("big");
       await (instance as unknown as { dispatch: { pump(): Promise<void> } }).dispatch.pump();
       return progress;
