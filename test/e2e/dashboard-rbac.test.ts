@@ -93,10 +93,13 @@ describe.skipIf(!hasChromium)("dashboard under RBAC", () => {
     await expect
       .poll(
         async () => {
+          // A submit clears the table and renders the answer when it comes: count that answer's rows, not
+          // the cleared table (a poll that clicked again before the answer never saw one).
           await page.click("#audit-form button[type=submit]");
+          await page.locator("#audit tbody").waitFor({ timeout: 10_000 });
           return page.locator("#audit tbody tr", { hasText: "#vera" }).count();
         },
-        { timeout: 15_000 },
+        { timeout: 30_000 },
       )
       .toBeGreaterThan(0);
     const refused = page.locator("#audit tbody tr", { hasText: "#vera" }).filter({ hasText: "brokers" }).first();
