@@ -8,7 +8,19 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { ReplyWaiter } from "../../durable-objects/reply-waiter.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
-import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import {
+  applyManifest,
+  auth,
+  binaryEvent,
+  broker,
+  eventPolicy as policy,
+  eventPolicyPath,
+  eventually,
+  receivedAtLeast,
+  resourcePath,
+  script,
+  trigger,
+} from "../support/client.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { clusterPath, jobSinkPath, kubernetesCluster } from "../scenarios/job-sink.ts";
 import { requestReplyManifest } from "../scenarios/request-reply.ts";
@@ -19,20 +31,10 @@ const issuer = issuerClient(inject("oidcUrl"));
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const SENDER = "repo:org/asker:ref:refs/heads/main";
 
-async function put(path: string, body: unknown): Promise<any> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 const get = async (path: string) => (await (await fetchRouter(path, { headers: auth })).json()) as any;
 
-const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
+const policyPath = (name: string) => eventPolicyPath(NS, name);
 const fromSender = [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }];
 const rrPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/requestreplies/${name}`;
 

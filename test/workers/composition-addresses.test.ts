@@ -9,7 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import { listDurableObjectIds } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
-import { auth, broker, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, auth, broker, eventPolicy as policy, eventPolicyPath, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
 
 const NS = "addr";
 const sub = inject("subscriberUrl");
@@ -17,10 +17,7 @@ const issuer = issuerClient(inject("oidcUrl"));
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const SENDER = "repo:org/app:ref:refs/heads/main";
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 
 const sequence = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({
   apiVersion: "flows.knative.dev/v1",
@@ -29,13 +26,7 @@ const sequence = (name: string, spec: Record<string, unknown>, annotations: Reco
   spec,
 });
 const sequencePath = (name: string) => `/apis/flows.knative.dev/v1/namespaces/${NS}/sequences/${name}`;
-const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
+const policyPath = (name: string) => eventPolicyPath(NS, name);
 
 async function token(audience: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);

@@ -9,21 +9,14 @@ import { describe, expect, it } from "vitest";
 import type { Broker } from "../../durable-objects/broker.ts";
 import { stub } from "../../clients/stubs.ts";
 import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
-import { auth, binaryEvent, broker, resourcePath } from "../support/client.ts";
+import { applyManifest, binaryEvent, broker, resourcePath } from "../support/client.ts";
 
 const NS = "bounds";
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const brokerStub = (name: string) => stub(env, "BROKER", `${NS}/${name}`);
 const counter = (m: BrokerMetrics, name: string) => m.counters.filter((c) => c.trigger === "" && c.name === name).reduce((n, c) => n + c.value, 0);
 
-async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status).toBeLessThan(300);
-}
+const put = (plural: string, body: { metadata: { name: string } }) => applyManifest(fetchRouter, resourcePath(NS, plural, body.metadata.name), body);
 
 const structured = (event: Record<string, unknown>): RequestInit => ({
   method: "POST",
