@@ -15,8 +15,9 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** Starts attempts and records, per name, when (ms since T0) its signal aborted and why. */
-function attempts(deadlines: Deadlines) {
+/** Deadlines, and attempts started on them that record, per name, when (ms since T0) the signal aborted and why. */
+function attempts() {
+  const deadlines = new Deadlines();
   const aborted = new Map<string, { at: number; reason: unknown }>();
   const order: string[] = [];
   const start = (name: string, timeoutMs: number) => {
@@ -27,13 +28,12 @@ function attempts(deadlines: Deadlines) {
     });
     return deadlines.start(timeoutMs, abort);
   };
-  return { start, aborted, order };
+  return { deadlines, start, aborted, order };
 }
 
 describe("Deadlines", () => {
   it("aborts each attempt at its own deadline, in the order they pass, with a TimeoutError naming the timeout", () => {
-    const deadlines = new Deadlines();
-    const { start, aborted, order } = attempts(deadlines);
+    const { start, aborted, order } = attempts();
     start("a", 1_000);
     vi.advanceTimersByTime(100);
     start("b", 1_000);
@@ -59,7 +59,7 @@ describe("Deadlines", () => {
   });
 
   it("a shorter timeout started later aborts first: each timeout value keeps its own order", () => {
-    const { start, aborted, order } = attempts(new Deadlines());
+    const { start, aborted, order } = attempts();
     start("long", 1_000);
     vi.advanceTimersByTime(200);
     start("short", 300);
@@ -70,8 +70,7 @@ describe("Deadlines", () => {
   });
 
   it("an attempt that ended is never aborted, and the attempts behind it still are, at their own deadlines", () => {
-    const deadlines = new Deadlines();
-    const { start, aborted, order } = attempts(deadlines);
+    const { deadlines, start, aborted, order } = attempts();
     const first = start("first", 1_000);
     vi.advanceTimersByTime(100);
     start("second", 1_000);
@@ -83,8 +82,7 @@ describe("Deadlines", () => {
   });
 
   it("ending an attempt after its deadline fired (as every attempt does when it settles) leaves the others' deadlines in place", () => {
-    const deadlines = new Deadlines();
-    const { start, aborted, order } = attempts(deadlines);
+    const { deadlines, start, aborted, order } = attempts();
     const late = start("late", 1_000);
     vi.advanceTimersByTime(500);
     start("next", 1_000);
@@ -98,8 +96,7 @@ describe("Deadlines", () => {
   });
 
   it("many attempts with one timeout share one timer; one more timer per other timeout; none once nothing is open", () => {
-    const deadlines = new Deadlines();
-    const { start, order } = attempts(deadlines);
+    const { deadlines, start, order } = attempts();
     expect(vi.getTimerCount()).toBe(0);
     const open = [];
     for (let i = 0; i < 500; i++) {
@@ -116,8 +113,7 @@ describe("Deadlines", () => {
   });
 
   it("a timer left after its attempts fired is re-armed for the next attempt with that timeout", () => {
-    const deadlines = new Deadlines();
-    const { start, aborted } = attempts(deadlines);
+    const { start, aborted } = attempts();
     start("one", 1_000);
     vi.advanceTimersByTime(1_000);
     expect(aborted.has("one")).toBe(true);
