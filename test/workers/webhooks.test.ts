@@ -6,6 +6,7 @@
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { standardWebhook } from "../support/standard-webhooks.ts";
 
 const sub = inject("subscriberUrl");
 const NS = "wh";
@@ -200,17 +201,7 @@ describe("GitHubSource", () => {
 });
 
 describe("WebhookSource", () => {
-  // The Standard Webhooks libraries' test vector (signed at 1614265330, i.e. in 2021).
-  const std = {
-    secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    headers: {
-      "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
-      "webhook-timestamp": "1614265330",
-      "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-      "content-type": "application/json",
-    },
-    body: '{"test": 2432232314}',
-  };
+  const std = standardWebhook;
 
   it("refuses a signature whose timestamp is outside the tolerance with 401 and stores nothing", async () => {
     await webhookSource("std", { provider: "standard-webhooks", secretKeyRef: { name: "SECRET_STANDARD_WEBHOOK_SECRET" }, sink: toBroker("hub") });
@@ -232,7 +223,7 @@ describe("WebhookSource", () => {
     expect(r.status).toBe(200);
     const [got] = await receivedAtLeast(sub, "/wh-direct", 1);
     expect(got.headers).toMatchObject({
-      "ce-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      "ce-id": std.id,
       "ce-type": "dev.edge-eventing.webhook.standard-webhooks",
       "ce-source": `/apis/v1/namespaces/${NS}/webhooksources/std-replay`,
     });
