@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KafkaLog, startKafkaRestFake, type FakeBridge } from "../fakes/kafka-rest.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
-import { applyManifest, auth, broker, eventually, received, resourcePath, trigger } from "../support/client.ts";
+import { auth, broker, eventually, received, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { startRouter, type RunningRouter } from "../support/router.ts";
 import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
 

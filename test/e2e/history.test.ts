@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCli } from "../support/cli.ts";
-import { applyManifest, auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
 import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
 

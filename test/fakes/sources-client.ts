@@ -5,7 +5,8 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { inject } from "vitest";
-import { applyManifest, auth, resourcePath } from "../support/client.ts";
+import { auth, resourcePath } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 export const NS = "src";
 const url = (path: string) => `http://router.test${path}`;

@@ -4,7 +4,6 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  applyManifest,
   auth,
   binaryEvent,
   broker,
@@ -17,6 +16,7 @@ import {
   settled,
   trigger,
 } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 export interface Harness {
   /** A request to the router, by path. */

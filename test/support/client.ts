@@ -1,5 +1,4 @@
 /** Test helpers that only use fetch, so they run both in workerd and in Node. */
-import { expect } from "vitest";
 import type { Received, Step } from "./subscriber.ts";
 
 export const TOKEN = "test-token";
@@ -60,35 +59,6 @@ export function resourcePath(namespace: string, plural: string, name?: string): 
   const group = plural === "brokers" || plural === "triggers" ? "eventing.knative.dev/v1" : "";
   return `/apis/${group}/namespaces/${namespace}/${plural}${name ? `/${name}` : ""}`;
 }
-
-/** How a test reaches the router by path: its own worker in workerd, `wrangler dev` over HTTP in Node. */
-export type RouterFetch = (path: string, init?: RequestInit) => Promise<Response>;
-
-/** PUT a manifest (an object as JSON, a string as YAML) to `path`; the router's answer, whatever it is. */
-export function putManifest(fetchRouter: RouterFetch, path: string, manifest: unknown): Promise<Response> {
-  const yaml = typeof manifest === "string";
-  return fetchRouter(path, {
-    method: "PUT",
-    headers: { ...auth, "content-type": yaml ? "application/yaml" : "application/json" },
-    body: yaml ? manifest : JSON.stringify(manifest),
-  });
-}
-
-/** PUT a manifest and fail the test, with the router's answer, unless it is accepted; the object stored. */
-export async function applyManifest(fetchRouter: RouterFetch, path: string, manifest: unknown): Promise<any> {
-  const r = await putManifest(fetchRouter, path, manifest);
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
-
-/** An EventPolicy manifest and its path. */
-export const eventPolicy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
-export const eventPolicyPath = (namespace: string, name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${namespace}/eventpolicies/${name}`;
 
 /** A binary-mode CloudEvent request init. */
 export function binaryEvent(id: string, type = "com.example.test", extra: Record<string, string> = {}, body = '{"n":1}'): RequestInit {

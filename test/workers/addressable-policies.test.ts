@@ -8,19 +8,8 @@ import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { ReplyWaiter } from "../../durable-objects/reply-waiter.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
-import {
-  applyManifest,
-  auth,
-  binaryEvent,
-  broker,
-  eventPolicy as policy,
-  eventPolicyPath,
-  eventually,
-  receivedAtLeast,
-  resourcePath,
-  script,
-  trigger,
-} from "../support/client.ts";
+import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, eventPolicy, eventPolicyPath } from "../support/manifests.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { clusterPath, jobSinkPath, kubernetesCluster } from "../scenarios/job-sink.ts";
 import { requestReplyManifest } from "../scenarios/request-reply.ts";
@@ -60,7 +49,7 @@ beforeAll(async () => {
   await put(resourcePath(NS, "brokers", "elsewhere"), broker("elsewhere"));
   await put(
     policyPath("guard-elsewhere"),
-    policy("guard-elsewhere", {
+    eventPolicy("guard-elsewhere", {
       to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "elsewhere" } }],
       from: [{ sub: "repo:someone/else", issuer: issuer.issuerUrl("trusted") }],
     }),
@@ -94,7 +83,7 @@ describe("a RequestReply named by an EventPolicy", () => {
     await put(rrPath("open"), requestReplyManifest("open", { brokerRef, timeout: "PT20S" }));
     await put(
       policyPath("guard-rr"),
-      policy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }),
+      eventPolicy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }),
     );
   });
 
@@ -150,10 +139,13 @@ describe("a RequestReply named by an EventPolicy", () => {
       }),
     );
     await put(rrPath("strict-ask"), requestReplyManifest("strict-ask", { brokerRef: { kind: "Broker", name: "strict" }, timeout: "PT20S" }));
-    await put(policyPath("guard-strict-ask"), policy("guard-strict-ask", { to: [{ ref: { kind: "RequestReply", name: "strict-ask" } }], from: fromSender }));
+    await put(
+      policyPath("guard-strict-ask"),
+      eventPolicy("guard-strict-ask", { to: [{ ref: { kind: "RequestReply", name: "strict-ask" } }], from: fromSender }),
+    );
     await put(
       policyPath("guard-strict"),
-      policy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }),
+      eventPolicy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }),
     );
     const audience = `eventing.knative.dev/requestreply/${NS}/strict-ask`;
     const filtered = await fetchRouter(
@@ -229,7 +221,7 @@ describe("a JobSink named by an EventPolicy", () => {
     await put(jobSinkPath(NS, "open"), jobSink("open"));
     await put(
       policyPath("guard-js"),
-      policy("guard-js", {
+      eventPolicy("guard-js", {
         to: [{ ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "guarded" } }],
         from: fromSender,
         filters: [{ prefix: { type: "video." } }],

@@ -9,7 +9,8 @@ import { env, exports } from "cloudflare:workers";
 import { listDurableObjectIds } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
-import { applyManifest, auth, broker, eventPolicy as policy, eventPolicyPath, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, broker, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, eventPolicy, eventPolicyPath } from "../support/manifests.ts";
 
 const NS = "addr";
 const sub = inject("subscriberUrl");
@@ -48,7 +49,7 @@ describe("composition addresses", () => {
     await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/addr-guarded` } }));
     await put(
       policyPath("guard-broker"),
-      policy("guard-broker", {
+      eventPolicy("guard-broker", {
         to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }],
         from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
       }),
@@ -82,7 +83,7 @@ describe("composition addresses", () => {
     expect((await post(`/sequences/${NS}/into-guarded`, "open-1")).status).toBe(202);
     await put(
       policyPath("guard-sequence"),
-      policy("guard-sequence", {
+      eventPolicy("guard-sequence", {
         to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }],
         from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
       }),

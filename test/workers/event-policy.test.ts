@@ -7,20 +7,8 @@
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
-import {
-  auth,
-  binaryEvent,
-  broker,
-  eventPolicy as policy,
-  eventPolicyPath,
-  eventually,
-  putManifest,
-  receivedAtLeast,
-  received,
-  resourcePath,
-  script,
-  trigger,
-} from "../support/client.ts";
+import { auth, binaryEvent, broker, eventually, receivedAtLeast, received, resourcePath, script, trigger } from "../support/client.ts";
+import { eventPolicy as policy, eventPolicyPath, putManifest } from "../support/manifests.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { applySource, getSource, kafkaFake, kafkaSpec, NS as SOURCES_NS } from "../fakes/sources-client.ts";
 

@@ -11,7 +11,8 @@ import type { Broker } from "../../durable-objects/broker.ts";
 import { stub } from "../../clients/stubs.ts";
 import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
 import { MAX_INGRESS_BYTES } from "../../workers/ingress.ts";
-import { applyManifest, binaryEvent, broker, receivedAtLeast, resourcePath, trigger } from "../support/client.ts";
+import { binaryEvent, broker, receivedAtLeast, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "bounds";
 const sub = inject("subscriberUrl");

@@ -8,6 +8,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { runnerKey } from "../../clients/runner.ts";
 import { auth, broker, eventually, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { standardWebhook } from "../support/standard-webhooks.ts";
 import { jobName } from "../../shared/kubernetes/job-sink.ts";
 import { clusterPath, jobSinkPath, jobSinkScenarios, kubernetesCluster } from "../scenarios/job-sink.ts";
@@ -38,11 +39,7 @@ jobSinkScenarios(
   "jobs",
 );
 
-async function apply(path: string, body: unknown): Promise<any> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
+const apply = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 const get = async (path: string) => (await (await fetchRouter(path, { headers: auth })).json()) as any;
 const ready = (m: any) => m.status?.conditions?.find((c: any) => c.type === "Ready");
 const cluster = (name: string, token?: string) => kubernetesCluster(name, k8s, token);

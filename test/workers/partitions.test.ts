@@ -15,7 +15,6 @@ import {
   broker,
   brokerMetricsOf,
   eventually,
-  putManifest,
   received,
   receivedAtLeast,
   resourcePath,
@@ -23,6 +22,7 @@ import {
   settled,
   trigger,
 } from "../support/client.ts";
+import { putManifest } from "../support/manifests.ts";
 import type { Received } from "../support/subscriber.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);

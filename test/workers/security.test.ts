@@ -6,7 +6,8 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { applySource, kafkaFake, kafkaSpec } from "../fakes/sources-client.ts";
-import { applyManifest, auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "sec";
 const sub = inject("subscriberUrl");

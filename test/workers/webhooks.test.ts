@@ -5,7 +5,8 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { broker, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { standardWebhook } from "../support/standard-webhooks.ts";
 
 const sub = inject("subscriberUrl");
@@ -15,14 +16,8 @@ const hook = (source: string, init: RequestInit, query = "") => exports.default.
 
 const GITHUB_SOURCES = "/apis/sources.knative.dev/v1alpha1";
 const PROJECT_SOURCES = "/apis/sources.edge-eventing.dev/v1alpha1";
-async function apply(path: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await exports.default.fetch(url(`${path}/${body.metadata.name}`), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const apply = (path: string, body: { metadata: { name: string } }) =>
+  applyManifest((p, init) => exports.default.fetch(url(p), init), `${path}/${body.metadata.name}`, body);
 const applyResource = (plural: string, body: { metadata: { name: string } }) => apply(resourcePath(NS, plural), body);
 const githubSource = (name: string, spec: Record<string, unknown>) =>
   apply(`${GITHUB_SOURCES}/namespaces/${NS}/githubsources`, {
