@@ -21,8 +21,11 @@ import { type DeliveryRow, liveFirst, type NextAttempt } from "./delivery-rows.t
 import { FlowControl } from "./flow-control.ts";
 import { ActivatorGates } from "./activator-gates.ts";
 
-/** When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net. */
-const SAFETY_WAKE_MS = 30_000;
+/**
+ * When due rows wait only for free parallelism, completions drive dispatch; the alarm is a safety net.
+ * It is also what brings back a lane's events after a crash (below): the longest they wait for it then.
+ */
+export const SAFETY_WAKE_MS = 30_000;
 /** How long a key that moved here by a growth waits before asking its earlier partition again. */
 const ORDER_HOLD_MS = 500;
 
@@ -191,7 +194,10 @@ export class BrokerDispatch {
   /**
    * Wake at the earliest future due time, and for the log's expiry and running replays. Rows and lane
    * events already due but not started wait for free parallelism or their partition's head, which
-   * completions release; for them the alarm is a safety net.
+   * completions release; for them the alarm is a safety net. So are a lane's events in flight: they are
+   * in memory only, and after a crash the lane is rebuilt from the log above its stored cursor, where
+   * nothing but this alarm starts them if no request comes (the stored alarm is otherwise the log's
+   * expiry, a retention period away).
    */
   private async arm(): Promise<void> {
     const { store, triggers } = this.state;
@@ -199,7 +205,12 @@ export class BrokerDispatch {
     // Paused triggers have nothing to wake for.
     const running = [...triggers.values()].filter((t) => !t.config.paused).map((t) => t.config.name);
     const row = store.rows.schedule(running, now);
-    const waiting = row.waiting || running.some((name) => (store.lanes.get(name)?.waiting ?? 0) > 0);
+    const waiting =
+      row.waiting ||
+      running.some((name) => {
+        const lane = store.lanes.get(name);
+        return !!lane && lane.waiting + lane.inflight > 0;
+      });
     const at = Math.min(row.future ?? Infinity, waiting ? now + SAFETY_WAKE_MS : Infinity, store.expiryAt(now), this.history.wakeAt(now));
     if (at === Infinity || (this.armedAt !== null && this.armedAt <= at)) return;
     this.armedAt = at;
