@@ -130,6 +130,9 @@ export class Broker extends DurableObject<Env> implements BrokerRpc {
     if (!this.settings) return;
     this.dispatch.rearm();
     this.store.expire(Date.now(), this.state.config, this.history.segments());
+    // The cursors now: a restart then finds above them only events waiting or in flight, which the alarm
+    // this pump arms covers, not ones delivered since the last write that no alarm would wake for.
+    this.store.writes.flush("cursors");
     this.store.counters.flush();
     await this.dispatch.pump();
   }
