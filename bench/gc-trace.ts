@@ -3,11 +3,18 @@
  * (`BENCH_GC_TRACE=1 npm run bench -- history`). V8's CPU profiler, through workerd's inspector, marks the
  * samples taken while the isolate collects garbage; its sample times are CLOCK_MONOTONIC microseconds, the
  * clock of Node's process.hrtime, so a pause and a live event's send and receipt are compared exactly.
+ * Each live phase prints the match and keeps its events, pauses and samples in /tmp/gc-trace-RUN-PHASE.json.
+ * With BENCH_HEAP_SNAPSHOT=MS as well, nothing is profiled: a heap snapshot of the router is written MS into
+ * the replay to /tmp/heap-RUN.heapsnapshot (open it in DevTools' Memory tab). V8's own log of collections:
+ * MINIFLARE_WORKERD_V8_FLAGS=--trace-gc.
  */
 import { writeFileSync } from "node:fs";
 
 /** The inspector port workerd listens on when tracing (bench/runtime.ts), else undefined. */
 export const GC_TRACE_PORT = process.env.BENCH_GC_TRACE ? 9239 : undefined;
+
+/** When tracing: a heap snapshot this many ms into the replay instead of profiles. */
+export const HEAP_SNAPSHOT_AT_MS = GC_TRACE_PORT && process.env.BENCH_HEAP_SNAPSHOT ? Number(process.env.BENCH_HEAP_SNAPSHOT) : undefined;
 
 /** A live event over this long (send to receipt) waited for a stall. */
 const STALL_MS = 40;
