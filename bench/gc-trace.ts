@@ -32,8 +32,8 @@ export interface Pause {
   ms: number;
 }
 
-/** Start sampling the router isolate every 250 us; `stop` returns its garbage-collection pauses. */
-export async function profileRouter(port: number): Promise<{ stop(): Promise<{ pauses: Pause[]; profile: Profile }> }> {
+/** A DevTools protocol session with the router's isolate: `call` answers a method's result, `on` hears its events. */
+async function routerSession(port: number) {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
   const router = targets.find((t) => t.id.endsWith("router"));
   if (!router) throw new Error(`gc trace: no router among ${targets.map((t) => t.id).join(", ")}`);
@@ -44,23 +44,34 @@ export async function profileRouter(port: number): Promise<{ stop(): Promise<{ p
   });
   let next = 1;
   const waiting = new Map<number, (r: unknown) => void>();
+  const listeners = new Map<string, (params: unknown) => void>();
   ws.addEventListener("message", (m: MessageEvent) => {
-    const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown };
+    const msg = JSON.parse(String(m.data)) as { id?: number; result?: unknown; method?: string; params?: unknown };
     if (msg.id !== undefined) waiting.get(msg.id)?.(msg.result);
+    else if (msg.method) listeners.get(msg.method)?.(msg.params);
   });
-  const call = (method: string, params = {}) =>
-    new Promise<unknown>((ok) => {
-      const id = next++;
-      waiting.set(id, ok);
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  return {
+    call: (method: string, params = {}) =>
+      new Promise<unknown>((ok) => {
+        const id = next++;
+        waiting.set(id, ok);
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    on: (method: string, listener: (params: unknown) => void) => listeners.set(method, listener),
+    close: () => ws.close(),
+  };
+}
+
+/** Start sampling the router isolate every 250 us; `stop` returns its garbage-collection pauses. */
+export async function profileRouter(port: number): Promise<{ stop(): Promise<{ pauses: Pause[]; profile: Profile }> }> {
+  const { call, close } = await routerSession(port);
   await call("Profiler.enable");
   await call("Profiler.setSamplingInterval", { interval: 250 });
   await call("Profiler.start");
   return {
     async stop() {
       const { profile } = (await call("Profiler.stop")) as { profile: Profile };
-      ws.close();
+      close();
       return { pauses: pausesOf(profile), profile };
     },
   };
@@ -113,24 +124,11 @@ export function correlate(events: { sent: number; received: number }[], pauses: 
 
 /** Write a heap snapshot of the router isolate to `path` (DevTools' .heapsnapshot format). */
 export async function heapSnapshot(port: number, path: string): Promise<void> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
-  const router = targets.find((t) => t.id.endsWith("router"))!;
-  const ws = new WebSocket(router.webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));
-  await new Promise((ok, fail) => {
-    ws.addEventListener("open", ok);
-    ws.addEventListener("error", fail);
-  });
+  const { call, on, close } = await routerSession(port);
   const chunks: string[] = [];
-  const done = new Promise<void>((ok) => {
-    ws.addEventListener("message", (m: MessageEvent) => {
-      const msg = JSON.parse(String(m.data)) as { id?: number; method?: string; params?: { chunk: string } };
-      if (msg.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(msg.params!.chunk);
-      if (msg.id === 2) ok();
-    });
-  });
-  ws.send(JSON.stringify({ id: 1, method: "HeapProfiler.enable", params: {} }));
-  ws.send(JSON.stringify({ id: 2, method: "HeapProfiler.takeHeapSnapshot", params: { reportProgress: false } }));
-  await done;
-  ws.close();
+  on("HeapProfiler.addHeapSnapshotChunk", (p) => chunks.push((p as { chunk: string }).chunk));
+  await call("HeapProfiler.enable");
+  await call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+  close();
   writeFileSync(path, chunks.join(""));
 }
