@@ -361,15 +361,15 @@ export async function fanout(b: Bench): Promise<Row[]> {
       note: forwardTen.note ?? forwardOne.note,
     },
     {
-      scenario: "workerd CPU per delivery, fan-out to 10 triggers ((CPU per event, less a broker without triggers') / 10)",
+      scenario: "workerd CPU per delivery, 10 triggers (per event, less a broker without triggers, / 10)",
       unit: "ms/delivery",
       router: deliveryMs,
-      baselineName: "an outgoing fetch (forwarding Worker, the same difference)",
+      baselineName: "an outgoing fetch (forwarding Worker: per request at 10 fetches less at 1, / 9)",
       baseline: fetchMs,
       ratio: deliveryMs / fetchMs,
     },
     {
-      scenario: "workerd CPU per delivery, 1 trigger (CPU per event, less a broker without triggers')",
+      scenario: "workerd CPU per delivery, 1 trigger (per event, less a broker without triggers)",
       unit: "ms/delivery",
       router: perEvent1 - ingestMs,
       baselineName: "an outgoing fetch",
