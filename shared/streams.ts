@@ -11,12 +11,15 @@ export interface BodyMessage {
  * A request's or response's body up to `max` bytes. A body whose Content-Length is within `max` (and not
  * content-encoded: a decoded body may be longer) is read whole in one call: HTTP's framing holds it to
  * that length, and the runtime's own read costs far less CPU than a stream reader's, chunk by chunk (the
- * hot path of every ingress and delivery).
+ * hot path of every ingress and delivery). A Request built in code (a caller of the worker's fetch) is not
+ * framed: its Content-Length may say less than it sends, so the length read is checked too.
  */
 export async function readBodyCapped(message: BodyMessage, max: number): Promise<{ bytes: Uint8Array; truncated: boolean }> {
   const length = message.headers.get("content-length");
-  if (length !== null && /^\d{1,16}$/.test(length) && Number(length) <= max && !message.headers.has("content-encoding"))
-    return { bytes: new Uint8Array(await message.arrayBuffer()), truncated: false };
+  if (length !== null && /^\d{1,16}$/.test(length) && Number(length) <= max && !message.headers.has("content-encoding")) {
+    const bytes = new Uint8Array(await message.arrayBuffer());
+    return bytes.length > max ? { bytes: bytes.subarray(0, max), truncated: true } : { bytes, truncated: false };
+  }
   return readCapped(message.body, max);
 }
 

@@ -58,7 +58,7 @@ interface DeadlineQueue {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
-interface Deadline {
+export interface Deadline {
   at: number;
   abort: AbortController;
   ended: boolean;
@@ -71,7 +71,7 @@ interface Deadline {
  * AbortSignal.timeout: its timer stays active for the whole timeout, and an object may have at most 10,000
  * active timers (a few hundred deliveries a second reach that). With nothing open, no timer is left.
  */
-class Deadlines {
+export class Deadlines {
   private readonly queues = new Map<number, DeadlineQueue>();
 
   /** An attempt started: `abort` fires with a TimeoutError once `timeoutMs` passed, unless it ended before. */

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KafkaLog, startKafkaRestFake, type FakeBridge } from "../fakes/kafka-rest.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
-import { auth, eventually, received } from "../support/client.ts";
+import { auth, broker, eventually, received, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { startRouter, type RunningRouter } from "../support/router.ts";
 import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
 
@@ -42,15 +43,7 @@ afterAll(async () => {
   await Promise.all([router?.stop(), sub?.close(), k8s?.stop(), kafka?.close()]);
 });
 
-async function apply(path: string, body: Record<string, unknown> | string): Promise<void> {
-  const yaml = typeof body === "string";
-  const r = await fetch(`${router.url}${path}`, {
-    method: "PUT",
-    headers: { ...auth, "content-type": yaml ? "application/yaml" : "application/json" },
-    body: yaml ? body : JSON.stringify(body),
-  });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const apply = (path: string, body: unknown) => applyManifest((p, init) => fetch(`${router.url}${p}`, init), path, body);
 
 const read = async (path: string) => (await (await fetch(`${router.url}${path}`, { headers: auth })).json()) as any;
 const soPath = (ns: string, name: string) => `/apis/keda.sh/v1alpha1/namespaces/${ns}/scaledobjects/${name}`;
@@ -76,22 +69,16 @@ describe("the router holds deliveries through a cold start and never overloads a
   it("a Deployment at zero: every event delivered once ready, no attempt before, nothing dead-lettered, in flight within ready x containerConcurrency", async () => {
     const name = "asr";
     k8s.addWorkload("Deployment", NS, name, 0, { containerConcurrency: CONCURRENCY, serviceMs: SERVICE_MS });
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, {
-      apiVersion: "eventing.knative.dev/v1",
-      kind: "Broker",
-      metadata: { name: "default" },
-    });
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/${name}`, {
-      apiVersion: "eventing.knative.dev/v1",
-      kind: "Trigger",
-      metadata: { name },
-      spec: {
+    await apply(resourcePath(NS, "brokers", "default"), broker("default"));
+    await apply(
+      resourcePath(NS, "triggers", name),
+      trigger(name, {
         broker: "default",
         subscriber: { uri: `${k8s.url}/gateway/${NS}/${name}` },
         // Three linear retries of half a second: all spent within the cold start if attempted.
         delivery: { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.5S", deadLetterSink: { uri: `${sub.url}/dead` } },
-      },
-    });
+      }),
+    );
     // A polling interval far above the cold start: activation and the readiness watch, not the poll, drive it.
     await apply(
       soPath(NS, name),

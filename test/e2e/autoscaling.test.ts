@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KafkaLog, startKafkaRestFake, type FakeBridge } from "../fakes/kafka-rest.ts";
 import { startFakeRocketMQ, type FakeRocketMQ } from "../fakes/alibaba-mq.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
-import { auth, eventually, script, received } from "../support/client.ts";
+import { auth, broker, eventually, resourcePath, script, received, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { redisMissing, startRedisRest, type RedisRest } from "../support/redis.ts";
 import { freePort, startRouter, type RunningRouter } from "../support/router.ts";
 import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
@@ -51,10 +52,7 @@ afterAll(async () => {
   await Promise.all([router?.stop(), sub?.close(), k8s?.stop(), kafka?.close(), rocketmq?.close(), redis?.stop()]);
 });
 
-async function apply(path: string, body: Record<string, unknown>): Promise<void> {
-  const r = await fetch(`${router.url}${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const apply = (path: string, body: unknown) => applyManifest((p, init) => fetch(`${router.url}${p}`, init), path, body);
 
 const read = async (path: string) => (await (await fetch(`${router.url}${path}`, { headers: auth })).json()) as any;
 
@@ -104,17 +102,8 @@ describe("every ScaledObject trigger type scales a Deployment through the runnin
   it("edge-eventing: a Trigger's backlog", async () => {
     const name = "display";
     await script(sub.url, `/${name}`, [{ status: 200, delayMs: SINK_DELAY_MS }]);
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/default`, {
-      apiVersion: "eventing.knative.dev/v1",
-      kind: "Broker",
-      metadata: { name: "default" },
-    });
-    await apply(`/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers/${name}`, {
-      apiVersion: "eventing.knative.dev/v1",
-      kind: "Trigger",
-      metadata: { name },
-      spec: { broker: "default", subscriber: { uri: `${sub.url}/${name}` } },
-    });
+    await apply(resourcePath(NS, "brokers", "default"), broker("default"));
+    await apply(resourcePath(NS, "triggers", name), trigger(name, { broker: "default", subscriber: { uri: `${sub.url}/${name}` } }));
     const max = await scalesUpAndDown(
       name,
       { type: "edge-eventing", metadata: { broker: "default", trigger: name, metric: "backlog", target: "2" } },

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCli } from "../support/cli.ts";
-import { auth, eventually, received, receivedAtLeast, script } from "../support/client.ts";
+import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
 import { type Subscriber, startSubscriber } from "../support/subscriber.ts";
 
@@ -13,29 +14,20 @@ let router: RunningRouter;
 let sub: Subscriber;
 const cli = (args: string[]) => startCli(router.url, args).done;
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await fetch(`${router.url}${path}`, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.text()).toBeLessThan(300);
-}
+const put = (path: string, body: unknown) => applyManifest((p, init) => fetch(`${router.url}${p}`, init), path, body);
 
 beforeAll(async () => {
   [router, sub] = await Promise.all([startRouter(), startSubscriber()]);
-  await put("/apis/eventing.knative.dev/v1/namespaces/shop/brokers/default", {
-    apiVersion: "eventing.knative.dev/v1",
-    kind: "Broker",
-    metadata: { name: "default" },
-  });
-  await put("/apis/eventing.knative.dev/v1/namespaces/shop/triggers/orders", {
-    apiVersion: "eventing.knative.dev/v1",
-    kind: "Trigger",
-    metadata: { name: "orders" },
-    spec: {
+  await put(resourcePath("shop", "brokers", "default"), broker("default"));
+  await put(
+    resourcePath("shop", "triggers", "orders"),
+    trigger("orders", {
       broker: "default",
       filter: { attributes: { type: "order.created" } },
       subscriber: { uri: `${sub.url}/orders` },
       delivery: { retry: 1, backoffDelay: "PT0.1S" },
-    },
-  });
+    }),
+  );
 });
 
 afterAll(async () => {

@@ -4,11 +4,13 @@
  * Shared by test/workers/sources*.test.ts.
  */
 import { env, exports } from "cloudflare:workers";
-import { expect, inject } from "vitest";
+import { inject } from "vitest";
 import { auth, resourcePath } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 export const NS = "src";
 const url = (path: string) => `http://router.test${path}`;
+const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(url(path), init);
 
 const GROUPS: Record<string, string> = {
   kafkasources: "sources.knative.dev/v1beta1",
@@ -27,14 +29,7 @@ export const KINDS: Record<string, string> = {
 export const sourcePath = (plural: string, name: string) => `/apis/${GROUPS[plural]}/namespaces/${NS}/${plural}/${name}`;
 
 export async function applySource(plural: string, name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<any> {
-  const body = { apiVersion: GROUPS[plural], kind: KINDS[plural], metadata: { name, ...metadata }, spec };
-  const r = await exports.default.fetch(url(sourcePath(plural, name)), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
+  return applyManifest(fetchRouter, sourcePath(plural, name), { apiVersion: GROUPS[plural], kind: KINDS[plural], metadata: { name, ...metadata }, spec });
 }
 export async function getSource(plural: string, name: string): Promise<any> {
   return (await exports.default.fetch(url(sourcePath(plural, name)), { headers: auth })).json();
@@ -42,14 +37,8 @@ export async function getSource(plural: string, name: string): Promise<any> {
 export async function deleteSource(plural: string, name: string): Promise<Response> {
   return exports.default.fetch(url(sourcePath(plural, name)), { method: "DELETE", headers: auth });
 }
-export async function applyEventing(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await exports.default.fetch(url(resourcePath(NS, plural, body.metadata.name)), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+export const applyEventing = (plural: string, body: { metadata: { name: string } }) =>
+  applyManifest(fetchRouter, resourcePath(NS, plural, body.metadata.name), body);
 /** Worker bindings of the test runtime (vitest.config.ts) that the fakes take as credentials. */
 export const secrets = env as unknown as Record<string, string>;
 export const poller = (plural: string, name: string) => env.POLLER.getByName(`${KINDS[plural]}/${NS}/${name}`);
@@ -93,12 +82,23 @@ export const kafkaSpec = (bridgeUrl: string, topic: string, sink: Record<string,
   ...extra,
 });
 
-/** A real redis-server behind bin/upstash-redis.mjs, or why it cannot run here. */
-/** Real redis-server behind the Upstash REST server, or the test skipped with the reason (no redis-server). */
-export async function redisServer(
-  token: string,
-  test: { skip(note?: string): never },
-): Promise<{ url: string; command: (...args: string[]) => Promise<unknown> }> {
+/** The binding whose value is the redisServer's REST token (any secret of the test runtime serves). */
+const REDIS_TOKEN_SECRET = "SECRET_SLACK_SIGNING_SECRET";
+
+/** A RedisStreamSource's spec: `stream` of a redisServer from its start, read by consumer group "router". */
+export const redisSpec = (redisUrl: string, stream: string, sink: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  url: redisUrl,
+  token: { secretKeyRef: { name: REDIS_TOKEN_SECRET } },
+  stream,
+  consumerGroup: "router",
+  initialOffset: "earliest",
+  sink,
+  ...extra,
+});
+
+/** Real redis-server behind the Upstash REST server (bin/upstash-redis.mjs), or the test skipped with the reason (no redis-server). */
+export async function redisServer(test: { skip(note?: string): never }): Promise<{ url: string; command: (...args: string[]) => Promise<unknown> }> {
+  const token = secrets[REDIS_TOKEN_SECRET];
   const redis = await control<{ url: string } | { skip: string }>("start", { type: "redis", token });
   if ("skip" in redis) {
     console.warn(`RedisStreamSource test skipped: ${redis.skip}`);

@@ -8,8 +8,8 @@
 import { afterAll, expect, it } from "vitest";
 import { received } from "../support/client.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
-import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
-import { apply, broker, event, sleep, trigger } from "./harness.ts";
+import type { Subscriber } from "../support/subscriber.ts";
+import { event, sleep, startWithOrders, trigger } from "./harness.ts";
 
 const CRASHES = 3;
 /** Load runs this long before each SIGKILL. */
@@ -56,20 +56,14 @@ it.each([1, 4])(
     const NS = `crash-${partitions}`;
     await router?.kill();
     await sub?.close();
-    sub = await startSubscriber();
-    router = await startRouter();
-    const persistDir = router.persistDir;
-    await apply(router.url, NS, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
-    await apply(
-      router.url,
-      NS,
-      "triggers",
+    ({ router, sub } = await startWithOrders(NS, partitions, (subscriber) =>
       trigger("all", {
         broker: "orders",
-        subscriber: { uri: `${sub.url}/crash` },
+        subscriber: { uri: `${subscriber}/crash` },
         delivery: { retry: 20, backoffPolicy: "linear", backoffDelay: "PT0.2S", timeout: "PT2S" },
       }),
-    );
+    ));
+    const persistDir = router.persistDir;
 
     const accepted: string[] = [];
     for (let crash = 1; crash <= CRASHES; crash++) {

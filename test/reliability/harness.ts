@@ -5,6 +5,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { auth, broker, resourcePath, trigger } from "../support/client.ts";
+import { type RunningRouter, startRouter } from "../support/router.ts";
+import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
 
 export { broker, trigger };
 
@@ -21,6 +23,28 @@ export async function apply(router: string, namespace: string, plural: string, m
     signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
   });
   if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
+}
+
+/**
+ * A crash test's start: a subscriber, a router on fresh storage (restart it on `router.persistDir`), broker
+ * `orders` of `partitions` partitions in `namespace`, and the trigger `triggerTo(the subscriber's URL)`.
+ */
+export async function startWithOrders(
+  namespace: string,
+  partitions: number,
+  triggerTo: (subscriberUrl: string) => { metadata: { name: string } },
+): Promise<{ router: RunningRouter; sub: Subscriber }> {
+  const sub = await startSubscriber();
+  const router = await startRouter();
+  try {
+    await apply(router.url, namespace, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
+    await apply(router.url, namespace, "triggers", triggerTo(sub.url));
+  } catch (e) {
+    await router.kill();
+    await sub.close();
+    throw e;
+  }
+  return { router, sub };
 }
 
 /** One broker's samples from GET /metrics: `name{labels}` -> value, for the labels given. */

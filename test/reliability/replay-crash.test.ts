@@ -7,8 +7,8 @@
 import { afterAll, expect, it } from "vitest";
 import { auth, eventually, received, script } from "../support/client.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
-import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
-import { apply, broker, sleep, trigger } from "./harness.ts";
+import type { Subscriber } from "../support/subscriber.ts";
+import { apply, sleep, startWithOrders, trigger } from "./harness.ts";
 
 const EVENTS = 500;
 const NS = "replay-crash";
@@ -28,16 +28,10 @@ async function replayStatus(r: RunningRouter): Promise<any> {
 it.each([1, 3])(
   "resumes a replay after a SIGKILL and loses nothing, broker of %i partition(s)",
   async (partitions) => {
-    sub = await startSubscriber();
-    router = await startRouter();
+    ({ router, sub } = await startWithOrders(NS, partitions, (subscriber) =>
+      trigger("all", { broker: "orders", subscriber: { uri: `${subscriber}/replay` } }, { "edge-eventing.dev/parallelism": "2" }),
+    ));
     const persistDir = router.persistDir;
-    await apply(router.url, NS, "brokers", broker("orders", { "edge-eventing.dev/partitions": String(partitions) }));
-    await apply(
-      router.url,
-      NS,
-      "triggers",
-      trigger("all", { broker: "orders", subscriber: { uri: `${sub.url}/replay` } }, { "edge-eventing.dev/parallelism": "2" }),
-    );
     const ids = Array.from({ length: EVENTS }, (_, i) => `e${i}`);
     for (let i = 0; i < EVENTS; i += 100) {
       const batch = ids.slice(i, i + 100).map((id) => ({ specversion: "1.0", id, source: "/crash", type: "t" }));

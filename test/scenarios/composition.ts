@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { auth, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, putManifest } from "../support/manifests.ts";
 import type { Harness } from "./delivery.ts";
 
 const GROUPS: Record<string, string> = {
@@ -117,16 +118,13 @@ export const RUNAWAY = "( $loop := function($i){ $i < 100000000 ? $loop($i+1) : 
 
 export function compositionScenarios(h: Harness, ns: string): void {
   const sub = () => h.subscriber();
-  const put = (plural: string, body: { metadata: { name: string }; [k: string]: unknown }) => {
+  const pathOf = (plural: string, name: string) => {
     const group = GROUPS[plural];
-    const path = group ? `/apis/${group}/namespaces/${ns}/${plural}/${body.metadata.name}` : resourcePath(ns, plural, body.metadata.name);
-    return h.fetch(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return group ? `/apis/${group}/namespaces/${ns}/${plural}/${name}` : resourcePath(ns, plural, name);
   };
-  const apply = async (plural: string, body: { metadata: { name: string }; [k: string]: unknown }) => {
-    const r = await put(plural, body);
-    expect(r.status, await r.clone().text()).toBeLessThan(300);
-    return (await r.json()) as any;
-  };
+  const put = (plural: string, body: { metadata: { name: string }; [k: string]: unknown }) => putManifest(h.fetch, pathOf(plural, body.metadata.name), body);
+  const apply = (plural: string, body: { metadata: { name: string }; [k: string]: unknown }) =>
+    applyManifest(h.fetch, pathOf(plural, body.metadata.name), body);
   const sendTo = (path: string, event: Record<string, unknown>) =>
     h.fetch(path, { method: "POST", headers: { "content-type": "application/cloudevents+json" }, body: JSON.stringify(event) });
   const send = (event: Record<string, unknown>) => sendTo(`/${ns}/comp`, event);

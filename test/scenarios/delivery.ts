@@ -16,6 +16,7 @@ import {
   settled,
   trigger,
 } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 export interface Harness {
   /** A request to the router, by path. */
@@ -27,15 +28,7 @@ export interface Harness {
 /** `brokerAnnotations` go on every broker the scenarios create (e.g. a partition count). */
 export function deliveryScenarios(h: Harness, ns: string, brokerAnnotations: Record<string, string> = {}): void {
   const sub = () => h.subscriber();
-  const apply = async (plural: string, body: { metadata: { name: string } }) => {
-    const r = await h.fetch(resourcePath(ns, plural, body.metadata.name), {
-      method: "PUT",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    expect(r.status).toBeLessThan(300);
-    return (await r.json()) as any;
-  };
+  const apply = (plural: string, body: { metadata: { name: string } }) => applyManifest(h.fetch, resourcePath(ns, plural, body.metadata.name), body);
   const send = (brokerName: string, init: RequestInit) => h.fetch(`/${ns}/${brokerName}`, init);
   const fast = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S" };
   const metrics = brokerMetricsOf(h.fetch, ns, "b");

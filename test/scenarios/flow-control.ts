@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Harness } from "./delivery.ts";
 import { auth, binaryEvent, broker, eventually, hold, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, putManifest } from "../support/manifests.ts";
 
 const RATE = "edge-eventing.dev/rate-limit";
 const PAUSED = "edge-eventing.dev/paused";
@@ -17,17 +18,8 @@ const fast = { retry: 3, backoffPolicy: "linear", backoffDelay: "PT0.1S" };
 export function flowScenarios(h: Harness, ns: string, brokerAnnotations: Record<string, string> = {}): void {
   const path = (name: string) => `/${ns}-${name}`;
   const to = (name: string) => ({ uri: `${h.subscriber()}${path(name)}` });
-  const put = (plural: string, body: { metadata: { name: string } }) =>
-    h.fetch(resourcePath(ns, plural, body.metadata.name), {
-      method: "PUT",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-  const apply = async (plural: string, body: { metadata: { name: string } }) => {
-    const r = await put(plural, body);
-    expect(r.status, await r.clone().text()).toBeLessThan(300);
-    return (await r.json()) as any;
-  };
+  const put = (plural: string, body: { metadata: { name: string } }) => putManifest(h.fetch, resourcePath(ns, plural, body.metadata.name), body);
+  const apply = (plural: string, body: { metadata: { name: string } }) => applyManifest(h.fetch, resourcePath(ns, plural, body.metadata.name), body);
   const send = (name: string, id: string, extra: Record<string, string> = {}) => h.fetch(`/${ns}/${name}`, binaryEvent(id, "flow.t", extra));
   const ids = async (name: string) => (await received(h.subscriber(), path(name))).map((r) => r.headers["ce-id"]);
   const span = (got: { at: number }[]) => got[got.length - 1].at - got[0].at;

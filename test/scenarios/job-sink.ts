@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobName } from "../../shared/kubernetes/job-sink.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import type { Harness } from "./delivery.ts";
 
 export interface JobSinkHarness extends Harness {
@@ -40,11 +41,7 @@ export const kubernetesCluster = (name: string, url: string, token = "SECRET_K8S
 });
 
 export function jobSinkScenarios(h: JobSinkHarness, NS: string): void {
-  const apply = async (path: string, body: unknown): Promise<any> => {
-    const r = await h.fetch(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-    expect(r.status, await r.clone().text()).toBeLessThan(300);
-    return r.json();
-  };
+  const apply = (path: string, body: unknown) => applyManifest(h.fetch, path, body);
   const get = async (path: string) => (await (await h.fetch(path, { headers: auth })).json()) as any;
   const cluster = (name: string) => kubernetesCluster(name, h.kubernetesUrl());
   /** A JobSink whose Jobs run two containers for `durationMs`, ending with `exitCode`. */

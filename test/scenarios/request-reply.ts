@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { partitionOfKey } from "../../shared/partitions.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { auth, binaryEvent, broker, eventually, received, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, putManifest } from "../support/manifests.ts";
 import type { Harness } from "./delivery.ts";
 
 export const requestReplyManifest = (name: string, spec: Record<string, unknown>) => ({
@@ -38,16 +39,13 @@ const replyStep = (type: string) => ({
 
 export function requestReplyScenarios(h: Harness, ns: string): void {
   const sub = () => h.subscriber();
-  const put = (path: string, body: unknown) =>
-    h.fetch(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  const apply = async (plural: string, body: { metadata: { name: string } }) => {
+  const put = (path: string, body: unknown) => putManifest(h.fetch, path, body);
+  const apply = (plural: string, body: { metadata: { name: string } }) => {
     const path =
       plural === "requestreplies"
         ? `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/requestreplies/${body.metadata.name}`
         : resourcePath(ns, plural, body.metadata.name);
-    const r = await put(path, body);
-    expect(r.status, await r.clone().text()).toBeLessThan(300);
-    return (await r.json()) as any;
+    return applyManifest(h.fetch, path, body);
   };
   const ask = (rr: string, init: RequestInit) => h.fetch(`/requestreplies/${ns}/${rr}`, init);
   const counter = async (brokerName: string, name: string) => {

@@ -11,6 +11,7 @@ import { describe, expect, inject, it } from "vitest";
 import { runnerKey } from "../../clients/runner.ts";
 import type { GatewayStats } from "../fakes/kubernetes-api.ts";
 import { auth, binaryEvent, broker, eventually, received, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const sub = inject("subscriberUrl");
 const k8s = inject("kubernetesUrl");
@@ -19,10 +20,7 @@ const NS = "activator";
 const url = (path: string) => `http://router.test${path}`;
 const soPath = (name: string) => `/apis/keda.sh/v1alpha1/namespaces/${NS}/scaledobjects/${name}`;
 
-async function apply(path: string, body: unknown): Promise<void> {
-  const r = await exports.default.fetch(url(path), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const apply = (path: string, body: unknown) => applyManifest((p, init) => exports.default.fetch(url(p), init), path, body);
 const status = async (name: string) => ((await (await exports.default.fetch(url(soPath(name)), { headers: auth })).json()) as any).status;
 const brokerMetrics = async (name: string) =>
   (await (await exports.default.fetch(url(`/apis/eventing.knative.dev/v1/namespaces/${NS}/brokers/${name}/metrics`), { headers: auth })).json()) as any;

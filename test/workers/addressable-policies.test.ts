@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { ReplyWaiter } from "../../durable-objects/reply-waiter.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, eventPolicy, eventPolicyPath } from "../support/manifests.ts";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { clusterPath, jobSinkPath, kubernetesCluster } from "../scenarios/job-sink.ts";
 import { requestReplyManifest } from "../scenarios/request-reply.ts";
@@ -19,20 +20,10 @@ const issuer = issuerClient(inject("oidcUrl"));
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const SENDER = "repo:org/asker:ref:refs/heads/main";
 
-async function put(path: string, body: unknown): Promise<any> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 const get = async (path: string) => (await (await fetchRouter(path, { headers: auth })).json()) as any;
 
-const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
+const policyPath = (name: string) => eventPolicyPath(NS, name);
 const fromSender = [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }];
 const rrPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/requestreplies/${name}`;
 
@@ -58,7 +49,7 @@ beforeAll(async () => {
   await put(resourcePath(NS, "brokers", "elsewhere"), broker("elsewhere"));
   await put(
     policyPath("guard-elsewhere"),
-    policy("guard-elsewhere", {
+    eventPolicy("guard-elsewhere", {
       to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "elsewhere" } }],
       from: [{ sub: "repo:someone/else", issuer: issuer.issuerUrl("trusted") }],
     }),
@@ -92,7 +83,7 @@ describe("a RequestReply named by an EventPolicy", () => {
     await put(rrPath("open"), requestReplyManifest("open", { brokerRef, timeout: "PT20S" }));
     await put(
       policyPath("guard-rr"),
-      policy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }),
+      eventPolicy("guard-rr", { to: [{ ref: { apiVersion: "eventing.knative.dev/v1alpha1", kind: "RequestReply", name: "guarded" } }], from: fromSender }),
     );
   });
 
@@ -148,10 +139,13 @@ describe("a RequestReply named by an EventPolicy", () => {
       }),
     );
     await put(rrPath("strict-ask"), requestReplyManifest("strict-ask", { brokerRef: { kind: "Broker", name: "strict" }, timeout: "PT20S" }));
-    await put(policyPath("guard-strict-ask"), policy("guard-strict-ask", { to: [{ ref: { kind: "RequestReply", name: "strict-ask" } }], from: fromSender }));
+    await put(
+      policyPath("guard-strict-ask"),
+      eventPolicy("guard-strict-ask", { to: [{ ref: { kind: "RequestReply", name: "strict-ask" } }], from: fromSender }),
+    );
     await put(
       policyPath("guard-strict"),
-      policy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }),
+      eventPolicy("guard-strict", { to: [{ ref: { kind: "Broker", name: "strict" } }], from: fromSender, filters: [{ prefix: { type: "asked." } }] }),
     );
     const audience = `eventing.knative.dev/requestreply/${NS}/strict-ask`;
     const filtered = await fetchRouter(
@@ -227,7 +221,7 @@ describe("a JobSink named by an EventPolicy", () => {
     await put(jobSinkPath(NS, "open"), jobSink("open"));
     await put(
       policyPath("guard-js"),
-      policy("guard-js", {
+      eventPolicy("guard-js", {
         to: [{ ref: { apiVersion: "sinks.knative.dev/v1alpha1", kind: "JobSink", name: "guarded" } }],
         from: fromSender,
         filters: [{ prefix: { type: "video." } }],

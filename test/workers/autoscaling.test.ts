@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it } from "vitest";
 import { runnerKey } from "../../clients/runner.ts";
 import { stub } from "../../clients/stubs.ts";
 import { auth, binaryEvent, broker, eventually, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const sub = inject("subscriberUrl");
 const k8s = inject("kubernetesUrl");
@@ -20,11 +21,7 @@ interface Recorded {
   body: string;
 }
 
-async function apply(path: string, body: unknown): Promise<any> {
-  const r = await exports.default.fetch(url(path), { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
+const apply = (path: string, body: unknown) => applyManifest((p, init) => exports.default.fetch(url(p), init), path, body);
 const getScaledObject = async (name: string) => (await (await exports.default.fetch(url(soPath(name)), { headers: auth })).json()) as any;
 const requests = async (path: string): Promise<Recorded[]> =>
   ((await (await fetch(`${control}/requests`)).json()) as Recorded[]).filter((r) => r.path.startsWith(path));

@@ -10,6 +10,7 @@ import { listDurableObjectIds } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { auth, broker, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest, eventPolicy, eventPolicyPath } from "../support/manifests.ts";
 
 const NS = "addr";
 const sub = inject("subscriberUrl");
@@ -17,10 +18,7 @@ const issuer = issuerClient(inject("oidcUrl"));
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const SENDER = "repo:org/app:ref:refs/heads/main";
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 
 const sequence = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({
   apiVersion: "flows.knative.dev/v1",
@@ -29,13 +27,7 @@ const sequence = (name: string, spec: Record<string, unknown>, annotations: Reco
   spec,
 });
 const sequencePath = (name: string) => `/apis/flows.knative.dev/v1/namespaces/${NS}/sequences/${name}`;
-const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
+const policyPath = (name: string) => eventPolicyPath(NS, name);
 
 async function token(audience: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
@@ -57,7 +49,7 @@ describe("composition addresses", () => {
     await put(resourcePath(NS, "triggers", "guarded-all"), trigger("guarded-all", { broker: "guarded", subscriber: { uri: `${sub}/addr-guarded` } }));
     await put(
       policyPath("guard-broker"),
-      policy("guard-broker", {
+      eventPolicy("guard-broker", {
         to: [{ ref: { apiVersion: "eventing.knative.dev/v1", kind: "Broker", name: "guarded" } }],
         from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
       }),
@@ -91,7 +83,7 @@ describe("composition addresses", () => {
     expect((await post(`/sequences/${NS}/into-guarded`, "open-1")).status).toBe(202);
     await put(
       policyPath("guard-sequence"),
-      policy("guard-sequence", {
+      eventPolicy("guard-sequence", {
         to: [{ ref: { apiVersion: "flows.knative.dev/v1", kind: "Sequence", name: "into-guarded" } }],
         from: [{ sub: SENDER, issuer: issuer.issuerUrl("trusted") }],
       }),

@@ -8,6 +8,7 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, received, resourcePath, script, trigger } from "../support/client.ts";
+import { eventPolicy as policy, eventPolicyPath, putManifest } from "../support/manifests.ts";
 import { brokerSubresource } from "../../shared/resources/broker-api.ts";
 import { applySource, getSource, kafkaFake, kafkaSpec, NS as SOURCES_NS } from "../fakes/sources-client.ts";
 
@@ -17,18 +18,8 @@ const issuer = issuerClient(inject("oidcUrl"));
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const AUDIENCE = (name: string) => `eventing.knative.dev/broker/${NS}/${name}`;
 const MAIN = "repo:org/app:ref:refs/heads/main";
-const policyPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies/${name}`;
-
-async function put(path: string, body: unknown): Promise<Response> {
-  return fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-}
-
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "eventing.knative.dev/v1alpha1",
-  kind: "EventPolicy",
-  metadata: { name },
-  spec,
-});
+const policyPath = (name: string) => eventPolicyPath(NS, name);
+const put = (path: string, body: unknown) => putManifest(fetchRouter, path, body);
 
 /** A token from the local issuer `name`, valid for ten minutes unless `claims` say otherwise. */
 async function token(name: string, claims: Record<string, unknown> = {}, opts: { alg?: "RS256" | "ES256"; kid?: string } = {}): Promise<string> {

@@ -11,7 +11,8 @@ import { type GiveBack, LeasePool, type RateLimit } from "../../shared/delivery/
 import type { BrokerConfig, TriggerConfig } from "../../shared/resources/eventing.ts";
 import { partitionObjectName } from "../../shared/partitions.ts";
 import { flowScenarios } from "../scenarios/flow-control.ts";
-import { auth, binaryEvent, broker, receivedAtLeast, received, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { auth, binaryEvent, broker, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const sub = inject("subscriberUrl");
@@ -19,15 +20,8 @@ const sub = inject("subscriberUrl");
 flowScenarios({ fetch: fetchRouter, subscriber: () => sub }, "flow1");
 flowScenarios({ fetch: fetchRouter, subscriber: () => sub }, "flow4", { "edge-eventing.dev/partitions": "4" });
 
-async function apply(ns: string, plural: string, body: { metadata: { name: string } }): Promise<any> {
-  const r = await fetchRouter(resourcePath(ns, plural, body.metadata.name), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status).toBeLessThan(300);
-  return r.json();
-}
+const apply = (ns: string, plural: string, body: { metadata: { name: string } }) =>
+  applyManifest(fetchRouter, resourcePath(ns, plural, body.metadata.name), body);
 
 describe("a rate limit over a minute, at the subscriber", () => {
   const LIMIT = 10;

@@ -8,17 +8,14 @@ import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { auth, broker, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "histflush";
 const EVENTS = 1000;
 const ATTEMPTS = 11;
 const call = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
-const json = { ...auth, "content-type": "application/json" };
 
-async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await call(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: json, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const put = (plural: string, body: { metadata: { name: string } }) => applyManifest(call, resourcePath(NS, plural, body.metadata.name), body);
 
 /** What the broker object needs to show for this test: its history, and its write-behind to write it now. */
 type Inside = { history: { attempted(...a: unknown[]): void }; store: { writes: { flush(through?: string): void } } };

@@ -7,6 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { auth, broker, brokerMetricsOf, eventually, received, receivedAtLeast, resourcePath, script, settled, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "hist";
 const sub = inject("subscriberUrl");
@@ -14,10 +15,7 @@ const call = (path: string, init?: RequestInit) => exports.default.fetch(`http:/
 const json = { ...auth, "content-type": "application/json" };
 const REPLAYS = `/apis/edge-eventing.dev/v1alpha1/namespaces/${NS}/replays`;
 
-async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await call(resourcePath(NS, plural, body.metadata.name), { method: "PUT", headers: json, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-}
+const put = (plural: string, body: { metadata: { name: string } }) => applyManifest(call, resourcePath(NS, plural, body.metadata.name), body);
 
 async function send(brokerName: string, events: Record<string, unknown>[]): Promise<void> {
   const r = await call(`/${NS}/${brokerName}`, {

@@ -1,29 +1,26 @@
 /**
  * Security review, round two (issue 22), the ingress half: what one unauthenticated request may make a
  * broker hold. Attribute sizes are capped (a 1 MB id is refused in every mode, naming the attribute), the
- * dedup index stays within its budget and is rebuilt from a log that holds keys stored before the caps.
+ * body by the bytes read whatever its Content-Length says, the dedup index stays within its budget and is
+ * rebuilt from a log that holds keys stored before the caps.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { Broker } from "../../durable-objects/broker.ts";
 import { stub } from "../../clients/stubs.ts";
 import type { BrokerMetrics } from "../../shared/resources/broker-api.ts";
-import { auth, binaryEvent, broker, resourcePath } from "../support/client.ts";
+import { MAX_INGRESS_BYTES } from "../../workers/ingress.ts";
+import { binaryEvent, broker, receivedAtLeast, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "bounds";
+const sub = inject("subscriberUrl");
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 const brokerStub = (name: string) => stub(env, "BROKER", `${NS}/${name}`);
 const counter = (m: BrokerMetrics, name: string) => m.counters.filter((c) => c.trigger === "" && c.name === name).reduce((n, c) => n + c.value, 0);
 
-async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status).toBeLessThan(300);
-}
+const put = (plural: string, body: { metadata: { name: string } }) => applyManifest(fetchRouter, resourcePath(NS, plural, body.metadata.name), body);
 
 const structured = (event: Record<string, unknown>): RequestInit => ({
   method: "POST",
@@ -68,6 +65,39 @@ describe("attribute sizes at ingress", () => {
     await refused(binaryEvent("e", "t", { "ce-subject": "s".repeat(1025) }), "subject");
     await refused(binaryEvent("x", "t", { "ce-myext": "v".repeat(4097) }), "myext");
     await refused(structured(event("n", Object.fromEntries(Array.from({ length: 97 }, (_, i) => [`x${i}`, i])))), "x96");
+  });
+});
+
+describe("the body limit when Content-Length lies", () => {
+  // A Request built in code (a caller of the worker's fetch) is not held to its Content-Length by HTTP's framing.
+  const lying = (id: string, declared: number, body: string): RequestInit => {
+    const init = binaryEvent(id, "t", { "content-length": String(declared) }, body);
+    return { ...init, body: new Blob([body]).stream() };
+  };
+  const tooLarge = { error: `request body is larger than ${MAX_INGRESS_BYTES} bytes` };
+
+  it("a body over the limit that declares a small length is refused with 413 naming the limit, and nothing is stored", async () => {
+    await put("brokers", broker("lies"));
+    const before = counter(await brokerStub("lies").metrics(), "accepted");
+    const big = JSON.stringify("x".repeat(MAX_INGRESS_BYTES + 10));
+    for (const init of [lying("small-stream", 10, big), binaryEvent("small-string", "t", { "content-length": "10" }, big)]) {
+      const r = await fetchRouter(`/${NS}/lies`, init);
+      expect(r.status).toBe(413);
+      expect(await r.json()).toEqual(tooLarge);
+    }
+    expect(counter(await brokerStub("lies").metrics(), "accepted")).toBe(before);
+  });
+
+  it("a body that declares more than it sends is taken as sent when the claim is within the limit; a claim over the limit is refused up front", async () => {
+    await put("brokers", broker("claims"));
+    await put("triggers", trigger("all", { broker: "claims", subscriber: { uri: `${sub}/bounds-claims` } }));
+    expect((await fetchRouter(`/${NS}/claims`, lying("short", 1_000, '{"n":7}'))).status).toBe(202);
+    const [got] = await receivedAtLeast(sub, "/bounds-claims", 1);
+    expect(got.headers["ce-id"]).toBe("short");
+    expect(got.body).toBe('{"n":7}');
+    const r = await fetchRouter(`/${NS}/claims`, lying("claimed-big", MAX_INGRESS_BYTES + 1, '{"n":8}'));
+    expect(r.status).toBe(413);
+    expect(await r.json()).toEqual(tooLarge);
   });
 });
 

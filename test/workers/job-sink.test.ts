@@ -8,6 +8,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { runnerKey } from "../../clients/runner.ts";
 import { auth, broker, eventually, resourcePath, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
+import { standardWebhook } from "../support/standard-webhooks.ts";
 import { jobName } from "../../shared/kubernetes/job-sink.ts";
 import { clusterPath, jobSinkPath, jobSinkScenarios, kubernetesCluster } from "../scenarios/job-sink.ts";
 
@@ -37,11 +39,7 @@ jobSinkScenarios(
   "jobs",
 );
 
-async function apply(path: string, body: unknown): Promise<any> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  return r.json();
-}
+const apply = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 const get = async (path: string) => (await (await fetchRouter(path, { headers: auth })).json()) as any;
 const ready = (m: any) => m.status?.conditions?.find((c: any) => c.type === "Ready");
 const cluster = (name: string, token?: string) => kubernetesCluster(name, k8s, token);
@@ -101,18 +99,9 @@ describe("a JobSink as a source's sink", () => {
     });
     expect(source.status.sinkUri).toBe(`http://router.test/jobsinks/${ns}/hooks`);
     // The Standard Webhooks specification's own test vector (replayed with tolerance 0, as in webhooks.test.ts).
-    const r = await fetchRouter(`/webhooks/${ns}/std`, {
-      method: "POST",
-      headers: {
-        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
-        "webhook-timestamp": "1614265330",
-        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-        "content-type": "application/json",
-      },
-      body: '{"test": 2432232314}',
-    });
+    const r = await fetchRouter(`/webhooks/${ns}/std`, { method: "POST", headers: standardWebhook.headers, body: standardWebhook.body });
     expect(r.status).toBe(200);
-    const name = jobName("hooks", `/apis/v1/namespaces/${ns}/webhooksources/std`, "msg_p5jXN8AQM9LWM0D4loKWxJek");
+    const name = jobName("hooks", `/apis/v1/namespaces/${ns}/webhooksources/std`, standardWebhook.id);
     const job = await eventually(
       async () => {
         const o = await fetch(`${control}/object?path=${encodeURIComponent(`/apis/batch/v1/namespaces/${ns}/jobs/${name}`)}`);

@@ -9,6 +9,7 @@ import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { issuerClient } from "../support/oidc-issuer.ts";
 import { auth, binaryEvent, broker, resourcePath } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "keys";
 const issuer = issuerClient(inject("oidcUrl"));
@@ -16,10 +17,7 @@ const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(
 const AUDIENCE = `eventing.knative.dev/broker/${NS}/b`;
 const SUB = "repo:org/app:ref:refs/heads/main";
 
-async function put(path: string, body: unknown): Promise<void> {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.text()).toBeLessThan(300);
-}
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 
 async function token(name: string, claims: Record<string, unknown> = {}, header?: Record<string, unknown>): Promise<string> {
   const now = Math.floor(Date.now() / 1000);

@@ -22,17 +22,13 @@ import {
   settled,
   trigger,
 } from "../support/client.ts";
+import { putManifest } from "../support/manifests.ts";
 import type { Received } from "../support/subscriber.ts";
 
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 
-async function apply(ns: string, plural: string, body: { metadata: { name: string } }): Promise<Response> {
-  return fetchRouter(resourcePath(ns, plural, body.metadata.name), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-}
+const apply = (ns: string, plural: string, body: { metadata: { name: string } }) =>
+  putManifest(fetchRouter, resourcePath(ns, plural, body.metadata.name), body);
 
 describe("unknown brokers", () => {
   it("answer 404 naming the broker and create no broker object, however many random paths are tried", async () => {

@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { auth, binaryEvent, broker, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 import { requestReplyManifest, requestReplyScenarios } from "../scenarios/request-reply.ts";
 
 const NS = "rr";
@@ -8,11 +9,7 @@ const sub = inject("subscriberUrl");
 const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(`http://router.test${path}`, init);
 requestReplyScenarios({ fetch: fetchRouter, subscriber: () => sub }, NS);
 
-const put = async (path: string, body: unknown) => {
-  const r = await fetchRouter(path, { method: "PUT", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
-  expect(r.status, await r.clone().text()).toBeLessThan(300);
-  await r.arrayBuffer();
-};
+const put = (path: string, body: unknown) => applyManifest(fetchRouter, path, body);
 const rrPath = (name: string) => `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/requestreplies/${name}`;
 const echo = {
   status: 200,

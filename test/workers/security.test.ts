@@ -7,6 +7,7 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import { applySource, kafkaFake, kafkaSpec } from "../fakes/sources-client.ts";
 import { auth, binaryEvent, broker, eventually, receivedAtLeast, resourcePath, script, trigger } from "../support/client.ts";
+import { applyManifest } from "../support/manifests.ts";
 
 const NS = "sec";
 const sub = inject("subscriberUrl");
@@ -14,14 +15,7 @@ const fetchRouter = (path: string, init?: RequestInit) => exports.default.fetch(
 /** The security review's Content-Type: `a/b`, 32 times `"; "`, then `@` (more than 20 s with the old pattern). */
 const CRAFTED = `a/b${"; ".repeat(32)}@`;
 
-async function put(plural: string, body: { metadata: { name: string } }): Promise<void> {
-  const r = await fetchRouter(resourcePath(NS, plural, body.metadata.name), {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(r.status).toBeLessThan(300);
-}
+const put = (plural: string, body: { metadata: { name: string } }) => applyManifest(fetchRouter, resourcePath(NS, plural, body.metadata.name), body);
 
 describe("a crafted media type", () => {
   it("is refused at ingress without a token, as Content-Type and as datacontenttype", async () => {

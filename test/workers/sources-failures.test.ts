@@ -7,7 +7,7 @@
  */
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import { applyEventing, applySource, control, getSource, kafkaFake, kafkaSpec, poller, redisServer, secrets } from "../fakes/sources-client.ts";
+import { applyEventing, applySource, control, getSource, kafkaFake, kafkaSpec, poller, redisServer, redisSpec, secrets } from "../fakes/sources-client.ts";
 import { broker, eventually, received, script, trigger } from "../support/client.ts";
 
 const sub = inject("subscriberUrl");
@@ -57,23 +57,14 @@ const lastCommitted = (commits: Array<{ offsets: Array<{ offset: number }> }>) =
 
 describe("RedisStreamSource against real redis: the poller killed mid-batch", () => {
   it("loses no entry: what the dead poller read but never acknowledged is reclaimed with XAUTOCLAIM", async (ctx) => {
-    const token = secrets.SECRET_SLACK_SIGNING_SECRET;
-    const redis = await redisServer(token, ctx);
+    const redis = await redisServer(ctx);
     const { command } = redis;
     // The subscriber fails, so the broker's backlog (2) fills and the poller holds the rest of its batch.
     await script(sub, "/rkill", [{ status: 503 }]);
     await smallBroker("rkill", 2, "/rkill");
     const added: string[] = [];
     for (let i = 0; i < 10; i++) added.push((await command("XADD", "killed", "*", "data", `{"n":${i}}`)) as string);
-    await applySource("redisstreamsources", "rkill", {
-      url: redis.url,
-      token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
-      stream: "killed",
-      consumerGroup: "router",
-      initialOffset: "earliest",
-      minIdleTime: "PT1S",
-      sink: brokerSink("rkill"),
-    });
+    await applySource("redisstreamsources", "rkill", redisSpec(redis.url, "killed", brokerSink("rkill"), { minIdleTime: "PT1S" }));
     const held = await statusReason("redisstreamsources", "rkill", "SinkBackpressure");
     expect(held.heldMessages).toBeGreaterThan(0);
     const pending = () => command("XPENDING", "killed", "router") as Promise<[number, ...unknown[]]>;

@@ -18,6 +18,7 @@ import {
   NS,
   poller,
   redisServer,
+  redisSpec,
   secrets,
 } from "../fakes/sources-client.ts";
 import { auth, broker, eventually, received, receivedAtLeast, script, settled, trigger } from "../support/client.ts";
@@ -275,18 +276,10 @@ describe("Alibaba Cloud sources through their fakes", () => {
 
 describe("RedisStreamSource through real redis and the Upstash REST server", () => {
   it("delivers stream entries and acknowledges them", async (ctx) => {
-    const token = secrets.SECRET_SLACK_SIGNING_SECRET;
-    const redis = await redisServer(token, ctx);
+    const redis = await redisServer(ctx);
     const { command } = redis;
     await script(sub, "/redis", [{ status: 200 }]);
-    await applySource("redisstreamsources", "rs", {
-      url: redis.url,
-      token: { secretKeyRef: { name: "SECRET_SLACK_SIGNING_SECRET" } },
-      stream: "orders",
-      consumerGroup: "router",
-      initialOffset: "earliest",
-      sink: { uri: `${sub}/redis` },
-    });
+    await applySource("redisstreamsources", "rs", redisSpec(redis.url, "orders", { uri: `${sub}/redis` }));
     const id = (await command("XADD", "orders", "*", "data", '{"n":1}', "region", "eu")) as string;
     const [got] = await receivedAtLeast(sub, "/redis", 1);
     expect(got.headers).toMatchObject({ "ce-type": "dev.edge-eventing.redisstream.message", "ce-id": id, "ce-redisfieldregion": "eu" });

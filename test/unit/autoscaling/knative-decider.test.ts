@@ -6,24 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { DeciderSpec } from "../../../shared/autoscaling/decider.ts";
 import { runDecisions, validateDecideInput, type DecideObservation } from "../../../shared/autoscaling/decide-input.ts";
-
-/** Upstream's test spec: 75 % utilization, panic at 200 %, rates of 10, a 60 s stable window. */
-function upstreamSpec(targetValue: number, targetBurstCapacity: number, over: Partial<DeciderSpec> = {}): DeciderSpec {
-  return {
-    scalingMetric: "concurrency",
-    targetValue,
-    totalValue: targetValue / 0.75,
-    targetBurstCapacity,
-    panicThreshold: 2,
-    maxScaleUpRate: 10,
-    maxScaleDownRate: 10,
-    stableWindowSec: 60,
-    scaleDownDelaySec: 0,
-    reachable: true,
-    activationScale: 0,
-    ...over,
-  };
-}
+import { upstreamSpec } from "../../support/knative-decider.ts";
 
 /** Upstream's expectedEBC: pods × target / 75 % − burst target − panic value, floored. */
 const ebc = (target: number, tbc: number, panic: number, pods: number) => Math.floor((target / 0.75) * pods - tbc - panic);

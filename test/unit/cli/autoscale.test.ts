@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { autoscale } from "../../../bin/cli/autoscale.ts";
 import type { CliIO } from "../../../bin/cli/io.ts";
+import { upstreamSpec } from "../../support/knative-decider.ts";
 
 function io(files: Record<string, string>) {
   const out: string[] = [];
@@ -17,19 +18,7 @@ function io(files: Record<string, string>) {
   return { cli, out, err };
 }
 
-const decider = {
-  scalingMetric: "concurrency",
-  targetValue: 10,
-  totalValue: 10 / 0.75,
-  targetBurstCapacity: 61,
-  panicThreshold: 2,
-  maxScaleUpRate: 10,
-  maxScaleDownRate: 10,
-  stableWindowSec: 60,
-  scaleDownDelaySec: 0,
-  reachable: true,
-  activationScale: 0,
-};
+const decider = upstreamSpec(10, 61);
 
 describe("edge-eventing autoscale", () => {
   it("decide prints one result per observation (Knative's rate-limited scale-up)", async () => {
