@@ -167,27 +167,48 @@ const FLOOR_GOAL = 1.1;
  * Send-to-receipt latency at fixed rates, through the router, the forwarding Worker and the floor; at the
  * first rate, where the p50 goes stage by stage (each stage's p50 at that rate, as a difference of the one
  * before: the Worker, the RPC to an object, the group commit's turn, then filter, lane and dispatch).
+ * The three take turns in one-second blocks, in a rotating order, and each pools its blocks: on a shared
+ * machine a slow spell then falls on all three alike instead of on whichever ran through it.
  */
 export async function latency(b: Bench, rates: number[], seconds: number): Promise<Row[]> {
   const url = await brokerWithTriggers(b.rt.router, { broker: "latency", triggers: 1, subscriber: b.sink.url, path: "/latency" });
   const rows: Row[] = [];
   for (const perSecond of rates) {
-    const count = perSecond * seconds;
-    const measure = async (target: (i: number) => string, tag: string) => {
-      const ids = Array.from({ length: count }, (_, i) => `${b.run}-lat-${tag}-${perSecond}-${i}`);
-      const r = await openLoop({ perSecond, count, request: (i) => ({ url: target(i), init: binaryEvent(ids[i]) }) });
+    const block = async (target: string, tag: string, round: number) => {
+      const ids = Array.from({ length: perSecond }, (_, i) => `${b.run}-lat-${tag}-${perSecond}-${round}-${i}`);
+      const r = await openLoop({ perSecond, count: perSecond, request: (i) => ({ url: target, init: binaryEvent(ids[i]) }) });
       await waitFor(() => ids.every((id) => b.sink.receivedAt(id) !== undefined), DRAIN_MS);
       const lat = ids.flatMap((id, i) => {
         const at = b.sink.receivedAt(id);
         return at === undefined ? [] : [at - r.sentAt[i]];
       });
-      return { p50: percentile(lat, 50), p99: percentile(lat, 99), answerP50: percentile(r.latencies, 50), lost: count - lat.length, r };
+      return { lat, answers: r.latencies, lost: perSecond - lat.length, r };
     };
-    const direct = await measure(() => `${b.rt.forward}/direct/0`, "direct");
-    const floor = await measure(() => `${b.rt.floor}/floorlat/0`, "floor");
-    const routed = await measure(() => url, "router");
+    const targets = [
+      { tag: "direct", url: `${b.rt.forward}/direct/0` },
+      { tag: "floor", url: `${b.rt.floor}/floorlat/0` },
+      { tag: "router", url },
+    ];
+    const pooled = new Map(targets.map((t) => [t.tag, { lat: [] as number[], answers: [] as number[], lost: 0, failed: undefined as string | undefined }]));
+    for (let round = 0; round < seconds; round++)
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[(round + k) % targets.length];
+        const got = await block(t.url, t.tag, round);
+        const into = pooled.get(t.tag)!;
+        into.lat.push(...got.lat);
+        into.answers.push(...got.answers);
+        into.lost += got.lost;
+        into.failed ??= failed(got.r);
+      }
+    const summary = (tag: string) => {
+      const m = pooled.get(tag)!;
+      return { p50: percentile(m.lat, 50), p99: percentile(m.lat, 99), answerP50: percentile(m.answers, 50), lost: m.lost, failed: m.failed };
+    };
+    const direct = summary("direct");
+    const floor = summary("floor");
+    const routed = summary("router");
     const note =
-      routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : failed(routed.r);
+      routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : routed.failed;
     const goals = LATENCY_GOALS[perSecond] ?? {};
     for (const p of ["p50", "p99"] as const) {
       const ratio = routed[p] / direct[p];
