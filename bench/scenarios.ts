@@ -207,8 +207,7 @@ export async function latency(b: Bench, rates: number[], seconds: number): Promi
     const direct = summary("direct");
     const floor = summary("floor");
     const routed = summary("router");
-    const note =
-      routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : routed.failed;
+    const note = routed.lost || direct.lost || floor.lost ? `not received: router ${routed.lost}, direct ${direct.lost}, floor ${floor.lost}` : routed.failed;
     const goals = LATENCY_GOALS[perSecond] ?? {};
     for (const p of ["p50", "p99"] as const) {
       const ratio = routed[p] / direct[p];
