@@ -3,6 +3,8 @@
  * throughput while live traffic flows on the same broker, against that live traffic's latency without one.
  */
 import { closedLoop, openLoop, percentile, waitFor } from "./load.ts";
+import { writeFileSync } from "node:fs";
+import { correlate, GC_TRACE_PORT, HEAP_SNAPSHOT_AT_MS, heapSnapshot, monotonic, profileRouter } from "./gc-trace.ts";
 import { ADMIN_TOKEN } from "./runtime.ts";
 import type { Bench, Row } from "./scenarios.ts";
 import { batchEvents, binaryEvent, brokerWithTriggers, NAMESPACE, storageRows } from "./setup.ts";
@@ -102,8 +104,17 @@ async function replayBesideLive(b: Bench): Promise<Row[]> {
   });
   const live = async (tag: string) => {
     const ids = Array.from({ length: LIVE.perSecond * LIVE.seconds }, (_, i) => `${b.run}-live-${tag}-${i}`);
+    const profile = GC_TRACE_PORT === undefined || HEAP_SNAPSHOT_AT_MS !== undefined ? undefined : await profileRouter(GC_TRACE_PORT);
     const r = await openLoop({ perSecond: LIVE.perSecond, count: ids.length, request: (i) => ({ url, init: binaryEvent(ids[i]) }) });
     await waitFor(() => ids.every((id) => b.sink.receivedAt(id) !== undefined), DRAIN_MS);
+    if (profile) {
+      const { pauses, profile: samples } = await profile.stop();
+      const events = ids.flatMap((id, i) =>
+        b.sink.receivedAt(id) === undefined ? [] : [{ sent: monotonic(r.sentAt[i]), received: monotonic(b.sink.receivedAt(id)!) }],
+      );
+      process.stderr.write(`gc trace, live ${tag}: ${correlate(events, pauses)}\n`);
+      writeFileSync(`/tmp/gc-trace-${b.run}-${tag}.json`, JSON.stringify({ events, pauses, samples }));
+    }
     const lat = ids.flatMap((id, i) => (b.sink.receivedAt(id) === undefined ? [] : [b.sink.receivedAt(id)! - r.sentAt[i]]));
     return { p99: percentile(lat, 99), lost: ids.length - lat.length, count: ids.length };
   };
@@ -129,6 +140,9 @@ async function replayBesideLive(b: Bench): Promise<Row[]> {
     }),
   });
   if (created.status !== 201) throw new Error(`replay: ${created.status} ${await created.text()}`);
+  const port = GC_TRACE_PORT;
+  if (port !== undefined && HEAP_SNAPSHOT_AT_MS !== undefined)
+    setTimeout(() => void heapSnapshot(port, `/tmp/heap-${b.run}.heapsnapshot`), HEAP_SNAPSHOT_AT_MS);
   const during = await live("during");
   // The replay's end is its status's (the retention cap may keep fewer events than were filled, so a count
   // of deliveries alone can wait for ones that will never come).

@@ -9,6 +9,7 @@ import { stripTypeScriptTypes } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { convertV4MiniflareOptions, Miniflare, type V4WorkerOptionsShape } from "miniflare";
+import { GC_TRACE_PORT } from "./gc-trace.ts";
 import { childProcessNamed } from "./proc.ts";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
@@ -55,6 +56,7 @@ export async function startRuntime(opts: { subscriberUrl: string }): Promise<Run
     convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
+      inspectorPort: GC_TRACE_PORT,
       workers: [
         {
           name: "router",

@@ -196,6 +196,21 @@ export class EventLog {
     return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq >= ? ORDER BY seq LIMIT ?", from, limit).toArray();
   }
 
+  /**
+   * The first segment from seq `from` up, without its events (a replay's scan reads those one at a time
+   * through the cache, so a copy of the row's texts would be garbage at once).
+   */
+  segmentHeadFrom(from: number): { seq: number; arrived_at: number; history: string | null } | undefined {
+    return this.sql
+      .exec<{ seq: number; arrived_at: number; history: string | null }>("SELECT seq, arrived_at, history FROM log WHERE seq >= ? ORDER BY seq LIMIT 1", from)
+      .toArray()[0];
+  }
+
+  /** Whether a segment is decoded in memory now. */
+  isCached(seq: number): boolean {
+    return this.cache.has(seq);
+  }
+
   /** Segments below seq `before`, newest first (the history API's pages). */
   segmentsBefore(before: number, limit: number): SegmentRow[] {
     return this.sql.exec<SegmentRow>("SELECT seq, arrived_at, events, meta, history FROM log WHERE seq < ? ORDER BY seq DESC LIMIT ?", before, limit).toArray();
@@ -276,7 +291,8 @@ export class EventLog {
     return segment;
   }
 
-  private forget(seq: number): void {
+  /** Drop a decoded segment from memory (a later read decodes it again). */
+  forget(seq: number): void {
     const segment = this.cache.get(seq);
     if (!segment) return;
     this.cache.delete(seq);

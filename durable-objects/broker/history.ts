@@ -125,6 +125,13 @@ interface Running {
    * events are read one at a time through the log's cache of decoded segments, which the sender reads too.
    */
   segment?: { seq: number; histories: SegmentHistory | null };
+  /**
+   * Segments this lane brought into the log's cache, in order. They leave it once the window is past
+   * them: left to age out of the cache behind the replay's newer segments, their decoded events lived for
+   * seconds, long enough for the isolate's garbage collector to copy them twice and promote them, and so
+   * to be found only by a full collection (docs/BENCHMARKS.md, "Replays beside live traffic").
+   */
+  decoded: number[];
 }
 
 /** A logged event with its position and history. */
@@ -226,6 +233,7 @@ export class History {
       }
       r.flyingPer.delete(trigger);
       fold(r);
+      this.releasePassed(r);
     }
     if (fromLanes.length > 0) this.progressWriter.soon();
     if (this.retentionMs <= 0) return;
@@ -508,6 +516,7 @@ export class History {
       e.state = !final ? "handed" : verdict === "delivered" ? "delivered" : "failed";
       if (!final) this.outstanding.set(name, (this.outstanding.get(name) ?? 0) + 1);
       fold(r);
+      this.releasePassed(r);
       this.progressWriter.soon();
     }
     this.finishIfDone(name);
@@ -536,7 +545,7 @@ export class History {
       if (next < 0) return reads;
       if (r.segment?.seq !== segmentOf(next)) {
         if (reads > 0) return reads;
-        const [row] = this.host.log.segmentsFrom(segmentOf(next), 1);
+        const row = this.host.log.segmentHeadFrom(segmentOf(next));
         reads++;
         // Segments are in arrival order: past the plan's end, or past the log's, nothing more is selected.
         if (!row || row.arrived_at > r.plan.to) {
@@ -544,6 +553,7 @@ export class History {
           return reads;
         }
         r.segment = { seq: row.seq, histories: inPlan(r.plan, row) ? historiesOf(row) : null };
+        if (r.segment.histories && !this.host.log.isCached(row.seq)) r.decoded.push(row.seq);
         r.scanPos = Math.max(r.scanPos, row.seq * SEGMENT_EVENTS - 1);
         continue;
       }
@@ -593,6 +603,13 @@ export class History {
     this.saveProgress(name, r);
     this.host.sql.exec("UPDATE replays SET done = 1 WHERE name = ?", name);
     this.running.delete(name);
+    for (const seq of r.decoded) this.host.log.forget(seq);
+  }
+
+  /** Let the segments the lane decoded and its window passed leave the log's cache (`Running.decoded`). */
+  private releasePassed(r: Running): void {
+    const open = r.head < r.window.length ? segmentOf(r.window[r.head].pos) : (r.segment?.seq ?? Infinity);
+    while (r.decoded.length > 0 && r.decoded[0] < open) this.host.log.forget(r.decoded.shift()!);
   }
 }
 
@@ -620,6 +637,7 @@ function running(plan: ReplayPlan, cursor: number, counted: number | null): Runn
     flyingPer: new Map(),
     unwritten: { delivered: 0, failed: 0, matched: 0 },
     counted,
+    decoded: [],
   };
 }
 
@@ -660,7 +678,7 @@ function eventsOf(row: SegmentRow): LoggedHistory[] {
   return events.map((event, i) => ({ pos: row.seq * SEGMENT_EVENTS + i, event, history: histories[i] ?? initialHistory(meta[i].m) }));
 }
 
-function historiesOf(row: SegmentRow): SegmentHistory {
+function historiesOf(row: { history: string | null }): SegmentHistory {
   return row.history ? JSON.parse(row.history) : {};
 }
 
@@ -670,7 +688,7 @@ function nextTurn(): Promise<void> {
 }
 
 /** Whether a segment arrived within the replay's time range. */
-function inPlan(plan: ReplayPlan, row: SegmentRow): boolean {
+function inPlan(plan: ReplayPlan, row: { arrived_at: number }): boolean {
   return row.arrived_at >= plan.from && row.arrived_at <= plan.to;
 }
 

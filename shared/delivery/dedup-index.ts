@@ -9,16 +9,24 @@
 
 /** Default budget: about 160,000 keys of typical size (a 20-character source, a UUID id), 10 minutes at 265 events/s. */
 export const DEDUP_INDEX_BYTES = 32 * 1024 * 1024;
-/** What one key costs beside its characters: the map entry, the order entry and their numbers. */
+/** What one key costs beside its characters: the map entry, its place in the order and its time. */
 const ENTRY_BYTES = 96;
 
+/**
+ * One entry per accepted event, kept for minutes, so each entry is as few heap objects as can be: the key
+ * string, its map slot (holding a small integer) and a slot in two arrays (the times packed as doubles).
+ * Objects that live this long are what a full garbage collection marks, in the same isolate as delivery.
+ */
 export class DedupIndex {
-  /** Key -> when it was accepted (epoch ms). */
-  private readonly at = new Map<string, number>();
-  /** Keys in the order they were added, for expiry from the front. */
-  private order: { key: string; at: number }[] = [];
+  /** Key -> its number in the order of adds (the latest add of it). */
+  private readonly seqOf = new Map<string, number>();
+  /** Keys and when they were accepted (epoch ms), in the order they were added, from `head` on. */
+  private keys: string[] = [];
+  private ats: number[] = [];
   private head = 0;
-  /** Estimated bytes of what `order` (and the map) hold from `head` on. */
+  /** The number in the order of adds of `keys[0]`. */
+  private base = 0;
+  /** Estimated bytes of what the order (and the map) hold from `head` on. */
   private held = 0;
 
   private readonly maxBytes: number;
@@ -33,32 +41,33 @@ export class DedupIndex {
 
   /** Whether `key` was accepted after `now - windowMs`. */
   has(key: string, now: number, windowMs: number): boolean {
-    const at = this.at.get(key);
-    return at !== undefined && at > now - windowMs;
+    const seq = this.seqOf.get(key);
+    return seq !== undefined && this.ats[seq - this.base] > now - windowMs;
   }
 
   /** Add `key`; over the byte budget, the oldest keys go first. */
   add(key: string, at: number): void {
-    this.at.set(key, at);
-    this.order.push({ key, at });
+    this.seqOf.set(key, this.base + this.keys.length);
+    this.keys.push(key);
+    this.ats.push(at);
     this.held += costOf(key);
-    while (this.held > this.maxBytes && this.head < this.order.length - 1) this.dropOldest();
+    while (this.held > this.maxBytes && this.head < this.keys.length - 1) this.dropOldest();
     this.compact();
   }
 
   /** Forget a key added by a write that did not happen. */
   remove(key: string): void {
-    this.at.delete(key);
+    this.seqOf.delete(key);
   }
 
   /** Drop what the window no longer covers. */
   expire(now: number, windowMs: number): void {
-    while (this.head < this.order.length && this.order[this.head].at <= now - windowMs) this.dropOldest();
+    while (this.head < this.keys.length && this.ats[this.head] <= now - windowMs) this.dropOldest();
     this.compact();
   }
 
   get size(): number {
-    return this.at.size;
+    return this.seqOf.size;
   }
 
   /** Estimated bytes held. */
@@ -67,14 +76,18 @@ export class DedupIndex {
   }
 
   private dropOldest(): void {
-    const { key, at } = this.order[this.head++];
-    if (this.at.get(key) === at) this.at.delete(key);
+    const key = this.keys[this.head];
+    // A key added again since stays, under its later number.
+    if (this.seqOf.get(key) === this.base + this.head) this.seqOf.delete(key);
+    this.head++;
     this.held -= costOf(key);
   }
 
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.keys = this.keys.slice(this.head);
+      this.ats = this.ats.slice(this.head);
+      this.base += this.head;
       this.head = 0;
     }
   }

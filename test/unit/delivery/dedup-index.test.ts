@@ -51,6 +51,16 @@ describe("the dedup index's byte budget", () => {
     expect(index.size).toBeLessThanOrEqual(100_000 / 2_000);
   });
 
+  it("keeps a key added again within the same millisecond when its first add goes for the budget", () => {
+    const key = DedupIndex.key("s", "k");
+    const index = new DedupIndex(250); // room for two entries of this size
+    index.add(key, 5);
+    index.add(key, 5);
+    index.add(DedupIndex.key("s", "j"), 5); // over the budget: the first add of `key` goes
+    expect(index.has(key, 5, 1_000)).toBe(true);
+    expect(index.size).toBe(2);
+  });
+
   it("gives back the bytes of expired keys", () => {
     const index = new DedupIndex();
     index.add(DedupIndex.key("/s", "1"), 0);
