@@ -58,7 +58,7 @@ interface DeadlineQueue {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
-export interface Deadline {
+interface Deadline {
   at: number;
   abort: AbortController;
   ended: boolean;

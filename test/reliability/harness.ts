@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { auth, broker, resourcePath, trigger } from "../support/client.ts";
+import { putManifest } from "../support/manifests.ts";
 import { type RunningRouter, startRouter } from "../support/router.ts";
 import { startSubscriber, type Subscriber } from "../support/subscriber.ts";
 
@@ -16,12 +17,7 @@ const CALL_TIMEOUT_MS = 15_000;
 /** Apply a manifest with PUT; fails the test with the Status body when the router refuses it. */
 export async function apply(router: string, namespace: string, plural: string, manifest: { metadata: { name: string } }, group = ""): Promise<void> {
   const path = group ? `/apis/${group}/namespaces/${namespace}/${plural}/${manifest.metadata.name}` : resourcePath(namespace, plural, manifest.metadata.name);
-  const r = await fetch(`${router}${path}`, {
-    method: "PUT",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(manifest),
-    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
-  });
+  const r = await putManifest((p, init) => fetch(`${router}${p}`, { ...init, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) }), path, manifest);
   if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
 }
 
